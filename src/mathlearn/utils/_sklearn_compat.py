@@ -1,0 +1,28 @@
+"""The one place where mathlearn imports scikit-learn's private API.
+
+scikit-learn moves its private helpers between releases; importing them here
+alone means a move changes one file. Public scikit-learn API is imported
+directly where it is used.
+"""
+
+from sklearn.base import _fit_context
+from sklearn.utils._param_validation import (
+    Hidden,
+    Interval,
+    InvalidParameterError,
+    Options,
+    StrOptions,
+    validate_params,
+)
+from sklearn.utils.validation import validate_data
+
+__all__ = [
+    "Hidden",
+    "Interval",
+    "InvalidParameterError",
+    "Options",
+    "StrOptions",
+    "_fit_context",
+    "validate_data",
+    "validate_params",
+]
