@@ -9,7 +9,6 @@ module's private ``_tour.py``) and it is found.
 import importlib
 import inspect
 import pkgutil
-from operator import itemgetter
 
 from sklearn.base import (
     BaseEstimator,
@@ -40,13 +39,14 @@ def _public_modules():
 
 
 def _public_members(predicate):
+    """``(name, object)`` pairs, one per object (names may repeat across modules)."""
     members = {}
     for module in _public_modules():
         for name in getattr(module, "__all__", ()):
             obj = getattr(module, name)
             if predicate(obj):
-                members[name] = obj
-    return sorted(members.items(), key=itemgetter(0))
+                members[id(obj)] = (name, obj)
+    return sorted(members.values(), key=lambda pair: (pair[0], pair[1].__module__))
 
 
 def all_estimators(type_filter=None):
@@ -116,7 +116,9 @@ def all_functions():
     Returns
     -------
     functions : list of (str, callable)
-        ``(name, function)`` pairs sorted by name.
+        ``(name, function)`` pairs sorted by name. Two modules may share a
+        name (``mathlearn.backprop.cross_entropy`` and
+        ``mathlearn.information.cross_entropy``); both are listed.
 
     Examples
     --------
