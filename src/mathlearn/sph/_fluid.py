@@ -37,10 +37,10 @@ def _check_option(name, value, options):
 
 def _scatter_add(index, values, n):
     """Sum the rows of ``values`` (n_pairs, dim) into ``n`` bins by ``index``."""
-    return np.stack(
-        [np.bincount(index, values[:, k], minlength=n) for k in range(values.shape[1])],
-        axis=1,
-    )
+    out = np.empty((n, values.shape[1]))
+    for k in range(values.shape[1]):
+        out[:, k] = np.bincount(index, values[:, k], minlength=n)
+    return out
 
 
 class SPHFluid:
@@ -442,7 +442,11 @@ class SPHFluid:
 
         # Pressure: on i, -m (p_i + p_j) / (2 rho_i rho_j) grad W(d); on j minus that.
         pair = (
-            -0.5 * m * (p[i] + p[j]) * inv_rho_ij * self._spiky._radial_gradient_over_r(r)
+            -0.5
+            * m
+            * (p[i] + p[j])
+            * inv_rho_ij
+            * self._spiky._radial_gradient_over_r(r)
         )[:, None] * d
         # Viscosity: on i, s_ij (v_j - v_i); on j, s_ij (v_i - v_j).
         s = self.viscosity * m * inv_rho_ij * self._visc._radial_laplacian(r)
@@ -455,7 +459,9 @@ class SPHFluid:
             a += self._surface_tension(i, j, d, r2, rho)
 
         self._rho, self._p, self._a = rho, p, a
-        viscous_diagonal = np.bincount(i, s, minlength=n) + np.bincount(j, s, minlength=n)
+        viscous_diagonal = np.bincount(i, s, minlength=n) + np.bincount(
+            j, s, minlength=n
+        )
         self._dt_limit = self._stable_step(rho, v, a, viscous_diagonal)
 
     def _surface_tension(self, i, j, d, r2, rho):
