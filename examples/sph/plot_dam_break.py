@@ -32,7 +32,7 @@ frames = [(fluid.time, fluid.positions, fluid.velocities)]
 
 
 def keep_frames(f):
-    if f.time >= frame_times[len(frames)] - 1e-9:
+    if len(frames) < len(frame_times) and f.time >= frame_times[len(frames)] - 1e-9:
         frames.append((f.time, f.positions, f.velocities))
 
 
@@ -99,7 +99,7 @@ plt.close(fig_frame)
 # The collapse, frame by frame
 # ----------------------------
 fig, axes = plt.subplots(3, 3, figsize=(8, 8))
-for ax, (t, x, v) in zip(axes.ravel(), frames):
+for ax, (t, x, v) in zip(axes.ravel(), frames, strict=True):
     draw(ax, t, x, v)
 fig.suptitle("SPH dam break, coloured by speed (0 to 4 m/s)")
 fig.tight_layout()
