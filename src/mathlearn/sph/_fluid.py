@@ -406,7 +406,8 @@ class SPHFluid:
         tree = cKDTree(x, balanced_tree=False, compact_nodes=False)
         pairs = tree.query_pairs(self.h, output_type="ndarray")
         i, j = pairs[:, 0], pairs[:, 1]
-        d = x[i] - x[j]
+        # np.take is much faster than x[i] for row gathers of a 2-D array.
+        d = np.take(x, i, axis=0) - np.take(x, j, axis=0)
         r2 = np.einsum("pk,pk->p", d, d)
         return i, j, d, r2
 
@@ -451,7 +452,7 @@ class SPHFluid:
         # Viscosity: on i, s_ij (v_j - v_i); on j, s_ij (v_i - v_j).
         s = self.viscosity * m * inv_rho_ij * self._visc._radial_laplacian(r)
         if self.viscosity > 0:
-            pair += s[:, None] * (v[j] - v[i])
+            pair += s[:, None] * (np.take(v, j, axis=0) - np.take(v, i, axis=0))
         a = _scatter_add(i, pair, n) - _scatter_add(j, pair, n)
         a += self.gravity
 
