@@ -139,9 +139,14 @@ class SPHFluid:
         Simulated time.
     n_steps : int
         Steps taken.
-    positions, velocities, density, pressure : ndarray
-        Current state (copies), shapes ``(n_particles, dim)`` and
-        ``(n_particles,)``.
+    positions : ndarray of shape (n_particles, dim)
+        Current positions (a copy).
+    velocities : ndarray of shape (n_particles, dim)
+        Current velocities (a copy).
+    density : ndarray of shape (n_particles,)
+        Current SPH densities (a copy).
+    pressure : ndarray of shape (n_particles,)
+        Current pressures (a copy).
     diagnostics : dict of ndarray
         One row per step (plus the initial state): ``"time"``, ``"dt"``,
         ``"kinetic_energy"``, ``"potential_energy"`` (gravity),
@@ -605,22 +610,27 @@ class SPHFluid:
 
     @property
     def diagnostics(self):
+        """Per-step diagnostics as arrays, one row per record."""
         return {key: np.asarray(values) for key, values in self._history.items()}
 
     @property
     def positions(self):
+        """Current positions, shape (n_particles, dim) (a copy)."""
         return self._x.copy()
 
     @property
     def velocities(self):
+        """Current velocities, shape (n_particles, dim) (a copy)."""
         return self._v.copy()
 
     @property
     def density(self):
+        """Current SPH densities, shape (n_particles,) (a copy)."""
         return self._rho.copy()
 
     @property
     def pressure(self):
+        """Current pressures, shape (n_particles,) (a copy)."""
         return self._p.copy()
 
     def __repr__(self):
