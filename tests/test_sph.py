@@ -3,6 +3,8 @@ the simulator against a per-particle loop written from the paper's formulas."""
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.integrate import quad
 
 from mathlearn.sph import Poly6Kernel, SPHFluid, SpikyKernel, ViscosityKernel
@@ -96,6 +98,43 @@ def test_laplacian_matches_divergence_of_gradient(Kernel, dim):
     np.testing.assert_allclose(analytic, divergence, rtol=1e-6, atol=1e-7 * scale)
     np.testing.assert_allclose(
         analytic, second_difference, rtol=1e-4, atol=1e-5 * scale
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    kernel_index=st.integers(0, 2),
+    dim=st.sampled_from([2, 3]),
+    h=st.floats(0.05, 20.0),
+    point=st.lists(st.floats(-1.2, 1.2), min_size=3, max_size=3),
+)
+def test_kernel_symmetry_and_scaling(kernel_index, dim, h, point):
+    # W is even and grad W odd in r_vec; W_h(r) = W_1(r / h) / h^dim, with one
+    # more 1/h for each derivative.
+    Kernel = KERNELS[kernel_index]
+    unit, scaled = Kernel(h=1.0, dim=dim), Kernel(h=h, dim=dim)
+    s = np.array(point[:dim])
+    if np.linalg.norm(s) < 1e-3:
+        s = s + 0.1
+    r_vec = h * s
+    np.testing.assert_allclose(scaled.value(-r_vec), scaled.value(r_vec), rtol=1e-12)
+    np.testing.assert_allclose(
+        scaled.gradient(-r_vec), -scaled.gradient(r_vec), rtol=1e-12, atol=0
+    )
+    np.testing.assert_allclose(
+        scaled.value(r_vec), unit.value(s) / h**dim, rtol=1e-9, atol=1e-300
+    )
+    np.testing.assert_allclose(
+        scaled.gradient(r_vec),
+        unit.gradient(s) / h ** (dim + 1),
+        rtol=1e-9,
+        atol=1e-300,
+    )
+    np.testing.assert_allclose(
+        scaled.laplacian(r_vec),
+        unit.laplacian(s) / h ** (dim + 2),
+        rtol=1e-9,
+        atol=1e-300,
     )
 
 
