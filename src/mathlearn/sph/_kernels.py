@@ -13,6 +13,9 @@ from numbers import Integral, Real
 
 import numpy as np
 
+# Terms of the series of -ln(1 - t) - t - t^2/2 used for t < 1/2 (0.5^60 ~ 1e-18).
+_LOG_SERIES_TERMS = 60
+
 
 def _check_h(h):
     if isinstance(h, bool) or not isinstance(h, Real) or not np.isfinite(h) or h <= 0:
@@ -357,27 +360,39 @@ class ViscosityKernel(_SPHKernel):
         return 15.0 / (2.0 * np.pi * h**3)
 
     def _radial_value(self, r):
+        # The brackets vanish like (1 - s)^3 at s = 1; written in t = 1 - s they
+        # keep full relative precision near the edge of the support.
         h, C = self.h, self.normalization
         inside = r < h
         positive = r > 0
         s = np.where(inside & positive, r / h, 1.0)
+        t = 1.0 - s
         if self.dim == 2:
-            f = 9.0 * s**2 - 4.0 * s**3 - 6.0 * np.log(s) - 5.0
+            # 9 s^2 - 4 s^3 - 6 ln s - 5 = 4 t^3 + 6 sum_{k>=3} t^k / k.
+            series = np.zeros_like(t)
+            for k in range(_LOG_SERIES_TERMS + 2, 2, -1):
+                series = series * t + 1.0 / k
+            near = 4.0 * t**3 + 6.0 * t**3 * series
+            far = 9.0 * s**2 - 4.0 * s**3 - 6.0 * np.log(s) - 5.0
+            f = np.where(t < 0.5, near, far)
         else:
-            f = -0.5 * s**3 + s**2 + 0.5 / s - 1.0
+            # -s^3/2 + s^2 + 1/(2 s) - 1 = t^3 (2 - t) / (2 s).
+            f = t**3 * (2.0 - t) / (2.0 * s)
         value = np.where(inside, C * f, 0.0)
         return np.where(positive, value, np.inf)
 
     def _radial_gradient_over_r(self, r):
-        # W'(r) / r, from df/ds = 18 s - 12 s^2 - 6 / s (2-D) and
-        # -3/2 s^2 + 2 s - 1/(2 s^2) (3-D), with d/dr = (1/h) d/ds.
+        # W'(r) / r with d/dr = (1/h) d/ds, from
+        # df/ds = 18 s - 12 s^2 - 6 / s = -6 (1 - s)^2 (2 s + 1) / s (2-D) and
+        # -3/2 s^2 + 2 s - 1/(2 s^2) = -(1 - s)^2 (3 s^2 + 2 s + 1) / (2 s^2) (3-D).
         h, C = self.h, self.normalization
         inside = (r < h) & (r > 0)
         s = np.where(inside, r / h, 1.0)
+        t = 1.0 - s
         if self.dim == 2:
-            df = 18.0 * s - 12.0 * s**2 - 6.0 / s
+            df = -6.0 * t**2 * (2.0 * s + 1.0) / s
         else:
-            df = -1.5 * s**2 + 2.0 * s - 0.5 / s**2
+            df = -(t**2) * (3.0 * s**2 + 2.0 * s + 1.0) / (2.0 * s**2)
         return np.where(inside, C * df / (h * h * s), 0.0)
 
     def _radial_laplacian(self, r):
