@@ -116,6 +116,9 @@ def test_kernel_symmetry_and_scaling(kernel_index, dim, h, point):
     s = np.array(point[:dim])
     if np.linalg.norm(s) < 1e-3:
         s = s + 0.1
+    if abs(np.linalg.norm(s) - 1.0) < 1e-3:
+        # (h - r) is ill-conditioned at the edge: rounding r costs eps / (1 - s).
+        s = 0.99 * s
     r_vec = h * s
     np.testing.assert_allclose(scaled.value(-r_vec), scaled.value(r_vec), rtol=1e-12)
     np.testing.assert_allclose(
