@@ -182,7 +182,10 @@ class _Stage:
         self.twiddles = (
             None
             if p == 1
-            else [_unit_roots(q * k, radix * p, sign, dtype)[:, None] for q in range(1, radix)]
+            else [
+                _unit_roots(q * k, radix * p, sign, dtype)[:, None]
+                for q in range(1, radix)
+            ]
         )
         self.sign = sign
         if radix not in (2, 4):
@@ -342,7 +345,7 @@ def dft(x, axis=-1, norm="backward"):
     --------
     >>> import numpy as np
     >>> from mathlearn.fourier import dft
-    >>> np.round(dft([1.0, 2.0, 3.0, 4.0]), 6)
+    >>> np.round(dft([1.0, 2.0, 3.0, 4.0]), 6) + 0.0
     array([10.+0.j, -2.+2.j, -2.+0.j, -2.-2.j])
     """
     x = _as_array(x)
@@ -520,7 +523,7 @@ def rfft(x, n=None, axis=-1, norm=None):
     --------
     >>> import numpy as np
     >>> from mathlearn.fourier import rfft
-    >>> np.round(rfft([1.0, 2.0, 3.0, 4.0]), 6)
+    >>> np.round(rfft([1.0, 2.0, 3.0, 4.0]), 6) + 0.0
     array([10.+0.j, -2.+2.j, -2.+0.j])
     """
     x, axis, n = _prepare(x, n, axis, real=True)
