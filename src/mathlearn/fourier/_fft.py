@@ -172,21 +172,26 @@ def _next_fast_length(n):
 
 
 class _Stage:
-    """One radix-``r`` stage merging DFTs of length ``p`` into length ``r p``."""
+    """One radix-``r`` stage merging DFTs of length ``p`` into length ``r p``.
 
-    def __init__(self, radix, p, sign, dtype):
+    The work array holds, for each column ``c < L``, the length-``p`` DFT of
+    ``x[c::L]``. Early stages (``p`` small) store it as ``(batch, p, L)`` and
+    late ones as ``(batch, L, p)``, so that the contiguous inner axis that
+    NumPy loops over is always the longer of the two.
+    """
+
+    def __init__(self, radix, p, sign, dtype, inner_p):
         self.radix = radix
-        self.p = p
+        self.inner_p = inner_p
         k = np.arange(p)
         # twiddles[q - 1][k] = exp(sign 2 pi i q k / (r p)), shaped to broadcast.
-        self.twiddles = (
-            None
-            if p == 1
-            else [
-                _unit_roots(q * k, radix * p, sign, dtype)[:, None]
-                for q in range(1, radix)
+        self.twiddles = None
+        if p > 1:
+            self.twiddles = [
+                _unit_roots(q * k, radix * p, sign, dtype) for q in range(1, radix)
             ]
-        )
+            if not inner_p:
+                self.twiddles = [t[:, None] for t in self.twiddles]
         self.sign = sign
         if radix not in (2, 4):
             q = np.arange(radix)
@@ -194,24 +199,36 @@ class _Stage:
         self.dtype = dtype
 
     def __call__(self, X):
-        batch, p, length = X.shape
         r = self.radix
-        sub = length // r
-        Xv = X.reshape(batch, p, r, sub)
-        if p == 1 and r not in (2, 4):
-            # First stage, no twiddles: one dense DFT of every column at once.
-            return np.matmul(self.matrix, Xv.reshape(batch, r, sub))
-        terms = [Xv[:, :, 0]]
+        if self.inner_p:
+            batch, length, p = X.shape
+            sub = length // r
+            Xv = X.reshape(batch, r, sub, p)
+            inputs = [Xv[:, q] for q in range(r)]
+            Y = np.empty((batch, sub, r, p), dtype=self.dtype)
+            outputs = [Y[:, :, s] for s in range(r)]
+            result_shape = (batch, sub, r * p)
+        else:
+            batch, p, length = X.shape
+            sub = length // r
+            Xv = X.reshape(batch, p, r, sub)
+            if p == 1 and r not in (2, 4):
+                # First stage, no twiddles: one dense DFT of every column.
+                return np.matmul(self.matrix, Xv.reshape(batch, r, sub))
+            inputs = [Xv[:, :, q] for q in range(r)]
+            Y = np.empty((batch, r, p, sub), dtype=self.dtype)
+            outputs = [Y[:, s] for s in range(r)]
+            result_shape = (batch, r * p, sub)
+        terms = inputs[:1]
         for q in range(1, r):
-            term = Xv[:, :, q]
+            term = inputs[q]
             if self.twiddles is not None:
                 term = term * self.twiddles[q - 1]
             terms.append(term)
-        Y = np.empty((batch, r, p, sub), dtype=self.dtype)
         if r == 2:
             a, b = terms
-            np.add(a, b, out=Y[:, 0])
-            np.subtract(a, b, out=Y[:, 1])
+            np.add(a, b, out=outputs[0])
+            np.subtract(a, b, out=outputs[1])
         elif r == 4:
             a, b, c, d = terms
             t0 = a + c
@@ -219,17 +236,16 @@ class _Stage:
             t2 = b + d
             t3 = b - d
             t3 *= self.sign * 1j
-            np.add(t0, t2, out=Y[:, 0])
-            np.add(t1, t3, out=Y[:, 1])
-            np.subtract(t0, t2, out=Y[:, 2])
-            np.subtract(t1, t3, out=Y[:, 3])
+            np.add(t0, t2, out=outputs[0])
+            np.add(t1, t3, out=outputs[1])
+            np.subtract(t0, t2, out=outputs[2])
+            np.subtract(t1, t3, out=outputs[3])
         else:
             for s in range(r):
-                out = Y[:, s]
-                np.copyto(out, terms[0])
+                np.copyto(outputs[s], terms[0])
                 for q in range(1, r):
-                    out += self.matrix[s, q] * terms[q]
-        return Y.reshape(batch, r * p, sub)
+                    outputs[s] += self.matrix[s, q] * terms[q]
+        return Y.reshape(result_shape)
 
 
 class _Bluestein:
@@ -268,7 +284,9 @@ def _plan(n, sign, dtype_char):
     stages = []
     p = 1
     for radix in radices:
-        stages.append(_Stage(radix, p, sign, dtype))
+        # Switch to the (batch, L, p) layout once p outgrows L = n / (r p).
+        inner_p = p > 1 and p * p * radix > n
+        stages.append(_Stage(radix, p, sign, dtype, inner_p))
         p *= radix
     return stages
 
@@ -286,7 +304,11 @@ def _c2c(x, sign):
     if not plan:
         return x.copy()
     X = x.reshape(x.shape[0], 1, n)
+    transposed = False
     for stage in plan:
+        if stage.inner_p and not transposed:
+            X = np.ascontiguousarray(X.transpose(0, 2, 1))
+            transposed = True
         X = stage(X)
     return X.reshape(x.shape[0], n)
 
