@@ -375,8 +375,12 @@ def dft(x, axis=-1, norm="backward"):
     norm = _check_norm(norm)
     n = _check_n(x.shape[axis])
     dtype = _complex_dtype(x.dtype)
-    j = np.arange(n, dtype=np.int64)
-    matrix = _unit_roots(np.outer(j, j), n, -1, dtype)
+    j = np.arange(n, dtype=np.float64)
+    # F[j, k] = w[(j k) mod n] with the n roots of unity w computed once; the
+    # products j k < 2**53 are exact in float64, and so is their remainder.
+    jk = np.multiply.outer(j, j)
+    jk -= n * np.floor(jk / n)
+    matrix = _unit_roots(np.arange(n), n, -1, dtype)[jk.astype(np.intp)]
     out = np.moveaxis(x, axis, -1).astype(dtype) @ matrix
     factor = _scale(norm, n, inverse=False)
     if factor != 1.0:
