@@ -52,13 +52,13 @@ class FourierFeatures(TransformerMixin, BaseEstimator):
     ----------
     n_coefficients_ : int
         Number of output features.
-    frequencies_ : ndarray of shape (n_coefficients_,)
+    frequencies_ : ndarray of shape (`n_coefficients_`,)
         Frequency of each output feature in cycles per unit of time: bin
         :math:`k` of the spectrum is :math:`k f_s / N`, DCT coefficient
         :math:`k` is :math:`k f_s / (2N)`.
     n_features_in_ : int
         Number of features (samples per signal) seen during ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during ``fit``; defined only when ``X`` has
         feature names that are all strings.
 
@@ -154,7 +154,7 @@ class FourierFeatures(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        X_new : ndarray of shape (n_samples, n_coefficients_)
+        X_new : ndarray of shape (n_samples, `n_coefficients_`)
             Spectral features; float32 for float32 input.
         """
         check_is_fitted(self)

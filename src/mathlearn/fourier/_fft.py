@@ -29,6 +29,8 @@ _NORMS = ("backward", "ortho", "forward")
 _SMALL_RADICES = (4, 2, 3, 5, 7, 11, 13)
 # Largest factor made of primes above 13 that one dense DFT stage handles.
 _MAX_LEAF = 128
+# Elements transformed at a time: a block of rows whose buffers fit in cache.
+_BLOCK = 2**14
 
 
 # ---------------------------------------------------------------------------
@@ -192,60 +194,73 @@ class _Stage:
             ]
             if not inner_p:
                 self.twiddles = [t[:, None] for t in self.twiddles]
-        self.sign = sign
+        self.rotation = sign * 1j
         if radix not in (2, 4):
             q = np.arange(radix)
             self.matrix = _unit_roots(np.outer(q, q), radix, sign, dtype)
-        self.dtype = dtype
 
-    def __call__(self, X):
+    def __call__(self, X, Y, scratch):
+        """Read the work array ``X``, write the next one into the buffer ``Y``.
+
+        ``Y`` and ``scratch`` are flat buffers of ``X.size`` elements; ``X``
+        is never written to. Returns ``Y`` shaped as the next work array.
+        """
         r = self.radix
         if self.inner_p:
             batch, length, p = X.shape
             sub = length // r
             Xv = X.reshape(batch, r, sub, p)
             inputs = [Xv[:, q] for q in range(r)]
-            Y = np.empty((batch, sub, r, p), dtype=self.dtype)
-            outputs = [Y[:, :, s] for s in range(r)]
-            result_shape = (batch, sub, r * p)
+            Yv = Y.reshape(batch, sub, r, p)
+            outputs = [Yv[:, :, s] for s in range(r)]
+            part_shape = (batch, sub, p)
+            result = Y.reshape(batch, sub, r * p)
         else:
             batch, p, length = X.shape
             sub = length // r
             Xv = X.reshape(batch, p, r, sub)
             if p == 1 and r not in (2, 4):
                 # First stage, no twiddles: one dense DFT of every column.
-                return np.matmul(self.matrix, Xv.reshape(batch, r, sub))
+                return np.matmul(
+                    self.matrix, Xv.reshape(batch, r, sub), out=Y.reshape(batch, r, sub)
+                )
             inputs = [Xv[:, :, q] for q in range(r)]
-            Y = np.empty((batch, r, p, sub), dtype=self.dtype)
-            outputs = [Y[:, s] for s in range(r)]
-            result_shape = (batch, r * p, sub)
+            Yv = Y.reshape(batch, r, p, sub)
+            outputs = [Yv[:, s] for s in range(r)]
+            part_shape = (batch, p, sub)
+            result = Y.reshape(batch, r * p, sub)
+        m = batch * p * sub
+        temps = [scratch[i * m : (i + 1) * m].reshape(part_shape) for i in range(r + 1)]
         terms = inputs[:1]
         for q in range(1, r):
-            term = inputs[q]
-            if self.twiddles is not None:
-                term = term * self.twiddles[q - 1]
-            terms.append(term)
+            if self.twiddles is None:
+                terms.append(inputs[q])
+            else:
+                terms.append(np.multiply(inputs[q], self.twiddles[q - 1], out=temps[q]))
         if r == 2:
             a, b = terms
             np.add(a, b, out=outputs[0])
             np.subtract(a, b, out=outputs[1])
         elif r == 4:
             a, b, c, d = terms
-            t0 = a + c
-            t1 = a - c
-            t2 = b + d
-            t3 = b - d
-            t3 *= self.sign * 1j
-            np.add(t0, t2, out=outputs[0])
-            np.add(t1, t3, out=outputs[1])
-            np.subtract(t0, t2, out=outputs[2])
-            np.subtract(t1, t3, out=outputs[3])
+            y0, y1, y2, y3 = outputs
+            np.add(a, c, out=y2)
+            np.subtract(a, c, out=y3)
+            t2 = np.add(b, d, out=temps[0])
+            t3 = np.subtract(b, d, out=temps[4])
+            np.multiply(t3, self.rotation, out=t3)
+            np.add(y2, t2, out=y0)
+            np.subtract(y2, t2, out=y2)
+            np.add(y3, t3, out=y1)
+            np.subtract(y3, t3, out=y3)
         else:
+            product = temps[0]
             for s in range(r):
                 np.copyto(outputs[s], terms[0])
                 for q in range(1, r):
-                    outputs[s] += self.matrix[s, q] * terms[q]
-        return Y.reshape(result_shape)
+                    np.multiply(terms[q], self.matrix[s, q], out=product)
+                    np.add(outputs[s], product, out=outputs[s])
+        return result
 
 
 class _Bluestein:
@@ -297,20 +312,40 @@ def _c2c(x, sign):
     ``sign=-1`` is the forward transform ``sum_j x_j exp(-2 pi i jk / n)``,
     ``sign=+1`` the inverse without its ``1/n``. Returns a new array.
     """
-    n = x.shape[-1]
+    batch, n = x.shape
     plan = _plan(n, sign, x.dtype.char)
     if isinstance(plan, _Bluestein):
         return plan(x)
-    if not plan:
-        return x.copy()
-    X = x.reshape(x.shape[0], 1, n)
-    transposed = False
-    for stage in plan:
-        if stage.inner_p and not transposed:
-            X = np.ascontiguousarray(X.transpose(0, 2, 1))
-            transposed = True
-        X = stage(X)
-    return X.reshape(x.shape[0], n)
+    out = np.empty_like(x)
+    if not plan or batch == 0:
+        np.copyto(out, x)
+        return out
+    # Rows are transformed a block at a time, with the same four buffers, so
+    # that a batch of short transforms stays in the processor's cache.
+    rows = max(1, _BLOCK // n)
+    buffers = np.empty((4, min(rows, batch) * n), dtype=x.dtype)
+    scratch = buffers[2:].reshape(-1)
+    for start in range(0, batch, rows):
+        block = x[start : start + rows]
+        size = block.size
+        front, back = buffers[0, :size], buffers[1, :size]
+        X = block.reshape(block.shape[0], 1, n)
+        transposed = False
+        for i, stage in enumerate(plan):
+            if stage.inner_p and not transposed:
+                np.copyto(
+                    front.reshape(X.shape[0], X.shape[2], X.shape[1]),
+                    X.transpose(0, 2, 1),
+                )
+                X = front.reshape(X.shape[0], X.shape[2], X.shape[1])
+                front, back = back, front
+                transposed = True
+            target = (
+                out[start : start + rows].reshape(-1) if i == len(plan) - 1 else front
+            )
+            X = stage(X, target, scratch)
+            front, back = back, front
+    return out
 
 
 def _c2c_axis(x, n, axis, norm, inverse):
