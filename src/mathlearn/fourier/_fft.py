@@ -30,7 +30,7 @@ _SMALL_RADICES = (4, 2, 3, 5, 7, 11, 13)
 # Largest factor made of primes above 13 that one dense DFT stage handles.
 _MAX_LEAF = 128
 # Elements transformed at a time: a block of rows whose buffers fit in cache.
-_BLOCK = 2**14
+_BLOCK = 2**15
 
 
 # ---------------------------------------------------------------------------
@@ -177,9 +177,10 @@ class _Stage:
     """One radix-``r`` stage merging DFTs of length ``p`` into length ``r p``.
 
     The work array holds, for each column ``c < L``, the length-``p`` DFT of
-    ``x[c::L]``. Early stages (``p`` small) store it as ``(batch, p, L)`` and
-    late ones as ``(batch, L, p)``, so that the contiguous inner axis that
-    NumPy loops over is always the longer of the two.
+    ``x[c::L]``, for a block of ``b`` signals stored last (contiguous). Early
+    stages (``p`` small) store it as ``(p, L, b)`` and late ones as
+    ``(L, p, b)``, so that the contiguous inner block that NumPy loops over
+    (``L/r * b`` or ``p * b`` elements) is always the larger one.
     """
 
     def __init__(self, radix, p, sign, dtype, inner_p):
@@ -189,11 +190,11 @@ class _Stage:
         # twiddles[q - 1][k] = exp(sign 2 pi i q k / (r p)), shaped to broadcast.
         self.twiddles = None
         if p > 1:
+            shape = (p, 1) if inner_p else (p, 1, 1)
             self.twiddles = [
-                _unit_roots(q * k, radix * p, sign, dtype) for q in range(1, radix)
+                _unit_roots(q * k, radix * p, sign, dtype).reshape(shape)
+                for q in range(1, radix)
             ]
-            if not inner_p:
-                self.twiddles = [t[:, None] for t in self.twiddles]
         self.rotation = sign * 1j
         if radix not in (2, 4):
             q = np.arange(radix)
@@ -202,34 +203,34 @@ class _Stage:
     def __call__(self, X, Y, scratch):
         """Read the work array ``X``, write the next one into the buffer ``Y``.
 
-        ``Y`` and ``scratch`` are flat buffers of ``X.size`` elements; ``X``
-        is never written to. Returns ``Y`` shaped as the next work array.
+        ``Y`` and ``scratch`` are flat buffers of at least ``X.size`` and
+        ``2 * X.size`` elements; ``X`` is never written to. Returns ``Y``
+        shaped as the next work array.
         """
         r = self.radix
         if self.inner_p:
-            batch, length, p = X.shape
+            length, p, block = X.shape
             sub = length // r
-            Xv = X.reshape(batch, r, sub, p)
-            inputs = [Xv[:, q] for q in range(r)]
-            Yv = Y.reshape(batch, sub, r, p)
-            outputs = [Yv[:, :, s] for s in range(r)]
-            part_shape = (batch, sub, p)
-            result = Y.reshape(batch, sub, r * p)
+            Xv = X.reshape(r, sub, p, block)
+            inputs = [Xv[q] for q in range(r)]
+            Yv = Y.reshape(sub, r, p, block)
+            outputs = [Yv[:, s] for s in range(r)]
+            part_shape = (sub, p, block)
+            result = Y.reshape(sub, r * p, block)
         else:
-            batch, p, length = X.shape
+            p, length, block = X.shape
             sub = length // r
-            Xv = X.reshape(batch, p, r, sub)
+            Xv = X.reshape(p, r, sub, block)
             if p == 1 and r not in (2, 4):
                 # First stage, no twiddles: one dense DFT of every column.
-                return np.matmul(
-                    self.matrix, Xv.reshape(batch, r, sub), out=Y.reshape(batch, r, sub)
-                )
-            inputs = [Xv[:, :, q] for q in range(r)]
-            Yv = Y.reshape(batch, r, p, sub)
-            outputs = [Yv[:, s] for s in range(r)]
-            part_shape = (batch, p, sub)
-            result = Y.reshape(batch, r * p, sub)
-        m = batch * p * sub
+                np.matmul(self.matrix, Xv.reshape(r, sub * block), out=Y.reshape(r, -1))
+                return Y.reshape(r, sub, block)
+            inputs = [Xv[:, q] for q in range(r)]
+            Yv = Y.reshape(r, p, sub, block)
+            outputs = [Yv[s] for s in range(r)]
+            part_shape = (p, sub, block)
+            result = Y.reshape(r * p, sub, block)
+        m = p * sub * block
         temps = [scratch[i * m : (i + 1) * m].reshape(part_shape) for i in range(r + 1)]
         terms = inputs[:1]
         for q in range(1, r):
@@ -321,30 +322,34 @@ def _c2c(x, sign):
         np.copyto(out, x)
         return out
     # Rows are transformed a block at a time, with the same four buffers, so
-    # that a batch of short transforms stays in the processor's cache.
+    # that a batch of short transforms stays in the processor's cache. Inside
+    # a block the signals are stored along the last axis (``(n, b)``).
     rows = max(1, _BLOCK // n)
     buffers = np.empty((4, min(rows, batch) * n), dtype=x.dtype)
     scratch = buffers[2:].reshape(-1)
     for start in range(0, batch, rows):
         block = x[start : start + rows]
-        size = block.size
-        front, back = buffers[0, :size], buffers[1, :size]
-        X = block.reshape(block.shape[0], 1, n)
+        b = block.shape[0]
+        front, back = buffers[0, : b * n], buffers[1, : b * n]
+        if b == 1:
+            X = block.reshape(1, n, 1)
+        else:
+            np.copyto(front.reshape(n, b), block.T)
+            X = front.reshape(1, n, b)
+            front, back = back, front
         transposed = False
         for i, stage in enumerate(plan):
             if stage.inner_p and not transposed:
-                np.copyto(
-                    front.reshape(X.shape[0], X.shape[2], X.shape[1]),
-                    X.transpose(0, 2, 1),
-                )
-                X = front.reshape(X.shape[0], X.shape[2], X.shape[1])
+                p, length = X.shape[:2]
+                np.copyto(front.reshape(length, p, b), X.transpose(1, 0, 2))
+                X = front.reshape(length, p, b)
                 front, back = back, front
                 transposed = True
-            target = (
-                out[start : start + rows].reshape(-1) if i == len(plan) - 1 else front
-            )
-            X = stage(X, target, scratch)
+            last = i == len(plan) - 1
+            X = stage(X, out[start] if last and b == 1 else front, scratch)
             front, back = back, front
+        if b > 1:
+            np.copyto(out[start : start + b], X.reshape(n, b).T)
     return out
 
 
@@ -537,6 +542,22 @@ def ifft(x, n=None, axis=-1, norm=None):
     return _c2c_axis(x, n, axis, norm, inverse=True)
 
 
+@functools.lru_cache(maxsize=32)
+def _rfft_twiddles(n, sign, dtype_char):
+    """The twiddles that pack or unpack a real transform of even length ``n``.
+
+    Forward (``sign=-1``): ``X_k = E_k + w^k O_k`` with ``E = (Zk + Zc) / 2``
+    and ``O = (Zk - Zc) / (2i)``, so ``Zk - Zc`` is multiplied by
+    ``-0.5j w^k``, ``w = exp(-2 pi i / n)``. Inverse (``sign=+1``):
+    ``Z = E + i O`` with ``E = Xk + Xc`` and ``O = (Xk - Xc) w^-k``, both
+    twice their true value, which the unnormalised inverse expects; so
+    ``Xk - Xc`` is multiplied by ``1j w^-k``. ``k = 0, ..., n / 2``.
+    """
+    k = np.arange(n // 2 + 1)
+    factor = -0.5j if sign == -1 else 1j
+    return (factor * _unit_roots(k, n, sign, np.complex128)).astype(dtype_char)
+
+
 def rfft(x, n=None, axis=-1, norm=None):
     r"""Discrete Fourier transform of real input, non-negative frequencies.
 
@@ -596,12 +617,16 @@ def rfft(x, n=None, axis=-1, norm=None):
     else:
         half = n // 2
         Z = _c2c(rows.view(cdtype), -1)
-        k = np.arange(half + 1)
-        Zk = Z[:, k % half]
-        Zc = Z[:, (half - k) % half].conj()
-        even = 0.5 * (Zk + Zc)
-        odd = (-0.5j) * (Zk - Zc)
-        out = even + _unit_roots(k, n, -1, cdtype) * odd
+        # Zk[k] = Z[k mod half] and Zc[k] = conj(Z[(half - k) mod half]).
+        Zk = np.empty((Z.shape[0], half + 1), dtype=cdtype)
+        Zk[:, :half] = Z
+        Zk[:, half] = Z[:, 0]
+        Zc = Zk[:, ::-1].conj()
+        odd = Zk - Zc
+        odd *= _rfft_twiddles(n, -1, cdtype.char)
+        out = np.add(Zk, Zc, out=Zc)
+        out *= 0.5
+        out += odd
     factor = _scale(norm, n, inverse=False)
     if factor != 1.0:
         out *= factor
@@ -662,11 +687,13 @@ def irfft(x, n=None, axis=-1, norm=None):
     else:
         half = n // 2
         rows[:, half] = rows[:, half].real
-        k = np.arange(half)
         Xk = rows[:, :half]
-        Xc = rows[:, half - k].conj()
-        Z = (Xk + Xc) + 1j * (Xk - Xc) * _unit_roots(k, n, +1, cdtype)
-        z = _c2c(np.ascontiguousarray(Z), +1)
+        Xc = rows[:, half:0:-1].conj()
+        odd = Xk - Xc
+        odd *= _rfft_twiddles(n, +1, cdtype.char)[:half]
+        Z = np.add(Xk, Xc, out=Xc)
+        Z += odd
+        z = _c2c(Z, +1)
         out = z.view(_real_dtype(cdtype)).reshape(z.shape[0], n)
     out = np.ascontiguousarray(out)
     factor = _scale(norm, n, inverse=True)
