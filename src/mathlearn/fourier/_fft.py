@@ -196,7 +196,7 @@ class _Stage:
                 for q in range(1, radix)
             ]
         self.rotation = sign * 1j
-        if radix not in (2, 4):
+        if radix not in (2, 3, 4):
             q = np.arange(radix)
             self.matrix = _unit_roots(np.outer(q, q), radix, sign, dtype)
 
@@ -221,7 +221,7 @@ class _Stage:
             p, length, block = X.shape
             sub = length // r
             Xv = X.reshape(p, r, sub, block)
-            if p == 1 and r not in (2, 4):
+            if p == 1 and r not in (2, 3, 4):
                 # First stage, no twiddles: one dense DFT of every column.
                 np.matmul(self.matrix, Xv.reshape(r, sub * block), out=Y.reshape(r, -1))
                 return Y.reshape(r, sub, block)
@@ -254,6 +254,17 @@ class _Stage:
             np.subtract(y2, t2, out=y2)
             np.add(y3, t3, out=y1)
             np.subtract(y3, t3, out=y3)
+        elif r == 3:
+            # y1, y2 = a - (b + c) / 2 +- sign i sin(pi / 3) (b - c).
+            a, b, c = terms
+            total = np.add(b, c, out=temps[0])
+            diff = np.subtract(b, c, out=temps[3])
+            np.add(a, total, out=outputs[0])
+            total *= -0.5
+            total += a
+            diff *= self.rotation * (math.sqrt(3.0) / 2)
+            np.add(total, diff, out=outputs[1])
+            np.subtract(total, diff, out=outputs[2])
         else:
             product = temps[0]
             for s in range(r):
