@@ -25,8 +25,6 @@ import operator
 import numpy as np
 
 _NORMS = ("backward", "ortho", "forward")
-# Radices that have a butterfly of their own, in the order stages use them.
-_SMALL_RADICES = (4, 2, 3, 5, 7, 11, 13)
 # Largest factor made of primes above 13 that one dense DFT stage handles.
 _MAX_LEAF = 128
 # Elements transformed at a time: a block of rows whose buffers fit in cache.
@@ -243,17 +241,18 @@ class _Stage:
             np.add(a, b, out=outputs[0])
             np.subtract(a, b, out=outputs[1])
         elif r == 4:
+            # The partial sums go to scratch slots (c and d, once read, are
+            # overwritten in place); the output is written once per element.
             a, b, c, d = terms
-            y0, y1, y2, y3 = outputs
-            np.add(a, c, out=y2)
-            np.subtract(a, c, out=y3)
-            t2 = np.add(b, d, out=temps[0])
-            t3 = np.subtract(b, d, out=temps[4])
-            np.multiply(t3, self.rotation, out=t3)
-            np.add(y2, t2, out=y0)
-            np.subtract(y2, t2, out=y2)
-            np.add(y3, t3, out=y1)
-            np.subtract(y3, t3, out=y3)
+            t0 = np.add(a, c, out=temps[0])
+            t1 = np.subtract(a, c, out=temps[2])
+            t2 = np.add(b, d, out=temps[4])
+            t3 = np.subtract(b, d, out=temps[3])
+            t3 *= self.rotation
+            np.add(t0, t2, out=outputs[0])
+            np.subtract(t0, t2, out=outputs[2])
+            np.add(t1, t3, out=outputs[1])
+            np.subtract(t1, t3, out=outputs[3])
         elif r == 3:
             # y1, y2 = a - (b + c) / 2 +- sign i sin(pi / 3) (b - c).
             a, b, c = terms
@@ -336,12 +335,14 @@ def _c2c(x, sign):
     # that a batch of short transforms stays in the processor's cache. Inside
     # a block the signals are stored along the last axis (``(n, b)``).
     rows = max(1, _BLOCK // n)
-    buffers = np.empty((4, min(rows, batch) * n), dtype=x.dtype)
-    scratch = buffers[2:].reshape(-1)
+    size = min(rows, batch) * n
+    memory = np.empty(4 * size, dtype=x.dtype)
+    scratch = memory[2 * size :]
     for start in range(0, batch, rows):
         block = x[start : start + rows]
         b = block.shape[0]
-        front, back = buffers[0, : b * n], buffers[1, : b * n]
+        front = memory[: b * n]
+        back = memory[size : size + b * n]
         if b == 1:
             X = block.reshape(1, n, 1)
         else:
