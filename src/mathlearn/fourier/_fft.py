@@ -5,12 +5,13 @@ axis of a ``(batch, N)`` array:
 
 * ``N`` whose prime factors are all small (2, 3, 5, 7, 11, 13, with at most one
   larger factor up to ``_MAX_LEAF``) goes through an iterative, decimation in
-  time, mixed-radix Cooley-Tukey (Stockham) algorithm. The work array has shape
-  ``(batch, P, L)``: column ``c`` holds the length-``P`` DFTs of the
-  subsequences ``x[c::L]``. Each stage of radix ``r`` merges ``r`` columns
-  ``L/r`` apart into DFTs of length ``r P`` with one vectorised butterfly,
-  so the Python loop runs over the ``O(log N)`` stages only, never over
-  butterflies or over the batch.
+  time, mixed-radix Cooley-Tukey (Stockham) algorithm. For a block of ``b``
+  signals the work array has shape ``(P, L, b)``, later ``(L, P, b)``:
+  column ``c`` holds the length-``P`` DFTs of the subsequences ``x[c::L]``.
+  Each stage of radix ``r`` merges ``r`` columns ``L/r`` apart into DFTs of
+  length ``r P`` with one vectorised butterfly, so the Python loop runs over
+  the ``O(log N)`` stages (and over cache-sized blocks of a large batch),
+  never over butterflies or single signals.
 * any other ``N`` goes through Bluestein's chirp-z algorithm, which writes the
   DFT as a convolution of length ``M >= 2N - 1`` computed by the fast path.
 
