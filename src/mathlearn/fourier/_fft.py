@@ -318,63 +318,107 @@ def _plan(n, sign, dtype_char):
     return stages
 
 
-def _c2c(x, sign):
-    """Unnormalised DFT of each row of the C-contiguous complex array ``x``.
+def _run_stages(plan, X, front, back, scratch, target):
+    """Apply ``plan`` to the work array ``X`` of shape ``(1, n, b)``.
 
-    ``sign=-1`` is the forward transform ``sum_j x_j exp(-2 pi i jk / n)``,
-    ``sign=+1`` the inverse without its ``1/n``. Returns a new array.
+    ``front`` and ``back`` are work buffers of ``X.size`` elements, ``scratch``
+    holds twice that; the last stage writes into ``target`` when it is given
+    (a flat, contiguous array of ``X.size`` elements). Returns the result,
+    shaped ``(n, b)``.
     """
-    batch, n = x.shape
+    n, b = X.shape[1:]
+    transposed = False
+    for i, stage in enumerate(plan):
+        if stage.inner_p and not transposed:
+            p, length = X.shape[:2]
+            np.copyto(front.reshape(length, p, b), X.transpose(1, 0, 2))
+            X = front.reshape(length, p, b)
+            front, back = back, front
+            transposed = True
+        last = i == len(plan) - 1
+        X = stage(X, target if last and target is not None else front, scratch)
+        front, back = back, front
+    return X.reshape(n, b)
+
+
+def _c2c(x, sign):
+    """Unnormalised DFT along the middle axis of the complex array ``x``.
+
+    ``x`` has shape ``(batch, n)`` (rows) or ``(outer, n, inner)``; it is
+    C-contiguous. ``sign=-1`` is the forward transform
+    ``sum_j x_j exp(-2 pi i jk / n)``, ``sign=+1`` the inverse without its
+    ``1/n``. Returns a new array of the same shape.
+    """
+    if x.ndim == 2:
+        return _c2c(x.reshape(x.shape[0], x.shape[1], 1), sign).reshape(x.shape)
+    outer, n, inner = x.shape
     plan = _plan(n, sign, x.dtype.char)
     if isinstance(plan, _Bluestein):
-        return plan(x)
+        if inner == 1:
+            return plan(x.reshape(outer, n)).reshape(x.shape)
+        rows = np.ascontiguousarray(x.transpose(0, 2, 1)).reshape(-1, n)
+        out = plan(rows).reshape(outer, inner, n)
+        return np.ascontiguousarray(out.transpose(0, 2, 1))
     out = np.empty_like(x)
-    if not plan or batch == 0:
+    if not plan or x.size == 0:
         np.copyto(out, x)
         return out
-    # Rows are transformed a block at a time, with the same four buffers, so
-    # that a batch of short transforms stays in the processor's cache. Inside
-    # a block the signals are stored along the last axis (``(n, b)``).
-    rows = max(1, _BLOCK // n)
-    size = min(rows, batch) * n
+    # Signals are transformed a block at a time, with the same four buffers,
+    # so that a batch of short transforms stays in the processor's cache.
+    # Inside a block the signals lie along the last axis (shape ``(n, b)``):
+    # for ``inner > 1`` that is how they are stored already.
+    per_block = max(1, _BLOCK // n)
+    if inner == 1:
+        size = min(per_block, outer) * n
+        blocks = [(start, None) for start in range(0, outer, per_block)]
+    else:
+        size = min(per_block, inner) * n
+        blocks = [
+            (o, slice(j, j + per_block))
+            for o in range(outer)
+            for j in range(0, inner, per_block)
+        ]
     memory = np.empty(4 * size, dtype=x.dtype)
-    scratch = memory[2 * size :]
-    for start in range(0, batch, rows):
-        block = x[start : start + rows]
-        b = block.shape[0]
-        front = memory[: b * n]
-        back = memory[size : size + b * n]
-        if b == 1:
-            X = block.reshape(1, n, 1)
+    front, back, scratch = memory[:size], memory[size : 2 * size], memory[2 * size :]
+    for start, columns in blocks:
+        if columns is None:
+            block = x[start : start + per_block, :, 0]
+            b = block.shape[0]
+            if b == 1:
+                _run_stages(
+                    plan, block.reshape(1, n, 1), front, back, scratch, out[start, :, 0]
+                )
+                continue
+            source = block.T
+            destination = out[start : start + b, :, 0].T
         else:
-            np.copyto(front.reshape(n, b), block.T)
-            X = front.reshape(1, n, b)
-            front, back = back, front
-        transposed = False
-        for i, stage in enumerate(plan):
-            if stage.inner_p and not transposed:
-                p, length = X.shape[:2]
-                np.copyto(front.reshape(length, p, b), X.transpose(1, 0, 2))
-                X = front.reshape(length, p, b)
-                front, back = back, front
-                transposed = True
-            last = i == len(plan) - 1
-            X = stage(X, out[start] if last and b == 1 else front, scratch)
-            front, back = back, front
-        if b > 1:
-            np.copyto(out[start : start + b], X.reshape(n, b).T)
+            source = x[start, :, columns]
+            destination = out[start, :, columns]
+            b = source.shape[1]
+        work = front[: b * n].reshape(n, b)
+        np.copyto(work, source)
+        result = _run_stages(
+            plan, work.reshape(1, n, b), back[: b * n], front[: b * n], scratch, None
+        )
+        np.copyto(destination, result)
     return out
 
 
 def _c2c_axis(x, n, axis, norm, inverse):
     x, axis, n = _prepare(x, n, axis)
     norm = _check_norm(norm)
-    rows, lead = _to_rows(x, axis, _complex_dtype(x.dtype))
-    out = _c2c(rows, +1 if inverse else -1)
+    dtype = _complex_dtype(x.dtype)
+    # Transform in place along ``axis``, with the axes before and after it
+    # flattened: no transposition of the caller's layout is needed.
+    shape = x.shape
+    x3 = np.ascontiguousarray(x, dtype=dtype).reshape(
+        math.prod(shape[:axis]), n, math.prod(shape[axis + 1 :])
+    )
+    out = _c2c(x3, +1 if inverse else -1)
     factor = _scale(norm, n, inverse)
     if factor != 1.0:
         out *= factor
-    return _from_rows(out, lead, axis)
+    return out.reshape(shape)
 
 
 # ---------------------------------------------------------------------------
