@@ -491,3 +491,16 @@ def test_fourier_features_in_a_classification_pipeline():
     raw = make_pipeline(StandardScaler(), LogisticRegression())
     assert cross_val_score(pipe, X, y, cv=3).mean() > 0.95
     assert cross_val_score(clone(raw), X, y, cv=3).mean() < 0.8
+
+
+def test_non_contiguous_input():
+    rng = np.random.default_rng(14)
+    x = _signal(rng, (9, 12, 10))
+    for view in (np.asfortranarray(x), x[::2, :, ::3], x.transpose(2, 0, 1)):
+        for axis in range(3):
+            assert _rel_err(fft(view, axis=axis), np.fft.fft(view, axis=axis)) <= TOL
+            assert (
+                _rel_err(rfft(view.real, axis=axis), np.fft.rfft(view.real, axis=axis))
+                <= TOL
+            )
+        assert _rel_err(fftn(view), np.fft.fftn(view)) <= TOL
