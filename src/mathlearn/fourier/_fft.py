@@ -1,0 +1,928 @@
+"""Fast Fourier transforms for any length, in NumPy.
+
+The engine is :func:`_c2c`, an unnormalised complex transform along the last
+axis of a ``(batch, N)`` array:
+
+* ``N`` whose prime factors are all small (2, 3, 5, 7, 11, 13, with at most one
+  larger factor up to ``_MAX_LEAF``) goes through an iterative, decimation in
+  time, mixed-radix Cooley-Tukey (Stockham) algorithm. For a block of ``b``
+  signals the work array has shape ``(P, L, b)``, later ``(L, P, b)``:
+  column ``c`` holds the length-``P`` DFTs of the subsequences ``x[c::L]``.
+  Each stage of radix ``r`` merges ``r`` columns ``L/r`` apart into DFTs of
+  length ``r P`` with one vectorised butterfly, so the Python loop runs over
+  the ``O(log N)`` stages (and over cache-sized blocks of a large batch),
+  never over butterflies or single signals.
+* any other ``N`` goes through Bluestein's chirp-z algorithm, which writes the
+  DFT as a convolution of length ``M >= 2N - 1`` computed by the fast path.
+
+Twiddle factors are computed once per (length, direction, dtype) from exactly
+reduced angles and cached.
+"""
+
+import functools
+import math
+import operator
+
+import numpy as np
+
+_NORMS = ("backward", "ortho", "forward")
+# Largest factor made of primes above 13 that one dense DFT stage handles.
+_MAX_LEAF = 128
+# Elements transformed at a time: a block of rows whose buffers fit in cache.
+_BLOCK = 2**15
+
+
+# ---------------------------------------------------------------------------
+# Validation shared by the public functions.
+
+
+def _check_norm(norm):
+    if norm is None:
+        return "backward"
+    if norm not in _NORMS:
+        raise ValueError(
+            f'Invalid norm value norm={norm!r}; should be "backward", "ortho" '
+            'or "forward".'
+        )
+    return norm
+
+
+def _check_n(n, name="n"):
+    try:
+        n = operator.index(n)
+    except TypeError:
+        raise TypeError(
+            f"{name}={n!r} must be an integer number of FFT data points"
+        ) from None
+    if n < 1:
+        raise ValueError(f"Invalid number of FFT data points ({name}={n}) specified.")
+    return n
+
+
+def _as_array(x, *, real=False):
+    """``x`` as an array of a numeric dtype, with at least one axis."""
+    x = np.asarray(x)
+    if x.dtype.kind not in "biufc":
+        raise TypeError(f"x must be an array of numbers, got dtype {x.dtype}")
+    if real and x.dtype.kind == "c":
+        raise TypeError(
+            f"x must be real for a real-input transform, got dtype {x.dtype}"
+        )
+    if x.ndim == 0:
+        raise ValueError("x must have at least one axis, got a 0-d array")
+    return x
+
+
+def _complex_dtype(dtype):
+    """complex64 for float16/float32/complex64 input, else complex128."""
+    if np.dtype(dtype) in (np.float16, np.float32, np.complex64):
+        return np.dtype(np.complex64)
+    return np.dtype(np.complex128)
+
+
+def _real_dtype(dtype):
+    return np.dtype(np.float32 if dtype == np.complex64 else np.float64)
+
+
+def _resize(x, n, axis):
+    """Crop or zero-pad ``x`` to length ``n`` along ``axis`` (like numpy.fft)."""
+    size = x.shape[axis]
+    if n == size:
+        return x
+    if n < size:
+        index = [slice(None)] * x.ndim
+        index[axis] = slice(0, n)
+        return x[tuple(index)]
+    shape = list(x.shape)
+    shape[axis] = n
+    out = np.zeros(shape, dtype=x.dtype)
+    index = [slice(None)] * x.ndim
+    index[axis] = slice(0, size)
+    out[tuple(index)] = x
+    return out
+
+
+def _scale(norm, n, inverse):
+    """The factor numpy applies for ``norm`` to a transform of length ``n``."""
+    if norm == "ortho":
+        return 1.0 / math.sqrt(n)
+    if (norm == "backward") == inverse:
+        return 1.0 / n
+    return 1.0
+
+
+def _prepare(x, n, axis, *, real=False):
+    """Validate, crop or pad, and return ``(x, axis, n)`` with ``axis >= 0``."""
+    x = _as_array(x, real=real)
+    axis = np.lib.array_utils.normalize_axis_index(operator.index(axis), x.ndim)
+    n = _check_n(x.shape[axis] if n is None else n)
+    return _resize(x, n, axis), axis, n
+
+
+def _to_rows(x, axis, dtype):
+    """``x`` with ``axis`` last, as a C-contiguous ``(batch, n)`` array."""
+    moved = np.moveaxis(x, axis, -1)
+    rows = np.ascontiguousarray(moved, dtype=dtype).reshape(-1, moved.shape[-1])
+    return rows, moved.shape[:-1]
+
+
+def _from_rows(rows, lead_shape, axis):
+    return np.moveaxis(rows.reshape(*lead_shape, rows.shape[-1]), -1, axis)
+
+
+# ---------------------------------------------------------------------------
+# Plans: factorisation and cached twiddle factors.
+
+
+def _unit_roots(k, m, sign, dtype):
+    """``exp(sign * 2j * pi * k / m)`` with ``k`` reduced modulo ``m`` exactly."""
+    angle = (2.0 * np.pi / m) * (np.asarray(k, dtype=np.int64) % m)
+    return (np.cos(angle) + (1j * sign) * np.sin(angle)).astype(dtype)
+
+
+def _factor_radices(n):
+    """Stages ``[leaf, r1, r2, ...]`` for the fast path, or ``None``.
+
+    ``leaf`` (the first stage, done as one dense DFT product when it is not a
+    small radix) collects the prime factors above 13; ``None`` means their
+    product exceeds ``_MAX_LEAF`` and Bluestein's algorithm is used instead.
+    """
+    counts = {}
+    rest = n
+    for p in (2, 3, 5, 7, 11, 13):
+        while rest % p == 0:
+            counts[p] = counts.get(p, 0) + 1
+            rest //= p
+    if rest > _MAX_LEAF:
+        return None
+    radices = [rest] if rest > 1 else []
+    twos = counts.pop(2, 0)
+    if twos % 2:
+        radices.append(2)
+    radices.extend([4] * (twos // 2))
+    for p in (3, 5, 7, 11, 13):
+        radices.extend([p] * counts.get(p, 0))
+    return radices
+
+
+def _next_fast_length(n):
+    """Smallest ``2**a`` or ``3 * 2**a`` that is at least ``n``."""
+    power = 1 << max(n - 1, 0).bit_length()
+    three = 3 * (1 << max((n - 1) // 3, 0).bit_length())
+    return min(power, three)
+
+
+class _Stage:
+    """One radix-``r`` stage merging DFTs of length ``p`` into length ``r p``.
+
+    The work array holds, for each column ``c < L``, the length-``p`` DFT of
+    ``x[c::L]``, for a block of ``b`` signals stored last (contiguous). Early
+    stages (``p`` small) store it as ``(p, L, b)`` and late ones as
+    ``(L, p, b)``, so that the contiguous inner block that NumPy loops over
+    (``L/r * b`` or ``p * b`` elements) is always the larger one.
+    """
+
+    def __init__(self, radix, p, sign, dtype, inner_p):
+        self.radix = radix
+        self.inner_p = inner_p
+        k = np.arange(p)
+        # twiddles[q - 1][k] = exp(sign 2 pi i q k / (r p)), shaped to broadcast.
+        self.twiddles = None
+        if p > 1:
+            shape = (p, 1) if inner_p else (p, 1, 1)
+            self.twiddles = [
+                _unit_roots(q * k, radix * p, sign, dtype).reshape(shape)
+                for q in range(1, radix)
+            ]
+        self.rotation = sign * 1j
+        if radix not in (2, 3, 4):
+            q = np.arange(radix)
+            self.matrix = _unit_roots(np.outer(q, q), radix, sign, dtype)
+
+    def __call__(self, X, Y, scratch):
+        """Read the work array ``X``, write the next one into the buffer ``Y``.
+
+        ``Y`` and ``scratch`` are flat buffers of at least ``X.size`` and
+        ``2 * X.size`` elements; ``X`` is never written to. Returns ``Y``
+        shaped as the next work array.
+        """
+        r = self.radix
+        if self.inner_p:
+            length, p, block = X.shape
+            sub = length // r
+            Xv = X.reshape(r, sub, p, block)
+            inputs = [Xv[q] for q in range(r)]
+            Yv = Y.reshape(sub, r, p, block)
+            outputs = [Yv[:, s] for s in range(r)]
+            part_shape = (sub, p, block)
+            result = Y.reshape(sub, r * p, block)
+        else:
+            p, length, block = X.shape
+            sub = length // r
+            Xv = X.reshape(p, r, sub, block)
+            if p == 1 and r not in (2, 3, 4):
+                # First stage, no twiddles: one dense DFT of every column.
+                np.matmul(self.matrix, Xv.reshape(r, sub * block), out=Y.reshape(r, -1))
+                return Y.reshape(r, sub, block)
+            inputs = [Xv[:, q] for q in range(r)]
+            Yv = Y.reshape(r, p, sub, block)
+            outputs = [Yv[s] for s in range(r)]
+            part_shape = (p, sub, block)
+            result = Y.reshape(r * p, sub, block)
+        m = p * sub * block
+        temps = [scratch[i * m : (i + 1) * m].reshape(part_shape) for i in range(r + 1)]
+        terms = inputs[:1]
+        for q in range(1, r):
+            if self.twiddles is None:
+                terms.append(inputs[q])
+            else:
+                terms.append(np.multiply(inputs[q], self.twiddles[q - 1], out=temps[q]))
+        if r == 2:
+            a, b = terms
+            np.add(a, b, out=outputs[0])
+            np.subtract(a, b, out=outputs[1])
+        elif r == 4:
+            # The partial sums go to scratch slots (c and d, once read, are
+            # overwritten in place); the output is written once per element.
+            a, b, c, d = terms
+            t0 = np.add(a, c, out=temps[0])
+            t1 = np.subtract(a, c, out=temps[2])
+            t2 = np.add(b, d, out=temps[4])
+            t3 = np.subtract(b, d, out=temps[3])
+            t3 *= self.rotation
+            np.add(t0, t2, out=outputs[0])
+            np.subtract(t0, t2, out=outputs[2])
+            np.add(t1, t3, out=outputs[1])
+            np.subtract(t1, t3, out=outputs[3])
+        elif r == 3:
+            # y1, y2 = a - (b + c) / 2 +- sign i sin(pi / 3) (b - c).
+            a, b, c = terms
+            total = np.add(b, c, out=temps[0])
+            diff = np.subtract(b, c, out=temps[3])
+            np.add(a, total, out=outputs[0])
+            total *= -0.5
+            total += a
+            diff *= self.rotation * (math.sqrt(3.0) / 2)
+            np.add(total, diff, out=outputs[1])
+            np.subtract(total, diff, out=outputs[2])
+        else:
+            product = temps[0]
+            for s in range(r):
+                np.copyto(outputs[s], terms[0])
+                for q in range(1, r):
+                    np.multiply(terms[q], self.matrix[s, q], out=product)
+                    np.add(outputs[s], product, out=outputs[s])
+        return result
+
+
+class _Bluestein:
+    """Chirp-z: the DFT of length ``n`` as a convolution of fast length ``m``."""
+
+    def __init__(self, n, sign, dtype):
+        self.n = n
+        self.m = _next_fast_length(2 * n - 1)
+        k = np.arange(n, dtype=np.int64)
+        # w[k] = exp(sign i pi k^2 / n), with k^2 reduced modulo 2n exactly.
+        angle = (np.pi / n) * ((k * k) % (2 * n))
+        chirp = np.cos(angle) + (1j * sign) * np.sin(angle)
+        kernel = np.zeros(self.m, dtype=np.complex128)
+        kernel[:n] = chirp.conj()
+        kernel[self.m - n + 1 :] = chirp[1:][::-1].conj()
+        spectrum = _c2c(kernel.astype(dtype)[None, :], -1)[0] / self.m
+        self.chirp = chirp.astype(dtype)
+        self.spectrum = spectrum.astype(dtype)
+        self.dtype = dtype
+
+    def __call__(self, x):
+        batch = x.shape[0]
+        padded = np.zeros((batch, self.m), dtype=self.dtype)
+        np.multiply(x, self.chirp, out=padded[:, : self.n])
+        spectrum = _c2c(padded, -1)
+        spectrum *= self.spectrum
+        return _c2c(spectrum, +1)[:, : self.n] * self.chirp
+
+
+@functools.lru_cache(maxsize=32)
+def _plan(n, sign, dtype_char):
+    dtype = np.dtype(dtype_char)
+    radices = _factor_radices(n)
+    if radices is None:
+        return _Bluestein(n, sign, dtype)
+    stages = []
+    p = 1
+    for radix in radices:
+        # Switch to the (batch, L, p) layout once p outgrows L = n / (r p).
+        inner_p = p > 1 and p * p * radix > n
+        stages.append(_Stage(radix, p, sign, dtype, inner_p))
+        p *= radix
+    return stages
+
+
+def _run_stages(plan, X, front, back, scratch, target):
+    """Apply ``plan`` to the work array ``X`` of shape ``(1, n, b)``.
+
+    ``front`` and ``back`` are work buffers of ``X.size`` elements, ``scratch``
+    holds twice that; the last stage writes into ``target`` when it is given
+    (a flat, contiguous array of ``X.size`` elements). Returns the result,
+    shaped ``(n, b)``.
+    """
+    n, b = X.shape[1:]
+    transposed = False
+    for i, stage in enumerate(plan):
+        if stage.inner_p and not transposed:
+            p, length = X.shape[:2]
+            np.copyto(front.reshape(length, p, b), X.transpose(1, 0, 2))
+            X = front.reshape(length, p, b)
+            front, back = back, front
+            transposed = True
+        last = i == len(plan) - 1
+        X = stage(X, target if last and target is not None else front, scratch)
+        front, back = back, front
+    return X.reshape(n, b)
+
+
+def _c2c(x, sign):
+    """Unnormalised DFT along the middle axis of the complex array ``x``.
+
+    ``x`` has shape ``(batch, n)`` (rows) or ``(outer, n, inner)``; it is
+    C-contiguous. ``sign=-1`` is the forward transform
+    ``sum_j x_j exp(-2 pi i jk / n)``, ``sign=+1`` the inverse without its
+    ``1/n``. Returns a new array of the same shape.
+    """
+    if x.ndim == 2:
+        return _c2c(x.reshape(x.shape[0], x.shape[1], 1), sign).reshape(x.shape)
+    outer, n, inner = x.shape
+    plan = _plan(n, sign, x.dtype.char)
+    if isinstance(plan, _Bluestein):
+        if inner == 1:
+            return plan(x.reshape(outer, n)).reshape(x.shape)
+        rows = np.ascontiguousarray(x.transpose(0, 2, 1)).reshape(-1, n)
+        out = plan(rows).reshape(outer, inner, n)
+        return np.ascontiguousarray(out.transpose(0, 2, 1))
+    out = np.empty_like(x)
+    if not plan or x.size == 0:
+        np.copyto(out, x)
+        return out
+    # Signals are transformed a block at a time, with the same four buffers,
+    # so that a batch of short transforms stays in the processor's cache.
+    # Inside a block the signals lie along the last axis (shape ``(n, b)``):
+    # for ``inner > 1`` that is how they are stored already.
+    per_block = max(1, _BLOCK // n)
+    if inner == 1:
+        size = min(per_block, outer) * n
+        blocks = [(start, None) for start in range(0, outer, per_block)]
+    else:
+        size = min(per_block, inner) * n
+        blocks = [
+            (o, slice(j, j + per_block))
+            for o in range(outer)
+            for j in range(0, inner, per_block)
+        ]
+    memory = np.empty(4 * size, dtype=x.dtype)
+    front, back, scratch = memory[:size], memory[size : 2 * size], memory[2 * size :]
+    for start, columns in blocks:
+        if columns is None:
+            block = x[start : start + per_block, :, 0]
+            b = block.shape[0]
+            if b == 1:
+                _run_stages(
+                    plan, block.reshape(1, n, 1), front, back, scratch, out[start, :, 0]
+                )
+                continue
+            source = block.T
+            destination = out[start : start + b, :, 0].T
+        else:
+            source = x[start, :, columns]
+            destination = out[start, :, columns]
+            b = source.shape[1]
+        work = front[: b * n].reshape(n, b)
+        np.copyto(work, source)
+        result = _run_stages(
+            plan, work.reshape(1, n, b), back[: b * n], front[: b * n], scratch, None
+        )
+        np.copyto(destination, result)
+    return out
+
+
+def _c2c_axis(x, n, axis, norm, inverse):
+    x, axis, n = _prepare(x, n, axis)
+    norm = _check_norm(norm)
+    dtype = _complex_dtype(x.dtype)
+    # Transform in place along ``axis``, with the axes before and after it
+    # flattened: no transposition of the caller's layout is needed.
+    shape = x.shape
+    x3 = np.ascontiguousarray(x, dtype=dtype).reshape(
+        math.prod(shape[:axis]), n, math.prod(shape[axis + 1 :])
+    )
+    out = _c2c(x3, +1 if inverse else -1)
+    factor = _scale(norm, n, inverse)
+    if factor != 1.0:
+        out *= factor
+    return out.reshape(shape)
+
+
+# ---------------------------------------------------------------------------
+# Public transforms.
+
+
+def dft(x, axis=-1, norm="backward"):
+    r"""Discrete Fourier transform by its definition, as one matrix product.
+
+    Computes :math:`X_k = \sum_{j=0}^{N-1} x_j\, e^{-2\pi i jk/N}` along
+    ``axis`` as ``x @ F`` with the :math:`N \times N` Fourier matrix
+    :math:`F_{jk} = e^{-2\pi i jk/N}`. It costs :math:`O(N^2)` time and memory
+    and serves as the readable reference for :func:`fft`.
+
+    Parameters
+    ----------
+    x : array_like
+        Input array, real or complex.
+    axis : int, default=-1
+        Axis along which the transform is computed.
+    norm : {"backward", "ortho", "forward"}, default="backward"
+        Normalisation, with numpy's meaning: ``"backward"`` leaves the forward
+        transform unscaled, ``"ortho"`` scales by :math:`1/\sqrt{N}` and
+        ``"forward"`` by :math:`1/N`.
+
+    Returns
+    -------
+    X : ndarray of complex
+        The transform, same shape as ``x``; complex64 for float32/complex64
+        input, complex128 otherwise.
+
+    See Also
+    --------
+    fft : The same transform in :math:`O(N \log N)` time.
+
+    Notes
+    -----
+    The angles :math:`2\pi (jk \bmod N)/N` are reduced exactly in integers
+    before the cosine and sine are taken, so every entry of :math:`F` is
+    accurate to a rounding error even for large :math:`N`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mathlearn.fourier import dft
+    >>> np.round(dft([1.0, 2.0, 3.0, 4.0]), 6) + 0.0
+    array([10.+0.j, -2.+2.j, -2.+0.j, -2.-2.j])
+    """
+    x = _as_array(x)
+    axis = np.lib.array_utils.normalize_axis_index(operator.index(axis), x.ndim)
+    norm = _check_norm(norm)
+    n = _check_n(x.shape[axis])
+    dtype = _complex_dtype(x.dtype)
+    j = np.arange(n, dtype=np.float64)
+    # F[j, k] = w[(j k) mod n] with the n roots of unity w computed once; the
+    # products j k < 2**53 are exact in float64, and so is their remainder.
+    jk = np.multiply.outer(j, j)
+    jk -= n * np.floor(jk / n)
+    matrix = _unit_roots(np.arange(n), n, -1, dtype)[jk.astype(np.intp)]
+    out = np.moveaxis(x, axis, -1).astype(dtype) @ matrix
+    factor = _scale(norm, n, inverse=False)
+    if factor != 1.0:
+        out *= factor
+    return np.moveaxis(out, -1, axis)
+
+
+def fft(x, n=None, axis=-1, norm=None):
+    r"""One-dimensional discrete Fourier transform, fast, for any length.
+
+    Computes :math:`X_k = \sum_{j=0}^{N-1} x_j\, e^{-2\pi i jk/N}`,
+    :math:`k = 0, \dots, N-1`, along one axis in :math:`O(N \log N)`
+    operations, with the same conventions as :func:`numpy.fft.fft`.
+
+    Parameters
+    ----------
+    x : array_like
+        Input array, real or complex.
+    n : int, default=None
+        Length of the transformed axis: ``x`` is cropped or zero-padded to
+        ``n`` points. ``None`` uses the length of ``x`` along ``axis``.
+    axis : int, default=-1
+        Axis along which the transform is computed.
+    norm : {"backward", "ortho", "forward"}, default=None
+        Normalisation; ``None`` means ``"backward"`` (no scaling of the forward
+        transform), ``"ortho"`` scales by :math:`1/\sqrt{N}`, ``"forward"`` by
+        :math:`1/N`.
+
+    Returns
+    -------
+    X : ndarray of complex
+        The transform; ``axis`` has length ``n``. complex64 for
+        float16/float32/complex64 input, complex128 otherwise.
+
+    Raises
+    ------
+    ValueError
+        If ``n`` (or the length of ``axis``) is smaller than 1, or ``norm`` is
+        unknown.
+    TypeError
+        If ``x`` is not numeric or ``n`` is not an integer.
+
+    See Also
+    --------
+    ifft : The inverse transform.
+    rfft : The transform of real input, about twice as fast.
+    dft : The :math:`O(N^2)` definition.
+
+    Notes
+    -----
+    Lengths whose prime factors are 2, 3, 5, 7, 11 and 13 (plus at most one
+    leftover factor up to 128) use an iterative mixed-radix Cooley-Tukey
+    algorithm: radix-4 and radix-2 butterflies for the powers of two, a
+    butterfly for each other small prime, all vectorised over the batch and
+    over every stage's butterflies. Any other length uses Bluestein's
+    algorithm, which rewrites the DFT as a convolution with a chirp
+    :math:`e^{-i\pi k^2/N}` of a power-of-two (or three times a power of two)
+    length :math:`M \ge 2N - 1`. Twiddle factors are cached per length. The
+    rounding error grows like :math:`O(\log N)`.
+
+    References
+    ----------
+    J. W. Cooley and J. W. Tukey (1965). An algorithm for the machine
+    calculation of complex Fourier series. Mathematics of Computation 19.
+
+    L. Bluestein (1970). A linear filtering approach to the computation of
+    discrete Fourier transform. IEEE Transactions on Audio and
+    Electroacoustics 18(4).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mathlearn.fourier import fft
+    >>> x = np.cos(2 * np.pi * np.arange(6) / 6)
+    >>> np.round(fft(x), 6) + 0.0
+    array([0.+0.j, 3.+0.j, 0.+0.j, 0.+0.j, 0.+0.j, 3.+0.j])
+    """
+    return _c2c_axis(x, n, axis, norm, inverse=False)
+
+
+def ifft(x, n=None, axis=-1, norm=None):
+    r"""One-dimensional inverse discrete Fourier transform.
+
+    Computes :math:`x_j = \frac{1}{N}\sum_{k=0}^{N-1} X_k\, e^{2\pi i jk/N}`
+    (for the default ``norm``), so that ``ifft(fft(x)) == x`` up to rounding,
+    with the conventions of :func:`numpy.fft.ifft`.
+
+    Parameters
+    ----------
+    x : array_like
+        Input array, real or complex.
+    n : int, default=None
+        Length of the transformed axis: ``x`` is cropped or zero-padded to
+        ``n`` points. ``None`` uses the length of ``x`` along ``axis``.
+    axis : int, default=-1
+        Axis along which the transform is computed.
+    norm : {"backward", "ortho", "forward"}, default=None
+        Normalisation; ``None`` means ``"backward"`` (scale by :math:`1/N`),
+        ``"ortho"`` scales by :math:`1/\sqrt{N}`, ``"forward"`` leaves the
+        inverse unscaled.
+
+    Returns
+    -------
+    x : ndarray of complex
+        The inverse transform; ``axis`` has length ``n``.
+
+    See Also
+    --------
+    fft : The forward transform; see it for the algorithm.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mathlearn.fourier import fft, ifft
+    >>> x = np.array([1.0, 2.0, 0.5, -1.0, 3.0])
+    >>> np.allclose(ifft(fft(x)), x)
+    True
+    """
+    return _c2c_axis(x, n, axis, norm, inverse=True)
+
+
+@functools.lru_cache(maxsize=32)
+def _rfft_twiddles(n, sign, dtype_char):
+    """The twiddles that pack or unpack a real transform of even length ``n``.
+
+    Forward (``sign=-1``): ``X_k = E_k + w^k O_k`` with ``E = (Zk + Zc) / 2``
+    and ``O = (Zk - Zc) / (2i)``, so ``Zk - Zc`` is multiplied by
+    ``-0.5j w^k``, ``w = exp(-2 pi i / n)``. Inverse (``sign=+1``):
+    ``Z = E + i O`` with ``E = Xk + Xc`` and ``O = (Xk - Xc) w^-k``, both
+    twice their true value, which the unnormalised inverse expects; so
+    ``Xk - Xc`` is multiplied by ``1j w^-k``. ``k = 0, ..., n / 2``.
+    """
+    k = np.arange(n // 2 + 1)
+    factor = -0.5j if sign == -1 else 1j
+    return (factor * _unit_roots(k, n, sign, np.complex128)).astype(dtype_char)
+
+
+def rfft(x, n=None, axis=-1, norm=None):
+    r"""Discrete Fourier transform of real input, non-negative frequencies.
+
+    Returns the first :math:`\lfloor N/2 \rfloor + 1` terms of :func:`fft`;
+    the others are their complex conjugates because the input is real.
+    Same conventions as :func:`numpy.fft.rfft`.
+
+    Parameters
+    ----------
+    x : array_like of real numbers
+        Input array.
+    n : int, default=None
+        Number of input points used along ``axis`` (crop or zero-pad).
+    axis : int, default=-1
+        Axis along which the transform is computed.
+    norm : {"backward", "ortho", "forward"}, default=None
+        Normalisation, as in :func:`fft`.
+
+    Returns
+    -------
+    X : ndarray of complex
+        ``axis`` has length ``n // 2 + 1``.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is complex.
+
+    See Also
+    --------
+    irfft : The inverse.
+    rfftfreq : The frequencies of the output bins.
+
+    Notes
+    -----
+    For even :math:`N` the real signal is packed into a complex one of half
+    the length, :math:`z_m = x_{2m} + i x_{2m+1}`, whose transform :math:`Z`
+    gives the transforms of the even and odd samples,
+    :math:`E_k = (Z_k + \overline{Z_{N/2-k}})/2` and
+    :math:`O_k = (Z_k - \overline{Z_{N/2-k}})/(2i)`, and then
+    :math:`X_k = E_k + e^{-2\pi i k/N} O_k`: one half-length complex
+    transform instead of a full one. Odd :math:`N` uses the full transform.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mathlearn.fourier import rfft
+    >>> np.round(rfft([1.0, 2.0, 3.0, 4.0]), 6) + 0.0
+    array([10.+0.j, -2.+2.j, -2.+0.j])
+    """
+    x, axis, n = _prepare(x, n, axis, real=True)
+    norm = _check_norm(norm)
+    cdtype = _complex_dtype(x.dtype)
+    rows, lead = _to_rows(x, axis, _real_dtype(cdtype))
+    if n % 2:
+        out = _c2c(rows.astype(cdtype), -1)[:, : n // 2 + 1]
+    else:
+        half = n // 2
+        Z = _c2c(rows.view(cdtype), -1)
+        # Zk[k] = Z[k mod half] and Zc[k] = conj(Z[(half - k) mod half]).
+        Zk = np.empty((Z.shape[0], half + 1), dtype=cdtype)
+        Zk[:, :half] = Z
+        Zk[:, half] = Z[:, 0]
+        Zc = Zk[:, ::-1].conj()
+        odd = Zk - Zc
+        odd *= _rfft_twiddles(n, -1, cdtype.char)
+        out = np.add(Zk, Zc, out=Zc)
+        out *= 0.5
+        out += odd
+    factor = _scale(norm, n, inverse=False)
+    if factor != 1.0:
+        out *= factor
+    return _from_rows(out, lead, axis)
+
+
+def irfft(x, n=None, axis=-1, norm=None):
+    r"""Inverse of :func:`rfft`: a real signal from its non-negative frequencies.
+
+    Same conventions as :func:`numpy.fft.irfft`: the input is the first half
+    of a Hermitian spectrum; the imaginary parts of the zero-frequency term
+    and, for even ``n``, of the Nyquist term are ignored.
+
+    Parameters
+    ----------
+    x : array_like
+        Input spectrum, usually complex.
+    n : int, default=None
+        Length of the output. ``None`` gives ``2 * (m - 1)`` for an input of
+        length ``m``; the input is cropped or zero-padded to ``n // 2 + 1``
+        terms.
+    axis : int, default=-1
+        Axis along which the transform is computed.
+    norm : {"backward", "ortho", "forward"}, default=None
+        Normalisation, as in :func:`ifft`.
+
+    Returns
+    -------
+    x : ndarray of float
+        Real output; ``axis`` has length ``n``. float32 for complex64 input.
+
+    See Also
+    --------
+    rfft : The forward transform, with the algorithm.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mathlearn.fourier import irfft, rfft
+    >>> x = np.array([1.0, 2.0, 0.5, -1.0])
+    >>> np.allclose(irfft(rfft(x)), x)
+    True
+    """
+    x = _as_array(x)
+    axis = np.lib.array_utils.normalize_axis_index(operator.index(axis), x.ndim)
+    n = _check_n(2 * (x.shape[axis] - 1) if n is None else n)
+    norm = _check_norm(norm)
+    x = _resize(x, n // 2 + 1, axis)
+    cdtype = _complex_dtype(x.dtype)
+    rows, lead = _to_rows(x, axis, cdtype)
+    rows = rows.copy()
+    rows[:, 0] = rows[:, 0].real
+    if n % 2:
+        full = np.empty((rows.shape[0], n), dtype=cdtype)
+        full[:, : n // 2 + 1] = rows
+        full[:, n // 2 + 1 :] = rows[:, 1 : (n + 1) // 2][:, ::-1].conj()
+        out = _c2c(full, +1).real
+    else:
+        half = n // 2
+        rows[:, half] = rows[:, half].real
+        Xk = rows[:, :half]
+        Xc = rows[:, half:0:-1].conj()
+        odd = Xk - Xc
+        odd *= _rfft_twiddles(n, +1, cdtype.char)[:half]
+        Z = np.add(Xk, Xc, out=Xc)
+        Z += odd
+        z = _c2c(Z, +1)
+        out = z.view(_real_dtype(cdtype)).reshape(z.shape[0], n)
+    out = np.ascontiguousarray(out)
+    factor = _scale(norm, n, inverse=True)
+    if factor != 1.0:
+        out *= factor
+    return _from_rows(out, lead, axis)
+
+
+def _axes_and_shape(x, s, axes):
+    x = _as_array(x)
+    if axes is None:
+        axes = list(range(x.ndim)) if s is None else list(range(-len(s), 0))
+    axes = [np.lib.array_utils.normalize_axis_index(a, x.ndim) for a in axes]
+    if s is None:
+        s = [None] * len(axes)
+    elif len(s) != len(axes):
+        raise ValueError(
+            f"s={tuple(s)!r} and axes={tuple(axes)!r} must have the same length"
+        )
+    return x, list(s), axes
+
+
+def _nd(x, s, axes, norm, inverse):
+    x, s, axes = _axes_and_shape(x, s, axes)
+    norm = _check_norm(norm)
+    for n, axis in zip(s[::-1], axes[::-1], strict=True):
+        x = _c2c_axis(x, n, axis, norm, inverse)
+    return x
+
+
+def fftn(x, s=None, axes=None, norm=None):
+    r"""N-dimensional discrete Fourier transform, one axis at a time.
+
+    The multidimensional DFT is separable: it is the 1-D :func:`fft` applied
+    along each axis in turn. Same conventions as :func:`numpy.fft.fftn`.
+
+    Parameters
+    ----------
+    x : array_like
+        Input array.
+    s : sequence of int, default=None
+        Output length along each transformed axis (crop or zero-pad).
+    axes : sequence of int, default=None
+        Axes to transform; ``None`` means all axes (or the last ``len(s)``).
+    norm : {"backward", "ortho", "forward"}, default=None
+        Normalisation, applied along every transformed axis.
+
+    Returns
+    -------
+    X : ndarray of complex
+        The transform.
+
+    See Also
+    --------
+    fft2 : The 2-D case.
+    ifftn : The inverse.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mathlearn.fourier import fftn
+    >>> np.round(fftn(np.ones((2, 2, 2))).real, 6)
+    array([[[8., 0.],
+            [0., 0.]],
+    <BLANKLINE>
+           [[0., 0.],
+            [0., 0.]]])
+    """
+    return _nd(x, s, axes, norm, inverse=False)
+
+
+def ifftn(x, s=None, axes=None, norm=None):
+    r"""N-dimensional inverse discrete Fourier transform.
+
+    Parameters
+    ----------
+    x : array_like
+        Input array.
+    s : sequence of int, default=None
+        Output length along each transformed axis (crop or zero-pad).
+    axes : sequence of int, default=None
+        Axes to transform; ``None`` means all axes (or the last ``len(s)``).
+    norm : {"backward", "ortho", "forward"}, default=None
+        Normalisation, applied along every transformed axis.
+
+    Returns
+    -------
+    x : ndarray of complex
+        The inverse transform.
+
+    See Also
+    --------
+    fftn : The forward transform.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mathlearn.fourier import fftn, ifftn
+    >>> x = np.arange(12.0).reshape(3, 4)
+    >>> np.allclose(ifftn(fftn(x)), x)
+    True
+    """
+    return _nd(x, s, axes, norm, inverse=True)
+
+
+def fft2(x, s=None, axes=(-2, -1), norm=None):
+    r"""Two-dimensional discrete Fourier transform.
+
+    The 1-D :func:`fft` of every row, then of every column. Same conventions
+    as :func:`numpy.fft.fft2`.
+
+    Parameters
+    ----------
+    x : array_like
+        Input array, at least 2-D.
+    s : sequence of two ints, default=None
+        Output shape along ``axes`` (crop or zero-pad).
+    axes : sequence of two ints, default=(-2, -1)
+        Axes to transform.
+    norm : {"backward", "ortho", "forward"}, default=None
+        Normalisation, applied along both axes.
+
+    Returns
+    -------
+    X : ndarray of complex
+        The transform.
+
+    See Also
+    --------
+    ifft2 : The inverse.
+    fftn : Any number of axes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mathlearn.fourier import fft2
+    >>> np.round(fft2([[1.0, 2.0], [3.0, 4.0]]).real, 6)
+    array([[10., -2.],
+           [-4.,  0.]])
+    """
+    return _nd(x, s, axes, norm, inverse=False)
+
+
+def ifft2(x, s=None, axes=(-2, -1), norm=None):
+    r"""Two-dimensional inverse discrete Fourier transform.
+
+    Parameters
+    ----------
+    x : array_like
+        Input array, at least 2-D.
+    s : sequence of two ints, default=None
+        Output shape along ``axes`` (crop or zero-pad).
+    axes : sequence of two ints, default=(-2, -1)
+        Axes to transform.
+    norm : {"backward", "ortho", "forward"}, default=None
+        Normalisation, applied along both axes.
+
+    Returns
+    -------
+    x : ndarray of complex
+        The inverse transform.
+
+    See Also
+    --------
+    fft2 : The forward transform.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mathlearn.fourier import fft2, ifft2
+    >>> x = np.arange(6.0).reshape(2, 3)
+    >>> np.allclose(ifft2(fft2(x)), x)
+    True
+    """
+    return _nd(x, s, axes, norm, inverse=True)
