@@ -620,3 +620,246 @@ def test_bad_input_messages():
         check_gradient(np.sum, [np.zeros(3)], [np.zeros(2)])
     with pytest.raises(ValueError, match="max_norm=0"):
         clip_gradients({"W": np.ones(2)}, max_norm=0)
+
+
+# ---------------------------------------------------------------- PyTorch autograd
+
+TORCH_TOL = {np.float64: 1e-10, np.float32: 1e-4}
+DTYPES = [np.float64, np.float32]
+
+
+def _torch():
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)
+    return torch
+
+
+def _leaf(torch, a):
+    return torch.tensor(np.asarray(a), requires_grad=True)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    "shape",
+    [(2, 3, 5, 4), (1, 1, 1, 1), (32, 8, 128, 64), (8, 1, 512, 64)],
+    ids=["small", "tiny", "bench-heads", "bench-long"],
+)
+@pytest.mark.parametrize("mask_kind", [None, "causal", "additive"])
+def test_attention_matches_torch(shape, dtype, mask_kind):
+    torch = _torch()
+    F = torch.nn.functional
+    rng = np.random.RandomState(18)
+    batch, heads, T, d_k = shape
+    Q, K, V = (rng.normal(size=shape).astype(dtype) for _ in range(3))
+    mask = None
+    if mask_kind == "causal":
+        mask = np.tril(np.ones((T, T), dtype=bool))
+    elif mask_kind == "additive":
+        mask = rng.normal(size=(batch, 1, T, T)).astype(dtype)
+    out, cache = attention_forward(Q, K, V, mask=mask)
+    dout = rng.normal(size=out.shape).astype(dtype)
+    grads = attention_backward(dout, cache)
+    tQ, tK, tV = (_leaf(torch, a) for a in (Q, K, V))
+    t_mask = None if mask is None else torch.tensor(mask)
+    ref = F.scaled_dot_product_attention(tQ, tK, tV, attn_mask=t_mask)
+    ref.backward(torch.tensor(dout))
+    tol = TORCH_TOL[dtype]
+    assert out.dtype == dtype
+    assert rel_err(out, ref.detach().numpy()) < tol
+    for g, t in zip(grads, (tQ, tK, tV), strict=True):
+        assert g.dtype == dtype
+        assert rel_err(g, t.grad.numpy()) < tol
+
+
+def test_attention_fully_masked_rows_match_torch_on_the_other_rows():
+    torch = _torch()
+    rng = np.random.RandomState(19)
+    Q, K, V = rng.normal(size=(3, 2, 4, 3))
+    mask = rng.rand(2, 4, 4) < 0.7
+    mask[:, 2] = False
+    mask[:, [0, 1, 3], 0] = True
+    out, cache = attention_forward(Q, K, V, mask=mask)
+    dout = rng.normal(size=out.shape)
+    dout[:, 2] = 0.0  # torch's NaN rows must not reach the other gradients
+    grads = attention_backward(dout, cache)
+    tQ, tK, tV = (_leaf(torch, a) for a in (Q, K, V))
+    S = (tQ @ tK.transpose(-1, -2) / np.sqrt(3)).masked_fill(
+        ~torch.tensor(mask), -torch.inf
+    )
+    P = torch.nan_to_num(torch.softmax(S, dim=-1))
+    ref = P @ tV
+    ref.backward(torch.tensor(dout))
+    assert rel_err(out, ref.detach().numpy()) < 1e-12
+    for g, t in zip(grads, (tQ, tK, tV), strict=True):
+        assert rel_err(g, t.grad.numpy()) < 1e-12
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_heads", [1, 4])
+@pytest.mark.parametrize("projections", [True, False])
+def test_self_attention_matches_torch(dtype, n_heads, projections):
+    torch = _torch()
+    F = torch.nn.functional
+    rng = np.random.RandomState(20)
+    X = rng.normal(size=(3, 6, 8)).astype(dtype)
+    params = (
+        init_attention_params(8, random_state=1, dtype=dtype) if projections else {}
+    )
+    mask = np.tril(np.ones((6, 6), dtype=bool))
+    out, cache = self_attention_forward(X, **params, n_heads=n_heads, mask=mask)
+    dout = rng.normal(size=out.shape).astype(dtype)
+    dX, *dW = self_attention_backward(dout, cache)
+    tX = _leaf(torch, X)
+    tW = [_leaf(torch, W) for W in params.values()]
+    Q, K, V = (tX @ W for W in tW) if projections else (tX, tX, tX)
+
+    def split(A):
+        return A.reshape(3, 6, n_heads, -1).transpose(1, 2)
+
+    ref = F.scaled_dot_product_attention(
+        split(Q), split(K), split(V), attn_mask=torch.tensor(mask)
+    )
+    ref = ref.transpose(1, 2).reshape(3, 6, -1)
+    ref.backward(torch.tensor(dout))
+    tol = TORCH_TOL[dtype]
+    assert rel_err(out, ref.detach().numpy()) < tol
+    assert rel_err(dX, tX.grad.numpy()) < tol
+    for g, t in zip(dW if projections else [], tW, strict=True):
+        assert rel_err(g, t.grad.numpy()) < tol
+
+
+RNN_SIZES = {
+    "small": (2, 3, 5, 7),
+    "char": (32, 25, 65, 100),
+    "big": (32, 100, 65, 512),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    "size, tokens",
+    [("small", False), ("small", True), ("char", False), ("char", True), ("big", True)],
+)
+def test_rnn_matches_torch_nn_rnn(size, tokens, dtype):
+    torch = _torch()
+    F = torch.nn.functional
+    batch, T, vocab, H = RNN_SIZES[size]
+    rng = np.random.RandomState(21)
+    x, h0, params, y = _rnn_case(rng, batch, T, vocab, H, vocab, tokens, dtype)
+    loss, cache = rnn_forward(x, h0, params, y)
+    dx, dh0, grads = rnn_backward(1.0, cache)
+
+    tdtype = torch.float64 if dtype == np.float64 else torch.float32
+    rnn = torch.nn.RNN(vocab, H, batch_first=True, dtype=tdtype)
+    with torch.no_grad():
+        rnn.weight_ih_l0.copy_(torch.tensor(params["U"]))
+        rnn.weight_hh_l0.copy_(torch.tensor(params["W"]))
+        rnn.bias_ih_l0.copy_(torch.tensor(params["b"]))
+        rnn.bias_hh_l0.zero_()
+    tx = (
+        F.one_hot(torch.tensor(x), vocab).to(tdtype).requires_grad_()
+        if tokens
+        else _leaf(torch, x)
+    )
+    th0, tV, tc = (_leaf(torch, a) for a in (h0, params["V"], params["c"]))
+    hs, _ = rnn(tx, th0[None])
+    logits = hs @ tV.T + tc
+    ref = F.cross_entropy(
+        logits.reshape(-1, vocab), torch.tensor(y).reshape(-1), reduction="sum"
+    )
+    ref.backward()
+    tol = TORCH_TOL[dtype]
+    assert loss.dtype == dtype
+    assert rel_err(loss, ref.item()) < tol
+    expected = {
+        "U": rnn.weight_ih_l0.grad,
+        "W": rnn.weight_hh_l0.grad,
+        "b": rnn.bias_ih_l0.grad,
+        "V": tV.grad,
+        "c": tc.grad,
+    }
+    for name, t in expected.items():
+        assert grads[name].dtype == dtype
+        assert rel_err(grads[name], t.numpy()) < tol, name
+    assert rel_err(dh0, th0.grad.numpy()) < tol
+    if not tokens:
+        assert rel_err(dx, tx.grad.numpy()) < tol
+
+
+def _torch_goodfellow_lstm(torch, x, h0, s0, U, W, b, cell_activation):
+    """The LSTM cell of Deep Learning §10.10 in plain torch operations."""
+    H = h0.shape[1]
+    act = torch.sigmoid if cell_activation == "sigmoid" else torch.tanh
+    a_in = x @ U.T + b
+    h, s, hs = h0, s0, []
+    for t in range(x.shape[1]):
+        a = a_in[:, t] + h @ W.T
+        g, f, q = (torch.sigmoid(a[:, k * H : (k + 1) * H]) for k in (0, 1, 3))
+        s = f * s + g * act(a[:, 2 * H : 3 * H])
+        h = torch.tanh(s) * q
+        hs.append(h)
+    return torch.stack(hs, dim=1)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("size", list(RNN_SIZES))
+@pytest.mark.parametrize("cell_activation", ["sigmoid", "tanh"])
+def test_lstm_matches_torch(size, dtype, cell_activation):
+    torch = _torch()
+    F = torch.nn.functional
+    batch, T, vocab, H = RNN_SIZES[size]
+    tokens = size != "small"
+    rng = np.random.RandomState(22)
+    x, h0, s0, params, y = _lstm_case(rng, batch, T, vocab, H, vocab, tokens, dtype)
+    loss, cache = lstm_forward(x, h0, s0, params, y, cell_activation=cell_activation)
+    dx, dh0, ds0, grads = lstm_backward(1.0, cache)
+
+    tdtype = torch.float64 if dtype == np.float64 else torch.float32
+    tx = (
+        F.one_hot(torch.tensor(x), vocab).to(tdtype).requires_grad_()
+        if tokens
+        else _leaf(torch, x)
+    )
+    leaves = {
+        name: _leaf(torch, a) for name, a in {"h0": h0, "s0": s0, **params}.items()
+    }
+    if cell_activation == "tanh":  # torch.nn.LSTM is this cell, gates (i, f, g, o)
+        lstm = torch.nn.LSTM(vocab, H, batch_first=True, dtype=tdtype)
+        with torch.no_grad():
+            lstm.weight_ih_l0.copy_(leaves["U"])
+            lstm.weight_hh_l0.copy_(leaves["W"])
+            lstm.bias_ih_l0.copy_(leaves["b"])
+            lstm.bias_hh_l0.zero_()
+        hs, _ = lstm(tx, (leaves["h0"][None], leaves["s0"][None]))
+    else:
+        hs = _torch_goodfellow_lstm(
+            torch,
+            tx,
+            leaves["h0"],
+            leaves["s0"],
+            leaves["U"],
+            leaves["W"],
+            leaves["b"],
+            cell_activation,
+        )
+    logits = hs @ leaves["V"].T + leaves["c"]
+    ref = F.cross_entropy(
+        logits.reshape(-1, vocab), torch.tensor(y).reshape(-1), reduction="sum"
+    )
+    ref.backward()
+    if cell_activation == "tanh":
+        for key, p in (
+            ("U", lstm.weight_ih_l0),
+            ("W", lstm.weight_hh_l0),
+            ("b", lstm.bias_ih_l0),
+        ):
+            leaves[key].grad = p.grad
+    tol = TORCH_TOL[dtype]
+    assert rel_err(loss, ref.item()) < tol
+    for name in ("U", "W", "b", "V", "c"):
+        assert grads[name].dtype == dtype
+        assert rel_err(grads[name], leaves[name].grad.numpy()) < tol, name
+    assert rel_err(dh0, leaves["h0"].grad.numpy()) < tol
+    assert rel_err(ds0, leaves["s0"].grad.numpy()) < tol
+    if not tokens:
+        assert rel_err(dx, tx.grad.numpy()) < tol
