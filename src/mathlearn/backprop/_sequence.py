@@ -6,6 +6,7 @@ step is one contiguous block.
 """
 
 import numpy as np
+from scipy import sparse
 
 from mathlearn.backprop._checks import as_float, as_targets, check_shape
 
@@ -82,7 +83,7 @@ def check_sequence(x, y, h0, n_inputs, n_hidden, n_outputs, dtype, states=("h0",
 def project_inputs(x, is_tokens, U, b):
     """``x U^T + b`` for every time step at once, time major ``(T, batch, m)``."""
     if is_tokens:
-        return np.take(U.T, x.T, axis=0) + b
+        return np.take(np.ascontiguousarray(U.T), x.T, axis=0) + b
     return np.matmul(np.swapaxes(x, 0, 1), U.T) + b
 
 
@@ -90,9 +91,13 @@ def input_gradients(da, x, is_tokens, U):
     """``dU`` and ``dx`` from the pre-activation gradients ``da`` (T, batch, m)."""
     flat = da.reshape(-1, da.shape[-1])
     if is_tokens:
-        dUT = np.zeros(U.shape[::-1], dtype=U.dtype)
-        np.add.at(dUT, x.T.ravel(), flat)
-        return dUT.T, None
+        # dU^T = onehot(x)^T da, with the one-hot matrix stored sparse.
+        n = x.size
+        onehot_T = sparse.csr_array(
+            (np.ones(n, dtype=U.dtype), (x.T.ravel(), np.arange(n))),
+            shape=(U.shape[1], n),
+        )
+        return (onehot_T @ flat).T, None
     x_tm = np.swapaxes(x, 0, 1)
     dU = flat.T @ x_tm.reshape(-1, x.shape[-1])
     dx = np.swapaxes(np.matmul(da, U), 0, 1)
