@@ -58,6 +58,7 @@ def _run(out_dir):
     train, test = ids[:split], ids[split:]
     counts = np.bincount(train, minlength=len(chars)) + 1.0
     unigram = float(-np.log(counts / counts.sum())[test].mean())
+    uniform = np.log(len(chars))
     rng = np.random.RandomState(0)
     settings = dict(n_iter=300, n_hidden=32, seq_len=25, batch=16, rng=rng)
     results = {
@@ -72,7 +73,7 @@ def _run(out_dir):
         for model, (curve, _) in results.items():
             smooth = np.convolve(curve, np.ones(width) / width, mode="valid")
             ax.plot(np.arange(width, len(curve) + 1), smooth, label=model.upper())
-        ax.axhline(np.log(len(chars)), color="gray", ls=":", label="uniform")
+        ax.axhline(uniform, color="gray", ls=":", label="uniform")
         ax.axhline(unigram, color="gray", ls="--", label="unigram (test)")
         ax.set_xlabel("Adagrad step (batch of 16 windows of 25 characters)")
         ax.set_ylabel("train loss per character (nats)")
@@ -89,7 +90,7 @@ def _run(out_dir):
       RNN  {rnn_curve[:20].mean():.2f} -> {rnn_curve[-20:].mean():.2f} nats
       LSTM {lstm_curve[:20].mean():.2f} -> {lstm_curve[-20:].mean():.2f} nats
     Held-out last 15% of the text, nats/char: RNN {rnn_test:.2f}, LSTM {lstm_test:.2f};
-    naive baselines: unigram frequencies {unigram:.2f}, uniform {np.log(len(chars)):.2f}.
+    naive baselines: unigram frequencies {unigram:.2f}, uniform {uniform:.2f}.
     """
 
 
