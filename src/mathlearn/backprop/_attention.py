@@ -169,8 +169,8 @@ def attention_forward(Q, K, V, *, mask=None, scale=None):
             f"V {V.shape}"
         )
     scale = _check_scale(scale, Q.shape[-1], Q.dtype)
-    S = np.matmul(Q, np.swapaxes(K, -1, -2))
-    S *= scale
+    # Scaling Q (T_q x d_k) is cheaper than scaling the scores (T_q x T_k).
+    S = np.matmul(Q * Q.dtype.type(scale), np.swapaxes(K, -1, -2))
     if mask is not None:
         mask = _check_mask(mask, S.shape, Q.dtype)
         if mask.dtype == bool:
@@ -185,7 +185,7 @@ def attention_forward(Q, K, V, *, mask=None, scale=None):
     denominator = P.sum(axis=-1, keepdims=True)
     if mask is not None:
         denominator[denominator == 0] = 1.0
-    P /= denominator
+    P *= np.reciprocal(denominator, out=denominator)
     out = np.matmul(P, V)
     return out, AttentionCache(Q, K, V, P, scale)
 
@@ -243,9 +243,10 @@ def attention_backward(dout, cache):
     row = np.einsum("...ij,...ij->...i", dS, P)
     dS -= row[..., None]
     dS *= P
-    dS *= scale
     dQ = np.matmul(dS, K)
+    dQ *= Q.dtype.type(scale)
     dK = np.matmul(np.swapaxes(dS, -1, -2), Q)
+    dK *= Q.dtype.type(scale)
     return dQ, dK, dV
 
 

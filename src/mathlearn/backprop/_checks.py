@@ -56,12 +56,3 @@ def as_targets(name, y, shape, n_classes):
             f"values in [{y.min()}, {y.max()}]"
         )
     return y.astype(np.intp, copy=False)
-
-
-def sigmoid(x, out=None):
-    """Logistic sigmoid, stable for any input: ``(1 + tanh(x / 2)) / 2``."""
-    out = np.multiply(x, 0.5, out=out)
-    np.tanh(out, out=out)
-    out *= 0.5
-    out += 0.5
-    return out

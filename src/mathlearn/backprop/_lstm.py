@@ -29,7 +29,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from mathlearn.backprop._checks import as_float, check_shape, sigmoid
+from mathlearn.backprop._checks import as_float, check_shape
 from mathlearn.backprop._sequence import (
     check_dloss,
     check_params,
@@ -79,6 +79,8 @@ class LSTMCache(NamedTuple):
     """Activated gates ``[g, f, z, q]``, ``(batch, T, 4 n_hidden)``."""
     s: np.ndarray
     """Cell states ``(batch, T, n_hidden)``."""
+    tanh_s: np.ndarray
+    """``tanh`` of the cell states, ``(batch, T, n_hidden)``."""
     h: np.ndarray
     """Hidden states ``(batch, T, n_hidden)``."""
     probs: np.ndarray
@@ -96,15 +98,27 @@ def _check_activation(cell_activation):
         )
 
 
-def _activate(A, n_hidden, cell_activation):
-    """Apply the gates' activations to the pre-activations ``A`` in place."""
-    H = n_hidden
-    if cell_activation == "sigmoid":
-        sigmoid(A, out=A)
-        return A
-    sigmoid(A[..., : 2 * H], out=A[..., : 2 * H])
-    np.tanh(A[..., 2 * H : 3 * H], out=A[..., 2 * H : 3 * H])
-    sigmoid(A[..., 3 * H :], out=A[..., 3 * H :])
+def _gate_scales(n_hidden, cell_activation, dtype):
+    """Per-column ``(alpha, beta, gamma)`` with ``act(a) = beta tanh(alpha a) + gamma``.
+
+    The sigmoid is ``(1 + tanh(a / 2)) / 2``, exact and stable for any input,
+    so all four gates are one ``tanh`` over the whole ``(batch, 4 n_hidden)``
+    block (NumPy's ``tanh`` is vectorised, a sigmoid built from ``exp`` is
+    several passes).
+    """
+    alpha = np.full(4 * n_hidden, 0.5, dtype=dtype)
+    beta, gamma = alpha.copy(), alpha.copy()
+    if cell_activation == "tanh":
+        cell = slice(2 * n_hidden, 3 * n_hidden)
+        alpha[cell], beta[cell], gamma[cell] = 1, 1, 0
+    return alpha, beta, gamma
+
+
+def _activate(A, beta, gamma):
+    """Gates from the pre-activations already scaled by ``alpha``, in place."""
+    np.tanh(A, out=A)
+    A *= beta
+    A += gamma
     return A
 
 
@@ -179,7 +193,8 @@ def lstm_step_forward(x, h_prev, s_prev, U, W, b, *, cell_activation="tanh"):
     check_shape("U", U, (4 * H, x.shape[1]))
     check_shape("W", W, (4 * H, H))
     check_shape("b", b, (4 * H,))
-    gates = _activate(h_prev @ W.T + x @ U.T + b, H, cell_activation)
+    alpha, beta, gamma = _gate_scales(H, cell_activation, x.dtype)
+    gates = _activate((h_prev @ W.T + x @ U.T + b) * alpha, beta, gamma)
     g, f, z, q = (gates[:, k * H : (k + 1) * H] for k in range(4))
     s = f * s_prev + g * z
     tanh_s = np.tanh(s)
@@ -325,24 +340,27 @@ def lstm_forward(x, h0, s0, params, y, *, cell_activation="tanh"):
     x, is_tokens, y, (h0, s0) = check_sequence(
         x, y, (h0, s0), n_inputs, H, n_outputs, dtype, states=("h0", "s0")
     )
-    gates = project_inputs(x, is_tokens, p["U"], p["b"])
+    alpha, beta, gamma = _gate_scales(H, cell_activation, dtype)
+    # Scaling the weights' rows by alpha scales the pre-activations.
+    gates = project_inputs(x, is_tokens, p["U"] * alpha[:, None], p["b"] * alpha)
+    WT = (p["W"] * alpha[:, None]).T.copy()  # contiguous: faster in BLAS
     T, batch = gates.shape[:2]
     s = np.empty((T, batch, H), dtype=dtype)
+    tanh_s = np.empty_like(s)
     h = np.empty_like(s)
     recurrent = np.empty((batch, 4 * H), dtype=dtype)
-    WT = p["W"].T
     h_prev, s_prev = h0, s0
     for t in range(T):
         A = gates[t]
         A += np.matmul(h_prev, WT, out=recurrent)
-        _activate(A, H, cell_activation)
-        np.multiply(A[:, H : 2 * H], s_prev, out=s[t])
-        s[t] += A[:, :H] * A[:, 2 * H : 3 * H]
-        np.tanh(s[t], out=h[t])
-        h[t] *= A[:, 3 * H :]
+        _activate(A, beta, gamma)
+        np.multiply(A[:, :H], A[:, 2 * H : 3 * H], out=s[t])
+        s[t] += np.multiply(A[:, H : 2 * H], s_prev, out=tanh_s[t])
+        np.tanh(s[t], out=tanh_s[t])
+        np.multiply(tanh_s[t], A[:, 3 * H :], out=h[t])
         h_prev, s_prev = h[t], s[t]
     loss, probs = output_forward(h, p["V"], p["c"], y)
-    batch_first = (np.swapaxes(a, 0, 1) for a in (gates, s, h, probs))
+    batch_first = (np.swapaxes(a, 0, 1) for a in (gates, s, tanh_s, h, probs))
     return loss, LSTMCache(x, y, h0, s0, *batch_first, p, cell_activation)
 
 
@@ -391,16 +409,17 @@ def lstm_backward(dloss, cache):
     >>> ds0.shape, grads["W"].shape
     ((1, 8), (32, 8))
     """
-    x, y, h0, s0, gates, s, h, probs, p, cell_activation = cache
+    x, y, h0, s0, gates, s, tanh_s, h, probs, p, cell_activation = cache
     dloss = check_dloss(dloss, h.dtype)
-    gates, s, h, probs = (np.swapaxes(a, 0, 1) for a in (gates, s, h, probs))
+    gates, s, tanh_s, h, probs = (
+        np.swapaxes(a, 0, 1) for a in (gates, s, tanh_s, h, probs)
+    )
     T, batch, H = s.shape
     dV, dc, dh_out = output_backward(dloss, probs, h, p["V"], y)
     s_prev = np.concatenate([s0[None], s[:-1]])
     h_prev = np.concatenate([h0[None], h[:-1]])
     D = _derivatives(gates, H, cell_activation)
     g, f, z, q = (gates[..., k * H : (k + 1) * H] for k in range(4))
-    tanh_s = np.tanh(s)
     # Factors that do not depend on the recurrence, for all steps at once.
     through_s = q * (1 - tanh_s * tanh_s)
     D[..., :H] *= z
@@ -411,15 +430,16 @@ def lstm_backward(dloss, cache):
     D4, da4 = D.reshape(T, batch, 4, H), da.reshape(T, batch, 4, H)
     dh_next = np.zeros_like(h0)
     ds = np.zeros_like(s0)
+    scratch = np.empty_like(s0)
     W = p["W"]
     for t in range(T - 1, -1, -1):
         dh = dh_out[t]
         dh += dh_next
-        ds += dh * through_s[t]
+        ds += np.multiply(dh, through_s[t], out=scratch)
         np.multiply(ds[:, None, :], D4[t, :, :3], out=da4[t, :, :3])
         np.multiply(dh, D4[t, :, 3], out=da4[t, :, 3])
         ds *= f[t]
-        dh_next = da[t] @ W
+        np.matmul(da[t], W, out=dh_next)
     flat = da.reshape(-1, 4 * H)
     dW = flat.T @ h_prev.reshape(-1, H)
     dU, dx = input_gradients(da, x, is_tokens=x.ndim == 2, U=p["U"])

@@ -239,7 +239,7 @@ def rnn_forward(x, h0, params, y):
     )
     a = project_inputs(x, is_tokens, p["U"], p["b"])
     h = np.empty_like(a)
-    WT = p["W"].T
+    WT = np.ascontiguousarray(p["W"].T)  # a transposed view is slower in BLAS
     h_prev = h0
     for t in range(a.shape[0]):
         np.matmul(h_prev, WT, out=h[t])

@@ -83,7 +83,7 @@ def check_sequence(x, y, h0, n_inputs, n_hidden, n_outputs, dtype, states=("h0",
 def project_inputs(x, is_tokens, U, b):
     """``x U^T + b`` for every time step at once, time major ``(T, batch, m)``."""
     if is_tokens:
-        return np.take(np.ascontiguousarray(U.T), x.T, axis=0) + b
+        return np.take(U.T + b, x.T, axis=0)
     return np.matmul(np.swapaxes(x, 0, 1), U.T) + b
 
 
