@@ -276,7 +276,7 @@ def test_self_attention_matches_finite_differences(projections, n_heads):
     assert np.all(errors < FD_TOL), errors
 
 
-def test_self_attention_dX_is_three_paths_not_2QQT():
+def test_self_attention_dX_sums_three_paths():
     rng = np.random.RandomState(9)
     X = rng.normal(size=(1, 4, 3))
     out, cache = self_attention_forward(X)
@@ -287,6 +287,17 @@ def test_self_attention_dX_is_three_paths_not_2QQT():
     # Each path alone is wrong.
     for partial in (dQ, dK, dV, dQ + dK):
         assert rel_err(partial[:, 0], dX) > 1e-2
+
+
+def test_self_attention_per_batch_mask_is_shared_by_heads():
+    rng = np.random.RandomState(23)
+    X = rng.normal(size=(2, 4, 6))
+    params = init_attention_params(6, random_state=0)
+    mask = rng.rand(2, 4, 4) < 0.6
+    out, cache = self_attention_forward(X, **params, n_heads=3, mask=mask)
+    for i in range(2):
+        single, _ = self_attention_forward(X[i], **params, n_heads=3, mask=mask[i])
+        np.testing.assert_allclose(out[i], single)
 
 
 # ---------------------------------------------------------------- RNN
