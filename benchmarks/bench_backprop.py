@@ -12,13 +12,37 @@ faster).
 """
 
 import argparse
+import os
 import time
 
-import numpy as np
-import torch
-from threadpoolctl import threadpool_limits
 
-from mathlearn.backprop import (
+def _parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes only")
+    parser.add_argument("--threads", type=int, default=1, help="threads for both")
+    parser.add_argument("--repeat", type=int, default=None, help="timed runs")
+    parser.add_argument(
+        "--clock",
+        choices=["cpu", "wall"],
+        default="cpu",
+        help="cpu: the process's CPU time, robust on a shared machine (use with "
+        "--threads 1); wall: elapsed time",
+    )
+    return parser.parse_args()
+
+
+ARGS = _parse_args() if __name__ == "__main__" else None
+# Thread counts are fixed before NumPy's OpenBLAS and torch start: lowering
+# OpenBLAS's threads at run time (threadpoolctl) made small products 2-3x
+# slower in our measurements, which would favour torch unfairly.
+for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_variable] = str(ARGS.threads if ARGS else 1)
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from threadpoolctl import threadpool_info  # noqa: E402
+
+from mathlearn.backprop import (  # noqa: E402
     attention_backward,
     attention_forward,
     init_lstm_params,
@@ -33,13 +57,13 @@ F = torch.nn.functional
 TORCH_DTYPES = {np.float64: torch.float64, np.float32: torch.float32}
 
 
-def best_time(func, repeat):
+def best_time(func, repeat, clock=time.process_time):
     func()  # warm-up
     times = []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start = clock()
         func()
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return min(times)
 
 
@@ -137,13 +161,9 @@ def lstm_case(size, dtype, cell_activation):
     return ours, theirs
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes only")
-    parser.add_argument("--threads", type=int, default=1, help="threads for both")
-    parser.add_argument("--repeat", type=int, default=None, help="timed runs")
-    args = parser.parse_args()
-    repeat = args.repeat or (3 if args.quick else 5)
+def main(args):
+    repeat = args.repeat or (5 if args.quick else 7)
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
     torch.set_num_threads(args.threads)
 
     attention_shapes = [(32, 8, 128, 64), (8, 1, 512, 64)]
@@ -178,22 +198,25 @@ def main():
                 )
             )
 
+    pools = ", ".join(
+        f"{pool['internal_api']} {pool['num_threads']}" for pool in threadpool_info()
+    )
     print(
-        f"torch {torch.__version__}, numpy {np.__version__}, {args.threads} "
-        f"thread(s) each, best of {repeat}, forward + backward\n"
+        f"torch {torch.__version__} ({torch.get_num_threads()} thread(s)), numpy "
+        f"{np.__version__} ({pools}); best {args.clock} time of {repeat}, "
+        "forward + backward\n"
     )
     print("| case | size | dtype | mathlearn (ms) | torch (ms) | ratio |")
     print("|---|---|---|---:|---:|---:|")
-    with threadpool_limits(args.threads):
-        for name, label, dtype, (ours, theirs) in cases:
-            t_ours = best_time(ours, repeat)
-            t_theirs = best_time(theirs, repeat)
-            print(
-                f"| {name} | {label} | {np.dtype(dtype).name} | {t_ours * 1e3:.1f} "
-                f"| {t_theirs * 1e3:.1f} | {t_ours / t_theirs:.2f} |",
-                flush=True,
-            )
+    for name, label, dtype, (ours, theirs) in cases:
+        t_ours = best_time(ours, repeat, clock)
+        t_theirs = best_time(theirs, repeat, clock)
+        print(
+            f"| {name} | {label} | {np.dtype(dtype).name} | {t_ours * 1e3:.1f} "
+            f"| {t_theirs * 1e3:.1f} | {t_ours / t_theirs:.2f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
-    main()
+    main(ARGS)
