@@ -612,6 +612,10 @@ def test_bad_input_messages():
         rnn_forward(x, None, {**params, "W": np.eye(3)}, y)
     with pytest.raises(ValueError, match=r"params is missing \['c'\]"):
         rnn_forward(x, None, {k: v for k, v in params.items() if k != "c"}, y)
+    with pytest.raises(ValueError, match=r"params is missing \['U', 'V', 'b', 'c'\]"):
+        rnn_forward(x, None, {"W": params["W"]}, y)
+    with pytest.raises(TypeError, match="params must be a mapping"):
+        rnn_forward(x, None, list(params.values()), y)
     with pytest.raises(ValueError, match=r"params\['V'\] has dtype float32"):
         rnn_forward(x, None, {**params, "V": params["V"].astype(np.float32)}, y)
     with pytest.raises(ValueError, match="dloss must be a finite real scalar"):

@@ -56,7 +56,7 @@ class SelfAttentionCache(NamedTuple):
     """Cache of the per-head attention, with a head axis before ``T``."""
 
 
-def _check_scale(scale, d_k, dtype):
+def _check_scale(scale, d_k):
     if scale is None:
         return 1.0 / np.sqrt(d_k)
     if (
@@ -168,7 +168,7 @@ def attention_forward(Q, K, V, *, mask=None, scale=None):
             f"with the same leading axes, got shapes Q {Q.shape}, K {K.shape}, "
             f"V {V.shape}"
         )
-    scale = _check_scale(scale, Q.shape[-1], Q.dtype)
+    scale = _check_scale(scale, Q.shape[-1])
     # Scaling Q (T_q x d_k) is cheaper than scaling the scores (T_q x T_k).
     S = np.matmul(Q * Q.dtype.type(scale), np.swapaxes(K, -1, -2))
     if mask is not None:

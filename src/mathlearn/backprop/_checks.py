@@ -29,13 +29,6 @@ def as_float(name, x, dtype=None, *, like=None):
     return x
 
 
-def check_ndim(name, x, ndim, what):
-    if x.ndim != ndim:
-        raise ValueError(
-            f"{name} must have {ndim} dimensions {what}, got shape {x.shape}"
-        )
-
-
 def check_shape(name, x, expected):
     if x.shape != tuple(expected):
         raise ValueError(

@@ -32,6 +32,7 @@ import numpy as np
 from mathlearn.backprop._checks import as_float, check_shape
 from mathlearn.backprop._sequence import (
     check_dloss,
+    check_keys,
     check_params,
     check_sequence,
     input_gradients,
@@ -256,6 +257,7 @@ def lstm_step_backward(dh, ds, cache):
 
 
 def _lstm_shapes(params):
+    check_keys(params, ("U", "W", "b", "V", "c"))
     U, V = np.asarray(params["U"]), np.asarray(params["V"])
     if U.ndim != 2 or V.ndim != 2 or U.shape[0] % 4:
         raise ValueError(
@@ -338,7 +340,7 @@ def lstm_forward(x, h0, s0, params, y, *, cell_activation="tanh"):
     p = check_params(params, shapes)
     dtype = p["U"].dtype
     x, is_tokens, y, (h0, s0) = check_sequence(
-        x, y, (h0, s0), n_inputs, H, n_outputs, dtype, states=("h0", "s0")
+        x, y, (h0, s0), n_inputs, H, n_outputs, dtype, names=("h0", "s0")
     )
     alpha, beta, gamma = _gate_scales(H, cell_activation, dtype)
     # Scaling the weights' rows by alpha scales the pre-activations.

@@ -24,6 +24,7 @@ import numpy as np
 from mathlearn.backprop._checks import as_float, check_shape
 from mathlearn.backprop._sequence import (
     check_dloss,
+    check_keys,
     check_params,
     check_sequence,
     input_gradients,
@@ -67,6 +68,7 @@ class RNNCache(NamedTuple):
 
 
 def _rnn_shapes(params):
+    check_keys(params, ("U", "W", "V", "b", "c"))
     U, V = np.asarray(params["U"]), np.asarray(params["V"])
     if U.ndim != 2 or V.ndim != 2:
         raise ValueError(

@@ -11,28 +11,32 @@ from scipy import sparse
 from mathlearn.backprop._checks import as_float, as_targets, check_shape
 
 
-def check_params(params, shapes, dtype=None):
-    """Validate a parameter mapping against ``{name: expected shape}``.
-
-    Returns the arrays as a dict, all in one float dtype.
-    """
+def check_keys(params, names):
+    """Check that ``params`` is a mapping holding every key in ``names``."""
     if not hasattr(params, "keys"):
         raise TypeError(
-            f"params must be a mapping with keys {sorted(shapes)}, got "
+            f"params must be a mapping with keys {sorted(names)}, got "
             f"{type(params).__name__}"
         )
-    missing = sorted(set(shapes) - set(params.keys()))
+    missing = sorted(set(names) - set(params.keys()))
     if missing:
-        raise ValueError(f"params is missing {missing}; expected keys {sorted(shapes)}")
+        raise ValueError(f"params is missing {missing}; expected keys {sorted(names)}")
+
+
+def check_params(params, shapes):
+    """Validate a parameter mapping against ``{name: expected shape}``.
+
+    Returns the arrays as a new dict, all in the dtype of the first one.
+    """
     first = next(iter(shapes))
+    dtype = None
     out = {}
     for name, shape in shapes.items():
         arr = as_float(
             f"params[{name!r}]", params[name], dtype, like=f"params[{first!r}]"
         )
         dtype = arr.dtype
-        if shape is not None:
-            check_shape(f"params[{name!r}]", arr, shape)
+        check_shape(f"params[{name!r}]", arr, shape)
         out[name] = arr
     return out
 
@@ -63,7 +67,7 @@ def check_inputs(x, n_inputs, dtype):
     return x, False
 
 
-def check_sequence(x, y, h0, n_inputs, n_hidden, n_outputs, dtype, states=("h0",)):
+def check_sequence(x, y, states, n_inputs, n_hidden, n_outputs, dtype, names=("h0",)):
     """Validate inputs, targets and initial states of a sequence model."""
     x, is_tokens = check_inputs(x, n_inputs, dtype)
     batch, T = x.shape[:2]
@@ -71,7 +75,7 @@ def check_sequence(x, y, h0, n_inputs, n_hidden, n_outputs, dtype, states=("h0",
         raise ValueError(f"x must have batch >= 1 and T >= 1, got shape {x.shape}")
     y = as_targets("y", y, (batch, T), n_outputs)
     initial = []
-    for name, state in zip(states, h0, strict=True):
+    for name, state in zip(names, states, strict=True):
         if state is None:
             state = np.zeros((batch, n_hidden), dtype=dtype)
         state = as_float(name, state, dtype, like="the parameters")
