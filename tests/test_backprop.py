@@ -93,6 +93,21 @@ def test_softmax_jacobian_and_backward_match_finite_differences(n, batch, seed):
     assert check_gradient(softmax, [x], [dx], dout=dout)[0] < FD_TOL
 
 
+@given(
+    x=st.lists(st.floats(-50, 50), min_size=1, max_size=8).map(np.array),
+    shift=st.floats(-100, 100),
+)
+@HYPOTHESIS
+def test_softmax_identities(x, shift):
+    s = softmax(x)
+    assert s.sum() == pytest.approx(1.0)
+    np.testing.assert_allclose(softmax(x + shift), s, rtol=1e-10, atol=1e-300)
+    np.testing.assert_allclose(np.exp(log_softmax(x)), s, rtol=1e-12, atol=1e-300)
+    J = softmax_jacobian(s)
+    np.testing.assert_allclose(J, J.T)
+    np.testing.assert_allclose(J.sum(axis=1), 0.0, atol=1e-15)
+
+
 def test_softmax_backward_other_axis():
     rng = np.random.RandomState(1)
     x, dout = rng.normal(size=(2, 4, 3))
