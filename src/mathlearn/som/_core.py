@@ -25,9 +25,9 @@ def grid_coordinates(n_rows, n_cols, topology):
     """Position of every unit in the plane, shape ``(n_units, 2)``.
 
     Column 0 is the vertical position (row), column 1 the horizontal one.
-    Neighbouring units are exactly one apart: 4 per unit on a rectangular
-    grid; 6 on a hexagonal grid, whose odd rows are shifted right by half a
-    unit and whose rows are ``sqrt(3) / 2`` apart.
+    Rows and columns are one apart; on a hexagonal grid odd rows are shifted
+    right by half a unit and rows are ``sqrt(3) / 2`` apart, so that each
+    unit's 6 neighbours are exactly one away.
     """
     rows, cols = np.divmod(np.arange(n_rows * n_cols), n_cols)
     coords = np.column_stack([rows, cols]).astype(np.float64)
@@ -43,9 +43,14 @@ def grid_sq_distances(coords):
     return np.einsum("ijk,ijk->ij", diff, diff)
 
 
-def adjacency(grid_sq_dist):
-    """Boolean matrix of immediate neighbours (grid distance exactly one)."""
-    return np.abs(grid_sq_dist - 1.0) < 1e-9
+def adjacency(grid_sq_dist, topology):
+    """Boolean matrix of immediate neighbours: units whose cells touch.
+
+    Square cells touch their 8 surrounding cells (grid distance 1 or
+    ``sqrt(2)``); hexagonal cells their 6 neighbours (grid distance 1).
+    """
+    largest = 2.0 if topology == "rectangular" else 1.0
+    return (grid_sq_dist > 0.5) & (grid_sq_dist < largest + 1e-9)
 
 
 def neighborhood(grid_sq_dist, sigma, kind, dtype):

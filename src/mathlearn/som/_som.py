@@ -51,9 +51,9 @@ class SelfOrganizingMap(
     n_cols : int, default=10
         Number of columns of the grid.
     topology : {"rectangular", "hexagonal"}, default="rectangular"
-        Arrangement of the units. Rectangular units have 4 immediate
-        neighbours; hexagonal units 6 (odd rows are shifted right by half a
-        unit). Grid distances are Euclidean distances between unit
+        Arrangement of the units: square cells, each touching 8 others, or
+        hexagonal cells (odd rows shifted right by half a unit), each
+        touching 6. Grid distances are Euclidean distances between unit
         positions, see ``grid_coordinates_``.
     neighborhood : {"gaussian", "bubble"}, default="gaussian"
         Neighbourhood function of the grid distance ``d``:
@@ -94,8 +94,9 @@ n_features), default="pca"
         The same weights, one row per unit in flat (row-major) order; the
         ``predict`` labels index these rows.
     grid_coordinates_ : ndarray of shape (n_rows * n_cols, 2)
-        Position of each unit in the plane (vertical, horizontal); immediate
-        neighbours are exactly 1 apart.
+        Position of each unit in the plane (vertical, horizontal). Rows and
+        columns are 1 apart; on a hexagonal grid all 6 neighbours of a unit
+        are 1 away.
     labels_ : ndarray of shape (n_samples,)
         Flat index of the best-matching unit of each training sample.
     sigma_ : float
@@ -414,8 +415,9 @@ n_features), default="pca"
         -------
         error : float
             In ``[0, 1]``; 0 means the map keeps the topology of ``X``
-            everywhere. Neighbours are the 4 (rectangular) or 6 (hexagonal)
-            units at grid distance one.
+            everywhere. Neighbours are units whose cells touch: the 8
+            surrounding squares (diagonals included, as in MiniSom) or the 6
+            surrounding hexagons.
         """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
@@ -425,7 +427,7 @@ n_features), default="pca"
                 f"n_rows * n_cols = {self.n_rows * self.n_cols}"
             )
         units, _ = _core.best_units(X, self.cluster_centers_, n_best=2)
-        adjacent = _core.adjacency(self._grid_sq_dist)
+        adjacent = _core.adjacency(self._grid_sq_dist, self.topology)
         return float(1.0 - adjacent[units[:, 0], units[:, 1]].mean())
 
     def u_matrix(self):
@@ -438,13 +440,13 @@ n_features), default="pca"
         -------
         u_matrix : ndarray of shape (n_rows, n_cols)
             Unit ``(i, j)`` holds the mean Euclidean distance from
-            ``weights_[i, j]`` to the weights of its 4 (rectangular) or 6
-            (hexagonal) immediate neighbours (fewer on the border); 0 for a
+            ``weights_[i, j]`` to the weights of the units whose cells touch
+            its cell: 8 squares or 6 hexagons (fewer on the border); 0 for a
             unit without neighbours.
         """
         check_is_fitted(self)
         W = self.cluster_centers_.astype(np.float64)
-        adjacent = _core.adjacency(self._grid_sq_dist)
+        adjacent = _core.adjacency(self._grid_sq_dist, self.topology)
         distances = np.sqrt(np.maximum(_core.grid_sq_distances(W), 0.0))
         total = np.where(adjacent, distances, 0.0).sum(axis=1)
         counts = adjacent.sum(axis=1)
