@@ -45,7 +45,7 @@ def plot_component_planes(estimator, features, *, n_cols, cmap):
     fig, axes = plt.subplots(
         n_panel_rows,
         n_cols,
-        figsize=(2.6 * n_cols, 2.2 * n_panel_rows),
+        figsize=(3.2 * n_cols, 2.6 * n_panel_rows),
         squeeze=False,
     )
     for ax, feature in zip(axes.ravel(), features, strict=False):
