@@ -209,7 +209,8 @@ def test_blobs_map_to_contiguous_regions(topology):
     som = SelfOrganizingMap(10, 10, topology=topology, random_state=0).fit(X)
     nearest_blob = cdist(som.cluster_centers_, centers).argmin(axis=1)
     np.testing.assert_array_equal(nearest_blob[som.labels_], y)
-    adjacent = som._grid_sq_dist < 1 + 1e-9
+    coords = som.grid_coordinates_
+    adjacent = cdist(coords, coords) < 1 + 1e-9
     for blob in range(4):
         units = np.flatnonzero(nearest_blob == blob)
         n_parts, _ = connected_components(adjacent[np.ix_(units, units)])

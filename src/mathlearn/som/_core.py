@@ -13,6 +13,7 @@ as three matrix products so that all rows and all units are done at once::
 
 import numpy as np
 from scipy import sparse
+from scipy.spatial.distance import cdist
 from sklearn.utils import gen_batches
 
 # Height of a row of hexagons whose centres are one unit apart.
@@ -39,8 +40,7 @@ def grid_coordinates(n_rows, n_cols, topology):
 
 def grid_sq_distances(coords):
     """Squared distances between the units on the grid, ``(n_units, n_units)``."""
-    diff = coords[:, None, :] - coords[None, :, :]
-    return np.einsum("ijk,ijk->ij", diff, diff)
+    return cdist(coords, coords, "sqeuclidean")
 
 
 def adjacency(grid_sq_dist, topology):

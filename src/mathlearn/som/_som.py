@@ -3,6 +3,7 @@
 from numbers import Integral, Real
 
 import numpy as np
+from scipy.spatial.distance import cdist
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -447,7 +448,7 @@ n_features), default="pca"
         check_is_fitted(self)
         W = self.cluster_centers_.astype(np.float64)
         adjacent = _core.adjacency(self._grid_sq_dist, self.topology)
-        distances = np.sqrt(np.maximum(_core.grid_sq_distances(W), 0.0))
+        distances = cdist(W, W)
         total = np.where(adjacent, distances, 0.0).sum(axis=1)
         counts = adjacent.sum(axis=1)
         mean = np.divide(total, counts, out=np.zeros_like(total), where=counts > 0)
