@@ -4,11 +4,13 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.impute import KNNImputer
 
 from mathlearn.impute import SOMImputer
 from mathlearn.impute._som import EmptyRowWarning
-from mathlearn.som import SelfOrganizingMap
+from mathlearn.som import SelfOrganizingMap, _core
 
 
 def _manifold(n_samples=500, seed=0):
@@ -194,3 +196,38 @@ def test_infinity_is_rejected():
     X[0, 0] = np.inf
     with pytest.raises(ValueError, match="infinity"):
         SOMImputer(3, 3).fit(X)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n_samples=st.integers(1, 30),
+    n_features=st.integers(1, 6),
+    n_units=st.integers(1, 12),
+    n_best=st.integers(1, 4),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_masked_distances_as_matrix_products_equal_a_loop(
+    n_samples, n_features, n_units, n_best, seed
+):
+    """The three-matrix-product masked distance, against its definition."""
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n_samples, n_features))
+    observed = rng.rand(n_samples, n_features) < 0.6
+    W = rng.normal(size=(n_units, n_features))
+    units, sq_dist = _core.best_units(
+        np.where(observed, X, 0.0), W, n_best=n_best, mask=observed.astype(float)
+    )
+    for i in range(n_samples):
+        loop = np.array(
+            [
+                sum(
+                    (X[i, j] - W[u, j]) ** 2
+                    for j in range(n_features)
+                    if observed[i, j]
+                )
+                for u in range(n_units)
+            ]
+        )
+        expected = np.sort(loop)[: min(n_best, n_units)]
+        np.testing.assert_allclose(sq_dist[i], expected, atol=1e-9)
+        np.testing.assert_allclose(loop[units[i]], expected, atol=1e-9)
