@@ -1,0 +1,218 @@
+"""Self-organizing map kernels, shared by SelfOrganizingMap and SOMImputer.
+
+Everything here works on a flat codebook ``W`` of shape ``(n_units, n_features)``
+where unit ``u`` sits at row ``u // n_cols`` and column ``u % n_cols`` of the
+grid. Helpers trust their inputs: the estimators validate them.
+
+A missing-value ``mask`` (``True`` where a value is observed) turns every
+squared distance into the masked one, ``sum_j m_j (x_j - w_j) ** 2``, written
+as three matrix products so that all rows and all units are done at once::
+
+    D = (m * x) ** 2 @ 1  -  2 (m * x) @ W.T  +  m @ (W ** 2).T
+"""
+
+import numpy as np
+from scipy import sparse
+from scipy.spatial.distance import cdist
+from sklearn.utils import gen_batches
+
+# Height of a row of hexagons whose centres are one unit apart.
+_HEX_ROW_HEIGHT = np.sqrt(3.0) / 2.0
+# Entries of one distance block, rows x units (8 MB in float64).
+_BLOCK_ENTRIES = 2**20
+
+
+def grid_coordinates(n_rows, n_cols, topology):
+    """Position of every unit in the plane, shape ``(n_units, 2)``.
+
+    Column 0 is the vertical position (row), column 1 the horizontal one.
+    Rows and columns are one apart; on a hexagonal grid odd rows are shifted
+    right by half a unit and rows are ``sqrt(3) / 2`` apart, so that each
+    unit's 6 neighbours are exactly one away.
+    """
+    rows, cols = np.divmod(np.arange(n_rows * n_cols), n_cols)
+    coords = np.column_stack([rows, cols]).astype(np.float64)
+    if topology == "hexagonal":
+        coords[:, 1] += 0.5 * (rows % 2)
+        coords[:, 0] *= _HEX_ROW_HEIGHT
+    return coords
+
+
+def grid_sq_distances(coords):
+    """Squared distances between the units on the grid, ``(n_units, n_units)``."""
+    return cdist(coords, coords, "sqeuclidean")
+
+
+def adjacency(grid_sq_dist, topology):
+    """Boolean matrix of immediate neighbours: units whose cells touch.
+
+    Square cells touch their 8 surrounding cells (grid distance 1 or
+    ``sqrt(2)``); hexagonal cells their 6 neighbours (grid distance 1).
+    """
+    largest = 2.0 if topology == "rectangular" else 1.0
+    return (grid_sq_dist > 0.5) & (grid_sq_dist < largest + 1e-9)
+
+
+def neighborhood(grid_sq_dist, sigma, kind, dtype):
+    """Neighbourhood matrix ``H[u, v] = h(|r_u - r_v|)`` for radius ``sigma``.
+
+    ``gaussian``: ``exp(-d**2 / (2 sigma**2))``; ``bubble``: ``1`` if
+    ``d <= sigma`` else ``0``.
+    """
+    if kind == "gaussian":
+        return np.exp(-grid_sq_dist / (2.0 * sigma**2)).astype(dtype, copy=False)
+    return (grid_sq_dist <= sigma**2 * (1 + 1e-9)).astype(dtype)
+
+
+def geometric_schedule(start, end, n_steps):
+    """``start * (end / start) ** (t / (n_steps - 1))`` for ``t = 0..n_steps-1``.
+
+    A single step uses ``end``.
+    """
+    if n_steps == 1:
+        return np.array([end], dtype=np.float64)
+    return start * (end / start) ** (np.arange(n_steps) / (n_steps - 1))
+
+
+def _chunk_rows(n_units):
+    return max(1, _BLOCK_ENTRIES // max(n_units, 1))
+
+
+def _cross_terms(X_block, W, w_sq, mask_block):
+    """``|w|^2 - 2 x.w`` (masked: ``m @ (W**2).T - 2 x.w``) for one block."""
+    D = X_block @ W.T
+    D *= -2.0
+    if mask_block is None:
+        D += w_sq
+    else:
+        D += mask_block @ w_sq
+    return D
+
+
+def best_units(X, W, *, n_best=1, mask=None):
+    """Indices and squared distances of the ``n_best`` closest units.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Data; with ``mask``, entries where the mask is ``False`` must be 0.
+    W : ndarray of shape (n_units, n_features)
+        Codebook.
+    n_best : int
+        How many units per row, closest first.
+    mask : ndarray of shape (n_samples, n_features) or None
+        Observed entries, in the dtype of ``X`` (1.0 observed, 0.0 missing).
+
+    Returns
+    -------
+    units : ndarray of shape (n_samples, n_best), int64
+    sq_dist : ndarray of shape (n_samples, n_best)
+        Squared (masked) Euclidean distances, clipped at 0.
+    """
+    n_samples = X.shape[0]
+    n_best = min(n_best, W.shape[0])
+    w_sq = (W**2).T if mask is not None else np.einsum("ij,ij->i", W, W)
+    x_sq = np.einsum("ij,ij->i", X, X)
+    units = np.empty((n_samples, n_best), dtype=np.int64)
+    sq_dist = np.empty((n_samples, n_best), dtype=X.dtype)
+    for rows in gen_batches(n_samples, _chunk_rows(W.shape[0])):
+        D = _cross_terms(X[rows], W, w_sq, None if mask is None else mask[rows])
+        if n_best == 1:
+            best = np.argmin(D, axis=1)[:, None]
+        else:
+            part = np.argpartition(D, n_best - 1, axis=1)[:, :n_best]
+            order = np.argsort(np.take_along_axis(D, part, axis=1), axis=1)
+            best = np.take_along_axis(part, order, axis=1)
+        units[rows] = best
+        sq_dist[rows] = np.take_along_axis(D, best, axis=1) + x_sq[rows, None]
+    np.maximum(sq_dist, 0, out=sq_dist)
+    return units, sq_dist
+
+
+def all_distances(X, W):
+    """Euclidean distances from every row of ``X`` to every unit."""
+    w_sq = np.einsum("ij,ij->i", W, W)
+    x_sq = np.einsum("ij,ij->i", X, X)
+    out = np.empty((X.shape[0], W.shape[0]), dtype=X.dtype)
+    for rows in gen_batches(X.shape[0], _chunk_rows(W.shape[0])):
+        D = _cross_terms(X[rows], W, w_sq, None)
+        D += x_sq[rows, None]
+        np.maximum(D, 0, out=D)
+        out[rows] = np.sqrt(D)
+    return out
+
+
+def pca_init(X, n_rows, n_cols, coords):
+    """Codebook spread over the plane of the first two principal components.
+
+    Unit ``u`` gets ``mean + a_u sqrt(l1) v1 + b_u sqrt(l2) v2``, where
+    ``(a_u, b_u)`` are its grid coordinates scaled to ``[-1, 1]``, the longer
+    side of the grid following the first component. Deterministic.
+    """
+    mean = X.mean(axis=0)
+    centred = X - mean
+    _, s, Vt = np.linalg.svd(centred, full_matrices=False)
+    scale = s / np.sqrt(max(X.shape[0] - 1, 1))
+    components = Vt * scale[:, None]
+    span = coords.max(axis=0) - coords.min(axis=0)
+    span[span == 0] = 1.0
+    unit = 2.0 * (coords - coords.min(axis=0)) / span - 1.0
+    if n_cols > n_rows:
+        unit = unit[:, ::-1]
+    W = np.tile(mean, (coords.shape[0], 1))
+    for k in range(min(2, components.shape[0])):
+        W += unit[:, [k]] * components[k]
+    return W.astype(X.dtype, copy=False)
+
+
+def random_init(X, n_units, rng):
+    """Codebook made of rows of ``X`` drawn at random."""
+    idx = rng.choice(X.shape[0], size=n_units, replace=X.shape[0] < n_units)
+    return X[idx].copy()
+
+
+def batch_epoch(X, W, H, *, mask=None):
+    """One epoch of Kohonen's batch map; returns ``(new_W, units, sq_dist)``.
+
+    Each unit becomes the neighbourhood-weighted mean of the data,
+    ``w_v = sum_i H[v, c_i] x_i / sum_i H[v, c_i]`` with ``c_i`` the best
+    unit of row ``i`` under the current codebook, computed as
+    ``H @ (one_hot.T @ X)`` over ``H @ counts``. With a mask, sums and counts
+    are taken per feature over the observed entries only. A unit (or, with
+    a mask, a unit's feature) that receives no weight keeps its value.
+    """
+    n_samples, n_units = X.shape[0], W.shape[0]
+    units, sq_dist = best_units(X, W, mask=mask)
+    units = units[:, 0]
+    one_hot = sparse.csr_matrix(
+        (np.ones(n_samples, dtype=X.dtype), (units, np.arange(n_samples))),
+        shape=(n_units, n_samples),
+    )
+    numerator = H @ np.asarray(one_hot @ X)
+    if mask is None:
+        counts = np.bincount(units, minlength=n_units).astype(X.dtype)
+        denominator = (H @ counts)[:, None]
+    else:
+        denominator = H @ np.asarray(one_hot @ mask)
+    has_weight = denominator > 0
+    safe = np.where(has_weight, denominator, 1.0)
+    new_W = np.where(has_weight, numerator / safe, W).astype(X.dtype, copy=False)
+    return new_W, units, sq_dist[:, 0]
+
+
+def online_epoch(X, W, grid_sq_dist, order, sigmas, rates, kind):
+    """Kohonen's original rule, one sample at a time, in place on ``W``.
+
+    For sample ``x`` presented at step ``t`` with best unit ``c``:
+    ``w_v <- w_v + rates[t] * h_sigmas[t](|r_v - r_c|) * (x - w_v)``.
+    """
+    for t, i in enumerate(order):
+        x = X[i]
+        diff = x - W
+        c = np.argmin(np.einsum("ij,ij->i", diff, diff))
+        if kind == "gaussian":
+            h = np.exp(grid_sq_dist[c] * (-0.5 / sigmas[t] ** 2))
+        else:
+            h = (grid_sq_dist[c] <= sigmas[t] ** 2 * (1 + 1e-9)).astype(X.dtype)
+        W += (rates[t] * h)[:, None].astype(X.dtype, copy=False) * diff
+    return W

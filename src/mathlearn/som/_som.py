@@ -1,0 +1,521 @@
+"""Kohonen's self-organizing map as a scikit-learn clusterer and transformer."""
+
+from numbers import Integral, Real
+
+import numpy as np
+from scipy.spatial.distance import cdist
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    ClusterMixin,
+    TransformerMixin,
+)
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from mathlearn.som import _core, _plot
+from mathlearn.utils._sklearn_compat import (
+    Interval,
+    StrOptions,
+    _fit_context,
+    validate_data,
+)
+
+
+def _reject_nan(X, estimator_name):
+    if np.isnan(X).any():
+        raise ValueError(
+            f"Input X contains NaN. {estimator_name} needs complete rows; "
+            "to fill the missing entries with a self-organizing map, use "
+            "mathlearn.impute.SOMImputer (it trains on rows with missing "
+            "values through a masked distance)."
+        )
+
+
+class SelfOrganizingMap(
+    ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator
+):
+    """Kohonen self-organizing map (SOM), trained in batch or online.
+
+    A SOM is a grid of ``n_rows * n_cols`` units, each with a weight vector
+    in the input space. Training pulls every unit towards the samples that
+    it or its grid neighbours represent best, so that neighbouring units end
+    up with similar weights: the map is a two-dimensional, topology-keeping
+    picture of the data. As a clusterer, each sample belongs to its
+    best-matching unit (BMU); as a transformer, a sample becomes its
+    distances to all units.
+
+    Parameters
+    ----------
+    n_rows : int, default=10
+        Number of rows of the grid.
+    n_cols : int, default=10
+        Number of columns of the grid.
+    topology : {"rectangular", "hexagonal"}, default="rectangular"
+        Arrangement of the units: square cells, each touching 8 others, or
+        hexagonal cells (odd rows shifted right by half a unit), each
+        touching 6. Grid distances are Euclidean distances between unit
+        positions, see ``grid_coordinates_``.
+    neighborhood : {"gaussian", "bubble"}, default="gaussian"
+        Neighbourhood function of the grid distance ``d``:
+        ``exp(-d**2 / (2 sigma**2))``, or ``1`` for ``d <= sigma`` and ``0``
+        beyond.
+    sigma : float, default=None
+        Initial neighbourhood radius, in grid units. ``None`` uses
+        ``max(n_rows, n_cols) / 2``. It decays geometrically to
+        ``min(sigma, 1)`` over training (see Notes).
+    learning_rate : float, default=0.5
+        Initial learning rate of the online rule; it decays linearly to 0.
+        Ignored by ``algorithm="batch"``, whose update has no learning rate.
+    n_epochs : int, default=10
+        Number of passes over the data.
+    algorithm : {"batch", "online"}, default="batch"
+        ``"batch"``: Kohonen's batch map, each epoch sets every unit to the
+        neighbourhood-weighted mean of the data, a few matrix products per
+        epoch. ``"online"``: Kohonen's original rule, one sample at a time in
+        a random order; faithful but slow (a Python loop over samples), for
+        small data.
+    init : {"pca", "random"} or array-like of shape (n_rows, n_cols, \
+n_features), default="pca"
+        Initial weights. ``"pca"`` spreads the grid over the plane of the
+        first two principal components (one standard deviation each way);
+        ``"random"`` uses randomly drawn samples; an array is used as given.
+    random_state : int, RandomState instance or None, default=None
+        Seeds ``init="random"`` and the presentation order of
+        ``algorithm="online"``. Pass an int for reproducible results.
+    verbose : int, default=0
+        If positive, print one line per epoch: radius, learning rate and the
+        quantization error of the weights at the start of the epoch.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_rows, n_cols, n_features)
+        Weight vector of every unit.
+    cluster_centers_ : ndarray of shape (n_rows * n_cols, n_features)
+        The same weights, one row per unit in flat (row-major) order; the
+        ``predict`` labels index these rows.
+    grid_coordinates_ : ndarray of shape (n_rows * n_cols, 2)
+        Position of each unit in the plane (vertical, horizontal). Rows and
+        columns are 1 apart; on a hexagonal grid all 6 neighbours of a unit
+        are 1 away.
+    labels_ : ndarray of shape (n_samples,)
+        Flat index of the best-matching unit of each training sample.
+    sigma_ : float
+        Initial neighbourhood radius actually used.
+    n_iter_ : int
+        Number of epochs run.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during fit. Defined only when ``X`` has
+        feature names that are all strings.
+
+    See Also
+    --------
+    mathlearn.impute.SOMImputer : Fills missing entries from a SOM trained
+        with a masked distance.
+    sklearn.cluster.KMeans : A SOM whose neighbourhood has shrunk to one unit.
+
+    Notes
+    -----
+    Epoch ``t = 0, ..., T - 1`` (``T = n_epochs``) uses the radius
+    ``sigma_t = sigma * (sigma_end / sigma) ** (t / (T - 1))`` with
+    ``sigma_end = min(sigma, 1)`` (a single epoch uses ``sigma_end``).
+
+    *Batch.* With ``c_i`` the best unit of sample ``x_i`` under the current
+    weights and ``h`` the neighbourhood at radius ``sigma_t``, every unit
+    becomes ``w_v = sum_i h(r_v, r_{c_i}) x_i / sum_i h(r_v, r_{c_i})``. The
+    best units come from ``|x|^2 - 2 x.w + |w|^2`` in blocks of rows, the sums
+    from a sparse one-hot product and ``H @ S``: an epoch costs
+    ``O(n_samples * n_units * n_features)`` in BLAS, plus
+    ``O(n_units**2 * n_features)``.
+
+    *Online.* Sample presentations ``s = 0, ..., N - 1`` (``N = T *
+    n_samples``, a new random order each epoch) move every unit,
+    ``w_v <- w_v + alpha_s h(r_v, r_c) (x - w_v)``, with
+    ``alpha_s = learning_rate * (1 - s / N)`` and the radius interpolated
+    geometrically per presentation as above. Cost ``O(N * n_units *
+    n_features)`` with a Python-level step per sample.
+
+    The plot helpers (:meth:`plot_u_matrix`, :meth:`plot_component_planes`,
+    :meth:`plot_hit_map`) need matplotlib, imported only when they run.
+
+    References
+    ----------
+    T. Kohonen (1982). Self-organized formation of topologically correct
+    feature maps. Biological Cybernetics 43, 59-69.
+
+    T. Kohonen (2013). Essentials of the self-organizing map. Neural
+    Networks 37, 52-65.
+
+    K. Kiviluoto (1996). Topology preservation in self-organizing maps.
+    Proceedings of ICNN'96, 294-299 (the topographic error).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mathlearn.som import SelfOrganizingMap
+    >>> rng = np.random.RandomState(0)
+    >>> X = np.vstack([rng.normal(c, 0.1, size=(50, 3)) for c in (0, 3)])
+    >>> som = SelfOrganizingMap(4, 4, random_state=0).fit(X)
+    >>> som.weights_.shape
+    (4, 4, 3)
+    >>> len(set(som.labels_[:50]) & set(som.labels_[50:]))
+    0
+    >>> round(som.quantization_error(X), 2)
+    0.14
+    >>> som.transform(X[:2]).shape
+    (2, 16)
+    """
+
+    _parameter_constraints = {
+        "n_rows": [Interval(Integral, 1, None, closed="left")],
+        "n_cols": [Interval(Integral, 1, None, closed="left")],
+        "topology": [StrOptions({"rectangular", "hexagonal"})],
+        "neighborhood": [StrOptions({"gaussian", "bubble"})],
+        "sigma": [Interval(Real, 0, None, closed="neither"), None],
+        "learning_rate": [Interval(Real, 0, 1, closed="right")],
+        "n_epochs": [Interval(Integral, 1, None, closed="left")],
+        "algorithm": [StrOptions({"batch", "online"})],
+        "init": [StrOptions({"pca", "random"}), "array-like"],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    # A 3 x 1 map with a narrow neighbourhood is a three-cluster clusterer,
+    # which the common clustering check (three blobs, every label used)
+    # expects; it is also fast.
+    _test_params = {"n_rows": 3, "n_cols": 1, "sigma": 0.5}
+
+    def __init__(
+        self,
+        n_rows=10,
+        n_cols=10,
+        *,
+        topology="rectangular",
+        neighborhood="gaussian",
+        sigma=None,
+        learning_rate=0.5,
+        n_epochs=10,
+        algorithm="batch",
+        init="pca",
+        random_state=None,
+        verbose=0,
+    ):
+        self.n_rows = n_rows
+        self.n_cols = n_cols
+        self.topology = topology
+        self.neighborhood = neighborhood
+        self.sigma = sigma
+        self.learning_rate = learning_rate
+        self.n_epochs = n_epochs
+        self.algorithm = algorithm
+        self.init = init
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _validate_X(self, X, *, reset):
+        X = validate_data(
+            self,
+            X,
+            dtype=[np.float64, np.float32],
+            ensure_all_finite="allow-nan",
+            reset=reset,
+        )
+        _reject_nan(X, type(self).__name__)
+        return X
+
+    def _initial_weights(self, X, coords, rng):
+        n_units = self.n_rows * self.n_cols
+        if isinstance(self.init, str):
+            if self.init == "pca":
+                return _core.pca_init(X, self.n_rows, self.n_cols, coords)
+            return _core.random_init(X, n_units, rng)
+        W = np.asarray(self.init, dtype=X.dtype)
+        expected = (self.n_rows, self.n_cols, X.shape[1])
+        if W.shape != expected:
+            raise ValueError(
+                f"init has shape {W.shape}; an array init must have shape "
+                f"(n_rows, n_cols, n_features) = {expected}"
+            )
+        if not np.isfinite(W).all():
+            raise ValueError("init contains NaN or infinity")
+        return W.reshape(n_units, -1).copy()
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Train the map on ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data, without missing values.
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        self : SelfOrganizingMap
+            The fitted map.
+        """
+        X = self._validate_X(X, reset=True)
+        rng = check_random_state(self.random_state)
+        coords = _core.grid_coordinates(self.n_rows, self.n_cols, self.topology)
+        grid_sq_dist = _core.grid_sq_distances(coords)
+        sigma = max(self.n_rows, self.n_cols) / 2 if self.sigma is None else self.sigma
+        W = self._initial_weights(X, coords, rng)
+        if self.verbose:
+            print(f"{'epoch':>5} {'sigma':>8} {'rate':>8} {'quant. error':>13}")
+        if self.algorithm == "batch":
+            W = self._fit_batch(X, W, grid_sq_dist, sigma)
+        else:
+            W = self._fit_online(X, W, grid_sq_dist, sigma, rng)
+        units, _ = _core.best_units(X, W)
+
+        self.sigma_ = float(sigma)
+        self.grid_coordinates_ = coords
+        self._grid_sq_dist = grid_sq_dist
+        self.cluster_centers_ = W
+        self.weights_ = W.reshape(self.n_rows, self.n_cols, -1)
+        self.labels_ = units[:, 0]
+        self.n_iter_ = self.n_epochs
+        self._n_features_out = W.shape[0]
+        return self
+
+    def _fit_batch(self, X, W, grid_sq_dist, sigma):
+        sigmas = _core.geometric_schedule(sigma, min(sigma, 1.0), self.n_epochs)
+        for epoch, sigma_t in enumerate(sigmas):
+            H = _core.neighborhood(grid_sq_dist, sigma_t, self.neighborhood, X.dtype)
+            W, _, sq_dist = _core.batch_epoch(X, W, H)
+            if self.verbose:
+                error = np.sqrt(sq_dist).mean()
+                print(f"{epoch + 1:>5} {sigma_t:>8.3f} {'-':>8} {error:>13.6g}")
+        return W
+
+    def _fit_online(self, X, W, grid_sq_dist, sigma, rng):
+        n_samples = X.shape[0]
+        n_steps = self.n_epochs * n_samples
+        sigmas = _core.geometric_schedule(sigma, min(sigma, 1.0), n_steps)
+        rates = self.learning_rate * (1.0 - np.arange(n_steps) / n_steps)
+        for epoch in range(self.n_epochs):
+            if self.verbose:
+                error = np.sqrt(_core.best_units(X, W)[1]).mean()
+            steps = slice(epoch * n_samples, (epoch + 1) * n_samples)
+            order = rng.permutation(n_samples)
+            _core.online_epoch(
+                X,
+                W,
+                grid_sq_dist,
+                order,
+                sigmas[steps],
+                rates[steps],
+                self.neighborhood,
+            )
+            if self.verbose:
+                print(
+                    f"{epoch + 1:>5} {sigmas[steps][0]:>8.3f} "
+                    f"{rates[steps][0]:>8.3f} {error:>13.6g}"
+                )
+        return W
+
+    def fit_predict(self, X, y=None):
+        """Train the map and return the best-matching unit of each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data, without missing values.
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Flat index (``row * n_cols + col``) of each sample's unit.
+        """
+        return self.fit(X).labels_
+
+    def predict(self, X):
+        """Flat index of the best-matching unit of each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples to map.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            ``row * n_cols + col`` of the closest unit (Euclidean distance).
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        return _core.best_units(X, self.cluster_centers_)[0][:, 0]
+
+    def transform(self, X):
+        """Euclidean distance from each sample to every unit.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples to transform.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_rows * n_cols)
+            Column ``u`` is the distance to unit ``u`` in flat order.
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        return _core.all_distances(X, self.cluster_centers_)
+
+    def quantization_error(self, X):
+        """Mean distance between each sample and its best-matching unit.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        error : float
+            ``mean_i |x_i - w_{c_i}|``.
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        _, sq_dist = _core.best_units(X, self.cluster_centers_)
+        return float(np.sqrt(sq_dist[:, 0]).mean())
+
+    def score(self, X, y=None):
+        """Negative quantization error of ``X`` (higher is better).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples.
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        score : float
+            ``-quantization_error(X)``.
+        """
+        return -self.quantization_error(X)
+
+    def topographic_error(self, X):
+        """Fraction of samples whose two best units are not grid neighbours.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        error : float
+            In ``[0, 1]``; 0 means the map keeps the topology of ``X``
+            everywhere. Neighbours are units whose cells touch: the 8
+            surrounding squares (diagonals included, as in MiniSom) or the 6
+            surrounding hexagons.
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        if self.cluster_centers_.shape[0] < 2:
+            raise ValueError(
+                "topographic_error needs at least 2 units; the map has "
+                f"n_rows * n_cols = {self.n_rows * self.n_cols}"
+            )
+        units, _ = _core.best_units(X, self.cluster_centers_, n_best=2)
+        adjacent = _core.adjacency(self._grid_sq_dist, self.topology)
+        return float(1.0 - adjacent[units[:, 0], units[:, 1]].mean())
+
+    def u_matrix(self):
+        """Mean distance between each unit's weights and its neighbours'.
+
+        High values mark borders between clusters; low values their
+        interiors.
+
+        Returns
+        -------
+        u_matrix : ndarray of shape (n_rows, n_cols)
+            Unit ``(i, j)`` holds the mean Euclidean distance from
+            ``weights_[i, j]`` to the weights of the units whose cells touch
+            its cell: 8 squares or 6 hexagons (fewer on the border); 0 for a
+            unit without neighbours.
+        """
+        check_is_fitted(self)
+        W = self.cluster_centers_.astype(np.float64)
+        adjacent = _core.adjacency(self._grid_sq_dist, self.topology)
+        distances = cdist(W, W)
+        total = np.where(adjacent, distances, 0.0).sum(axis=1)
+        counts = adjacent.sum(axis=1)
+        mean = np.divide(total, counts, out=np.zeros_like(total), where=counts > 0)
+        return mean.reshape(self.n_rows, self.n_cols)
+
+    def plot_u_matrix(self, ax=None, *, cmap="bone_r"):
+        """Draw the U-matrix, one cell (square or hexagon) per unit.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+            Where to draw; ``None`` uses the current axes.
+        cmap : str, default="bone_r"
+            Colormap; with the default, dark cells are cluster borders.
+
+        Returns
+        -------
+        ax : matplotlib Axes
+            The axes drawn on.
+        """
+        return _plot.plot_grid_values(
+            self, self.u_matrix().ravel(), ax=ax, cmap=cmap, label="U-matrix"
+        )
+
+    def plot_component_planes(self, features=None, *, n_cols=4, cmap="viridis"):
+        """Draw one map per feature, coloured by that feature's weight.
+
+        Parameters
+        ----------
+        features : list of int, default=None
+            Indices of the features to draw; ``None`` draws all.
+        n_cols : int, default=4
+            Number of panels per row of the figure.
+        cmap : str, default="viridis"
+            Colormap.
+
+        Returns
+        -------
+        fig : matplotlib Figure
+            A new figure, one panel per feature, titled with the feature's
+            name (``feature_names_in_``) or index.
+        """
+        check_is_fitted(self)
+        return _plot.plot_component_planes(self, features, n_cols=n_cols, cmap=cmap)
+
+    def plot_hit_map(self, X, ax=None, *, cmap="Blues"):
+        """Draw how many samples of ``X`` each unit is the best match for.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples to count.
+        ax : matplotlib Axes, default=None
+            Where to draw; ``None`` uses the current axes.
+        cmap : str, default="Blues"
+            Colormap.
+
+        Returns
+        -------
+        ax : matplotlib Axes
+            The axes drawn on.
+        """
+        hits = np.bincount(self.predict(X), minlength=self.cluster_centers_.shape[0])
+        return _plot.plot_grid_values(self, hits, ax=ax, cmap=cmap, label="hits")
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # ClusterMixin leaves preserves_dtype empty; the map keeps float32.
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags

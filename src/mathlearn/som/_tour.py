@@ -1,0 +1,147 @@
+"""Tour section: a self-organizing map of the digits, and SOM imputation."""
+
+import time
+
+import numpy as np
+
+from mathlearn._tour import TourSection, save_figure
+
+
+def _unit_majority(labels, target, n_units):
+    """Most frequent class of each unit's samples (-1 for an empty unit)."""
+    counts = np.zeros((n_units, target.max() + 1), dtype=np.int64)
+    np.add.at(counts, (labels, target), 1)
+    return np.where(counts.sum(axis=1) > 0, counts.argmax(axis=1), -1)
+
+
+def _digits_map(out_dir, lines):
+    from sklearn.datasets import load_digits
+
+    from mathlearn.som import SelfOrganizingMap
+
+    digits = load_digits()
+    X, y = digits.data / 16.0, digits.target
+    start = time.perf_counter()
+    som = SelfOrganizingMap(12, 12, topology="hexagonal", random_state=0).fit(X)
+    seconds = time.perf_counter() - start
+    majority = _unit_majority(som.labels_, y, 144)
+    purity = np.mean(majority[som.labels_] == y)
+    baseline = np.bincount(y).max() / y.size
+    lines += [
+        f"Digits ({X.shape[0]} x {X.shape[1]} pixels in [0, 1]) on a 12 x 12 "
+        f"hexagonal map, 10 batch epochs: {seconds:.2f} s.",
+        f"  quantization error {som.quantization_error(X):.3f}, topographic "
+        f"error {som.topographic_error(X):.3f}",
+        f"  labelling each sample by its unit's majority digit: {purity:.1%} "
+        f"correct (largest class alone: {baseline:.1%}); the map never saw "
+        "the labels",
+    ]
+    if out_dir is None:
+        return
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
+    som.plot_u_matrix(ax=axes[0])
+    centres = som.grid_coordinates_
+    for (row, col), digit in zip(centres, majority, strict=True):
+        if digit >= 0:
+            axes[0].text(col, -row, str(digit), ha="center", va="center", size=7)
+    axes[0].set_title("U-matrix (dark = cluster border), majority digit per unit")
+    som.plot_hit_map(X, ax=axes[1])
+    axes[1].set_title("Hit map: digits per unit")
+    save_figure(fig, out_dir, "som_digits_umatrix.png")
+
+    pixels = np.argsort(X.var(axis=0))[::-1][:8]
+    fig = som.plot_component_planes(pixels, n_cols=4)
+    for ax, pixel in zip(fig.axes, pixels, strict=False):
+        ax.set_title(f"pixel ({pixel // 8}, {pixel % 8})")
+    fig.suptitle("Component planes: the 8 most variable pixels")
+    save_figure(fig, out_dir, "som_digits_component_planes.png")
+
+
+def _imputation(out_dir, lines):
+    import warnings
+
+    from sklearn.datasets import (
+        load_breast_cancer,
+        load_diabetes,
+        load_digits,
+        load_wine,
+    )
+    from sklearn.impute import KNNImputer
+    from sklearn.preprocessing import StandardScaler
+
+    from mathlearn.impute import SOMImputer
+
+    rng = np.random.RandomState(0)
+    results = {}
+    lines.append(
+        "Imputation, 30% of the entries missing at random (standardised "
+        "features; digits: first 600), RMSE on the missing entries:"
+    )
+    lines.append(f"  {'data':<14}{'mean':>7}{'KNN':>7}{'SOM':>7}{'SOM/KNN':>9}")
+    for name, load in [
+        ("wine", load_wine),
+        ("diabetes", load_diabetes),
+        ("breast cancer", load_breast_cancer),
+        ("digits", load_digits),
+    ]:
+        # The first 600 digits keep the tour fast (KNN is quadratic).
+        X = StandardScaler().fit_transform(load().data[:600])
+        X = X[:, X.std(axis=0) > 0]
+        X_missing = X.copy()
+        X_missing[rng.rand(*X.shape) < 0.3] = np.nan
+        missing = np.isnan(X_missing)
+        with warnings.catch_warnings():
+            # Rows with every entry missing get the column means in both.
+            warnings.simplefilter("ignore", UserWarning)
+            filled = {
+                "mean": np.where(missing, np.nanmean(X_missing, axis=0), X),
+                "KNN": KNNImputer().fit_transform(X_missing),
+                "SOM": SOMImputer(random_state=0).fit_transform(X_missing),
+            }
+        rmse = {
+            key: float(np.sqrt(np.mean((value - X)[missing] ** 2)))
+            for key, value in filled.items()
+        }
+        results[name] = rmse
+        lines.append(
+            f"  {name:<14}{rmse['mean']:>7.3f}{rmse['KNN']:>7.3f}"
+            f"{rmse['SOM']:>7.3f}{rmse['SOM'] / rmse['KNN']:>9.2f}"
+        )
+    if out_dir is None:
+        return
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    names = list(results)
+    width = 0.27
+    for k, method in enumerate(["mean", "KNN", "SOM"]):
+        ax.bar(
+            np.arange(len(names)) + (k - 1) * width,
+            [results[name][method] for name in names],
+            width,
+            label={"mean": "column mean", "KNN": "KNNImputer (k=5)"}.get(
+                method, "SOMImputer (10 x 10)"
+            ),
+        )
+    ax.set_xticks(np.arange(len(names)), names)
+    ax.set_ylabel("RMSE on missing entries")
+    ax.set_title("30% missing at random")
+    ax.legend()
+    save_figure(fig, out_dir, "som_imputation.png")
+
+
+def _run(out_dir):
+    lines = []
+    _digits_map(out_dir, lines)
+    _imputation(out_dir, lines)
+    return "\n".join(lines)
+
+
+SECTION = TourSection(
+    name="som",
+    title="Self-organizing maps: a map of the digits, and SOM imputation",
+    run=_run,
+    order=30,
+)

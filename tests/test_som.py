@@ -1,0 +1,389 @@
+"""SelfOrganizingMap: against MiniSom, brute force and known geometry."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial.distance import cdist
+from sklearn.datasets import make_blobs
+from sklearn.decomposition import PCA
+
+from mathlearn.som import SelfOrganizingMap, _core
+
+
+def _sheet(n_samples=1000, seed=0):
+    """A curved 2-D sheet in 3-D: a 2-D manifold."""
+    rng = np.random.RandomState(seed)
+    t = rng.uniform(0, 1, size=(n_samples, 2))
+    return np.column_stack([t[:, 0], t[:, 1], 0.5 * np.sin(3 * t[:, 0])])
+
+
+def _planted(W0, topology="rectangular"):
+    """A map whose weights are exactly ``W0`` (n_rows, n_cols, n_features).
+
+    One batch epoch with a bubble of radius < 1 (no neighbours) on the
+    planted weights themselves sets each unit to its own vector.
+    """
+    n_rows, n_cols, n_features = W0.shape
+    som = SelfOrganizingMap(
+        n_rows,
+        n_cols,
+        topology=topology,
+        neighborhood="bubble",
+        sigma=0.1,
+        n_epochs=1,
+        init=W0,
+    )
+    som.fit(W0.reshape(-1, n_features))
+    np.testing.assert_array_equal(som.weights_, W0)
+    return som
+
+
+# --------------------------------------------------------------- MiniSom
+
+
+def test_online_step_matches_minisom_update():
+    """One presentation is Kohonen's rule, as MiniSom writes it."""
+    minisom = pytest.importorskip("minisom")
+    rng = np.random.RandomState(0)
+    W0 = rng.normal(size=(5, 4, 3))
+    x = rng.normal(size=(1, 3))
+    som = SelfOrganizingMap(
+        5, 4, sigma=1.0, learning_rate=0.3, n_epochs=1, algorithm="online", init=W0
+    ).fit(x)
+    ref = minisom.MiniSom(5, 4, 3, sigma=1.0, learning_rate=0.3)
+    ref._weights = W0.copy()
+    ref.update(x[0], ref.winner(x[0]), 0, 1)
+    np.testing.assert_allclose(som.weights_, ref.get_weights(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("topology", ["rectangular", "hexagonal"])
+def test_batch_epoch_matches_minisom_offline_batch(topology):
+    """One batch epoch equals MiniSom's train_batch_offline with rate 1.
+
+    MiniSom puts hexagonal rows along its second axis and shifts them left
+    from the last one: our unit (i, j) is its unit (n_cols - 1 - j, i) for
+    an even number of rows, the same grid up to a mirror image.
+    """
+    minisom = pytest.importorskip("minisom")
+    rng = np.random.RandomState(1)
+    X = rng.normal(size=(200, 4))
+    W0 = rng.normal(size=(6, 5, 4))
+    som = SelfOrganizingMap(
+        6, 5, topology=topology, sigma=1.0, n_epochs=1, init=W0
+    ).fit(X)
+    if topology == "rectangular":
+        ref = minisom.MiniSom(6, 5, 4, sigma=1.0, learning_rate=1.0)
+        ref._weights = W0.copy()
+        ref.train_batch_offline(X, 1)
+        expected = ref.get_weights()
+    else:
+        ref = minisom.MiniSom(
+            5, 6, 4, sigma=1.0, learning_rate=1.0, topology="hexagonal"
+        )
+        ref._weights = W0.transpose(1, 0, 2)[::-1].copy()
+        ref.train_batch_offline(X, 1)
+        expected = ref.get_weights()[::-1].transpose(1, 0, 2)
+    np.testing.assert_allclose(som.weights_, expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("algorithm", ["batch", "online"])
+def test_quantization_error_close_to_minisom(algorithm):
+    """Same data, same number of presentations: within 10% of MiniSom."""
+    minisom = pytest.importorskip("minisom")
+    X = _sheet(800)
+    n_epochs = 10
+    som = SelfOrganizingMap(
+        8, 8, n_epochs=n_epochs, algorithm=algorithm, random_state=0
+    ).fit(X)
+    ref = minisom.MiniSom(8, 8, 3, sigma=4.0, learning_rate=0.5, random_seed=0)
+    ref.pca_weights_init(X)
+    ref.train_random(X, n_epochs * X.shape[0])
+    assert som.quantization_error(X) <= 1.1 * ref.quantization_error(X)
+
+
+# --------------------------------------------------------- brute force
+
+
+def test_predict_transform_and_errors_match_brute_force():
+    X, _ = make_blobs(300, 5, centers=4, random_state=0)
+    som = SelfOrganizingMap(6, 7, random_state=0).fit(X)
+    W = som.weights_.reshape(-1, 5)
+    D = cdist(X, W)
+    np.testing.assert_allclose(som.transform(X), D, rtol=1e-9, atol=1e-9)
+    np.testing.assert_array_equal(som.predict(X), D.argmin(axis=1))
+    np.testing.assert_array_equal(som.labels_, som.predict(X))
+    np.testing.assert_array_equal(som.cluster_centers_, W)
+    assert som.quantization_error(X) == pytest.approx(D.min(axis=1).mean())
+    assert som.score(X) == pytest.approx(-D.min(axis=1).mean())
+    order = np.argsort(D, axis=1)
+    rows, cols = np.divmod(order[:, :2], 7)
+    touching = (np.abs(np.diff(rows)) <= 1) & (np.abs(np.diff(cols)) <= 1)
+    assert som.topographic_error(X) == pytest.approx(1 - touching.mean())
+    assert som.get_feature_names_out().tolist() == [
+        f"selforganizingmap{u}" for u in range(42)
+    ]
+
+
+def test_batch_update_matches_kohonen_formula_by_loops():
+    """w_v = sum_i h(v, c_i) x_i / sum_i h(v, c_i), written as loops."""
+    rng = np.random.RandomState(2)
+    X = rng.normal(size=(40, 3))
+    W0 = rng.normal(size=(3, 4, 3))
+    som = SelfOrganizingMap(3, 4, sigma=0.8, n_epochs=1, init=W0).fit(X)
+    flat = W0.reshape(-1, 3)
+    positions = [(i, j) for i in range(3) for j in range(4)]
+    expected = np.empty_like(flat)
+    for v, (vi, vj) in enumerate(positions):
+        num, den = np.zeros(3), 0.0
+        for x in X:
+            c = np.argmin([np.sum((x - w) ** 2) for w in flat])
+            ci, cj = positions[c]
+            h = np.exp(-((vi - ci) ** 2 + (vj - cj) ** 2) / (2 * 0.8**2))
+            num += h * x
+            den += h
+        expected[v] = num / den
+    np.testing.assert_allclose(som.cluster_centers_, expected, rtol=1e-10)
+
+
+# ------------------------------------------------------------ geometry
+
+
+def test_hexagonal_neighbours_are_the_six_expected_ones():
+    """Even rows: up-left/up/left/right/down-left/down; odd rows shifted."""
+    som = SelfOrganizingMap(5, 5, topology="hexagonal", n_epochs=1).fit(
+        np.random.RandomState(0).normal(size=(30, 2))
+    )
+    coords = som.grid_coordinates_
+    expected = {
+        (2, 2): {(1, 1), (1, 2), (2, 1), (2, 3), (3, 1), (3, 2)},
+        (1, 2): {(0, 2), (0, 3), (1, 1), (1, 3), (2, 2), (2, 3)},
+    }
+    for (i, j), neighbours in expected.items():
+        d = np.linalg.norm(coords - coords[i * 5 + j], axis=1)
+        at_one = {divmod(u, 5) for u in np.flatnonzero(np.isclose(d, 1.0))}
+        assert at_one == neighbours
+        assert np.all(d[d > 1e-9] >= 1 - 1e-9)
+
+
+@pytest.mark.parametrize("topology", ["rectangular", "hexagonal"])
+def test_topographic_error_and_u_matrix_use_touching_cells(topology):
+    """Planted weights: errors and U-matrix follow the expected neighbours."""
+    n_rows, n_cols = 4, 5
+    n_units = n_rows * n_cols
+
+    def touching(u, v):
+        (ui, uj), (vi, vj) = divmod(u, n_cols), divmod(v, n_cols)
+        if topology == "rectangular":
+            return u != v and abs(ui - vi) <= 1 and abs(uj - vj) <= 1
+        if ui == vi:
+            return abs(uj - vj) == 1
+        # Odd rows are shifted right: their upper/lower neighbours are j, j+1.
+        shift = (0, 1) if ui % 2 else (-1, 0)
+        return abs(ui - vi) == 1 and vj - uj in shift
+
+    # Orthogonal weights: 0.7 w_u + 0.3 w_v has best unit u, second v.
+    flat = 5.0 * np.eye(n_units, 25)
+    som = _planted(flat.reshape(n_rows, n_cols, 25), topology)
+    for u in range(n_units):
+        for v in range(n_units):
+            if u != v:
+                x = (0.7 * flat[u] + 0.3 * flat[v])[None, :]
+                assert np.argsort(cdist(x, flat)[0])[:2].tolist() == [u, v]
+                assert som.topographic_error(x) == (0.0 if touching(u, v) else 1.0)
+
+    flat = np.random.RandomState(3).normal(size=(n_units, 4))
+    som = _planted(flat.reshape(n_rows, n_cols, 4), topology)
+    for u in range(n_units):
+        neighbours = [v for v in range(n_units) if touching(u, v)]
+        mean = np.linalg.norm(flat[neighbours] - flat[u], axis=1).mean()
+        assert som.u_matrix().ravel()[u] == pytest.approx(mean)
+
+
+@pytest.mark.parametrize("topology", ["rectangular", "hexagonal"])
+def test_blobs_map_to_contiguous_regions(topology):
+    centers = 10 * np.eye(4, 6)
+    X, y = make_blobs(800, centers=centers, cluster_std=0.5, random_state=0)
+    som = SelfOrganizingMap(10, 10, topology=topology, random_state=0).fit(X)
+    nearest_blob = cdist(som.cluster_centers_, centers).argmin(axis=1)
+    np.testing.assert_array_equal(nearest_blob[som.labels_], y)
+    coords = som.grid_coordinates_
+    adjacent = cdist(coords, coords) < 1 + 1e-9
+    for blob in range(4):
+        units = np.flatnonzero(nearest_blob == blob)
+        n_parts, _ = connected_components(adjacent[np.ix_(units, units)])
+        assert n_parts == 1, f"blob {blob} is split in {n_parts} regions"
+
+
+@pytest.mark.parametrize("topology", ["rectangular", "hexagonal"])
+@pytest.mark.parametrize("algorithm", ["batch", "online"])
+def test_topographic_error_small_on_a_2d_manifold(topology, algorithm):
+    X = _sheet(1000)
+    som = SelfOrganizingMap(
+        10, 10, topology=topology, algorithm=algorithm, random_state=0
+    ).fit(X)
+    assert som.topographic_error(X) < 0.05
+
+
+def test_quantization_error_decreases_with_epochs():
+    """A constant radius makes longer runs continue the same trajectory."""
+    X = _sheet(600)
+    errors = [
+        SelfOrganizingMap(8, 8, sigma=1.0, init="random", n_epochs=e, random_state=0)
+        .fit(X)
+        .quantization_error(X)
+        for e in (1, 2, 4, 8)
+    ]
+    assert np.all(np.diff(errors) < 0), errors
+
+
+def test_pca_init_spans_the_first_two_components():
+    """Checked against scikit-learn's PCA: +-1 standard deviation per axis."""
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(500, 3)) @ rng.normal(size=(3, 3))
+    coords = _core.grid_coordinates(6, 3, "rectangular")
+    W0 = _core.pca_init(X, 6, 3, coords)
+    pca = PCA(n_components=2).fit(X)
+    Z = pca.transform(W0).reshape(6, 3, 2)
+    np.testing.assert_allclose(pca.inverse_transform(Z.reshape(-1, 2)), W0)
+    # The long side of the grid (rows) follows the first component.
+    first = np.abs(Z[:, :, 0])
+    np.testing.assert_allclose(first, first[:, :1] * np.ones((1, 3)), atol=1e-9)
+    np.testing.assert_allclose(
+        np.ptp(Z.reshape(-1, 2), axis=0), 2 * np.sqrt(pca.explained_variance_)
+    )
+
+
+# ------------------------------------------------------- API behaviour
+
+
+def test_float32_is_preserved():
+    X = _sheet(200).astype(np.float32)
+    som = SelfOrganizingMap(4, 4, random_state=0).fit(X)
+    assert som.weights_.dtype == np.float32
+    assert som.transform(X).dtype == np.float32
+
+
+@pytest.mark.parametrize("init", ["random", "pca"])
+def test_same_seed_same_map_for_online_training(init):
+    X = _sheet(200)
+    a = SelfOrganizingMap(4, 4, algorithm="online", init=init, random_state=3).fit(X)
+    b = SelfOrganizingMap(4, 4, algorithm="online", init=init, random_state=3).fit(X)
+    c = SelfOrganizingMap(4, 4, algorithm="online", init=init, random_state=4).fit(X)
+    np.testing.assert_array_equal(a.weights_, b.weights_)
+    assert not np.array_equal(a.weights_, c.weights_)
+
+
+def test_verbose_prints_one_line_per_epoch(capsys):
+    SelfOrganizingMap(3, 3, n_epochs=4, verbose=1).fit(_sheet(100))
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 5 and "quant. error" in lines[0]
+
+
+def test_bubble_neighbourhood_with_small_radius_is_kmeans_step():
+    """With no neighbours, a batch epoch is a Lloyd (k-means) step."""
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(100, 2))
+    W0 = X[:6].reshape(2, 3, 2)
+    som = SelfOrganizingMap(
+        2, 3, neighborhood="bubble", sigma=0.5, n_epochs=1, init=W0
+    ).fit(X)
+    labels = cdist(X, W0.reshape(-1, 2)).argmin(axis=1)
+    expected = np.array([X[labels == u].mean(axis=0) for u in range(6)])
+    np.testing.assert_allclose(som.cluster_centers_, expected)
+
+
+def test_plot_helpers_draw_one_cell_per_unit():
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import PolyCollection
+
+    X = _sheet(200)
+    for topology, n_vertices in [("rectangular", 4), ("hexagonal", 6)]:
+        som = SelfOrganizingMap(4, 5, topology=topology, random_state=0).fit(X)
+        fig, axes = plt.subplots(1, 2)
+        som.plot_u_matrix(ax=axes[0])
+        som.plot_hit_map(X, ax=axes[1])
+        (cells,) = [c for c in axes[1].collections if isinstance(c, PolyCollection)]
+        assert len(cells.get_paths()) == 20
+        assert len(cells.get_paths()[0].vertices) in (n_vertices, n_vertices + 1)
+        np.testing.assert_array_equal(
+            cells.get_array(), np.bincount(som.predict(X), minlength=20)
+        )
+        plt.close(fig)
+        fig = som.plot_component_planes()
+        assert [ax.get_title() for ax in fig.axes if ax.get_title()] == [
+            "x0",
+            "x1",
+            "x2",
+        ]
+        plt.close(fig)
+
+
+def test_import_does_not_load_matplotlib():
+    code = "import sys, mathlearn.som; print('matplotlib' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "False"
+
+
+# ----------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"n_rows": 0}, "n_rows"),
+        ({"n_cols": 0}, "n_cols"),
+        ({"n_epochs": 0}, "n_epochs"),
+        ({"topology": "triangular"}, "topology"),
+        ({"neighborhood": "mexican_hat"}, "neighborhood"),
+        ({"sigma": -1.0}, "sigma"),
+        ({"learning_rate": 0.0}, "learning_rate"),
+        ({"algorithm": "sequential"}, "algorithm"),
+        ({"init": "linear"}, "init"),
+    ],
+)
+def test_bad_parameters_are_named(params, match):
+    with pytest.raises(ValueError, match=match):
+        SelfOrganizingMap(**params).fit(_sheet(20))
+
+
+def test_nan_points_to_som_imputer():
+    X = _sheet(20)
+    X[3, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN.*SOMImputer"):
+        SelfOrganizingMap(3, 3).fit(X)
+    som = SelfOrganizingMap(3, 3).fit(_sheet(20))
+    with pytest.raises(ValueError, match="SOMImputer"):
+        som.predict(X)
+
+
+def test_infinity_is_rejected():
+    X = _sheet(20)
+    X[0, 0] = np.inf
+    with pytest.raises(ValueError, match="infinity"):
+        SelfOrganizingMap(3, 3).fit(X)
+
+
+def test_init_array_of_wrong_shape_is_named():
+    with pytest.raises(ValueError, match=r"init has shape \(3, 3, 2\).*\(3, 3, 3\)"):
+        SelfOrganizingMap(3, 3, init=np.zeros((3, 3, 2))).fit(_sheet(20))
+
+
+def test_topographic_error_needs_two_units():
+    som = SelfOrganizingMap(1, 1).fit(_sheet(20))
+    with pytest.raises(ValueError, match="at least 2 units"):
+        som.topographic_error(_sheet(20))
+
+
+def test_wrong_number_of_features_is_named():
+    som = SelfOrganizingMap(3, 3).fit(_sheet(20))
+    with pytest.raises(ValueError, match="3 features"):
+        som.transform(np.zeros((2, 4)))

@@ -1,0 +1,233 @@
+"""SOMImputer: masked best units by brute force, baselines, bad input."""
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.impute import KNNImputer
+
+from mathlearn.impute import SOMImputer
+from mathlearn.impute._som import EmptyRowWarning
+from mathlearn.som import SelfOrganizingMap, _core
+
+
+def _manifold(n_samples=500, seed=0):
+    """Five features driven by two latent variables: a 2-D manifold."""
+    rng = np.random.RandomState(seed)
+    t = rng.uniform(0, 3, size=(n_samples, 2))
+    return np.column_stack(
+        [
+            t,
+            np.sin(t[:, 0]) + t[:, 1],
+            np.cos(t[:, 1]) * t[:, 0],
+            t[:, 0] * t[:, 1] / 3,
+        ]
+    )
+
+
+def _with_missing(X, rate, seed=1):
+    rng = np.random.RandomState(seed)
+    X_missing = X.copy()
+    X_missing[rng.rand(*X.shape) < rate] = np.nan
+    return X_missing
+
+
+def _rmse(X_filled, X, missing):
+    return np.sqrt(np.mean((X_filled - X)[missing] ** 2))
+
+
+def test_masked_best_unit_matches_brute_force_loop():
+    X_missing = _with_missing(_manifold(120), 0.3)
+    imputer = SOMImputer(5, 4, random_state=0).fit(X_missing)
+    W = imputer.weights_.reshape(-1, 5)
+    X_filled = imputer.transform(X_missing)
+    for x, filled in zip(X_missing, X_filled, strict=True):
+        observed = ~np.isnan(x)
+        if observed.all() or not observed.any():
+            continue
+        distances = [
+            sum((x[j] - w[j]) ** 2 for j in range(5) if observed[j]) for w in W
+        ]
+        best = int(np.argmin(distances))
+        np.testing.assert_allclose(filled[~observed], W[best][~observed])
+        np.testing.assert_array_equal(filled[observed], x[observed])
+
+
+def test_k_best_units_are_mixed_by_inverse_distance():
+    X_missing = _with_missing(_manifold(120), 0.3)
+    imputer = SOMImputer(5, 4, n_neighbors_units=3, random_state=0).fit(X_missing)
+    W = imputer.weights_.reshape(-1, 5)
+    X_filled = imputer.transform(X_missing)
+    for x, filled in zip(X_missing, X_filled, strict=True):
+        observed = ~np.isnan(x)
+        if observed.all() or not observed.any():
+            continue
+        distances = np.sqrt([np.sum((x[observed] - w[observed]) ** 2) for w in W])
+        best = np.argsort(distances)[:3]
+        weights = 1 / distances[best]
+        expected = weights @ W[best] / weights.sum()
+        np.testing.assert_allclose(filled[~observed], expected[~observed])
+
+
+@pytest.mark.filterwarnings("ignore::mathlearn.exceptions.MathlearnWarning")
+def test_beats_column_means_by_a_wide_margin_and_matches_knn():
+    X = _manifold(500)
+    X_missing = _with_missing(X, 0.2)
+    missing = np.isnan(X_missing)
+    som = _rmse(SOMImputer(random_state=0).fit_transform(X_missing), X, missing)
+    mean = _rmse(np.where(missing, np.nanmean(X_missing, axis=0), X), X, missing)
+    knn = _rmse(KNNImputer().fit_transform(X_missing), X, missing)
+    assert som < 0.5 * mean
+    assert som < 1.1 * knn
+
+
+def test_train_on_complete_uses_only_complete_rows():
+    X = _manifold(400)
+    X_missing = _with_missing(X, 0.05)
+    complete = ~np.isnan(X_missing).any(axis=1)
+    imputer = SOMImputer(5, 5, train_on="complete", n_epochs=5).fit(X_missing)
+    som = SelfOrganizingMap(5, 5, n_epochs=5).fit(X_missing[complete])
+    np.testing.assert_allclose(imputer.weights_, som.weights_, rtol=1e-9, atol=1e-12)
+
+
+def test_masked_training_on_complete_data_is_the_plain_batch_map():
+    X = _manifold(300)
+    for topology in ["rectangular", "hexagonal"]:
+        imputer = SOMImputer(4, 6, topology=topology, n_epochs=4).fit(X)
+        som = SelfOrganizingMap(4, 6, topology=topology, n_epochs=4).fit(X)
+        np.testing.assert_allclose(
+            imputer.weights_, som.weights_, rtol=1e-9, atol=1e-12
+        )
+
+
+def test_transform_fills_only_missing_entries_and_copies():
+    X_missing = _with_missing(_manifold(200), 0.2)
+    before = X_missing.copy()
+    imputer = SOMImputer(4, 4, random_state=0).fit(X_missing)
+    X_filled = imputer.transform(X_missing)
+    np.testing.assert_array_equal(X_missing, before)
+    observed = ~np.isnan(X_missing)
+    np.testing.assert_array_equal(X_filled[observed], X_missing[observed])
+    assert not np.isnan(X_filled).any()
+    X = _manifold(10)
+    out = imputer.transform(X)
+    np.testing.assert_array_equal(out, X)
+    assert out is not X
+
+
+def test_other_missing_value_marker():
+    X_missing = _with_missing(_manifold(200), 0.2)
+    X_marked = np.where(np.isnan(X_missing), -1.0, X_missing)
+    a = SOMImputer(4, 4, random_state=0).fit_transform(X_missing)
+    b = SOMImputer(4, 4, missing_values=-1.0, random_state=0).fit_transform(X_marked)
+    np.testing.assert_allclose(a, b)
+    assert not SOMImputer(missing_values=-1.0).__sklearn_tags__().input_tags.allow_nan
+
+
+def test_float32_is_preserved():
+    X_missing = _with_missing(_manifold(200), 0.2).astype(np.float32)
+    imputer = SOMImputer(4, 4, random_state=0).fit(X_missing)
+    assert imputer.weights_.dtype == np.float32
+    assert imputer.transform(X_missing).dtype == np.float32
+
+
+def test_feature_names_are_kept():
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(_with_missing(_manifold(100), 0.1), columns=list("abcde"))
+    imputer = SOMImputer(3, 3).fit(frame)
+    assert imputer.get_feature_names_out().tolist() == list("abcde")
+
+
+# ----------------------------------------------------------- bad input
+
+
+def test_all_missing_rows_fall_back_to_feature_means_with_a_warning():
+    X_missing = _with_missing(_manifold(200), 0.2)
+    X_missing[[5, 17]] = np.nan
+    imputer = SOMImputer(4, 4, random_state=0).fit(X_missing)
+    np.testing.assert_allclose(imputer.statistics_, np.nanmean(X_missing, axis=0))
+    with pytest.warns(EmptyRowWarning, match="2 rows of X have no observed"):
+        X_filled = imputer.transform(X_missing)
+    np.testing.assert_allclose(X_filled[[5, 17]], [imputer.statistics_] * 2)
+    # The empty rows carry no information: training ignores them.
+    kept = np.delete(X_missing, [5, 17], axis=0)
+    other = SOMImputer(4, 4, random_state=0).fit(kept)
+    np.testing.assert_allclose(imputer.weights_, other.weights_)
+
+
+def test_too_few_complete_rows_for_train_on_complete():
+    X_missing = _with_missing(_manifold(200), 0.5)
+    n_complete = int((~np.isnan(X_missing).any(axis=1)).sum())
+    with pytest.raises(
+        ValueError, match=rf"train_on='complete' needs at least .* 100 .* {n_complete}"
+    ):
+        SOMImputer(train_on="complete").fit(X_missing)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        SOMImputer(train_on="all", n_epochs=2).fit(X_missing)
+
+
+def test_feature_never_observed_is_named():
+    X_missing = _manifold(50)
+    X_missing[:, 3] = np.nan
+    with pytest.raises(ValueError, match=r"features \[3\] have no observed value"):
+        SOMImputer(3, 3).fit(X_missing)
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"n_rows": 0}, "n_rows"),
+        ({"n_epochs": 0}, "n_epochs"),
+        ({"topology": "triangular"}, "topology"),
+        ({"train_on": "some"}, "train_on"),
+        ({"n_neighbors_units": 0}, "n_neighbors_units"),
+    ],
+)
+def test_bad_parameters_are_named(params, match):
+    with pytest.raises(ValueError, match=match):
+        SOMImputer(**params).fit(_with_missing(_manifold(30), 0.1))
+
+
+def test_infinity_is_rejected():
+    X = _with_missing(_manifold(30), 0.1)
+    X[0, 0] = np.inf
+    with pytest.raises(ValueError, match="infinity"):
+        SOMImputer(3, 3).fit(X)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n_samples=st.integers(1, 30),
+    n_features=st.integers(1, 6),
+    n_units=st.integers(1, 12),
+    n_best=st.integers(1, 4),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_masked_distances_as_matrix_products_equal_a_loop(
+    n_samples, n_features, n_units, n_best, seed
+):
+    """The three-matrix-product masked distance, against its definition."""
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n_samples, n_features))
+    observed = rng.rand(n_samples, n_features) < 0.6
+    W = rng.normal(size=(n_units, n_features))
+    units, sq_dist = _core.best_units(
+        np.where(observed, X, 0.0), W, n_best=n_best, mask=observed.astype(float)
+    )
+    for i in range(n_samples):
+        loop = np.array(
+            [
+                sum(
+                    (X[i, j] - W[u, j]) ** 2
+                    for j in range(n_features)
+                    if observed[i, j]
+                )
+                for u in range(n_units)
+            ]
+        )
+        expected = np.sort(loop)[: min(n_best, n_units)]
+        np.testing.assert_allclose(sq_dist[i], expected, atol=1e-9)
+        np.testing.assert_allclose(loop[units[i]], expected, atol=1e-9)
