@@ -41,8 +41,12 @@ _METRICS = {"euclidean", "manhattan", "chebyshev"}
 # Elements of one (chunk, n_train) block of weights: 8 MiB in float64.
 _CHUNK_ELEMENTS = 2**20
 _MIN_EXPONENT = -700.0
+_SQUARE_FLOOR = 1e-150
+_SQRT2 = np.sqrt(2.0)
 # The leave-one-out search runs over bandwidth_ = c * (Scott's bandwidth).
-_LOO_GRID = np.geomspace(2.0**-6, 2.0**2, 13)
+# Consecutive values differ by sqrt(2), so each Gaussian weight on the grid is
+# the square of the one before (from the widest down): one exp per chunk.
+_LOO_GRID = 2.0 ** np.arange(2.0, -6.25, -0.5)
 
 
 def _check_kernel(kernel):
@@ -76,8 +80,9 @@ def _sq_distances(Zq, Zk, metric, Zk_sq_norms=None):
     if metric == "euclidean":
         if Zk_sq_norms is None:
             Zk_sq_norms = np.einsum("...ij,...ij->...i", Zk, Zk)
-        r2 = np.einsum("...ij,...ij->...i", Zq, Zq)[..., :, None]
-        r2 = r2 - 2.0 * (Zq @ np.swapaxes(Zk, -1, -2))
+        r2 = Zq @ np.swapaxes(Zk, -1, -2)
+        r2 *= -2.0
+        r2 += np.einsum("...ij,...ij->...i", Zq, Zq)[..., :, None]
         r2 += Zk_sq_norms[..., None, :]
         return np.maximum(r2, 0.0, out=r2)
     diff = np.abs(Zq[..., :, None, 0] - Zk[..., None, :, 0])
@@ -160,8 +165,15 @@ def _loo_sse(Z, Y, scales, kernel, metric, n_jobs):
             r2 -= r2[local, nearest][:, None]
         Y_nearest, Y_rows = Y[nearest], Y[rows]
         out = np.empty(len(scales))
+        weights = None
         for k, scale in enumerate(scales):
-            if kernel == "gaussian":
+            if kernel == "gaussian" and k and np.isclose(scales[k - 1], scale * _SQRT2):
+                # exp(-t / c**2) = exp(-t / 2 (c / sqrt 2)**2) squared; the floor
+                # keeps the square out of the slow subnormal range.
+                np.maximum(weights, _SQUARE_FLOOR, out=weights)
+                np.square(weights, out=weights)
+                weights[diagonal] = 0.0
+            elif kernel == "gaussian":
                 weights = _softmax_numerators(r2, scale)
                 weights[diagonal] = 0.0
             elif callable(kernel):
@@ -362,10 +374,12 @@ default="gaussian"
     attention matrix, so ``y_hat_{-i} = sum_{j != i} K_ij y_j /
     sum_{j != i} K_ij`` for every ``i`` costs one pass over the matrix, not
     ``n`` refits. The factor ``c`` in ``bandwidth_ = c * h_scott`` is searched
-    over 13 log-spaced values from 1/64 to 4 (one pass that computes each row
-    chunk's distances once), then refined by bounded Brent minimisation of
-    ``log c`` between the neighbours of the best grid value. A minimum at the
-    ends of the grid is kept there.
+    over 17 values from 4 down to 1/64 in ratios of sqrt(2) (one pass that
+    computes each row chunk's distances once; for the Gaussian kernel each
+    value's weights are the squares of the previous ones, so one ``exp``),
+    then refined by bounded Brent minimisation of ``log c`` between the
+    neighbours of the best grid value. A minimum at the ends of the grid is
+    kept there.
 
     **Memory.** The Gaussian and callable kernels are evaluated in row chunks
     of about 2**20 weights, so memory stays bounded for any ``n``; time is
@@ -492,9 +506,8 @@ default="gaussian"
         grid_sse = sse(_LOO_GRID)
         best = int(np.argmin(grid_sse))
         log_grid = np.log(_LOO_GRID)
-        bounds = (
-            log_grid[max(best - 1, 0)],
-            log_grid[min(best + 1, len(_LOO_GRID) - 1)],
+        bounds = sorted(
+            (log_grid[max(best - 1, 0)], log_grid[min(best + 1, len(_LOO_GRID) - 1)])
         )
         result = optimize.minimize_scalar(
             lambda log_c: sse([np.exp(log_c)])[0],
