@@ -94,6 +94,18 @@ def test_loo_cv_equals_brute_force_leave_one_out(kernel):
         assert _brute_loo_mse(X, y, h * factor, kernel) >= best * (1 - 1e-3)
 
 
+def test_loo_cv_per_feature_switches_off_an_irrelevant_feature():
+    rng = np.random.RandomState(16)
+    X = rng.uniform(-2, 2, size=(150, 2))
+    y = np.sin(2 * X[:, 0]) + 0.1 * rng.normal(size=150)
+    common = NadarayaWatsonRegressor().fit(X, y)
+    per_feature = NadarayaWatsonRegressor(bandwidth="loo_cv_per_feature").fit(X, y)
+    assert per_feature.cv_mse_ < 0.8 * common.cv_mse_
+    assert per_feature.bandwidth_[1] > 20 * per_feature.bandwidth_[0]
+    brute = _brute_loo_mse(X, y, per_feature.bandwidth_, "gaussian")
+    assert per_feature.cv_mse_ == pytest.approx(brute, rel=1e-10)
+
+
 def test_loo_cv_multi_output_is_mean_over_outputs():
     X, y = _data(n=30, d=2, seed=5)
     Y = np.column_stack([y, np.cos(X[:, 1])])
