@@ -1,0 +1,645 @@
+"""Nadaraya-Watson kernel regression, written as attention pooling.
+
+A query ``q`` attends to the training keys ``x_i`` with weights
+
+    a_i(q) = K(r_i) / sum_j K(r_j),    r_i = ||(q - x_i) / h||,
+
+and returns ``sum_i a_i(q) y_i``. With the Gaussian kernel the weights are
+``softmax(-r_i**2 / 2)``, which is how they are computed here: the smallest
+``r_i**2`` of the row is subtracted before ``exp``, so no weight underflows to
+an all-zero row.
+"""
+
+from numbers import Integral, Real
+
+import numpy as np
+from joblib import Parallel, delayed, effective_n_jobs
+from scipy import optimize, sparse
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.neighbors import NearestNeighbors
+from sklearn.utils import gen_batches
+from sklearn.utils.validation import check_is_fitted
+
+from mathlearn.utils._sklearn_compat import (
+    Interval,
+    StrOptions,
+    _fit_context,
+    validate_data,
+)
+
+_COMPACT_KERNELS = {
+    # Profiles of the squared scaled distance r2 = r**2; the constant factors
+    # that make them densities cancel in the weights, so all give K(0) = 1.
+    "epanechnikov": lambda r2: np.where(r2 <= 1.0, 1.0 - r2, 0.0),
+    "tricube": lambda r2: np.where(
+        r2 <= 1.0, (1.0 - np.minimum(r2, 1.0) ** 1.5) ** 3, 0.0
+    ),
+    "uniform": lambda r2: (r2 <= 1.0).astype(np.float64),
+}
+_KERNELS = {"gaussian", *_COMPACT_KERNELS}
+_METRICS = {"euclidean", "manhattan", "chebyshev"}
+# Elements of one (chunk, n_train) block of weights: 8 MiB in float64.
+_CHUNK_ELEMENTS = 2**20
+_MIN_EXPONENT = -700.0
+_SQUARE_FLOOR = 1e-150
+_SQRT2 = np.sqrt(2.0)
+# Per-feature search: a factor this large makes a feature irrelevant.
+_MAX_FACTOR = 1e3
+# The leave-one-out search runs over bandwidth_ = c * (Scott's bandwidth).
+# Consecutive values differ by sqrt(2), so each Gaussian weight on the grid is
+# the square of the one before (from the widest down): one exp per chunk.
+_LOO_GRID = 2.0 ** np.arange(2.0, -6.25, -0.5)
+
+
+def _check_kernel(kernel):
+    """Return ``kernel`` if it is a known name or a callable, else raise."""
+    if callable(kernel) or (isinstance(kernel, str) and kernel in _KERNELS):
+        return kernel
+    raise ValueError(
+        f"kernel={kernel!r} is not supported; use one of {sorted(_KERNELS)} "
+        "or a callable"
+    )
+
+
+def _call_kernel(kernel, r):
+    """Evaluate a user kernel on scaled distances and check what it returns."""
+    weights = np.asarray(kernel(r), dtype=np.float64)
+    if weights.shape != r.shape:
+        raise ValueError(
+            f"kernel={kernel!r} returned an array of shape {weights.shape} for "
+            f"distances of shape {r.shape}; it must return one weight per distance"
+        )
+    if not np.all(np.isfinite(weights)) or np.any(weights < 0):
+        raise ValueError(
+            f"kernel={kernel!r} returned negative or non-finite weights; "
+            "kernel weights must be finite and >= 0"
+        )
+    return weights
+
+
+def _sq_distances(Zq, Zk, metric, Zk_sq_norms=None):
+    """Squared scaled distances, shape ``(..., n_queries, n_keys)``."""
+    if metric == "euclidean":
+        if Zk_sq_norms is None:
+            Zk_sq_norms = np.einsum("...ij,...ij->...i", Zk, Zk)
+        r2 = Zq @ np.swapaxes(Zk, -1, -2)
+        r2 *= -2.0
+        r2 += np.einsum("...ij,...ij->...i", Zq, Zq)[..., :, None]
+        r2 += Zk_sq_norms[..., None, :]
+        return np.maximum(r2, 0.0, out=r2)
+    diff = np.abs(Zq[..., :, None, 0] - Zk[..., None, :, 0])
+    for j in range(1, Zq.shape[-1]):
+        term = np.abs(Zq[..., :, None, j] - Zk[..., None, :, j])
+        if metric == "manhattan":
+            diff += term
+        else:
+            np.maximum(diff, term, out=diff)
+    return np.square(diff, out=diff)
+
+
+def _softmax_numerators(shifted_r2, scale):
+    """``exp(-shifted_r2 / (2 scale**2))`` with the exponent clipped at -700.
+
+    The row's nearest key has weight 1, so a clipped weight (below 1e-304)
+    changes no sum in float64, and clipping avoids the slow subnormal path of
+    ``exp`` (4x faster when most weights underflow).
+    """
+    exponent = shifted_r2 * (-0.5 / scale**2)
+    np.maximum(exponent, _MIN_EXPONENT, out=exponent)
+    return np.exp(exponent, out=exponent)
+
+
+def _dense_weights(r2, kernel):
+    """Attention weights (rows sum to 1) from squared scaled distances.
+
+    A row whose kernel weights are all zero gets weight 1 on its nearest key.
+    """
+    nearest = np.argmin(r2, axis=-1)
+    if kernel == "gaussian":
+        r2_min = np.take_along_axis(r2, nearest[..., None], axis=-1)
+        weights = _softmax_numerators(r2 - r2_min, 1.0)
+    elif callable(kernel):
+        weights = _call_kernel(kernel, np.sqrt(r2))
+    else:
+        weights = _COMPACT_KERNELS[kernel](r2)
+    total = weights.sum(axis=-1)
+    empty = total <= 0.0
+    if np.any(empty):
+        weights[empty] = 0.0
+        weights[np.nonzero(empty) + (nearest[empty],)] = 1.0
+        total[empty] = 1.0
+    weights /= total[..., None]
+    return weights
+
+
+def _chunk_map(func, n_rows, n_cols, n_jobs):
+    """Apply ``func`` to row slices of at most ``_CHUNK_ELEMENTS / n_cols`` rows."""
+    size = max(1, _CHUNK_ELEMENTS // max(n_cols, 1))
+    slices = list(gen_batches(n_rows, size))
+    if effective_n_jobs(n_jobs) == 1 or len(slices) == 1:
+        return [func(rows) for rows in slices]
+    return Parallel(n_jobs=n_jobs, prefer="threads")(
+        delayed(func)(rows) for rows in slices
+    )
+
+
+def _loo_sse(Z, Y, scales, kernel, metric, n_jobs):
+    """Leave-one-out sum of squared errors for each bandwidth ``scales[k] * Z``.
+
+    One pass over row chunks: the distances of a chunk are computed once and
+    reused for every scale. Leaving point ``i`` out only drops the diagonal
+    weight ``K(0)`` of row ``i`` before normalising, so no refit is needed.
+    """
+    n = Z.shape[0]
+    sq_norms = np.einsum("ij,ij->i", Z, Z)
+
+    def chunk_sse(rows):
+        local = np.arange(rows.stop - rows.start)
+        diagonal = (local, rows.start + local)
+        r2 = _sq_distances(Z[rows], Z, metric, sq_norms)
+        if callable(kernel):
+            r = np.sqrt(r2)
+        r2[diagonal] = np.inf
+        nearest = np.argmin(r2, axis=1)
+        if kernel == "gaussian":
+            # softmax(-r2 / 2 c**2) is unchanged by the shift; it keeps the
+            # nearest weight at 1 however small c is.
+            r2 -= r2[local, nearest][:, None]
+        Y_nearest, Y_rows = Y[nearest], Y[rows]
+        out = np.empty(len(scales))
+        weights = None
+        for k, scale in enumerate(scales):
+            if kernel == "gaussian" and k and np.isclose(scales[k - 1], scale * _SQRT2):
+                # exp(-t / c**2) = exp(-t / 2 (c / sqrt 2)**2) squared; the floor
+                # keeps the square out of the slow subnormal range.
+                np.maximum(weights, _SQUARE_FLOOR, out=weights)
+                np.square(weights, out=weights)
+                weights[diagonal] = 0.0
+            elif kernel == "gaussian":
+                weights = _softmax_numerators(r2, scale)
+                weights[diagonal] = 0.0
+            elif callable(kernel):
+                weights = _call_kernel(kernel, r / scale)
+                weights[diagonal] = 0.0
+            else:
+                weights = _COMPACT_KERNELS[kernel](r2 / scale**2)
+            total = weights.sum(axis=1)
+            empty = total <= 0.0
+            pooled = (weights @ Y) / np.where(empty, 1.0, total)[:, None]
+            pooled[empty] = Y_nearest[empty]
+            out[k] = np.sum((pooled - Y_rows) ** 2)
+        return out
+
+    return np.sum(_chunk_map(chunk_sse, n, n, n_jobs), axis=0)
+
+
+def _reference_scale(X, factor):
+    """Per-feature ``factor * std``; a constant feature gets std 1."""
+    std = X.std(axis=0, ddof=1) if X.shape[0] > 1 else np.zeros(X.shape[1])
+    std = np.where(std > 0, std, 1.0)
+    return factor * std
+
+
+def _rule_of_thumb(X, rule):
+    n, d = X.shape
+    if rule == "scott":
+        factor = n ** (-1.0 / (d + 4))
+    else:
+        factor = (n * (d + 2) / 4.0) ** (-1.0 / (d + 4))
+    return _reference_scale(X, factor)
+
+
+def nadaraya_watson(queries, keys, values, bandwidth, kernel="gaussian"):
+    """Nadaraya-Watson attention pooling of ``values`` by ``queries`` over ``keys``.
+
+    Each query ``q`` gives the weights
+    ``a_i = K(||(q - k_i) / h||) / sum_j K(||(q - k_j) / h||)`` to the keys and
+    returns ``sum_i a_i v_i``; with the Gaussian kernel
+    ``a = softmax(-||q - k||**2 / (2 h**2))``, the attention pooling of the
+    "attention as kernel regression" view. Leading (batch) axes broadcast.
+
+    Parameters
+    ----------
+    queries : array-like of shape (..., n_queries, n_features)
+        Points where the regression is evaluated.
+    keys : array-like of shape (..., n_keys, n_features)
+        Training inputs attended to.
+    values : array-like of shape (..., n_keys) or (..., n_keys, n_outputs)
+        Training targets pooled by the weights.
+    bandwidth : float or array-like of shape (n_features,)
+        Kernel width ``h``, one for all features or one per feature; > 0.
+    kernel : {"gaussian", "epanechnikov", "tricube", "uniform"} or callable, \
+default="gaussian"
+        Kernel profile of the scaled distance ``r``: ``exp(-r**2 / 2)``,
+        ``1 - r**2``, ``(1 - r**3)**3`` or ``1`` for ``r <= 1`` (0 beyond), or a
+        callable mapping an array of ``r`` to non-negative weights of the same
+        shape.
+
+    Returns
+    -------
+    pooled : ndarray of shape (..., n_queries) or (..., n_queries, n_outputs)
+        The weighted averages of ``values``, one per query.
+
+    See Also
+    --------
+    NadarayaWatsonRegressor : The estimator, with bandwidth selection and
+        memory-bounded evaluation.
+
+    Notes
+    -----
+    A query with no key inside a compact kernel's support (or whose callable
+    kernel weights are all zero) takes the value of its nearest key, the limit
+    of the estimator as the bandwidth shrinks. Cost is
+    ``O(n_queries * n_keys * n_features)`` time and ``O(n_queries * n_keys)``
+    memory per batch element.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mathlearn.kernel_regression import nadaraya_watson
+    >>> keys = np.array([[0.0], [1.0], [2.0]])
+    >>> values = np.array([0.0, 1.0, 4.0])
+    >>> nadaraya_watson(np.array([[1.0]]), keys, values, bandwidth=0.5).round(4)
+    array([1.213])
+    """
+    kernel = _check_kernel(kernel)
+    queries = np.asarray(queries, dtype=np.float64)
+    keys = np.asarray(keys, dtype=np.float64)
+    values = np.asarray(values, dtype=np.float64)
+    if queries.ndim < 2 or keys.ndim < 2:
+        raise ValueError(
+            "queries and keys must have shape (..., n, n_features); got "
+            f"queries.shape={queries.shape} and keys.shape={keys.shape}"
+        )
+    if queries.shape[-1] != keys.shape[-1]:
+        raise ValueError(
+            f"queries have {queries.shape[-1]} features but keys have {keys.shape[-1]}"
+        )
+    vector_values = values.ndim == keys.ndim - 1
+    if vector_values:
+        values = values[..., None]
+    if values.ndim != keys.ndim or values.shape[-2] != keys.shape[-2]:
+        raise ValueError(
+            f"values.shape={values.shape} does not match keys.shape={keys.shape}; "
+            "expected (..., n_keys) or (..., n_keys, n_outputs)"
+        )
+    if keys.shape[-2] == 0:
+        raise ValueError("keys must contain at least one key, got n_keys=0")
+    for name, array in (("queries", queries), ("keys", keys), ("values", values)):
+        if not np.all(np.isfinite(array)):
+            raise ValueError(f"{name} contains NaN or infinity")
+    h = _check_bandwidth_array(bandwidth, keys.shape[-1])
+    r2 = _sq_distances(queries / h, keys / h, "euclidean")
+    pooled = _dense_weights(r2, kernel) @ values
+    return pooled[..., 0] if vector_values else pooled
+
+
+def _check_bandwidth_array(bandwidth, n_features):
+    """A positive finite bandwidth per feature, from a number or an array."""
+    h = np.asarray(bandwidth, dtype=np.float64)
+    if h.ndim == 0:
+        h = np.full(n_features, float(h))
+    if h.shape != (n_features,):
+        raise ValueError(
+            f"bandwidth must be a number or an array of shape (n_features,) = "
+            f"({n_features},); got shape {h.shape}"
+        )
+    if not np.all(np.isfinite(h)) or np.any(h <= 0):
+        raise ValueError(f"bandwidth={bandwidth!r} must be finite and > 0")
+    return h
+
+
+class NadarayaWatsonRegressor(RegressorMixin, BaseEstimator):
+    """Nadaraya-Watson kernel regression: attention pooling over the training set.
+
+    The prediction at ``x`` is the kernel-weighted average of the training
+    targets, ``sum_i a_i(x) y_i`` with ``a_i(x) = K(r_i) / sum_j K(r_j)`` and
+    ``r_i`` the distance from ``x`` to ``x_i`` after dividing every feature by
+    its bandwidth. With the Gaussian kernel the weights are
+    ``softmax(-r**2 / 2)``: a query attends to the training keys and pools
+    their values. The bandwidth is chosen by leave-one-out cross-validation
+    by default.
+
+    Parameters
+    ----------
+    kernel : {"gaussian", "epanechnikov", "tricube", "uniform"} or callable, \
+default="gaussian"
+        Kernel profile of the scaled distance ``r``: ``exp(-r**2 / 2)`` or,
+        zero beyond ``r = 1``, ``1 - r**2``, ``(1 - r**3)**3`` and ``1``. A
+        callable receives an ndarray of scaled distances and returns
+        non-negative weights of the same shape; it is evaluated densely like
+        the Gaussian kernel.
+    bandwidth : {"loo_cv", "loo_cv_per_feature", "scott", "silverman"}, float \
+or array-like of shape (n_features,), default="loo_cv"
+        Kernel width ``h`` per feature. ``"scott"`` is
+        ``std_j * n**(-1 / (d + 4))`` and ``"silverman"`` is
+        ``std_j * (n * (d + 2) / 4)**(-1 / (d + 4))`` (a constant feature gets
+        ``std_j = 1``). ``"loo_cv"`` multiplies Scott's bandwidths by the
+        factor that minimises the leave-one-out mean squared error (see
+        Notes); ``"loo_cv_per_feature"`` then minimises it over one factor
+        per feature (L-BFGS-B on their logarithms from the scalar optimum,
+        finite-difference gradients, about ``100 * n_features`` passes over the
+        data at most), which lets irrelevant
+        features get wide bandwidths, at a higher cost. A float is used for
+        every feature; an array gives one bandwidth per feature (anisotropic
+        kernel).
+    metric : {"euclidean", "manhattan", "chebyshev"}, default="euclidean"
+        Distance between scaled points.
+    n_jobs : int, default=None
+        Threads for the row chunks of the leave-one-out search and of
+        prediction. ``None`` means 1 unless in a
+        :obj:`joblib.parallel_backend` context; ``-1`` uses all processors.
+
+    Attributes
+    ----------
+    bandwidth_ : ndarray of shape (n_features,)
+        Bandwidth used for each feature.
+    cv_mse_ : float
+        Leave-one-out mean squared error at ``bandwidth_`` (averaged over
+        outputs). Only set when ``bandwidth`` is ``"loo_cv"`` or
+        ``"loo_cv_per_feature"``.
+    X_fit_ : ndarray of shape (n_samples, n_features)
+        Training inputs (the keys).
+    y_fit_ : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        Training targets (the values).
+    n_features_in_ : int
+        Number of features seen during :term:`fit`.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during :term:`fit`. Defined only when `X`
+        has feature names that are all strings.
+
+    See Also
+    --------
+    nadaraya_watson : The same pooling as a plain function.
+    sklearn.neighbors.KNeighborsRegressor : Averages the k nearest targets.
+    sklearn.neighbors.RadiusNeighborsRegressor : Averages the targets within
+        a radius (the uniform kernel with a fixed bandwidth).
+
+    Notes
+    -----
+    **Leave-one-out bandwidth.** Dropping point ``i`` from the fit only
+    removes the diagonal weight ``K(0)`` from row ``i`` of the training
+    attention matrix, so ``y_hat_{-i} = sum_{j != i} K_ij y_j /
+    sum_{j != i} K_ij`` for every ``i`` costs one pass over the matrix, not
+    ``n`` refits. The factor ``c`` in ``bandwidth_ = c * h_scott`` is searched
+    over 17 values from 4 down to 1/64 in ratios of sqrt(2) (one pass that
+    computes each row chunk's distances once; for the Gaussian kernel each
+    value's weights are the squares of the previous ones, so one ``exp``),
+    then refined by bounded Brent minimisation of ``log c`` between the
+    neighbours of the best grid value. A minimum at the ends of the grid is
+    kept there. ``"loo_cv_per_feature"`` starts from that factor and runs
+    bounded L-BFGS-B over one log-factor per feature (between 1/64 and 1000);
+    it is kept only if it lowers the leave-one-out error. Like statsmodels'
+    ``KernelReg(bw="cv_ls")``, it can switch off irrelevant features, but it
+    costs tens of passes per feature, so use it for ``n`` up to a few
+    thousand.
+
+    **Memory.** The Gaussian and callable kernels are evaluated in row chunks
+    of about 2**20 weights, so memory stays bounded for any ``n``; time is
+    ``O(n_queries * n_samples * n_features)``. The compact kernels query a
+    :class:`~sklearn.neighbors.NearestNeighbors` tree with radius 1 in scaled
+    space, so prediction needs ``O(n_queries * neighbours)`` memory and
+    :meth:`attention_weights` returns a sparse matrix. The leave-one-out
+    search evaluates every kernel densely in chunks.
+
+    **No neighbour.** A query with no training point inside a compact kernel's
+    support (or whose callable weights are all zero) predicts the target of
+    its nearest training point, the limit of the estimator as the bandwidth
+    shrinks; predictions are never NaN. The Gaussian weights never vanish
+    because the smallest distance of each row is subtracted before ``exp``.
+
+    All computations are in float64.
+
+    References
+    ----------
+    E. A. Nadaraya, 1964. "On estimating regression." Theory of Probability
+    and its Applications 9(1), 141-142.
+
+    G. S. Watson, 1964. "Smooth regression analysis." Sankhya A 26(4),
+    359-372.
+
+    A. Zhang, Z. C. Lipton, M. Li and A. J. Smola, 2023. "Dive into Deep
+    Learning", section 11.2: Attention pooling by similarity.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mathlearn.kernel_regression import NadarayaWatsonRegressor
+    >>> rng = np.random.RandomState(0)
+    >>> X = np.sort(rng.uniform(0, 5, size=(80, 1)), axis=0)
+    >>> y = np.sin(X[:, 0]) + 0.1 * rng.normal(size=80)
+    >>> reg = NadarayaWatsonRegressor().fit(X, y)
+    >>> reg.bandwidth_.round(3)
+    array([0.135])
+    >>> reg.predict([[1.5]]).round(3)
+    array([1.012])
+    >>> reg.attention_weights([[1.5]]).sum().round(6)
+    np.float64(1.0)
+    """
+
+    _parameter_constraints = {
+        "kernel": [StrOptions(_KERNELS), callable],
+        "bandwidth": [
+            StrOptions({"loo_cv", "loo_cv_per_feature", "scott", "silverman"}),
+            Interval(Real, 0, None, closed="neither"),
+            "array-like",
+        ],
+        "metric": [StrOptions(_METRICS)],
+        "n_jobs": [Integral, None],
+    }
+    _test_grid = {"kernel": ["gaussian", "tricube"], "bandwidth": ["loo_cv", 1.0]}
+
+    def __init__(
+        self, *, kernel="gaussian", bandwidth="loo_cv", metric="euclidean", n_jobs=None
+    ):
+        self.kernel = kernel
+        self.bandwidth = bandwidth
+        self.metric = metric
+        self.n_jobs = n_jobs
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Store the training set and choose the bandwidth.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training inputs.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Training targets.
+
+        Returns
+        -------
+        self : object
+            The fitted regressor.
+        """
+        X, y = validate_data(
+            self, X, y, dtype=np.float64, y_numeric=True, multi_output=True
+        )
+        Y = y.reshape(len(y), -1).astype(np.float64)
+        if callable(self.kernel):
+            _call_kernel(self.kernel, np.array([0.0, 0.5, 1.0, 2.0]))
+        center = X.mean(axis=0)
+        cv_mse = None
+        if isinstance(self.bandwidth, str) and self.bandwidth.startswith("loo_cv"):
+            if X.shape[0] < 2:
+                raise ValueError(
+                    f"bandwidth={self.bandwidth!r} needs at least 2 samples, got "
+                    f"n_samples={X.shape[0]}"
+                )
+            bandwidth, cv_mse = self._loo_bandwidth(
+                X - center, Y, per_feature=self.bandwidth == "loo_cv_per_feature"
+            )
+        elif isinstance(self.bandwidth, str):
+            bandwidth = _rule_of_thumb(X, self.bandwidth)
+        else:
+            bandwidth = _check_bandwidth_array(self.bandwidth, X.shape[1])
+
+        Z = (X - center) / bandwidth
+        self._center = center
+        self._Z_fit = Z
+        self._Z_sq_norms = np.einsum("ij,ij->i", Z, Z)
+        self._Y = Y
+        if isinstance(self.kernel, str) and self.kernel in _COMPACT_KERNELS:
+            self._tree = NearestNeighbors(metric=self.metric).fit(Z)
+        self.X_fit_ = X
+        self.y_fit_ = y
+        self.bandwidth_ = bandwidth
+        if cv_mse is not None:
+            self.cv_mse_ = cv_mse
+        return self
+
+    def _loo_bandwidth(self, X_centered, Y, per_feature):
+        """Scott's bandwidth times the leave-one-out-optimal factor(s), and the MSE."""
+        reference = _rule_of_thumb(X_centered, "scott")
+        Z = X_centered / reference
+        n_terms = Y.size
+
+        def sse(scales):
+            return _loo_sse(Z, Y, scales, self.kernel, self.metric, self.n_jobs)
+
+        grid_sse = sse(_LOO_GRID)
+        best = int(np.argmin(grid_sse))
+        log_grid = np.log(_LOO_GRID)
+        bounds = sorted(
+            (log_grid[max(best - 1, 0)], log_grid[min(best + 1, len(_LOO_GRID) - 1)])
+        )
+        result = optimize.minimize_scalar(
+            lambda log_c: sse([np.exp(log_c)])[0],
+            bounds=bounds,
+            method="bounded",
+            options={"xatol": 1e-2},
+        )
+        if result.fun < grid_sse[best]:
+            factor, best_sse = float(np.exp(result.x)), float(result.fun)
+        else:
+            factor, best_sse = float(_LOO_GRID[best]), float(grid_sse[best])
+        if not per_feature or X_centered.shape[1] == 1 or best_sse == 0:
+            return factor * reference, best_sse / n_terms
+
+        def relative_sse(log_factors):
+            Z_scaled = X_centered / (np.exp(log_factors) * reference)
+            loo = _loo_sse(Z_scaled, Y, [1.0], self.kernel, self.metric, self.n_jobs)
+            return loo[0] / best_sse
+
+        d = X_centered.shape[1]
+        start = np.full(d, np.log(factor))
+        result = optimize.minimize(
+            relative_sse,
+            start,
+            method="L-BFGS-B",
+            bounds=[(np.log(_LOO_GRID[-1]), np.log(_MAX_FACTOR))] * d,
+            options={"ftol": 1e-8, "maxfun": 100 * d},
+        )
+        if result.fun < 1.0:
+            return np.exp(result.x) * reference, result.fun * best_sse / n_terms
+        return factor * reference, best_sse / n_terms
+
+    def _weight_chunks(self, X):
+        """Validate ``X``; return the attention weights of its row chunks."""
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        Zq = (X - self._center) / self.bandwidth_
+        n_train = self._Z_fit.shape[0]
+        if hasattr(self, "_tree"):
+            profile = _COMPACT_KERNELS[self.kernel]
+
+            def chunk(rows):
+                return _compact_weights(self._tree, Zq[rows], profile, n_train)
+
+        else:
+
+            def chunk(rows):
+                r2 = _sq_distances(Zq[rows], self._Z_fit, self.metric, self._Z_sq_norms)
+                return _dense_weights(r2, self.kernel)
+
+        return _chunk_map(chunk, X.shape[0], n_train, self.n_jobs)
+
+    def predict(self, X):
+        """Predict by attention pooling of the training targets.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_queries, n_features)
+            Query points.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_queries,) or (n_queries, n_outputs)
+            Kernel-weighted averages of the training targets.
+        """
+        parts = [weights @ self._Y for weights in self._weight_chunks(X)]
+        y_pred = np.vstack(parts)
+        return y_pred.ravel() if self.y_fit_.ndim == 1 else y_pred
+
+    def attention_weights(self, X):
+        """Weight of each training point in the prediction at each query.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_queries, n_features)
+            Query points.
+
+        Returns
+        -------
+        weights : ndarray or scipy.sparse.csr_array of shape \
+(n_queries, n_samples)
+            Row ``q`` holds ``a_i(x_q)``; every row sums to 1. Sparse for the
+            compact kernels, dense otherwise; ``predict(X)`` equals
+            ``weights @ y_fit_``.
+        """
+        parts = self._weight_chunks(X)
+        if hasattr(self, "_tree"):
+            return sparse.csr_array(sparse.vstack(parts, format="csr"))
+        return np.vstack(parts)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+
+def _compact_weights(tree, Zq, profile, n_train):
+    """Sparse attention weights of a compact kernel, with the nearest fallback."""
+    distances, indices = tree.radius_neighbors(Zq, radius=1.0, sort_results=False)
+    counts = np.fromiter((len(i) for i in indices), dtype=np.intp, count=len(indices))
+    indptr = np.concatenate(([0], np.cumsum(counts)))
+    if counts.sum():
+        data = profile(np.concatenate(distances) ** 2)
+        cols = np.concatenate(indices).astype(np.intp)
+    else:
+        data = np.empty(0)
+        cols = np.empty(0, dtype=np.intp)
+    weights = sparse.csr_array((data, cols, indptr), shape=(len(Zq), n_train))
+    totals = np.asarray(weights.sum(axis=1)).ravel()
+    empty = np.flatnonzero(totals <= 0.0)
+    if empty.size:
+        nearest = tree.kneighbors(Zq[empty], n_neighbors=1, return_distance=False)
+        fallback = sparse.csr_array(
+            (np.ones(empty.size), (empty, nearest[:, 0])), shape=weights.shape
+        )
+        keep = np.ones(len(Zq))
+        keep[empty] = 0.0
+        weights = sparse.csr_array(sparse.diags_array(keep) @ weights) + fallback
+        totals[empty] = 1.0
+    return sparse.csr_array(sparse.diags_array(1.0 / totals) @ weights)

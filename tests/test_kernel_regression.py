@@ -1,0 +1,304 @@
+"""Nadaraya-Watson regression against attention pooling, statsmodels and brute force."""
+
+import numpy as np
+import pytest
+from scipy import sparse, stats
+from sklearn.metrics import pairwise_distances
+
+from mathlearn.kernel_regression import NadarayaWatsonRegressor, nadaraya_watson
+from mathlearn.kernel_regression import _nadaraya_watson as nw_module
+
+# Kernel profiles of the scaled distance r, written out independently here.
+PROFILES = {
+    "gaussian": lambda r: np.exp(-(r**2) / 2),
+    "epanechnikov": lambda r: np.where(r <= 1, 1 - r**2, 0.0),
+    "tricube": lambda r: np.where(r <= 1, (1 - np.minimum(r, 1) ** 3) ** 3, 0.0),
+    "uniform": lambda r: (r <= 1).astype(float),
+}
+
+
+def _data(n=60, d=1, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.uniform(-2, 2, size=(n, d))
+    y = np.sin(2 * X[:, 0]) + 0.3 * X[:, -1] ** 2 + 0.1 * rng.normal(size=n)
+    return X, y
+
+
+def _softmax_pooling(Q, K, V, h):
+    """Attention pooling: softmax(-||q - k||^2 / 2 h^2) @ V, computed directly."""
+    scores = -(((Q[:, None, :] - K[None, :, :]) / h) ** 2).sum(-1) / 2
+    scores -= scores.max(axis=1, keepdims=True)
+    attention = np.exp(scores)
+    attention /= attention.sum(axis=1, keepdims=True)
+    return attention @ V, attention
+
+
+def _brute_pool(Q, K, V, h, kernel, metric="euclidean"):
+    """Kernel-weighted average with the nearest-key fallback, by hand."""
+    r = pairwise_distances(Q / h, K / h, metric=metric)
+    w = PROFILES[kernel](r) if isinstance(kernel, str) else kernel(r)
+    out = np.empty((len(Q),) + V.shape[1:])
+    for q in range(len(Q)):
+        if w[q].sum() > 0:
+            out[q] = w[q] @ V / w[q].sum()
+        else:
+            out[q] = V[np.argmin(r[q])]
+    return out
+
+
+def _brute_loo_mse(X, y, h, kernel):
+    """Leave-one-out MSE by refitting on n - 1 points, one point at a time."""
+    errors = []
+    for i in range(len(X)):
+        keep = np.arange(len(X)) != i
+        pred = _brute_pool(X[i : i + 1], X[keep], y[keep], h, kernel)
+        errors.append((pred[0] - y[i]) ** 2)
+    return np.mean(errors)
+
+
+@pytest.mark.parametrize("d", [1, 3])
+def test_gaussian_equals_softmax_attention_pooling(d):
+    X, y = _data(d=d)
+    Q = np.random.RandomState(1).uniform(-2, 2, size=(25, d))
+    h = np.linspace(0.3, 0.6, d)
+    expected, attention = _softmax_pooling(Q, X, y, h)
+    np.testing.assert_allclose(nadaraya_watson(Q, X, y, h), expected, rtol=1e-12)
+    reg = NadarayaWatsonRegressor(bandwidth=h).fit(X, y)
+    np.testing.assert_allclose(reg.predict(Q), expected, rtol=1e-12)
+    np.testing.assert_allclose(reg.attention_weights(Q), attention, atol=1e-14)
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # statsmodels' own import
+@pytest.mark.parametrize("d", [1, 2])
+def test_matches_statsmodels_local_constant(d):
+    nonparametric = pytest.importorskip("statsmodels.nonparametric.api")
+    X, y = _data(n=80, d=d, seed=2)
+    Q = np.random.RandomState(3).uniform(-2.5, 2.5, size=(30, d))
+    h = np.array([0.35, 0.8])[:d]
+    ref = nonparametric.KernelReg(y, X, var_type="c" * d, reg_type="lc", bw=h)
+    expected, _ = ref.fit(Q)
+    got = NadarayaWatsonRegressor(bandwidth=h).fit(X, y).predict(Q)
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("kernel", sorted(PROFILES))
+def test_loo_cv_equals_brute_force_leave_one_out(kernel):
+    X, y = _data(n=40, seed=4)
+    reg = NadarayaWatsonRegressor(kernel=kernel).fit(X, y)
+    h = reg.bandwidth_
+    assert reg.cv_mse_ == pytest.approx(_brute_loo_mse(X, y, h, kernel), rel=1e-10)
+    # The chosen bandwidth is a minimum of the brute-force curve: no grid point
+    # around it (nor the rules of thumb) does better.
+    best = reg.cv_mse_
+    for factor in [0.25, 0.5, 0.8, 0.95, 1.05, 1.25, 2.0, 4.0]:
+        assert _brute_loo_mse(X, y, h * factor, kernel) >= best * (1 - 1e-3)
+
+
+def test_loo_cv_per_feature_switches_off_an_irrelevant_feature():
+    rng = np.random.RandomState(16)
+    X = rng.uniform(-2, 2, size=(150, 2))
+    y = np.sin(2 * X[:, 0]) + 0.1 * rng.normal(size=150)
+    common = NadarayaWatsonRegressor().fit(X, y)
+    per_feature = NadarayaWatsonRegressor(bandwidth="loo_cv_per_feature").fit(X, y)
+    assert per_feature.cv_mse_ < 0.8 * common.cv_mse_
+    assert per_feature.bandwidth_[1] > 20 * per_feature.bandwidth_[0]
+    brute = _brute_loo_mse(X, y, per_feature.bandwidth_, "gaussian")
+    assert per_feature.cv_mse_ == pytest.approx(brute, rel=1e-10)
+
+
+def test_loo_cv_multi_output_is_mean_over_outputs():
+    X, y = _data(n=30, d=2, seed=5)
+    Y = np.column_stack([y, np.cos(X[:, 1])])
+    reg = NadarayaWatsonRegressor().fit(X, Y)
+    mse = np.mean(
+        [_brute_loo_mse(X, Y[:, j], reg.bandwidth_, "gaussian") for j in range(2)]
+    )
+    assert reg.cv_mse_ == pytest.approx(mse, rel=1e-10)
+
+
+@pytest.mark.parametrize("kernel", ["epanechnikov", "tricube", "uniform"])
+def test_compact_kernels_sparse_weights_and_nearest_fallback(kernel):
+    X, y = _data(n=50, seed=6)
+    Q = np.array([[-1.0], [0.2], [1.7], [9.0], [-7.0]])
+    reg = NadarayaWatsonRegressor(kernel=kernel, bandwidth=0.3).fit(X, y)
+    weights = reg.attention_weights(Q)
+    assert sparse.issparse(weights)
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0, rtol=1e-14)
+    expected = _brute_pool(Q, X, y, 0.3, kernel)
+    np.testing.assert_allclose(reg.predict(Q), expected, rtol=1e-12)
+    np.testing.assert_allclose(weights @ y, expected, rtol=1e-12)
+    # Far queries have no neighbour in the support: nearest training target.
+    assert reg.predict(Q[3:4])[0] == y[np.argmax(X[:, 0])]
+    assert reg.predict(Q[4:5])[0] == y[np.argmin(X[:, 0])]
+
+
+def test_gaussian_never_nan_far_from_data():
+    X, y = _data()
+    reg = NadarayaWatsonRegressor(bandwidth=1e-3).fit(X, y)
+    pred = reg.predict([[1e3], [-1e3]])
+    np.testing.assert_array_equal(pred, [y[np.argmax(X)], y[np.argmin(X)]])
+
+
+@pytest.mark.parametrize("metric", ["manhattan", "chebyshev"])
+@pytest.mark.parametrize("kernel", ["gaussian", "tricube"])
+def test_other_metrics(metric, kernel):
+    X, y = _data(n=70, d=3, seed=7)
+    Q = np.random.RandomState(8).uniform(-2, 2, size=(20, 3))
+    h = np.array([0.5, 0.9, 1.3])
+    reg = NadarayaWatsonRegressor(kernel=kernel, bandwidth=h, metric=metric)
+    expected = _brute_pool(Q, X, y, h, kernel, metric=metric)
+    np.testing.assert_allclose(reg.fit(X, y).predict(Q), expected, rtol=1e-10)
+
+
+def test_callable_kernel():
+    X, y = _data(n=50, d=2, seed=9)
+    Q = np.random.RandomState(10).uniform(-2, 2, size=(15, 2))
+
+    def cauchy(r):
+        return 1.0 / (1.0 + r**2)
+
+    reg = NadarayaWatsonRegressor(kernel=cauchy, bandwidth=0.4).fit(X, y)
+    np.testing.assert_allclose(
+        reg.predict(Q), _brute_pool(Q, X, y, 0.4, cauchy), rtol=1e-12
+    )
+    loo = NadarayaWatsonRegressor(kernel=cauchy).fit(X, y)
+    assert loo.cv_mse_ == pytest.approx(
+        _brute_loo_mse(X, y, loo.bandwidth_, cauchy), rel=1e-10
+    )
+
+
+def test_rules_of_thumb_match_scipy_gaussian_kde_factors():
+    X, y = _data(n=90, d=2, seed=11)
+    kde = stats.gaussian_kde(X.T)
+    std = X.std(axis=0, ddof=1)
+    scott = NadarayaWatsonRegressor(bandwidth="scott").fit(X, y)
+    silverman = NadarayaWatsonRegressor(bandwidth="silverman").fit(X, y)
+    np.testing.assert_allclose(scott.bandwidth_, kde.scotts_factor() * std)
+    np.testing.assert_allclose(silverman.bandwidth_, kde.silverman_factor() * std)
+
+
+def test_bandwidth_limits_interpolate_and_average():
+    X, y = _data(n=30, seed=12)
+    tiny = NadarayaWatsonRegressor(bandwidth=1e-6).fit(X, y)
+    np.testing.assert_allclose(tiny.predict(X), y, rtol=1e-12)
+    huge = NadarayaWatsonRegressor(bandwidth=1e8).fit(X, y)
+    np.testing.assert_allclose(huge.predict(X[:5]), np.full(5, y.mean()), rtol=1e-9)
+
+
+def test_multi_output_equals_one_fit_per_output():
+    X, y = _data(n=40, d=2, seed=13)
+    Y = np.column_stack([y, -2 * y + X[:, 1]])
+    both = NadarayaWatsonRegressor(bandwidth=0.5).fit(X, Y).predict(X)
+    assert both.shape == (40, 2)
+    for j in range(2):
+        one = NadarayaWatsonRegressor(bandwidth=0.5).fit(X, Y[:, j]).predict(X)
+        np.testing.assert_allclose(both[:, j], one, rtol=1e-12)
+
+
+@pytest.mark.parametrize("kernel", ["gaussian", "uniform"])
+def test_chunks_and_threads_give_the_same_result(kernel, monkeypatch):
+    X, y = _data(n=120, d=2, seed=14)
+    whole = NadarayaWatsonRegressor(kernel=kernel).fit(X, y)
+    monkeypatch.setattr(nw_module, "_CHUNK_ELEMENTS", 500)
+    chunked = NadarayaWatsonRegressor(kernel=kernel, n_jobs=2).fit(X, y)
+    np.testing.assert_allclose(chunked.bandwidth_, whole.bandwidth_, rtol=1e-12)
+    np.testing.assert_allclose(chunked.predict(X), whole.predict(X), rtol=1e-12)
+
+
+def test_nadaraya_watson_batches_and_vector_values():
+    rng = np.random.RandomState(15)
+    Q = rng.normal(size=(3, 4, 2))
+    K = rng.normal(size=(3, 10, 2))
+    V = rng.normal(size=(3, 10, 5))
+    out = nadaraya_watson(Q, K, V, bandwidth=0.7)
+    assert out.shape == (3, 4, 5)
+    for b in range(3):
+        np.testing.assert_allclose(
+            out[b], _softmax_pooling(Q[b], K[b], V[b], 0.7)[0], rtol=1e-12
+        )
+    vector = nadaraya_watson(Q, K, V[..., 0], bandwidth=0.7, kernel="tricube")
+    np.testing.assert_allclose(
+        vector[1], _brute_pool(Q[1], K[1], V[1, :, 0], 0.7, "tricube"), rtol=1e-12
+    )
+
+
+def test_input_arrays_not_modified():
+    X, y = _data(n=20, d=2)
+    Q = X[:5] + 0.1
+    copies = X.copy(), y.copy(), Q.copy()
+    nadaraya_watson(Q, X, y, bandwidth=0.5)
+    NadarayaWatsonRegressor(kernel="epanechnikov").fit(X, y).predict(Q)
+    for before, after in zip(copies, (X, y, Q), strict=True):
+        np.testing.assert_array_equal(before, after)
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"bandwidth": 0.0}, "bandwidth"),
+        ({"bandwidth": -1.0}, "bandwidth"),
+        ({"bandwidth": [0.5, -0.1]}, "bandwidth"),
+        ({"bandwidth": [0.5, 0.5, 0.5]}, "bandwidth"),
+        ({"kernel": "cosine"}, "kernel"),
+        ({"metric": "cosine"}, "metric"),
+        ({"kernel": lambda r: -r}, "negative or non-finite"),
+        ({"kernel": lambda r: r.sum()}, "one weight per distance"),
+    ],
+)
+def test_bad_parameters(params, match):
+    X, y = _data(n=20, d=2)
+    with pytest.raises(ValueError, match=match):
+        NadarayaWatsonRegressor(**params).fit(X, y)
+
+
+def test_bad_data():
+    X, y = _data(n=20)
+    with pytest.raises(ValueError, match="n_samples=1"):
+        NadarayaWatsonRegressor().fit(X[:1], y[:1])
+    with pytest.raises(ValueError, match="NaN"):
+        NadarayaWatsonRegressor().fit(np.where(X > 1, np.nan, X), y)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        NadarayaWatsonRegressor().fit(X, y[:-1])
+    with pytest.raises(ValueError, match="features"):
+        NadarayaWatsonRegressor(bandwidth=0.5).fit(X, y).predict(np.ones((2, 3)))
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, error, match",
+    [
+        (
+            (np.ones((2, 1)), np.ones((3, 1)), np.ones(3), 0.0),
+            {},
+            ValueError,
+            "bandwidth",
+        ),
+        (
+            (np.ones((2, 1)), np.ones((3, 1)), np.ones(3), 1.0),
+            {"kernel": "box"},
+            ValueError,
+            "kernel",
+        ),
+        (
+            (np.ones((2, 2)), np.ones((3, 1)), np.ones(3), 1.0),
+            {},
+            ValueError,
+            "features",
+        ),
+        (
+            (np.ones((2, 1)), np.ones((3, 1)), np.ones(4), 1.0),
+            {},
+            ValueError,
+            "values.shape",
+        ),
+        ((np.ones(2), np.ones((3, 1)), np.ones(3), 1.0), {}, ValueError, "queries"),
+        (
+            (np.ones((2, 1)), np.ones((3, 1)), [1, np.nan, 2], 1.0),
+            {},
+            ValueError,
+            "values contains NaN",
+        ),
+    ],
+)
+def test_nadaraya_watson_bad_input(args, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        nadaraya_watson(*args, **kwargs)
