@@ -101,3 +101,19 @@ def _write_api_pages():
 
 
 _write_api_pages()
+
+
+def _skip_metadata_request_methods(app, what, name, obj, skip, options):
+    """Leave out scikit-learn's generated ``set_*_request`` methods.
+
+    They document scikit-learn's metadata routing, with cross-references into
+    scikit-learn's glossary that do not resolve here; scikit-learn's own
+    documentation is the place to read about them.
+    """
+    if name.startswith("set_") and name.endswith("_request"):
+        return True
+    return skip
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_metadata_request_methods)

@@ -363,9 +363,9 @@ or array-like of shape (n_features,), default="loo_cv"
     y_fit_ : ndarray of shape (n_samples,) or (n_samples, n_outputs)
         Training targets (the values).
     n_features_in_ : int
-        Number of features seen during :term:`fit`.
+        Number of features seen during ``fit``.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of features seen during :term:`fit`. Defined only when `X`
+        Names of features seen during ``fit``. Defined only when `X`
         has feature names that are all strings.
 
     See Also
