@@ -78,8 +78,13 @@ def _call_kernel(kernel, r):
 
 
 def _sq_distances(Zq, Zk, metric, Zk_sq_norms=None):
-    """Squared scaled distances, shape ``(..., n_queries, n_keys)``."""
-    if metric == "euclidean":
+    """Squared scaled distances, shape ``(..., n_queries, n_keys)``.
+
+    Euclidean distances of more than two features use
+    ``||q||**2 - 2 q.k + ||k||**2`` (one matrix product); with one or two
+    features the differences are cheaper, and exact.
+    """
+    if metric == "euclidean" and Zq.shape[-1] > 2:
         if Zk_sq_norms is None:
             Zk_sq_norms = np.einsum("...ij,...ij->...i", Zk, Zk)
         r2 = Zq @ np.swapaxes(Zk, -1, -2)
@@ -87,6 +92,13 @@ def _sq_distances(Zq, Zk, metric, Zk_sq_norms=None):
         r2 += np.einsum("...ij,...ij->...i", Zq, Zq)[..., :, None]
         r2 += Zk_sq_norms[..., None, :]
         return np.maximum(r2, 0.0, out=r2)
+    if metric == "euclidean":
+        r2 = Zq[..., :, None, 0] - Zk[..., None, :, 0]
+        np.square(r2, out=r2)
+        for j in range(1, Zq.shape[-1]):
+            term = Zq[..., :, None, j] - Zk[..., None, :, j]
+            r2 += np.square(term, out=term)
+        return r2
     diff = np.abs(Zq[..., :, None, 0] - Zk[..., None, :, 0])
     for j in range(1, Zq.shape[-1]):
         term = np.abs(Zq[..., :, None, j] - Zk[..., None, :, j])
@@ -191,6 +203,76 @@ def _loo_sse(Z, Y, scales, kernel, metric, n_jobs):
         return out
 
     return np.sum(_chunk_map(chunk_sse, n, n, n_jobs), axis=0)
+
+
+def _gaussian_ladder(r2, widest, steps, n_octaves):
+    """Gaussian weights at ``steps * n_octaves + 1`` bandwidth factors from one ``exp``.
+
+    ``r2`` holds squared scaled distances (overwritten). With
+    ``u = exp(-r2 / (2 widest**2))`` the weights at factor ``widest / sqrt(a)``
+    are ``u**a``. Each octave ``a = 2**o ... 2**(o + 1)`` is split into
+    ``steps`` (a power of two) equal parts by multiplying by
+    ``u**(2**o / steps)``, which is squared from one octave to the next; so
+    after one ``exp`` every factor costs one multiplication. Yields
+    ``(a, weights)`` in order of increasing ``a`` (decreasing bandwidth); the
+    weights array is reused.
+    """
+    r2 *= -0.5 / (widest**2 * steps)
+    np.maximum(r2, _MIN_EXPONENT, out=r2)
+    step = np.exp(r2, out=r2)  # u**(1 / steps)
+    weights = step if steps == 1 else np.square(step)
+    for _ in range(steps.bit_length() - 2):
+        np.square(weights, out=weights)  # u
+    for octave in range(n_octaves):
+        for j in range(steps):
+            yield 2.0**octave * (1 + j / steps), weights
+            if steps == 1:
+                np.square(weights, out=weights)
+            else:
+                weights *= step
+        if steps > 1:
+            np.square(step, out=step)
+    yield 2.0**n_octaves, weights
+
+
+def _gaussian_loo_sse(Z, Y, widest, steps, n_octaves, metric, n_jobs):
+    """Leave-one-out SSE of the Gaussian kernel along one :func:`_gaussian_ladder`.
+
+    Returns the factors ``widest / sqrt(a)`` and their sums of squared
+    leave-one-out errors. The diagonal distance is set to infinity, so point
+    ``i`` has weight 0 (at most ``1e-304`` after clipping the exponent) in its
+    own prediction; the nearest other point keeps weight 1 at every factor,
+    so no row's weights vanish.
+    """
+    sq_norms = np.einsum("ij,ij->i", Z, Z)
+
+    def chunk_sse(rows):
+        local = np.arange(rows.stop - rows.start)
+        r2 = _sq_distances(Z[rows], Z, metric, sq_norms)
+        r2[local, rows.start + local] = np.inf
+        r2 -= np.min(r2, axis=1)[:, None]
+        Y_rows = Y[rows]
+        out = []
+        for _, weights in _gaussian_ladder(r2, widest, steps, n_octaves):
+            pooled = weights @ Y
+            pooled /= weights.sum(axis=1)[:, None]
+            pooled -= Y_rows
+            out.append(np.einsum("ij,ij->", pooled, pooled))
+        return out
+
+    sse = np.sum(_chunk_map(chunk_sse, Z.shape[0], Z.shape[0], n_jobs), axis=0)
+    exponents = [a for a, _ in _gaussian_ladder(np.zeros(1), 1.0, steps, n_octaves)]
+    return widest / np.sqrt(exponents), sse
+
+
+def _parabola_vertex(x, y):
+    """Abscissa of the vertex of the parabola through three points, or None."""
+    (x0, x1, x2), (y0, y1, y2) = x, y
+    denominator = (x1 - x0) * (y1 - y2) - (x1 - x2) * (y1 - y0)
+    if denominator == 0:
+        return None
+    numerator = (x1 - x0) ** 2 * (y1 - y2) - (x1 - x2) ** 2 * (y1 - y0)
+    return x1 - 0.5 * numerator / denominator
 
 
 def _reference_scale(X, factor):
@@ -518,22 +600,28 @@ or array-like of shape (n_features,), default="loo_cv"
         def sse(scales):
             return _loo_sse(Z, Y, scales, self.kernel, self.metric, self.n_jobs)
 
-        grid_sse = sse(_LOO_GRID)
-        best = int(np.argmin(grid_sse))
-        log_grid = np.log(_LOO_GRID)
-        bounds = sorted(
-            (log_grid[max(best - 1, 0)], log_grid[min(best + 1, len(_LOO_GRID) - 1)])
-        )
-        result = optimize.minimize_scalar(
-            lambda log_c: sse([np.exp(log_c)])[0],
-            bounds=bounds,
-            method="bounded",
-            options={"xatol": 1e-2},
-        )
-        if result.fun < grid_sse[best]:
-            factor, best_sse = float(np.exp(result.x)), float(result.fun)
+        if self.kernel == "gaussian":
+            factor, best_sse = self._gaussian_loo_factor(Z, Y)
         else:
-            factor, best_sse = float(_LOO_GRID[best]), float(grid_sse[best])
+            grid_sse = sse(_LOO_GRID)
+            best = int(np.argmin(grid_sse))
+            log_grid = np.log(_LOO_GRID)
+            bounds = sorted(
+                (
+                    log_grid[max(best - 1, 0)],
+                    log_grid[min(best + 1, len(_LOO_GRID) - 1)],
+                )
+            )
+            result = optimize.minimize_scalar(
+                lambda log_c: sse([np.exp(log_c)])[0],
+                bounds=bounds,
+                method="bounded",
+                options={"xatol": 1e-2},
+            )
+            if result.fun < grid_sse[best]:
+                factor, best_sse = float(np.exp(result.x)), float(result.fun)
+            else:
+                factor, best_sse = float(_LOO_GRID[best]), float(grid_sse[best])
         if not per_feature or X_centered.shape[1] == 1 or best_sse == 0:
             return factor * reference, best_sse / n_terms
 
@@ -554,6 +642,42 @@ or array-like of shape (n_features,), default="loo_cv"
         if result.fun < 1.0:
             return np.exp(result.x) * reference, result.fun * best_sse / n_terms
         return factor * reference, best_sse / n_terms
+
+    def _gaussian_loo_factor(self, Z, Y):
+        """Leave-one-out-optimal factor of the Gaussian kernel, and its SSE.
+
+        Three passes over the data, each computing the distances of a row
+        chunk once and one ``exp`` (see :func:`_gaussian_ladder`): the coarse
+        grid, a grid four times finer in ``1 / c**2`` over the two octaves
+        around its best value, and the exact error at the vertex of the
+        parabola through the best fine value and its neighbours (in
+        ``log c``), kept if it is lower.
+        """
+        coarse, coarse_sse = _gaussian_loo_sse(
+            Z, Y, _LOO_GRID[0], 1, len(_LOO_GRID) - 1, self.metric, self.n_jobs
+        )
+        best = int(np.argmin(coarse_sse))
+        fine, fine_sse = _gaussian_loo_sse(
+            Z, Y, coarse[max(best - 1, 0)], 4, 2, self.metric, self.n_jobs
+        )
+        inside = fine >= _LOO_GRID[-1] * (1 - 1e-12)
+        fine, fine_sse = fine[inside], fine_sse[inside]
+        factors = np.concatenate([coarse, fine])
+        sses = np.concatenate([coarse_sse, fine_sse])
+        i = int(np.argmin(sses))
+        factor, best_sse = float(factors[i]), float(sses[i])
+        j = int(np.argmin(fine_sse))
+        if 0 < j < len(fine) - 1:
+            log_fine = np.log(fine[j - 1 : j + 2])
+            vertex = _parabola_vertex(log_fine, fine_sse[j - 1 : j + 2])
+            if vertex is not None and log_fine[2] < vertex < log_fine[0]:
+                candidate = float(np.exp(vertex))
+                _, (loo,) = _gaussian_loo_sse(
+                    Z, Y, candidate, 1, 0, self.metric, self.n_jobs
+                )
+                if loo < best_sse:
+                    factor, best_sse = candidate, float(loo)
+        return factor, best_sse
 
     def _weight_chunks(self, X):
         """Validate ``X``; return the attention weights of its row chunks."""
