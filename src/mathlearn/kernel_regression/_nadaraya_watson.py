@@ -49,6 +49,8 @@ _MAX_FACTOR = 1e3
 # Consecutive values differ by sqrt(2), so each Gaussian weight on the grid is
 # the square of the one before (from the widest down): one exp per chunk.
 _LOO_GRID = 2.0 ** np.arange(2.0, -6.25, -0.5)
+# Points on which the Gaussian kernel's coarse grid is scanned (about).
+_PILOT_ROWS = 1000
 
 
 def _check_kernel(kernel):
@@ -235,23 +237,26 @@ def _gaussian_ladder(r2, widest, steps, n_octaves):
     yield 2.0**n_octaves, weights
 
 
-def _gaussian_loo_sse(Z, Y, widest, steps, n_octaves, metric, n_jobs):
+def _gaussian_loo_sse(Z, Y, widest, steps, n_octaves, metric, n_jobs, queries=None):
     """Leave-one-out SSE of the Gaussian kernel along one :func:`_gaussian_ladder`.
 
     Returns the factors ``widest / sqrt(a)`` and their sums of squared
-    leave-one-out errors. The diagonal distance is set to infinity, so point
-    ``i`` has weight 0 (at most ``1e-304`` after clipping the exponent) in its
-    own prediction; the nearest other point keeps weight 1 at every factor,
-    so no row's weights vanish.
+    leave-one-out errors over the points ``queries`` (indices; all points by
+    default), each predicted from all the others. The diagonal distance is set
+    to infinity, so point ``i`` has weight 0 (at most ``1e-304`` after
+    clipping the exponent) in its own prediction; the nearest other point
+    keeps weight 1 at every factor, so no row's weights vanish.
     """
     sq_norms = np.einsum("ij,ij->i", Z, Z)
+    if queries is None:
+        queries = np.arange(Z.shape[0])
 
     def chunk_sse(rows):
-        local = np.arange(rows.stop - rows.start)
-        r2 = _sq_distances(Z[rows], Z, metric, sq_norms)
-        r2[local, rows.start + local] = np.inf
+        index = queries[rows]
+        r2 = _sq_distances(Z[index], Z, metric, sq_norms)
+        r2[np.arange(len(index)), index] = np.inf
         r2 -= np.min(r2, axis=1)[:, None]
-        Y_rows = Y[rows]
+        Y_rows = Y[index]
         out = []
         for _, weights in _gaussian_ladder(r2, widest, steps, n_octaves):
             pooled = weights @ Y
@@ -260,7 +265,7 @@ def _gaussian_loo_sse(Z, Y, widest, steps, n_octaves, metric, n_jobs):
             out.append(np.einsum("ij,ij->", pooled, pooled))
         return out
 
-    sse = np.sum(_chunk_map(chunk_sse, Z.shape[0], Z.shape[0], n_jobs), axis=0)
+    sse = np.sum(_chunk_map(chunk_sse, len(queries), Z.shape[0], n_jobs), axis=0)
     exponents = [a for a, _ in _gaussian_ladder(np.zeros(1), 1.0, steps, n_octaves)]
     return widest / np.sqrt(exponents), sse
 
@@ -464,11 +469,17 @@ or array-like of shape (n_features,), default="loo_cv"
     attention matrix, so ``y_hat_{-i} = sum_{j != i} K_ij y_j /
     sum_{j != i} K_ij`` for every ``i`` costs one pass over the matrix, not
     ``n`` refits. The factor ``c`` in ``bandwidth_ = c * h_scott`` is searched
-    over 17 values from 4 down to 1/64 in ratios of sqrt(2) (one pass that
-    computes each row chunk's distances once; for the Gaussian kernel each
-    value's weights are the squares of the previous ones, so one ``exp``),
-    then refined by bounded Brent minimisation of ``log c`` between the
-    neighbours of the best grid value. A minimum at the ends of the grid is
+    over 17 values from 4 down to 1/64 in ratios of sqrt(2), in one pass that
+    computes each row chunk's distances once. For the Gaussian kernel one
+    ``exp`` serves every value (each value's weights are the squares of the
+    previous ones); this scan runs on about 1,000 evenly spaced points, then
+    a ladder four times finer in ``1 / c**2`` (weights are products of
+    powers of one ``exp``) on all points brackets the minimum, and the
+    parabola through the best three ladder values gives the final candidate,
+    evaluated exactly: three passes over the data in all. For the other
+    kernels the grid is refined by bounded Brent minimisation of ``log c``
+    between the neighbours of the best grid value. A minimum at the ends of
+    the grid is
     kept there. ``"loo_cv_per_feature"`` starts from that factor and runs
     bounded L-BFGS-B over one log-factor per feature (between 1/64 and 1000);
     it is kept only if it lowers the leave-one-out error. Like statsmodels'
@@ -512,7 +523,7 @@ or array-like of shape (n_features,), default="loo_cv"
     >>> y = np.sin(X[:, 0]) + 0.1 * rng.normal(size=80)
     >>> reg = NadarayaWatsonRegressor().fit(X, y)
     >>> reg.bandwidth_.round(3)
-    array([0.135])
+    array([0.136])
     >>> reg.predict([[1.5]]).round(3)
     array([1.012])
     >>> reg.attention_weights([[1.5]]).sum().round(6)
@@ -646,27 +657,37 @@ or array-like of shape (n_features,), default="loo_cv"
     def _gaussian_loo_factor(self, Z, Y):
         """Leave-one-out-optimal factor of the Gaussian kernel, and its SSE.
 
-        Three passes over the data, each computing the distances of a row
-        chunk once and one ``exp`` (see :func:`_gaussian_ladder`): the coarse
-        grid, a grid four times finer in ``1 / c**2`` over the two octaves
-        around its best value, and the exact error at the vertex of the
-        parabola through the best fine value and its neighbours (in
+        Three passes, each computing the distances of a row chunk once and
+        one ``exp`` (see :func:`_gaussian_ladder`). (1) The coarse grid, on at
+        most about ``_PILOT_ROWS`` evenly spaced points (every point for small
+        ``n``), brackets the minimum. (2) On every point, a ladder four times
+        finer in ``1 / c**2`` over the two octaves (coarse steps) around that
+        bracket; it is moved and repeated while its minimum is at an end that
+        is not an end of the grid. (3) The exact error at the vertex of the
+        parabola through the best ladder value and its neighbours (in
         ``log c``), kept if it is lower.
         """
-        coarse, coarse_sse = _gaussian_loo_sse(
-            Z, Y, _LOO_GRID[0], 1, len(_LOO_GRID) - 1, self.metric, self.n_jobs
+        n = Z.shape[0]
+        pilot = np.arange(0, n, max(1, n // _PILOT_ROWS))
+        _, coarse_sse = _gaussian_loo_sse(
+            Z, Y, _LOO_GRID[0], 1, len(_LOO_GRID) - 1, self.metric, self.n_jobs, pilot
         )
-        best = int(np.argmin(coarse_sse))
-        fine, fine_sse = _gaussian_loo_sse(
-            Z, Y, coarse[max(best - 1, 0)], 4, 2, self.metric, self.n_jobs
-        )
-        inside = fine >= _LOO_GRID[-1] * (1 - 1e-12)
-        fine, fine_sse = fine[inside], fine_sse[inside]
-        factors = np.concatenate([coarse, fine])
-        sses = np.concatenate([coarse_sse, fine_sse])
-        i = int(np.argmin(sses))
-        factor, best_sse = float(factors[i]), float(sses[i])
-        j = int(np.argmin(fine_sse))
+        center = int(np.argmin(coarse_sse))
+        last = len(_LOO_GRID) - 1
+        for _ in range(len(_LOO_GRID)):
+            # One grid step is one octave of a = (widest / c)**2.
+            top, bottom = max(center - 1, 0), min(center + 1, last)
+            fine, fine_sse = _gaussian_loo_sse(
+                Z, Y, _LOO_GRID[top], 4, bottom - top, self.metric, self.n_jobs
+            )
+            j = int(np.argmin(fine_sse))
+            if j == 0 and top > 0:
+                center = top
+            elif j == len(fine) - 1 and bottom < last:
+                center = bottom
+            else:
+                break
+        factor, best_sse = float(fine[j]), float(fine_sse[j])
         if 0 < j < len(fine) - 1:
             log_fine = np.log(fine[j - 1 : j + 2])
             vertex = _parabola_vertex(log_fine, fine_sse[j - 1 : j + 2])
