@@ -29,7 +29,7 @@ _NORMS = ("backward", "ortho", "forward")
 # Largest factor made of primes above 13 that one dense DFT stage handles.
 _MAX_LEAF = 128
 # Elements transformed at a time: a block of rows whose buffers fit in cache.
-_BLOCK = 2**15
+_BLOCK = 2**16
 
 
 # ---------------------------------------------------------------------------
