@@ -222,8 +222,10 @@ class _Stage:
             Xv = X.reshape(p, r, sub, block)
             if p == 1 and r not in (2, 3, 4):
                 # First stage, no twiddles: one dense DFT of every column.
-                np.matmul(self.matrix, Xv.reshape(r, sub * block), out=Y.reshape(r, -1))
-                return Y.reshape(r, sub, block)
+                Yv = Y.reshape(r, sub, block)
+                product = np.matmul(self.matrix, Xv.reshape(r, sub * block))
+                np.copyto(Yv, product.reshape(r, sub, block))
+                return Yv
             inputs = [Xv[:, q] for q in range(r)]
             Yv = Y.reshape(r, p, sub, block)
             outputs = [Yv[s] for s in range(r)]
@@ -392,9 +394,19 @@ def _c2c(x, sign):
             source = block.T
             destination = out[start : start + b, :, 0].T
         else:
+            # Columns are read and written where they lie: the first stage
+            # reads the strided view, the last one writes the output's.
             source = x[start, :, columns]
-            destination = out[start, :, columns]
             b = source.shape[1]
+            _run_stages(
+                plan,
+                source[None],
+                back[: b * n],
+                front[: b * n],
+                scratch,
+                out[start, :, columns],
+            )
+            continue
         work = front[: b * n].reshape(n, b)
         np.copyto(work, source)
         result = _run_stages(
