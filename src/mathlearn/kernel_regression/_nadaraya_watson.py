@@ -474,13 +474,13 @@ or array-like of shape (n_features,), default="loo_cv"
     ``exp`` serves every value (each value's weights are the squares of the
     previous ones); this scan runs on about 1,000 evenly spaced points, then
     a ladder four times finer in ``1 / c**2`` (weights are products of
-    powers of one ``exp``) on all points brackets the minimum, and the
-    parabola through the best three ladder values gives the final candidate,
-    evaluated exactly: three passes over the data in all. For the other
-    kernels the grid is refined by bounded Brent minimisation of ``log c``
-    between the neighbours of the best grid value. A minimum at the ends of
-    the grid is
-    kept there. ``"loo_cv_per_feature"`` starts from that factor and runs
+    powers of one ``exp``) on all points narrows it down, and the parabola
+    through the best three ladder values gives a last candidate, evaluated
+    exactly and kept if better: three passes over the data in all. For the
+    other kernels the grid is refined by bounded Brent minimisation of
+    ``log c`` between the neighbours of the best grid value. A minimum at the
+    ends of the grid is kept there. ``"loo_cv_per_feature"`` starts from that
+    factor and runs
     bounded L-BFGS-B over one log-factor per feature (between 1/64 and 1000);
     it is kept only if it lowers the leave-one-out error. Like statsmodels'
     ``KernelReg(bw="cv_ls")``, it can switch off irrelevant features, but it
