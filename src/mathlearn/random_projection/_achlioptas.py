@@ -46,9 +46,7 @@ def draw_sign_pattern(n_components, n_features, density, rng):
             sample_without_replacement(n_features, count, random_state=rng)
         )
     signs = (2 * rng.randint(2, size=indptr[-1]) - 1).astype(np.int8)
-    return sparse.csr_matrix(
-        (signs, indices, indptr), shape=(n_components, n_features)
-    )
+    return sparse.csr_matrix((signs, indices, indptr), shape=(n_components, n_features))
 
 
 def project_with_pattern(X, pattern, scale, dense_output):

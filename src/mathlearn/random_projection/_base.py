@@ -98,7 +98,7 @@ class BaseProjection(
 
     @abstractmethod
     def _dense_components(self):
-        """The projection as a dense ndarray of shape (n_components_, n_features_in_)."""
+        """The projection as a dense (n_components_, n_features_in_) ndarray."""
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):

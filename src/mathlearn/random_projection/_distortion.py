@@ -82,7 +82,17 @@ class PairwiseDistortion:
 
         if ax is None:
             ax = plt.gca()
-        ax.hist(self.ratios, bins=bins, histtype="stepfilled", alpha=0.5, label=label)
+        low, high = float(self.ratios.min()), float(self.ratios.max())
+        if high - low <= 1e-9 * max(abs(high), 1.0):
+            low, high = low - 0.05, high + 0.05  # all ratios (nearly) equal
+        ax.hist(
+            self.ratios,
+            bins=bins,
+            range=(low, high),
+            histtype="stepfilled",
+            alpha=0.5,
+            label=label,
+        )
         ax.axvline(1.0, color="black", linewidth=1)
         if eps is not None:
             for edge in (1 - eps, 1 + eps):

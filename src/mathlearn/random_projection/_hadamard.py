@@ -194,7 +194,10 @@ class HadamardRandomProjection(BaseProjection):
         **BaseProjection._parameter_constraints,
         "projection": [StrOptions({"subsample", "sparse"})],
         "density": [Interval(Real, 0, 1, closed="right"), StrOptions({"auto"})],
-        "block_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "block_size": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
     }
 
     def __init__(

@@ -3,7 +3,8 @@
 from numbers import Integral
 
 import numpy as np
-from scipy import sparse
+from scipy import linalg, sparse
+from scipy.sparse.csgraph import connected_components
 from sklearn.utils.extmath import safe_sparse_dot
 
 from mathlearn.random_projection._base import BaseProjection
@@ -11,9 +12,57 @@ from mathlearn.utils._sklearn_compat import Interval, StrOptions
 
 # Each training row takes part in about this many components with
 # n_samples_per_component="auto".
-_APPEARANCES = 4
+_APPEARANCES = 16
 # Pairs of training rows used to calibrate the scale.
 _N_CALIBRATION_PAIRS = 500
+# Sparse rows whose cosine exceeds this overlap "strongly" and are whitened
+# together; groups larger than _MAX_GROUP are left as they are.
+_OVERLAP = 0.2
+_MAX_GROUP = 3000
+_ROW_CHUNK = 2048
+
+
+def _whitening(X_hat):
+    """Sparse block-diagonal ``W`` with ``W @ X_hat`` nearly orthonormal rows.
+
+    Rows of the sparse ``X_hat`` (unit norm) are grouped by the connected
+    components of the graph of cosines above ``_OVERLAP``; each group ``c``
+    gets the pseudo-inverse square root of its Gram matrix, ``G_c^{+1/2}``,
+    so its rows become an orthonormal basis of their span. Weaker overlaps
+    are ignored. Returns the groups' sizes as well.
+    """
+    n = X_hat.shape[0]
+    heads, tails = [], []
+    for start in range(0, n, _ROW_CHUNK):
+        G = (X_hat[start : start + _ROW_CHUNK] @ X_hat.T).tocoo()
+        strong = (np.abs(G.data) > _OVERLAP) & (G.row + start != G.col)
+        heads.append(G.row[strong] + start)
+        tails.append(G.col[strong])
+    heads, tails = np.concatenate(heads), np.concatenate(tails)
+    graph = sparse.csr_matrix((np.ones(heads.size), (heads, tails)), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    order = np.argsort(labels, kind="stable")
+    bounds = np.flatnonzero(np.diff(labels[order])) + 1
+    rows, cols, values = [], [], []
+    for group in np.split(order, bounds):
+        if group.size == 1 or group.size > _MAX_GROUP:
+            rows.append(group)
+            cols.append(group)
+            values.append(np.ones(group.size))
+            continue
+        block = X_hat[group]
+        gram = (block @ block.T).toarray()
+        eigenvalues, vectors = linalg.eigh(gram)
+        keep = eigenvalues > 1e-10 * eigenvalues[-1]
+        root = (vectors[:, keep] / np.sqrt(eigenvalues[keep])) @ vectors[:, keep].T
+        rows.append(np.repeat(group, group.size))
+        cols.append(np.tile(group, group.size))
+        values.append(root.ravel())
+    W = sparse.csr_matrix(
+        (np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(n, n),
+    )
+    return W, np.bincount(labels)
 
 
 def _row_norms(X):
@@ -65,8 +114,8 @@ class SampledRandomProjection(BaseProjection):
     n_samples_per_component : int or "auto", default="auto"
         Training rows combined in each component, at most the number of
         non-zero rows. ``"auto"`` uses enough for every non-zero row to take
-        part in about 4 components:
-        ``min(n_rows, ceil(4 * n_rows / n_components))``.
+        part in about 16 components:
+        ``min(n_rows, ceil(16 * n_rows / n_components))``.
     dense_output : bool, default=False
         With sparse input the components and the output are sparse unless
         this is True.
@@ -130,7 +179,7 @@ class SampledRandomProjection(BaseProjection):
     >>> X = rng.normal(size=(200, 2000))
     >>> projection = SampledRandomProjection(400, random_state=0).fit(X)
     >>> projection.n_samples_per_component_, projection.sample_indices_.shape
-    (2, (400, 2))
+    (8, (400, 8))
     >>> X_new = projection.transform(X)
     >>> ratio = np.sum((X_new[0] - X_new[1]) ** 2) / np.sum((X[0] - X[1]) ** 2)
     >>> bool(abs(ratio - 1) < 0.2)
@@ -183,37 +232,40 @@ class SampledRandomProjection(BaseProjection):
                     f"of non-zero rows of X, {rows.size}"
                 )
         samples = _balanced_samples(rows, n_components, n_per, rng)
+        # Row i, used in counts[i] components, enters each with weight
+        # +-1 / sqrt(counts[i]): every column of S has unit norm.
+        counts = np.bincount(samples.ravel(), minlength=X.shape[0])
         signs = 2.0 * rng.randint(2, size=samples.shape) - 1.0
-        weights = (signs / norms[samples]).ravel()
+        weights = (signs / np.sqrt(counts[samples])).ravel()
         indptr = np.arange(0, samples.size + 1, n_per)
         S = sparse.csr_matrix(
             (weights, samples.ravel(), indptr), shape=(n_components, X.shape[0])
         )
-        components = S @ X
-        lengths = _row_norms(components)
-        lengths[lengths == 0] = 1.0
-        inverse_lengths = (1.0 / lengths).astype(X.dtype)
-        if sparse.issparse(components):
-            components = sparse.diags(inverse_lengths) @ components
+        S.sum_duplicates()
+        inverse_norms = np.zeros(X.shape[0])
+        inverse_norms[rows] = 1.0 / norms[rows]
+        if sparse.issparse(X):
+            X_hat = (sparse.diags(inverse_norms) @ X).tocsr()
+            W, group_sizes = _whitening(X_hat)
+            components = (S @ W) @ X_hat
         else:
-            components *= inverse_lengths[:, None]
+            group_sizes = np.ones(X.shape[0], dtype=np.intp)
+            components = S @ (X * inverse_norms[:, None].astype(X.dtype))
 
-        # One scale for the whole projection: the ratio of the summed squared
-        # distances of random pairs of training rows, after and before.
+        # One scale for the whole projection: the median ratio of the squared
+        # distances of random pairs of training rows, after over before.
         first = rng.choice(rows, _N_CALIBRATION_PAIRS)
         second = rng.choice(rows, _N_CALIBRATION_PAIRS)
         keep = first != second
-        before = after = 0.0
+        ratio = 0.0
         if keep.any():
-            diff = X[first[keep]] - X[second[keep]]
+            diff = (X[first[keep]] - X[second[keep]]).astype(components.dtype)
+            before = _row_norms(diff) ** 2
             projected = safe_sparse_dot(diff, components.T, dense_output=True)
-            before = float(_row_norms(diff) @ _row_norms(diff))
-            after = float(np.sum(np.square(projected, dtype=np.float64)))
-        if before > 0 and after > 0:
-            scale = np.sqrt(before / after)
-        else:
-            # One distinct row: the value orthonormal rows would give.
-            scale = np.sqrt(rows.size / n_components)
+            after = np.sum(np.square(projected, dtype=np.float64), axis=1)
+            ratio = float(np.median(after[before > 0] / before[before > 0]))
+        # With a single distinct row, orthonormal rows' value: 1.
+        scale = 1.0 / np.sqrt(ratio) if ratio > 0 else 1.0
         components = components * X.dtype.type(scale)
         if sparse.issparse(components):
             components = components.tocsr().astype(X.dtype)
@@ -224,6 +276,7 @@ class SampledRandomProjection(BaseProjection):
             "sample_indices_": samples,
             "components_": components,
             "scale_": float(scale),
+            "largest_group_": int(group_sizes.max()),
         }
 
     def _dense_components(self):
