@@ -69,6 +69,21 @@ def fwht(X):
     return X
 
 
+def _popcount(values):
+    """Number of set bits of each non-negative int64."""
+    if hasattr(np, "bitwise_count"):  # numpy >= 2.0
+        return np.bitwise_count(values)
+    table = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
+    as_bytes = values.astype(np.uint64).view(np.uint8).reshape(*values.shape, 8)
+    return table[as_bytes].sum(axis=-1, dtype=np.int64)
+
+
+def hadamard_entries(rows, cols):
+    """``hadamard(n)[rows][:, cols]`` without the matrix: ``(-1)**popcount(i & j)``."""
+    parity = _popcount(rows[:, None] & cols[None, :]) & 1
+    return 1 - 2 * parity.astype(np.int8)
+
+
 def _next_power_of_two(n):
     return 1 << max(0, int(n - 1).bit_length())
 
@@ -265,12 +280,31 @@ class HadamardRandomProjection(BaseProjection):
             weights.data *= scale
         out = np.empty((n_samples, self.n_components_), dtype=dtype)
         step = self._block_rows()
-        buffer = np.empty((min(step, n_samples), self.n_padded_), dtype=dtype)
+        buffer = None
+        log_n = max(1, int(np.log2(self.n_padded_)))
         for start in range(0, n_samples, step):
             stop = min(start + step, n_samples)
+            rows = X[start:stop]
+            if weights is None and sparse.issparse(rows):
+                # A few non-zero columns: build just those columns of the
+                # components from the sign formula of H, when that is cheaper
+                # than the butterflies.
+                used = np.unique(rows.indices)
+                if self.n_components_ * used.size * 4 < rows.shape[0] * (
+                    self.n_padded_ * log_n
+                ):
+                    entries = hadamard_entries(self.indices_, used).astype(dtype)
+                    entries *= signs[used] * scale
+                    compact = sparse.csr_matrix(
+                        (rows.data, np.searchsorted(used, rows.indices), rows.indptr),
+                        shape=(rows.shape[0], used.size),
+                    )
+                    out[start:stop] = compact @ entries.T
+                    continue
+            if buffer is None:
+                buffer = np.empty((min(step, n_samples), self.n_padded_), dtype=dtype)
             block = buffer[: stop - start]
             block[:, n_features:] = 0
-            rows = X[start:stop]
             block[:, :n_features] = rows.toarray() if sparse.issparse(rows) else rows
             block[:, :n_features] *= signs
             transformed = fwht(block)
