@@ -84,6 +84,44 @@ def hadamard_entries(rows, cols):
     return 1 - 2 * parity.astype(np.int8)
 
 
+def subsampled_hadamard(X, n, indices):
+    """Columns ``indices`` of ``pad(X, n) @ hadamard(n)``, by two BLAS products.
+
+    With ``n = B * a`` and a padded row ``x`` laid out as a ``(B, a)`` matrix
+    ``M`` (``x[b * a + c] = M[b, c]``), Sylvester's ``H_n = H_B (x) H_a``
+    gives ``(H x)[b' * a + c'] = sum_b H_B[b', b] (M @ H_a)[b, c']``: one
+    matrix product with ``H_a``, one with ``H_B``, both over the
+    ``ceil(d / a)`` rows of ``M`` that hold data (``d = X.shape[1]``); the
+    zero padding is never formed. ``a`` is about ``sqrt(n)``, so a row costs
+    ``2 * d * (a + B)`` flops in two large BLAS calls (a Gaussian projection
+    costs ``2 * d * k``).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_rows, d), d <= n
+    n : int
+        Power of two, the length of the transform.
+    indices : ndarray of int of shape (k,)
+        Columns to return, in ``range(n)``.
+
+    Returns
+    -------
+    out : ndarray of shape (n_rows, k)
+    """
+    n_rows, d = X.shape
+    a = 1 << ((n.bit_length() - 1 + 1) // 2)
+    B = n // a
+    n_used = -(-d // a)
+    M = np.zeros((n_rows, n_used * a), dtype=X.dtype)
+    M[:, :d] = X
+    Z = M.reshape(n_rows * n_used, a) @ hadamard(a).astype(X.dtype)
+    Z = np.ascontiguousarray(Z.reshape(n_rows, n_used, a).transpose(0, 2, 1))
+    H_B = hadamard_entries(np.arange(B), np.arange(n_used)).astype(X.dtype)
+    Y = (Z.reshape(n_rows * a, n_used) @ H_B.T).reshape(n_rows, a, B)
+    b_out, c_out = np.divmod(indices, a)
+    return Y[:, c_out, b_out]
+
+
 def _next_power_of_two(n):
     return 1 << max(0, int(n - 1).bit_length())
 
@@ -301,17 +339,20 @@ class HadamardRandomProjection(BaseProjection):
                     )
                     out[start:stop] = compact @ entries.T
                     continue
+            dense = rows.toarray() if sparse.issparse(rows) else rows
+            if weights is None:
+                out[start:stop] = subsampled_hadamard(
+                    dense * signs, self.n_padded_, self.indices_
+                )
+                out[start:stop] *= scale
+                continue
             if buffer is None:
                 buffer = np.empty((min(step, n_samples), self.n_padded_), dtype=dtype)
             block = buffer[: stop - start]
             block[:, n_features:] = 0
-            block[:, :n_features] = rows.toarray() if sparse.issparse(rows) else rows
-            block[:, :n_features] *= signs
+            np.multiply(dense, signs, out=block[:, :n_features])
             transformed = fwht(block)
-            if weights is None:
-                np.multiply(transformed[:, self.indices_], scale, out=out[start:stop])
-            else:
-                out[start:stop] = (weights @ transformed.T).T
+            out[start:stop] = (weights @ transformed.T).T
         return out
 
     def _dense_components(self):
