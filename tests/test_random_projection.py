@@ -148,14 +148,24 @@ def test_transform_is_the_product_with_the_components(cls, dtype, as_sparse):
 
 @pytest.mark.parametrize("projection", ["subsample", "sparse"])
 @pytest.mark.parametrize("block_size", [1, 7, "auto"])
-def test_hadamard_matches_scipy_hadamard_matrix(projection, block_size):
+@pytest.mark.parametrize("as_sparse", [False, True])
+# 30 components take the explicit-matrix path, 120 the Kronecker products or
+# the butterflies (and, for sparse rows, the sign formula).
+@pytest.mark.parametrize("n_components", [30, 120])
+def test_hadamard_matches_scipy_hadamard_matrix(
+    projection, block_size, as_sparse, n_components
+):
     rng = np.random.RandomState(1)
     X = rng.normal(size=(23, 100))  # padded to 128
+    X[rng.rand(*X.shape) < 0.5] = 0
     est = HadamardRandomProjection(
-        30, projection=projection, block_size=block_size, random_state=0
+        n_components, projection=projection, block_size=block_size, random_state=0
     ).fit(X)
     assert est.n_padded_ == 128
-    np.testing.assert_allclose(est.transform(X), X @ _hadamard_components(est).T)
+    X_in = sparse.csr_matrix(X) if as_sparse else X
+    np.testing.assert_allclose(
+        est.transform(X_in), X @ _hadamard_components(est).T, atol=1e-10
+    )
 
 
 def test_hadamard_keeps_norms_exactly_when_nothing_is_dropped():
@@ -381,3 +391,13 @@ def test_same_seed_same_projection_and_caller_arrays_untouched(cls):
     b = b.toarray() if sparse.issparse(b) else b
     np.testing.assert_array_equal(a, b)
     assert (X != before).nnz == 0
+
+
+def test_hadamard_sign_formula_path_for_very_sparse_rows():
+    # Few non-zero columns per block: the components' columns come from
+    # (-1)**popcount(i & j) instead of the transform; same result.
+    X = sparse.random(50, 2000, density=0.001, format="csr", random_state=0)
+    est = HadamardRandomProjection(500, random_state=0).fit(X)
+    expected = X.toarray() @ _hadamard_components(est).T
+    np.testing.assert_allclose(est.transform(X), expected, atol=1e-10)
+    np.testing.assert_allclose(est.transform(X.toarray()), expected, atol=1e-10)

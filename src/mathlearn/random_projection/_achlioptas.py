@@ -4,7 +4,6 @@ from numbers import Real
 
 import numpy as np
 from scipy import sparse
-from sklearn.utils.random import sample_without_replacement
 
 from mathlearn.random_projection._base import BLOCK_ELEMENTS, BaseProjection
 from mathlearn.utils._sklearn_compat import Interval, StrOptions
@@ -38,15 +37,22 @@ def draw_sign_pattern(n_components, n_features, density, rng):
             np.less(u, density / 2, out=block, casting="unsafe")
             block -= ((u >= density / 2) & (u < density)).astype(np.int8)
         return pattern
-    counts = rng.binomial(n_features, density, size=n_components)
-    indptr = np.concatenate([[0], np.cumsum(counts)])
-    indices = np.empty(indptr[-1], dtype=np.int32)
-    for row, count in enumerate(counts):
-        indices[indptr[row] : indptr[row + 1]] = np.sort(
-            sample_without_replacement(n_features, count, random_state=rng)
-        )
-    signs = (2 * rng.randint(2, size=indptr[-1]) - 1).astype(np.int8)
-    return sparse.csr_matrix((signs, indices, indptr), shape=(n_components, n_features))
+    # Positions of the non-zeros in the flattened matrix: gaps between
+    # independent Bernoulli(density) successes are geometric.
+    size = n_components * n_features
+    expected = size * density
+    gaps = rng.geometric(density, size=int(expected + 6 * np.sqrt(expected) + 16))
+    positions = np.cumsum(gaps) - 1
+    while positions[-1] < size:
+        more = rng.geometric(density, size=int(expected // 8 + 16))
+        positions = np.concatenate([positions, positions[-1] + np.cumsum(more)])
+    positions = positions[positions < size]
+    rows, columns = np.divmod(positions, n_features)
+    indptr = np.searchsorted(rows, np.arange(n_components + 1))
+    signs = (2 * rng.randint(2, size=positions.size) - 1).astype(np.int8)
+    return sparse.csr_matrix(
+        (signs, columns.astype(np.int32), indptr), shape=(n_components, n_features)
+    )
 
 
 def project_with_pattern(X, pattern, scale, dense_output):
