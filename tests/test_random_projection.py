@@ -149,9 +149,10 @@ def test_transform_is_the_product_with_the_components(cls, dtype, as_sparse):
 @pytest.mark.parametrize("projection", ["subsample", "sparse"])
 @pytest.mark.parametrize("block_size", [1, 7, "auto"])
 @pytest.mark.parametrize("as_sparse", [False, True])
-# 30 components take the explicit-matrix path, 120 the Kronecker products or
-# the butterflies (and, for sparse rows, the sign formula).
+# 30 components take the explicit-matrix path, 120 (more than the 100
+# features, hence the warning) the Kronecker products or the butterflies.
 @pytest.mark.parametrize("n_components", [30, 120])
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.DataDimensionalityWarning")
 def test_hadamard_matches_scipy_hadamard_matrix(
     projection, block_size, as_sparse, n_components
 ):
