@@ -73,12 +73,18 @@ def project_with_pattern(X, pattern, scale, dense_output):
         return np.ascontiguousarray((weights @ X.T).T)
     if sparse.issparse(X):
         X = X.tocsr()
-    out = np.empty((X.shape[0], n_components), dtype=dtype)
-    step = max(1, BLOCK_ELEMENTS // n_features)
-    for start in range(0, n_components, step):
-        block = pattern[start : start + step].astype(dtype)
-        block *= dtype.type(scale)
-        out[:, start : start + step] = X @ block.T
+    # Equal blocks of components, each cast to at most 2 * BLOCK_ELEMENTS
+    # floats; the scale is applied once to the (smaller) output.
+    n_blocks = -(-n_components * n_features // (2 * BLOCK_ELEMENTS))
+    step = -(-n_components // n_blocks)
+    if n_blocks == 1:
+        out = np.asarray(X @ pattern.astype(dtype).T)
+    else:
+        out = np.empty((X.shape[0], n_components), dtype=dtype)
+        for start in range(0, n_components, step):
+            block = pattern[start : start + step].astype(dtype)
+            out[:, start : start + step] = X @ block.T
+    out *= dtype.type(scale)
     return out
 
 
