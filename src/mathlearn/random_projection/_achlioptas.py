@@ -131,16 +131,16 @@ class AchlioptasRandomProjection(BaseProjection):
         Number of components (resolved when ``n_components="auto"``).
     density_ : float
         Probability of a non-zero entry (resolved when ``density="auto"``).
-    pattern_ : ndarray or sparse matrix of int8, shape (n_components_, n_features)
+    pattern_ : ndarray or sparse matrix of int8, shape (n_components, n_features)
         The signs, -1, 0 or +1: a dense array, or a CSR matrix when
         ``density_ < 0.05``.
     scale_ : float
         Every non-zero component entry is ``scale_`` times its sign,
         ``scale_ = 1 / sqrt(density_ * n_components_)``.
-    components_ : ndarray or sparse matrix of shape (n_components_, n_features)
+    components_ : ndarray or sparse matrix of shape (n_components, n_features)
         ``scale_ * pattern_`` in float64, materialised on access (8 bytes
         per entry; the estimator itself does not keep it).
-    inverse_components_ : ndarray of shape (n_features, n_components_)
+    inverse_components_ : ndarray of shape (n_features, n_components)
         Pseudo-inverse of the components; only with
         ``compute_inverse_components=True``.
     n_features_in_ : int

@@ -150,7 +150,7 @@ class BaseProjection(
 
         Returns
         -------
-        X_new : {ndarray, sparse matrix} of shape (n_samples, n_components_)
+        X_new : {ndarray, sparse matrix} of shape (n_samples, n_components)
             Projected data, in the dtype of ``X`` (float32 stays float32).
         """
         check_is_fitted(self)
@@ -177,7 +177,7 @@ class BaseProjection(
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_components_)
+        X : {array-like, sparse matrix} of shape (n_samples, n_components)
             Projected data.
 
         Returns

@@ -193,10 +193,10 @@ class HadamardRandomProjection(BaseProjection):
         (and of ``n_components_`` for ``"subsample"``).
     signs_ : ndarray of int8 of shape (n_features,)
         The diagonal of ``D``, -1 or +1.
-    indices_ : ndarray of int64 of shape (n_components_,)
+    indices_ : ndarray of int64 of shape (n_components,)
         Coordinates of ``H D x`` kept by ``"subsample"``, sorted; ``None``
         for ``"sparse"``.
-    pattern_ : sparse matrix of int8 of shape (n_components_, n_padded_)
+    pattern_ : sparse matrix of int8 of shape (n_components, n_padded)
         Signs of ``P`` for ``"sparse"``; ``None`` for ``"subsample"``.
     density_ : float
         Density of ``P`` (1 for ``"subsample"``, which has no ``P`` matrix).
@@ -205,7 +205,7 @@ class HadamardRandomProjection(BaseProjection):
         transform ``X @ hadamard(n_padded_)``: ``1 / sqrt(n_components_)``
         for ``"subsample"``, ``1 / sqrt(density_ * n_components_ *
         n_padded_)`` for ``"sparse"``.
-    inverse_components_ : ndarray of shape (n_features, n_components_)
+    inverse_components_ : ndarray of shape (n_features, n_components)
         Pseudo-inverse of the components; only with
         ``compute_inverse_components=True``.
     n_features_in_ : int

@@ -133,9 +133,9 @@ class SampledRandomProjection(BaseProjection):
         Number of components (resolved when ``n_components="auto"``).
     n_samples_per_component_ : int
         Training rows per component (resolved when ``"auto"``).
-    sample_indices_ : ndarray of shape (n_components_, n_samples_per_component_)
+    sample_indices_ : ndarray of shape (n_components, n_samples_per_component)
         Indices of the training rows combined in each component.
-    components_ : ndarray or sparse matrix of shape (n_components_, n_features)
+    components_ : ndarray or sparse matrix of shape (n_components, n_features)
         The projection: unit-norm combinations times ``scale_``; sparse when
         ``X`` was sparse.
     scale_ : float
@@ -144,7 +144,7 @@ class SampledRandomProjection(BaseProjection):
     largest_group_ : int
         Size of the largest group of strongly overlapping rows whitened
         together (1 for dense input).
-    inverse_components_ : ndarray of shape (n_features, n_components_)
+    inverse_components_ : ndarray of shape (n_features, n_components)
         Pseudo-inverse of the components; only with
         ``compute_inverse_components=True``.
     n_features_in_ : int
