@@ -25,6 +25,7 @@ from mathlearn.random_projection import (
     SampledRandomProjection,
     pairwise_distortion,
 )
+from mathlearn.random_projection import _hadamard as hadamard_module
 from mathlearn.random_projection._data import make_very_sparse
 from mathlearn.random_projection._hadamard import fwht
 
@@ -149,13 +150,17 @@ def test_transform_is_the_product_with_the_components(cls, dtype, as_sparse):
 @pytest.mark.parametrize("projection", ["subsample", "sparse"])
 @pytest.mark.parametrize("block_size", [1, 7, "auto"])
 @pytest.mark.parametrize("as_sparse", [False, True])
-# 30 components take the explicit-matrix path, 120 (more than the 100
-# features, hence the warning) the Kronecker products or the butterflies.
+# 120 components are more than the 100 features, hence the warning.
 @pytest.mark.parametrize("n_components", [30, 120])
+@pytest.mark.parametrize("explicit", [True, False])
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.DataDimensionalityWarning")
 def test_hadamard_matches_scipy_hadamard_matrix(
-    projection, block_size, as_sparse, n_components
+    projection, block_size, as_sparse, n_components, explicit, monkeypatch
 ):
+    # explicit=False forces the Kronecker products, butterflies and sign
+    # formula that large inputs take.
+    if not explicit:
+        monkeypatch.setattr(hadamard_module, "_EXPLICIT_ELEMENTS", 0)
     rng = np.random.RandomState(1)
     X = rng.normal(size=(23, 100))  # padded to 128
     X[rng.rand(*X.shape) < 0.5] = 0
@@ -394,10 +399,11 @@ def test_same_seed_same_projection_and_caller_arrays_untouched(cls):
     assert (X != before).nnz == 0
 
 
-def test_hadamard_sign_formula_path_for_very_sparse_rows():
+def test_hadamard_sign_formula_path_for_very_sparse_rows(monkeypatch):
     # Few non-zero columns per block: the components' columns come from
     # (-1)**popcount(i & j) instead of the transform; same result.
     X = sparse.random(50, 2000, density=0.001, format="csr", random_state=0)
+    monkeypatch.setattr(hadamard_module, "_EXPLICIT_ELEMENTS", 0)
     est = HadamardRandomProjection(500, random_state=0).fit(X)
     expected = X.toarray() @ _hadamard_components(est).T
     np.testing.assert_allclose(est.transform(X), expected, atol=1e-10)
