@@ -53,7 +53,9 @@ class SOMImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         Neighbourhood function, as in :class:`~mathlearn.som.SelfOrganizingMap`.
     sigma : float, default=None
         Initial neighbourhood radius; ``None`` uses ``max(n_rows, n_cols) / 2``.
-        It decays geometrically to ``min(sigma, 1)`` over the epochs.
+        It decays geometrically over the epochs to ``min(sigma, 0.8)``
+        (Gaussian) or ``min(sigma, 1)`` (bubble), as in
+        :class:`~mathlearn.som.SelfOrganizingMap`.
     n_epochs : int, default=10
         Number of batch epochs.
     init : {"pca", "random"}, default="pca"
@@ -245,8 +247,10 @@ class SOMImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             W = _core.pca_init(X_mean_filled, self.n_rows, self.n_cols, coords)
         else:
             W = _core.random_init(X_mean_filled, n_units, rng)
-        sigma = max(self.n_rows, self.n_cols) / 2 if self.sigma is None else self.sigma
-        sigmas = _core.geometric_schedule(sigma, min(sigma, 1.0), self.n_epochs)
+        sigma, sigma_end = _core.resolve_radii(
+            self.sigma, None, self.n_rows, self.n_cols, self.neighborhood
+        )
+        sigmas = _core.geometric_schedule(sigma, sigma_end, self.n_epochs)
         train_mask = None if self.train_on == "complete" else mask
         if self.verbose:
             print(f"{'epoch':>5} {'sigma':>8} {'masked quant. error':>20}")

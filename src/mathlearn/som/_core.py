@@ -64,6 +64,31 @@ def neighborhood(grid_sq_dist, sigma, kind, dtype):
     return (grid_sq_dist <= sigma**2 * (1 + 1e-9)).astype(dtype)
 
 
+# Default final radius: Gaussian neighbourhoods end at 0.8 (see the Notes of
+# SelfOrganizingMap), bubbles at 1, the smallest radius with neighbours.
+_DEFAULT_SIGMA_END = {"gaussian": 0.8, "bubble": 1.0}
+
+
+def resolve_radii(sigma, sigma_end, n_rows, n_cols, neighborhood, default_end=None):
+    """Initial and final radius, as floats, from the parameters.
+
+    ``sigma=None`` is ``max(n_rows, n_cols) / 2``; ``sigma_end=None`` is
+    ``min(sigma, default_end)``, with ``default_end`` from the neighbourhood
+    when not given. An explicit ``sigma_end`` above ``sigma`` is an error.
+    """
+    start = max(n_rows, n_cols) / 2 if sigma is None else float(sigma)
+    if sigma_end is None:
+        if default_end is None:
+            default_end = _DEFAULT_SIGMA_END[neighborhood]
+        return start, min(start, float(default_end))
+    if sigma_end > start:
+        raise ValueError(
+            f"sigma_end={sigma_end!r} must be <= the initial radius sigma="
+            f"{start!r}: the neighbourhood shrinks during training"
+        )
+    return start, float(sigma_end)
+
+
 def geometric_schedule(start, end, n_steps):
     """``start * (end / start) ** (t / (n_steps - 1))`` for ``t = 0..n_steps-1``.
 
