@@ -18,8 +18,9 @@ from sklearn.utils import gen_batches
 
 # Height of a row of hexagons whose centres are one unit apart.
 _HEX_ROW_HEIGHT = np.sqrt(3.0) / 2.0
-# Entries of one distance block, rows x units (8 MB in float64).
-_BLOCK_ENTRIES = 2**20
+# Entries of one distance block, rows x units (2 MB in float64: the block
+# stays in cache for the argmin that follows its product).
+_BLOCK_ENTRIES = 2**18
 
 
 def grid_coordinates(n_rows, n_cols, topology):
@@ -103,15 +104,37 @@ def _chunk_rows(n_units):
     return max(1, _BLOCK_ENTRIES // max(n_units, 1))
 
 
-def _cross_terms(X_block, W, w_sq, mask_block):
-    """``|w|^2 - 2 x.w`` (masked: ``m @ (W**2).T - 2 x.w``) for one block."""
-    D = X_block @ W.T
-    D *= -2.0
-    if mask_block is None:
-        D += w_sq
-    else:
-        D += mask_block @ w_sq
-    return D
+class _CrossTerms:
+    """``|w|^2 - 2 x.w`` (masked: ``m @ (W**2).T - 2 x.w``) as ONE product.
+
+    The codebook side ``[-2 W, |w|^2]`` (masked: ``[-2 W, W**2]``) is built
+    once; each block of rows is copied next to a column of ones (masked: next
+    to its mask), so that a single matrix product gives the whole block with
+    no further pass over it: for a few features the element-wise passes
+    would cost as much as the product itself.
+    """
+
+    def __init__(self, W, n_rows, dtype, masked):
+        n_units, n_features = W.shape
+        width = 2 * n_features if masked else n_features + 1
+        self.right = np.empty((width, n_units), dtype=dtype)
+        np.multiply(W.T, -2.0, out=self.right[:n_features])
+        if masked:
+            np.square(W.T, out=self.right[n_features:])
+        else:
+            self.right[n_features] = np.einsum("ij,ij->i", W, W)
+        self.left = np.empty((n_rows, width), dtype=dtype)
+        if not masked:
+            self.left[:, n_features] = 1.0
+        self.n_features = n_features
+
+    def __call__(self, X_block, mask_block):
+        m, p = X_block.shape[0], self.n_features
+        left = self.left[:m]
+        left[:, :p] = X_block
+        if mask_block is not None:
+            left[:, p:] = mask_block
+        return left @ self.right
 
 
 def best_units(X, W, *, n_best=1, mask=None):
@@ -136,12 +159,13 @@ def best_units(X, W, *, n_best=1, mask=None):
     """
     n_samples = X.shape[0]
     n_best = min(n_best, W.shape[0])
-    w_sq = (W**2).T if mask is not None else np.einsum("ij,ij->i", W, W)
     x_sq = np.einsum("ij,ij->i", X, X)
     units = np.empty((n_samples, n_best), dtype=np.int64)
     sq_dist = np.empty((n_samples, n_best), dtype=X.dtype)
-    for rows in gen_batches(n_samples, _chunk_rows(W.shape[0])):
-        D = _cross_terms(X[rows], W, w_sq, None if mask is None else mask[rows])
+    block = _chunk_rows(W.shape[0])
+    cross_terms = _CrossTerms(W, min(block, n_samples), X.dtype, mask is not None)
+    for rows in gen_batches(n_samples, block):
+        D = cross_terms(X[rows], None if mask is None else mask[rows])
         if n_best == 1:
             best = np.argmin(D, axis=1)[:, None]
         else:
@@ -156,14 +180,15 @@ def best_units(X, W, *, n_best=1, mask=None):
 
 def all_distances(X, W):
     """Euclidean distances from every row of ``X`` to every unit."""
-    w_sq = np.einsum("ij,ij->i", W, W)
     x_sq = np.einsum("ij,ij->i", X, X)
     out = np.empty((X.shape[0], W.shape[0]), dtype=X.dtype)
-    for rows in gen_batches(X.shape[0], _chunk_rows(W.shape[0])):
-        D = _cross_terms(X[rows], W, w_sq, None)
+    block = _chunk_rows(W.shape[0])
+    cross_terms = _CrossTerms(W, min(block, X.shape[0]), X.dtype, False)
+    for rows in gen_batches(X.shape[0], block):
+        D = cross_terms(X[rows], None)
         D += x_sq[rows, None]
         np.maximum(D, 0, out=D)
-        out[rows] = np.sqrt(D)
+        np.sqrt(D, out=out[rows])
     return out
 
 
