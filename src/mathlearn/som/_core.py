@@ -90,6 +90,21 @@ def resolve_radii(sigma, sigma_end, n_rows, n_cols, neighborhood, default_end=No
     return start, float(sigma_end)
 
 
+def grid_shape(X, n_units):
+    """Rows and columns of a grid of about ``n_units`` units shaped like ``X``.
+
+    The SOM Toolbox rule (Vesanto et al., 2000): the sides are in the ratio
+    ``s1 / s2`` of the two largest singular values of the centred data, the
+    longer side (rows) following the first principal component. Data with a
+    single feature gets a single column.
+    """
+    s = np.linalg.svd(X - X.mean(axis=0), compute_uv=False)
+    if s.size < 2 or s[1] <= s[0] * 1e-12:
+        return n_units, 1
+    n_cols = max(1, round(np.sqrt(n_units * s[1] / s[0])))
+    return max(1, round(n_units / n_cols)), n_cols
+
+
 def geometric_schedule(start, end, n_steps):
     """``start * (end / start) ** (t / (n_steps - 1))`` for ``t = 0..n_steps-1``.
 
