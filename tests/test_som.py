@@ -319,7 +319,7 @@ def test_verbose_prints_one_line_per_epoch(capsys):
         ({"n_cols": 3, "sigma_end": 2.0}, 4.0, 2.0),
     ],
 )
-def test_radius_decays_geometrically_from_sigma_to_sigma_end(
+def test_radius_decays_in_inverse_time_from_sigma_to_sigma_end(
     capsys, params, start, end
 ):
     params = {"n_rows": 8, "n_cols": 8, "n_epochs": 5, "verbose": 1} | params
@@ -328,7 +328,7 @@ def test_radius_decays_geometrically_from_sigma_to_sigma_end(
     printed = [
         float(line.split()[1]) for line in capsys.readouterr().out.split("\n")[1:-1]
     ]
-    expected = [start * (end / start) ** (t / 4) for t in range(5)]
+    expected = [start / (1 + t * (start / end - 1) / 4) for t in range(5)]
     np.testing.assert_allclose(printed, expected, atol=5e-4)
 
 

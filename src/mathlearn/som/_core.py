@@ -105,14 +105,16 @@ def grid_shape(X, n_units):
     return max(1, round(n_units / n_cols)), n_cols
 
 
-def geometric_schedule(start, end, n_steps):
-    """``start * (end / start) ** (t / (n_steps - 1))`` for ``t = 0..n_steps-1``.
+def radius_schedule(start, end, n_steps):
+    """``start / (1 + t (start / end - 1) / (n_steps - 1))``, ``t = 0..n_steps-1``.
 
-    A single step uses ``end``.
+    Inverse-time decay from ``start`` to ``end``: the radius halves early
+    and then lingers near ``end``, where the batch map needs a few epochs to
+    settle. A single step uses ``end``.
     """
     if n_steps == 1:
         return np.array([end], dtype=np.float64)
-    return start * (end / start) ** (np.arange(n_steps) / (n_steps - 1))
+    return start / (1.0 + np.arange(n_steps) * (start / end - 1.0) / (n_steps - 1))
 
 
 def _chunk_rows(n_units):
