@@ -85,7 +85,7 @@ class SOMImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
     Attributes
     ----------
-    weights_ : ndarray of shape (n_rows_, n_cols_, n_features)
+    weights_ : ndarray of shape (`n_rows_`, `n_cols_`, n_features)
         Weights of the trained map.
     n_rows_ : int
         Number of rows of the grid actually used.
