@@ -14,8 +14,9 @@ scikit-learn's PCA) and the same number of sample presentations
 Quantization and topographic errors are computed for every map by one
 function of this script (topographic error: the two best units are not among
 the 8 cells around each other). The radii differ by library: mathlearn decays
-from ``max(n_rows, n_cols) / 2`` to 1; MiniSom is given ``sigma=3``, which its
-asymptotic decay brings to 1 at the end; sklearn-som keeps ``sigma=1``.
+from ``max(n_rows, n_cols) / 2`` to its default ``sigma_end`` (0.8); MiniSom is
+given ``sigma=3``, which its asymptotic decay brings to 1 at the end;
+sklearn-som keeps ``sigma=1``.
 
 Part 2 fills 20% and 50% of the entries, missing at random, of the digits,
 wine, breast-cancer and diabetes data (standardised) with ``SOMImputer``,

@@ -51,7 +51,14 @@ def test_online_step_matches_minisom_update():
     W0 = rng.normal(size=(5, 4, 3))
     x = rng.normal(size=(1, 3))
     som = SelfOrganizingMap(
-        5, 4, sigma=1.0, learning_rate=0.3, n_epochs=1, algorithm="online", init=W0
+        5,
+        4,
+        sigma=1.0,
+        sigma_end=1.0,
+        learning_rate=0.3,
+        n_epochs=1,
+        algorithm="online",
+        init=W0,
     ).fit(x)
     ref = minisom.MiniSom(5, 4, 3, sigma=1.0, learning_rate=0.3)
     ref._weights = W0.copy()
@@ -72,7 +79,7 @@ def test_batch_epoch_matches_minisom_offline_batch(topology):
     X = rng.normal(size=(200, 4))
     W0 = rng.normal(size=(6, 5, 4))
     som = SelfOrganizingMap(
-        6, 5, topology=topology, sigma=1.0, n_epochs=1, init=W0
+        6, 5, topology=topology, sigma=1.0, sigma_end=1.0, n_epochs=1, init=W0
     ).fit(X)
     if topology == "rectangular":
         ref = minisom.MiniSom(6, 5, 4, sigma=1.0, learning_rate=1.0)
@@ -102,6 +109,26 @@ def test_quantization_error_close_to_minisom(algorithm):
     ref.pca_weights_init(X)
     ref.train_random(X, n_epochs * X.shape[0])
     assert som.quantization_error(X) <= 1.1 * ref.quantization_error(X)
+
+
+def test_batch_map_quantizes_no_worse_than_minisom_online():
+    """Same start radius, initial weights and presentations: QE <= MiniSom's.
+
+    The batch map ends at radius 0.8 (see the Notes); MiniSom's online map
+    decays from the same radius 4 to 4/3.
+    """
+    minisom = pytest.importorskip("minisom")
+    X = _sheet(800)
+    W0 = _core.pca_init(X, 8, 8, _core.grid_coordinates(8, 8, "rectangular"))
+    W0 = W0.reshape(8, 8, 3)
+    som = SelfOrganizingMap(8, 8, n_epochs=10, init=W0).fit(X)
+    assert som.sigma_ == 4.0 and som.sigma_end_ == 0.8
+    for method in ["train_batch", "train_random"]:
+        ref = minisom.MiniSom(8, 8, 3, sigma=4.0, learning_rate=0.5, random_seed=0)
+        ref._weights = W0.copy()
+        getattr(ref, method)(X, 10 * X.shape[0])
+        assert som.quantization_error(X) <= ref.quantization_error(X)
+        assert som.topographic_error(X) <= ref.topographic_error(X) + 0.01
 
 
 # --------------------------------------------------------- brute force
@@ -282,6 +309,29 @@ def test_verbose_prints_one_line_per_epoch(capsys):
     assert len(lines) == 5 and "quant. error" in lines[0]
 
 
+@pytest.mark.parametrize(
+    "params, start, end",
+    [
+        ({}, 4.0, 0.8),
+        ({"neighborhood": "bubble"}, 4.0, 1.0),
+        ({"sigma": 0.5}, 0.5, 0.5),
+        ({"sigma": 3.0, "sigma_end": 0.3}, 3.0, 0.3),
+        ({"n_cols": 3, "sigma_end": 2.0}, 4.0, 2.0),
+    ],
+)
+def test_radius_decays_in_inverse_time_from_sigma_to_sigma_end(
+    capsys, params, start, end
+):
+    params = {"n_rows": 8, "n_cols": 8, "n_epochs": 5, "verbose": 1} | params
+    som = SelfOrganizingMap(**params).fit(_sheet(100))
+    assert (som.sigma_, som.sigma_end_) == (start, end)
+    printed = [
+        float(line.split()[1]) for line in capsys.readouterr().out.split("\n")[1:-1]
+    ]
+    expected = [start / (1 + t * (start / end - 1) / 4) for t in range(5)]
+    np.testing.assert_allclose(printed, expected, atol=5e-4)
+
+
 def test_bubble_neighbourhood_with_small_radius_is_kmeans_step():
     """With no neighbours, a batch epoch is a Lloyd (k-means) step."""
     rng = np.random.RandomState(0)
@@ -345,6 +395,8 @@ def test_import_does_not_load_matplotlib():
         ({"topology": "triangular"}, "topology"),
         ({"neighborhood": "mexican_hat"}, "neighborhood"),
         ({"sigma": -1.0}, "sigma"),
+        ({"sigma_end": 0.0}, "sigma_end"),
+        ({"sigma": 2.0, "sigma_end": 3.0}, r"sigma_end=3.0 must be <= .* sigma=2.0"),
         ({"learning_rate": 0.0}, "learning_rate"),
         ({"algorithm": "sequential"}, "algorithm"),
         ({"init": "linear"}, "init"),

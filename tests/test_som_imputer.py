@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sklearn.impute import KNNImputer
+from sklearn.decomposition import PCA
+from sklearn.impute import KNNImputer, SimpleImputer
 
 from mathlearn.impute import SOMImputer
 from mathlearn.impute._som import EmptyRowWarning
@@ -40,7 +41,7 @@ def _rmse(X_filled, X, missing):
 
 def test_masked_best_unit_matches_brute_force_loop():
     X_missing = _with_missing(_manifold(120), 0.3)
-    imputer = SOMImputer(5, 4, random_state=0).fit(X_missing)
+    imputer = SOMImputer(5, 4, n_neighbors_units=1, random_state=0).fit(X_missing)
     W = imputer.weights_.reshape(-1, 5)
     X_filled = imputer.transform(X_missing)
     for x, filled in zip(X_missing, X_filled, strict=True):
@@ -87,16 +88,20 @@ def test_train_on_complete_uses_only_complete_rows():
     X = _manifold(400)
     X_missing = _with_missing(X, 0.05)
     complete = ~np.isnan(X_missing).any(axis=1)
-    imputer = SOMImputer(5, 5, train_on="complete", n_epochs=5).fit(X_missing)
-    som = SelfOrganizingMap(5, 5, n_epochs=5).fit(X_missing[complete])
+    imputer = SOMImputer(5, 5, train_on="complete", sigma_end=0.5, n_epochs=5).fit(
+        X_missing
+    )
+    som = SelfOrganizingMap(5, 5, sigma_end=0.5, n_epochs=5).fit(X_missing[complete])
     np.testing.assert_allclose(imputer.weights_, som.weights_, rtol=1e-9, atol=1e-12)
 
 
 def test_masked_training_on_complete_data_is_the_plain_batch_map():
     X = _manifold(300)
     for topology in ["rectangular", "hexagonal"]:
-        imputer = SOMImputer(4, 6, topology=topology, n_epochs=4).fit(X)
-        som = SelfOrganizingMap(4, 6, topology=topology, n_epochs=4).fit(X)
+        imputer = SOMImputer(4, 6, topology=topology, sigma_end=0.5, n_epochs=4)
+        imputer.fit(X)
+        som = SelfOrganizingMap(4, 6, topology=topology, sigma_end=0.5, n_epochs=4)
+        som.fit(X)
         np.testing.assert_allclose(
             imputer.weights_, som.weights_, rtol=1e-9, atol=1e-12
         )
@@ -140,6 +145,53 @@ def test_feature_names_are_kept():
     assert imputer.get_feature_names_out().tolist() == list("abcde")
 
 
+def test_default_grid_has_about_ten_sqrt_n_units_shaped_like_the_data():
+    """Sides in the ratio of the principal standard deviations (4 : 1)."""
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(900, 3)) * [4.0, 1.0, 0.1]
+    X_missing = _with_missing(X, 0.1)
+    imputer = SOMImputer(n_epochs=1).fit(X_missing)
+    # Independent reference: scikit-learn's PCA of the mean-filled data.
+    pca = PCA(2).fit(SimpleImputer().fit_transform(X_missing))
+    ratio = np.sqrt(pca.explained_variance_[0] / pca.explained_variance_[1])
+    n_cols = round(np.sqrt(300 / ratio))
+    assert (imputer.n_rows_, imputer.n_cols_) == (round(300 / n_cols), n_cols)
+    assert imputer.weights_.shape == (imputer.n_rows_, imputer.n_cols_, 3)
+    assert imputer.n_rows_ / imputer.n_cols_ == pytest.approx(4, rel=0.15)
+    # One side given: the other makes about 10 * sqrt(900) = 300 units.
+    assert SOMImputer(n_rows=12, n_epochs=1).fit(X).n_cols_ == 25
+    assert SOMImputer(n_cols=7, n_epochs=1).fit(X).n_rows_ == 43
+    # Never more units than training rows.
+    small = SOMImputer(n_epochs=1).fit(X[:20])
+    assert small.n_rows_ * small.n_cols_ <= 20
+    one_feature = SOMImputer(n_epochs=1).fit(X[:100, :1])
+    assert (one_feature.n_rows_, one_feature.n_cols_) == (100, 1)
+
+
+def test_default_radius_ends_at_one_half():
+    X = _with_missing(_manifold(100), 0.1)
+    imputer = SOMImputer(4, 4).fit(X)
+    assert (imputer.sigma_, imputer.sigma_end_) == (2.0, 0.5)
+    imputer = SOMImputer(4, 4, neighborhood="bubble").fit(X)
+    assert imputer.sigma_end_ == 1.0
+    assert SOMImputer(4, 4, sigma=0.3).fit(X).sigma_end_ == 0.3
+
+
+@pytest.mark.filterwarnings("ignore::mathlearn.exceptions.MathlearnWarning")
+@pytest.mark.parametrize("rate", [0.2, 0.5])
+def test_defaults_within_ten_percent_of_knn_on_wine(rate):
+    """The issue's target, on a real data set (178 rows, 13 features)."""
+    from sklearn.datasets import load_wine
+    from sklearn.preprocessing import StandardScaler
+
+    X = StandardScaler().fit_transform(load_wine().data)
+    X_missing = _with_missing(X, rate, seed=2)
+    missing = np.isnan(X_missing)
+    som = _rmse(SOMImputer(random_state=0).fit_transform(X_missing), X, missing)
+    knn = _rmse(KNNImputer().fit_transform(X_missing), X, missing)
+    assert som < 1.1 * knn
+
+
 # ----------------------------------------------------------- bad input
 
 
@@ -163,6 +215,10 @@ def test_too_few_complete_rows_for_train_on_complete():
     with pytest.raises(
         ValueError, match=rf"train_on='complete' needs at least .* 100 .* {n_complete}"
     ):
+        SOMImputer(10, 10, train_on="complete").fit(X_missing)
+    # A map sized from the data needs one complete row.
+    X_missing[:, 0][~np.isnan(X_missing).any(axis=1)] = np.nan
+    with pytest.raises(ValueError, match=r"needs at least .* = 1 rows .* has 0"):
         SOMImputer(train_on="complete").fit(X_missing)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -184,6 +240,8 @@ def test_feature_never_observed_is_named():
         ({"topology": "triangular"}, "topology"),
         ({"train_on": "some"}, "train_on"),
         ({"n_neighbors_units": 0}, "n_neighbors_units"),
+        ({"sigma_end": -1.0}, "sigma_end"),
+        ({"sigma": 1.0, "sigma_end": 2.0}, "sigma_end=2.0 must be <="),
     ],
 )
 def test_bad_parameters_are_named(params, match):

@@ -5,7 +5,7 @@ Filling missing values with a SOM
 
 :class:`~mathlearn.impute.SOMImputer` trains a self-organizing map on rows
 with missing values, using only the features each row has, then reads every
-missing entry from the best-matching unit of its row. Here 20% to 50% of the
+missing entry from the best-matching units of its row. Here 20% to 50% of the
 entries of scikit-learn's breast-cancer data are removed at random, and the
 error on the removed entries is compared with column means and with
 :class:`~sklearn.impute.KNNImputer`.
@@ -37,12 +37,17 @@ def rmse(X_filled, missing):
 # --------------------
 # ``train_on="all"`` (the default) trains on every row: only 0.8 ** 30 of
 # the rows are complete at 20% missing, too few for ``train_on="complete"``.
+# By default the map has about ``10 * sqrt(n_samples)`` units (here 18 x 13)
+# and each row is filled from its 5 best units weighted by inverse distance;
+# a 10 x 10 map read at the best unit alone is shown for comparison.
 rates = [0.2, 0.3, 0.4, 0.5]
 imputers = {
     "column mean": SimpleImputer(),
     "KNNImputer (k=5)": KNNImputer(),
-    "SOMImputer (10 x 10)": SOMImputer(random_state=0),
-    "SOMImputer, 3 best units": SOMImputer(n_neighbors_units=3, random_state=0),
+    "SOMImputer (defaults)": SOMImputer(random_state=0),
+    "SOMImputer, 10 x 10, best unit": SOMImputer(
+        10, 10, n_neighbors_units=1, random_state=0
+    ),
 }
 errors = {name: [] for name in imputers}
 for rate in rates:
@@ -55,7 +60,7 @@ for rate in rates:
         seconds = time.perf_counter() - start
         errors[name].append(rmse(X_filled, missing))
         error = errors[name][-1]
-        print(f"{rate:.0%} missing, {name:<26} RMSE {error:.3f} ({seconds:.2f} s)")
+        print(f"{rate:.0%} missing, {name:<31} RMSE {error:.3f} ({seconds:.2f} s)")
 
 # %%
 # Plot

@@ -62,8 +62,15 @@ class SelfOrganizingMap(
         beyond.
     sigma : float, default=None
         Initial neighbourhood radius, in grid units. ``None`` uses
-        ``max(n_rows, n_cols) / 2``. It decays geometrically to
-        ``min(sigma, 1)`` over training (see Notes).
+        ``max(n_rows, n_cols) / 2``. It decays to ``sigma_end`` over
+        training (see Notes).
+    sigma_end : float, default=None
+        Final neighbourhood radius, at most ``sigma``. ``None`` uses
+        ``min(sigma, 0.8)`` for the Gaussian neighbourhood, where an adjacent
+        unit then weighs ``exp(-1 / 1.28) = 0.46``, and ``min(sigma, 1)`` for
+        the bubble, whose neighbourhood is empty below 1. Smaller values give
+        a lower quantization error and a higher topographic error (see
+        Notes).
     learning_rate : float, default=0.5
         Initial learning rate of the online rule; it decays linearly to 0.
         Ignored by ``algorithm="batch"``, whose update has no learning rate.
@@ -102,6 +109,8 @@ n_features), default="pca"
         Flat index of the best-matching unit of each training sample.
     sigma_ : float
         Initial neighbourhood radius actually used.
+    sigma_end_ : float
+        Final neighbourhood radius actually used.
     n_iter_ : int
         Number of epochs run.
     n_features_in_ : int
@@ -119,8 +128,21 @@ n_features), default="pca"
     Notes
     -----
     Epoch ``t = 0, ..., T - 1`` (``T = n_epochs``) uses the radius
-    ``sigma_t = sigma * (sigma_end / sigma) ** (t / (T - 1))`` with
-    ``sigma_end = min(sigma, 1)`` (a single epoch uses ``sigma_end``).
+    ``sigma_t = sigma / (1 + t (sigma / sigma_end - 1) / (T - 1))`` (a single
+    epoch uses ``sigma_end``): an inverse-time decay, as MiniSom's, which
+    leaves the last few epochs near ``sigma_end``.
+
+    Why this schedule and the end at 0.8: the batch map at a fixed radius
+    converges to a fixed point, and the fixed point at radius 1 smooths more
+    than an online map that ends at radius 1 (its learning rate stops it
+    short of that point). With the same initial weights and number of
+    presentations, on the benchmark data and five other data sets with maps
+    of 8 x 8 to 30 x 30 units, a batch map decaying geometrically to 1 had a
+    quantization error up to 18% above MiniSom's online map; with this
+    schedule and end it is below MiniSom's ``train_batch`` on 15 of 16
+    (1.5% above on an 8 x 8 map of a uniform 2-D sheet), with a topographic
+    error of the same size or smaller. Ending at 0.5 lowers the quantization
+    error further but triples the topographic error.
 
     *Batch.* With ``c_i`` the best unit of sample ``x_i`` under the current
     weights and ``h`` the neighbourhood at radius ``sigma_t``, every unit
@@ -134,7 +156,7 @@ n_features), default="pca"
     n_samples``, a new random order each epoch) move every unit,
     ``w_v <- w_v + alpha_s h(r_v, r_c) (x - w_v)``, with
     ``alpha_s = learning_rate * (1 - s / N)`` and the radius interpolated
-    geometrically per presentation as above. Cost ``O(N * n_units *
+    per presentation as above. Cost ``O(N * n_units *
     n_features)`` with a Python-level step per sample.
 
     The plot helpers (:meth:`plot_u_matrix`, :meth:`plot_component_planes`,
@@ -163,7 +185,7 @@ n_features), default="pca"
     >>> len(set(som.labels_[:50]) & set(som.labels_[50:]))
     0
     >>> round(som.quantization_error(X), 2)
-    0.14
+    0.13
     >>> som.transform(X[:2]).shape
     (2, 16)
     """
@@ -174,6 +196,7 @@ n_features), default="pca"
         "topology": [StrOptions({"rectangular", "hexagonal"})],
         "neighborhood": [StrOptions({"gaussian", "bubble"})],
         "sigma": [Interval(Real, 0, None, closed="neither"), None],
+        "sigma_end": [Interval(Real, 0, None, closed="neither"), None],
         "learning_rate": [Interval(Real, 0, 1, closed="right")],
         "n_epochs": [Interval(Integral, 1, None, closed="left")],
         "algorithm": [StrOptions({"batch", "online"})],
@@ -195,6 +218,7 @@ n_features), default="pca"
         topology="rectangular",
         neighborhood="gaussian",
         sigma=None,
+        sigma_end=None,
         learning_rate=0.5,
         n_epochs=10,
         algorithm="batch",
@@ -207,6 +231,7 @@ n_features), default="pca"
         self.topology = topology
         self.neighborhood = neighborhood
         self.sigma = sigma
+        self.sigma_end = sigma_end
         self.learning_rate = learning_rate
         self.n_epochs = n_epochs
         self.algorithm = algorithm
@@ -262,17 +287,20 @@ n_features), default="pca"
         rng = check_random_state(self.random_state)
         coords = _core.grid_coordinates(self.n_rows, self.n_cols, self.topology)
         grid_sq_dist = _core.grid_sq_distances(coords)
-        sigma = max(self.n_rows, self.n_cols) / 2 if self.sigma is None else self.sigma
+        sigma, sigma_end = _core.resolve_radii(
+            self.sigma, self.sigma_end, self.n_rows, self.n_cols, self.neighborhood
+        )
         W = self._initial_weights(X, coords, rng)
         if self.verbose:
             print(f"{'epoch':>5} {'sigma':>8} {'rate':>8} {'quant. error':>13}")
         if self.algorithm == "batch":
-            W = self._fit_batch(X, W, grid_sq_dist, sigma)
+            W = self._fit_batch(X, W, grid_sq_dist, sigma, sigma_end)
         else:
-            W = self._fit_online(X, W, grid_sq_dist, sigma, rng)
+            W = self._fit_online(X, W, grid_sq_dist, sigma, sigma_end, rng)
         units, _ = _core.best_units(X, W)
 
-        self.sigma_ = float(sigma)
+        self.sigma_ = sigma
+        self.sigma_end_ = sigma_end
         self.grid_coordinates_ = coords
         self._grid_sq_dist = grid_sq_dist
         self.cluster_centers_ = W
@@ -282,8 +310,8 @@ n_features), default="pca"
         self._n_features_out = W.shape[0]
         return self
 
-    def _fit_batch(self, X, W, grid_sq_dist, sigma):
-        sigmas = _core.geometric_schedule(sigma, min(sigma, 1.0), self.n_epochs)
+    def _fit_batch(self, X, W, grid_sq_dist, sigma, sigma_end):
+        sigmas = _core.radius_schedule(sigma, sigma_end, self.n_epochs)
         for epoch, sigma_t in enumerate(sigmas):
             H = _core.neighborhood(grid_sq_dist, sigma_t, self.neighborhood, X.dtype)
             W, _, sq_dist = _core.batch_epoch(X, W, H)
@@ -292,10 +320,10 @@ n_features), default="pca"
                 print(f"{epoch + 1:>5} {sigma_t:>8.3f} {'-':>8} {error:>13.6g}")
         return W
 
-    def _fit_online(self, X, W, grid_sq_dist, sigma, rng):
+    def _fit_online(self, X, W, grid_sq_dist, sigma, sigma_end, rng):
         n_samples = X.shape[0]
         n_steps = self.n_epochs * n_samples
-        sigmas = _core.geometric_schedule(sigma, min(sigma, 1.0), n_steps)
+        sigmas = _core.radius_schedule(sigma, sigma_end, n_steps)
         rates = self.learning_rate * (1.0 - np.arange(n_steps) / n_steps)
         for epoch in range(self.n_epochs):
             if self.verbose:

@@ -122,7 +122,7 @@ def _imputation(out_dir, lines):
             [results[name][method] for name in names],
             width,
             label={"mean": "column mean", "KNN": "KNNImputer (k=5)"}.get(
-                method, "SOMImputer (10 x 10)"
+                method, "SOMImputer (defaults)"
             ),
         )
     ax.set_xticks(np.arange(len(names)), names)

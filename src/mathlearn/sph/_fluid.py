@@ -35,14 +35,6 @@ def _check_option(name, value, options):
     return value
 
 
-def _scatter_add(index, values, n):
-    """Sum the rows of ``values`` (n_pairs, dim) into ``n`` bins by ``index``."""
-    out = np.empty((n, values.shape[1]))
-    for k in range(values.shape[1]):
-        out[:, k] = np.bincount(index, values[:, k], minlength=n)
-    return out
-
-
 class SPHFluid:
     r"""A weakly compressible SPH fluid in a box (Müller et al., 2003).
 
@@ -408,12 +400,18 @@ class SPHFluid:
 
     # ---------------------------------------------------------------- physics
     def _pairs(self, x):
+        """Pairs closer than ``h``: ``i, j``, ``d = x_i - x_j`` as ``(dim, n_pairs)``
+        (one contiguous row per axis, so that every sum over pairs reads a
+        contiguous array) and ``r2 = |d|^2``."""
         tree = cKDTree(x, balanced_tree=False, compact_nodes=False)
         pairs = tree.query_pairs(self.h, output_type="ndarray")
         i, j = pairs[:, 0], pairs[:, 1]
-        # np.take is much faster than x[i] for row gathers of a 2-D array.
-        d = np.take(x, i, axis=0) - np.take(x, j, axis=0)
-        r2 = np.einsum("pk,pk->p", d, d)
+        x_t = np.ascontiguousarray(x.T)
+        d = np.take(x_t, i, axis=1)
+        d -= np.take(x_t, j, axis=1)
+        r2 = d[0] * d[0]
+        for k in range(1, d.shape[0]):
+            r2 += d[k] * d[k]
         return i, j, d, r2
 
     def _pressure(self, rho):
@@ -431,38 +429,66 @@ class SPHFluid:
         return np.sqrt(self.stiffness * ratio ** (_TAIT_GAMMA - 1.0))
 
     def _evaluate(self):
-        """Density, pressure, acceleration and the stable step at the current state."""
-        x, v, n, m = self._x, self._v, self.n_particles, self.particle_mass
-        i, j, d, r2 = self._pairs(x)
-        r = np.sqrt(r2)
+        """Density, pressure, acceleration and the stable step at the current state.
 
-        w = self._poly6._radial_value_r2(r2)
+        Every pair quantity is one flat array (``d`` is ``(dim, n_pairs)``) and
+        the kernels are written out on ``r < h`` (all pairs are), with in-place
+        updates, to keep the number of passes over the pairs small.
+        """
+        x, v, n, m, h = self._x, self._v, self.n_particles, self.particle_mass, self.h
+        i, j, d, r2 = self._pairs(x)
+
+        # Poly6 density: W = C (h^2 - r^2)^3.
+        u = h * h - r2
+        np.maximum(u, 0.0, out=u)
+        w = u * u
+        w *= u
+        w *= self._poly6.normalization
         rho = m * (
             self._poly6._radial_value_r2(0.0)
             + np.bincount(i, w, minlength=n)
             + np.bincount(j, w, minlength=n)
         )
         p = self._pressure(rho)
-        rho_i, rho_j = rho[i], rho[j]
-        inv_rho_ij = 1.0 / (rho_i * rho_j)
+        inv_rho = 1.0 / rho
+        # m / (rho_i rho_j), shared by pressure and viscosity.
+        m_inv_rho_ij = np.take(inv_rho, i)
+        m_inv_rho_ij *= np.take(inv_rho, j)
+        m_inv_rho_ij *= m
 
-        # Pressure: on i, -m (p_i + p_j) / (2 rho_i rho_j) grad W(d); on j minus that.
-        pair = (
-            -0.5
-            * m
-            * (p[i] + p[j])
-            * inv_rho_ij
-            * self._spiky._radial_gradient_over_r(r)
-        )[:, None] * d
-        # Viscosity: on i, s_ij (v_j - v_i); on j, s_ij (v_i - v_j).
-        s = self.viscosity * m * inv_rho_ij * self._visc._radial_laplacian(r)
-        if self.viscosity > 0:
-            pair += s[:, None] * (np.take(v, j, axis=0) - np.take(v, i, axis=0))
-        a = _scatter_add(i, pair, n) - _scatter_add(j, pair, n)
+        r = np.sqrt(r2)
+        h_minus_r = h - r
+        np.maximum(h_minus_r, 0.0, out=h_minus_r)
+        # Pressure: on i, -m (p_i + p_j) / (2 rho_i rho_j) grad W(d), with the
+        # spiky grad W(d) = -3 C (h - r)^2 / r d; on j minus that. A pair at
+        # r = 0 has d = 0: any finite factor gives it no force.
+        np.maximum(r, h * 1e-12, out=r)
+        coefficient = h_minus_r * h_minus_r
+        coefficient /= r
+        coefficient *= 1.5 * self._spiky.normalization
+        coefficient *= m_inv_rho_ij
+        coefficient *= np.take(p, i) + np.take(p, j)
+        # Viscosity: on i, s_ij (v_j - v_i) with the Laplacian C_v (h - r); on
+        # j, s_ij (v_i - v_j).
+        s = h_minus_r
+        s *= self.viscosity * self._visc._radial_laplacian(0.0) / h
+        s *= m_inv_rho_ij
+        v_t = np.ascontiguousarray(v.T) if self.viscosity > 0 else None
+        a = np.empty((n, self.dim))
+        pair = np.empty_like(r2)
+        for k in range(self.dim):
+            np.multiply(coefficient, d[k], out=pair)
+            if v_t is not None:
+                delta = np.take(v_t[k], j)
+                delta -= np.take(v_t[k], i)
+                delta *= s
+                pair += delta
+            a[:, k] = np.bincount(i, pair, minlength=n)
+            a[:, k] -= np.bincount(j, pair, minlength=n)
         a += self.gravity
 
         if self.surface_tension > 0:
-            a += self._surface_tension(i, j, d, r2, rho)
+            a += self._surface_tension(i, j, d, r2, u, rho)
 
         self._rho, self._p, self._a = rho, p, a
         viscous_diagonal = np.bincount(i, s, minlength=n) + np.bincount(
@@ -470,19 +496,31 @@ class SPHFluid:
         )
         self._dt_limit = self._stable_step(rho, v, a, viscous_diagonal)
 
-    def _surface_tension(self, i, j, d, r2, rho):
+    def _surface_tension(self, i, j, d, r2, u, rho):
+        """Colour-field force; ``u = h^2 - r^2`` on the pairs."""
         n, m = self.n_particles, self.particle_mass
         volume = m / rho
-        grad = self._poly6._radial_gradient_over_r_r2(r2)
-        # n_i = sum_j m / rho_j grad W(x_i - x_j); grad W(x_j - x_i) = -grad W(d).
-        normal = _scatter_add(i, (volume[j] * grad)[:, None] * d, n) - _scatter_add(
-            j, (volume[i] * grad)[:, None] * d, n
-        )
-        lap = self._poly6._radial_laplacian_r2(r2)
+        c = self._poly6.normalization
+        volume_i, volume_j = np.take(volume, i), np.take(volume, j)
+        # grad W(d) = -6 C u^2 d. n_i = sum_j V_j grad W(x_i - x_j), and
+        # grad W(x_j - x_i) = -grad W(d).
+        grad = u * u
+        grad *= -6.0 * c
+        normal = np.empty((n, self.dim))
+        term = np.empty_like(r2)
+        for k in range(self.dim):
+            np.multiply(grad, d[k], out=term)
+            normal[:, k] = np.bincount(i, volume_j * term, minlength=n)
+            normal[:, k] -= np.bincount(j, volume_i * term, minlength=n)
+        # Laplacian of W: -6 C u (dim u - 4 r^2).
+        lap = self.dim * u
+        lap -= 4.0 * r2
+        lap *= u
+        lap *= -6.0 * c
         curvature_term = (
             volume * self._poly6._radial_laplacian_r2(0.0)
-            + np.bincount(i, volume[j] * lap, minlength=n)
-            + np.bincount(j, volume[i] * lap, minlength=n)
+            + np.bincount(i, volume_j * lap, minlength=n)
+            + np.bincount(j, volume_i * lap, minlength=n)
         )
         norm = np.sqrt(np.einsum("ik,ik->i", normal, normal))
         surface = norm >= self.surface_threshold / self.h
