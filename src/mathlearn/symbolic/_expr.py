@@ -76,6 +76,7 @@ DEFAULT_OPERATORS = (
     "log",
     "sin",
     "cos",
+    "neg",
 )
 
 
@@ -163,6 +164,16 @@ def evaluate(tree, X, cache=None):
     return value
 
 
+def sympy_number(value):
+    """``value`` as a sympy Integer, or a Float holding all of its digits."""
+    import sympy
+
+    value = float(value)
+    if value.is_integer() and abs(value) < 1e15:
+        return sympy.Integer(int(value))
+    return sympy.Float(value, 15)
+
+
 def to_sympy(tree, symbols):
     """The sympy expression of ``tree``, features named by ``symbols``."""
     import sympy
@@ -172,9 +183,7 @@ def to_sympy(tree, symbols):
         return symbols[tree[1]]
     if name == "c":
         value = tree[1]
-        if float(value).is_integer():
-            return sympy.Integer(int(value))
-        return sympy.Float(repr(float(value)))
+        return sympy_number(value)
     args = [to_sympy(child, symbols) for child in tree[1:]]
     rules = {
         "add": lambda a, b: a + b,

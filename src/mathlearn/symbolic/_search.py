@@ -30,9 +30,9 @@ from mathlearn.symbolic._expr import (
     constants,
     evaluate,
     is_constant,
+    replace,
     size,
     subtrees,
-    replace,
     with_constants,
 )
 from mathlearn.symbolic._units import DimensionError, node_dimension
@@ -112,7 +112,9 @@ class TermPool:
             n = len(self.trees)
             if n == self._values.shape[0]:
                 grow = max(256, n)
-                self._values = np.vstack([self._values, np.empty_like(self._values[:grow])])
+                self._values = np.vstack(
+                    [self._values, np.empty_like(self._values[:grow])]
+                )
                 self._Z = np.vstack([self._Z, np.empty_like(self._Z[:grow])])
             self._values[n] = V[i]
             self._Z[n] = Z[i]
@@ -132,7 +134,14 @@ def _dim_or_none(node, child_dims):
 
 
 def enumerate_terms(
-    X, operators, max_size, pool, *, feature_dims=None, deadline=None, max_subtrees=200_000
+    X,
+    operators,
+    max_size,
+    pool,
+    *,
+    feature_dims=None,
+    deadline=None,
+    max_subtrees=200_000,
 ):
     """Fill ``pool`` with every distinct tree of at most ``max_size`` nodes.
 
@@ -151,7 +160,9 @@ def enumerate_terms(
     units = feature_dims is not None
     first = []
     for j in range(n_features):
-        first.append((("x", j), X[:, j].astype(np.float64), feature_dims[j] if units else None))
+        first.append(
+            (("x", j), X[:, j].astype(np.float64), feature_dims[j] if units else None)
+        )
     first.append((("c", 1.0), np.ones(X.shape[0]), {} if units else None))
     levels[1] = []
     for tree, values, dim in first:
@@ -160,17 +171,24 @@ def enumerate_terms(
             continue
         seen.add(key)
         levels[1].append((tree, values, dim))
-    pool.add([t for t, _, _ in levels[1] if not is_constant(t)],
-             np.array([v for t, v, _ in levels[1] if not is_constant(t)]))
+    pool.add(
+        [t for t, _, _ in levels[1] if not is_constant(t)],
+        np.array([v for t, v, _ in levels[1] if not is_constant(t)]),
+    )
     unary = [OPERATORS[name] for name in operators if OPERATORS[name].arity == 1]
     binary = [OPERATORS[name] for name in operators if OPERATORS[name].arity == 2]
     total = len(levels[1])
     for s in range(2, max_size + 1):
         if deadline is not None and time.perf_counter() > deadline:
             break
+        if s > 2 and levels[s - 2]:
+            # Each level is about as many times larger as the previous one.
+            growth = len(levels[s - 1]) / len(levels[s - 2])
+            if total + len(levels[s - 1]) * growth > max_subtrees:
+                break
         new = []
 
-        def consider(trees, V, dims, new=new):
+        def consider(trees, V, dims, new=new, s=s):
             with np.errstate(all="ignore"):
                 finite = np.isfinite(V).all(axis=1) & (np.abs(V) < _MAX_ABS).all(axis=1)
                 spread = np.ptp(np.where(finite[:, None], V, 0.0), axis=1)
@@ -223,9 +241,16 @@ def enumerate_terms(
                         break
         levels[s] = new
         total += len(new)
-        feature_terms = [(t, v) for t, v, _ in new if not is_constant(t)]
+        # Within an affine class the pool keeps the first tree: prefer the one
+        # with the fewest constants (exp(-x^2) rather than exp(1 - x^2)).
+        feature_terms = sorted(
+            ((t, v) for t, v, _ in new if not is_constant(t)),
+            key=lambda tv: len(constants(tv[0])),
+        )
         if feature_terms:
-            pool.add([t for t, _ in feature_terms], np.array([v for _, v in feature_terms]))
+            pool.add(
+                [t for t, _ in feature_terms], np.array([v for _, v in feature_terms])
+            )
         if total > max_subtrees or pool.full():
             break
     return levels
@@ -270,7 +295,8 @@ def _state_basis(Z, state):
 
 def _gains(Z, Q, r):
     """Drop in squared error when each pool term is added to a basis ``Q``."""
-    P = Z @ np.column_stack([r, Q])
+    # (A.T @ Z.T).T is several times faster than Z @ A for a tall, narrow Z.
+    P = (np.column_stack([r, Q]).T @ Z.T).T
     num = P[:, 0] ** 2
     den = 1.0 - (P[:, 1:] ** 2).sum(axis=1)
     gains = np.where(den > 1e-8, num / np.maximum(den, 1e-300), 0.0)
@@ -293,6 +319,7 @@ def beam_select(
     beam_width=16,
     per_size=2,
     swap_rounds=2,
+    per_complexity=2,
     tol=0.0,
     deadline=None,
 ):
@@ -335,7 +362,9 @@ def beam_select(
                 top = idx[np.argsort(-g, kind="stable")]
             for i in top:
                 if gains[i] > 0:
-                    out.append((tuple(sorted((*state, int(i)))), max(sse - gains[i], 0.0)))
+                    out.append(
+                        (tuple(sorted((*state, int(i)))), max(sse - gains[i], 0.0))
+                    )
         return out
 
     def exact_sse(state):
@@ -361,8 +390,18 @@ def beam_select(
         if not candidates:
             break
         ranked = sorted(candidates.items(), key=lambda kv: (score(kv[0], kv[1]), kv[0]))
+        # Keep the best states overall and the best few at each complexity, so
+        # that short partial formulas (x, x + x^2, ...) are not crowded out by
+        # long terms that fit a little better at first.
+        by_complexity = {}
+        chosen = []
+        for state, child_sse in ranked:
+            c = complexity_of(sizes[list(state)])
+            if len(chosen) < beam_width or by_complexity.get(c, 0) < per_complexity:
+                by_complexity[c] = by_complexity.get(c, 0) + 1
+                chosen.append((state, child_sse))
         beam = []
-        for state, _ in ranked[:beam_width]:
+        for state, _ in chosen:
             seen.add(state)
             beam.append((state, exact_sse(state)))
         # Swap moves on the best few states.
@@ -391,7 +430,7 @@ def beam_select(
         beam = polished + beam[len(polished) :]
         for state, sse in beam:
             front.offer(complexity_of(sizes[list(state)]), sse / sst, state)
-        for child, child_sse in ranked[beam_width:]:
+        for child, child_sse in ranked:
             # Cheap (upper-bound-free) record of the rest: the gain formula is
             # exact for a one-term extension, so these losses are exact too.
             front.offer(complexity_of(sizes[list(child)]), child_sse / sst, child)
@@ -403,7 +442,11 @@ def beam_select(
 
 def fit_linear(G, y):
     """Least-squares ``c0, c`` of ``y ~ c0 + G.T @ c`` (``G`` is (k, n_samples))."""
-    A = np.column_stack([np.ones(y.shape[0]), *G]) if len(G) else np.ones((y.shape[0], 1))
+    A = (
+        np.column_stack([np.ones(y.shape[0]), *G])
+        if len(G)
+        else np.ones((y.shape[0], 1))
+    )
     coef, *_ = np.linalg.lstsq(A, y, rcond=None)
     resid = A @ coef - y
     return coef[0], coef[1:], float(resid @ resid)

@@ -25,7 +25,9 @@ import numpy as np
 from mathlearn.symbolic._expr import evaluate, is_constant, to_string
 
 _DIMENSIONLESS = ("", "1", "dimensionless")
-_FACTOR = re.compile(r"^([A-Za-z_][A-Za-z_0-9]*)\s*(?:(?:\^|\*\*)\s*([-+]?\d+(?:\.\d+)?))?$")
+_FACTOR = re.compile(
+    r"^([A-Za-z_][A-Za-z_0-9]*)\s*(?:(?:\^|\*\*)\s*([-+]?\d+(?:\.\d+)?))?$"
+)
 
 
 class DimensionError(ValueError):
@@ -64,6 +66,10 @@ def parse_unit(unit, *, what="unit"):
     text = unit.replace(" ", "")
     if text in _DIMENSIONLESS:
         return {}
+    if re.match(r"^[*/]|.*[*/]$|.*[*/]{3}|.*/\*|.*\*/", text):
+        raise ValueError(
+            f"{what}={unit!r}: a '*' or '/' lacks a factor; write units as 'kg*m^2/s^2'"
+        )
     out = {}
     # Split into factors, remembering whether each follows '/'.
     tokens = re.split(r"(?<!\*)([*/])(?!\*)", text)
@@ -186,6 +192,8 @@ def dimension_of(tree, feature_dims, names=None):
     def walk(node):
         if node[0] == "x":
             return feature_dims[node[1]]
+        if node[0] == "c":
+            return {}
         child_dims = [walk(child) for child in node[1:]]
         try:
             return node_dimension(node, child_dims)
