@@ -165,12 +165,17 @@ def evaluate(tree, X, cache=None):
 
 
 def sympy_number(value):
-    """``value`` as a sympy Integer, or a Float holding all of its digits."""
+    """``value`` as a sympy Integer, a Rational ``p/q`` when it is one to
+    round-off and has no short decimal form (``q`` in 3, 6, 7, 9, 11, 12),
+    or else a Float holding all of its digits."""
     import sympy
 
     value = float(value)
     if value.is_integer() and abs(value) < 1e15:
         return sympy.Integer(int(value))
+    for q in (3, 6, 7, 9, 11, 12):  # p/q with no short decimal form
+        if abs(value * q - round(value * q)) <= 1e-12 * abs(value * q):
+            return sympy.Rational(int(round(value * q)), q)
     return sympy.Float(value, 15)
 
 

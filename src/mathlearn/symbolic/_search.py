@@ -303,6 +303,42 @@ def _gains(Z, Q, r):
     return gains
 
 
+def pair_candidates(Z, y_centred, sizes, max_complexity, *, budget=2e9, chunk=256):
+    """The best partner of each of the top single terms: exact two-term search.
+
+    For the ``K`` terms with the largest single-term gain (``K`` chosen so
+    that the work ``K * n_terms * n_samples`` stays under ``budget``), the
+    drop in squared error from adding any second term ``j`` to term ``i`` is
+    ``(a_j - b_i G_ji)^2 / (1 - G_ji^2)`` with ``a = Z y``, ``b = Z_K y`` and
+    ``G = Z Z_K^T`` (unit-norm, centred rows): one matrix product per chunk.
+    Returns ``[(state, sse), ...]`` with one state per top term.
+    """
+    m, n = Z.shape
+    a = Z @ y_centred
+    sst = float(y_centred @ y_centred)
+    n_top = int(min(m, max(16, budget // max(m * n, 1))))
+    top = np.argsort(-(a * a), kind="stable")[:n_top]
+    out = []
+    for start in range(0, top.size, chunk):
+        idx = top[start : start + chunk]
+        G = (Z[idx] @ Z.T).T  # (m, len(idx))
+        b = a[idx]
+        num = (a[:, None] - G * b[None, :]) ** 2
+        den = 1.0 - G * G
+        gains = np.where(den > 1e-8, num / np.maximum(den, 1e-300), 0.0)
+        too_big = sizes[:, None] + sizes[idx][None, :] + 3 > max_complexity
+        gains[too_big] = -1.0
+        gains[idx, np.arange(idx.size)] = -1.0
+        best = gains.argmax(axis=0)
+        for k, i in enumerate(idx):
+            j = int(best[k])
+            if gains[j, k] <= 0:
+                continue
+            sse = max(sst - b[k] ** 2 - gains[j, k], 0.0)
+            out.append((tuple(sorted((int(i), j))), sse))
+    return out
+
+
 def penalised(nmse, complexity, parsimony):
     """The ranking objective: ``max(nmse, floor) * exp(parsimony * complexity)``."""
     return np.log(np.maximum(nmse, LOSS_FLOOR)) + parsimony * complexity
@@ -320,6 +356,8 @@ def beam_select(
     per_size=2,
     swap_rounds=2,
     per_complexity=2,
+    pair_budget=0,
+    subset=None,
     tol=0.0,
     deadline=None,
 ):
@@ -331,8 +369,11 @@ def beam_select(
     ``beam_width`` best children by the penalised loss, and polishes them by
     swap moves (remove one term, add the best replacement).
     """
-    Z = pool.Z
+    Z = pool.Z if subset is None else pool.Z[subset]
     sizes = np.asarray(pool.sizes)
+    if subset is not None:
+        sizes = sizes[subset]
+        front = _SubsetFront(front, subset)
     sst = float(y_centred @ y_centred)
     if sst <= 0:
         front.offer(1, 0.0, ())
@@ -381,6 +422,11 @@ def beam_select(
         if deadline is not None and time.perf_counter() > deadline:
             break
         candidates = {}
+        if _depth == 1 and pair_budget:
+            for child, child_sse in pair_candidates(
+                Z, y_centred, sizes, max_complexity, budget=pair_budget
+            ):
+                candidates[child] = child_sse
         for state, sse in beam:
             for child, child_sse in children_of(state, sse):
                 if child in seen:
@@ -437,7 +483,22 @@ def beam_select(
         best_beam = beam
         if min(sse for _, sse in beam) / sst <= tol:
             break
+    if subset is not None:
+        best_beam = [(front.key(state), sse) for state, sse in best_beam]
     return best_beam
+
+
+class _SubsetFront:
+    """A view of a :class:`Front` for a search over some rows of the pool."""
+
+    def __init__(self, front, subset):
+        self.front, self.subset = front, np.asarray(subset)
+
+    def key(self, state):
+        return tuple(sorted(int(self.subset[i]) for i in state))
+
+    def offer(self, complexity, loss, state):
+        self.front.offer(complexity, loss, self.key(state))
 
 
 def fit_linear(G, y):
@@ -527,6 +588,16 @@ def optimize_constants(trees, X, y, method):
 
 
 _TRANSCENDENTAL = {"exp", "log", "sin", "cos", "tanh", "pow"}
+_NOT_ALGEBRAIC = {"exp", "log", "sin", "cos", "tanh"}
+
+
+def is_algebraic(tree):
+    """Whether ``tree`` uses no exp, log, sin, cos or tanh."""
+    if tree[0] in _NOT_ALGEBRAIC:
+        return False
+    if tree[0] in ("x", "c"):
+        return True
+    return all(is_algebraic(child) for child in tree[1:])
 
 
 def scale_variants(tree):

@@ -1,6 +1,7 @@
 """Symbolic regression: find a formula ``y = f(x)`` that is short and accurate."""
 
 import time
+from fractions import Fraction
 from numbers import Integral, Real
 
 import numpy as np
@@ -33,6 +34,10 @@ from mathlearn.utils._sklearn_compat import (
     validate_data,
 )
 
+#: Formulas with nmse <= max(factor * nmse of the BIC choice, _ACCURATE_NMSE)
+#: are "accurate enough"; the one with the largest score among them is selected.
+_ACCURATE_FACTOR = 1.5
+_ACCURATE_NMSE = 1e-4
 #: Distinct subtrees enumerated at most when ``enumeration_size="auto"``.
 _AUTO_SUBTREES = 30_000
 #: Floats held by the pool of basis terms at most (terms x samples).
@@ -124,9 +129,11 @@ default="least_squares"
         distinct functions up to that size). ``"auto"`` goes on while there
         are at most 30,000 distinct subtrees (size 6 for one feature, 5 for
         two to five). Larger terms come from genetic programming.
-    tol : float, default=1e-12
+    tol : float, default=1e-15
         Stop early once a formula's mean squared error divided by the
-        variance of ``y`` is at most ``tol``.
+        variance of ``y`` is at most ``tol``. The default is round-off level:
+        only an exact formula stops the search (six-term approximations of
+        smooth data reach 1e-13).
     n_jobs : int, default=None
         Processes tuning the constants of candidate formulas in parallel
         (joblib). ``None`` means 1; ``-1`` uses all cores. The result does
@@ -196,14 +203,20 @@ default="least_squares"
     pool. A term's values are computed with one NumPy call per node, with a
     cache of subtree values.
 
-    *Model selection.* The selected formula is "accurate enough with
-    minimum complexity" in the sense of the Bayesian information criterion,
-    counting each node as a parameter: it minimises ``n_samples *
-    log(max(nmse, 1e-15)) + complexity * log(n_samples)``, where ``nmse`` is
-    the training mean squared error divided by the variance of ``y`` and
-    ``1e-15`` the round-off level (so among exact formulas the simplest
-    wins). Each node must cut the error by a factor ``n_samples ** (1 /
-    n_samples)`` (16% for 20 samples, 0.7% for 1000). :meth:`select` picks
+    *Model selection.* Let ``nmse`` be a formula's training mean squared
+    error divided by the variance of ``y``, floored at ``1e-15`` (round-off),
+    and let ``b`` be the formula of the front with the smallest Bayesian
+    information criterion ``n_samples * log(nmse) + complexity *
+    log(n_samples)`` (each node counted as a parameter). If ``b`` is exact
+    (``nmse <= 1e-15``) it is selected. Otherwise a formula no more complex
+    than ``b`` is "accurate enough" when its ``nmse`` is at most ``1.5``
+    times that of ``b`` or at most ``1e-4``, and among those the one with
+    the largest *score* is selected, the score being the drop of
+    ``log(nmse)`` per unit of complexity from the previous formula of the
+    front (Cranmer, 2023): the formula after which more complexity buys
+    little. On noisy data the criterion guards against fitting the noise;
+    on nearly exact data (measurements to four digits) the score picks the
+    law rather than terms that fit the rounding. :meth:`select` picks
     another formula of the front.
 
     *Constants.* The constants of each formula on the front are rounded to
@@ -292,7 +305,7 @@ default="least_squares"
         units=None,
         max_terms=6,
         enumeration_size="auto",
-        tol=1e-12,
+        tol=1e-15,
         n_jobs=None,
         random_state=None,
         verbose=0,
@@ -408,16 +421,28 @@ default="least_squares"
             parsimony=self.parsimony,
             front=front,
             tol=self.tol,
+            beam_width=16,
+            per_size=3,
+            per_complexity=3,
+            pair_budget=2e9,
         )
-        if sst <= 1e-300 * max(n_samples, 1) or len(pool) == 0:
+        scale = float(np.max(np.abs(yf))) if n_samples else 0.0
+        if sst <= (1e-12 * scale) ** 2 * n_samples or len(pool) == 0:
             front.offer(1, 0.0 if sst <= 0 else 1.0, ())
             beam = [((), sst)]
         else:
-            beam = _search.beam_select(pool, yc, deadline=deadline, **search)
+            beam = self._search_all(pool, yc, deadline, search)
         if self.verbose:
             print(f"{'gen':>4} {'best nmse':>11} {'front':>6} {'terms':>8} {'time':>7}")
             self._report(0, front, pool, start)
 
+        quick = {
+            **search,
+            "beam_width": 8,
+            "per_size": 2,
+            "per_complexity": 1,
+            "pair_budget": 0,
+        }
         optimised = set()
         tune = dict(X=Xf, y=yf, feature_dims=feature_dims, optimised=optimised)
         if len(pool) and self._tune_constants(front, beam, pool, **tune):
@@ -444,11 +469,14 @@ default="least_squares"
                     children.append(child)
             if children:
                 pool.add(children, _search.evaluate_terms(children, Xf))
-            beam = _search.beam_select(pool, yc, deadline=deadline, **search)
+            beam = _search.beam_select(pool, yc, deadline=deadline, **quick)
             if self._tune_constants(front, beam, pool, **tune):
-                beam = _search.beam_select(pool, yc, deadline=deadline, **search)
+                beam = _search.beam_select(pool, yc, deadline=deadline, **quick)
             if self.verbose:
                 self._report(generation, front, pool, start)
+        if n_iter and not self._done(front, deadline):
+            # A last, wide search over every term found.
+            self._search_all(pool, yc, deadline, search)
 
         formulas = self._front_formulas(front, pool, Xf, yf, sst)
         table, selected = self._front_table(formulas, sst, n_samples)
@@ -463,6 +491,23 @@ default="least_squares"
         self._bounds = (float(yf.min()) - 1000 * span, float(yf.max()) + 1000 * span)
         self._set_selected(selected)
         return self
+
+    def _search_all(self, pool, yc, deadline, search):
+        """Wide beam search over the pool, then over its algebraic terms.
+
+        Smooth transcendental terms (exp, sin, cos) approximate polynomials so
+        well that a greedy search on the whole pool picks them first and
+        never reaches an exact polynomial; the second search, on the terms
+        without exp, log, sin, cos and tanh, gives those a fair chance. Both
+        feed the same front.
+        """
+        beam = _search.beam_select(pool, yc, deadline=deadline, **search)
+        algebraic = [i for i, t in enumerate(pool.trees) if _search.is_algebraic(t)]
+        if 0 < len(algebraic) < len(pool):
+            _search.beam_select(
+                pool, yc, deadline=deadline, subset=np.array(algebraic), **search
+            )
+        return beam
 
     def _done(self, front, deadline):
         if deadline is not None and time.perf_counter() > deadline:
@@ -619,6 +664,13 @@ default="least_squares"
 
         for k in range(params.size):
             value = params[k]
+            nice = float(Fraction(value).limit_denominator(12))
+            if nice != value and nice != 0:
+                trial = params.copy()
+                trial[k] = nice
+                if sse_of(trial) <= budget:
+                    params = trial
+                    continue
             for digits in range(0, 16):
                 trial = params.copy()
                 trial[k] = 0.0 if digits == 0 else _round_sig(value, digits)
@@ -662,9 +714,18 @@ default="least_squares"
             rows, columns=["complexity", "loss", "score", "expression", "sympy"]
         )
         nmse = table["loss"].to_numpy() / max(var, 1e-300)
-        criterion = n_samples * np.log(np.maximum(nmse, _search.LOSS_FLOOR))
-        criterion = criterion + np.log(max(n_samples, 2)) * table["complexity"]
-        selected = int(np.argmin(criterion.to_numpy()))
+        complexity = table["complexity"].to_numpy()
+        floored = np.maximum(nmse, _search.LOSS_FLOOR)
+        bic = n_samples * np.log(floored) + np.log(max(n_samples, 2)) * complexity
+        best = int(np.argmin(bic))
+        if nmse[best] <= _search.LOSS_FLOOR:
+            selected = best  # an exact formula
+        else:
+            admissible = (
+                nmse <= max(_ACCURATE_FACTOR * nmse[best], _ACCURATE_NMSE)
+            ) & (complexity <= complexity[best])
+            score = np.where(admissible, table["score"].to_numpy(), -np.inf)
+            selected = int(np.argmax(score))
         return table, selected
 
     def _set_selected(self, index):
