@@ -303,11 +303,14 @@ def _gains(Z, Q, r):
     return gains
 
 
-def pair_candidates(Z, y_centred, sizes, max_complexity, *, budget=2e9, chunk=256):
+def pair_candidates(
+    Z, y_centred, sizes, max_complexity, *, budget=2e9, max_entries=4e7, chunk=256
+):
     """The best partner of each of the top single terms: exact two-term search.
 
     For the ``K`` terms with the largest single-term gain (``K`` chosen so
-    that the work ``K * n_terms * n_samples`` stays under ``budget``), the
+    that the work ``K * n_terms * n_samples`` stays under ``budget`` and
+    ``K * n_terms`` under ``max_entries``), the
     drop in squared error from adding any second term ``j`` to term ``i`` is
     ``(a_j - b_i G_ji)^2 / (1 - G_ji^2)`` with ``a = Z y``, ``b = Z_K y`` and
     ``G = Z Z_K^T`` (unit-norm, centred rows): one matrix product per chunk.
@@ -316,7 +319,8 @@ def pair_candidates(Z, y_centred, sizes, max_complexity, *, budget=2e9, chunk=25
     m, n = Z.shape
     a = Z @ y_centred
     sst = float(y_centred @ y_centred)
-    n_top = int(min(m, max(16, budget // max(m * n, 1))))
+    n_top = int(min(m, max(16, budget // max(m * n, 1), 0), max_entries // max(m, 1)))
+    n_top = max(n_top, min(m, 16))
     top = np.argsort(-(a * a), kind="stable")[:n_top]
     out = []
     for start in range(0, top.size, chunk):

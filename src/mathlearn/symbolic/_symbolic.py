@@ -428,7 +428,7 @@ default="least_squares"
         )
         scale = float(np.max(np.abs(yf))) if n_samples else 0.0
         if sst <= (1e-12 * scale) ** 2 * n_samples or len(pool) == 0:
-            front.offer(1, 0.0 if sst <= 0 else 1.0, ())
+            front.offer(1, 0.0, ())  # a constant target: the intercept is exact
             beam = [((), sst)]
         else:
             beam = self._search_all(pool, yc, deadline, search)
@@ -628,6 +628,7 @@ default="least_squares"
     def _round(trees, c0, coef, sse, X, y, sst):
         """Round constants to the fewest significant digits that cost nothing."""
         budget = sse * 1.001 + 1e-15 * sst
+        strict = sse * (1 + 1e-9) + 1e-15 * sst
 
         def refit(candidate):
             G = _search.evaluate_terms(candidate, X)
@@ -666,9 +667,10 @@ default="least_squares"
             value = params[k]
             nice = float(Fraction(value).limit_denominator(12))
             if nice != value and nice != 0:
+                # A ratio of small integers only where it is exact to round-off.
                 trial = params.copy()
                 trial[k] = nice
-                if sse_of(trial) <= budget:
+                if sse_of(trial) <= strict:
                     params = trial
                     continue
             for digits in range(0, 16):
