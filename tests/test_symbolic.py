@@ -350,3 +350,19 @@ def test_plot_pareto_front():
     ax = reg.plot_pareto_front()
     assert ax.get_yscale() == "log"
     assert len(ax.collections) == 2
+
+
+def test_two_stage_fit_of_a_curve_family():
+    """exp(-r/a): per-curve constants, then a formula for each against a."""
+    r = np.tile(np.linspace(0, 3, 15), 4)
+    a = np.repeat([0.5, 1.0, 2.0, 3.0], 15)
+    y = np.exp(-r / a)
+    reg = SymbolicRegressor(generations=1, random_state=0)
+    result = reg.fit_two_stage(r[:, None], y, a)
+    assert list(result["theta"]["a"]) == [0.5, 1.0, 2.0, 3.0]
+    assert result["theta"]["loss"].max() < 1e-20
+    a_symbol = sympy.Symbol("a", real=True)
+    assert sympy.simplify(result["formula"] - sympy.exp(-X0 / a_symbol)) == 0
+    assert result["loss"] < 1e-20
+    with pytest.raises(ValueError, match="at least 3"):
+        reg.fit_two_stage(r[:30, None], y[:30], a[:30])

@@ -179,17 +179,22 @@ def sympy_number(value):
     return sympy.Float(value, 15)
 
 
-def to_sympy(tree, symbols):
-    """The sympy expression of ``tree``, features named by ``symbols``."""
+def to_sympy(tree, symbols, constant_symbols=None):
+    """The sympy expression of ``tree``, features named by ``symbols``.
+
+    ``constant_symbols`` (an iterator) replaces the constant leaves, in
+    depth-first order, by symbols; by default they are numbers.
+    """
     import sympy
 
     name = tree[0]
     if name == "x":
         return symbols[tree[1]]
     if name == "c":
-        value = tree[1]
-        return sympy_number(value)
-    args = [to_sympy(child, symbols) for child in tree[1:]]
+        if constant_symbols is not None:
+            return next(constant_symbols)
+        return sympy_number(tree[1])
+    args = [to_sympy(child, symbols, constant_symbols) for child in tree[1:]]
     rules = {
         "add": lambda a, b: a + b,
         "sub": lambda a, b: a - b,

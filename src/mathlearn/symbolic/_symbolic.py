@@ -7,7 +7,7 @@ from numbers import Integral, Real
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
-from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
@@ -822,6 +822,123 @@ default="least_squares"
         y = np.where(np.isnan(y), self._y_mean, y)
         y = np.clip(y, *self._bounds)
         return y.astype(X.dtype, copy=False)
+
+    def fit_two_stage(self, X, y, parameter):
+        """The two-stage fit of a family of curves ``y = f(X; a)``.
+
+        The classic route for curves measured at several values of a
+        parameter ``a``: (1) find a formula for one curve (the value of ``a``
+        with the most samples) and free all of its constants ``theta``
+        (linear coefficients, constants inside terms, and a scale on each
+        feature under a transcendental operator); (2) refit ``theta`` on each
+        curve by ``scipy.optimize`` (variable projection); (3) find a formula
+        for each ``theta_k`` as a function of ``a`` with a clone of this
+        estimator. Fitting ``(X, a)`` in one go with :meth:`fit` finds
+        ``f(X; a)`` directly; this method gives the per-curve constants and
+        the composed formula to compare with.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The curve variables (without ``a``).
+        y : array-like of shape (n_samples,)
+            Target values.
+        parameter : array-like of shape (n_samples,)
+            The value of ``a`` of each sample; at least 3 distinct values.
+
+        Returns
+        -------
+        result : dict
+            ``"structure"``: the shared formula, a sympy expression in the
+            features and ``theta0, theta1, ...``; ``"theta"``: a DataFrame
+            with one row per value of ``a`` (column ``a``, the constants, and
+            the curve's ``loss``); ``"theta_formulas"``: sympy expressions of
+            each ``theta_k`` in ``a``; ``"formula"``: the composed
+            ``f(X; a)``; ``"loss"``: its mean squared error on all samples.
+            The estimator itself is left fitted on the reference curve.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from mathlearn.symbolic import SymbolicRegressor
+        >>> r = np.tile(np.linspace(0, 3, 15), 4)
+        >>> a = np.repeat([0.5, 1.0, 2.0, 3.0], 15)
+        >>> result = SymbolicRegressor(generations=1, random_state=0).fit_two_stage(
+        ...     r[:, None], np.exp(-r / a), a)
+        >>> result["formula"]
+        exp(-x0/a)
+        """
+        import sympy
+
+        X, y = validate_data(self, X, y, dtype=[np.float64], y_numeric=True)
+        parameter = np.asarray(parameter, dtype=np.float64).ravel()
+        if parameter.shape[0] != X.shape[0]:
+            raise ValueError(
+                f"parameter has {parameter.shape[0]} values but X has "
+                f"{X.shape[0]} samples"
+            )
+        values, counts = np.unique(parameter, return_counts=True)
+        if values.size < 3:
+            raise ValueError(
+                f"parameter has {values.size} distinct values; the two-stage "
+                "fit needs at least 3 to find a formula for each constant"
+            )
+        reference = values[np.argmax(counts)]
+        mask = parameter == reference
+        self.fit(X[mask], y[mask])
+        formula = self._formulas[self._selected]
+        trees = [(_search.scale_variants(t) or [t])[0] for t in formula["trees"]]
+        inner0 = np.array([c for t in trees for c in constants(t)], dtype=float)
+        rows = []
+        for value in values:
+            rows_mask = parameter == value
+            Xg, yg = X[rows_mask], y[rows_mask]
+            tuned, _ = _search.optimize_constants(
+                trees, Xg, yg, self.constant_optimizer or "least_squares"
+            )
+            G = _search.evaluate_terms(tuned, Xg)
+            c0, coef, sse = _search.fit_linear(G, yg)
+            inner = [c for t in tuned for c in constants(t)]
+            rows.append([value, c0, *coef, *inner, sse / yg.shape[0]])
+        n_coef = len(trees)
+        names = [f"theta{k}" for k in range(1 + n_coef + inner0.size)]
+        theta = pd.DataFrame(rows, columns=["a", *names, "loss"])
+        a_symbol = sympy.Symbol("a", real=True)
+        theta_symbols = sympy.symbols(names, real=True)
+        feature_symbols = [sympy.Symbol(n, real=True) for n in self._names()]
+        # The structure with symbolic constants.
+        inner_symbols = iter(theta_symbols[1 + n_coef :])
+        structure = theta_symbols[0] + sum(
+            theta_symbols[1 + i] * to_sympy(tree, feature_symbols, inner_symbols)
+            for i, tree in enumerate(trees)
+        )
+        helper = clone(self).set_params(units=None, verbose=0)
+        theta_formulas = {}
+        negligible = 1e-12 * max(float(np.abs(y).max()), 1e-300)
+        for name in names:
+            column = theta[name].to_numpy()
+            if np.abs(column).max() <= negligible:
+                theta_formulas[name] = sympy.Integer(0)
+                continue
+            if np.ptp(column) <= 1e-9 * max(np.abs(column).max(), 1e-300):
+                theta_formulas[name] = sympy_number(float(column.mean()))
+                continue
+            fitted = helper.fit(pd.DataFrame({"a": theta["a"]}), column)
+            theta_formulas[name] = fitted.sympy()
+        composed = structure.xreplace(
+            {theta_symbols[i]: theta_formulas[n] for i, n in enumerate(names)}
+        )
+        composed = sympy.simplify(composed)
+        f = sympy.lambdify([*feature_symbols, a_symbol], composed, "numpy")
+        with np.errstate(all="ignore"):
+            pred = np.broadcast_to(f(*X.T, parameter), y.shape)
+        return {
+            "structure": structure,
+            "theta": theta,
+            "theta_formulas": theta_formulas,
+            "formula": composed,
+            "loss": float(np.mean((pred - y) ** 2)),
+        }
 
     def plot_pareto_front(self, ax=None):
         """Plot the loss of each front formula against its complexity.
