@@ -13,6 +13,7 @@ a found formula means what it says. Evaluation runs under
 """
 
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
@@ -173,9 +174,11 @@ def sympy_number(value):
     value = float(value)
     if value.is_integer() and abs(value) < 1e15:
         return sympy.Integer(int(value))
-    for q in (3, 6, 7, 9, 11, 12):  # p/q with no short decimal form
-        if abs(value * q - round(value * q)) <= 1e-12 * abs(value * q):
-            return sympy.Rational(int(round(value * q)), q)
+    ratio = Fraction(value).limit_denominator(12)
+    if ratio.denominator in (3, 6, 7, 9, 11, 12) and abs(
+        float(ratio) - value
+    ) <= 1e-12 * abs(value):  # p/q with no short decimal form
+        return sympy.Rational(ratio.numerator, ratio.denominator)
     return sympy.Float(value, 15)
 
 
