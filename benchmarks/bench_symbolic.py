@@ -1,4 +1,4 @@
-"""Nguyen benchmark: mathlearn's SymbolicRegressor against gplearn (and PyOperon).
+"""Nguyen benchmark: mathlearn's SymbolicRegressor against gplearn and PyOperon.
 
 The twelve Nguyen problems with the sampling of Uy et al. (2011) as tabulated
 by Petersen et al. (2021): 20 training points, U[-1, 1] for Nguyen-1..6,
@@ -12,10 +12,11 @@ constants are rounded to 3 significant digits, made rational, and
 positive on the problems whose domain is positive). gplearn's programs are
 converted to sympy the same way. gplearn gets the wall-clock time that
 mathlearn used on the same problem and seed (``max_time`` is not a gplearn
-option, so it runs generations until the budget is spent).
+option, so it runs generations until the budget is spent); PyOperon gets
+the same budget rounded up to whole seconds (its ``max_time``), one thread.
 
 Run ``python benchmarks/bench_symbolic.py [--seeds N] [--problems 1,2,...]
-[--no-gplearn]``.
+[--no-gplearn] [--no-operon]``.
 """
 
 import argparse
@@ -160,11 +161,33 @@ def run_gplearn(X, y, seed, budget):
     return reg, seconds, expr
 
 
+def run_operon(X, y, seed, budget):
+    from pyoperon.sklearn import SymbolicRegressor as OperonRegressor
+
+    reg = OperonRegressor(
+        allowed_symbols="add,sub,mul,div,constant,variable,sin,cos,exp,log,sqrt,square",
+        max_time=max(1, int(np.ceil(budget))),
+        random_state=seed,
+        n_threads=1,
+    )
+    start = time.perf_counter()
+    reg.fit(X, y)
+    seconds = time.perf_counter() - start
+    text = reg.get_model_string(reg.model_, 12).replace("^", "**")
+    names = {f"X{j + 1}": sympy.Symbol(f"x{j}", real=True) for j in range(2)}
+    try:
+        expr = sympy.sympify(text, locals=names)
+    except (sympy.SympifyError, TypeError):  # pragma: no cover
+        expr = sympy.nan
+    return reg, seconds, expr
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--problems", default=",".join(map(str, PROBLEMS)))
     parser.add_argument("--no-gplearn", action="store_true")
+    parser.add_argument("--no-operon", action="store_true")
     parser.add_argument("--max-time", type=float, default=120.0)
     parser.add_argument("--n-jobs", type=int, default=None)
     args = parser.parse_args()
@@ -172,7 +195,8 @@ def main():
     rows = []
     print(
         f"{'problem':<10}{'seed':>5} | {'mathlearn':>9}{'R2':>9}{'time':>8} | "
-        f"{'gplearn':>8}{'R2':>9}{'time':>8} | formula (mathlearn)"
+        f"{'gplearn':>8}{'R2':>9}{'time':>8} | {'operon':>7}{'R2':>9}{'time':>8} | "
+        "formula (mathlearn)"
     )
     for problem in problems:
         for seed in range(args.seeds):
@@ -191,6 +215,11 @@ def main():
                     gp_pred = np.nan_to_num(gp.predict(X_test))
                 row["gp_r2"] = r2(y_test, gp_pred)
                 row["gp_time"] = gp_seconds
+            if not args.no_operon:
+                op, op_seconds, op_expr = run_operon(X, yv, seed, seconds)
+                row["op_exact"] = is_exact(op_expr, truth, symbols)
+                row["op_r2"] = r2(y_test, np.nan_to_num(op.predict(X_test)))
+                row["op_time"] = op_seconds
             rows.append(row)
             gp_part = (
                 f"{'yes' if row['gp_exact'] else 'no':>8}{row['gp_r2']:>9.4f}"
@@ -198,10 +227,17 @@ def main():
                 if "gp_exact" in row
                 else f"{'-':>8}{'-':>9}{'-':>8}"
             )
+            op_part = (
+                f"{'yes' if row['op_exact'] else 'no':>7}{row['op_r2']:>9.4f}"
+                f"{row['op_time']:>7.1f}s"
+                if "op_exact" in row
+                else f"{'-':>7}{'-':>9}{'-':>8}"
+            )
             print(
                 f"Nguyen-{problem:<3}{seed:>5} | "
                 f"{'yes' if row['ml_exact'] else 'no':>9}"
-                f"{row['ml_r2']:>9.4f}{seconds:>7.1f}s | {gp_part} | {found}",
+                f"{row['ml_r2']:>9.4f}{seconds:>7.1f}s | {gp_part} | {op_part} | "
+                f"{found}",
                 flush=True,
             )
     print()
@@ -223,6 +259,14 @@ def main():
         )
         ratio = ml_rate / gp_rate if gp_rate else float("inf")
         print(f"recovery ratio mathlearn / gplearn: {ratio:.2f}")
+    if not args.no_operon:
+        op_rate = sum(r["op_exact"] for r in rows) / n
+        print(
+            f"PyOperon:  exact recovery {op_rate:.0%} "
+            f"({sum(r['op_exact'] for r in rows)}/{n}), median test R2 "
+            f"{statistics.median(r['op_r2'] for r in rows):.4f}, median time "
+            f"{statistics.median(r['op_time'] for r in rows):.1f} s"
+        )
 
 
 if __name__ == "__main__":
