@@ -20,12 +20,11 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Operator:
-    """One operator: arity, NumPy rule, and the sympy rule (a callable name)."""
+    """One operator: its name, arity and NumPy rule; whether it commutes."""
 
     name: str
     arity: int
     func: object
-    sympy: str
     commutative: bool = False
 
 
@@ -44,22 +43,22 @@ def _inv(a):
 OPERATORS = {
     op.name: op
     for op in [
-        Operator("add", 2, np.add, "add", True),
-        Operator("sub", 2, np.subtract, "sub"),
-        Operator("mul", 2, np.multiply, "mul", True),
-        Operator("div", 2, np.divide, "div"),
-        Operator("pow", 2, np.power, "pow"),
-        Operator("square", 1, _square, "square"),
-        Operator("cube", 1, _cube, "cube"),
-        Operator("sqrt", 1, np.sqrt, "sqrt"),
-        Operator("exp", 1, np.exp, "exp"),
-        Operator("log", 1, np.log, "log"),
-        Operator("sin", 1, np.sin, "sin"),
-        Operator("cos", 1, np.cos, "cos"),
-        Operator("tanh", 1, np.tanh, "tanh"),
-        Operator("abs", 1, np.abs, "Abs"),
-        Operator("inv", 1, _inv, "inv"),
-        Operator("neg", 1, np.negative, "neg"),
+        Operator("add", 2, np.add, True),
+        Operator("sub", 2, np.subtract),
+        Operator("mul", 2, np.multiply, True),
+        Operator("div", 2, np.divide),
+        Operator("pow", 2, np.power),
+        Operator("square", 1, _square),
+        Operator("cube", 1, _cube),
+        Operator("sqrt", 1, np.sqrt),
+        Operator("exp", 1, np.exp),
+        Operator("log", 1, np.log),
+        Operator("sin", 1, np.sin),
+        Operator("cos", 1, np.cos),
+        Operator("tanh", 1, np.tanh),
+        Operator("abs", 1, np.abs),
+        Operator("inv", 1, _inv),
+        Operator("neg", 1, np.negative),
     ]
 }
 

@@ -344,7 +344,7 @@ def pair_candidates(
 
 
 def penalised(nmse, complexity, parsimony):
-    """The ranking objective: ``max(nmse, floor) * exp(parsimony * complexity)``."""
+    """The ranking objective ``log(max(nmse, floor)) + parsimony * complexity``."""
     return np.log(np.maximum(nmse, LOSS_FLOOR)) + parsimony * complexity
 
 
@@ -653,6 +653,6 @@ def mutate(tree, other, small, operators, rng):
         new = (same[rng.randint(len(same))], *node[1:])
     elif kind == 5 and node[0] == "x":  # scale a feature
         new = ("mul", ("c", float(np.round(np.exp(rng.normal()), 3))), node)
-    else:  # hoist: keep a subtree
-        new = node if node[0] not in ("x", "c") or len(nodes) == 1 else nodes[0][1]
+    else:  # hoist: the chosen subtree becomes the whole term
+        return node
     return replace(tree, path, new)

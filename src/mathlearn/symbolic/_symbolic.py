@@ -921,14 +921,14 @@ default="least_squares"
                 theta_formulas[name] = sympy.Integer(0)
                 continue
             if np.ptp(column) <= 1e-9 * max(np.abs(column).max(), 1e-300):
-                theta_formulas[name] = sympy_number(float(column.mean()))
+                theta_formulas[name] = sympy_number(_round_sig(column.mean(), 12))
                 continue
             fitted = helper.fit(pd.DataFrame({"a": theta["a"]}), column)
             theta_formulas[name] = fitted.sympy()
         composed = structure.xreplace(
             {theta_symbols[i]: theta_formulas[n] for i, n in enumerate(names)}
         )
-        composed = sympy.simplify(composed)
+        composed = _integers(sympy.simplify(_integers(composed)))
         f = sympy.lambdify([*feature_symbols, a_symbol], composed, "numpy")
         with np.errstate(all="ignore"):
             pred = np.broadcast_to(f(*X.T, parameter), y.shape)
@@ -979,6 +979,18 @@ default="least_squares"
         ax.set_ylabel("training MSE")
         ax.legend(loc="upper right", fontsize=8)
         return ax
+
+
+def _integers(expr):
+    """``expr`` with every float that is a whole number made an Integer."""
+    import sympy
+
+    whole = {
+        f: sympy.Integer(int(f))
+        for f in expr.atoms(sympy.Float)
+        if float(f).is_integer()
+    }
+    return expr.xreplace(whole) if whole else expr
 
 
 def _number(value):
