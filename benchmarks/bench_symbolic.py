@@ -20,6 +20,7 @@ Run ``python benchmarks/bench_symbolic.py [--seeds N] [--problems 1,2,...]
 """
 
 import argparse
+import signal
 import statistics
 import time
 import warnings
@@ -64,6 +65,7 @@ def make_data(problem, seed):
         f(*X_test.T).astype(float),
         expr,
         symbols,
+        (low, high),
     )
 
 
@@ -77,14 +79,44 @@ def round_constants(expr, digits=3):
     return expr.xreplace(replacements)
 
 
-def is_exact(found, truth, symbols):
+class _Timeout(Exception):
+    pass
+
+
+def _alarm(signum, frame):
+    raise _Timeout
+
+
+def is_exact(found, truth, symbols, low=-1.0, high=1.0, seconds=30):
+    """``simplify(round3(found) - truth) == 0``, with a numeric pre-check.
+
+    Equality at 50 random points of the domain is necessary, so an
+    expression that differs there is a miss without calling ``simplify``
+    (which can run for minutes on a long GP program); ``simplify`` itself
+    gets ``seconds`` (a timeout counts as a miss).
+    """
     found = found.subs({sympy.Symbol("x0", real=True): symbols[0]})
     found = found.subs({sympy.Symbol("x1", real=True): symbols[1]})
     found = round_constants(found)
+    points = np.random.RandomState(0).uniform(low, high, size=(50, 2))
+    try:
+        with np.errstate(all="ignore"):
+            a = sympy.lambdify(symbols, found, "numpy")(*points.T)
+            b = sympy.lambdify(symbols, truth, "numpy")(*points.T)
+        a, b = np.broadcast_to(a, (50,)), np.broadcast_to(b, (50,))
+        if not np.allclose(a, b, rtol=1e-9, atol=1e-12, equal_nan=True):
+            return False
+    except Exception:  # pragma: no cover - unevaluable: let simplify decide
+        pass
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(seconds)
     try:
         return sympy.simplify(found - truth) == 0
-    except Exception:  # pragma: no cover - sympy failure counts as a miss
+    except Exception:  # a timeout or a sympy failure counts as a miss
         return False
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def r2(y_true, y_pred):
@@ -200,24 +232,24 @@ def main():
     )
     for problem in problems:
         for seed in range(args.seeds):
-            X, yv, X_test, y_test, truth, symbols = make_data(problem, seed)
+            X, yv, X_test, y_test, truth, symbols, domain = make_data(problem, seed)
             reg, seconds, found = run_mathlearn(X, yv, seed, args.max_time, args.n_jobs)
             row = {
                 "problem": problem,
-                "ml_exact": is_exact(found, truth, symbols),
+                "ml_exact": is_exact(found, truth, symbols, *domain),
                 "ml_r2": r2(y_test, reg.predict(X_test)),
                 "ml_time": seconds,
             }
             if not args.no_gplearn:
                 gp, gp_seconds, gp_expr = run_gplearn(X, yv, seed, seconds)
-                row["gp_exact"] = is_exact(gp_expr, truth, symbols)
+                row["gp_exact"] = is_exact(gp_expr, truth, symbols, *domain)
                 with np.errstate(all="ignore"):
                     gp_pred = np.nan_to_num(gp.predict(X_test))
                 row["gp_r2"] = r2(y_test, gp_pred)
                 row["gp_time"] = gp_seconds
             if not args.no_operon:
                 op, op_seconds, op_expr = run_operon(X, yv, seed, seconds)
-                row["op_exact"] = is_exact(op_expr, truth, symbols)
+                row["op_exact"] = is_exact(op_expr, truth, symbols, *domain)
                 row["op_r2"] = r2(y_test, np.nan_to_num(op.predict(X_test)))
                 row["op_time"] = op_seconds
             rows.append(row)
