@@ -9,7 +9,9 @@ the same data in the same process.
 *Exact recovery* is judged outside the estimators: the returned formula's
 constants are rounded to 3 significant digits, made rational, and
 ``sympy.simplify(found - truth) == 0`` must hold (symbols are real, and
-positive on the problems whose domain is positive). gplearn's programs are
+positive on the problems whose domain is positive). This strict rule counts
+a leftover ``1e-7`` intercept as a miss; the summary also gives the count
+when constants below ``1e-6`` are dropped first. gplearn's programs are
 converted to sympy the same way. gplearn gets the wall-clock time that
 mathlearn used on the same problem and seed (``max_time`` is not a gplearn
 option, so it runs generations until the budget is spent); PyOperon gets
@@ -69,11 +71,16 @@ def make_data(problem, seed):
     )
 
 
-def round_constants(expr, digits=3):
-    """Round every float in ``expr`` to ``digits`` significant digits, as a rational."""
+def round_constants(expr, digits=3, negligible=0.0):
+    """Round every float in ``expr`` to ``digits`` significant digits, as a rational.
+
+    Floats smaller than ``negligible`` in absolute value become 0.
+    """
     replacements = {}
     for atom in expr.atoms(sympy.Float):
         value = float(atom)
+        if abs(value) < negligible:
+            value = 0.0
         rounded = float(f"{value:.{digits - 1}e}") if value != 0 else 0.0
         replacements[atom] = sympy.nsimplify(sympy.Float(repr(rounded)), rational=True)
     return expr.xreplace(replacements)
@@ -87,7 +94,7 @@ def _alarm(signum, frame):
     raise _Timeout
 
 
-def is_exact(found, truth, symbols, low=-1.0, high=1.0, seconds=30):
+def is_exact(found, truth, symbols, low=-1.0, high=1.0, seconds=30, negligible=0.0):
     """``simplify(round3(found) - truth) == 0``, with a numeric pre-check.
 
     Equality at 50 random points of the domain is necessary, so an
@@ -97,7 +104,7 @@ def is_exact(found, truth, symbols, low=-1.0, high=1.0, seconds=30):
     """
     found = found.subs({sympy.Symbol("x0", real=True): symbols[0]})
     found = found.subs({sympy.Symbol("x1", real=True): symbols[1]})
-    found = round_constants(found)
+    found = round_constants(found, negligible=negligible)
     points = np.random.RandomState(0).uniform(low, high, size=(50, 2))
     try:
         with np.errstate(all="ignore"):
@@ -237,12 +244,16 @@ def main():
             row = {
                 "problem": problem,
                 "ml_exact": is_exact(found, truth, symbols, *domain),
+                "ml_lenient": is_exact(found, truth, symbols, *domain, negligible=1e-6),
                 "ml_r2": r2(y_test, reg.predict(X_test)),
                 "ml_time": seconds,
             }
             if not args.no_gplearn:
                 gp, gp_seconds, gp_expr = run_gplearn(X, yv, seed, seconds)
                 row["gp_exact"] = is_exact(gp_expr, truth, symbols, *domain)
+                row["gp_lenient"] = is_exact(
+                    gp_expr, truth, symbols, *domain, negligible=1e-6
+                )
                 with np.errstate(all="ignore"):
                     gp_pred = np.nan_to_num(gp.predict(X_test))
                 row["gp_r2"] = r2(y_test, gp_pred)
@@ -250,6 +261,9 @@ def main():
             if not args.no_operon:
                 op, op_seconds, op_expr = run_operon(X, yv, seed, seconds)
                 row["op_exact"] = is_exact(op_expr, truth, symbols, *domain)
+                row["op_lenient"] = is_exact(
+                    op_expr, truth, symbols, *domain, negligible=1e-6
+                )
                 row["op_r2"] = r2(y_test, np.nan_to_num(op.predict(X_test)))
                 row["op_time"] = op_seconds
             rows.append(row)
@@ -274,6 +288,18 @@ def main():
             )
     print()
     n = len(rows)
+    lenient = [("mathlearn", "ml")]
+    if not args.no_gplearn:
+        lenient.append(("gplearn", "gp"))
+    if not args.no_operon:
+        lenient.append(("PyOperon", "op"))
+    print(
+        "exact recovery if constants below 1e-6 are dropped before rounding: "
+        + ", ".join(
+            f"{name} {sum(r[key + '_lenient'] for r in rows)}/{n}"
+            for name, key in lenient
+        )
+    )
     ml_rate = sum(r["ml_exact"] for r in rows) / n
     summary = (
         f"mathlearn: exact recovery {ml_rate:.0%} ({sum(r['ml_exact'] for r in rows)}"
