@@ -1,0 +1,331 @@
+"""Nguyen benchmark: mathlearn's SymbolicRegressor against gplearn and PyOperon.
+
+The twelve Nguyen problems with the sampling of Uy et al. (2011) as tabulated
+by Petersen et al. (2021): 20 training points, U[-1, 1] for Nguyen-1..6,
+U[0, 2] for Nguyen-7, U[0, 4] for Nguyen-8 and U[0, 1]^2 for Nguyen-9..12;
+test points are 20 fresh draws from the same distribution. Every method sees
+the same data in the same process.
+
+*Exact recovery* is judged outside the estimators: the returned formula's
+constants are rounded to 3 significant digits, made rational, and
+``sympy.simplify(found - truth) == 0`` must hold (symbols are real, and
+positive on the problems whose domain is positive). This strict rule counts
+a leftover ``1e-7`` intercept as a miss; the summary also gives the count
+when constants below ``1e-6`` are dropped first. gplearn's programs are
+converted to sympy the same way. gplearn gets the wall-clock time that
+mathlearn used on the same problem and seed (``max_time`` is not a gplearn
+option, so it runs generations until the budget is spent); PyOperon gets
+the same budget rounded up to whole seconds (its ``max_time``), one thread.
+
+Run ``python benchmarks/bench_symbolic.py [--seeds N] [--problems 1,2,...]
+[--no-gplearn] [--no-operon]``.
+"""
+
+import argparse
+import signal
+import statistics
+import time
+import warnings
+
+import numpy as np
+import sympy
+
+from mathlearn.symbolic import SymbolicRegressor
+
+x, y = sympy.symbols("x0 x1", real=True)
+xp, yp = sympy.symbols("x0 x1", positive=True)
+
+# name: (truth as a function of the symbols, n_features, low, high)
+PROBLEMS = {
+    1: (lambda a, b: a**3 + a**2 + a, 1, -1, 1),
+    2: (lambda a, b: a**4 + a**3 + a**2 + a, 1, -1, 1),
+    3: (lambda a, b: a**5 + a**4 + a**3 + a**2 + a, 1, -1, 1),
+    4: (lambda a, b: a**6 + a**5 + a**4 + a**3 + a**2 + a, 1, -1, 1),
+    5: (lambda a, b: sympy.sin(a**2) * sympy.cos(a) - 1, 1, -1, 1),
+    6: (lambda a, b: sympy.sin(a) + sympy.sin(a + a**2), 1, -1, 1),
+    7: (lambda a, b: sympy.log(a + 1) + sympy.log(a**2 + 1), 1, 0, 2),
+    8: (lambda a, b: sympy.sqrt(a), 1, 0, 4),
+    9: (lambda a, b: sympy.sin(a) + sympy.sin(b**2), 2, 0, 1),
+    10: (lambda a, b: 2 * sympy.sin(a) * sympy.cos(b), 2, 0, 1),
+    11: (lambda a, b: a**b, 2, 0, 1),
+    12: (lambda a, b: a**4 - a**3 + b**2 / 2 - b, 2, 0, 1),
+}
+
+
+def make_data(problem, seed):
+    truth, n_features, low, high = PROBLEMS[problem]
+    rng = np.random.RandomState(seed)
+    X_train = rng.uniform(low, high, size=(20, n_features))
+    X_test = rng.uniform(low, high, size=(20, n_features))
+    symbols = (xp, yp) if low >= 0 else (x, y)
+    expr = truth(*symbols)
+    f = sympy.lambdify(symbols[:n_features], expr, "numpy")
+    return (
+        X_train,
+        f(*X_train.T).astype(float),
+        X_test,
+        f(*X_test.T).astype(float),
+        expr,
+        symbols,
+        (low, high),
+    )
+
+
+def round_constants(expr, digits=3, negligible=0.0):
+    """Round every float in ``expr`` to ``digits`` significant digits, as a rational.
+
+    Floats smaller than ``negligible`` in absolute value become 0.
+    """
+    replacements = {}
+    for atom in expr.atoms(sympy.Float):
+        value = float(atom)
+        if abs(value) < negligible:
+            value = 0.0
+        rounded = float(f"{value:.{digits - 1}e}") if value != 0 else 0.0
+        replacements[atom] = sympy.nsimplify(sympy.Float(repr(rounded)), rational=True)
+    return expr.xreplace(replacements)
+
+
+class _Timeout(Exception):
+    pass
+
+
+def _alarm(signum, frame):
+    raise _Timeout
+
+
+def is_exact(found, truth, symbols, low=-1.0, high=1.0, seconds=30, negligible=0.0):
+    """``simplify(round3(found) - truth) == 0``, with a numeric pre-check.
+
+    Equality at 50 random points of the domain is necessary, so an
+    expression that differs there is a miss without calling ``simplify``
+    (which can run for minutes on a long GP program); ``simplify`` itself
+    gets ``seconds`` (a timeout counts as a miss).
+    """
+    found = found.subs({sympy.Symbol("x0", real=True): symbols[0]})
+    found = found.subs({sympy.Symbol("x1", real=True): symbols[1]})
+    found = round_constants(found, negligible=negligible)
+    points = np.random.RandomState(0).uniform(low, high, size=(50, 2))
+    try:
+        with np.errstate(all="ignore"):
+            a = sympy.lambdify(symbols, found, "numpy")(*points.T)
+            b = sympy.lambdify(symbols, truth, "numpy")(*points.T)
+        a, b = np.broadcast_to(a, (50,)), np.broadcast_to(b, (50,))
+        if not np.allclose(a, b, rtol=1e-9, atol=1e-12, equal_nan=True):
+            return False
+    except Exception:  # pragma: no cover - unevaluable: let simplify decide
+        pass
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(seconds)
+    try:
+        return sympy.simplify(found - truth) == 0
+    except Exception:  # a timeout or a sympy failure counts as a miss
+        return False
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def r2(y_true, y_pred):
+    ss = float(np.sum((y_true - y_true.mean()) ** 2))
+    return 1 - float(np.sum((y_true - y_pred) ** 2)) / ss
+
+
+def run_mathlearn(X, y, seed, max_time, n_jobs):
+    reg = SymbolicRegressor(random_state=seed, max_time=max_time, n_jobs=n_jobs)
+    start = time.perf_counter()
+    reg.fit(X, y)
+    return reg, time.perf_counter() - start, reg.sympy()
+
+
+def gplearn_to_sympy(program):
+    locals_ = {
+        "add": lambda a, b: a + b,
+        "sub": lambda a, b: a - b,
+        "mul": lambda a, b: a * b,
+        "div": lambda a, b: a / b,
+        "sqrt": sympy.sqrt,
+        "log": sympy.log,
+        "sin": sympy.sin,
+        "cos": sympy.cos,
+        "exp": sympy.exp,
+        "square": lambda a: a**2,
+        "cube": lambda a: a**3,
+        "X0": sympy.Symbol("x0", real=True),
+        "X1": sympy.Symbol("x1", real=True),
+    }
+    return sympy.sympify(str(program), locals=locals_)
+
+
+def run_gplearn(X, y, seed, budget):
+    from gplearn.functions import make_function
+    from gplearn.genetic import SymbolicRegressor as GPRegressor
+
+    def _exp(a):
+        with np.errstate(over="ignore"):
+            return np.where(a < 100, np.exp(np.minimum(a, 100)), 0.0)
+
+    exp = make_function(function=_exp, name="exp", arity=1)
+    square = make_function(function=lambda a: a * a, name="square", arity=1)
+    cube = make_function(function=lambda a: a * a * a, name="cube", arity=1)
+    functions = ["add", "sub", "mul", "div", "sqrt", "log", "sin", "cos"]
+    functions += [exp, square, cube]
+    reg = GPRegressor(
+        population_size=1000,
+        generations=1,
+        function_set=functions,
+        parsimony_coefficient=0.001,
+        stopping_criteria=1e-10,
+        random_state=seed,
+        warm_start=True,
+    )
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        generations = 0
+        while True:
+            generations += 1
+            reg.set_params(generations=generations)
+            reg.fit(X, y)
+            if (
+                time.perf_counter() - start > budget
+                or reg._program.raw_fitness_ < 1e-10
+            ):
+                break
+    seconds = time.perf_counter() - start
+    try:
+        expr = gplearn_to_sympy(reg._program)
+    except (sympy.SympifyError, TypeError):  # pragma: no cover
+        expr = sympy.nan
+    return reg, seconds, expr
+
+
+def run_operon(X, y, seed, budget):
+    from pyoperon.sklearn import SymbolicRegressor as OperonRegressor
+
+    reg = OperonRegressor(
+        allowed_symbols="add,sub,mul,div,constant,variable,sin,cos,exp,log,sqrt,square",
+        max_time=max(1, int(np.ceil(budget))),
+        random_state=seed,
+        n_threads=1,
+    )
+    start = time.perf_counter()
+    reg.fit(X, y)
+    seconds = time.perf_counter() - start
+    text = reg.get_model_string(reg.model_, 12).replace("^", "**")
+    names = {f"X{j + 1}": sympy.Symbol(f"x{j}", real=True) for j in range(2)}
+    try:
+        expr = sympy.sympify(text, locals=names)
+    except (sympy.SympifyError, TypeError):  # pragma: no cover
+        expr = sympy.nan
+    return reg, seconds, expr
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--problems", default=",".join(map(str, PROBLEMS)))
+    parser.add_argument("--no-gplearn", action="store_true")
+    parser.add_argument("--no-operon", action="store_true")
+    parser.add_argument("--max-time", type=float, default=120.0)
+    parser.add_argument("--n-jobs", type=int, default=None)
+    args = parser.parse_args()
+    problems = [int(p) for p in args.problems.split(",")]
+    rows = []
+    print(
+        f"{'problem':<10}{'seed':>5} | {'mathlearn':>9}{'R2':>9}{'time':>8} | "
+        f"{'gplearn':>8}{'R2':>9}{'time':>8} | {'operon':>7}{'R2':>9}{'time':>8} | "
+        "formula (mathlearn)"
+    )
+    for problem in problems:
+        for seed in range(args.seeds):
+            X, yv, X_test, y_test, truth, symbols, domain = make_data(problem, seed)
+            reg, seconds, found = run_mathlearn(X, yv, seed, args.max_time, args.n_jobs)
+            row = {
+                "problem": problem,
+                "ml_exact": is_exact(found, truth, symbols, *domain),
+                "ml_lenient": is_exact(found, truth, symbols, *domain, negligible=1e-6),
+                "ml_r2": r2(y_test, reg.predict(X_test)),
+                "ml_time": seconds,
+            }
+            if not args.no_gplearn:
+                gp, gp_seconds, gp_expr = run_gplearn(X, yv, seed, seconds)
+                row["gp_exact"] = is_exact(gp_expr, truth, symbols, *domain)
+                row["gp_lenient"] = is_exact(
+                    gp_expr, truth, symbols, *domain, negligible=1e-6
+                )
+                with np.errstate(all="ignore"):
+                    gp_pred = np.nan_to_num(gp.predict(X_test))
+                row["gp_r2"] = r2(y_test, gp_pred)
+                row["gp_time"] = gp_seconds
+            if not args.no_operon:
+                op, op_seconds, op_expr = run_operon(X, yv, seed, seconds)
+                row["op_exact"] = is_exact(op_expr, truth, symbols, *domain)
+                row["op_lenient"] = is_exact(
+                    op_expr, truth, symbols, *domain, negligible=1e-6
+                )
+                row["op_r2"] = r2(y_test, np.nan_to_num(op.predict(X_test)))
+                row["op_time"] = op_seconds
+            rows.append(row)
+            gp_part = (
+                f"{'yes' if row['gp_exact'] else 'no':>8}{row['gp_r2']:>9.4f}"
+                f"{row['gp_time']:>7.1f}s"
+                if "gp_exact" in row
+                else f"{'-':>8}{'-':>9}{'-':>8}"
+            )
+            op_part = (
+                f"{'yes' if row['op_exact'] else 'no':>7}{row['op_r2']:>9.4f}"
+                f"{row['op_time']:>7.1f}s"
+                if "op_exact" in row
+                else f"{'-':>7}{'-':>9}{'-':>8}"
+            )
+            print(
+                f"Nguyen-{problem:<3}{seed:>5} | "
+                f"{'yes' if row['ml_exact'] else 'no':>9}"
+                f"{row['ml_r2']:>9.4f}{seconds:>7.1f}s | {gp_part} | {op_part} | "
+                f"{found}",
+                flush=True,
+            )
+    print()
+    n = len(rows)
+    lenient = [("mathlearn", "ml")]
+    if not args.no_gplearn:
+        lenient.append(("gplearn", "gp"))
+    if not args.no_operon:
+        lenient.append(("PyOperon", "op"))
+    print(
+        "exact recovery if constants below 1e-6 are dropped before rounding: "
+        + ", ".join(
+            f"{name} {sum(r[key + '_lenient'] for r in rows)}/{n}"
+            for name, key in lenient
+        )
+    )
+    ml_rate = sum(r["ml_exact"] for r in rows) / n
+    summary = (
+        f"mathlearn: exact recovery {ml_rate:.0%} ({sum(r['ml_exact'] for r in rows)}"
+        f"/{n}), median test R2 {statistics.median(r['ml_r2'] for r in rows):.4f}, "
+        f"median time {statistics.median(r['ml_time'] for r in rows):.1f} s"
+    )
+    print(summary)
+    if not args.no_gplearn:
+        gp_rate = sum(r["gp_exact"] for r in rows) / n
+        print(
+            f"gplearn:   exact recovery {gp_rate:.0%} "
+            f"({sum(r['gp_exact'] for r in rows)}/{n}), median test R2 "
+            f"{statistics.median(r['gp_r2'] for r in rows):.4f}, median time "
+            f"{statistics.median(r['gp_time'] for r in rows):.1f} s"
+        )
+        ratio = ml_rate / gp_rate if gp_rate else float("inf")
+        print(f"recovery ratio mathlearn / gplearn: {ratio:.2f}")
+    if not args.no_operon:
+        op_rate = sum(r["op_exact"] for r in rows) / n
+        print(
+            f"PyOperon:  exact recovery {op_rate:.0%} "
+            f"({sum(r['op_exact'] for r in rows)}/{n}), median test R2 "
+            f"{statistics.median(r['op_r2'] for r in rows):.4f}, median time "
+            f"{statistics.median(r['op_time'] for r in rows):.1f} s"
+        )
+
+
+if __name__ == "__main__":
+    main()

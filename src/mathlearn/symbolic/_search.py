@@ -1,0 +1,658 @@
+"""The search behind :class:`SymbolicRegressor`.
+
+A candidate formula is ``c0 + c1 g1(x) + ... + ck gk(x)``: a sum of *basis
+terms* ``g_i`` (expression trees) whose linear coefficients are solved exactly
+by least squares. The pieces:
+
+1. :func:`enumerate_terms` lists every small tree over the operators,
+   bottom-up by size, keeping one tree per distinct vector of values on the
+   training data (observational equivalence), dropping non-finite and
+   constant ones, and one term per distinct *affine* class (``g`` and
+   ``a g + b`` are the same basis term).
+2. :func:`beam_select` chooses subsets of terms: a beam search of orthogonal
+   matching pursuit steps (the gain of adding a term is computed for the whole
+   pool at once) with swap moves, ranked by a penalised loss. It records the
+   best formula found at each complexity: the Pareto front.
+3. :func:`mutate` / crossover grow deeper terms from the terms of good
+   formulas (genetic programming on the basis terms).
+4. :func:`optimize_constants` tunes the numeric constants inside the terms of
+   promising formulas with ``scipy.optimize`` (variable projection: the
+   linear coefficients are re-solved for every trial of the constants).
+"""
+
+import time
+
+import numpy as np
+from scipy.optimize import least_squares, minimize
+
+from mathlearn.symbolic._expr import (
+    OPERATORS,
+    constants,
+    evaluate,
+    is_constant,
+    replace,
+    size,
+    subtrees,
+    with_constants,
+)
+from mathlearn.symbolic._units import DimensionError, node_dimension
+
+#: Values larger than this (in absolute value) make a term unusable.
+_MAX_ABS = 1e12
+#: Normalised squared error treated as exact (round-off level).
+LOSS_FLOOR = 1e-15
+
+
+def _keys(V, bits):
+    """One hashable fingerprint per row of ``V``: values rounded to ``bits`` bits."""
+    mantissa, exponent = np.frexp(V)
+    rounded = np.ldexp(np.round(mantissa * 2.0**bits), exponent)
+    rounded[rounded == 0] = 0.0  # merge -0.0 and 0.0
+    return [row.tobytes() for row in rounded]
+
+
+def _normalise(V):
+    """Centre rows and scale them to unit norm; also return which rows are usable."""
+    centred = V - V.mean(axis=1, keepdims=True)
+    norm = np.sqrt((centred * centred).sum(axis=1))
+    scale = np.abs(V).max(axis=1)
+    ok = np.isfinite(norm) & (norm > 1e-9 * np.maximum(scale, 1e-300))
+    ok &= scale < _MAX_ABS
+    Z = np.zeros_like(V)
+    Z[ok] = centred[ok] / norm[ok, None]
+    # A fixed sign, so that g and -g share a fingerprint.
+    pivot = np.abs(Z).argmax(axis=1)
+    sign = np.sign(Z[np.arange(len(Z)), pivot])
+    sign[sign == 0] = 1.0
+    return Z * sign[:, None], ok
+
+
+class TermPool:
+    """The basis terms: trees, raw values and normalised values (one row each)."""
+
+    def __init__(self, n_samples, max_entries):
+        self.trees = []
+        self.sizes = []
+        self._values = np.empty((256, n_samples))
+        self._Z = np.empty((256, n_samples))
+        self._affine_keys = set()
+        self.max_terms = max(64, int(max_entries // max(n_samples, 1)))
+
+    def __len__(self):
+        return len(self.trees)
+
+    @property
+    def values(self):
+        return self._values[: len(self.trees)]
+
+    @property
+    def Z(self):
+        return self._Z[: len(self.trees)]
+
+    def full(self):
+        return len(self.trees) >= self.max_terms
+
+    def add(self, trees, V):
+        """Add the rows of ``V`` (values of ``trees``) that are new affine classes."""
+        if len(trees) == 0:
+            return 0
+        with np.errstate(all="ignore"):
+            finite = np.isfinite(V).all(axis=1)
+            Z, ok = _normalise(np.where(finite[:, None], V, 0.0))
+        ok &= finite
+        added = 0
+        index = np.flatnonzero(ok)
+        if index.size == 0:
+            return 0
+        keys = _keys(Z[index], 26)
+        for i, key in zip(index, keys, strict=True):
+            if key in self._affine_keys or self.full():
+                continue
+            self._affine_keys.add(key)
+            n = len(self.trees)
+            if n == self._values.shape[0]:
+                grow = max(256, n)
+                self._values = np.vstack(
+                    [self._values, np.empty_like(self._values[:grow])]
+                )
+                self._Z = np.vstack([self._Z, np.empty_like(self._Z[:grow])])
+            self._values[n] = V[i]
+            self._Z[n] = Z[i]
+            self.trees.append(trees[i])
+            self.sizes.append(size(trees[i]))
+            added += 1
+        return added
+
+
+def _dim_or_none(node, child_dims):
+    if child_dims is None or any(d is None for d in child_dims):
+        return None
+    try:
+        return node_dimension(node, child_dims)
+    except DimensionError:
+        return False
+
+
+def enumerate_terms(
+    X,
+    operators,
+    max_size,
+    pool,
+    *,
+    feature_dims=None,
+    deadline=None,
+    max_subtrees=200_000,
+):
+    """Fill ``pool`` with every distinct tree of at most ``max_size`` nodes.
+
+    Trees are built bottom-up by size from the representatives of smaller
+    sizes (one tree per distinct value vector on ``X``), so the work grows
+    with the number of distinct functions, not of trees. Constant subtrees
+    are kept only up to 3 nodes (1, 2, 1/2, ...). With ``feature_dims``,
+    dimensionally inconsistent subtrees are dropped as they are built.
+
+    Returns the levels ``{size: [(tree, values, dim), ...]}``, used later for
+    the small random subtrees of mutation.
+    """
+    n_features = X.shape[1]
+    seen = set()
+    levels = {}
+    units = feature_dims is not None
+    first = []
+    for j in range(n_features):
+        first.append(
+            (("x", j), X[:, j].astype(np.float64), feature_dims[j] if units else None)
+        )
+    first.append((("c", 1.0), np.ones(X.shape[0]), {} if units else None))
+    levels[1] = []
+    for tree, values, dim in first:
+        key = _keys(values[None, :], 40)[0]
+        if key in seen:
+            continue
+        seen.add(key)
+        levels[1].append((tree, values, dim))
+    pool.add(
+        [t for t, _, _ in levels[1] if not is_constant(t)],
+        np.array([v for t, v, _ in levels[1] if not is_constant(t)]),
+    )
+    unary = [OPERATORS[name] for name in operators if OPERATORS[name].arity == 1]
+    binary = [OPERATORS[name] for name in operators if OPERATORS[name].arity == 2]
+    total = len(levels[1])
+    for s in range(2, max_size + 1):
+        if deadline is not None and time.perf_counter() > deadline:
+            break
+        if s > 2 and levels[s - 2]:
+            # Each level is about as many times larger as the previous one.
+            growth = len(levels[s - 1]) / len(levels[s - 2])
+            if total + len(levels[s - 1]) * growth > max_subtrees:
+                break
+        new = []
+
+        def consider(trees, V, dims, new=new, s=s):
+            with np.errstate(all="ignore"):
+                finite = np.isfinite(V).all(axis=1) & (np.abs(V) < _MAX_ABS).all(axis=1)
+                spread = np.ptp(np.where(finite[:, None], V, 0.0), axis=1)
+                constant = spread <= 1e-12 * np.maximum(np.abs(V).max(axis=1), 1.0)
+            keep = finite & (~constant | (s <= 3))
+            index = np.flatnonzero(keep)
+            if index.size == 0:
+                return
+            keys = _keys(V[index], 40)
+            for i, key in zip(index, keys, strict=True):
+                if key in seen or dims[i] is False:
+                    continue
+                seen.add(key)
+                new.append((trees[i], V[i], dims[i]))
+
+        with np.errstate(all="ignore"):
+            for op in unary:
+                children = levels[s - 1]
+                if not children:
+                    continue
+                V = op.func(np.array([v for _, v, _ in children]))
+                trees = [(op.name, t) for t, _, _ in children]
+                dims = [
+                    _dim_or_none(tree, [d]) if units else None
+                    for tree, (_, _, d) in zip(trees, children, strict=True)
+                ]
+                consider(trees, V, dims)
+            for op in binary:
+                for a in range(1, s - 1):
+                    b = s - 1 - a
+                    if op.commutative and a > b:
+                        continue
+                    left, right = levels.get(a, []), levels.get(b, [])
+                    if not left or not right:
+                        continue
+                    VR = np.array([v for _, v, _ in right])
+                    for i, (ta, va, da) in enumerate(left):
+                        start = i if (op.commutative and a == b) else 0
+                        rights = right[start:]
+                        if not rights:
+                            continue
+                        V = op.func(va[None, :], VR[start:])
+                        trees = [(op.name, ta, tb) for tb, _, _ in rights]
+                        dims = [
+                            _dim_or_none(tree, [da, db]) if units else None
+                            for tree, (_, _, db) in zip(trees, rights, strict=True)
+                        ]
+                        consider(trees, V, dims)
+                    if len(new) + total > max_subtrees:
+                        break
+        levels[s] = new
+        total += len(new)
+        # Within an affine class the pool keeps the first tree: prefer the one
+        # with the fewest constants (exp(-x^2) rather than exp(1 - x^2)).
+        feature_terms = sorted(
+            ((t, v) for t, v, _ in new if not is_constant(t)),
+            key=lambda tv: len(constants(tv[0])),
+        )
+        if feature_terms:
+            pool.add(
+                [t for t, _ in feature_terms], np.array([v for _, v in feature_terms])
+            )
+        if total > max_subtrees or pool.full():
+            break
+    return levels
+
+
+def complexity_of(sizes):
+    """Complexity of ``c0 + sum c_i g_i``: nodes of the terms + one per coefficient."""
+    return int(sum(sizes)) + len(sizes) + 1
+
+
+class Front:
+    """Best (lowest loss) subset of terms at each complexity."""
+
+    def __init__(self):
+        self.best = {}
+
+    def offer(self, complexity, loss, key):
+        old = self.best.get(complexity)
+        if old is None or loss < old[0]:
+            self.best[complexity] = (loss, key)
+
+    def pareto(self):
+        """Entries ``(complexity, loss, key)`` whose loss beats every simpler one."""
+        out = []
+        best_loss = np.inf
+        for complexity in sorted(self.best):
+            loss, key = self.best[complexity]
+            if loss < best_loss * (1 - 1e-9):
+                out.append((complexity, loss, key))
+                best_loss = loss
+        return out
+
+
+def _state_basis(Z, state):
+    """Orthonormal basis (n_samples, k) of the span of the terms in ``state``."""
+    if not state:
+        return np.zeros((Z.shape[1], 0))
+    Q, R = np.linalg.qr(Z[list(state)].T)
+    keep = np.abs(np.diag(R)) > 1e-10
+    return Q[:, keep]
+
+
+def _gains(Z, Q, r):
+    """Drop in squared error when each pool term is added to a basis ``Q``."""
+    # (A.T @ Z.T).T is several times faster than Z @ A for a tall, narrow Z.
+    P = (np.column_stack([r, Q]).T @ Z.T).T
+    num = P[:, 0] ** 2
+    den = 1.0 - (P[:, 1:] ** 2).sum(axis=1)
+    gains = np.where(den > 1e-8, num / np.maximum(den, 1e-300), 0.0)
+    return gains
+
+
+def pair_candidates(
+    Z, y_centred, sizes, max_complexity, *, budget=2e9, max_entries=4e7, chunk=256
+):
+    """The best partner of each of the top single terms: exact two-term search.
+
+    For the ``K`` terms with the largest single-term gain (``K`` chosen so
+    that the work ``K * n_terms * n_samples`` stays under ``budget`` and
+    ``K * n_terms`` under ``max_entries``), the
+    drop in squared error from adding any second term ``j`` to term ``i`` is
+    ``(a_j - b_i G_ji)^2 / (1 - G_ji^2)`` with ``a = Z y``, ``b = Z_K y`` and
+    ``G = Z Z_K^T`` (unit-norm, centred rows): one matrix product per chunk.
+    Returns ``[(state, sse), ...]`` with one state per top term.
+    """
+    m, n = Z.shape
+    a = Z @ y_centred
+    sst = float(y_centred @ y_centred)
+    n_top = int(min(m, max(16, budget // max(m * n, 1), 0), max_entries // max(m, 1)))
+    n_top = max(n_top, min(m, 16))
+    top = np.argsort(-(a * a), kind="stable")[:n_top]
+    out = []
+    for start in range(0, top.size, chunk):
+        idx = top[start : start + chunk]
+        G = (Z[idx] @ Z.T).T  # (m, len(idx))
+        b = a[idx]
+        num = (a[:, None] - G * b[None, :]) ** 2
+        den = 1.0 - G * G
+        gains = np.where(den > 1e-8, num / np.maximum(den, 1e-300), 0.0)
+        too_big = sizes[:, None] + sizes[idx][None, :] + 3 > max_complexity
+        gains[too_big] = -1.0
+        gains[idx, np.arange(idx.size)] = -1.0
+        best = gains.argmax(axis=0)
+        for k, i in enumerate(idx):
+            j = int(best[k])
+            if gains[j, k] <= 0:
+                continue
+            sse = max(sst - b[k] ** 2 - gains[j, k], 0.0)
+            out.append((tuple(sorted((int(i), j))), sse))
+    return out
+
+
+def penalised(nmse, complexity, parsimony):
+    """The ranking objective ``log(max(nmse, floor)) + parsimony * complexity``."""
+    return np.log(np.maximum(nmse, LOSS_FLOOR)) + parsimony * complexity
+
+
+def beam_select(
+    pool,
+    y_centred,
+    *,
+    max_terms,
+    max_complexity,
+    parsimony,
+    front,
+    beam_width=16,
+    per_size=2,
+    swap_rounds=2,
+    per_complexity=2,
+    pair_budget=0,
+    subset=None,
+    tol=0.0,
+    deadline=None,
+):
+    """Beam search over subsets of pool terms; fills ``front`` and returns the beam.
+
+    Every state is a sorted tuple of pool indices. A step expands a state by
+    the terms with the largest gain in each term size (so that short terms are
+    not crowded out by long ones that fit a little better), keeps the
+    ``beam_width`` best children by the penalised loss, and polishes them by
+    swap moves (remove one term, add the best replacement).
+    """
+    Z = pool.Z if subset is None else pool.Z[subset]
+    sizes = np.asarray(pool.sizes)
+    if subset is not None:
+        sizes = sizes[subset]
+        front = _SubsetFront(front, subset)
+    sst = float(y_centred @ y_centred)
+    if sst <= 0:
+        front.offer(1, 0.0, ())
+        return [()]
+    front.offer(1, 1.0, ())
+    groups = [np.flatnonzero(sizes == s) for s in np.unique(sizes)]
+    beam = [((), sst)]
+    seen = {()}
+    best_beam = []
+
+    def children_of(state, sse):
+        Q = _state_basis(Z, state)
+        r = y_centred - Q @ (Q.T @ y_centred)
+        gains = _gains(Z, Q, r)
+        if state:
+            gains[list(state)] = -1.0
+        base = complexity_of(sizes[list(state)]) if state else 1
+        allowed = base + sizes + 1 <= max_complexity
+        gains = np.where(allowed, gains, -1.0)
+        out = []
+        for idx in groups:
+            g = gains[idx]
+            if idx.size > per_size:
+                part = np.argpartition(-g, per_size - 1)[:per_size]
+                top = idx[part[np.argsort(-g[part], kind="stable")]]
+            else:
+                top = idx[np.argsort(-g, kind="stable")]
+            for i in top:
+                if gains[i] > 0:
+                    out.append(
+                        (tuple(sorted((*state, int(i)))), max(sse - gains[i], 0.0))
+                    )
+        return out
+
+    def exact_sse(state):
+        if not state:
+            return sst
+        Q = _state_basis(Z, state)
+        r = y_centred - Q @ (Q.T @ y_centred)
+        return float(r @ r)
+
+    def score(state, sse):
+        return penalised(sse / sst, complexity_of(sizes[list(state)]), parsimony)
+
+    for _depth in range(max_terms):
+        if deadline is not None and time.perf_counter() > deadline:
+            break
+        candidates = {}
+        if _depth == 1 and pair_budget:
+            for child, child_sse in pair_candidates(
+                Z, y_centred, sizes, max_complexity, budget=pair_budget
+            ):
+                candidates[child] = child_sse
+        for state, sse in beam:
+            for child, child_sse in children_of(state, sse):
+                if child in seen:
+                    continue
+                if child not in candidates or child_sse < candidates[child]:
+                    candidates[child] = child_sse
+        if not candidates:
+            break
+        ranked = sorted(candidates.items(), key=lambda kv: (score(kv[0], kv[1]), kv[0]))
+        # Keep the best states overall and the best few at each complexity, so
+        # that short partial formulas (x, x + x^2, ...) are not crowded out by
+        # long terms that fit a little better at first.
+        by_complexity = {}
+        chosen = []
+        for state, child_sse in ranked:
+            c = complexity_of(sizes[list(state)])
+            if len(chosen) < beam_width or by_complexity.get(c, 0) < per_complexity:
+                by_complexity[c] = by_complexity.get(c, 0) + 1
+                chosen.append((state, child_sse))
+        beam = []
+        for state, _ in chosen:
+            seen.add(state)
+            beam.append((state, exact_sse(state)))
+        # Swap moves on the best few states.
+        polished = []
+        for state, sse in beam[: max(2, beam_width // 4)]:
+            for _ in range(swap_rounds):
+                improved = False
+                for pos in range(len(state)):
+                    rest = state[:pos] + state[pos + 1 :]
+                    rest_sse = exact_sse(rest)
+                    for child, child_sse in children_of(rest, rest_sse):
+                        if child == state or child in seen:
+                            continue
+                        seen.add(child)
+                        child_sse = exact_sse(child)
+                        front.offer(
+                            complexity_of(sizes[list(child)]), child_sse / sst, child
+                        )
+                        if score(child, child_sse) < score(state, sse) - 1e-12:
+                            state, sse, improved = child, child_sse, True
+                    if improved:
+                        break
+                if not improved:
+                    break
+            polished.append((state, sse))
+        beam = polished + beam[len(polished) :]
+        for state, sse in beam:
+            front.offer(complexity_of(sizes[list(state)]), sse / sst, state)
+        for child, child_sse in ranked:
+            # Cheap (upper-bound-free) record of the rest: the gain formula is
+            # exact for a one-term extension, so these losses are exact too.
+            front.offer(complexity_of(sizes[list(child)]), child_sse / sst, child)
+        best_beam = beam
+        if min(sse for _, sse in beam) / sst <= tol:
+            break
+    if subset is not None:
+        best_beam = [(front.key(state), sse) for state, sse in best_beam]
+    return best_beam
+
+
+class _SubsetFront:
+    """A view of a :class:`Front` for a search over some rows of the pool."""
+
+    def __init__(self, front, subset):
+        self.front, self.subset = front, np.asarray(subset)
+
+    def key(self, state):
+        return tuple(sorted(int(self.subset[i]) for i in state))
+
+    def offer(self, complexity, loss, state):
+        self.front.offer(complexity, loss, self.key(state))
+
+
+def fit_linear(G, y):
+    """Least-squares ``c0, c`` of ``y ~ c0 + G.T @ c`` (``G`` is (k, n_samples))."""
+    A = (
+        np.column_stack([np.ones(y.shape[0]), *G])
+        if len(G)
+        else np.ones((y.shape[0], 1))
+    )
+    coef, *_ = np.linalg.lstsq(A, y, rcond=None)
+    resid = A @ coef - y
+    return coef[0], coef[1:], float(resid @ resid)
+
+
+def evaluate_terms(trees, X):
+    """Values of each tree, shape (k, n_samples), under ``np.errstate``."""
+    if not trees:
+        return np.zeros((0, X.shape[0]))
+    cache = {}
+    with np.errstate(all="ignore"):
+        return np.array([evaluate(t, X, cache) for t in trees])
+
+
+def optimize_constants(trees, X, y, method):
+    """Tune every constant leaf of ``trees`` (variable projection).
+
+    The linear coefficients are re-solved by least squares for each trial of
+    the constants, so the optimiser only sees the non-linear ones. ``method``
+    is ``"least_squares"`` (Levenberg-Marquardt, or trust-region reflective
+    when there are more constants than samples) or ``"lbfgs"``.
+
+    Returns ``(trees, sse)`` with the optimised constants, or the input trees
+    when nothing improved.
+    """
+    counts = [len(constants(t)) for t in trees]
+    theta0 = np.array([c for t in trees for c in constants(t)], dtype=float)
+    n = y.shape[0]
+    if theta0.size == 0:
+        return trees, fit_linear(evaluate_terms(trees, X), y)[2]
+
+    def rebuild(theta):
+        out, k = [], 0
+        for t, c in zip(trees, counts, strict=True):
+            out.append(with_constants(t, theta[k : k + c]))
+            k += c
+        return out
+
+    penalty = np.sqrt(np.sum(y * y) + 1.0) * 1e3
+
+    def residual(theta):
+        G = evaluate_terms(rebuild(theta), X)
+        if not np.isfinite(G).all() or (np.abs(G) > _MAX_ABS).any():
+            return np.full(n, penalty)
+        A = np.column_stack([np.ones(n), *G])
+        coef, *_ = np.linalg.lstsq(A, y, rcond=None)
+        return A @ coef - y
+
+    start = residual(theta0)
+    sse0 = float(start @ start)
+    try:
+        if method == "lbfgs":
+            result = minimize(
+                lambda t: 0.5 * float(residual(t) @ residual(t)),
+                theta0,
+                method="L-BFGS-B",
+                options={"maxiter": 200},
+            )
+            theta = result.x
+        else:
+            result = least_squares(
+                residual,
+                theta0,
+                method="lm" if n >= theta0.size else "trf",
+                max_nfev=100 * (theta0.size + 1),
+            )
+            theta = result.x
+    except (ValueError, np.linalg.LinAlgError):  # pragma: no cover - defensive
+        return trees, sse0
+    final = residual(theta)
+    sse = float(final @ final)
+    if not np.isfinite(sse) or sse >= sse0:
+        return trees, sse0
+    return rebuild(theta), sse
+
+
+# ---------------------------------------------------------------- mutation
+
+
+_TRANSCENDENTAL = {"exp", "log", "sin", "cos", "tanh", "pow"}
+_NOT_ALGEBRAIC = {"exp", "log", "sin", "cos", "tanh"}
+
+
+def is_algebraic(tree):
+    """Whether ``tree`` uses no exp, log, sin, cos or tanh."""
+    if tree[0] in _NOT_ALGEBRAIC:
+        return False
+    if tree[0] in ("x", "c"):
+        return True
+    return all(is_algebraic(child) for child in tree[1:])
+
+
+def scale_variants(tree):
+    """``tree`` with ``c * x_j`` in place of each feature under a transcendental op.
+
+    The constant starts at 1, so the values are unchanged until
+    :func:`optimize_constants` moves it (``sin(x)`` -> ``sin(1.3 x)``).
+    """
+    out = []
+
+    def walk(node, inside):
+        if node[0] == "x":
+            return ("mul", ("c", 1.0), node) if inside else node
+        if node[0] == "c":
+            return node
+        inner = inside or node[0] in _TRANSCENDENTAL
+        return (node[0], *(walk(child, inner) for child in node[1:]))
+
+    new = walk(tree, False)
+    if new != tree:
+        out.append(new)
+    return out
+
+
+def mutate(tree, other, small, operators, rng):
+    """One random genetic-programming variation of ``tree``.
+
+    ``other`` is a second parent for crossover, ``small`` a list of small
+    trees (up to 3 nodes) to graft, ``operators`` the allowed operator names.
+    """
+    nodes = list(subtrees(tree))
+    path, node = nodes[rng.randint(len(nodes))]
+    unary = [o for o in operators if OPERATORS[o].arity == 1]
+    binary = [o for o in operators if OPERATORS[o].arity == 2]
+    kind = rng.randint(6)
+    if kind == 0:  # crossover
+        other_nodes = list(subtrees(other))
+        new = other_nodes[rng.randint(len(other_nodes))][1]
+    elif kind == 1 and unary:  # wrap in a unary operator
+        new = (unary[rng.randint(len(unary))], node)
+    elif kind == 2 and binary:  # combine with a small tree
+        graft = small[rng.randint(len(small))]
+        op = binary[rng.randint(len(binary))]
+        new = (op, node, graft) if rng.rand() < 0.5 else (op, graft, node)
+    elif kind == 3:  # replace with a small tree
+        new = small[rng.randint(len(small))]
+    elif kind == 4 and node[0] not in ("x", "c"):  # point mutation
+        same = [o for o in operators if OPERATORS[o].arity == len(node) - 1]
+        new = (same[rng.randint(len(same))], *node[1:])
+    elif kind == 5 and node[0] == "x":  # scale a feature
+        new = ("mul", ("c", float(np.round(np.exp(rng.normal()), 3))), node)
+    else:  # hoist: the chosen subtree becomes the whole term
+        return node
+    return replace(tree, path, new)

@@ -1,0 +1,997 @@
+"""Symbolic regression: find a formula ``y = f(x)`` that is short and accurate."""
+
+import time
+from fractions import Fraction
+from numbers import Integral, Real
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+from sklearn.base import BaseEstimator, RegressorMixin, clone
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
+
+from mathlearn.symbolic import _search
+from mathlearn.symbolic._expr import (
+    DEFAULT_OPERATORS,
+    OPERATORS,
+    constants,
+    size,
+    sympy_number,
+    to_sympy,
+    with_constants,
+)
+from mathlearn.symbolic._units import (
+    DimensionError,
+    dimension_of,
+    parse_unit,
+)
+from mathlearn.utils._sklearn_compat import (
+    Interval,
+    StrOptions,
+    _fit_context,
+    validate_data,
+)
+
+#: Formulas with nmse <= max(factor * nmse of the BIC choice, _ACCURATE_NMSE)
+#: are "accurate enough"; the one with the largest score among them is selected.
+_ACCURATE_FACTOR = 1.5
+_ACCURATE_NMSE = 1e-4
+#: Distinct subtrees enumerated at most when ``enumeration_size="auto"``.
+_AUTO_SUBTREES = 30_000
+#: Floats held by the pool of basis terms at most (terms x samples).
+_POOL_ENTRIES = 20_000_000
+
+
+def _round_sig(value, digits):
+    if value == 0 or not np.isfinite(value):
+        return value
+    return float(f"{value:.{digits - 1}e}")
+
+
+def _symbol_names(names):
+    """Valid, distinct Python identifiers for sympy symbols."""
+    out = []
+    for k, name in enumerate(names):
+        clean = "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in str(name))
+        if not clean or not (clean[0].isalpha() or clean[0] == "_"):
+            clean = f"x_{clean}" if clean else f"x{k}"
+        while clean in out:
+            clean += "_"
+        out.append(clean)
+    return out
+
+
+class SymbolicRegressor(RegressorMixin, BaseEstimator):
+    """Find the formula behind the data: short, accurate, and readable.
+
+    The regressor searches over formulas built from the features with the
+    ``operators`` and returns the trade-off between accuracy and complexity as
+    a Pareto front (:attr:`pareto_front_`), selecting one formula that is
+    "accurate enough with minimum complexity" for :meth:`predict`. Each
+    candidate is ``c0 + c1 g1(x) + ... + ck gk(x)``: a sum of basis terms
+    ``g_i`` (expression trees) whose coefficients are solved exactly by least
+    squares, so the search only has to find the *shape* of the formula (see
+    Notes).
+
+    Parameters
+    ----------
+    operators : tuple of str, default=("add", "sub", "mul", "div", "pow", \
+"square", "cube", "sqrt", "exp", "log", "sin", "cos")
+        Operators allowed inside the terms, from ``"add"``, ``"sub"``,
+        ``"mul"``, ``"div"``, ``"pow"`` (binary) and ``"square"``,
+        ``"cube"``, ``"sqrt"``, ``"exp"``, ``"log"``, ``"sin"``, ``"cos"``,
+        ``"tanh"``, ``"abs"``, ``"inv"`` (``1/a``), ``"neg"`` (unary). They
+        are the plain mathematical functions: a term whose value is not finite
+        on the training data (``log`` of a negative number, division by zero)
+        is discarded rather than "protected".
+    max_complexity : int, default=30
+        Largest complexity of a formula: nodes of its terms plus one per
+        coefficient (intercept included). A constant has complexity 1,
+        ``c0 + c1 x`` has 3.
+    population_size : int, default=100
+        New terms bred per generation of genetic programming.
+    generations : int, default=10
+        Generations of genetic programming after the exhaustive enumeration;
+        ``0`` keeps the enumerated terms only.
+    max_time : float, default=None
+        Wall-clock budget of ``fit`` in seconds, checked between the phases of
+        the search (it can overrun by the time of one phase). ``None`` means
+        no limit. A budget makes the result depend on the machine's speed.
+    parsimony : float, default=0.01
+        Price of one unit of complexity in the search: candidates are ranked
+        by ``log(nmse) + parsimony * complexity`` where ``nmse`` is the mean
+        squared error divided by the variance of ``y``. ``0.01`` means one
+        more node must cut the error by about 1%.
+    constant_optimizer : {"least_squares", "lbfgs"} or None, \
+default="least_squares"
+        How the numeric constants inside the terms of promising formulas are
+        tuned: :func:`scipy.optimize.least_squares` (Levenberg-Marquardt) or
+        L-BFGS-B (:func:`scipy.optimize.minimize`), in both cases with the
+        linear coefficients re-solved at each step (variable projection).
+        ``None`` keeps the constants as bred.
+    units : sequence of (str or dict) or None, default=None
+        Physical units of each feature followed by the unit of the target
+        (``n_features_in_ + 1`` entries), as strings such as ``"m/s^2"`` or
+        ``"kg*m^2*s^-2"`` (``""`` or ``"1"`` for dimensionless) or as mappings
+        of base unit to exponent such as ``{"m": 1, "s": -2}``. Terms that add
+        quantities of different dimensions, apply ``exp``, ``log``, ``sin``,
+        ``cos`` or ``tanh`` to a dimensional quantity, or raise a quantity to
+        a data-dependent power are rejected. Numeric constants inside a term
+        are dimensionless; the linear coefficients ``c_i`` carry the units
+        that make each term match the target (they are the formula's physical
+        constants).
+    max_terms : int, default=6
+        Most basis terms in a formula (besides the intercept).
+    enumeration_size : int or "auto", default="auto"
+        Largest number of nodes of the terms enumerated exhaustively (all
+        distinct functions up to that size). ``"auto"`` goes on while there
+        are at most 30,000 distinct subtrees (size 6 for one feature, 5 for
+        two to five). Larger terms come from genetic programming.
+    tol : float, default=1e-15
+        Stop early once a formula's mean squared error divided by the
+        variance of ``y`` is at most ``tol``. The default is round-off level:
+        only an exact formula stops the search (six-term approximations of
+        smooth data reach 1e-13).
+    n_jobs : int, default=None
+        Processes tuning the constants of candidate formulas in parallel
+        (joblib). ``None`` means 1; ``-1`` uses all cores. The result does
+        not depend on ``n_jobs``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the genetic programming. Pass an int for reproducible results
+        (with ``max_time=None``).
+    verbose : int, default=0
+        If positive, print one line per generation: the best loss, the front
+        size, the number of basis terms and the time.
+
+    Attributes
+    ----------
+    pareto_front_ : pandas.DataFrame
+        One row per formula on the front, by increasing complexity, with
+        columns ``complexity``, ``loss`` (mean squared error on the training
+        data), ``score`` (drop of ``log(loss)`` per unit of complexity from
+        the previous row), ``expression`` (string) and ``sympy`` (the sympy
+        expression), plus ``selected`` marking the formula used by
+        :meth:`predict`.
+    expression_ : str
+        The selected formula as a string.
+    sympy_expr_ : sympy.Expr
+        The selected formula as a sympy expression (also :meth:`sympy`).
+    complexity_ : int
+        Complexity of the selected formula.
+    loss_ : float
+        Mean squared error of the selected formula on the training data.
+    feature_units_ : list of dict or None
+        Parsed units of the features (base unit to exponent), ``None``
+        without ``units``.
+    n_iter_ : int
+        Generations of genetic programming run.
+    n_terms_searched_ : int
+        Distinct basis terms evaluated (enumerated and bred).
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during fit. Defined only when ``X`` has
+        feature names that are all strings. Formulas use these names.
+
+    See Also
+    --------
+    sklearn.linear_model.LinearRegression : The special case whose terms are
+        the features themselves.
+    sklearn.preprocessing.PolynomialFeatures : A fixed basis of monomials.
+
+    Notes
+    -----
+    *Search.* (1) Every tree of at most ``enumeration_size`` nodes over the
+    features, the constant 1 and the operators is built bottom-up, keeping
+    one tree per distinct vector of values on the training data and dropping
+    non-finite or constant ones; terms equal up to ``a g + b`` are the same
+    basis term. (2) A beam search of orthogonal matching pursuit steps picks
+    subsets of terms: the drop in squared error from adding any pool term to
+    the current ones is computed for the whole pool with two matrix products,
+    the best terms of each size extend each state, the ``16`` best states by
+    the penalised loss survive, and swap moves (remove one term, add the best
+    replacement) polish them. (3) Each generation of genetic programming
+    breeds ``population_size`` new terms from the terms of the best formulas
+    (subtree crossover, wrapping in an operator, grafting a small tree, point
+    mutation, hoisting, scaling a feature by a constant); the new distinct
+    terms join the pool and the beam search runs again. (4) The constants
+    inside the terms of the best formulas are tuned by ``scipy.optimize``,
+    including a constant scale on each feature under a transcendental
+    operator (``sin(x)`` can become ``sin(1.3 x)``); tuned terms join the
+    pool. A term's values are computed with one NumPy call per node, with a
+    cache of subtree values.
+
+    *Model selection.* Let ``nmse`` be a formula's training mean squared
+    error divided by the variance of ``y``, floored at ``1e-15`` (round-off),
+    and let ``b`` be the formula of the front with the smallest Bayesian
+    information criterion ``n_samples * log(nmse) + complexity *
+    log(n_samples)`` (each node counted as a parameter). If ``b`` is exact
+    (``nmse <= 1e-15``) it is selected. Otherwise a formula no more complex
+    than ``b`` is "accurate enough" when its ``nmse`` is at most ``1.5``
+    times that of ``b`` or at most ``1e-4``, and among those the one with
+    the largest *score* is selected, the score being the drop of
+    ``log(nmse)`` per unit of complexity from the previous formula of the
+    front (Cranmer, 2023): the formula after which more complexity buys
+    little. On noisy data the criterion guards against fitting the noise;
+    on nearly exact data (measurements to four digits) the score picks the
+    law rather than terms that fit the rounding. :meth:`select` picks
+    another formula of the front.
+
+    *Constants.* The constants of each formula on the front are rounded to
+    the fewest significant digits (and coefficients to zero, which drops the
+    term) that do not raise its squared error by more than 0.1% (or by more
+    than ``1e-15`` times the variance of ``y``): exact formulas print exact
+    numbers.
+
+    *Prediction.* The selected formula is evaluated as is. Where it is not
+    finite on new data (``log`` of a negative value outside the training
+    range), ``predict`` returns the mean of the training target, and it clips
+    values beyond 1000 times the training target's range from it, so it
+    never returns NaN or infinity for finite input.
+
+    References
+    ----------
+    J. R. Koza (1992). Genetic Programming: On the Programming of Computers
+    by Means of Natural Selection. MIT Press.
+
+    M. Keijzer (2003). Improving symbolic regression with interval arithmetic
+    and linear scaling. EuroGP 2003, LNCS 2610, 70-82.
+
+    T. McConaghy (2011). FFX: fast, scalable, deterministic symbolic
+    regression technology. Genetic Programming Theory and Practice IX.
+
+    N. Q. Uy, N. X. Hoai, M. O'Neill, R. I. McKay, E. Galvan-Lopez (2011).
+    Semantically-based crossover in genetic programming: application to
+    real-valued symbolic regression. Genetic Programming and Evolvable
+    Machines 12, 91-119 (the Nguyen problems).
+
+    M. Cranmer (2023). Interpretable machine learning for science with PySR
+    and SymbolicRegression.jl. arXiv:2305.01582 (the Pareto-front score).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mathlearn.symbolic import SymbolicRegressor
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.uniform(-1, 1, size=(30, 1))
+    >>> y = X[:, 0] ** 3 + X[:, 0] ** 2 + X[:, 0]
+    >>> reg = SymbolicRegressor(generations=0, random_state=0).fit(X, y)
+    >>> reg.sympy()
+    x0**3 + x0**2 + x0
+    >>> float(reg.predict([[0.5]])[0])
+    0.875
+    """
+
+    _parameter_constraints = {
+        "operators": [list, tuple],
+        "max_complexity": [Interval(Integral, 1, None, closed="left")],
+        "population_size": [Interval(Integral, 1, None, closed="left")],
+        "generations": [Interval(Integral, 0, None, closed="left")],
+        "max_time": [Interval(Real, 0, None, closed="neither"), None],
+        "parsimony": [Interval(Real, 0, None, closed="left")],
+        "constant_optimizer": [StrOptions({"least_squares", "lbfgs"}), None],
+        "units": [list, tuple, None],
+        "max_terms": [Interval(Integral, 1, None, closed="left")],
+        "enumeration_size": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "n_jobs": [Integral, None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    # Small searches keep the common checks (dozens of fits) fast.
+    _test_params = {
+        "enumeration_size": 3,
+        "population_size": 10,
+        "generations": 1,
+        "max_terms": 3,
+    }
+
+    def __init__(
+        self,
+        *,
+        operators=DEFAULT_OPERATORS,
+        max_complexity=30,
+        population_size=100,
+        generations=10,
+        max_time=None,
+        parsimony=0.01,
+        constant_optimizer="least_squares",
+        units=None,
+        max_terms=6,
+        enumeration_size="auto",
+        tol=1e-15,
+        n_jobs=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.operators = operators
+        self.max_complexity = max_complexity
+        self.population_size = population_size
+        self.generations = generations
+        self.max_time = max_time
+        self.parsimony = parsimony
+        self.constant_optimizer = constant_optimizer
+        self.units = units
+        self.max_terms = max_terms
+        self.enumeration_size = enumeration_size
+        self.tol = tol
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------ options
+
+    def _resolve_operators(self):
+        ops = list(self.operators)
+        if not ops:
+            raise ValueError(
+                f"operators={self.operators!r} is empty; give at least one of "
+                f"{sorted(OPERATORS)}"
+            )
+        unknown = [op for op in ops if op not in OPERATORS]
+        if unknown:
+            raise ValueError(
+                f"operators={self.operators!r} has unknown names {unknown}; "
+                f"known operators are {sorted(OPERATORS)}"
+            )
+        return tuple(dict.fromkeys(ops))
+
+    def _resolve_units(self, n_features):
+        if self.units is None:
+            return None, None
+        if len(self.units) != n_features + 1:
+            raise ValueError(
+                f"units has {len(self.units)} entries but needs n_features + 1 = "
+                f"{n_features + 1}: one per feature, then the target's unit"
+            )
+        dims = [
+            parse_unit(unit, what=f"units[{k}]") for k, unit in enumerate(self.units)
+        ]
+        return dims[:-1], dims[-1]
+
+    def _names(self):
+        names = getattr(self, "feature_names_in_", None)
+        if names is None:
+            names = [f"x{j}" for j in range(self.n_features_in_)]
+        return _symbol_names(list(names))
+
+    # ---------------------------------------------------------------- fit
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Search for formulas ``y = f(X)`` and select one.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data; column names of a DataFrame name the variables.
+        y : array-like of shape (n_samples,)
+            Target values.
+
+        Returns
+        -------
+        self : SymbolicRegressor
+            The fitted regressor.
+        """
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], y_numeric=True)
+        operators = self._resolve_operators()
+        feature_dims, _ = self._resolve_units(X.shape[1])
+        # The search multiplies tall, narrow matrices many times: one BLAS
+        # thread is faster than several (and does not fight n_jobs).
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self._fit(X, y, operators, feature_dims)
+
+    def _fit(self, X, y, operators, feature_dims):
+        rng = check_random_state(self.random_state)
+        start = time.perf_counter()
+        deadline = None if self.max_time is None else start + self.max_time
+        Xf = np.asarray(X, dtype=np.float64)
+        yf = np.asarray(y, dtype=np.float64)
+        n_samples = Xf.shape[0]
+        y_mean = float(yf.mean())
+        yc = yf - y_mean
+        sst = float(yc @ yc)
+
+        pool = _search.TermPool(n_samples, _POOL_ENTRIES)
+        if self.enumeration_size == "auto":
+            max_size, max_subtrees = 7, _AUTO_SUBTREES
+        else:
+            max_size, max_subtrees = self.enumeration_size, np.inf
+        max_size = min(max_size, max(self.max_complexity - 2, 1))
+        levels = _search.enumerate_terms(
+            Xf,
+            operators,
+            max_size,
+            pool,
+            feature_dims=feature_dims,
+            deadline=deadline,
+            max_subtrees=max_subtrees,
+        )
+        small = [t for s in (1, 2, 3) for t, _, _ in levels.get(s, [])]
+        front = _search.Front()
+        search = dict(
+            max_terms=self.max_terms,
+            max_complexity=self.max_complexity,
+            parsimony=self.parsimony,
+            front=front,
+            tol=self.tol,
+            beam_width=16,
+            per_size=3,
+            per_complexity=3,
+            pair_budget=2e9,
+        )
+        scale = float(np.max(np.abs(yf))) if n_samples else 0.0
+        if sst <= (1e-12 * scale) ** 2 * n_samples or len(pool) == 0:
+            front.offer(1, 0.0, ())  # a constant target: the intercept is exact
+            beam = [((), sst)]
+        else:
+            beam = self._search_all(pool, yc, deadline, search)
+        if self.verbose:
+            print(f"{'gen':>4} {'best nmse':>11} {'front':>6} {'terms':>8} {'time':>7}")
+            self._report(0, front, pool, start)
+
+        quick = {
+            **search,
+            "beam_width": 8,
+            "per_size": 2,
+            "per_complexity": 1,
+            "pair_budget": 0,
+        }
+        optimised = set()
+        tune = dict(X=Xf, y=yf, feature_dims=feature_dims, optimised=optimised)
+        if len(pool) and self._tune_constants(front, beam, pool, **tune):
+            beam = _search.beam_select(pool, yc, deadline=deadline, **search)
+        n_iter = 0
+        bred = set(pool.trees)
+        for generation in range(1, self.generations + 1):
+            if self._done(front, deadline) or len(pool) == 0:
+                break
+            n_iter = generation
+            # Genetic programming on the terms of the best formulas.
+            parents = self._parents(front, beam, pool)
+            children = []
+            for _ in range(self.population_size):
+                a = parents[rng.randint(len(parents))]
+                b = parents[rng.randint(len(parents))]
+                child = _search.mutate(a, b, small, operators, rng)
+                if (
+                    child not in bred
+                    and size(child) + 2 <= self.max_complexity
+                    and self._consistent(child, feature_dims)
+                ):
+                    bred.add(child)
+                    children.append(child)
+            if children:
+                pool.add(children, _search.evaluate_terms(children, Xf))
+            beam = _search.beam_select(pool, yc, deadline=deadline, **quick)
+            if self._tune_constants(front, beam, pool, **tune):
+                beam = _search.beam_select(pool, yc, deadline=deadline, **quick)
+            if self.verbose:
+                self._report(generation, front, pool, start)
+        if n_iter and not self._done(front, deadline):
+            # A last, wide search over every term found.
+            self._search_all(pool, yc, deadline, search)
+
+        formulas = self._front_formulas(front, pool, Xf, yf, sst)
+        table, selected = self._front_table(formulas, sst, n_samples)
+        self._formulas = formulas
+        self.pareto_front_ = table
+        self.n_iter_ = n_iter
+        self.n_terms_searched_ = len(pool)
+        self.feature_units_ = feature_dims
+        self._y_mean = y_mean
+        span = float(np.ptp(yf)) if n_samples else 0.0
+        span = max(span, abs(y_mean), 1.0)
+        self._bounds = (float(yf.min()) - 1000 * span, float(yf.max()) + 1000 * span)
+        self._set_selected(selected)
+        return self
+
+    def _search_all(self, pool, yc, deadline, search):
+        """Wide beam search over the pool, then over its algebraic terms.
+
+        Smooth transcendental terms (exp, sin, cos) approximate polynomials so
+        well that a greedy search on the whole pool picks them first and
+        never reaches an exact polynomial; the second search, on the terms
+        without exp, log, sin, cos and tanh, gives those a fair chance. Both
+        feed the same front.
+        """
+        beam = _search.beam_select(pool, yc, deadline=deadline, **search)
+        algebraic = [i for i, t in enumerate(pool.trees) if _search.is_algebraic(t)]
+        if 0 < len(algebraic) < len(pool):
+            _search.beam_select(
+                pool, yc, deadline=deadline, subset=np.array(algebraic), **search
+            )
+        return beam
+
+    def _done(self, front, deadline):
+        if deadline is not None and time.perf_counter() > deadline:
+            return True
+        entries = front.pareto()
+        return bool(entries) and entries[-1][1] <= self.tol
+
+    def _report(self, generation, front, pool, start):
+        entries = front.pareto()
+        best = entries[-1][1] if entries else np.nan
+        print(
+            f"{generation:>4} {best:>11.3e} {len(entries):>6} {len(pool):>8} "
+            f"{time.perf_counter() - start:>6.1f}s",
+            flush=True,
+        )
+
+    @staticmethod
+    def _consistent(tree, feature_dims):
+        if feature_dims is None:
+            return True
+        try:
+            dimension_of(tree, feature_dims)
+        except DimensionError:
+            return False
+        return True
+
+    def _promising(self, front, beam, limit):
+        """States of the beam and the front, best (penalised) first, distinct."""
+        states = [state for state, _ in beam]
+        states += [key for _, _, key in front.pareto()[::-1]]
+        out = []
+        for state in states:
+            if state and state not in out:
+                out.append(state)
+            if len(out) >= limit:
+                break
+        return out
+
+    def _tune_constants(self, front, beam, pool, *, X, y, feature_dims, optimised):
+        """Tune the constants of promising formulas; add the tuned terms to the pool."""
+        if self.constant_optimizer is None:
+            return 0
+        jobs = self._constant_jobs(front, beam, pool, optimised)
+        if not jobs:
+            return 0
+        results = Parallel(n_jobs=self.n_jobs)(
+            delayed(_search.optimize_constants)(trees, X, y, self.constant_optimizer)
+            for trees in jobs
+        )
+        tuned = [t for trees, _ in results for t in trees]
+        tuned = [t for t in tuned if self._consistent(t, feature_dims)]
+        if not tuned:
+            return 0
+        return pool.add(tuned, _search.evaluate_terms(tuned, X))
+
+    def _constant_jobs(self, front, beam, pool, optimised):
+        """Formulas whose inner constants to tune: simplest front entries first."""
+        states = [key for _, _, key in front.pareto() if key]
+        states += [state for state, _ in beam if state]
+        jobs = []
+        for state in states:
+            trees = [pool.trees[i] for i in state]
+            variants = [trees]
+            scaled = [(_search.scale_variants(t) or [t])[0] for t in trees]
+            if scaled != trees:
+                variants.append(scaled)
+            for variant in variants:
+                key = tuple(variant)
+                if key in optimised or not any(constants(t) for t in variant):
+                    continue
+                optimised.add(key)
+                jobs.append(variant)
+            if len(jobs) >= 6:
+                break
+        return jobs
+
+    def _parents(self, front, beam, pool):
+        parents = []
+        for state in self._promising(front, beam, 12):
+            parents.extend(pool.trees[i] for i in state)
+        return parents or list(pool.trees[:50])
+
+    # ------------------------------------------------------------- front
+
+    def _front_formulas(self, front, pool, X, y, sst):
+        """Fit, round and describe each front entry: list of dicts."""
+        formulas = []
+        for _, _, state in front.pareto():
+            trees = [pool.trees[i] for i in state]
+            G = _search.evaluate_terms(trees, X)
+            c0, coef, sse = _search.fit_linear(G, y)
+            trees, c0, coef, sse = self._round(trees, c0, coef, sse, X, y, sst)
+            keep = coef != 0
+            trees = [t for t, k in zip(trees, keep, strict=True) if k]
+            coef = coef[keep]
+            complexity = _search.complexity_of([size(t) for t in trees])
+            if c0 == 0 and trees:
+                complexity -= 1
+            formulas.append(
+                {
+                    "trees": trees,
+                    "intercept": c0,
+                    "coef": coef,
+                    "loss": sse / max(y.shape[0], 1),
+                    "complexity": complexity,
+                }
+            )
+        # Rounding can merge or reorder entries: keep the Pareto-optimal ones.
+        formulas.sort(key=lambda f: (f["complexity"], f["loss"]))
+        kept, best = [], np.inf
+        for formula in formulas:
+            if formula["loss"] < best * (1 - 1e-9) or not kept:
+                kept.append(formula)
+                best = formula["loss"]
+        return kept
+
+    @staticmethod
+    def _round(trees, c0, coef, sse, X, y, sst):
+        """Round constants to the fewest significant digits that cost nothing."""
+        budget = sse * 1.001 + 1e-15 * sst
+        strict = sse * (1 + 1e-9) + 1e-15 * sst
+
+        def refit(candidate):
+            G = _search.evaluate_terms(candidate, X)
+            if not np.isfinite(G).all():
+                return None
+            return _search.fit_linear(G, y)
+
+        trees = list(trees)
+        for k, tree in enumerate(trees):
+            values = constants(tree)
+            for pos, value in enumerate(values):
+                for digits in range(1, 13):
+                    trial = list(values)
+                    trial[pos] = _round_sig(value, digits)
+                    if trial[pos] == value:
+                        break
+                    candidate = [
+                        *trees[:k],
+                        with_constants(tree, trial),
+                        *trees[k + 1 :],
+                    ]
+                    fitted = refit(candidate)
+                    if fitted is not None and fitted[2] <= budget:
+                        trees, values = candidate, trial
+                        tree = trees[k]
+                        c0, coef, sse = fitted
+                        break
+        G = _search.evaluate_terms(trees, X)
+        params = np.concatenate([[c0], coef])
+
+        def sse_of(p):
+            r = p[0] + p[1:] @ G - y if len(G) else p[0] - y
+            return float(r @ r)
+
+        for k in range(params.size):
+            value = params[k]
+            nice = float(Fraction(value).limit_denominator(12))
+            if nice != value and nice != 0:
+                # A ratio of small integers only where it is exact to round-off.
+                trial = params.copy()
+                trial[k] = nice
+                if sse_of(trial) <= strict:
+                    params = trial
+                    continue
+            for digits in range(0, 16):
+                trial = params.copy()
+                trial[k] = 0.0 if digits == 0 else _round_sig(value, digits)
+                if digits and trial[k] == value:
+                    break
+                if sse_of(trial) <= budget:
+                    params = trial
+                    break
+        return trees, float(params[0]), params[1:], sse_of(params)
+
+    def _front_table(self, formulas, sst, n_samples):
+        import sympy
+
+        symbols = [sympy.Symbol(name, real=True) for name in self._names()]
+        rows = []
+        previous = None
+        var = sst / max(n_samples, 1)
+        floor = var * _search.LOSS_FLOOR
+        for formula in formulas:
+            expr = _number(formula["intercept"])
+            for c, tree in zip(formula["coef"], formula["trees"], strict=True):
+                expr = expr + _number(c) * to_sympy(tree, symbols)
+            log_loss = np.log(max(formula["loss"], floor, 1e-300))
+            if previous is None:
+                score = 0.0
+            else:
+                score = -(log_loss - previous[1]) / (
+                    formula["complexity"] - previous[0]
+                )
+            previous = (formula["complexity"], log_loss)
+            rows.append(
+                {
+                    "complexity": formula["complexity"],
+                    "loss": formula["loss"],
+                    "score": score,
+                    "expression": sympy.sstr(expr, full_prec=False),
+                    "sympy": expr,
+                }
+            )
+        table = pd.DataFrame(
+            rows, columns=["complexity", "loss", "score", "expression", "sympy"]
+        )
+        nmse = table["loss"].to_numpy() / max(var, 1e-300)
+        complexity = table["complexity"].to_numpy()
+        floored = np.maximum(nmse, _search.LOSS_FLOOR)
+        bic = n_samples * np.log(floored) + np.log(max(n_samples, 2)) * complexity
+        best = int(np.argmin(bic))
+        if nmse[best] <= _search.LOSS_FLOOR:
+            selected = best  # an exact formula
+        else:
+            admissible = (
+                nmse <= max(_ACCURATE_FACTOR * nmse[best], _ACCURATE_NMSE)
+            ) & (complexity <= complexity[best])
+            score = np.where(admissible, table["score"].to_numpy(), -np.inf)
+            selected = int(np.argmax(score))
+        return table, selected
+
+    def _set_selected(self, index):
+        self._selected = index
+        self.pareto_front_["selected"] = np.arange(len(self.pareto_front_)) == index
+        row = self.pareto_front_.iloc[index]
+        self.expression_ = row["expression"]
+        self.sympy_expr_ = row["sympy"]
+        self.complexity_ = int(row["complexity"])
+        self.loss_ = float(row["loss"])
+
+    # ------------------------------------------------------------ results
+
+    def select(self, complexity):
+        """Use the front's formula of this complexity for :meth:`predict`.
+
+        Parameters
+        ----------
+        complexity : int
+            A value of ``pareto_front_["complexity"]``; when it is absent, the
+            most complex formula below it is used.
+
+        Returns
+        -------
+        self : SymbolicRegressor
+            With ``expression_``, ``sympy_expr_``, ``complexity_`` and
+            ``loss_`` updated.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from mathlearn.symbolic import SymbolicRegressor
+        >>> X = np.linspace(0, 1, 20)[:, None]
+        >>> reg = SymbolicRegressor(generations=0).fit(X, np.exp(X[:, 0]))
+        >>> reg.select(complexity=3).expression_
+        '...x0...'
+        """
+        check_is_fitted(self)
+        values = self.pareto_front_["complexity"].to_numpy()
+        if not isinstance(complexity, Integral) or complexity < values.min():
+            raise ValueError(
+                f"complexity={complexity!r} must be an int >= {values.min()}, the "
+                f"smallest on the front; the front has {values.tolist()}"
+            )
+        index = int(np.flatnonzero(values <= complexity)[-1])
+        self._set_selected(index)
+        return self
+
+    def sympy(self):
+        """The selected formula as a sympy expression.
+
+        Returns
+        -------
+        expr : sympy.Expr
+            Symbols are named after the features (``x0, x1, ...`` or the
+            DataFrame's column names).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from mathlearn.symbolic import SymbolicRegressor
+        >>> X = np.linspace(0.1, 2, 20)[:, None]
+        >>> SymbolicRegressor(generations=0).fit(X, 2 * np.sqrt(X[:, 0])).sympy()
+        2*sqrt(x0)
+        """
+        check_is_fitted(self)
+        return self.sympy_expr_
+
+    def predict(self, X):
+        """Evaluate the selected formula.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Samples.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Predicted values, always finite for finite ``X`` (see Notes of
+            the class). float32 input gives float32 output.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        formula = self._formulas[self._selected]
+        Xf = np.asarray(X, dtype=np.float64)
+        G = _search.evaluate_terms(formula["trees"], Xf)
+        with np.errstate(all="ignore"):
+            y = formula["intercept"] + (
+                formula["coef"] @ G if len(G) else np.zeros(Xf.shape[0])
+            )
+        y = np.where(np.isnan(y), self._y_mean, y)
+        y = np.clip(y, *self._bounds)
+        return y.astype(X.dtype, copy=False)
+
+    def fit_two_stage(self, X, y, parameter):
+        """The two-stage fit of a family of curves ``y = f(X; a)``.
+
+        The classic route for curves measured at several values of a
+        parameter ``a``: (1) find a formula for one curve (the value of ``a``
+        with the most samples) and free all of its constants ``theta``
+        (linear coefficients, constants inside terms, and a scale on each
+        feature under a transcendental operator); (2) refit ``theta`` on each
+        curve by ``scipy.optimize`` (variable projection); (3) find a formula
+        for each ``theta_k`` as a function of ``a`` with a clone of this
+        estimator. Fitting ``(X, a)`` in one go with :meth:`fit` finds
+        ``f(X; a)`` directly; this method gives the per-curve constants and
+        the composed formula to compare with.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The curve variables (without ``a``).
+        y : array-like of shape (n_samples,)
+            Target values.
+        parameter : array-like of shape (n_samples,)
+            The value of ``a`` of each sample; at least 3 distinct values.
+
+        Returns
+        -------
+        result : dict
+            ``"structure"``: the shared formula, a sympy expression in the
+            features and ``theta0, theta1, ...``; ``"theta"``: a DataFrame
+            with one row per value of ``a`` (column ``a``, the constants, and
+            the curve's ``loss``); ``"theta_formulas"``: sympy expressions of
+            each ``theta_k`` in ``a``; ``"formula"``: the composed
+            ``f(X; a)``; ``"loss"``: its mean squared error on all samples.
+            The estimator itself is left fitted on the reference curve.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from mathlearn.symbolic import SymbolicRegressor
+        >>> r = np.tile(np.linspace(0, 3, 15), 4)
+        >>> a = np.repeat([0.5, 1.0, 2.0, 3.0], 15)
+        >>> result = SymbolicRegressor(generations=1, random_state=0).fit_two_stage(
+        ...     r[:, None], np.exp(-r / a), a)
+        >>> result["formula"]
+        exp(-x0/a)
+        """
+        import sympy
+
+        X, y = validate_data(self, X, y, dtype=[np.float64], y_numeric=True)
+        parameter = np.asarray(parameter, dtype=np.float64).ravel()
+        if parameter.shape[0] != X.shape[0]:
+            raise ValueError(
+                f"parameter has {parameter.shape[0]} values but X has "
+                f"{X.shape[0]} samples"
+            )
+        values, counts = np.unique(parameter, return_counts=True)
+        if values.size < 3:
+            raise ValueError(
+                f"parameter has {values.size} distinct values; the two-stage "
+                "fit needs at least 3 to find a formula for each constant"
+            )
+        reference = values[np.argmax(counts)]
+        mask = parameter == reference
+        self.fit(X[mask], y[mask])
+        formula = self._formulas[self._selected]
+        trees = [(_search.scale_variants(t) or [t])[0] for t in formula["trees"]]
+        inner0 = np.array([c for t in trees for c in constants(t)], dtype=float)
+        rows = []
+        for value in values:
+            rows_mask = parameter == value
+            Xg, yg = X[rows_mask], y[rows_mask]
+            tuned, _ = _search.optimize_constants(
+                trees, Xg, yg, self.constant_optimizer or "least_squares"
+            )
+            G = _search.evaluate_terms(tuned, Xg)
+            c0, coef, sse = _search.fit_linear(G, yg)
+            inner = [c for t in tuned for c in constants(t)]
+            rows.append([value, c0, *coef, *inner, sse / yg.shape[0]])
+        n_coef = len(trees)
+        names = [f"theta{k}" for k in range(1 + n_coef + inner0.size)]
+        theta = pd.DataFrame(rows, columns=["a", *names, "loss"])
+        a_symbol = sympy.Symbol("a", real=True)
+        theta_symbols = sympy.symbols(names, real=True)
+        feature_symbols = [sympy.Symbol(n, real=True) for n in self._names()]
+        # The structure with symbolic constants.
+        inner_symbols = iter(theta_symbols[1 + n_coef :])
+        structure = theta_symbols[0] + sum(
+            theta_symbols[1 + i] * to_sympy(tree, feature_symbols, inner_symbols)
+            for i, tree in enumerate(trees)
+        )
+        helper = clone(self).set_params(units=None, verbose=0)
+        theta_formulas = {}
+        negligible = 1e-12 * max(float(np.abs(y).max()), 1e-300)
+        for name in names:
+            column = theta[name].to_numpy()
+            if np.abs(column).max() <= negligible:
+                theta_formulas[name] = sympy.Integer(0)
+                continue
+            if np.ptp(column) <= 1e-9 * max(np.abs(column).max(), 1e-300):
+                theta_formulas[name] = sympy_number(_round_sig(column.mean(), 12))
+                continue
+            fitted = helper.fit(pd.DataFrame({"a": theta["a"]}), column)
+            theta_formulas[name] = fitted.sympy()
+        composed = structure.xreplace(
+            {theta_symbols[i]: theta_formulas[n] for i, n in enumerate(names)}
+        )
+        composed = _integers(sympy.simplify(_integers(composed)))
+        f = sympy.lambdify([*feature_symbols, a_symbol], composed, "numpy")
+        with np.errstate(all="ignore"):
+            pred = np.broadcast_to(f(*X.T, parameter), y.shape)
+        return {
+            "structure": structure,
+            "theta": theta,
+            "theta_formulas": theta_formulas,
+            "formula": composed,
+            "loss": float(np.mean((pred - y) ** 2)),
+        }
+
+    def plot_pareto_front(self, ax=None):
+        """Plot the loss of each front formula against its complexity.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+            Where to draw; ``None`` creates a figure.
+
+        Returns
+        -------
+        ax : matplotlib Axes
+            The axes, with a log-scaled loss and the selected formula marked.
+        """
+        check_is_fitted(self)
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(7, 4))
+        front = self.pareto_front_
+        floor = max(front["loss"].max(), 1e-300) * 1e-16
+        loss = np.maximum(front["loss"].to_numpy(), floor)
+        ax.step(front["complexity"], loss, where="post", color="0.6", zorder=1)
+        ax.scatter(front["complexity"], loss, zorder=2, label="Pareto front")
+        k = self._selected
+        ax.scatter(
+            [front["complexity"].iloc[k]],
+            [loss[k]],
+            s=160,
+            facecolors="none",
+            edgecolors="C3",
+            linewidths=2,
+            zorder=3,
+            label=f"selected: {front['expression'].iloc[k]}",
+        )
+        ax.set_yscale("log")
+        ax.set_xlabel("complexity (nodes + coefficients)")
+        ax.set_ylabel("training MSE")
+        ax.legend(loc="upper right", fontsize=8)
+        return ax
+
+
+def _integers(expr):
+    """``expr`` with every float that is a whole number made an Integer."""
+    import sympy
+
+    whole = {
+        f: sympy.Integer(int(f))
+        for f in expr.atoms(sympy.Float)
+        if float(f).is_integer()
+    }
+    return expr.xreplace(whole) if whole else expr
+
+
+def _number(value):
+    return sympy_number(value)

@@ -1,0 +1,368 @@
+"""Tests of mathlearn.symbolic: exact recovery, constants, units, robustness."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import sympy
+from sklearn.linear_model import LinearRegression
+
+from mathlearn.symbolic import SymbolicRegressor
+from mathlearn.symbolic._units import (
+    DimensionError,
+    dimension_of,
+    format_unit,
+    parse_unit,
+)
+from mathlearn.utils._sklearn_compat import InvalidParameterError
+
+X0, X1 = sympy.symbols("x0 x1", real=True)
+
+
+def _round3(expr):
+    """Constants rounded to 3 significant digits, as rationals."""
+    return expr.xreplace(
+        {
+            f: sympy.nsimplify(sympy.Float(f"{float(f):.2e}"), rational=True)
+            for f in expr.atoms(sympy.Float)
+        }
+    )
+
+
+def _exact(found, truth):
+    return sympy.simplify(_round3(found) - truth) == 0
+
+
+# (truth, sampler, sympy truth): the issue's five simple formulas.
+RECOVERY = [
+    ("cubic", lambda X: X[:, 0] ** 3 + X[:, 0] ** 2 + X[:, 0], 1, (-1, 1),
+     X0**3 + X0**2 + X0),
+    ("sines", lambda X: np.sin(X[:, 0]) + np.sin(X[:, 0] ** 2), 1, (-1, 1),
+     sympy.sin(X0) + sympy.sin(X0**2)),
+    ("product", lambda X: 2.5 * X[:, 0] * X[:, 1], 2, (-1, 1),
+     sympy.Rational(5, 2) * X0 * X1),
+    ("sqrt", lambda X: np.sqrt(X[:, 0]), 1, (0, 4), sympy.sqrt(X0)),
+    ("gaussian", lambda X: 1.5 * np.exp(-X[:, 0] ** 2), 1, (-2, 2),
+     sympy.Rational(3, 2) * sympy.exp(-X0**2)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "f, n_features, domain, truth",
+    [r[1:] for r in RECOVERY],
+    ids=[r[0] for r in RECOVERY],
+)
+def test_exact_recovery(f, n_features, domain, truth):
+    rng = np.random.RandomState(0)
+    X = rng.uniform(*domain, size=(30, n_features))
+    reg = SymbolicRegressor(generations=2, random_state=0).fit(X, f(X))
+    assert _exact(reg.sympy(), truth), reg.sympy()
+    X_test = rng.uniform(*domain, size=(50, n_features))
+    np.testing.assert_allclose(reg.predict(X_test), f(X_test), rtol=1e-6, atol=1e-9)
+
+
+def test_constants_are_exact():
+    rng = np.random.RandomState(1)
+    X = rng.uniform(-2, 2, size=(40, 1))
+    y = 3.14159 * X[:, 0] ** 2 + 2.71828
+    reg = SymbolicRegressor(generations=0, random_state=0).fit(X, y)
+    poly = sympy.Poly(reg.sympy(), X0)
+    assert poly.degree() == 2
+    assert abs(float(poly.coeff_monomial(X0**2)) - 3.14159) < 1e-6
+    assert abs(float(poly.coeff_monomial(1)) - 2.71828) < 1e-6
+    assert float(poly.coeff_monomial(X0)) == 0.0
+
+
+@pytest.mark.parametrize("optimizer", ["least_squares", "lbfgs"])
+def test_inner_constant_is_optimised(optimizer):
+    """sin(1.7 x) needs a constant inside sin: scipy.optimize finds it."""
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-2, 2, size=(40, 1))
+    reg = SymbolicRegressor(
+        generations=1, constant_optimizer=optimizer, random_state=0
+    ).fit(X, np.sin(1.7 * X[:, 0]))
+    assert _exact(reg.sympy(), sympy.sin(sympy.Rational(17, 10) * X0)), reg.sympy()
+
+
+def test_without_constant_optimizer_inner_constant_is_missed():
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-2, 2, size=(40, 1))
+    reg = SymbolicRegressor(generations=0, constant_optimizer=None, random_state=0)
+    reg.fit(X, np.sin(1.7 * X[:, 0]))
+    assert not _exact(reg.sympy(), sympy.sin(sympy.Rational(17, 10) * X0))
+
+
+def test_linear_target_matches_least_squares():
+    """With only + and *, a noisy linear target gives ordinary least squares."""
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(50, 2))
+    y = 1.0 + 2.0 * X[:, 0] - 3.0 * X[:, 1] + 0.5 * rng.normal(size=50)
+    reg = SymbolicRegressor(
+        operators=("add",), generations=0, max_terms=2, random_state=0
+    ).fit(X, y)
+    reference = LinearRegression().fit(X, y)
+    mse = np.mean((reference.predict(X) - y) ** 2)
+    # The selected formula is the full linear model: least squares, with its
+    # coefficients rounded at a cost of at most 0.1% of the squared error.
+    assert mse <= reg.loss_ <= 1.001 * mse
+    np.testing.assert_allclose(reg.predict(X), reference.predict(X), atol=0.05)
+
+
+def test_pareto_front_table():
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-1, 1, size=(30, 1))
+    y = np.exp(X[:, 0]) + 0.01 * rng.normal(size=30)
+    reg = SymbolicRegressor(generations=1, enumeration_size=4, random_state=0)
+    reg.fit(X, y)
+    front = reg.pareto_front_
+    assert list(front.columns) == [
+        "complexity",
+        "loss",
+        "score",
+        "expression",
+        "sympy",
+        "selected",
+    ]
+    assert np.all(np.diff(front["complexity"]) > 0)
+    assert np.all(np.diff(front["loss"]) < 0)
+    assert front["selected"].sum() == 1
+    # loss is the training MSE of each formula, recomputed independently.
+    for expr, loss in zip(front["sympy"], front["loss"], strict=True):
+        f = sympy.lambdify([X0], expr, "numpy")
+        values = np.broadcast_to(f(X[:, 0]), y.shape)
+        np.testing.assert_allclose(np.mean((values - y) ** 2), loss, rtol=1e-6)
+    # score is the drop of log-loss per unit of complexity.
+    logs = np.log(front["loss"].to_numpy())
+    expected = -np.diff(logs) / np.diff(front["complexity"].to_numpy())
+    np.testing.assert_allclose(front["score"].to_numpy()[1:], expected, rtol=1e-9)
+    row = front[front["selected"]].iloc[0]
+    assert reg.expression_ == row["expression"] and reg.complexity_ == row["complexity"]
+
+
+def test_select_changes_prediction():
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-1, 1, size=(30, 1))
+    y = X[:, 0] ** 3 + X[:, 0] ** 2 + X[:, 0]
+    reg = SymbolicRegressor(generations=0, random_state=0).fit(X, y)
+    best = reg.predict(X)
+    reg.select(complexity=3)
+    assert reg.complexity_ == 3
+    a, b = sympy.Poly(reg.sympy(), X0).all_coeffs()
+    np.testing.assert_allclose(reg.predict(X), float(a) * X[:, 0] + float(b))
+    assert not np.allclose(reg.predict(X), best)
+    with pytest.raises(ValueError, match="complexity=0"):
+        reg.select(complexity=0)
+
+
+def test_dataframe_names_the_variables():
+    rng = np.random.RandomState(0)
+    frame = pd.DataFrame(rng.uniform(0.5, 2, size=(30, 2)), columns=["mass", "v"])
+    y = 0.5 * frame["mass"] * frame["v"] ** 2
+    reg = SymbolicRegressor(generations=0, random_state=0).fit(frame, y)
+    m, v = sympy.symbols("mass v", real=True)
+    assert _exact(reg.sympy(), m * v**2 / 2)
+    assert "mass" in reg.expression_
+
+
+def test_predict_is_finite_outside_the_domain():
+    rng = np.random.RandomState(0)
+    X = rng.uniform(0.1, 2, size=(30, 1))
+    reg = SymbolicRegressor(generations=0, random_state=0).fit(X, np.log(X[:, 0]))
+    assert "log" in reg.expression_
+    with np.errstate(all="raise"):
+        pred = reg.predict(np.array([[-1.0], [0.0], [1e300], [-1e300]]))
+    assert np.all(np.isfinite(pred))
+
+
+def test_float32_predictions_stay_float32():
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-1, 1, size=(30, 1)).astype(np.float32)
+    reg = SymbolicRegressor(generations=0, random_state=0).fit(X, 2 * X[:, 0])
+    assert reg.predict(X).dtype == np.float32
+
+
+def test_same_seed_same_formula_and_n_jobs_independent():
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-1, 1, size=(25, 2))
+    y = np.sin(X[:, 0]) * X[:, 1] + 0.05 * rng.normal(size=25)
+    params = dict(
+        generations=1,
+        population_size=20,
+        max_terms=3,
+        enumeration_size=4,
+        random_state=3,
+    )
+    a = SymbolicRegressor(**params).fit(X, y)
+    b = SymbolicRegressor(**params).fit(X, y)
+    c = SymbolicRegressor(**params, n_jobs=2).fit(X, y)
+    assert a.expression_ == b.expression_ == c.expression_
+    pd.testing.assert_frame_equal(
+        a.pareto_front_.drop(columns="sympy"), c.pareto_front_.drop(columns="sympy")
+    )
+
+
+def test_verbose_prints_one_line_per_generation(capsys):
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-1, 1, size=(20, 1))
+    y = np.tanh(3 * X[:, 0]) + 0.1 * rng.normal(size=20)
+    reg = SymbolicRegressor(
+        generations=2,
+        population_size=10,
+        enumeration_size=4,
+        max_terms=2,
+        verbose=1,
+        tol=0,
+    )
+    reg.fit(X, y)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].split()[:3] == ["gen", "best", "nmse"]
+    assert len(lines) == 1 + 1 + reg.n_iter_
+
+
+def test_max_time_stops_generations():
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-1, 1, size=(20, 1))
+    y = np.tanh(3 * X[:, 0]) + 0.1 * rng.normal(size=20)
+    reg = SymbolicRegressor(
+        generations=1000, max_time=0.5, enumeration_size=4, tol=0, random_state=0
+    )
+    reg.fit(X, y)
+    assert reg.n_iter_ < 1000
+
+
+# ------------------------------------------------------------------ units
+
+
+def test_parse_unit():
+    assert parse_unit("kg*m^2/s^2") == {"kg": 1, "m": 2, "s": -2}
+    assert parse_unit("m*s**-1") == {"m": 1, "s": -1}
+    assert parse_unit("") == parse_unit("1") == parse_unit("dimensionless") == {}
+    assert parse_unit({"m": 1, "s": 0}) == {"m": 1}
+    assert parse_unit("m/m") == {}
+    with pytest.raises(ValueError, match="cannot read"):
+        parse_unit("m^^2")
+    with pytest.raises(TypeError, match="must be a string"):
+        parse_unit(3)
+
+
+def test_dimension_checker():
+    dims = [parse_unit("m"), parse_unit("s"), parse_unit("")]
+    x, t, u = ("x", 0), ("x", 1), ("x", 2)
+    assert format_unit(dimension_of(("div", x, t), dims)) == "m*s^-1"
+    assert dimension_of(("sqrt", ("mul", x, x)), dims) == {"m": 1}
+    assert dimension_of(("pow", x, ("add", ("c", 1.0), ("c", 1.0))), dims) == {"m": 2}
+    assert (
+        dimension_of(("exp", ("div", x, ("mul", t, t))), [{"m": 1}, {"m": 0.5}]) == {}
+    )
+    assert dimension_of(("sin", u), dims) == {}
+    assert dimension_of(("add", x, ("neg", x)), dims) == {"m": 1}
+    for bad, message in [
+        (("add", x, t), "adds m to s"),
+        (("sub", ("x", 0), ("c", 1.0)), "adds m to 1"),
+        (("exp", x), "exp of a quantity in m"),
+        (("log", ("div", x, t)), "log of a quantity in m"),
+        (("sin", ("mul", t, ("c", 2.0))), "sin of a quantity in s"),
+        (("pow", x, u), "power that depends on the data"),
+        (("pow", u, x), "exponent in m"),
+        (("mul", u, ("cos", ("add", x, t))), "adds m to s"),
+    ]:
+        with pytest.raises(DimensionError, match=message):
+            dimension_of(bad, dims)
+
+
+def test_units_change_a_meaningless_answer():
+    """r and L in metres, y = exp(-r/L) + noise, with L within 2% of 1 m.
+
+    Without units the search prefers the shorter exp(-r), an exponential of a
+    length, which fits the noisy data as well; with units it must divide by a
+    length and finds exp(-r/L).
+    """
+    rng = np.random.RandomState(0)
+    n = 60
+    r, L = rng.uniform(0, 3, n), rng.uniform(1, 1.02, n)
+    X = np.column_stack([r, L])
+    y = np.exp(-r / L) + 0.02 * rng.normal(size=n)
+    units = ["m", "m", ""]
+    dims = [parse_unit("m"), parse_unit("m")]
+    free = SymbolicRegressor(generations=0, random_state=0).fit(X, y)
+    bound = SymbolicRegressor(generations=0, units=units, random_state=0).fit(X, y)
+
+    def consistent(reg):
+        trees = reg._formulas[reg._selected]["trees"]
+        try:
+            for tree in trees:
+                dimension_of(tree, dims)
+        except DimensionError:
+            return False
+        return True
+
+    assert not consistent(free), free.expression_
+    assert consistent(bound), bound.expression_
+    assert bound.expression_ != free.expression_
+    # Every formula of the constrained front passes the checker.
+    for formula in bound._formulas:
+        for tree in formula["trees"]:
+            dimension_of(tree, dims)
+    assert sympy.exp(-X0 / X1) in bound.sympy().atoms(sympy.exp), bound.sympy()
+    assert sympy.exp(-X0) in free.sympy().atoms(sympy.exp), free.sympy()
+
+
+# ------------------------------------------------------------ bad input
+
+
+@pytest.mark.parametrize(
+    "params, error, match",
+    [
+        ({"operators": ()}, ValueError, "operators=.* is empty"),
+        ({"operators": ("add", "sinh")}, ValueError, "unknown names \\['sinh'\\]"),
+        ({"max_complexity": 0}, InvalidParameterError, "max_complexity"),
+        ({"units": ["m"]}, ValueError, "units has 1 entries but needs"),
+        ({"units": ["m", "s", "m/"]}, ValueError, "units\\[2\\]"),
+        ({"constant_optimizer": "newton"}, InvalidParameterError, "constant_optimizer"),
+    ],
+)
+def test_bad_parameters(params, error, match):
+    X = np.linspace(0, 1, 10).reshape(5, 2)
+    with pytest.raises(error, match=match):
+        SymbolicRegressor(**params).fit(X, np.arange(5.0))
+
+
+def test_y_with_nan_is_rejected():
+    X = np.linspace(0, 1, 10)[:, None]
+    y = np.arange(10.0)
+    y[3] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        SymbolicRegressor().fit(X, y)
+
+
+def test_constant_target():
+    X = np.linspace(0, 1, 10)[:, None]
+    reg = SymbolicRegressor(generations=1).fit(X, np.full(10, 4.2))
+    assert reg.expression_ == "4.2" and reg.complexity_ == 1
+    np.testing.assert_allclose(reg.predict(X), 4.2)
+
+
+def test_plot_pareto_front():
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-1, 1, size=(20, 1))
+    reg = SymbolicRegressor(generations=0).fit(X, np.exp(X[:, 0]))
+    ax = reg.plot_pareto_front()
+    assert ax.get_yscale() == "log"
+    assert len(ax.collections) == 2
+
+
+def test_two_stage_fit_of_a_curve_family():
+    """exp(-r/a): per-curve constants, then a formula for each against a."""
+    r = np.tile(np.linspace(0, 3, 15), 4)
+    a = np.repeat([0.5, 1.0, 2.0, 3.0], 15)
+    y = np.exp(-r / a)
+    reg = SymbolicRegressor(generations=1, random_state=0)
+    result = reg.fit_two_stage(r[:, None], y, a)
+    assert list(result["theta"]["a"]) == [0.5, 1.0, 2.0, 3.0]
+    assert result["theta"]["loss"].max() < 1e-20
+    a_symbol = sympy.Symbol("a", real=True)
+    assert _exact(result["formula"], sympy.exp(-X0 / a_symbol)), result["formula"]
+    assert result["loss"] < 1e-20
+    with pytest.raises(ValueError, match="at least 3"):
+        reg.fit_two_stage(r[:30, None], y[:30], a[:30])
