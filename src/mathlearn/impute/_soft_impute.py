@@ -1,0 +1,259 @@
+"""Soft-impute solvers on a "sparse + low-rank" representation.
+
+Both solve ``min_Z 1/2 ||P_O(X - Z)||_F^2 + lam ||Z||_*`` (Mazumder, Hastie &
+Tibshirani 2010) with ``Z = U diag(d) V^T`` kept in factored form and the
+observed entries ``X_O`` kept as COO triplets; the dense ``m x n`` matrix is
+never formed. The filled matrix of soft-impute,
+``X* = P_O(X) + P_O^perp(Z) = S + Z`` with ``S = P_O(X - Z)`` sparse, is only
+ever multiplied by thin matrices: ``X* W = S W + U (d * (V^T W))`` costs
+``O(|O| r + (m + n) r^2)``.
+
+* :func:`soft_impute_als` -- softImpute-ALS (Hastie, Mazumder, Lee & Zadeh
+  2015, Algorithm 3.1): alternating ridge steps on ``A = U D``, ``B = V D``
+  with the filled matrix, then one exact singular-value thresholding step.
+* :func:`soft_impute_svd` -- the original iteration ``Z <- S_lam(X*)`` with a
+  warm-started truncated SVD of the ``LinearOperator`` ``X*`` (ARPACK or a
+  randomized subspace iteration).
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.linalg import LinearOperator, svds
+
+from mathlearn.impute._base import row_dot
+
+
+class Pattern:
+    """The observed positions, as a CSR skeleton whose data is swapped in."""
+
+    def __init__(self, obs):
+        self.shape = obs.shape
+        self.rows = obs.rows
+        self.cols = obs.cols
+        counts = np.bincount(obs.rows, minlength=obs.shape[0])
+        self.indptr = np.concatenate([[0], np.cumsum(counts)])
+        self.indices = obs.cols
+
+    def matrix(self, values):
+        """CSR matrix with ``values`` at the observed positions (no copy)."""
+        return sp.csr_matrix(
+            (values, self.indices, self.indptr), shape=self.shape, copy=False
+        )
+
+
+class ALSState(NamedTuple):
+    """``A = U D``, ``B = V D``: the iterate is ``U diag(D**2) V^T``."""
+
+    U: np.ndarray  # (m, r), orthonormal columns
+    D: np.ndarray  # (r,)
+    V: np.ndarray  # (n, r)
+
+
+class Solution(NamedTuple):
+    U: np.ndarray  # (m, k)
+    d: np.ndarray  # (k,) singular values, positive
+    V: np.ndarray  # (n, k)
+    n_iter: int
+    converged: bool
+    state: object  # warm start for the next call
+
+
+def _orthonormal_extension(U, k, rng):
+    """``k`` random orthonormal columns orthogonal to those of ``U``."""
+    m = U.shape[0]
+    R = rng.standard_normal((m, k))
+    if U.shape[1]:
+        R -= U @ (U.T @ R)
+        R -= U @ (U.T @ R)
+    Q, _ = np.linalg.qr(R)
+    return Q
+
+
+def _relative_change(U0, d0, V0, U1, d1, V1):
+    """``||Z0 - Z1||_F / ||Z0||_F`` for ``Z = U diag(d) V^T``."""
+    norm0 = float(np.sum(d0**2))
+    norm1 = float(np.sum(d1**2))
+    cross = float(np.sum((d0[:, None] * (U0.T @ U1) * d1[None, :]) * (V0.T @ V1)))
+    diff = max(norm0 + norm1 - 2.0 * cross, 0.0)
+    if norm0 == 0:
+        return 0.0 if norm1 == 0 else 1.0
+    return float(np.sqrt(diff / norm0))
+
+
+def _ridge_shrink(D, D2, lam):
+    """``D / (D^2 + lam)``, 0 where both vanish (a dead direction)."""
+    den = D2 + lam
+    return np.divide(D, den, out=np.zeros_like(D), where=den > 0)
+
+
+def initial_als_state(shape, rank, lam, rng):
+    m, n = shape
+    U = _orthonormal_extension(np.zeros((m, 0)), rank, rng)
+    D = np.full(rank, np.sqrt(lam) if lam > 0 else 1.0)
+    return ALSState(U, D, np.zeros((n, rank)))
+
+
+def grow_als_state(state, rank, lam, rng):
+    """Add ``rank - r`` new directions (with ``V = 0``, so ``Z`` is unchanged)."""
+    U, D, V = state
+    k = rank - U.shape[1]
+    if k <= 0:
+        return state
+    U_new = np.hstack([U, _orthonormal_extension(U, k, rng)])
+    D_new = np.concatenate([D, np.full(k, np.sqrt(lam) if lam > 0 else 1.0)])
+    V_new = np.hstack([V, np.zeros((V.shape[0], k))])
+    return ALSState(U_new, D_new, V_new)
+
+
+def _threshold(pattern, residual, state, lam):
+    """Exact final step: SVD of ``X* V``, singular values soft-thresholded."""
+    U, D, V = state
+    D2 = D**2
+    S = pattern.matrix(residual - row_dot(U * D2, V, pattern.rows, pattern.cols))
+    M = np.asarray(S @ V) + U * D2
+    Uh, sigma, Rt = np.linalg.svd(M, full_matrices=False)
+    d = np.maximum(sigma - lam, 0.0)
+    keep = d > 0
+    return Uh[:, keep], d[keep], (V @ Rt.T)[:, keep]
+
+
+def soft_impute_als(
+    pattern, residual, lam, state, *, max_iter, tol, rank_cap, rng, verbose=0
+):
+    """softImpute-ALS at ``lam`` from the warm start ``state``.
+
+    The working rank grows (while below ``rank_cap``) whenever the
+    thresholded solution uses every direction, since it may then be
+    rank-limited; a solution with a zero singular value is the exact
+    soft-impute solution (Hastie et al. 2015, Theorem 2).
+    """
+    rows, cols = pattern.rows, pattern.cols
+    n_iter = 0
+    while True:
+        U, D, V = state
+        converged = False
+        while n_iter < max_iter:
+            n_iter += 1
+            D2 = D**2
+            shrink = _ridge_shrink(D, D2, lam)
+            U0, d0, V0 = U, D2, V
+            # B step: B = (S^T U + V D^2) D / (D^2 + lam), then re-orthogonalise.
+            S = pattern.matrix(residual - row_dot(U * D2, V, rows, cols))
+            B = (np.asarray(S.T @ U) + V * D2) * shrink
+            V, sigma, Rt = np.linalg.svd(B * D, full_matrices=False)
+            D, U = np.sqrt(sigma), U @ Rt.T
+            # A step: A = (S V + U D^2) D / (D^2 + lam).
+            D2 = D**2
+            shrink = _ridge_shrink(D, D2, lam)
+            S = pattern.matrix(residual - row_dot(U * D2, V, rows, cols))
+            A = (np.asarray(S @ V) + U * D2) * shrink
+            U, sigma, Rt = np.linalg.svd(A * D, full_matrices=False)
+            D, V = np.sqrt(sigma), V @ Rt.T
+            change = _relative_change(U0, d0, V0, U, D**2, V)
+            if verbose > 1:
+                print(
+                    f"    iter {n_iter:>4}  rank {U.shape[1]:>4}  change {change:.3e}"
+                )
+            if change < tol:
+                converged = True
+                break
+        state = ALSState(U, D, V)
+        U_z, d, V_z = _threshold(pattern, residual, state, lam)
+        rank = U.shape[1]
+        if d.size < rank or rank >= rank_cap or n_iter >= max_iter:
+            return Solution(U_z, d, V_z, n_iter, converged, state)
+        state = grow_als_state(state, min(rank_cap, 2 * rank), lam, rng)
+
+
+def _filled_operator(pattern, residual, U, d, V):
+    """``X* = S + U diag(d) V^T`` as a LinearOperator, and ``S``."""
+    P = U * d
+    S = pattern.matrix(residual - row_dot(P, V, pattern.rows, pattern.cols))
+    ST = S.T.tocsr()
+
+    def matmat(W):
+        W = W.reshape(W.shape[0], -1)
+        return np.asarray(S @ W) + P @ (V.T @ W)
+
+    def rmatmat(W):
+        W = W.reshape(W.shape[0], -1)
+        return np.asarray(ST @ W) + V @ (P.T @ W)
+
+    return LinearOperator(
+        pattern.shape,
+        matvec=lambda x: matmat(x).ravel(),
+        rmatvec=lambda x: rmatmat(x).ravel(),
+        matmat=matmat,
+        rmatmat=rmatmat,
+        dtype=np.float64,
+    )
+
+
+def _top_svd(op, k, V_warm, solver, rng, n_oversamples=5, n_power=1):
+    """Top-``k`` SVD of ``op``, warm-started from ``V_warm``."""
+    m, n = op.shape
+    if k >= min(m, n) - 1 or min(m, n) <= 3:
+        dense = op @ np.eye(n)
+        U, sigma, Vt = np.linalg.svd(dense, full_matrices=False)
+        return U[:, :k], sigma[:k], Vt[:k].T
+    if solver == "arpack":
+        v0 = V_warm[:, 0] if V_warm.shape[1] else None
+        if v0 is not None and not np.any(v0):
+            v0 = None
+        U, sigma, Vt = svds(op, k=k, v0=v0, random_state=rng)
+        order = np.argsort(sigma)[::-1]
+        return U[:, order], sigma[order], Vt[order].T
+    # Randomized subspace iteration, started from the previous right vectors.
+    extra = k + n_oversamples - V_warm.shape[1]
+    omega = V_warm
+    if extra > 0:
+        omega = np.hstack([V_warm, rng.standard_normal((n, extra))])
+    Q, _ = np.linalg.qr(op.matmat(omega))
+    for _ in range(n_power):
+        Q, _ = np.linalg.qr(op.rmatmat(Q))
+        Q, _ = np.linalg.qr(op.matmat(Q))
+    Bt = op.rmatmat(Q)  # (n, l) = (Q^T X*)^T
+    Vb, sigma, Ut = np.linalg.svd(Bt, full_matrices=False)
+    return (Q @ Ut.T)[:, :k], sigma[:k], Vb[:, :k]
+
+
+def soft_impute_svd(
+    pattern,
+    residual,
+    lam,
+    state,
+    *,
+    max_iter,
+    tol,
+    rank_cap,
+    solver,
+    rng,
+    verbose=0,
+):
+    """Soft-impute ``Z <- S_lam(S + Z)`` with a truncated SVD per iteration.
+
+    ``state`` is ``(U, d, V, working_rank)``; the working rank grows while
+    every computed singular value survives the threshold.
+    """
+    U, d, V, rank = state
+    n_iter = 0
+    converged = False
+    while n_iter < max_iter:
+        n_iter += 1
+        op = _filled_operator(pattern, residual, U, d, V)
+        Un, sigma, Vn = _top_svd(op, rank, V, solver, rng)
+        dn = np.maximum(sigma - lam, 0.0)
+        keep = dn > 0
+        change = _relative_change(U, d, V, Un[:, keep], dn[keep], Vn[:, keep])
+        if keep.all() and rank < rank_cap:
+            rank = min(rank_cap, 2 * rank)
+            change = np.inf
+        U, d, V = Un[:, keep], dn[keep], Vn[:, keep]
+        if verbose > 1:
+            print(f"    iter {n_iter:>4}  rank {d.size:>4}  change {change:.3e}")
+        if change < tol:
+            converged = True
+            break
+    return Solution(U, d, V, n_iter, converged, (U, d, V, rank))
