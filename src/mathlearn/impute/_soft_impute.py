@@ -72,14 +72,20 @@ def _orthonormal_extension(U, k, rng):
 
 
 def _relative_change(U0, d0, V0, U1, d1, V1):
-    """``||Z0 - Z1||_F / ||Z0||_F`` for ``Z = U diag(d) V^T``."""
-    norm0 = float(np.sum(d0**2))
-    norm1 = float(np.sum(d1**2))
-    cross = float(np.sum((d0[:, None] * (U0.T @ U1) * d1[None, :]) * (V0.T @ V1)))
-    diff = max(norm0 + norm1 - 2.0 * cross, 0.0)
+    """``||Z0 - Z1||_F / ||Z0||_F`` for ``Z = U diag(d) V^T``.
+
+    ``Z0 - Z1 = [U0 U1] diag(d0, -d1) [V0 V1]^T``; with QR factors of the
+    stacked bases the norm is that of a small ``2r x 2r`` matrix, accurate
+    to machine precision (expanding ``||Z0||^2 + ||Z1||^2 - 2 <Z0, Z1>``
+    cancels catastrophically near convergence).
+    """
+    norm0 = float(np.linalg.norm(d0))
     if norm0 == 0:
-        return 0.0 if norm1 == 0 else 1.0
-    return float(np.sqrt(diff / norm0))
+        return 0.0 if not np.any(d1) else 1.0
+    _, Ru = np.linalg.qr(np.hstack([U0, U1]))
+    _, Rv = np.linalg.qr(np.hstack([V0, V1]))
+    core = (Ru * np.concatenate([d0, -d1])) @ Rv.T
+    return float(np.linalg.norm(core)) / norm0
 
 
 def _ridge_shrink(D, D2, lam):
@@ -93,6 +99,24 @@ def initial_als_state(shape, rank, lam, rng):
     U = _orthonormal_extension(np.zeros((m, 0)), rank, rng)
     D = np.full(rank, np.sqrt(lam) if lam > 0 else 1.0)
     return ALSState(U, D, np.zeros((n, rank)))
+
+
+def revive_als_state(state, lam):
+    """Restart the directions whose ``D`` has (nearly) vanished.
+
+    A direction with ``D = 0`` is a fixed point of the ALS steps, so one that
+    died at a larger shrinkage could never come back at a smaller one. It is
+    restarted with ``V = 0`` (``Z`` unchanged) and ``D = sqrt(lam)``, from
+    where the next steps run a power iteration on the residual.
+    """
+    U, D, V = state
+    D2 = D**2
+    dead = D2 <= 1e-10 * max(float(D2.max(initial=0.0)), 1e-300)
+    if not dead.any():
+        return state
+    D = np.where(dead, np.sqrt(lam) if lam > 0 else 1.0, D)
+    V = np.where(dead[None, :], 0.0, V)
+    return ALSState(U, D, V)
 
 
 def grow_als_state(state, rank, lam, rng):
@@ -131,6 +155,7 @@ def soft_impute_als(
     """
     rows, cols = pattern.rows, pattern.cols
     n_iter = 0
+    state = revive_als_state(state, lam)
     while True:
         U, D, V = state
         converged = False
