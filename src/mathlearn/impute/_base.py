@@ -16,6 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils import check_random_state
+from threadpoolctl import threadpool_limits
 from sklearn.utils.validation import check_is_fitted
 
 from mathlearn.impute._centering import (
@@ -180,7 +181,11 @@ class _BaseLowRankImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator)
         rng = check_random_state(self.random_state)
         centering = fit_centering(obs, center=self.center, scale=self.scale)
         residual = standardize(obs, centering)
-        fitted = self._fit_low_rank(obs, residual, centering, rng)
+        # The solvers make many products with thin matrices, where BLAS
+        # threads cost more in synchronisation than they save (10x slower on
+        # a busy machine); the heavy sparse products are single-threaded.
+        with threadpool_limits(limits=1, user_api="blas"):
+            fitted = self._fit_low_rank(obs, residual, centering, rng)
         # The effects are set first: a subclass that refits them jointly with
         # its factors overrides them through ``fitted``.
 

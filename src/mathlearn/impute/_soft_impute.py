@@ -22,7 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, svds
 
-from mathlearn.impute._base import row_dot
+from mathlearn.impute._base import Observed, row_dot
 
 
 class Pattern:
@@ -35,6 +35,12 @@ class Pattern:
         counts = np.bincount(obs.rows, minlength=obs.shape[0])
         self.indptr = np.concatenate([[0], np.cumsum(counts)])
         self.indices = obs.cols
+
+    def transpose(self):
+        """The pattern of the transposed matrix, and the entry permutation."""
+        order = np.argsort(self.cols, kind="stable")
+        obs_t = Observed(self.cols[order], self.rows[order], None, self.shape[::-1])
+        return Pattern(obs_t), order
 
     def matrix(self, values):
         """CSR matrix with ``values`` at the observed positions (no copy)."""
@@ -79,11 +85,12 @@ def _relative_change(U0, d0, V0, U1, d1, V1):
     to machine precision (expanding ``||Z0||^2 + ||Z1||^2 - 2 <Z0, Z1>``
     cancels catastrophically near convergence).
     """
-    norm0 = float(np.linalg.norm(d0))
-    if norm0 == 0:
-        return 0.0 if not np.any(d1) else 1.0
     _, Ru = np.linalg.qr(np.hstack([U0, U1]))
     _, Rv = np.linalg.qr(np.hstack([V0, V1]))
+    k0 = d0.shape[0]
+    norm0 = float(np.linalg.norm((Ru[:, :k0] * d0) @ Rv[:, :k0].T))
+    if norm0 == 0:
+        return 0.0 if not np.any(d1) else 1.0
     core = (Ru * np.concatenate([d0, -d1])) @ Rv.T
     return float(np.linalg.norm(core)) / norm0
 
@@ -181,6 +188,73 @@ def soft_impute_als(
                 print(
                     f"    iter {n_iter:>4}  rank {U.shape[1]:>4}  change {change:.3e}"
                 )
+            if change < tol:
+                converged = True
+                break
+        state = ALSState(U, D, V)
+        U_z, d, V_z = _threshold(pattern, residual, state, lam)
+        rank = U.shape[1]
+        if d.size < rank or rank >= rank_cap or n_iter >= max_iter:
+            return Solution(U_z, d, V_z, n_iter, converged, state)
+        state = grow_als_state(state, min(rank_cap, 2 * rank), lam, rng)
+
+
+def _ridge_rows(pattern, ones, values, B, lam):
+    """Ridge fit of every row of ``pattern`` on ``B`` (penalty ``lam``)."""
+    rank = B.shape[1]
+    outer = (B[:, :, None] * B[:, None, :]).reshape(B.shape[0], rank * rank)
+    gram = np.asarray(pattern.matrix(ones) @ outer).reshape(-1, rank, rank)
+    rhs = np.asarray(pattern.matrix(values) @ B)
+    diag = np.trace(gram, axis1=1, axis2=2) / max(rank, 1)
+    index = np.arange(rank)
+    gram[:, index, index] += (lam + 1e-12 * np.maximum(diag, 1.0))[:, None]
+    return np.linalg.solve(gram, rhs[:, :, None])[:, :, 0]
+
+
+def _balanced_svd(A, B):
+    """``A B^T = U diag(D^2) V^T`` with orthonormal ``U``, ``V``."""
+    Qa, Ra = np.linalg.qr(A)
+    Qb, Rb = np.linalg.qr(B)
+    Uc, sigma, Vct = np.linalg.svd(Ra @ Rb.T)
+    return Qa @ Uc, np.sqrt(sigma), Qb @ Vct.T
+
+
+def soft_impute_ridge_als(
+    pattern, residual, lam, state, *, max_iter, tol, rank_cap, rng, verbose=0
+):
+    """Alternating ridge regressions on the observed entries only.
+
+    Minimises ``1/2 ||P_O(R - A B^T)||^2 + lam/2 (||A||^2 + ||B||^2)``, whose
+    minimiser of rank below the working rank is the soft-impute solution
+    (Hastie et al. 2015, Section 2); each half-step solves every row (column)
+    exactly, ``O(|O| r^2 + (m + n) r^3)``, and needs far fewer iterations than
+    the filled-matrix steps when most entries are missing.
+    """
+    pattern_t, order = pattern.transpose()
+    ones = np.ones_like(residual)
+    residual_t = residual[order]
+    n_iter = 0
+    state = revive_als_state(state, lam)
+    while True:
+        U, D, V = state
+        # A direction with V = 0 (new or revived) is a fixed point of the
+        # ridge steps: start it from random column factors instead.
+        empty = ~np.any(V, axis=0)
+        if empty.any():
+            V = V.copy()
+            V[:, empty] = _orthonormal_extension(V[:, ~empty], int(empty.sum()), rng)
+        A, B = U * D, V * D
+        converged = False
+        while n_iter < max_iter:
+            n_iter += 1
+            U0, d0, V0 = U, D**2, V
+            A = _ridge_rows(pattern, ones, residual, B, lam)
+            B = _ridge_rows(pattern_t, ones, residual_t, A, lam)
+            U, D, V = _balanced_svd(A, B)
+            A, B = U * D, V * D
+            change = _relative_change(U0, d0, V0, U, D**2, V)
+            if verbose > 1:
+                print(f"    iter {n_iter:>4}  rank {U.shape[1]:>4}  change {change:.3e}")
             if change < tol:
                 converged = True
                 break

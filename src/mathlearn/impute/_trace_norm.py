@@ -24,6 +24,7 @@ from mathlearn.impute._soft_impute import (
     Solution,
     initial_als_state,
     soft_impute_als,
+    soft_impute_ridge_als,
     soft_impute_svd,
 )
 from mathlearn.utils._sklearn_compat import Interval, StrOptions
@@ -205,7 +206,9 @@ class TraceNormImputer(_BaseLowRankImputer):
         "max_rank": [Interval(Integral, 1, None, closed="left"), None],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
-        "svd_solver": [StrOptions({"auto", "als", "arpack", "randomized"})],
+        "svd_solver": [
+            StrOptions({"auto", "als", "ridge-als", "arpack", "randomized"})
+        ],
         "n_shrinkages": [Interval(Integral, 1, None, closed="left")],
         "shrinkage_ratio": [Interval(Real, 0, 1, closed="neither")],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
@@ -259,12 +262,13 @@ class TraceNormImputer(_BaseLowRankImputer):
         """One shrinkage, warm-started; returns the Solution."""
         rank_cap = self._rank_cap(pattern.shape)
         solver = "als" if self.svd_solver == "auto" else self.svd_solver
-        if solver == "als":
+        if solver in ("als", "ridge-als"):
+            run = soft_impute_als if solver == "als" else soft_impute_ridge_als
             if state is None:
                 state = initial_als_state(
                     pattern.shape, min(_INITIAL_RANK, rank_cap), lam, rng
                 )
-            return soft_impute_als(
+            return run(
                 pattern,
                 residual,
                 lam,
