@@ -254,7 +254,9 @@ def soft_impute_ridge_als(
             A, B = U * D, V * D
             change = _relative_change(U0, d0, V0, U, D**2, V)
             if verbose > 1:
-                print(f"    iter {n_iter:>4}  rank {U.shape[1]:>4}  change {change:.3e}")
+                print(
+                    f"    iter {n_iter:>4}  rank {U.shape[1]:>4}  change {change:.3e}"
+                )
             if change < tol:
                 converged = True
                 break
