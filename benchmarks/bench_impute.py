@@ -127,9 +127,7 @@ def _run_dense(title, X_true, X_missing, fancy, *, large=False):
         rows[name] = (rmse, seconds, peak)
     peers = [v[0] for k, v in rows.items() if not k.endswith("Imputer") or "sk" in k]
     peers = [
-        v[0]
-        for k, v in rows.items()
-        if k not in ("TraceNormImputer", "SVDImputer")
+        v[0] for k, v in rows.items() if k not in ("TraceNormImputer", "SVDImputer")
     ]
     best_peer = min(peers) if peers else np.nan
     _table_header(title)
@@ -184,9 +182,7 @@ def _run_large(n_rows, n_cols, n_observed, fancy, rng, *, dense_peers):
     U, V, rows, cols, vals = _synthetic(n_rows, n_cols, n_observed, n_test, rng)
     train = slice(0, n_observed)
     test = slice(n_observed, None)
-    X = sp.csr_matrix(
-        (vals[train], (rows[train], cols[train])), shape=(n_rows, n_cols)
-    )
+    X = sp.csr_matrix((vals[train], (rows[train], cols[train])), shape=(n_rows, n_cols))
     title = (
         f"synthetic rank 10 + noise 0.5, {n_rows} x {n_cols}, {n_observed:.0e} "
         f"observed; RMSE on {n_test} held-out entries (noise floor 0.5)"

@@ -91,9 +91,7 @@ for fraction in fractions:
         warnings.simplefilter("ignore")
         curves["race mean"].append(rmse(SimpleImputer().fit_transform(X)))
         curves["KNN (k=5)"].append(rmse(KNNImputer().fit_transform(X)))
-        curves["SVD rank 1"].append(
-            rmse(SVDImputer(1, center=None).fit_transform(X))
-        )
+        curves["SVD rank 1"].append(rmse(SVDImputer(1, center=None).fit_transform(X)))
         curves["trace norm"].append(
             rmse(TraceNormImputer(random_state=0).fit_transform(X))
         )
