@@ -71,7 +71,7 @@ for name, imputer in imputers.items():
 # ``shrinkage="auto"`` walks a decreasing path from the largest singular value
 # of the zero-filled residual matrix, with warm starts, scoring each shrinkage
 # on 10% of the observed entries held out; the path stops once the error has
-# risen three times.
+# risen twice in a row.
 trace = imputers["trace norm (auto)"]
 print(f"chosen shrinkage {trace.shrinkage_:.3g}, rank {trace.rank_}")
 

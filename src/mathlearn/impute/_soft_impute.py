@@ -150,53 +150,120 @@ def _threshold(pattern, residual, state, lam):
     return Uh[:, keep], d[keep], (V @ Rt.T)[:, keep]
 
 
-def soft_impute_als(
-    pattern, residual, lam, state, *, max_iter, tol, rank_cap, rng, verbose=0
-):
-    """softImpute-ALS at ``lam`` from the warm start ``state``.
+def _saturated(pattern, residual, lam, U, D, V, rank_cap, n_local, every=5):
+    """Every direction survives the threshold: the working rank may bind.
 
-    The working rank grows (while below ``rank_cap``) whenever the
-    thresholded solution uses every direction, since it may then be
-    rank-limited; a solution with a zero singular value is the exact
-    soft-impute solution (Hastie et al. 2015, Theorem 2).
+    Checked every few iterations, so that the rank grows as soon as it binds;
+    waiting for convergence at a binding rank can take very long, as ALS then
+    slowly trades between near-equal directions.
     """
+    if D.size >= rank_cap or n_local % every:
+        return False
+    return _threshold(pattern, residual, ALSState(U, D, V), lam)[1].size == D.size
+
+
+def _als_step(pattern, residual, lam, U, D, V):
+    """One softImpute-ALS iteration (a B step, then an A step)."""
     rows, cols = pattern.rows, pattern.cols
+    # B step: B = (S^T U + V D^2) D / (D^2 + lam), then re-orthogonalise.
+    D2 = D**2
+    S = pattern.matrix(residual - row_dot(U * D2, V, rows, cols))
+    B = (np.asarray(S.T @ U) + V * D2) * _ridge_shrink(D, D2, lam)
+    V, sigma, Rt = np.linalg.svd(B * D, full_matrices=False)
+    D, U = np.sqrt(sigma), U @ Rt.T
+    # A step: A = (S V + U D^2) D / (D^2 + lam).
+    D2 = D**2
+    S = pattern.matrix(residual - row_dot(U * D2, V, rows, cols))
+    A = (np.asarray(S @ V) + U * D2) * _ridge_shrink(D, D2, lam)
+    U, sigma, Rt = np.linalg.svd(A * D, full_matrices=False)
+    return U, np.sqrt(sigma), V @ Rt.T
+
+
+def _ridge_step(pattern, pattern_t, order, ones, residual, lam, U, D, V):
+    """One ridge-ALS iteration: every row, then every column, exactly."""
+    A = _ridge_rows(pattern, ones, residual, V * D, lam)
+    B = _ridge_rows(pattern_t, ones, residual[order], A, lam)
+    return _balanced_svd(A, B)
+
+
+def _run_als(
+    pattern,
+    residual,
+    lam,
+    state,
+    step,
+    *,
+    max_iter,
+    tol,
+    rank_cap,
+    rng,
+    verbose,
+    random_v,
+):
+    """Iterate ``step`` at ``lam``; grow the working rank while it binds.
+
+    A thresholded solution with a zero singular value is the exact
+    soft-impute solution (Hastie et al. 2015, Theorem 2); one that uses every
+    direction may be rank-limited, so the rank then grows (up to
+    ``rank_cap``).
+    """
     n_iter = 0
     state = revive_als_state(state, lam)
     while True:
         U, D, V = state
-        converged = False
+        if random_v:
+            # A direction with V = 0 (new or revived) is a fixed point of the
+            # ridge steps: start it from random column factors instead.
+            empty = ~np.any(V, axis=0)
+            if empty.any():
+                V = V.copy()
+                V[:, empty] = _orthonormal_extension(
+                    V[:, ~empty], int(empty.sum()), rng
+                )
+        converged, saturated, start = False, False, n_iter
         while n_iter < max_iter:
             n_iter += 1
-            D2 = D**2
-            shrink = _ridge_shrink(D, D2, lam)
-            U0, d0, V0 = U, D2, V
-            # B step: B = (S^T U + V D^2) D / (D^2 + lam), then re-orthogonalise.
-            S = pattern.matrix(residual - row_dot(U * D2, V, rows, cols))
-            B = (np.asarray(S.T @ U) + V * D2) * shrink
-            V, sigma, Rt = np.linalg.svd(B * D, full_matrices=False)
-            D, U = np.sqrt(sigma), U @ Rt.T
-            # A step: A = (S V + U D^2) D / (D^2 + lam).
-            D2 = D**2
-            shrink = _ridge_shrink(D, D2, lam)
-            S = pattern.matrix(residual - row_dot(U * D2, V, rows, cols))
-            A = (np.asarray(S @ V) + U * D2) * shrink
-            U, sigma, Rt = np.linalg.svd(A * D, full_matrices=False)
-            D, V = np.sqrt(sigma), V @ Rt.T
+            U0, d0, V0 = U, D**2, V
+            U, D, V = step(U, D, V)
             change = _relative_change(U0, d0, V0, U, D**2, V)
             if verbose > 1:
-                print(
-                    f"    iter {n_iter:>4}  rank {U.shape[1]:>4}  change {change:.3e}"
-                )
+                print(f"    iter {n_iter:>4}  rank {D.size:>4}  change {change:.3e}")
+            if _saturated(pattern, residual, lam, U, D, V, rank_cap, n_iter - start):
+                saturated = True
+                break
             if change < tol:
                 converged = True
                 break
         state = ALSState(U, D, V)
         U_z, d, V_z = _threshold(pattern, residual, state, lam)
-        rank = U.shape[1]
-        if d.size < rank or rank >= rank_cap or n_iter >= max_iter:
+        rank = D.size
+        grow = saturated or (converged and d.size == rank)
+        if not grow or rank >= rank_cap or n_iter >= max_iter:
             return Solution(U_z, d, V_z, n_iter, converged, state)
         state = grow_als_state(state, min(rank_cap, 2 * rank), lam, rng)
+
+
+def soft_impute_als(
+    pattern, residual, lam, state, *, max_iter, tol, rank_cap, rng, verbose=0
+):
+    """softImpute-ALS at ``lam`` from the warm start ``state``."""
+
+    def step(U, D, V):
+        return _als_step(pattern, residual, lam, U, D, V)
+
+    return _run_als(
+        pattern,
+        residual,
+        lam,
+        state,
+        step,
+        max_iter=max_iter,
+        tol=tol,
+        rank_cap=rank_cap,
+        rng=rng,
+        verbose=verbose,
+        random_v=False,
+    )
 
 
 def _ridge_rows(pattern, ones, values, B, lam):
@@ -232,40 +299,23 @@ def soft_impute_ridge_als(
     """
     pattern_t, order = pattern.transpose()
     ones = np.ones_like(residual)
-    residual_t = residual[order]
-    n_iter = 0
-    state = revive_als_state(state, lam)
-    while True:
-        U, D, V = state
-        # A direction with V = 0 (new or revived) is a fixed point of the
-        # ridge steps: start it from random column factors instead.
-        empty = ~np.any(V, axis=0)
-        if empty.any():
-            V = V.copy()
-            V[:, empty] = _orthonormal_extension(V[:, ~empty], int(empty.sum()), rng)
-        A, B = U * D, V * D
-        converged = False
-        while n_iter < max_iter:
-            n_iter += 1
-            U0, d0, V0 = U, D**2, V
-            A = _ridge_rows(pattern, ones, residual, B, lam)
-            B = _ridge_rows(pattern_t, ones, residual_t, A, lam)
-            U, D, V = _balanced_svd(A, B)
-            A, B = U * D, V * D
-            change = _relative_change(U0, d0, V0, U, D**2, V)
-            if verbose > 1:
-                print(
-                    f"    iter {n_iter:>4}  rank {U.shape[1]:>4}  change {change:.3e}"
-                )
-            if change < tol:
-                converged = True
-                break
-        state = ALSState(U, D, V)
-        U_z, d, V_z = _threshold(pattern, residual, state, lam)
-        rank = U.shape[1]
-        if d.size < rank or rank >= rank_cap or n_iter >= max_iter:
-            return Solution(U_z, d, V_z, n_iter, converged, state)
-        state = grow_als_state(state, min(rank_cap, 2 * rank), lam, rng)
+
+    def step(U, D, V):
+        return _ridge_step(pattern, pattern_t, order, ones, residual, lam, U, D, V)
+
+    return _run_als(
+        pattern,
+        residual,
+        lam,
+        state,
+        step,
+        max_iter=max_iter,
+        tol=tol,
+        rank_cap=rank_cap,
+        rng=rng,
+        verbose=verbose,
+        random_v=True,
+    )
 
 
 def _filled_operator(pattern, residual, U, d, V):

@@ -131,7 +131,7 @@ class TraceNormImputer(_BaseLowRankImputer):
         The shrinkage used for the final fit.
     shrinkage_path_ : ndarray of shape (n_path,)
         The shrinkages fitted on the path (``shrinkage="auto"`` only; the path
-        stops early once the validation error has risen for 3 steps).
+        stops early once the validation error has risen for 2 steps).
     validation_errors_ : ndarray of shape (n_path,)
         Root-mean-square error on the held-out entries for each shrinkage of
         ``shrinkage_path_``, on the scale of ``X``.
@@ -376,7 +376,7 @@ class TraceNormImputer(_BaseLowRankImputer):
                 best, since_best = k, 0
             else:
                 since_best += 1
-                if since_best >= 3:
+                if since_best >= 2:
                     break
         path = path[: len(errors)]
         return path, np.asarray(errors), float(path[best]), states[best]
