@@ -172,7 +172,7 @@ def _synthetic(n_rows, n_cols, n_observed, n_test, rng, rank=10, noise=0.5):
     U = rng.normal(size=(n_rows, rank))
     V = rng.normal(size=(n_cols, rank))
     n_total = n_observed + n_test
-    flat = np.unique(rng.randint(0, n_rows * n_cols, size=int(n_total * 1.02)))
+    flat = np.unique(rng.randint(0, n_rows * n_cols, size=int(n_total * 1.2)))
     flat = rng.permutation(flat)[:n_total]
     rows, cols = np.divmod(flat, n_cols)
     vals = np.einsum("ij,ij->i", U[rows], V[cols]) + noise * rng.normal(size=n_total)
