@@ -1,0 +1,285 @@
+"""Matrix completion: mathlearn's completers against their peer libraries.
+
+Every method sees the same matrices with the same missing entries, in the
+same process, and is scored by the root-mean-square error on the entries that
+were removed (their true values are known):
+
+* mathlearn ``TraceNormImputer`` (``shrinkage="auto"``) and ``SVDImputer``;
+* fancyimpute 0.7 ``SoftImpute`` and ``IterativeSVD`` (installed with
+  ``pip install --no-deps fancyimpute`` plus cvxpy, six and knnimpute).
+  fancyimpute calls ``check_array(..., force_all_finite=...)``, an argument
+  scikit-learn 1.8 removed; this script shims that one call (renaming it to
+  ``ensure_all_finite``) instead of pinning an old scikit-learn, and says so;
+* scikit-learn's ``SimpleImputer``, ``KNNImputer`` and ``IterativeImputer``.
+
+Data: the race-times matrix (1,000 athletes x 20 races, speeds from a rank-1
+ability x difficulty model with inverse-Gaussian noise) with 8% and 92%
+missing; the digits, wine, breast-cancer and diabetes data (standardised) with
+20% and 50% missing at random and a missing-not-at-random pattern (values above
+their column's median are hidden with probability 0.6); and, with ``--large``,
+synthetic rank-10 matrices of 6,000 x 4,000 with 10^6 observed entries
+(peers that need the dense matrix are run; KNN and IterativeImputer are
+skipped as too slow) and 50,000 x 20,000 with 5 x 10^6 observed entries,
+given to mathlearn as a sparse matrix of the observed entries (the dense
+float64 matrix alone would take 8 GB, so the peers cannot run).
+
+Peak memory is the peak of traced Python/NumPy allocations during the fit
+(``tracemalloc``); for the largest case the process's maximum resident set
+size is printed too.
+
+Run ``python benchmarks/bench_impute.py`` (``--quick`` for fewer datasets,
+``--large`` for the large synthetic cases).
+"""
+
+import argparse
+import resource
+import time
+import tracemalloc
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_wine
+from sklearn.experimental import enable_iterative_imputer  # noqa: F401
+from sklearn.impute import IterativeImputer, KNNImputer, SimpleImputer
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils import check_array
+
+from mathlearn.impute import SVDImputer, TraceNormImputer
+from mathlearn.impute._tour import race_speeds
+
+
+def _import_fancyimpute():
+    """fancyimpute's classes, with its removed ``force_all_finite`` shimmed."""
+    try:
+        import fancyimpute.solver as solver
+        from fancyimpute import IterativeSVD, SoftImpute
+    except ImportError as error:
+        print(f"fancyimpute not available ({error}); its rows are skipped")
+        return None
+
+    def check_array_shim(*args, force_all_finite=None, **kwargs):
+        if force_all_finite is not None:
+            kwargs["ensure_all_finite"] = force_all_finite
+        return check_array(*args, **kwargs)
+
+    import sys
+
+    del solver
+    for name, module in list(sys.modules.items()):
+        if name.startswith("fancyimpute") and hasattr(module, "check_array"):
+            module.check_array = check_array_shim
+    print(
+        "NOTE: fancyimpute 0.7 passes check_array(force_all_finite=...), removed "
+        "in scikit-learn 1.8; this benchmark shims that call (renamed to "
+        "ensure_all_finite) rather than pinning an old scikit-learn."
+    )
+    return {"SoftImpute": SoftImpute, "IterativeSVD": IterativeSVD}
+
+
+def _measure(fit):
+    """Run ``fit()``; return its result, seconds and traced peak MB."""
+    tracemalloc.start()
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = fit()
+    seconds = time.perf_counter() - start
+    peak = tracemalloc.get_traced_memory()[1] / 1e6
+    tracemalloc.stop()
+    return result, seconds, peak
+
+
+def _methods(n_features, fancy, *, large=False):
+    rank = max(1, min(10, n_features // 3))
+    methods = {
+        "TraceNormImputer": lambda: TraceNormImputer(random_state=0),
+        "SVDImputer": lambda: SVDImputer(rank, alpha=1.0, random_state=0),
+        "SimpleImputer": SimpleImputer,
+    }
+    if fancy is not None:
+        methods["fancy SoftImpute"] = lambda: fancy["SoftImpute"](verbose=False)
+        methods["fancy IterativeSVD"] = lambda: fancy["IterativeSVD"](
+            rank=min(rank, n_features - 1), verbose=False
+        )
+    if not large:
+        methods["KNNImputer"] = KNNImputer
+        methods["IterativeImputer"] = lambda: IterativeImputer(random_state=0)
+    return methods
+
+
+def _table_header(title):
+    print()
+    print(title)
+    print(f"  {'method':<20}{'RMSE':>9}{'/ best peer':>13}{'fit s':>9}{'peak MB':>10}")
+
+
+def _run_dense(title, X_true, X_missing, fancy, *, large=False):
+    missing = np.isnan(X_missing)
+    rows = {}
+    for name, make in _methods(X_true.shape[1], fancy, large=large).items():
+        imputer = make()
+        try:
+            X_filled, seconds, peak = _measure(
+                lambda imputer=imputer: imputer.fit_transform(X_missing)
+            )
+        except Exception as error:  # a peer failing is a result too
+            print(f"  {name:<20} failed: {type(error).__name__}: {error}")
+            continue
+        rmse = float(np.sqrt(np.mean((X_filled - X_true)[missing] ** 2)))
+        rows[name] = (rmse, seconds, peak)
+    peers = [
+        v[0] for k, v in rows.items() if k not in ("TraceNormImputer", "SVDImputer")
+    ]
+    best_peer = min(peers) if peers else np.nan
+    _table_header(title)
+    for name, (rmse, seconds, peak) in rows.items():
+        print(
+            f"  {name:<20}{rmse:>9.4f}{rmse / best_peer:>13.3f}"
+            f"{seconds:>9.2f}{peak:>10.1f}"
+        )
+    return rows
+
+
+def _mcar(X, fraction, rng):
+    X_missing = X.copy()
+    X_missing[rng.rand(*X.shape) < fraction] = np.nan
+    empty_cols = np.isnan(X_missing).all(axis=0)
+    X_missing[0, empty_cols] = X[0, empty_cols]
+    return X_missing
+
+
+def _mnar(X, rng):
+    """Values above their column's median hidden with probability 0.6."""
+    high = X > np.median(X, axis=0)
+    X_missing = X.copy()
+    X_missing[high & (rng.rand(*X.shape) < 0.6)] = np.nan
+    return X_missing
+
+
+def _real_data(quick):
+    loaders = [("wine", load_wine), ("diabetes", load_diabetes)]
+    if not quick:
+        loaders += [("breast cancer", load_breast_cancer), ("digits", load_digits)]
+    for name, load in loaders:
+        X = load().data
+        X = StandardScaler().fit_transform(X[:, X.std(axis=0) > 0])
+        yield name, X
+
+
+def _synthetic(n_rows, n_cols, n_observed, n_test, rng, rank=10, noise=0.5):
+    """Rank-10 matrix plus noise: observed triplets and held-out test entries."""
+    U = rng.normal(size=(n_rows, rank))
+    V = rng.normal(size=(n_cols, rank))
+    n_total = n_observed + n_test
+    flat = np.unique(rng.randint(0, n_rows * n_cols, size=int(n_total * 1.2)))
+    flat = rng.permutation(flat)[:n_total]
+    rows, cols = np.divmod(flat, n_cols)
+    vals = np.einsum("ij,ij->i", U[rows], V[cols]) + noise * rng.normal(size=n_total)
+    return U, V, rows, cols, vals
+
+
+def _run_large(n_rows, n_cols, n_observed, fancy, rng, *, dense_peers):
+    n_test = 100_000
+    U, V, rows, cols, vals = _synthetic(n_rows, n_cols, n_observed, n_test, rng)
+    train = slice(0, n_observed)
+    test = slice(n_observed, None)
+    X = sp.csr_matrix((vals[train], (rows[train], cols[train])), shape=(n_rows, n_cols))
+    title = (
+        f"synthetic rank 10 + noise 0.5, {n_rows} x {n_cols}, {n_observed:.0e} "
+        f"observed; RMSE on {n_test} held-out entries (noise floor 0.5)"
+    )
+    results = {}
+    estimators = {
+        # A rank cap bounds the cost of the high-rank (overfitting) end of
+        # the shrinkage path; 10 shrinkages instead of 20.
+        "TraceNormImputer": TraceNormImputer(
+            max_rank=20, n_shrinkages=10, random_state=0, verbose=1
+        ),
+        "SVDImputer": SVDImputer(10, alpha=1.0, random_state=0),
+    }
+    for name, estimator in estimators.items():
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
+        _, seconds, peak = _measure(lambda estimator=estimator: estimator.fit(X))
+        predicted = estimator.predict_entries(rows[test], cols[test])
+        rmse = float(np.sqrt(np.mean((predicted - vals[test]) ** 2)))
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
+        results[name] = (rmse, seconds, peak)
+        print(
+            f"    [{name}: fit {seconds:.1f} s, rank {estimator.rank_}, max RSS "
+            "of the process "
+            f"{rss:.0f} MB (before the fit {rss_before:.0f} MB)]"
+        )
+    if dense_peers:
+        X_dense = np.full((n_rows, n_cols), np.nan)
+        X_dense[rows[train], cols[train]] = vals[train]
+        peers = {"SimpleImputer": SimpleImputer}
+        if fancy is not None:
+            # Same rank cap as TraceNormImputer: fancyimpute then uses a
+            # randomized SVD instead of a full one per iteration.
+            peers["fancy SoftImpute"] = lambda: fancy["SoftImpute"](
+                max_rank=20, verbose=False
+            )
+            peers["fancy IterativeSVD"] = lambda: fancy["IterativeSVD"](
+                rank=10, verbose=False
+            )
+        for name, make in peers.items():
+            imputer = make()
+            X_filled, seconds, peak = _measure(
+                lambda imputer=imputer: imputer.fit_transform(X_dense)
+            )
+            predicted = X_filled[rows[test], cols[test]]
+            rmse = float(np.sqrt(np.mean((predicted - vals[test]) ** 2)))
+            results[name] = (rmse, seconds, peak)
+            del X_filled
+        del X_dense
+    peers = [v for k, v in results.items() if k not in estimators]
+    best_peer = min(v[0] for v in peers) if peers else np.nan
+    _table_header(title)
+    for name, (rmse, seconds, peak) in results.items():
+        print(
+            f"  {name:<20}{rmse:>9.4f}{rmse / best_peer:>13.3f}"
+            f"{seconds:>9.2f}{peak:>10.1f}"
+        )
+    if "fancy SoftImpute" in results:
+        ratio = results["fancy SoftImpute"][1] / results["TraceNormImputer"][1]
+        print(f"  TraceNormImputer is {ratio:.1f}x faster than fancyimpute SoftImpute")
+    return results
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer datasets")
+    parser.add_argument(
+        "--large", action="store_true", help="also run the large synthetic cases"
+    )
+    parser.add_argument(
+        "--only-large", action="store_true", help="run only the large cases"
+    )
+    args = parser.parse_args()
+    fancy = _import_fancyimpute()
+    rng = np.random.RandomState(0)
+    if not args.only_large:
+        for missing in [0.08, 0.92]:
+            speed, X_missing, _ = race_speeds(missing=missing, random_state=0)
+            _run_dense(
+                f"race speeds 1000 x 20, {np.isnan(X_missing).mean():.0%} missing",
+                speed,
+                X_missing,
+                fancy,
+            )
+        for name, X in _real_data(args.quick):
+            patterns = [("20% MCAR", 0.2), ("50% MCAR", 0.5), ("MNAR", None)]
+            for label, fraction in patterns:
+                if fraction is None:
+                    X_missing = _mnar(X, rng)
+                else:
+                    X_missing = _mcar(X, fraction, rng)
+                _run_dense(f"{name} {X.shape}, {label}", X, X_missing, fancy)
+    if args.large or args.only_large:
+        _run_large(6000, 4000, 1_000_000, fancy, rng, dense_peers=True)
+        _run_large(50_000, 20_000, 5_000_000, fancy, rng, dense_peers=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,313 @@
+"""Shared machinery of the low-rank completers: input, centring, fold-in.
+
+A completer fits ``x_ij = mean + a_i + b_j + s_i t_j u_i . v_j`` on the
+observed entries (see :mod:`mathlearn.impute._centering` for the effects and
+scales). Subclasses fill :meth:`_BaseLowRankImputer._fit_low_rank`, which gets
+the standardised residuals of the observed entries as COO triplets and returns
+the row and column factors. Everything else -- validation of dense-NaN and
+sparse-observed input, centring, folding new rows in, ``predict_entries`` --
+is written once here.
+"""
+
+import warnings
+from numbers import Integral
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
+
+from mathlearn.impute._centering import (
+    Observed,
+    fit_centering,
+    fold_in_rows,
+    standardize,
+)
+from mathlearn.impute._som import EmptyRowWarning
+from mathlearn.utils._sklearn_compat import _fit_context, validate_data
+
+_CHUNK = 1 << 18
+
+
+def row_dot(A, B, rows, cols, *, chunk=_CHUNK):
+    """``sum(A[rows] * B[cols], axis=1)``, in chunks to bound the memory."""
+    out = np.empty(rows.shape[0], dtype=np.result_type(A, B))
+    for start in range(0, rows.shape[0], chunk):
+        stop = start + chunk
+        np.einsum(
+            "ij,ij->i",
+            A[rows[start:stop]],
+            B[cols[start:stop]],
+            out=out[start:stop],
+        )
+    return out
+
+
+def observed_entries(X, missing_values):
+    """COO triplets (row-major order) of the observed entries of ``X``.
+
+    Dense ``X``: the entries that are not ``missing_values``. Sparse ``X``:
+    the stored entries (unstored entries are missing); a stored NaN is an
+    error, since NaN cannot mean "missing" where missing is "not stored".
+    """
+    if sp.issparse(X):
+        X = sp.csr_matrix(X, copy=True)
+        X.sum_duplicates()
+        X.sort_indices()
+        n_nan = int(np.isnan(X.data).sum())
+        if n_nan:
+            raise ValueError(
+                f"X is a sparse matrix with {n_nan} stored NaN entries. For "
+                "sparse X the stored entries are the observed values and "
+                "unstored entries are missing; remove the NaN entries instead "
+                "of storing them (e.g. X.data[np.isnan(X.data)] = 0 then "
+                "X.eliminate_zeros(), if no observed value is 0)"
+            )
+        if np.isinf(X.data).any():
+            raise ValueError("X contains infinity; every observed value must be finite")
+        keep = np.ones(X.data.shape[0], dtype=bool)
+        if not np.isnan(missing_values):
+            keep = X.data != missing_values
+        counts = np.diff(X.indptr)
+        rows = np.repeat(np.arange(X.shape[0]), counts)[keep]
+        return Observed(
+            rows.astype(np.intp),
+            X.indices[keep].astype(np.intp),
+            X.data[keep].astype(np.float64),
+            X.shape,
+        )
+    if np.isnan(missing_values):
+        observed = ~np.isnan(X)
+    else:
+        observed = X != missing_values
+    rows, cols = np.nonzero(observed)
+    return Observed(rows, cols, X[rows, cols].astype(np.float64), X.shape)
+
+
+def solve_rows(obs, residual, B, penalty):
+    """Ridge fit of each row's factors on its observed entries.
+
+    Solves ``(B_O^T B_O + diag(penalty_i)) u_i = B_O^T e_O`` for every row at
+    once, ``O`` being the row's observed columns; ``penalty`` is of shape
+    ``(n_rows,)`` or ``(n_rows, rank)``. Costs ``O(|obs| r^2 + n r^3)``.
+    """
+    n_rows = obs.shape[0]
+    rank = B.shape[1]
+    if rank == 0:
+        return np.zeros((n_rows, 0))
+    mask = sp.csr_matrix(
+        (np.ones_like(residual), (obs.rows, obs.cols)), shape=obs.shape
+    )
+    E = sp.csr_matrix((residual, (obs.rows, obs.cols)), shape=obs.shape)
+    outer = (B[:, :, None] * B[:, None, :]).reshape(B.shape[0], rank * rank)
+    gram = np.asarray(mask @ outer).reshape(n_rows, rank, rank)
+    rhs = np.asarray(E @ B)
+    # A tiny relative jitter keeps rows with fewer entries than the rank
+    # solvable when the penalty is 0; it changes nothing measurable otherwise.
+    diag = np.trace(gram, axis1=1, axis2=2) / rank
+    jitter = 1e-12 * np.maximum(diag, 1.0)
+    penalty = np.broadcast_to(
+        np.asarray(penalty, dtype=np.float64).reshape(n_rows, -1), (n_rows, rank)
+    )
+    index = np.arange(rank)
+    gram[:, index, index] += penalty + jitter[:, None]
+    return np.linalg.solve(gram, rhs[:, :, None])[:, :, 0]
+
+
+class _BaseLowRankImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Validation, centring, fold-in and ``predict_entries`` of the completers."""
+
+    def _validate_input(self, X, *, reset):
+        nan_is_missing = bool(np.isnan(self.missing_values))
+        if sp.issparse(X) and not nan_is_missing and self.missing_values == 0:
+            raise ValueError(
+                "missing_values=0 is ambiguous for sparse X: unstored entries "
+                "are already the missing ones. Use missing_values=np.nan (the "
+                "default) or pass a dense X"
+            )
+        X = validate_data(
+            self,
+            X,
+            accept_sparse=["csr", "csc", "coo"],
+            dtype=[np.float64, np.float32],
+            ensure_all_finite=False,
+            reset=reset,
+        )
+        if not sp.issparse(X):
+            finite_or_nan = np.isfinite(X) | np.isnan(X)
+            if not finite_or_nan.all():
+                raise ValueError(
+                    "X contains infinity; every observed value must be finite"
+                )
+            if not nan_is_missing and np.isnan(X).any():
+                raise ValueError(
+                    f"X contains NaN but missing_values={self.missing_values!r}; "
+                    "use missing_values=np.nan to treat NaN as missing"
+                )
+        return X, observed_entries(X, self.missing_values)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Fit the low-rank model on the observed entries of ``X``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Dense data with missing entries marked by ``missing_values``, or
+            a sparse matrix whose stored entries are the observed values
+            (unstored entries are missing).
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        self : object
+            The fitted imputer.
+        """
+        X, obs = self._validate_input(X, reset=True)
+        n_rows, n_cols = obs.shape
+        col_counts = np.bincount(obs.cols, minlength=n_cols)
+        never = np.flatnonzero(col_counts == 0)
+        if never.size:
+            shown = never[:10].tolist()
+            raise ValueError(
+                f"features {shown}{' ...' if never.size > 10 else ''} have no "
+                f"observed value in X; {type(self).__name__} cannot learn them: "
+                "drop these columns first"
+            )
+        self._check_params(obs)
+        rng = check_random_state(self.random_state)
+        centering = fit_centering(obs, center=self.center, scale=self.scale)
+        residual = standardize(obs, centering)
+        # The solvers make many products with thin matrices, where BLAS
+        # threads cost more in synchronisation than they save (10x slower on
+        # a busy machine); the heavy sparse products are single-threaded.
+        with threadpool_limits(limits=1, user_api="blas"):
+            fitted = self._fit_low_rank(obs, residual, centering, rng)
+        # The effects are set first: a subclass that refits them jointly with
+        # its factors overrides them through ``fitted``.
+
+        self.mean_ = centering.mean
+        self.row_effects_ = centering.row_effects
+        self.column_effects_ = centering.column_effects
+        self.row_scales_ = centering.row_scales
+        self.column_scales_ = centering.column_scales
+        self._centering_fit = centering
+        self._n_observed_fit = obs.rows.shape[0]
+        for name, value in fitted.items():
+            setattr(self, name, value)
+        self.rank_ = self.column_factors_.shape[1]
+        return self
+
+    def transform(self, X):
+        """Complete ``X``: observed entries are kept, missing ones predicted.
+
+        Each row is folded in: its effect (and scale) and its factors are
+        fitted on its observed entries against the fitted column parameters,
+        so a training row gets exactly its fitted completion and a new row is
+        treated the same way. A row with no observed entry gets
+        ``mean_ + column_effects_`` and an ``EmptyRowWarning``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Dense data with missing entries marked by ``missing_values``, or
+            a sparse matrix whose stored entries are the observed values.
+
+        Returns
+        -------
+        X_filled : ndarray of shape (n_samples, n_features)
+            The completed matrix, dense (for sparse ``X`` too: the completion
+            of a matrix has no missing entries; use :meth:`predict_entries`
+            to score single entries of a large matrix).
+        """
+        check_is_fitted(self)
+        X, obs = self._validate_input(X, reset=False)
+        n_rows, _ = obs.shape
+        counts = np.bincount(obs.rows, minlength=n_rows)
+        if (counts == 0).any():
+            warnings.warn(
+                f"{int((counts == 0).sum())} rows of X have no observed entry; "
+                "they are filled with mean_ + column_effects_",
+                EmptyRowWarning,
+                stacklevel=2,
+            )
+        a, s = fold_in_rows(
+            obs, self._centering_fit, center=self.center, scale=self.scale
+        )
+        a, A = self._fold_in(obs, a, s, counts)
+        t = self.column_scales_
+        B = self.column_factors_
+        completion = (A @ B.T) * np.outer(s, t)
+        completion += self.mean_ + a[:, None] + self.column_effects_[None, :]
+        completion[obs.rows, obs.cols] = obs.vals
+        return completion.astype(X.dtype, copy=False)
+
+    def predict_entries(self, rows, cols):
+        """Predict single entries of the training matrix, without densifying.
+
+        Parameters
+        ----------
+        rows : array-like of int, shape (n_entries,)
+            Row (sample) index of each entry, in the matrix passed to ``fit``.
+        cols : array-like of int, shape (n_entries,)
+            Column (feature) index of each entry.
+
+        Returns
+        -------
+        values : ndarray of shape (n_entries,)
+            The model's value ``mean + a_i + b_j + s_i t_j u_i . v_j`` of
+            each entry (observed or not), in ``O(n_entries * rank_)`` time
+            and memory.
+        """
+        check_is_fitted(self)
+        rows = np.asarray(rows)
+        cols = np.asarray(cols)
+        n_rows, n_cols = self.row_factors_.shape[0], self.column_factors_.shape[0]
+        for name, index, size in [("rows", rows, n_rows), ("cols", cols, n_cols)]:
+            if index.ndim != 1 or not (
+                index.size == 0 or np.issubdtype(index.dtype, np.integer)
+            ):
+                raise ValueError(
+                    f"{name} must be a 1-D array of integer indices, got dtype "
+                    f"{index.dtype} and shape {index.shape}"
+                )
+            if index.size and (index.min() < 0 or index.max() >= size):
+                raise ValueError(
+                    f"{name} must be in [0, {size}), got values in "
+                    f"[{index.min()}, {index.max()}]"
+                )
+        if rows.shape != cols.shape:
+            raise ValueError(
+                f"rows and cols must have the same shape, got {rows.shape} "
+                f"and {cols.shape}"
+            )
+        rows, cols = rows.astype(np.intp), cols.astype(np.intp)
+        low_rank = row_dot(self.row_factors_, self.column_factors_, rows, cols)
+        return (
+            self.mean_
+            + self.row_effects_[rows]
+            + self.column_effects_[cols]
+            + self.row_scales_[rows] * self.column_scales_[cols] * low_rank
+        )
+
+    def _check_params(self, obs):
+        """Checks of parameters against the data; subclasses extend."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = bool(np.isnan(self.missing_values))
+        tags.input_tags.sparse = True
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+
+def check_rank(name, value, shape):
+    """``value`` (an int) must be below ``min(shape)``."""
+    if isinstance(value, Integral) and value >= min(shape):
+        raise ValueError(
+            f"{name}={value} must be < min(n_samples, n_features) = "
+            f"{min(shape)}; got n_samples = {shape[0]}, n_features = {shape[1]}"
+        )

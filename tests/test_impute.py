@@ -1,0 +1,396 @@
+"""TraceNormImputer and SVDImputer: known truth, slow reference solvers, bad input."""
+
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy.optimize import check_grad
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.impute import KNNImputer, SimpleImputer
+
+from mathlearn.impute import SVDImputer, TraceNormImputer
+from mathlearn.impute._base import observed_entries
+from mathlearn.impute._soft_impute import Pattern
+from mathlearn.impute._som import EmptyRowWarning
+from mathlearn.impute._svd import factor_objective
+
+
+def _low_rank(n_rows, n_cols, rank, seed=0):
+    rng = np.random.RandomState(seed)
+    return rng.normal(size=(n_rows, rank)) @ rng.normal(size=(rank, n_cols))
+
+
+def _hide(X, fraction, seed=1):
+    rng = np.random.RandomState(seed)
+    X_missing = X.copy()
+    X_missing[rng.rand(*X.shape) < fraction] = np.nan
+    return X_missing
+
+
+def _relative_error(X_filled, X, missing):
+    return np.linalg.norm((X_filled - X)[missing]) / np.linalg.norm(X[missing])
+
+
+def _to_sparse(X_missing):
+    """Sparse matrix storing exactly the observed entries (zeros included)."""
+    rows, cols = np.nonzero(~np.isnan(X_missing))
+    return sp.csr_matrix((X_missing[rows, cols], (rows, cols)), shape=X_missing.shape)
+
+
+def _race_times(n_athletes=300, n_races=20, missing=0.5, seed=0):
+    """Rank-1 speeds (ability x course ease), with and without 3% noise."""
+    rng = np.random.RandomState(seed)
+    ability = rng.lognormal(0.0, 0.15, size=n_athletes)
+    ease = rng.lognormal(0.0, 0.2, size=n_races)
+    clean = np.outer(ability, ease)
+    speed = clean * rng.lognormal(0, 0.03, (n_athletes, n_races))
+    return clean, _hide(speed, missing, seed + 1)
+
+
+# --- known truth ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rank", [1, 2, 3, 5])
+def test_trace_norm_recovers_exact_low_rank(rank):
+    X = _low_rank(100, 80, rank, seed=rank)
+    X_missing = _hide(X, 0.5, seed=rank)
+    missing = np.isnan(X_missing)
+    imputer = TraceNormImputer(1e-3, center=None, tol=1e-7, random_state=0)
+    X_filled = imputer.fit_transform(X_missing)
+    assert _relative_error(X_filled, X, missing) < 1e-3
+    assert imputer.rank_ == rank
+
+
+def test_trace_norm_recovers_exact_low_rank_after_centring():
+    X = _low_rank(100, 80, 3, seed=3)
+    X_missing = _hide(X, 0.5, seed=3)
+    imputer = TraceNormImputer(1e-3, tol=1e-7, max_iter=500, random_state=0)
+    X_filled = imputer.fit_transform(X_missing)
+    assert _relative_error(X_filled, X, np.isnan(X_missing)) < 1e-3
+
+
+@pytest.mark.parametrize("rank", [1, 2, 3, 5])
+def test_svd_imputer_recovers_exact_low_rank(rank):
+    X = _low_rank(60, 40, rank, seed=rank)
+    X_missing = _hide(X, 0.5, seed=rank)
+    missing = np.isnan(X_missing)
+    imputer = SVDImputer(rank, alpha=1e-8, tol=1e-12, max_iter=3000, random_state=0)
+    X_filled = imputer.fit_transform(X_missing)
+    assert _relative_error(X_filled, X, missing) < 1e-3
+
+
+def test_svd_rank_one_without_centering_is_speed_times_difficulty():
+    """center=None, rank=1: the model is u_i v_j, recovered from half the data."""
+    rng = np.random.RandomState(0)
+    X = np.outer(rng.uniform(3, 5, 50), rng.uniform(0.5, 2, 12))
+    X_missing = _hide(X, 0.5)
+    imputer = SVDImputer(1, alpha=1e-10, center=None, tol=1e-14, random_state=0)
+    X_filled = imputer.fit_transform(X_missing)
+    assert imputer.mean_ == 0.0
+    np.testing.assert_allclose(X_filled, X, rtol=1e-5)
+
+
+@pytest.mark.parametrize("Imputer", [TraceNormImputer, SVDImputer])
+def test_additive_matrix_is_completed_by_the_effects(Imputer):
+    """x_ij = mu + a_i + b_j is filled exactly by the centring alone."""
+    rng = np.random.RandomState(0)
+    X = 5.0 + rng.normal(size=(40, 1)) + rng.normal(size=(1, 15))
+    X_missing = _hide(X, 0.4)
+    params = {"rank": 1, "alpha": 1e-3} if Imputer is SVDImputer else {}
+    X_filled = Imputer(random_state=0, **params).fit_transform(X_missing)
+    np.testing.assert_allclose(X_filled, X, atol=1e-6)
+
+
+# --- reference solvers ---------------------------------------------------------
+
+
+def _dense_proximal_gradient(X_missing, lam, n_iter=20000, tol=1e-15):
+    """Proximal gradient on the dense matrix: Z <- S_lam(Z + P_O(X - Z))."""
+    observed = ~np.isnan(X_missing)
+    X0 = np.where(observed, X_missing, 0.0)
+    Z = np.zeros_like(X0)
+    for _ in range(n_iter):
+        U, sigma, Vt = np.linalg.svd(np.where(observed, X0, Z), full_matrices=False)
+        Z_new = (U * np.maximum(sigma - lam, 0.0)) @ Vt
+        change = np.linalg.norm(Z_new - Z) / max(np.linalg.norm(Z), 1e-300)
+        Z = Z_new
+        if change < tol:
+            break
+    return Z
+
+
+def _soft_impute_objective(X_missing, Z, lam):
+    observed = ~np.isnan(X_missing)
+    fit = 0.5 * np.sum((X_missing - Z)[observed] ** 2)
+    return fit + lam * np.linalg.svd(Z, compute_uv=False).sum()
+
+
+@pytest.mark.parametrize("svd_solver", ["als", "arpack", "randomized"])
+def test_trace_norm_objective_matches_dense_proximal_gradient(svd_solver):
+    X = _low_rank(30, 20, 4, seed=3) + 0.3 * np.random.RandomState(4).normal(
+        size=(30, 20)
+    )
+    X_missing = _hide(X, 0.4, seed=5)
+    lam = 1.5
+    Z_ref = _dense_proximal_gradient(X_missing, lam)
+    imputer = TraceNormImputer(
+        lam,
+        center=None,
+        tol=1e-12,
+        max_iter=20000,
+        svd_solver=svd_solver,
+        random_state=0,
+    ).fit(X_missing)
+    Z = imputer.row_factors_ @ imputer.column_factors_.T
+    reference = _soft_impute_objective(X_missing, Z_ref, lam)
+    ours = _soft_impute_objective(X_missing, Z, lam)
+    assert abs(ours - reference) <= 1e-6 * reference
+    np.testing.assert_allclose(
+        imputer.singular_values_.sum(),
+        np.trace(np.diag(np.linalg.svd(Z, compute_uv=False))),
+    )
+    # The solution is rank-deficient here, so it is the exact one.
+    assert imputer.rank_ < 19
+
+
+def test_svd_gradient_matches_finite_differences():
+    rng = np.random.RandomState(0)
+    X_missing = _hide(rng.normal(size=(9, 7)), 0.3)
+    obs = observed_entries(X_missing, np.nan)
+    pattern = Pattern(obs)
+    rank = 2
+    inv_scale = rng.uniform(0.5, 2.0, obs.rows.shape[0])
+    w_row, w_col = rng.uniform(1, 3, 9), rng.uniform(1, 3, 7)
+    theta = rng.normal(size=(9 + 7) * rank + 9 + 7)
+    args = (pattern, obs.vals, inv_scale, rank, 0.3, w_row, w_col, True, True)
+
+    def f(theta):
+        return factor_objective(theta, *args)[0]
+
+    def grad(theta):
+        return factor_objective(theta, *args)[1]
+
+    error = check_grad(f, grad, theta, epsilon=1e-6)
+    assert error < 1e-5 * np.linalg.norm(grad(theta))
+    # Without effects the parameter vector is only the factors.
+    args = (pattern, obs.vals, inv_scale, rank, 0.3, w_row, w_col, False, False)
+    theta = theta[: (9 + 7) * rank]
+    error = check_grad(f, grad, theta, epsilon=1e-6)
+    assert error < 1e-5 * np.linalg.norm(grad(theta))
+
+
+def test_svd_imputer_reaches_a_stationary_point_of_its_objective():
+    """The fitted factors zero the gradient of the objective written densely."""
+    X = _low_rank(40, 15, 3, seed=2) + 0.1 * np.random.RandomState(0).normal(
+        size=(40, 15)
+    )
+    X_missing = _hide(X, 0.3)
+    alpha = 0.5
+    imputer = SVDImputer(
+        3, alpha=alpha, center=None, tol=1e-12, max_iter=5000, random_state=0
+    ).fit(X_missing)
+    A, B = imputer.row_factors_, imputer.column_factors_
+    observed = ~np.isnan(X_missing)
+    E = np.where(observed, A @ B.T - np.nan_to_num(X_missing), 0.0)
+    np.testing.assert_allclose(E @ B + alpha * A, 0.0, atol=1e-5)
+    np.testing.assert_allclose(E.T @ A + alpha * B, 0.0, atol=1e-5)
+
+
+# --- sparse input, fold-in, predict_entries ----------------------------------
+
+
+@pytest.mark.parametrize(
+    "imputer",
+    [
+        TraceNormImputer(random_state=0),
+        TraceNormImputer(2.0, svd_solver="randomized", random_state=0),
+        SVDImputer(3, random_state=0),
+        SVDImputer(3, regularization="weighted", scale=True, random_state=0),
+    ],
+    ids=["trace-auto", "trace-randomized", "svd", "svd-weighted-scaled"],
+)
+def test_dense_nan_and_sparse_observed_give_the_same_completion(imputer):
+    X = _low_rank(50, 20, 3) + 0.1 * np.random.RandomState(0).normal(size=(50, 20))
+    X[3, 4] = 0.0  # an observed zero must stay observed in the sparse form
+    X_missing = _hide(X, 0.6)
+    dense = imputer.fit(X_missing).transform(X_missing)
+    from sklearn.base import clone
+
+    sparse_fit = clone(imputer).fit(_to_sparse(X_missing))
+    np.testing.assert_allclose(sparse_fit.transform(_to_sparse(X_missing)), dense)
+    np.testing.assert_allclose(sparse_fit.row_factors_, imputer.row_factors_)
+
+
+@pytest.mark.parametrize(
+    "imputer",
+    [
+        TraceNormImputer(1.0, tol=1e-10, max_iter=5000, random_state=0),
+        TraceNormImputer(1.0, scale=True, tol=1e-10, max_iter=5000, random_state=0),
+        SVDImputer(3, alpha=0.5, tol=1e-12, max_iter=5000, random_state=0),
+        SVDImputer(
+            3,
+            alpha=0.05,
+            regularization="weighted",
+            scale=True,
+            tol=1e-12,
+            max_iter=5000,
+            random_state=0,
+        ),
+    ],
+    ids=["trace", "trace-scaled", "svd", "svd-weighted-scaled"],
+)
+def test_transform_folds_training_rows_back_to_the_fit(imputer):
+    """Ridge fold-in of a training row reproduces its fitted entries."""
+    X = _low_rank(40, 15, 3, seed=1) + 0.2 * np.random.RandomState(1).normal(
+        size=(40, 15)
+    )
+    X_missing = _hide(X, 0.4)
+    X_filled = imputer.fit(X_missing).transform(X_missing)
+    rows, cols = np.nonzero(np.isnan(X_missing))
+    np.testing.assert_allclose(
+        X_filled[rows, cols], imputer.predict_entries(rows, cols), atol=1e-4
+    )
+
+
+@pytest.mark.parametrize("Imputer", [TraceNormImputer, SVDImputer])
+def test_new_rows_are_folded_in(Imputer):
+    X = _low_rank(200, 25, 2, seed=7)
+    X_missing = _hide(X, 0.5, seed=8)
+    params = {"rank": 2, "alpha": 1e-6} if Imputer is SVDImputer else {}
+    if Imputer is TraceNormImputer:
+        params = {"center": "columns"}
+    imputer = Imputer(random_state=0, **params).fit(X_missing[:150])
+    X_new = X_missing[150:]
+    missing = np.isnan(X_new)
+    X_filled = imputer.transform(X_new)
+    np.testing.assert_array_equal(X_filled[~missing], X_new[~missing])
+    mean_error = _relative_error(
+        SimpleImputer().fit(X_missing[:150]).transform(X_new), X[150:], missing
+    )
+    assert _relative_error(X_filled, X[150:], missing) < 0.1 * mean_error
+
+
+@pytest.mark.parametrize("Imputer", [TraceNormImputer, SVDImputer])
+def test_empty_row_gets_the_column_means_with_a_warning(Imputer):
+    X = 3.0 + _low_rank(30, 6, 1)
+    X_missing = _hide(X, 0.2)
+    params = {"rank": 1} if Imputer is SVDImputer else {}
+    imputer = Imputer(random_state=0, **params).fit(X_missing)
+    X_new = np.full((2, 6), np.nan)
+    X_new[1, 0] = 1.0
+    with pytest.warns(EmptyRowWarning, match="1 rows of X have no observed"):
+        X_filled = imputer.transform(X_new)
+    np.testing.assert_allclose(X_filled[0], imputer.mean_ + imputer.column_effects_)
+
+
+def test_predict_entries_validates_indices():
+    imputer = SVDImputer(1, random_state=0).fit(_hide(_low_rank(10, 4, 1), 0.2))
+    with pytest.raises(ValueError, match=r"rows must be in \[0, 10\)"):
+        imputer.predict_entries([10], [0])
+    with pytest.raises(ValueError, match="cols must be a 1-D array of integer"):
+        imputer.predict_entries([0], [0.5])
+    with pytest.raises(ValueError, match="same shape"):
+        imputer.predict_entries([0, 1], [0])
+
+
+# --- the path of shrinkages -----------------------------------------------------
+
+
+def test_shrinkage_path_and_validation_errors():
+    X = _low_rank(80, 30, 3) + 0.3 * np.random.RandomState(0).normal(size=(80, 30))
+    X_missing = _hide(X, 0.5)
+    imputer = TraceNormImputer(n_shrinkages=12, random_state=0).fit(X_missing)
+    path, errors = imputer.shrinkage_path_, imputer.validation_errors_
+    assert path.shape == errors.shape and 4 <= path.size <= 12
+    assert np.all(np.diff(path) < 0)
+    assert imputer.shrinkage_ == path[np.argmin(errors)]
+    # lambda_max: the first shrinkage gives Z = 0, the worst of the path.
+    assert errors[0] == errors.max()
+    # Noise of 0.3: an interior shrinkage wins, not the least-penalised one.
+    assert imputer.shrinkage_ > path[-1] or path.size < 12
+
+
+def test_low_rank_completers_beat_knn_and_iterative_on_race_times():
+    """Error against the noise-free speeds, where the rank-1 model is right."""
+    from sklearn.experimental import enable_iterative_imputer  # noqa: F401
+    from sklearn.impute import IterativeImputer
+
+    clean, X_missing = _race_times(missing=0.6)
+    missing = np.isnan(X_missing)
+
+    def rmse(X_filled):
+        return np.sqrt(np.mean((X_filled - clean)[missing] ** 2))
+
+    trace = TraceNormImputer(center=None, random_state=0)
+    ours = rmse(trace.fit_transform(X_missing))
+    svd = rmse(SVDImputer(1, center=None, random_state=0).fit_transform(X_missing))
+    knn = rmse(KNNImputer().fit_transform(X_missing))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        iterative = rmse(IterativeImputer(random_state=0).fit_transform(X_missing))
+    assert ours < min(knn, iterative)
+    assert svd < 0.6 * min(knn, iterative)
+
+
+# --- dtype, input, bad input --------------------------------------------------
+
+
+@pytest.mark.parametrize("Imputer", [TraceNormImputer, SVDImputer])
+def test_float32_is_kept_and_input_untouched(Imputer):
+    X_missing = _hide(_low_rank(30, 8, 2), 0.3).astype(np.float32)
+    before = X_missing.copy()
+    params = {"rank": 2} if Imputer is SVDImputer else {}
+    X_filled = Imputer(random_state=0, **params).fit_transform(X_missing)
+    assert X_filled.dtype == np.float32
+    np.testing.assert_array_equal(X_missing, before)
+    observed = ~np.isnan(before)
+    np.testing.assert_array_equal(X_filled[observed], before[observed])
+
+
+@pytest.mark.parametrize("Imputer", [TraceNormImputer, SVDImputer])
+def test_bad_input_is_named(Imputer):
+    params = {"rank": 1} if Imputer is SVDImputer else {}
+    X = _hide(_low_rank(20, 5, 1), 0.2)
+    X_bad = X.copy()
+    X_bad[:, 2] = np.nan
+    with pytest.raises(ValueError, match=r"features \[2\] have no observed value"):
+        Imputer(**params).fit(X_bad)
+    X_inf = X.copy()
+    X_inf[0, 0] = np.inf
+    with pytest.raises(ValueError, match="infinity"):
+        Imputer(**params).fit(X_inf)
+    X_sparse = _to_sparse(X)
+    X_sparse.data[0] = np.nan
+    with pytest.raises(ValueError, match="stored NaN entries"):
+        Imputer(**params).fit(X_sparse)
+    with pytest.raises(ValueError, match="missing_values=0 is ambiguous"):
+        Imputer(missing_values=0, **params).fit(_to_sparse(X))
+
+
+def test_bad_parameters_are_named():
+    X = _hide(_low_rank(20, 5, 1), 0.2)
+    with pytest.raises(ValueError, match=r"rank=5 must be < min\(n_samples"):
+        SVDImputer(5).fit(X)
+    with pytest.raises(ValueError, match="max_rank=7 must be <"):
+        TraceNormImputer(max_rank=7).fit(X)
+    with pytest.raises(ValueError, match="'alpha' parameter"):
+        SVDImputer(1, alpha=-1.0).fit(X)
+    with pytest.raises(ValueError, match="'shrinkage' parameter"):
+        TraceNormImputer(-0.5).fit(X)
+
+
+def test_convergence_warning():
+    X = _hide(_low_rank(30, 10, 3), 0.3)
+    with pytest.warns(ConvergenceWarning, match="max_iter=2"):
+        TraceNormImputer(0.1, max_iter=2, tol=0.0, random_state=0).fit(X)
+    with pytest.warns(ConvergenceWarning, match="max_iter=2"):
+        SVDImputer(2, max_iter=2, tol=0.0, random_state=0).fit(X)
+
+
+def test_verbose_prints_a_table(capsys):
+    X = _hide(_low_rank(30, 10, 2), 0.3)
+    TraceNormImputer(n_shrinkages=3, verbose=1, random_state=0).fit(X)
+    assert "valid. RMSE" in capsys.readouterr().out
+    SVDImputer(2, verbose=1, random_state=0).fit(X)
+    assert "objective" in capsys.readouterr().out
