@@ -135,11 +135,11 @@ class TraceNormImputer(_BaseLowRankImputer):
     validation_errors_ : ndarray of shape (n_path,)
         Root-mean-square error on the held-out entries for each shrinkage of
         ``shrinkage_path_``, on the scale of ``X``.
-    singular_values_ : ndarray of shape (rank_,)
+    singular_values_ : ndarray of shape (`rank_`,)
         Nonzero singular values of ``Z``.
-    row_factors_ : ndarray of shape (n_samples_fit, rank_)
+    row_factors_ : ndarray of shape (n_samples_fit, `rank_`)
         ``U diag(sqrt(d))`` for the training rows.
-    column_factors_ : ndarray of shape (n_features, rank_)
+    column_factors_ : ndarray of shape (n_features, `rank_`)
         ``V diag(sqrt(d))``, so that ``Z = row_factors_ @ column_factors_.T``.
     rank_ : int
         Rank of ``Z``.

@@ -182,7 +182,7 @@ class BaseProjection(
 
         Returns
         -------
-        X_original : ndarray of shape (n_samples, n_features_in_)
+        X_original : ndarray of shape (n_samples, `n_features_in_`)
             Reconstructed data. Without ``compute_inverse_components=True``
             the pseudo-inverse is recomputed at every call.
         """
