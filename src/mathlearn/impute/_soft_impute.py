@@ -269,8 +269,14 @@ def soft_impute_als(
 def _ridge_rows(pattern, ones, values, B, lam):
     """Ridge fit of every row of ``pattern`` on ``B`` (penalty ``lam``)."""
     rank = B.shape[1]
-    outer = (B[:, :, None] * B[:, None, :]).reshape(B.shape[0], rank * rank)
-    gram = np.asarray(pattern.matrix(ones) @ outer).reshape(-1, rank, rank)
+    # The Gram matrices are symmetric: sum only the r (r + 1) / 2 products
+    # of the upper triangle over each row's entries, then mirror them.
+    upper_i, upper_j = np.triu_indices(rank)
+    outer = B[:, upper_i] * B[:, upper_j]
+    packed = np.asarray(pattern.matrix(ones) @ outer)
+    gram = np.empty((packed.shape[0], rank, rank))
+    gram[:, upper_i, upper_j] = packed
+    gram[:, upper_j, upper_i] = packed
     rhs = np.asarray(pattern.matrix(values) @ B)
     diag = np.trace(gram, axis1=1, axis2=2) / max(rank, 1)
     index = np.arange(rank)
