@@ -274,13 +274,15 @@ def _ridge_rows(pattern, ones, values, B, lam):
     upper_i, upper_j = np.triu_indices(rank)
     outer = B[:, upper_i] * B[:, upper_j]
     packed = np.asarray(pattern.matrix(ones) @ outer)
-    gram = np.empty((packed.shape[0], rank, rank))
-    gram[:, upper_i, upper_j] = packed
-    gram[:, upper_j, upper_i] = packed
     rhs = np.asarray(pattern.matrix(values) @ B)
-    diag = np.trace(gram, axis1=1, axis2=2) / max(rank, 1)
-    index = np.arange(rank)
-    gram[:, index, index] += (lam + 1e-12 * np.maximum(diag, 1.0))[:, None]
+    on_diag = np.flatnonzero(upper_i == upper_j)
+    diag = packed[:, on_diag].sum(axis=1) / max(rank, 1)
+    packed[:, on_diag] += (lam + 1e-12 * np.maximum(diag, 1.0))[:, None]
+    # Column of ``packed`` holding entry (i, j) of the full matrix.
+    position = np.empty((rank, rank), dtype=np.intp)
+    position[upper_i, upper_j] = np.arange(upper_i.size)
+    position[upper_j, upper_i] = np.arange(upper_i.size)
+    gram = np.take(packed, position.ravel(), axis=1).reshape(-1, rank, rank)
     return np.linalg.solve(gram, rhs[:, :, None])[:, :, 0]
 
 
