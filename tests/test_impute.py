@@ -11,7 +11,7 @@ from sklearn.impute import KNNImputer, SimpleImputer
 
 from mathlearn.impute import SVDImputer, TraceNormImputer
 from mathlearn.impute._base import observed_entries
-from mathlearn.impute._soft_impute import Pattern
+from mathlearn.impute._soft_impute import Pattern, _ridge_rows
 from mathlearn.impute._som import EmptyRowWarning
 from mathlearn.impute._svd import factor_objective
 
@@ -394,3 +394,26 @@ def test_verbose_prints_a_table(capsys):
     assert "valid. RMSE" in capsys.readouterr().out
     SVDImputer(2, verbose=1, random_state=0).fit(X)
     assert "objective" in capsys.readouterr().out
+
+
+def test_ridge_rows_padded_gram_matches_sparse_gram():
+    # Rows of very different lengths (one full, some empty), small chunks.
+    rng = np.random.RandomState(0)
+    n_rows, n_cols, rank = 300, 120, 4
+    counts = np.minimum(rng.zipf(1.5, size=n_rows), n_cols)
+    counts[:3] = [0, n_cols, 0]
+    rows = np.repeat(np.arange(n_rows), counts)
+    cols = np.concatenate([rng.choice(n_cols, c, replace=False) for c in counts])
+    pattern = Pattern(
+        observed_entries(
+            sp.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(n_rows, n_cols)),
+            np.nan,
+        )
+    )
+    pattern.padded_rows(chunk=16, budget=200)
+    values = rng.normal(size=rows.size)
+    B = rng.normal(size=(n_cols, rank))
+    ones = np.ones_like(values)
+    sparse = _ridge_rows(pattern, ones, values, B, 0.3, padded_bytes=np.inf)
+    padded = _ridge_rows(pattern, ones, values, B, 0.3, padded_bytes=0)
+    np.testing.assert_allclose(padded, sparse, rtol=1e-10, atol=1e-12)

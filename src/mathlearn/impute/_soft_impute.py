@@ -36,6 +36,43 @@ class Pattern:
         self.indptr = np.concatenate([[0], np.cumsum(counts)])
         self.indices = obs.cols
 
+    def padded_rows(self, chunk=512, budget=1 << 18):
+        """Rows sorted by count, in chunks padded to their longest row.
+
+        Each chunk is ``(rows, columns, entries)``: ``columns`` (and
+        ``entries``) of shape ``(len(rows), longest)`` hold the column (and
+        entry) indices of each row, padded with ``n_columns`` (and ``nnz``),
+        which index an appended zero. A chunk has at most ``chunk`` rows and,
+        unless it is a single row, at most ``budget`` padded entries. Built
+        once, on first use.
+        """
+        if getattr(self, "_padded", None) is None:
+            counts = np.diff(self.indptr)
+            order = np.argsort(counts, kind="stable")
+            n_entries = self.indices.shape[0]
+            chunks = []
+            start, n_rows = 0, order.shape[0]
+            while start < n_rows:
+                size = chunk
+                while (
+                    size > 1
+                    and size * counts[order[min(start + size, n_rows) - 1]] > budget
+                ):
+                    size //= 2
+                rows = order[start : start + size]
+                start += size
+                longest = int(counts[rows].max(initial=0))
+                position = np.arange(longest)[None, :]
+                inside = position < counts[rows][:, None]
+                entries = np.where(
+                    inside, self.indptr[rows][:, None] + position, n_entries
+                )
+                columns = np.full(entries.shape, self.shape[1])
+                columns[inside] = self.indices[entries[inside]]
+                chunks.append((rows, columns, entries))
+            self._padded = chunks
+        return self._padded
+
     def transpose(self):
         """The pattern of the transposed matrix, and the entry permutation."""
         order = np.argsort(self.cols, kind="stable")
@@ -266,15 +303,53 @@ def soft_impute_als(
     )
 
 
-def _ridge_rows(pattern, ones, values, B, lam):
+# Above this size (bytes) of the packed outer products of the factor rows,
+# the Gram matrices are computed by batched dense products over gathered
+# factor rows instead (sparse products then stream the outer products from
+# memory for every entry, several times slower).
+_PADDED_GRAM_BYTES = 32e6
+
+
+def _gram_padded(pattern, values, B):
+    """Per-row Gram matrices ``B_O^T B_O`` and ``B_O^T v_O`` (padded rows)."""
+    rank = B.shape[1]
+    B_ext = np.vstack([B, np.zeros((1, rank))])
+    v_ext = np.concatenate([values, [0.0]])
+    gram = np.empty((pattern.shape[0], rank, rank))
+    rhs = np.empty((pattern.shape[0], rank))
+    for rows, columns, entries in pattern.padded_rows():
+        G = B_ext[columns]  # (chunk, longest, rank)
+        Gt = G.transpose(0, 2, 1)
+        gram[rows] = np.matmul(Gt, G)
+        rhs[rows] = np.matmul(Gt, v_ext[entries][:, :, None])[:, :, 0]
+    return gram, rhs
+
+
+def _ridge_rows(pattern, ones, values, B, lam, padded_bytes=None):
     """Ridge fit of every row of ``pattern`` on ``B`` (penalty ``lam``)."""
     rank = B.shape[1]
-    outer = (B[:, :, None] * B[:, None, :]).reshape(B.shape[0], rank * rank)
-    gram = np.asarray(pattern.matrix(ones) @ outer).reshape(-1, rank, rank)
-    rhs = np.asarray(pattern.matrix(values) @ B)
-    diag = np.trace(gram, axis1=1, axis2=2) / max(rank, 1)
     index = np.arange(rank)
-    gram[:, index, index] += (lam + 1e-12 * np.maximum(diag, 1.0))[:, None]
+    if padded_bytes is None:
+        padded_bytes = _PADDED_GRAM_BYTES
+    if B.shape[0] * rank * (rank + 1) / 2 * 8 > padded_bytes:
+        gram, rhs = _gram_padded(pattern, values, B)
+        diag = np.trace(gram, axis1=1, axis2=2) / max(rank, 1)
+        gram[:, index, index] += (lam + 1e-12 * np.maximum(diag, 1.0))[:, None]
+        return np.linalg.solve(gram, rhs[:, :, None])[:, :, 0]
+    # The Gram matrices are symmetric: sum only the r (r + 1) / 2 products
+    # of the upper triangle over each row's entries, then mirror them.
+    upper_i, upper_j = np.triu_indices(rank)
+    outer = B[:, upper_i] * B[:, upper_j]
+    packed = np.asarray(pattern.matrix(ones) @ outer)
+    rhs = np.asarray(pattern.matrix(values) @ B)
+    on_diag = np.flatnonzero(upper_i == upper_j)
+    diag = packed[:, on_diag].sum(axis=1) / max(rank, 1)
+    packed[:, on_diag] += (lam + 1e-12 * np.maximum(diag, 1.0))[:, None]
+    # Column of ``packed`` holding entry (i, j) of the full matrix.
+    position = np.empty((rank, rank), dtype=np.intp)
+    position[upper_i, upper_j] = np.arange(upper_i.size)
+    position[upper_j, upper_i] = np.arange(upper_i.size)
+    gram = np.take(packed, position.ravel(), axis=1).reshape(-1, rank, rank)
     return np.linalg.solve(gram, rhs[:, :, None])[:, :, 0]
 
 
