@@ -10,8 +10,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.impute import KNNImputer, SimpleImputer
 
 from mathlearn.impute import SVDImputer, TraceNormImputer
-from mathlearn.impute._base import observed_entries
-from mathlearn.impute._soft_impute import Pattern, _ridge_rows
+from mathlearn.impute._base import Pattern, observed_entries, ridge_rows
 from mathlearn.impute._som import EmptyRowWarning
 from mathlearn.impute._svd import factor_objective
 
@@ -396,24 +395,40 @@ def test_verbose_prints_a_table(capsys):
     assert "objective" in capsys.readouterr().out
 
 
-def test_ridge_rows_padded_gram_matches_sparse_gram():
-    # Rows of very different lengths (one full, some empty), small chunks.
+@pytest.mark.parametrize("penalty_shape", ["scalar", "rows", "rows_by_rank"])
+def test_ridge_rows_matches_dense_per_row_solve(penalty_shape):
+    # Rows of very different lengths (one full, some empty), small chunks;
+    # both Gram paths against np.linalg.lstsq on each row's own entries.
     rng = np.random.RandomState(0)
     n_rows, n_cols, rank = 300, 120, 4
     counts = np.minimum(rng.zipf(1.5, size=n_rows), n_cols)
     counts[:3] = [0, n_cols, 0]
     rows = np.repeat(np.arange(n_rows), counts)
     cols = np.concatenate([rng.choice(n_cols, c, replace=False) for c in counts])
-    pattern = Pattern(
-        observed_entries(
-            sp.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(n_rows, n_cols)),
-            np.nan,
-        )
+    obs = observed_entries(
+        sp.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(n_rows, n_cols)),
+        np.nan,
     )
+    pattern = Pattern(obs)
     pattern.padded_rows(chunk=16, budget=200)
     values = rng.normal(size=rows.size)
     B = rng.normal(size=(n_cols, rank))
-    ones = np.ones_like(values)
-    sparse = _ridge_rows(pattern, ones, values, B, 0.3, padded_bytes=np.inf)
-    padded = _ridge_rows(pattern, ones, values, B, 0.3, padded_bytes=0)
-    np.testing.assert_allclose(padded, sparse, rtol=1e-10, atol=1e-12)
+    penalty = {
+        "scalar": 0.3,
+        "rows": rng.uniform(0.1, 1.0, n_rows),
+        "rows_by_rank": rng.uniform(0.1, 1.0, (n_rows, rank)),
+    }[penalty_shape]
+    full = np.broadcast_to(
+        penalty if np.ndim(penalty) != 1 else penalty[:, None], (n_rows, rank)
+    )
+    expected = np.zeros((n_rows, rank))
+    for i in range(n_rows):
+        here = obs.rows == i
+        # Ridge as least squares on the design stacked over sqrt(penalty) I.
+        design = np.vstack([B[obs.cols[here]], np.diag(np.sqrt(full[i]))])
+        target = np.concatenate([values[here], np.zeros(rank)])
+        expected[i] = np.linalg.lstsq(design, target, rcond=None)[0]
+    sparse = ridge_rows(pattern, values, B, penalty, padded_bytes=np.inf)
+    padded = ridge_rows(pattern, values, B, penalty, padded_bytes=0)
+    np.testing.assert_allclose(sparse, expected, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(padded, expected, rtol=1e-9, atol=1e-12)

@@ -86,33 +86,130 @@ def observed_entries(X, missing_values):
     return Observed(rows, cols, X[rows, cols].astype(np.float64), X.shape)
 
 
-def solve_rows(obs, residual, B, penalty):
+class Pattern:
+    """The observed positions, as a CSR skeleton whose data is swapped in."""
+
+    def __init__(self, obs):
+        self.shape = obs.shape
+        self.rows = obs.rows
+        self.cols = obs.cols
+        counts = np.bincount(obs.rows, minlength=obs.shape[0])
+        self.indptr = np.concatenate([[0], np.cumsum(counts)])
+        self.indices = obs.cols
+
+    def padded_rows(self, chunk=512, budget=1 << 18):
+        """Rows sorted by count, in chunks padded to their longest row.
+
+        Each chunk is ``(rows, columns, entries)``: ``columns`` (and
+        ``entries``) of shape ``(len(rows), longest)`` hold the column (and
+        entry) indices of each row, padded with ``n_columns`` (and ``nnz``),
+        which index an appended zero. A chunk has at most ``chunk`` rows and,
+        unless it is a single row, at most ``budget`` padded entries. Built
+        once, on first use.
+        """
+        if getattr(self, "_padded", None) is None:
+            counts = np.diff(self.indptr)
+            order = np.argsort(counts, kind="stable")
+            n_entries = self.indices.shape[0]
+            chunks = []
+            start, n_rows = 0, order.shape[0]
+            while start < n_rows:
+                size = chunk
+                while (
+                    size > 1
+                    and size * counts[order[min(start + size, n_rows) - 1]] > budget
+                ):
+                    size //= 2
+                rows = order[start : start + size]
+                start += size
+                longest = int(counts[rows].max(initial=0))
+                position = np.arange(longest)[None, :]
+                inside = position < counts[rows][:, None]
+                entries = np.where(
+                    inside, self.indptr[rows][:, None] + position, n_entries
+                )
+                columns = np.full(entries.shape, self.shape[1])
+                columns[inside] = self.indices[entries[inside]]
+                chunks.append((rows, columns, entries))
+            self._padded = chunks
+        return self._padded
+
+    def transpose(self):
+        """The pattern of the transposed matrix, and the entry permutation."""
+        order = np.argsort(self.cols, kind="stable")
+        obs_t = Observed(self.cols[order], self.rows[order], None, self.shape[::-1])
+        return Pattern(obs_t), order
+
+    def matrix(self, values):
+        """CSR matrix with ``values`` at the observed positions (no copy)."""
+        return sp.csr_matrix(
+            (values, self.indices, self.indptr), shape=self.shape, copy=False
+        )
+
+
+# Above this size (bytes) of the packed outer products of the factor rows,
+# the Gram matrices are computed by batched dense products over gathered
+# factor rows instead (sparse products then stream the outer products from
+# memory for every entry, several times slower).
+_PADDED_GRAM_BYTES = 32e6
+
+
+def _gram_padded(pattern, values, B):
+    """Per-row Gram matrices ``B_O^T B_O`` and ``B_O^T v_O`` (padded rows)."""
+    rank = B.shape[1]
+    B_ext = np.vstack([B, np.zeros((1, rank))])
+    v_ext = np.concatenate([values, [0.0]])
+    gram = np.empty((pattern.shape[0], rank, rank))
+    rhs = np.empty((pattern.shape[0], rank))
+    for rows, columns, entries in pattern.padded_rows():
+        G = B_ext[columns]  # (chunk, longest, rank)
+        Gt = G.transpose(0, 2, 1)
+        gram[rows] = np.matmul(Gt, G)
+        rhs[rows] = np.matmul(Gt, v_ext[entries][:, :, None])[:, :, 0]
+    return gram, rhs
+
+
+def ridge_rows(pattern, values, B, penalty, padded_bytes=None):
     """Ridge fit of each row's factors on its observed entries.
 
-    Solves ``(B_O^T B_O + diag(penalty_i)) u_i = B_O^T e_O`` for every row at
-    once, ``O`` being the row's observed columns; ``penalty`` is of shape
-    ``(n_rows,)`` or ``(n_rows, rank)``. Costs ``O(|obs| r^2 + n r^3)``.
+    Solves ``(B_O^T B_O + diag(penalty_i)) u_i = B_O^T v_O`` for every row of
+    ``pattern`` at once, ``O`` being the row's observed columns; ``penalty``
+    is a scalar or of shape ``(n_rows,)`` or ``(n_rows, rank)``. Costs
+    ``O(|O| r^2 + m r^3)``. A tiny relative jitter keeps rows with fewer
+    entries than the rank solvable when the penalty is 0; it changes nothing
+    measurable otherwise.
     """
-    n_rows = obs.shape[0]
-    rank = B.shape[1]
+    n_rows, rank = pattern.shape[0], B.shape[1]
     if rank == 0:
         return np.zeros((n_rows, 0))
-    mask = sp.csr_matrix(
-        (np.ones_like(residual), (obs.rows, obs.cols)), shape=obs.shape
-    )
-    E = sp.csr_matrix((residual, (obs.rows, obs.cols)), shape=obs.shape)
-    outer = (B[:, :, None] * B[:, None, :]).reshape(B.shape[0], rank * rank)
-    gram = np.asarray(mask @ outer).reshape(n_rows, rank, rank)
-    rhs = np.asarray(E @ B)
-    # A tiny relative jitter keeps rows with fewer entries than the rank
-    # solvable when the penalty is 0; it changes nothing measurable otherwise.
-    diag = np.trace(gram, axis1=1, axis2=2) / rank
-    jitter = 1e-12 * np.maximum(diag, 1.0)
     penalty = np.broadcast_to(
-        np.asarray(penalty, dtype=np.float64).reshape(n_rows, -1), (n_rows, rank)
+        np.asarray(penalty, dtype=np.float64).reshape(-1, 1)
+        if np.ndim(penalty) == 1
+        else penalty,
+        (n_rows, rank),
     )
     index = np.arange(rank)
-    gram[:, index, index] += penalty + jitter[:, None]
+    if padded_bytes is None:
+        padded_bytes = _PADDED_GRAM_BYTES
+    if B.shape[0] * rank * (rank + 1) / 2 * 8 > padded_bytes:
+        gram, rhs = _gram_padded(pattern, values, B)
+        diag = np.trace(gram, axis1=1, axis2=2) / rank
+        gram[:, index, index] += penalty + 1e-12 * np.maximum(diag, 1.0)[:, None]
+        return np.linalg.solve(gram, rhs[:, :, None])[:, :, 0]
+    # The Gram matrices are symmetric: sum only the r (r + 1) / 2 products
+    # of the upper triangle over each row's entries, then mirror them.
+    upper_i, upper_j = np.triu_indices(rank)
+    outer = B[:, upper_i] * B[:, upper_j]
+    packed = np.asarray(pattern.matrix(np.ones_like(values)) @ outer)
+    rhs = np.asarray(pattern.matrix(values) @ B)
+    on_diag = np.flatnonzero(upper_i == upper_j)
+    diag = packed[:, on_diag].sum(axis=1) / rank
+    packed[:, on_diag] += penalty + 1e-12 * np.maximum(diag, 1.0)[:, None]
+    # Column of ``packed`` holding entry (i, j) of the full matrix.
+    position = np.empty((rank, rank), dtype=np.intp)
+    position[upper_i, upper_j] = np.arange(upper_i.size)
+    position[upper_j, upper_i] = np.arange(upper_i.size)
+    gram = np.take(packed, position.ravel(), axis=1).reshape(-1, rank, rank)
     return np.linalg.solve(gram, rhs[:, :, None])[:, :, 0]
 
 

@@ -19,71 +19,9 @@ ever multiplied by thin matrices: ``X* W = S W + U (d * (V^T W))`` costs
 from typing import NamedTuple
 
 import numpy as np
-import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, svds
 
-from mathlearn.impute._base import Observed, row_dot
-
-
-class Pattern:
-    """The observed positions, as a CSR skeleton whose data is swapped in."""
-
-    def __init__(self, obs):
-        self.shape = obs.shape
-        self.rows = obs.rows
-        self.cols = obs.cols
-        counts = np.bincount(obs.rows, minlength=obs.shape[0])
-        self.indptr = np.concatenate([[0], np.cumsum(counts)])
-        self.indices = obs.cols
-
-    def padded_rows(self, chunk=512, budget=1 << 18):
-        """Rows sorted by count, in chunks padded to their longest row.
-
-        Each chunk is ``(rows, columns, entries)``: ``columns`` (and
-        ``entries``) of shape ``(len(rows), longest)`` hold the column (and
-        entry) indices of each row, padded with ``n_columns`` (and ``nnz``),
-        which index an appended zero. A chunk has at most ``chunk`` rows and,
-        unless it is a single row, at most ``budget`` padded entries. Built
-        once, on first use.
-        """
-        if getattr(self, "_padded", None) is None:
-            counts = np.diff(self.indptr)
-            order = np.argsort(counts, kind="stable")
-            n_entries = self.indices.shape[0]
-            chunks = []
-            start, n_rows = 0, order.shape[0]
-            while start < n_rows:
-                size = chunk
-                while (
-                    size > 1
-                    and size * counts[order[min(start + size, n_rows) - 1]] > budget
-                ):
-                    size //= 2
-                rows = order[start : start + size]
-                start += size
-                longest = int(counts[rows].max(initial=0))
-                position = np.arange(longest)[None, :]
-                inside = position < counts[rows][:, None]
-                entries = np.where(
-                    inside, self.indptr[rows][:, None] + position, n_entries
-                )
-                columns = np.full(entries.shape, self.shape[1])
-                columns[inside] = self.indices[entries[inside]]
-                chunks.append((rows, columns, entries))
-            self._padded = chunks
-        return self._padded
-
-    def transpose(self):
-        """The pattern of the transposed matrix, and the entry permutation."""
-        order = np.argsort(self.cols, kind="stable")
-        obs_t = Observed(self.cols[order], self.rows[order], None, self.shape[::-1])
-        return Pattern(obs_t), order
-
-    def matrix(self, values):
-        """CSR matrix with ``values`` at the observed positions (no copy)."""
-        return sp.csr_matrix(
-            (values, self.indices, self.indptr), shape=self.shape, copy=False
-        )
+from mathlearn.impute._base import ridge_rows, row_dot
 
 
 class ALSState(NamedTuple):
@@ -216,10 +154,10 @@ def _als_step(pattern, residual, lam, U, D, V):
     return U, np.sqrt(sigma), V @ Rt.T
 
 
-def _ridge_step(pattern, pattern_t, order, ones, residual, lam, U, D, V):
+def _ridge_step(pattern, pattern_t, order, residual, lam, U, D, V):
     """One ridge-ALS iteration: every row, then every column, exactly."""
-    A = _ridge_rows(pattern, ones, residual, V * D, lam)
-    B = _ridge_rows(pattern_t, ones, residual[order], A, lam)
+    A = ridge_rows(pattern, residual, V * D, lam)
+    B = ridge_rows(pattern_t, residual[order], A, lam)
     return _balanced_svd(A, B)
 
 
@@ -303,56 +241,6 @@ def soft_impute_als(
     )
 
 
-# Above this size (bytes) of the packed outer products of the factor rows,
-# the Gram matrices are computed by batched dense products over gathered
-# factor rows instead (sparse products then stream the outer products from
-# memory for every entry, several times slower).
-_PADDED_GRAM_BYTES = 32e6
-
-
-def _gram_padded(pattern, values, B):
-    """Per-row Gram matrices ``B_O^T B_O`` and ``B_O^T v_O`` (padded rows)."""
-    rank = B.shape[1]
-    B_ext = np.vstack([B, np.zeros((1, rank))])
-    v_ext = np.concatenate([values, [0.0]])
-    gram = np.empty((pattern.shape[0], rank, rank))
-    rhs = np.empty((pattern.shape[0], rank))
-    for rows, columns, entries in pattern.padded_rows():
-        G = B_ext[columns]  # (chunk, longest, rank)
-        Gt = G.transpose(0, 2, 1)
-        gram[rows] = np.matmul(Gt, G)
-        rhs[rows] = np.matmul(Gt, v_ext[entries][:, :, None])[:, :, 0]
-    return gram, rhs
-
-
-def _ridge_rows(pattern, ones, values, B, lam, padded_bytes=None):
-    """Ridge fit of every row of ``pattern`` on ``B`` (penalty ``lam``)."""
-    rank = B.shape[1]
-    index = np.arange(rank)
-    if padded_bytes is None:
-        padded_bytes = _PADDED_GRAM_BYTES
-    if B.shape[0] * rank * (rank + 1) / 2 * 8 > padded_bytes:
-        gram, rhs = _gram_padded(pattern, values, B)
-        diag = np.trace(gram, axis1=1, axis2=2) / max(rank, 1)
-        gram[:, index, index] += (lam + 1e-12 * np.maximum(diag, 1.0))[:, None]
-        return np.linalg.solve(gram, rhs[:, :, None])[:, :, 0]
-    # The Gram matrices are symmetric: sum only the r (r + 1) / 2 products
-    # of the upper triangle over each row's entries, then mirror them.
-    upper_i, upper_j = np.triu_indices(rank)
-    outer = B[:, upper_i] * B[:, upper_j]
-    packed = np.asarray(pattern.matrix(ones) @ outer)
-    rhs = np.asarray(pattern.matrix(values) @ B)
-    on_diag = np.flatnonzero(upper_i == upper_j)
-    diag = packed[:, on_diag].sum(axis=1) / max(rank, 1)
-    packed[:, on_diag] += (lam + 1e-12 * np.maximum(diag, 1.0))[:, None]
-    # Column of ``packed`` holding entry (i, j) of the full matrix.
-    position = np.empty((rank, rank), dtype=np.intp)
-    position[upper_i, upper_j] = np.arange(upper_i.size)
-    position[upper_j, upper_i] = np.arange(upper_i.size)
-    gram = np.take(packed, position.ravel(), axis=1).reshape(-1, rank, rank)
-    return np.linalg.solve(gram, rhs[:, :, None])[:, :, 0]
-
-
 def _balanced_svd(A, B):
     """``A B^T = U diag(D^2) V^T`` with orthonormal ``U``, ``V``."""
     Qa, Ra = np.linalg.qr(A)
@@ -373,10 +261,9 @@ def soft_impute_ridge_als(
     the filled-matrix steps when most entries are missing.
     """
     pattern_t, order = pattern.transpose()
-    ones = np.ones_like(residual)
 
     def step(U, D, V):
-        return _ridge_step(pattern, pattern_t, order, ones, residual, lam, U, D, V)
+        return _ridge_step(pattern, pattern_t, order, residual, lam, U, D, V)
 
     return _run_als(
         pattern,

@@ -9,13 +9,13 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.extmath import randomized_svd
 
 from mathlearn.impute._base import (
+    Pattern,
     _BaseLowRankImputer,
     check_rank,
+    ridge_rows,
     row_dot,
-    solve_rows,
 )
 from mathlearn.impute._centering import CENTER_OPTIONS
-from mathlearn.impute._soft_impute import Pattern
 from mathlearn.utils._sklearn_compat import Interval, StrOptions
 
 
@@ -312,11 +312,13 @@ class SVDImputer(_BaseLowRankImputer):
         )
         penalty = self.alpha * self._weights(counts)
         if self.center not in ("both", "rows"):
-            return row_effects, solve_rows(obs, target, self.column_factors_, penalty)
+            return row_effects, ridge_rows(
+                Pattern(obs), target, self.column_factors_, penalty
+            )
         # Unknowns (r_i / s_i, u_i) against design (1 / t_j, v_j).
         design = np.column_stack([1.0 / t, self.column_factors_])
         penalties = np.column_stack(
             [np.zeros_like(penalty), np.repeat(penalty[:, None], self.rank, 1)]
         )
-        solution = solve_rows(obs, target, design, penalties)
+        solution = ridge_rows(Pattern(obs), target, design, penalties)
         return solution[:, 0] * row_scales, solution[:, 1:]

@@ -9,10 +9,11 @@ from sklearn.exceptions import ConvergenceWarning
 
 from mathlearn.impute._base import (
     Observed,
+    Pattern,
     _BaseLowRankImputer,
     check_rank,
+    ridge_rows,
     row_dot,
-    solve_rows,
 )
 from mathlearn.impute._centering import (
     CENTER_OPTIONS,
@@ -20,7 +21,6 @@ from mathlearn.impute._centering import (
     standardize,
 )
 from mathlearn.impute._soft_impute import (
-    Pattern,
     Solution,
     initial_als_state,
     soft_impute_als,
@@ -429,5 +429,6 @@ class TraceNormImputer(_BaseLowRankImputer):
             - row_effects[obs.rows]
             - self.column_effects_[obs.cols]
         ) / (row_scales[obs.rows] * t[obs.cols])
-        penalty = np.full(counts.shape[0], self.shrinkage_)
-        return row_effects, solve_rows(obs, residual, self.column_factors_, penalty)
+        return row_effects, ridge_rows(
+            Pattern(obs), residual, self.column_factors_, self.shrinkage_
+        )
