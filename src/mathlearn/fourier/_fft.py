@@ -30,6 +30,12 @@ _NORMS = ("backward", "ortho", "forward")
 _MAX_LEAF = 128
 # Elements transformed at a time: a block of rows whose buffers fit in cache.
 _BLOCK = 2**16
+# NumPy's ufunc buffer size (elements) while the stages run. With the default
+# (8192), an operand whose contiguous runs are shorter than the buffer, such as
+# one radix-r slice of a stage's input, is first copied into the buffer so
+# that the inner loop can be longer: twice the time of the operation itself.
+# A small buffer makes NumPy loop over the runs where they lie.
+_BUFSIZE = 256
 
 
 # ---------------------------------------------------------------------------
@@ -365,6 +371,17 @@ def _c2c(x, sign):
     if not plan or x.size == 0:
         np.copyto(out, x)
         return out
+    old_bufsize = np.setbufsize(_BUFSIZE)
+    try:
+        _run_blocks(plan, x, out)
+    finally:
+        np.setbufsize(old_bufsize)
+    return out
+
+
+def _run_blocks(plan, x, out):
+    """Transform ``x`` of shape ``(outer, n, inner)`` into ``out``, by blocks."""
+    outer, n, inner = x.shape
     # Signals are transformed a block at a time, with the same four buffers,
     # so that a batch of short transforms stays in the processor's cache.
     # Inside a block the signals lie along the last axis (shape ``(n, b)``):
