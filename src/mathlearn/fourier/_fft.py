@@ -201,9 +201,16 @@ class _Stage:
                 for q in range(1, radix)
             ]
         self.rotation = sign * 1j
+        self._spread = {}
         if radix not in (2, 3, 4):
             q = np.arange(radix)
             self.matrix = _unit_roots(np.outer(q, q), radix, sign, dtype)
+
+    def _spread_twiddles(self, q, block):
+        """The twiddles of input ``q`` each repeated ``block`` times (cached)."""
+        if block not in self._spread:
+            self._spread[block] = [np.repeat(w.ravel(), block) for w in self.twiddles]
+        return self._spread[block][q - 1]
 
     def compile(self, X, Y, scratch, ops):
         """Append to ``ops`` the operations reading ``X`` and writing ``Y``.
@@ -245,6 +252,14 @@ class _Stage:
         for q in range(1, r):
             if self.twiddles is None:
                 terms.append(inputs[q])
+            elif self.inner_p and block > 1 and X.flags.c_contiguous:
+                # Twiddles repeated over the block, so that NumPy's inner loop
+                # runs over p * block elements rather than over the block.
+                flat = (sub, p * block)
+                twiddles = self._spread_twiddles(q, block)
+                operands = (inputs[q].reshape(flat), twiddles, temps[q].reshape(flat))
+                ops.append((multiply, operands))
+                terms.append(temps[q])
             else:
                 ops.append((multiply, (inputs[q], self.twiddles[q - 1], temps[q])))
                 terms.append(temps[q])
