@@ -212,11 +212,15 @@ class _Stage:
             self._spread[block] = [np.repeat(w.ravel(), block) for w in self.twiddles]
         return self._spread[block][q - 1]
 
-    def compile(self, X, Y, scratch, ops):
+    def compile(self, X, Y, scratch, ops, writable=False):
         """Append to ``ops`` the operations reading ``X`` and writing ``Y``.
 
         ``Y`` and ``scratch`` are flat buffers of at least ``X.size`` and
-        ``2 * X.size`` elements; ``X`` is never written to. Each operation is
+        ``2 * X.size`` elements. ``X`` is overwritten if ``writable`` (a work
+        buffer whose content is no longer needed afterwards: twiddled terms
+        and partial sums then replace the inputs in place, which is cheaper
+        than writing them elsewhere) and never written to otherwise. Each
+        operation is
         a ``(function, arguments)`` pair whose arguments are views of these
         arrays, so a block of signals is transformed by running ``ops`` with
         no array creation at all. Returns ``Y`` shaped as the next work array.
@@ -252,26 +256,30 @@ class _Stage:
         for q in range(1, r):
             if self.twiddles is None:
                 terms.append(inputs[q])
-            elif self.inner_p and block > 1 and X.flags.c_contiguous:
-                # Twiddles repeated over the block, so that NumPy's inner loop
-                # runs over p * block elements rather than over the block.
-                flat = (sub, p * block)
-                twiddles = self._spread_twiddles(q, block)
-                operands = (inputs[q].reshape(flat), twiddles, temps[q].reshape(flat))
-                ops.append((multiply, operands))
-                terms.append(temps[q])
             else:
-                ops.append((multiply, (inputs[q], self.twiddles[q - 1], temps[q])))
-                terms.append(temps[q])
+                target = inputs[q] if writable else temps[q]
+                if self.inner_p and block > 1 and X.flags.c_contiguous:
+                    # Twiddles repeated over the block, so that NumPy's inner
+                    # loop runs over p * block elements rather than over b.
+                    flat = (sub, p * block)
+                    twiddles = self._spread_twiddles(q, block)
+                    operands = (inputs[q].reshape(flat), twiddles, target.reshape(flat))
+                else:
+                    operands = (inputs[q], self.twiddles[q - 1], target)
+                ops.append((multiply, operands))
+                terms.append(target)
         if r == 2:
             a, b = terms
             ops.append((add, (a, b, outputs[0])))
             ops.append((subtract, (a, b, outputs[1])))
         elif r == 4:
-            # The partial sums go to scratch slots (c and d, once read, are
-            # overwritten in place); the output is written once per element.
+            # The partial sums a - c and b - d overwrite c and d in place when
+            # those are twiddled copies or a writable work array; the output
+            # is written once per element.
             a, b, c, d = terms
-            t0, t1, t2, t3 = temps[0], temps[2], temps[4], temps[3]
+            own = writable or self.twiddles is not None
+            t0, t2 = temps[0], temps[4]
+            t1, t3 = (c, d) if own else (temps[2], temps[3])
             ops += [
                 (add, (a, c, t0)),
                 (subtract, (a, c, t1)),
@@ -366,30 +374,32 @@ def _plan(n, sign, dtype_char):
     return stages
 
 
-def _compile(plan, X, front, back, scratch, target):
+def _compile(plan, X, front, back, scratch, target, own_input=False):
     """The operations applying ``plan`` to the work array ``X`` of shape ``(1, n, b)``.
 
     ``front`` and ``back`` are work buffers of ``X.size`` elements, ``scratch``
     holds twice that; the last stage writes into ``target`` when it is given
     (an array of ``X.size`` elements that reshapes to a view). Returns the
     list of operations and the view, shaped ``(n, b)``, that holds the result
-    once they have run.
+    once they have run. ``X`` is overwritten if ``own_input`` is true.
     """
     n, b = X.shape[1:]
     ops = []
     transposed = False
+    writable = own_input
     for i, stage in enumerate(plan):
         if stage.inner_p and not transposed:
             p, length = X.shape[:2]
             ops.append((np.copyto, (front.reshape(length, p, b), X.transpose(1, 0, 2))))
             X = front.reshape(length, p, b)
             front, back = back, front
-            transposed = True
+            transposed = writable = True
         last = i == len(plan) - 1
         X = stage.compile(
-            X, target if last and target is not None else front, scratch, ops
+            X, target if last and target is not None else front, scratch, ops, writable
         )
         front, back = back, front
+        writable = True
     return ops, X.reshape(n, b)
 
 
@@ -475,7 +485,7 @@ def _run_blocks(plan, x, out):
         if b not in programs:
             X = work.reshape(1, n, b)
             programs[b] = _compile(
-                plan, X, back[: b * n], front[: b * n], scratch, None
+                plan, X, back[: b * n], front[: b * n], scratch, None, own_input=True
             )
         ops, result = programs[b]
         # Transposing 8 rows at a time writes whole cache lines (8 complex
