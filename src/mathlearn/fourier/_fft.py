@@ -11,7 +11,9 @@ axis of a ``(batch, N)`` array:
   Each stage of radix ``r`` merges ``r`` columns ``L/r`` apart into DFTs of
   length ``r P`` with one vectorised butterfly, so the Python loop runs over
   the ``O(log N)`` stages (and over cache-sized blocks of a large batch),
-  never over butterflies or single signals.
+  never over butterflies or single signals. The stages of a block are first
+  compiled into a flat list of ufunc calls on fixed views of the work
+  buffers, which every block of the batch then reruns.
 * any other ``N`` goes through Bluestein's chirp-z algorithm, which writes the
   DFT as a convolution of length ``M >= 2N - 1`` computed by the fast path.
 
@@ -207,10 +209,21 @@ class _Stage:
             self.matrix = _unit_roots(np.outer(q, q), radix, sign, dtype)
 
     def _spread_twiddles(self, q, block):
-        """The twiddles of input ``q`` each repeated ``block`` times (cached)."""
-        if block not in self._spread:
-            self._spread[block] = [np.repeat(w.ravel(), block) for w in self.twiddles]
-        return self._spread[block][q - 1]
+        """The twiddles of input ``q`` each repeated ``block`` times.
+
+        Cached for the last few block sizes only (a batch usually has one
+        size for its full blocks and one for the last), so that batches of
+        many different sizes do not accumulate memory.
+        """
+        spread = self._spread.get(block)
+        if spread is None:
+            spread = [np.repeat(w.ravel(), block) for w in self.twiddles]
+            # A new dict rather than in-place updates: plans are shared
+            # between threads.
+            kept = dict(list(self._spread.items())[-3:])
+            kept[block] = spread
+            self._spread = kept
+        return spread[q - 1]
 
     def compile(self, X, Y, scratch, ops, writable=False):
         """Append to ``ops`` the operations reading ``X`` and writing ``Y``.
@@ -220,10 +233,10 @@ class _Stage:
         buffer whose content is no longer needed afterwards: twiddled terms
         and partial sums then replace the inputs in place, which is cheaper
         than writing them elsewhere) and never written to otherwise. Each
-        operation is
-        a ``(function, arguments)`` pair whose arguments are views of these
-        arrays, so a block of signals is transformed by running ``ops`` with
-        no array creation at all. Returns ``Y`` shaped as the next work array.
+        operation is a ``(function, arguments)`` pair whose arguments are
+        views of these arrays, so a block of signals is transformed by running
+        ``ops`` with no array creation at all. Returns ``Y`` shaped as the
+        next work array.
         """
         r = self.radix
         if self.inner_p:
