@@ -287,11 +287,13 @@ class _Stage:
             ops.append((subtract, (a, b, outputs[1])))
         elif r == 4:
             # The partial sums a - c and b - d overwrite c and d in place when
-            # those are twiddled copies or a writable work array; the output
-            # is written once per element.
+            # those are twiddled copies or a writable work array, and b + d
+            # goes straight to the output slot of y0 = (a + c) + (b + d), which
+            # is then updated in place (in-place operations are cheaper than
+            # writing a third array).
             a, b, c, d = terms
             own = writable or self.twiddles is not None
-            t0, t2 = temps[0], temps[4]
+            t0, t2 = temps[0], outputs[0]
             t1, t3 = (c, d) if own else (temps[2], temps[3])
             ops += [
                 (add, (a, c, t0)),
@@ -299,8 +301,8 @@ class _Stage:
                 (add, (b, d, t2)),
                 (subtract, (b, d, t3)),
                 (multiply, (t3, self.rotation, t3)),
-                (add, (t0, t2, outputs[0])),
                 (subtract, (t0, t2, outputs[2])),
+                (add, (t0, t2, outputs[0])),
                 (add, (t1, t3, outputs[1])),
                 (subtract, (t1, t3, outputs[3])),
             ]
