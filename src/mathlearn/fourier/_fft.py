@@ -38,6 +38,10 @@ _BLOCK = 2**16
 # that the inner loop can be longer: twice the time of the operation itself.
 # A small buffer makes NumPy loop over the runs where they lie.
 _BUFSIZE = 256
+# Smallest slice (elements) worth updating in place when other slices of the
+# same buffer are operands too: NumPy then first checks whether they overlap,
+# which costs more than the in-place update saves on shorter slices.
+_INPLACE_MIN = 4096
 
 
 # ---------------------------------------------------------------------------
@@ -264,6 +268,8 @@ class _Stage:
             result = Y.reshape(r * p, sub, block)
         m = p * sub * block
         temps = [scratch[i * m : (i + 1) * m].reshape(part_shape) for i in range(r + 1)]
+        large = m >= _INPLACE_MIN
+        writable = writable and large
         add, subtract, multiply = np.add, np.subtract, np.multiply
         terms = inputs[:1]
         for q in range(1, r):
@@ -293,7 +299,7 @@ class _Stage:
             # writing a third array).
             a, b, c, d = terms
             own = writable or self.twiddles is not None
-            t0, t2 = temps[0], outputs[0]
+            t0, t2 = temps[0], outputs[0] if large else temps[4]
             t1, t3 = (c, d) if own else (temps[2], temps[3])
             ops += [
                 (add, (a, c, t0)),
