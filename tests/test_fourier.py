@@ -116,6 +116,17 @@ def test_batches_spanning_several_blocks_match_numpy(n):
     np.testing.assert_array_equal(x, copy)
 
 
+def test_numpy_ufunc_buffer_size_is_restored():
+    # The stages run with a small ufunc buffer; the caller's setting must be
+    # back afterwards, whatever it was.
+    rng = np.random.default_rng(5)
+    with np.errstate():
+        np.setbufsize(4096)
+        fft(_signal(rng, (3, 1024)))
+        fft2(_signal(rng, (6, 8)))
+        assert np.getbufsize() == 4096
+
+
 @pytest.mark.parametrize("func", [fft, ifft])
 @pytest.mark.parametrize("norm", NORMS)
 def test_every_axis_of_3d_input(func, norm):
