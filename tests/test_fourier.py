@@ -98,6 +98,35 @@ def test_larger_sizes_match_numpy(n):
     assert _rel_err(irfft(x, n=n), np.fft.irfft(x, n=n)) <= TOL
 
 
+@pytest.mark.parametrize("n", [4096, 2048, 1024, 3 * 512, 17 * 64])
+def test_batches_spanning_several_blocks_match_numpy(n):
+    # Rows (axis -1) and columns (axis 0) are transformed a block of signals at
+    # a time, with one compiled set of operations reused for every block and
+    # a second one for the shorter last block; every block must come out
+    # right and the input must be left untouched.
+    rng = np.random.default_rng(n)
+    per_block = 2**16 // n
+    x = _signal(rng, (2 * per_block + 5, n))
+    copy = x.copy()
+    for _ in range(2):
+        assert _rel_err(fft(x), np.fft.fft(x)) <= TOL
+        assert _rel_err(ifft(x), np.fft.ifft(x)) <= TOL
+        assert _rel_err(fft(x.T, axis=0), np.fft.fft(x.T, axis=0)) <= TOL
+        assert _rel_err(fft(x[:3]), np.fft.fft(x[:3])) <= TOL
+    np.testing.assert_array_equal(x, copy)
+
+
+def test_numpy_ufunc_buffer_size_is_restored():
+    # The stages run with a small ufunc buffer; the caller's setting must be
+    # back afterwards, whatever it was.
+    rng = np.random.default_rng(5)
+    with np.errstate():
+        np.setbufsize(4096)
+        fft(_signal(rng, (3, 1024)))
+        fft2(_signal(rng, (6, 8)))
+        assert np.getbufsize() == 4096
+
+
 @pytest.mark.parametrize("func", [fft, ifft])
 @pytest.mark.parametrize("norm", NORMS)
 def test_every_axis_of_3d_input(func, norm):

@@ -11,7 +11,9 @@ axis of a ``(batch, N)`` array:
   Each stage of radix ``r`` merges ``r`` columns ``L/r`` apart into DFTs of
   length ``r P`` with one vectorised butterfly, so the Python loop runs over
   the ``O(log N)`` stages (and over cache-sized blocks of a large batch),
-  never over butterflies or single signals.
+  never over butterflies or single signals. The stages of a block are first
+  compiled into a flat list of ufunc calls on fixed views of the work
+  buffers, which every block of the batch then reruns.
 * any other ``N`` goes through Bluestein's chirp-z algorithm, which writes the
   DFT as a convolution of length ``M >= 2N - 1`` computed by the fast path.
 
@@ -30,6 +32,16 @@ _NORMS = ("backward", "ortho", "forward")
 _MAX_LEAF = 128
 # Elements transformed at a time: a block of rows whose buffers fit in cache.
 _BLOCK = 2**16
+# NumPy's ufunc buffer size (elements) while the stages run. With the default
+# (8192), an operand whose contiguous runs are shorter than the buffer, such as
+# one radix-r slice of a stage's input, is first copied into the buffer so
+# that the inner loop can be longer: twice the time of the operation itself.
+# A small buffer makes NumPy loop over the runs where they lie.
+_BUFSIZE = 256
+# Smallest slice (elements) worth updating in place when other slices of the
+# same buffer are operands too: NumPy then first checks whether they overlap,
+# which costs more than the in-place update saves on shorter slices.
+_INPLACE_MIN = 4096
 
 
 # ---------------------------------------------------------------------------
@@ -195,16 +207,40 @@ class _Stage:
                 for q in range(1, radix)
             ]
         self.rotation = sign * 1j
+        self._spread = {}
         if radix not in (2, 3, 4):
             q = np.arange(radix)
             self.matrix = _unit_roots(np.outer(q, q), radix, sign, dtype)
 
-    def __call__(self, X, Y, scratch):
-        """Read the work array ``X``, write the next one into the buffer ``Y``.
+    def _spread_twiddles(self, q, block):
+        """The twiddles of input ``q`` each repeated ``block`` times.
+
+        Cached for the last few block sizes only (a batch usually has one
+        size for its full blocks and one for the last), so that batches of
+        many different sizes do not accumulate memory.
+        """
+        spread = self._spread.get(block)
+        if spread is None:
+            spread = [np.repeat(w.ravel(), block) for w in self.twiddles]
+            # A new dict rather than in-place updates: plans are shared
+            # between threads.
+            kept = dict(list(self._spread.items())[-3:])
+            kept[block] = spread
+            self._spread = kept
+        return spread[q - 1]
+
+    def compile(self, X, Y, scratch, ops, writable=False):
+        """Append to ``ops`` the operations reading ``X`` and writing ``Y``.
 
         ``Y`` and ``scratch`` are flat buffers of at least ``X.size`` and
-        ``2 * X.size`` elements; ``X`` is never written to. Returns ``Y``
-        shaped as the next work array.
+        ``2 * X.size`` elements. ``X`` is overwritten if ``writable`` (a work
+        buffer whose content is no longer needed afterwards: twiddled terms
+        and partial sums then replace the inputs in place, which is cheaper
+        than writing them elsewhere) and never written to otherwise. Each
+        operation is a ``(function, arguments)`` pair whose arguments are
+        views of these arrays, so a block of signals is transformed by running
+        ``ops`` with no array creation at all. Returns ``Y`` shaped as the
+        next work array.
         """
         r = self.radix
         if self.inner_p:
@@ -223,8 +259,7 @@ class _Stage:
             if p == 1 and r not in (2, 3, 4):
                 # First stage, no twiddles: one dense DFT of every column.
                 Yv = Y.reshape(r, sub, block)
-                product = np.matmul(self.matrix, Xv.reshape(r, sub * block))
-                np.copyto(Yv, product.reshape(r, sub, block))
+                ops.append((_dense_dft, (self.matrix, Xv[0], Yv)))
                 return Yv
             inputs = [Xv[:, q] for q in range(r)]
             Yv = Y.reshape(r, p, sub, block)
@@ -233,48 +268,88 @@ class _Stage:
             result = Y.reshape(r * p, sub, block)
         m = p * sub * block
         temps = [scratch[i * m : (i + 1) * m].reshape(part_shape) for i in range(r + 1)]
+        large = m >= _INPLACE_MIN
+        writable = writable and large
+        add, subtract, multiply = np.add, np.subtract, np.multiply
         terms = inputs[:1]
         for q in range(1, r):
             if self.twiddles is None:
                 terms.append(inputs[q])
             else:
-                terms.append(np.multiply(inputs[q], self.twiddles[q - 1], out=temps[q]))
+                target = inputs[q] if writable else temps[q]
+                if self.inner_p and block > 1 and X.flags.c_contiguous:
+                    # Twiddles repeated over the block, so that NumPy's inner
+                    # loop runs over p * block elements rather than over b.
+                    flat = (sub, p * block)
+                    twiddles = self._spread_twiddles(q, block)
+                    operands = (inputs[q].reshape(flat), twiddles, target.reshape(flat))
+                else:
+                    operands = (inputs[q], self.twiddles[q - 1], target)
+                ops.append((multiply, operands))
+                terms.append(target)
         if r == 2:
             a, b = terms
-            np.add(a, b, out=outputs[0])
-            np.subtract(a, b, out=outputs[1])
+            ops.append((add, (a, b, outputs[0])))
+            ops.append((subtract, (a, b, outputs[1])))
         elif r == 4:
-            # The partial sums go to scratch slots (c and d, once read, are
-            # overwritten in place); the output is written once per element.
+            # The partial sums a - c and b - d overwrite c and d in place when
+            # those are twiddled copies or a writable work array, and b + d
+            # goes straight to the output slot of y0 = (a + c) + (b + d), which
+            # is then updated in place (in-place operations are cheaper than
+            # writing a third array).
             a, b, c, d = terms
-            t0 = np.add(a, c, out=temps[0])
-            t1 = np.subtract(a, c, out=temps[2])
-            t2 = np.add(b, d, out=temps[4])
-            t3 = np.subtract(b, d, out=temps[3])
-            t3 *= self.rotation
-            np.add(t0, t2, out=outputs[0])
-            np.subtract(t0, t2, out=outputs[2])
-            np.add(t1, t3, out=outputs[1])
-            np.subtract(t1, t3, out=outputs[3])
+            own = writable or self.twiddles is not None
+            t0, t2 = temps[0], outputs[0] if large else temps[4]
+            t1, t3 = (c, d) if own else (temps[2], temps[3])
+            ops += [
+                (add, (a, c, t0)),
+                (subtract, (a, c, t1)),
+                (add, (b, d, t2)),
+                (subtract, (b, d, t3)),
+                (multiply, (t3, self.rotation, t3)),
+                (subtract, (t0, t2, outputs[2])),
+                (add, (t0, t2, outputs[0])),
+                (add, (t1, t3, outputs[1])),
+                (subtract, (t1, t3, outputs[3])),
+            ]
         elif r == 3:
             # y1, y2 = a - (b + c) / 2 +- sign i sin(pi / 3) (b - c).
             a, b, c = terms
-            total = np.add(b, c, out=temps[0])
-            diff = np.subtract(b, c, out=temps[3])
-            np.add(a, total, out=outputs[0])
-            total *= -0.5
-            total += a
-            diff *= self.rotation * (math.sqrt(3.0) / 2)
-            np.add(total, diff, out=outputs[1])
-            np.subtract(total, diff, out=outputs[2])
+            total, diff = temps[0], temps[3]
+            ops += [
+                (add, (b, c, total)),
+                (subtract, (b, c, diff)),
+                (add, (a, total, outputs[0])),
+                (multiply, (total, -0.5, total)),
+                (add, (total, a, total)),
+                (multiply, (diff, self.rotation * (math.sqrt(3.0) / 2), diff)),
+                (add, (total, diff, outputs[1])),
+                (subtract, (total, diff, outputs[2])),
+            ]
         else:
             product = temps[0]
             for s in range(r):
-                np.copyto(outputs[s], terms[0])
+                ops.append((np.copyto, (outputs[s], terms[0])))
                 for q in range(1, r):
-                    np.multiply(terms[q], self.matrix[s, q], out=product)
-                    np.add(outputs[s], product, out=outputs[s])
+                    ops.append((multiply, (terms[q], self.matrix[s, q], product)))
+                    ops.append((add, (outputs[s], product, outputs[s])))
         return result
+
+
+def _dense_dft(matrix, X, Y):
+    """``Y = matrix @ X`` over the first axis of the ``(r, sub, b)`` arrays.
+
+    ``X`` may be a strided view that cannot be flattened without a copy, so
+    the product is taken into a new array and copied into ``Y``.
+    """
+    r = matrix.shape[0]
+    product = np.matmul(matrix, X.reshape(r, -1))
+    np.copyto(Y, product.reshape(Y.shape))
+
+
+def _execute(ops):
+    for function, arguments in ops:
+        function(*arguments)
 
 
 class _Bluestein:
@@ -320,27 +395,33 @@ def _plan(n, sign, dtype_char):
     return stages
 
 
-def _run_stages(plan, X, front, back, scratch, target):
-    """Apply ``plan`` to the work array ``X`` of shape ``(1, n, b)``.
+def _compile(plan, X, front, back, scratch, target, own_input=False):
+    """The operations applying ``plan`` to the work array ``X`` of shape ``(1, n, b)``.
 
     ``front`` and ``back`` are work buffers of ``X.size`` elements, ``scratch``
     holds twice that; the last stage writes into ``target`` when it is given
-    (a flat, contiguous array of ``X.size`` elements). Returns the result,
-    shaped ``(n, b)``.
+    (an array of ``X.size`` elements that reshapes to a view). Returns the
+    list of operations and the view, shaped ``(n, b)``, that holds the result
+    once they have run. ``X`` is overwritten if ``own_input`` is true.
     """
     n, b = X.shape[1:]
+    ops = []
     transposed = False
+    writable = own_input
     for i, stage in enumerate(plan):
         if stage.inner_p and not transposed:
             p, length = X.shape[:2]
-            np.copyto(front.reshape(length, p, b), X.transpose(1, 0, 2))
+            ops.append((np.copyto, (front.reshape(length, p, b), X.transpose(1, 0, 2))))
             X = front.reshape(length, p, b)
             front, back = back, front
-            transposed = True
+            transposed = writable = True
         last = i == len(plan) - 1
-        X = stage(X, target if last and target is not None else front, scratch)
+        X = stage.compile(
+            X, target if last and target is not None else front, scratch, ops, writable
+        )
         front, back = back, front
-    return X.reshape(n, b)
+        writable = True
+    return ops, X.reshape(n, b)
 
 
 def _c2c(x, sign):
@@ -365,6 +446,17 @@ def _c2c(x, sign):
     if not plan or x.size == 0:
         np.copyto(out, x)
         return out
+    old_bufsize = np.setbufsize(_BUFSIZE)
+    try:
+        _run_blocks(plan, x, out)
+    finally:
+        np.setbufsize(old_bufsize)
+    return out
+
+
+def _run_blocks(plan, x, out):
+    """Transform ``x`` of shape ``(outer, n, inner)`` into ``out``, by blocks."""
+    outer, n, inner = x.shape
     # Signals are transformed a block at a time, with the same four buffers,
     # so that a batch of short transforms stays in the processor's cache.
     # Inside a block the signals lie along the last axis (shape ``(n, b)``):
@@ -382,23 +474,25 @@ def _c2c(x, sign):
         ]
     memory = np.empty(4 * size, dtype=x.dtype)
     front, back, scratch = memory[:size], memory[size : 2 * size], memory[2 * size :]
+    # A block of rows always goes through the same buffers, so its operations
+    # are compiled once per block size and rerun for every block.
+    programs = {}
     for start, columns in blocks:
         if columns is None:
             block = x[start : start + per_block, :, 0]
             b = block.shape[0]
             if b == 1:
-                _run_stages(
+                ops, _ = _compile(
                     plan, block.reshape(1, n, 1), front, back, scratch, out[start, :, 0]
                 )
+                _execute(ops)
                 continue
-            source = block.T
-            destination = out[start : start + b, :, 0].T
         else:
             # Columns are read and written where they lie: the first stage
             # reads the strided view, the last one writes the output's.
             source = x[start, :, columns]
             b = source.shape[1]
-            _run_stages(
+            ops, _ = _compile(
                 plan,
                 source[None],
                 back[: b * n],
@@ -406,17 +500,22 @@ def _c2c(x, sign):
                 scratch,
                 out[start, :, columns],
             )
+            _execute(ops)
             continue
         work = front[: b * n].reshape(n, b)
+        if b not in programs:
+            X = work.reshape(1, n, b)
+            programs[b] = _compile(
+                plan, X, back[: b * n], front[: b * n], scratch, None, own_input=True
+            )
+        ops, result = programs[b]
         # Transposing 8 rows at a time writes whole cache lines (8 complex
         # numbers); one big transposed copy is up to 3x slower.
+        source = block.T
         for i in range(0, b, 8):
             np.copyto(work[:, i : i + 8], source[:, i : i + 8])
-        result = _run_stages(
-            plan, work.reshape(1, n, b), back[: b * n], front[: b * n], scratch, None
-        )
-        np.copyto(destination, result)
-    return out
+        _execute(ops)
+        np.copyto(out[start : start + b, :, 0].T, result)
 
 
 def _c2c_axis(x, n, axis, norm, inverse):
