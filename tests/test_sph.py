@@ -520,6 +520,7 @@ def test_simulator_bad_input():
         (dict(particles=good, h=0.1, particle_mass=0.0), "particle_mass="),
         (dict(particles=100000, h=0.1), "do not fit"),
         (dict(particles=good, neighbour_skin=-0.1), "neighbour_skin="),
+        (dict(particles=good, neighbour_skin="big"), "neighbour_skin="),
     ]
     for kwargs, message in cases:
         with pytest.raises(ValueError, match=message):
