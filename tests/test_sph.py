@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.integrate import quad
+from scipy.spatial import cKDTree
 
 from mathlearn.sph import Poly6Kernel, SPHFluid, SpikyKernel, ViscosityKernel
 
@@ -400,6 +401,50 @@ def test_dam_break_3d_short_run():
     assert fluid.diagnostics["max_density_error"].max() < 0.05
 
 
+@pytest.mark.parametrize("dim", [2, 3])
+def test_verlet_list_gives_the_pairs_of_a_fresh_search(dim):
+    # A stirred random cloud: after steps that reuse the list, the pairs kept
+    # are those a fresh tree search finds closer than h, and the pairs have
+    # changed since the list was built.
+    rng = np.random.RandomState(10)
+    n, h = 400, 0.1 if dim == 2 else 0.16
+    x = 0.3 + 0.4 * rng.uniform(size=(n, dim))
+    v = 2.0 * rng.normal(size=(n, dim))
+    fluid = SPHFluid(
+        x, dim=dim, h=h, velocities=v, dt=1e-4, gravity=0.0, neighbour_skin=0.3
+    )
+
+    def fresh_pairs(positions):
+        found = cKDTree(positions).query_pairs(h, output_type="ndarray")
+        gap = positions[found[:, 0]] - positions[found[:, 1]]
+        return {tuple(pair) for pair in found[np.sum(gap**2, axis=1) < h * h]}
+
+    fluid.step(12)
+    assert fluid.n_neighbour_builds == 1
+    assert fresh_pairs(fluid.positions) != fresh_pairs(x)
+    i, j, _, _ = fluid._neighbours(fluid._x)
+    assert set(zip(i.tolist(), j.tolist(), strict=True)) == fresh_pairs(fluid.positions)
+    # Particles move on: the list is rebuilt before a pair can be missed.
+    fluid.step(60)
+    assert fluid.n_neighbour_builds > 1
+    i, j, _, _ = fluid._neighbours(fluid._x)
+    assert set(zip(i.tolist(), j.tolist(), strict=True)) == fresh_pairs(fluid.positions)
+
+
+def test_neighbour_skin_does_not_change_the_flow():
+    # skin 0 searches the tree every step; any skin gives the same pairs, so
+    # the same flow up to the order of the sums (round-off).
+    runs = [
+        SPHFluid(500, dim=3, random_state=0, neighbour_skin=skin).step(30)
+        for skin in (0.0, 0.3, 1.0)
+    ]
+    assert runs[0].n_neighbour_builds == 31
+    assert runs[1].n_neighbour_builds < 10
+    for run in runs[1:]:
+        np.testing.assert_allclose(run.positions, runs[0].positions, atol=1e-12)
+        np.testing.assert_allclose(run.density, runs[0].density, rtol=1e-12)
+
+
 def test_same_random_state_same_run_and_inputs_untouched():
     positions = _resting_column(0.05, 0.5, 0.5)
     original = positions.copy()
@@ -474,6 +519,8 @@ def test_simulator_bad_input():
         (dict(particles=good, h=0.1, velocities=np.zeros((3, 2))), "velocities"),
         (dict(particles=good, h=0.1, particle_mass=0.0), "particle_mass="),
         (dict(particles=100000, h=0.1), "do not fit"),
+        (dict(particles=good, neighbour_skin=-0.1), "neighbour_skin="),
+        (dict(particles=good, neighbour_skin="big"), "neighbour_skin="),
     ]
     for kwargs, message in cases:
         with pytest.raises(ValueError, match=message):

@@ -14,6 +14,10 @@ _INTEGRATORS = ("leapfrog", "symplectic_euler")
 # Fraction of the box that the default dam-break block fills along each axis:
 # (x, vertical) in 2-D and (x, y, vertical) in 3-D.
 _BLOCK_FRACTION = {2: (0.4, 0.8), 3: (0.4, 1.0, 0.8)}
+# Verlet skins (fractions of h) that were fastest over whole dam breaks (2-D,
+# 10,000 particles; 3-D, 5,000) and their first milliseconds: the candidate
+# pairs grow like (1 + skin)^dim, so the best skin is smaller in 3-D.
+_AUTO_SKIN = {2: 0.4, 3: 0.2}
 
 
 def _check_real(name, value, *, low, low_closed=True, high=None):
@@ -114,6 +118,17 @@ class SPHFluid:
         (first order).
     velocities : array-like of shape (n_particles, dim), default=None
         Initial velocities; ``None`` starts at rest.
+    neighbour_skin : float or "auto", default="auto"
+        Skin of the Verlet neighbour list, as a fraction of ``h``: the tree
+        search collects the pairs closer than ``h (1 + neighbour_skin)`` and is
+        repeated only once a particle has moved ``neighbour_skin * h / 2``
+        since; in between, each step keeps the listed pairs closer than ``h``.
+        It changes the speed, not the result (the pairs are those of a fresh
+        search). ``0`` searches the tree every step; larger skins search less
+        often but filter more candidate pairs each step, about ``(1 +
+        neighbour_skin)^dim`` times the pairs closer than ``h``. ``"auto"`` is
+        0.4 in 2-D and 0.2 in 3-D, the fastest in measured dam breaks (see
+        Notes).
     random_state : int, RandomState instance or None, default=None
         Seeds the lattice jitter when ``particles`` is an int.
 
@@ -139,6 +154,10 @@ class SPHFluid:
         Current SPH densities (a copy).
     pressure : ndarray of shape (n_particles,)
         Current pressures (a copy).
+    neighbour_skin : float
+        The Verlet skin used.
+    n_neighbour_builds : int
+        Tree searches for the neighbour list so far (one at construction).
     diagnostics : dict of ndarray
         One row per step (plus the initial state): ``"time"``, ``"dt"``,
         ``"kinetic_energy"``, ``"potential_energy"`` (gravity),
@@ -170,9 +189,17 @@ class SPHFluid:
     infinite (nothing moves and no force acts) the step is ``cfl_number * h``
     time units.
 
-    **Cost.** One tree build and one pair query per step, then
-    ``O(n_pairs * dim)`` NumPy work with :func:`numpy.bincount` to sum pair
-    terms per particle: linear in the number of particles at fixed density.
+    **Cost.** A step filters the Verlet list (``O(n_candidates * dim)``),
+    then does ``O(n_pairs * dim)`` NumPy work with :func:`numpy.bincount` to
+    sum pair terms per particle: linear in the number of particles at fixed
+    density. The tree search costs about as much as the rest of a step and
+    runs only when the list is stale: over a whole dam break with the
+    ``"auto"`` skin, about one step in three in 3-D and one in six in 2-D,
+    and almost never in the first, slow milliseconds. Over whole dam breaks
+    (CPU time per step, 2-D with 10,000 particles, 3-D with 5,000) skins from
+    0.2 to 0.4 in 3-D and 0.4 to 0.5 in 2-D were within 6% of the fastest and
+    15% (3-D) to 50% (2-D) faster than searching every step; in the slow
+    start of a 3-D dam break a skin of 0.2 was 13% faster than 0.3 or 0.4.
     The surface-tension force is not momentum-conserving (Müller et al.'s
     formulation); pressure and viscosity are.
 
@@ -219,6 +246,7 @@ class SPHFluid:
         cfl_number=0.4,
         integrator="leapfrog",
         velocities=None,
+        neighbour_skin="auto",
         random_state=None,
     ):
         self.dim = _check_dim(dim)
@@ -249,6 +277,11 @@ class SPHFluid:
             "cfl_number", cfl_number, low=0.0, low_closed=False, high=1.0
         )
         self.integrator = _check_option("integrator", integrator, _INTEGRATORS)
+        if isinstance(neighbour_skin, str):
+            _check_option("neighbour_skin", neighbour_skin, ("auto",))
+            self.neighbour_skin = _AUTO_SKIN[self.dim]
+        else:
+            self.neighbour_skin = _check_real("neighbour_skin", neighbour_skin, low=0.0)
 
         rng = check_random_state(random_state)
         positions, lattice, h = self._initial_positions(particles, h, rng)
@@ -277,6 +310,9 @@ class SPHFluid:
                 raise ValueError("velocities must be finite; got NaN or inf.")
         self._x = positions
         self._v = velocities
+        self._verlet_x = None
+        self._buffers = {}
+        self.n_neighbour_builds = 0
         self.time = 0.0
         self.n_steps = 0
         self._evaluate()
@@ -400,18 +436,88 @@ class SPHFluid:
 
     # ---------------------------------------------------------------- physics
     def _pairs(self, x):
-        """Pairs closer than ``h``: ``i, j``, ``d = x_i - x_j`` as ``(dim, n_pairs)``
-        (one contiguous row per axis, so that every sum over pairs reads a
-        contiguous array) and ``r2 = |d|^2``."""
+        """Pairs closer than ``h`` by a fresh tree search: ``i, j``, ``d = x_i -
+        x_j`` as ``(dim, n_pairs)`` and ``r2 = |d|^2``."""
         tree = cKDTree(x, balanced_tree=False, compact_nodes=False)
         pairs = tree.query_pairs(self.h, output_type="ndarray")
-        i, j = pairs[:, 0], pairs[:, 1]
+        d, r2 = self._separations(x, pairs[:, 0], pairs[:, 1])
+        return pairs[:, 0], pairs[:, 1], d, r2
+
+    @staticmethod
+    def _separations(x, i, j):
+        """``d = x_i - x_j`` as ``(dim, n_pairs)`` (one contiguous row per axis,
+        so that every sum over pairs reads a contiguous array) and ``|d|^2``."""
         x_t = np.ascontiguousarray(x.T)
         d = np.take(x_t, i, axis=1)
         d -= np.take(x_t, j, axis=1)
         r2 = d[0] * d[0]
         for k in range(1, d.shape[0]):
             r2 += d[k] * d[k]
+        return d, r2
+
+    def _buffer(self, name, shape, dtype=np.float64):
+        """A reused work array of ``shape`` (views of one growing allocation).
+
+        Fresh megabyte-sized temporaries every step cost page faults that took
+        a third of a step; the pair arrays live here between steps instead.
+        """
+        size = int(np.prod(shape))
+        store = self._buffers.get(name)
+        if store is None or store.size < size or store.dtype != dtype:
+            store = np.empty(int(1.2 * size) + 16, dtype=dtype)
+            self._buffers[name] = store
+        return store[:size].reshape(shape)
+
+    def _neighbours(self, x):
+        """Pairs closer than ``h`` from the Verlet list, rebuilt when needed.
+
+        Returns ``i, j``, ``d = x_i - x_j`` as ``(dim, n_pairs)`` and ``r2 =
+        |d|^2``, views of work buffers valid until the next call.
+
+        The list holds every pair closer than ``h (1 + skin)`` at the positions
+        ``x_0`` of its last build. While no particle has moved ``skin h / 2``
+        from ``x_0``, no two particles can have closed a gap of ``skin h``, so
+        every pair now closer than ``h`` is on the list: filtering the list by
+        ``|d| < h`` gives the same pairs as a fresh search (pairs at exactly
+        ``h`` contribute zero to every kernel sum).
+        """
+        h, skin, dim = self.h, self.neighbour_skin, self.dim
+        stale = self._verlet_x is None
+        if not stale:
+            moved = x - self._verlet_x
+            # A relative margin of 1e-9 covers round-off in the distances.
+            limit = (0.5 * skin * h) ** 2 * (1.0 - 1e-9)
+            stale = np.max(np.einsum("ik,ik->i", moved, moved)) >= limit
+        if stale:
+            tree = cKDTree(x, balanced_tree=False, compact_nodes=False)
+            pairs = tree.query_pairs(h * (1.0 + skin), output_type="ndarray")
+            self._verlet_i = np.ascontiguousarray(pairs[:, 0])
+            self._verlet_j = np.ascontiguousarray(pairs[:, 1])
+            self._verlet_x = x.copy()
+            self.n_neighbour_builds += 1
+        i_all, j_all = self._verlet_i, self._verlet_j
+        n_all = len(i_all)
+        x_t = np.ascontiguousarray(x.T)
+        d_all = self._buffer("d_all", (dim, n_all))
+        scratch = self._buffer("scratch_all", n_all)
+        r2_all = self._buffer("r2_all", n_all)
+        for k in range(dim):
+            np.take(x_t[k], i_all, out=d_all[k])
+            np.take(x_t[k], j_all, out=scratch)
+            d_all[k] -= scratch
+            if k == 0:
+                np.multiply(d_all[0], d_all[0], out=r2_all)
+            else:
+                np.multiply(d_all[k], d_all[k], out=scratch)
+                r2_all += scratch
+        inside = np.flatnonzero(r2_all < h * h)
+        n_pairs = len(inside)
+        i = np.take(i_all, inside, out=self._buffer("i", n_pairs, np.intp))
+        j = np.take(j_all, inside, out=self._buffer("j", n_pairs, np.intp))
+        d = self._buffer("d", (dim, n_pairs))
+        for k in range(dim):
+            np.take(d_all[k], inside, out=d[k])
+        r2 = np.take(r2_all, inside, out=self._buffer("r2", n_pairs))
         return i, j, d, r2
 
     def _pressure(self, rho):
@@ -431,43 +537,46 @@ class SPHFluid:
     def _evaluate(self):
         """Density, pressure, acceleration and the stable step at the current state.
 
-        Every pair quantity is one flat array (``d`` is ``(dim, n_pairs)``) and
-        the kernels are written out on ``r < h`` (all pairs are), with in-place
-        updates, to keep the number of passes over the pairs small.
+        Every pair quantity is one flat array (``d`` is ``(dim, n_pairs)``) in
+        a reused work buffer, and the kernels are written out on ``r < h`` (all
+        pairs are), with in-place updates, to keep the number of passes over
+        the pairs small; constant factors are applied per particle.
         """
         x, v, n, m, h = self._x, self._v, self.n_particles, self.particle_mass, self.h
-        i, j, d, r2 = self._pairs(x)
+        i, j, d, r2 = self._neighbours(x)
+        n_pairs = len(i)
+        buffer = self._buffer
+        tmp = buffer("tmp", n_pairs)
+        tmp2 = buffer("tmp2", n_pairs)
 
         # Poly6 density: W = C (h^2 - r^2)^3.
-        u = h * h - r2
-        np.maximum(u, 0.0, out=u)
-        w = u * u
+        u = np.subtract(h * h, r2, out=buffer("u", n_pairs))
+        w = np.multiply(u, u, out=buffer("w", n_pairs))
         w *= u
-        w *= self._poly6.normalization
-        rho = m * (
-            self._poly6._radial_value_r2(0.0)
-            + np.bincount(i, w, minlength=n)
-            + np.bincount(j, w, minlength=n)
-        )
+        # (bincount of no pairs is an int array.)
+        rho = np.bincount(i, w, minlength=n).astype(np.float64, copy=False)
+        rho += np.bincount(j, w, minlength=n)
+        rho *= m * self._poly6.normalization
+        rho += m * self._poly6._radial_value_r2(0.0)
         p = self._pressure(rho)
         inv_rho = 1.0 / rho
         # m / (rho_i rho_j), shared by pressure and viscosity.
-        m_inv_rho_ij = np.take(inv_rho, i)
-        m_inv_rho_ij *= np.take(inv_rho, j)
-        m_inv_rho_ij *= m
+        m_inv_rho_ij = np.take(m * inv_rho, i, out=buffer("m_inv_rho_ij", n_pairs))
+        m_inv_rho_ij *= np.take(inv_rho, j, out=tmp)
 
-        r = np.sqrt(r2)
-        h_minus_r = h - r
-        np.maximum(h_minus_r, 0.0, out=h_minus_r)
+        r = np.sqrt(r2, out=buffer("r", n_pairs))
+        h_minus_r = np.subtract(h, r, out=buffer("h_minus_r", n_pairs))
         # Pressure: on i, -m (p_i + p_j) / (2 rho_i rho_j) grad W(d), with the
         # spiky grad W(d) = -3 C (h - r)^2 / r d; on j minus that. A pair at
         # r = 0 has d = 0: any finite factor gives it no force.
         np.maximum(r, h * 1e-12, out=r)
-        coefficient = h_minus_r * h_minus_r
+        coefficient = np.multiply(h_minus_r, h_minus_r, out=buffer("coef", n_pairs))
         coefficient /= r
-        coefficient *= 1.5 * self._spiky.normalization
         coefficient *= m_inv_rho_ij
-        coefficient *= np.take(p, i) + np.take(p, j)
+        scaled_p = (1.5 * self._spiky.normalization) * p
+        np.take(scaled_p, i, out=tmp)
+        tmp += np.take(scaled_p, j, out=tmp2)
+        coefficient *= tmp
         # Viscosity: on i, s_ij (v_j - v_i) with the Laplacian C_v (h - r); on
         # j, s_ij (v_i - v_j).
         s = h_minus_r
@@ -475,52 +584,59 @@ class SPHFluid:
         s *= m_inv_rho_ij
         v_t = np.ascontiguousarray(v.T) if self.viscosity > 0 else None
         a = np.empty((n, self.dim))
-        pair = np.empty_like(r2)
+        pair = r  # r is not needed any more
         for k in range(self.dim):
             np.multiply(coefficient, d[k], out=pair)
             if v_t is not None:
-                delta = np.take(v_t[k], j)
-                delta -= np.take(v_t[k], i)
-                delta *= s
-                pair += delta
+                np.take(v_t[k], j, out=tmp)
+                tmp -= np.take(v_t[k], i, out=tmp2)
+                tmp *= s
+                pair += tmp
             a[:, k] = np.bincount(i, pair, minlength=n)
             a[:, k] -= np.bincount(j, pair, minlength=n)
         a += self.gravity
 
+        viscous_diagonal = np.bincount(i, s, minlength=n).astype(np.float64, copy=False)
+        viscous_diagonal += np.bincount(j, s, minlength=n)
         if self.surface_tension > 0:
+            # This reuses the buffers of s and of the pressure coefficient.
             a += self._surface_tension(i, j, d, r2, u, rho)
 
         self._rho, self._p, self._a = rho, p, a
-        viscous_diagonal = np.bincount(i, s, minlength=n) + np.bincount(
-            j, s, minlength=n
-        )
         self._dt_limit = self._stable_step(rho, v, a, viscous_diagonal)
 
     def _surface_tension(self, i, j, d, r2, u, rho):
         """Colour-field force; ``u = h^2 - r^2`` on the pairs."""
-        n, m = self.n_particles, self.particle_mass
+        n, m, n_pairs = self.n_particles, self.particle_mass, len(i)
+        buffer = self._buffer
+        tmp = buffer("tmp", n_pairs)
         volume = m / rho
-        c = self._poly6.normalization
-        volume_i, volume_j = np.take(volume, i), np.take(volume, j)
         # grad W(d) = -6 C u^2 d. n_i = sum_j V_j grad W(x_i - x_j), and
-        # grad W(x_j - x_i) = -grad W(d).
-        grad = u * u
-        grad *= -6.0 * c
+        # grad W(x_j - x_i) = -grad W(d). The factor -6 C rides on the volumes.
+        scaled_volume = (-6.0 * self._poly6.normalization) * volume
+        volume_i = np.take(scaled_volume, i, out=buffer("volume_i", n_pairs))
+        volume_j = np.take(scaled_volume, j, out=buffer("volume_j", n_pairs))
+        u2 = np.multiply(u, u, out=buffer("w", n_pairs))
+        grad_i = np.multiply(u2, volume_i, out=buffer("coef", n_pairs))
+        grad_j = np.multiply(u2, volume_j, out=buffer("h_minus_r", n_pairs))
         normal = np.empty((n, self.dim))
-        term = np.empty_like(r2)
         for k in range(self.dim):
-            np.multiply(grad, d[k], out=term)
-            normal[:, k] = np.bincount(i, volume_j * term, minlength=n)
-            normal[:, k] -= np.bincount(j, volume_i * term, minlength=n)
+            normal[:, k] = np.bincount(
+                i, np.multiply(grad_j, d[k], out=tmp), minlength=n
+            )
+            normal[:, k] -= np.bincount(
+                j, np.multiply(grad_i, d[k], out=tmp), minlength=n
+            )
         # Laplacian of W: -6 C u (dim u - 4 r^2).
-        lap = self.dim * u
-        lap -= 4.0 * r2
+        lap = np.multiply(u, self.dim, out=buffer("r", n_pairs))
+        lap -= np.multiply(r2, 4.0, out=tmp)
         lap *= u
-        lap *= -6.0 * c
-        curvature_term = (
-            volume * self._poly6._radial_laplacian_r2(0.0)
-            + np.bincount(i, volume_j * lap, minlength=n)
-            + np.bincount(j, volume_i * lap, minlength=n)
+        curvature_term = volume * self._poly6._radial_laplacian_r2(0.0)
+        curvature_term += np.bincount(
+            i, np.multiply(volume_j, lap, out=tmp), minlength=n
+        )
+        curvature_term += np.bincount(
+            j, np.multiply(volume_i, lap, out=tmp), minlength=n
         )
         norm = np.sqrt(np.einsum("ik,ik->i", normal, normal))
         surface = norm >= self.surface_threshold / self.h
