@@ -291,9 +291,10 @@ def test_forces_match_per_particle_reference(dim, eos):
         integrator="symplectic_euler",
     )
     expected = _reference_accelerations(x, v, threshold=0.5, g=g, eos=eos, **params)
+    scale = np.abs(expected).max()
+    np.testing.assert_allclose(fluid.accelerations, expected, atol=1e-6 * scale)
     fluid.step()
     measured = (fluid.velocities - v) / dt
-    scale = np.abs(expected).max()
     np.testing.assert_allclose(measured, expected, atol=1e-6 * scale)
     np.testing.assert_allclose(fluid.positions, x + dt * fluid.velocities)
 

@@ -154,6 +154,10 @@ class SPHFluid:
         Current SPH densities (a copy).
     pressure : ndarray of shape (n_particles,)
         Current pressures (a copy).
+    accelerations : ndarray of shape (n_particles, dim)
+        Accelerations of the last force evaluation, which the next step
+        starts from (a copy). With the leapfrog, the viscous term of a step's
+        evaluation uses the half-step velocities.
     neighbour_skin : float
         The Verlet skin used.
     n_neighbour_builds : int
@@ -786,6 +790,11 @@ class SPHFluid:
     def pressure(self):
         """Current pressures, shape (n_particles,) (a copy)."""
         return self._p.copy()
+
+    @property
+    def accelerations(self):
+        """Accelerations of the last evaluation, shape (n_particles, dim) (a copy)."""
+        return self._a.copy()
 
     def __repr__(self):
         return (
