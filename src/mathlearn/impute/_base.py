@@ -142,9 +142,7 @@ class Pattern:
         """
         if getattr(self, "_transposed", None) is None:
             order = np.argsort(self.cols, kind="stable")
-            obs_t = Observed(
-                self.cols[order], self.rows[order], None, self.shape[::-1]
-            )
+            obs_t = Observed(self.cols[order], self.rows[order], None, self.shape[::-1])
             self._transposed = Pattern(obs_t), order
         return self._transposed
 
