@@ -125,7 +125,7 @@ def _soft_impute_objective(X_missing, Z, lam):
     return fit + lam * np.linalg.svd(Z, compute_uv=False).sum()
 
 
-@pytest.mark.parametrize("svd_solver", ["als", "arpack", "randomized"])
+@pytest.mark.parametrize("svd_solver", ["als", "ridge-als", "arpack", "randomized"])
 def test_trace_norm_objective_matches_dense_proximal_gradient(svd_solver):
     X = _low_rank(30, 20, 4, seed=3) + 0.3 * np.random.RandomState(4).normal(
         size=(30, 20)
@@ -428,7 +428,7 @@ def test_ridge_rows_matches_dense_per_row_solve(penalty_shape):
         design = np.vstack([B[obs.cols[here]], np.diag(np.sqrt(full[i]))])
         target = np.concatenate([values[here], np.zeros(rank)])
         expected[i] = np.linalg.lstsq(design, target, rcond=None)[0]
-    sparse = ridge_rows(pattern, values, B, penalty, padded_bytes=np.inf)
-    padded = ridge_rows(pattern, values, B, penalty, padded_bytes=0)
+    sparse = ridge_rows(pattern, values, B, penalty, gram="sparse")
+    padded = ridge_rows(pattern, values, B, penalty, gram="padded")
     np.testing.assert_allclose(sparse, expected, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(padded, expected, rtol=1e-9, atol=1e-12)

@@ -154,10 +154,10 @@ def _als_step(pattern, residual, lam, U, D, V):
     return U, np.sqrt(sigma), V @ Rt.T
 
 
-def _ridge_step(pattern, pattern_t, order, residual, lam, U, D, V):
+def _ridge_step(pattern, pattern_t, residual, residual_t, lam, U, D, V):
     """One ridge-ALS iteration: every row, then every column, exactly."""
     A = ridge_rows(pattern, residual, V * D, lam)
-    B = ridge_rows(pattern_t, residual[order], A, lam)
+    B = ridge_rows(pattern_t, residual_t, A, lam)
     return _balanced_svd(A, B)
 
 
@@ -261,9 +261,11 @@ def soft_impute_ridge_als(
     the filled-matrix steps when most entries are missing.
     """
     pattern_t, order = pattern.transpose()
+    # Gathered once per shrinkage, not once per iteration.
+    residual_t = residual[order]
 
     def step(U, D, V):
-        return _ridge_step(pattern, pattern_t, order, residual, lam, U, D, V)
+        return _ridge_step(pattern, pattern_t, residual, residual_t, lam, U, D, V)
 
     return _run_als(
         pattern,
