@@ -55,7 +55,7 @@ def test_trace_norm_recovers_exact_low_rank(rank):
     X = _low_rank(100, 80, rank, seed=rank)
     X_missing = _hide(X, 0.5, seed=rank)
     missing = np.isnan(X_missing)
-    imputer = TraceNormImputer(1e-3, center=None, tol=1e-7, random_state=0)
+    imputer = TraceNormImputer(1e-3, center=None, tol=1e-14, random_state=0)
     X_filled = imputer.fit_transform(X_missing)
     assert _relative_error(X_filled, X, missing) < 1e-3
     assert imputer.rank_ == rank
@@ -64,7 +64,7 @@ def test_trace_norm_recovers_exact_low_rank(rank):
 def test_trace_norm_recovers_exact_low_rank_after_centring():
     X = _low_rank(100, 80, 3, seed=3)
     X_missing = _hide(X, 0.5, seed=3)
-    imputer = TraceNormImputer(1e-3, tol=1e-7, max_iter=500, random_state=0)
+    imputer = TraceNormImputer(1e-3, tol=1e-14, max_iter=500, random_state=0)
     X_filled = imputer.fit_transform(X_missing)
     assert _relative_error(X_filled, X, np.isnan(X_missing)) < 1e-3
 
@@ -136,7 +136,7 @@ def test_trace_norm_objective_matches_dense_proximal_gradient(svd_solver):
     imputer = TraceNormImputer(
         lam,
         center=None,
-        tol=1e-12,
+        tol=1e-24,
         max_iter=20000,
         svd_solver=svd_solver,
         random_state=0,
@@ -224,8 +224,8 @@ def test_dense_nan_and_sparse_observed_give_the_same_completion(imputer):
 @pytest.mark.parametrize(
     "imputer",
     [
-        TraceNormImputer(1.0, tol=1e-10, max_iter=5000, random_state=0),
-        TraceNormImputer(1.0, scale=True, tol=1e-10, max_iter=5000, random_state=0),
+        TraceNormImputer(1.0, tol=1e-20, max_iter=5000, random_state=0),
+        TraceNormImputer(1.0, scale=True, tol=1e-20, max_iter=5000, random_state=0),
         SVDImputer(3, alpha=0.5, tol=1e-12, max_iter=5000, random_state=0),
         SVDImputer(
             3,

@@ -52,8 +52,11 @@ def _orthonormal_extension(U, k, rng):
     return Q
 
 
-def _relative_change(U0, d0, V0, U1, d1, V1):
-    """``||Z0 - Z1||_F / ||Z0||_F`` for ``Z = U diag(d) V^T``.
+def _squared_change(U0, d0, V0, U1, d1, V1):
+    """``||Z0 - Z1||_F^2 / ||Z0||_F^2`` for ``Z = U diag(d) V^T``.
+
+    The convergence criterion of Mazumder, Hastie & Tibshirani (2010) and of
+    R's softImpute (its ``thresh``).
 
     ``Z0 - Z1 = [U0 U1] diag(d0, -d1) [V0 V1]^T``; with QR factors of the
     stacked bases the norm is that of a small ``2r x 2r`` matrix, accurate
@@ -67,7 +70,7 @@ def _relative_change(U0, d0, V0, U1, d1, V1):
     if norm0 == 0:
         return 0.0 if not np.any(d1) else 1.0
     core = (Ru * np.concatenate([d0, -d1])) @ Rv.T
-    return float(np.linalg.norm(core)) / norm0
+    return (float(np.linalg.norm(core)) / norm0) ** 2
 
 
 def _ridge_shrink(D, D2, lam):
@@ -200,7 +203,7 @@ def _run_als(
             n_iter += 1
             U0, d0, V0 = U, D**2, V
             U, D, V = step(U, D, V)
-            change = _relative_change(U0, d0, V0, U, D**2, V)
+            change = _squared_change(U0, d0, V0, U, D**2, V)
             if verbose > 1:
                 print(f"    iter {n_iter:>4}  rank {D.size:>4}  change {change:.3e}")
             if _saturated(pattern, residual, lam, U, D, V, rank_cap, n_iter - start):
@@ -361,7 +364,7 @@ def soft_impute_svd(
         Un, sigma, Vn = _top_svd(op, rank, V, solver, rng)
         dn = np.maximum(sigma - lam, 0.0)
         keep = dn > 0
-        change = _relative_change(U, d, V, Un[:, keep], dn[keep], Vn[:, keep])
+        change = _squared_change(U, d, V, Un[:, keep], dn[keep], Vn[:, keep])
         if keep.all() and rank < rank_cap:
             rank = min(rank_cap, 2 * rank)
             change = np.inf
