@@ -310,6 +310,97 @@ def test_shrinkage_path_and_validation_errors():
     assert imputer.shrinkage_ > path[-1] or path.size < 12
 
 
+def test_relaxed_singular_values_are_the_least_squares_refit():
+    """relax=1 refits d on the observed entries with U, V of the soft solution.
+
+    Reference: np.linalg.lstsq on the explicit design of the observed
+    entries, U and V read from the unrelaxed fit at the same shrinkage.
+    """
+    X = _low_rank(60, 20, 2, seed=3) + 0.1 * np.random.RandomState(3).normal(
+        size=(60, 20)
+    )
+    X_missing = _hide(X, 0.4, seed=4)
+    params = {"shrinkage": 2.0, "center": None, "tol": 1e-8, "random_state": 0}
+    soft = TraceNormImputer(relax=0.0, **params).fit(X_missing)
+    d = soft.singular_values_
+    U = soft.row_factors_ / np.sqrt(d)
+    V = soft.column_factors_ / np.sqrt(d)
+    rows, cols = np.nonzero(~np.isnan(X_missing))
+    design = np.stack([U[rows, k] * V[cols, k] for k in range(d.size)], axis=1)
+    d_ls = np.linalg.lstsq(design, X_missing[rows, cols], rcond=None)[0]
+    assert np.all(d_ls > 0) and np.all(d_ls > d)  # the penalty shrinks d
+    for relax in [1.0, 0.5]:
+        relaxed = TraceNormImputer(relax=relax, **params).fit(X_missing)
+        np.testing.assert_allclose(
+            relaxed.singular_values_, d + relax * (d_ls - d), rtol=1e-5
+        )
+        # transform folds training rows back to the relaxed completion.
+        Z = (U * relaxed.singular_values_) @ V.T
+        missing = np.isnan(X_missing)
+        np.testing.assert_allclose(
+            relaxed.transform(X_missing)[missing], Z[missing], atol=1e-5
+        )
+
+
+def test_relaxation_lowers_the_error_of_a_rank_selecting_shrinkage():
+    """Known truth: relaxing removes the shrinkage bias of the kept components."""
+    X = _low_rank(150, 40, 3, seed=5)
+    noisy = X + 0.3 * np.random.RandomState(5).normal(size=X.shape)
+    X_missing = _hide(noisy, 0.1, seed=6)
+    missing = np.isnan(X_missing)
+    errors, ranks = {}, {}
+    for relax in [0.0, "auto"]:
+        imputer = TraceNormImputer(relax=relax, random_state=0).fit(X_missing)
+        errors[relax] = _relative_error(imputer.transform(X_missing), X, missing)
+        ranks[relax] = imputer.rank_
+    assert imputer.relaxation_ > 0
+    # Unrelaxed, the best shrinkage keeps many noise components (rank ~27).
+    assert ranks["auto"] <= 5 < ranks[0.0]
+    assert errors["auto"] < 0.85 * errors[0.0]
+
+
+def test_center_auto_chooses_row_effects_only_when_rows_have_offsets():
+    rng = np.random.RandomState(0)
+    # Standardised-like features driven by two factors: no row offsets, so
+    # row effects estimated from ~5 entries per row only add noise.
+    X = _low_rank(300, 10, 2, seed=1) + 0.3 * rng.normal(size=(300, 10))
+    # The same plus strong row offsets (abilities): row effects are the model.
+    X_offsets = X + 5.0 * rng.normal(size=(300, 1))
+    errors = {}
+    for name, data, expected in [
+        ("plain", X, "columns"),
+        ("offsets", X_offsets, "both"),
+    ]:
+        X_missing = _hide(data, 0.5, seed=2)
+        missing = np.isnan(X_missing)
+        auto = TraceNormImputer(random_state=0).fit(X_missing)
+        assert auto.center_ == expected, name
+        for center in ["columns", "both"]:
+            imputer = TraceNormImputer(center=center, random_state=0)
+            errors[name, center] = _relative_error(
+                imputer.fit_transform(X_missing), data, missing
+            )
+        errors[name, "auto"] = _relative_error(auto.transform(X_missing), data, missing)
+        assert errors[name, "auto"] <= 1.001 * errors[name, expected]
+    # The choice matters: the wrong centring is clearly worse on each.
+    assert errors["plain", "both"] > 1.05 * errors["plain", "columns"]
+    assert errors["offsets", "columns"] > 1.03 * errors["offsets", "both"]
+
+
+def test_folds_partition_the_observed_entries():
+    imputer = TraceNormImputer(n_folds=4, random_state=0)
+    folds = imputer._folds(1001, np.random.RandomState(0))
+    assert len(folds) == 4
+    np.testing.assert_array_equal(np.sum(folds, axis=0), np.ones(1001))
+    assert {int(f.sum()) for f in folds} <= {250, 251}
+    single = TraceNormImputer(n_folds=1, validation_fraction=0.2)
+    (held_out,) = single._folds(10_000, np.random.RandomState(0))
+    assert abs(held_out.mean() - 0.2) < 0.02
+    # "auto": k-fold on small data only.
+    assert TraceNormImputer()._n_folds(10_000) == 5
+    assert TraceNormImputer()._n_folds(10_001) == 1
+
+
 def test_low_rank_completers_beat_knn_and_iterative_on_race_times():
     """Error against the noise-free speeds, where the rank-1 model is right."""
     from sklearn.experimental import enable_iterative_imputer  # noqa: F401
@@ -377,6 +468,14 @@ def test_bad_parameters_are_named():
         SVDImputer(1, alpha=-1.0).fit(X)
     with pytest.raises(ValueError, match="'shrinkage' parameter"):
         TraceNormImputer(-0.5).fit(X)
+    with pytest.raises(ValueError, match="'relax' parameter"):
+        TraceNormImputer(relax=1.5).fit(X)
+    with pytest.raises(ValueError, match="'n_folds' parameter"):
+        TraceNormImputer(n_folds=0).fit(X)
+    with pytest.raises(ValueError, match="'center' parameter"):
+        TraceNormImputer(center="rowz").fit(X)
+    with pytest.raises(ValueError, match="'center' parameter"):
+        SVDImputer(1, center="auto").fit(X)
 
 
 def test_convergence_warning():
