@@ -387,6 +387,13 @@ def test_center_auto_chooses_row_effects_only_when_rows_have_offsets():
     assert errors["offsets", "columns"] > 1.03 * errors["offsets", "both"]
 
 
+def test_constant_matrix_is_completed_by_the_constant():
+    X_missing = _hide(np.full((40, 12), 2.5), 0.4)
+    for shrinkage in ["auto", 0.1, 0.0]:
+        X_filled = TraceNormImputer(shrinkage, random_state=0).fit_transform(X_missing)
+        np.testing.assert_allclose(X_filled, 2.5)
+
+
 def test_folds_partition_the_observed_entries():
     imputer = TraceNormImputer(n_folds=4, random_state=0)
     folds = imputer._folds(1001, np.random.RandomState(0))

@@ -47,7 +47,9 @@ _AUTO_RELAXATIONS = np.linspace(0.0, 1.0, 5)
 
 def _top_singular_value(pattern, residual):
     S = pattern.matrix(residual)
-    if min(S.shape) <= 2 or S.nnz == 0:
+    if S.nnz == 0 or not np.any(S.data):
+        return 0.0  # ARPACK fails on a zero matrix
+    if min(S.shape) <= 2:
         return float(np.linalg.norm(S.toarray(), ord=2)) if S.nnz else 0.0
     sigma = svds(S, k=1, return_singular_vectors=False, random_state=0)
     return float(sigma[0])
@@ -56,8 +58,8 @@ def _top_singular_value(pattern, residual):
 def _least_squares_singular_values(pattern, residual, U, V, chunk=1 << 16):
     """Singular values refitted without penalty on the observed entries.
 
-    ``argmin_{e >= 0} sum_O (R_ij - sum_k e_k U_ik V_jk)^2`` for fixed ``U``
-    and ``V`` (Soft-Impute+ of Mazumder et al. 2010): the normal equations
+    ``argmin_e sum_O (R_ij - sum_k e_k U_ik V_jk)^2`` for fixed ``U`` and
+    ``V`` (Soft-Impute+ of Mazumder et al. 2010): the normal equations
     of ``F = U[rows] * V[cols]``, accumulated in chunks so that memory stays
     ``O(chunk * rank)``, then clipped at 0. ``O(|O| rank^2)``.
     """
@@ -151,17 +153,17 @@ class TraceNormImputer(_BaseLowRankImputer):
     relax : "auto" or float in [0, 1], default="auto"
         Relaxation of the singular values: ``Z = U diag(d_relax) V^T`` with
         ``d_relax = (1 - relax) d + relax d_ls``, where ``U diag(d) V^T`` is
-        the soft-impute solution and ``d_ls >= 0`` refits its singular values
-        without penalty on the observed entries, ``U`` and ``V`` fixed
-        (Soft-Impute+ of Mazumder et al. 2010, the analogue of the relaxed
-        lasso). The nuclear norm both selects the rank and shrinks every
-        kept singular value by ``lambda``; relaxing undoes part of the
-        shrinkage, so a larger ``lambda`` can select the rank without biasing
-        the kept components. ``0`` is the exact soft-impute solution.
-        ``"auto"`` chooses among 0, 0.25, 0.5, 0.75 and 1 jointly with the
-        shrinkage, on the same held-out entries (scoring them is nearly free:
-        the prediction is linear in ``relax``); with a fixed ``shrinkage`` it
-        means 0.
+        the soft-impute solution and ``d_ls`` refits its singular values by
+        least squares on the observed entries, ``U`` and ``V`` fixed,
+        negative values set to 0 (Soft-Impute+ of Mazumder et al. 2010, the
+        analogue of the relaxed lasso). The nuclear norm both selects the
+        rank and shrinks every kept singular value by ``lambda``; relaxing
+        undoes part of the shrinkage, so a larger ``lambda`` can select the
+        rank without biasing the kept components. ``0`` is the exact
+        soft-impute solution. ``"auto"`` chooses among 0, 0.25, 0.5, 0.75
+        and 1 jointly with the shrinkage, on the same held-out entries
+        (scoring them is nearly free: the prediction is linear in
+        ``relax``); with a fixed ``shrinkage`` it means 0.
     n_folds : "auto" or int, default="auto"
         How the held-out entries are drawn. ``1``: a single random fraction
         ``validation_fraction`` of the observed entries. ``k >= 2``: k-fold
@@ -485,8 +487,11 @@ class TraceNormImputer(_BaseLowRankImputer):
             full = fit_centering(obs, center=center, scale=self.scale)
             lam_max = _top_singular_value(Pattern(obs), standardize(obs, full))
             target = self.shrinkage / lam_max if lam_max > 0 else 1.0
-            steps = int(np.ceil(3 * np.log10(1 / target))) if target < 1 else 0
-            relative = np.geomspace(1.0, min(target, 1.0), steps + 1)
+            floor = min(target if target > 0 else self.shrinkage_ratio, 1.0)
+            steps = int(np.ceil(3 * np.log10(1 / floor)))
+            relative = np.geomspace(1.0, floor, steps + 1)
+            if target == 0:
+                relative = np.append(relative, 0.0)
             relative[-1] = target
             scored = np.zeros(relative.size, dtype=bool)
             scored[-1] = True
@@ -500,7 +505,7 @@ class TraceNormImputer(_BaseLowRankImputer):
             squares, count, ranks, iters = np.zeros(relaxations.size), 0, [], 0
             for fit in fits:
                 lam = rel * fit["lam_max"]
-                if rel >= 1.0 or lam == 0.0:
+                if rel >= 1.0 or fit["lam_max"] == 0.0:
                     # Z = 0 exactly at lambda_max: nothing to solve.
                     m, n = fit["pattern"].shape
                     solution = Solution(
