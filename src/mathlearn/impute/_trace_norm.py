@@ -129,7 +129,8 @@ class TraceNormImputer(_BaseLowRankImputer):
         soft-impute solution; a smaller value bounds time and memory (the
         solution is then the best of rank at most ``max_rank``).
     max_iter : int, default=100
-        Maximum number of iterations for each shrinkage.
+        Maximum number of iterations for each shrinkage; for the final fit,
+        in total over the updates of the effects (see Notes).
     tol : float, default=1e-4
         Stop when the relative change of ``Z`` in Frobenius norm,
         ``||Z_old - Z||_F / ||Z_old||_F``, falls below ``tol``.
@@ -381,9 +382,10 @@ class TraceNormImputer(_BaseLowRankImputer):
         cap = max(min(shape) - 1, 1)
         return cap if self.max_rank is None else min(self.max_rank, cap)
 
-    def _solve(self, pattern, residual, lam, state, rng, tol=None):
+    def _solve(self, pattern, residual, lam, state, rng, tol=None, max_iter=None):
         """One shrinkage, warm-started; returns the Solution."""
         tol = self.tol if tol is None else tol
+        max_iter = self.max_iter if max_iter is None else max_iter
         rank_cap = self._rank_cap(pattern.shape)
         solver = self.svd_solver
         if solver == "auto":
@@ -401,7 +403,7 @@ class TraceNormImputer(_BaseLowRankImputer):
                 residual,
                 lam,
                 state,
-                max_iter=self.max_iter,
+                max_iter=max_iter,
                 tol=tol,
                 rank_cap=rank_cap,
                 rng=rng,
@@ -420,7 +422,7 @@ class TraceNormImputer(_BaseLowRankImputer):
             residual,
             lam,
             state,
-            max_iter=self.max_iter,
+            max_iter=max_iter,
             tol=tol,
             rank_cap=rank_cap,
             solver=solver,
@@ -521,7 +523,7 @@ class TraceNormImputer(_BaseLowRankImputer):
             print(f"{'rel. shrink.':>12} {'rank':>5} {'iter':>5} {'valid. RMSE':>12}")
         relaxations = self._relaxations()
         joint = self._joint(center)
-        errors, best_state = [], None
+        errors, best_state, best_effects = [], None, None
         best, since_best = 0, 0
         for k, rel in enumerate(relative):
             squares, count, ranks, iters = np.zeros(relaxations.size), 0, [], 0
@@ -577,6 +579,7 @@ class TraceNormImputer(_BaseLowRankImputer):
             if errors[-1].min() <= errors[best].min():
                 best, since_best = len(errors) - 1, 0
                 best_state = fits[0]["state"]
+                best_effects = fits[0]["centering"]
             else:
                 since_best += 1
                 if since_best >= 2:
@@ -590,6 +593,7 @@ class TraceNormImputer(_BaseLowRankImputer):
             "best": relative[best] if errors.size else 1.0,
             "relaxation": float(relaxations[gamma]),
             "state": best_state,
+            "effects": best_effects,
         }
 
     def _joint(self, center):
@@ -625,6 +629,10 @@ class TraceNormImputer(_BaseLowRankImputer):
             errors = selection["errors"]
             state = selection["state"]
             relaxation = selection["relaxation"]
+            if self._joint(self.center_) and selection["effects"] is not None:
+                # The first fold's joint effects there start the refit's.
+                centering = selection["effects"]
+                residual = standardize(obs, centering)
         else:
             path, errors, lam = np.empty(0), np.empty(0), self.shrinkage
             relaxation = float(self._relaxations()[0])
@@ -647,13 +655,19 @@ class TraceNormImputer(_BaseLowRankImputer):
         spread = spread if spread > 0 else 1.0
         # The solves for Z are inexact while the effects still move (their
         # tolerance follows the effects' change), exact at the end.
+        # max_iter bounds the iterations of all these solves together.
         n_iter, settled = 0, False
         inner_tol = max(self.tol, _PATH_TOL) if joint else self.tol
         for _ in range(_MAX_JOINT_STEPS):
-            solution = self._solve(pattern, residual, lam, state, rng, inner_tol)
+            solution = self._solve(
+                pattern, residual, lam, state, rng, inner_tol, self.max_iter - n_iter
+            )
             state = solution.state
             n_iter += solution.n_iter
-            if not joint or not solution.d.size or (settled and inner_tol == self.tol):
+            done = not joint or not solution.d.size
+            if done or (settled and inner_tol == self.tol):
+                break
+            if n_iter >= self.max_iter:
                 break
             z = row_dot(solution.U * solution.d, solution.V, obs.rows, obs.cols)
             new = refit_effects(obs, centering, z, center=self.center_)
@@ -670,7 +684,8 @@ class TraceNormImputer(_BaseLowRankImputer):
             inner_tol = max(self.tol, min(_PATH_TOL, 0.1 * change / spread))
             if settled:
                 inner_tol = self.tol
-        if not solution.converged:
+        converged = solution.converged and (not joint or not solution.d.size or settled)
+        if not converged:
             warnings.warn(
                 f"TraceNormImputer did not converge in max_iter={self.max_iter} "
                 f"iterations at shrinkage={lam:.4g}; increase max_iter or tol",
