@@ -129,8 +129,8 @@ class TraceNormImputer(_BaseLowRankImputer):
         soft-impute solution; a smaller value bounds time and memory (the
         solution is then the best of rank at most ``max_rank``).
     max_iter : int, default=100
-        Maximum number of iterations for each shrinkage; for the final fit,
-        in total over the updates of the effects (see Notes).
+        Maximum number of iterations for each shrinkage (for each update of
+        the effects in the final fit, see Notes).
     tol : float, default=1e-4
         Stop when the relative change of ``Z`` in Frobenius norm,
         ``||Z_old - Z||_F / ||Z_old||_F``, falls below ``tol``.
@@ -655,19 +655,16 @@ class TraceNormImputer(_BaseLowRankImputer):
         spread = spread if spread > 0 else 1.0
         # The solves for Z are inexact while the effects still move (their
         # tolerance follows the effects' change), exact at the end.
-        # max_iter bounds the iterations of all these solves together.
+        # A solve that does not converge in max_iter ends the descent (a
+        # ConvergenceWarning follows): more steps would not converge either.
         n_iter, settled = 0, False
         inner_tol = max(self.tol, _PATH_TOL) if joint else self.tol
         for _ in range(_MAX_JOINT_STEPS):
-            solution = self._solve(
-                pattern, residual, lam, state, rng, inner_tol, self.max_iter - n_iter
-            )
+            solution = self._solve(pattern, residual, lam, state, rng, inner_tol)
             state = solution.state
             n_iter += solution.n_iter
-            done = not joint or not solution.d.size
+            done = not joint or not solution.d.size or not solution.converged
             if done or (settled and inner_tol == self.tol):
-                break
-            if n_iter >= self.max_iter:
                 break
             z = row_dot(solution.U * solution.d, solution.V, obs.rows, obs.cols)
             new = refit_effects(obs, centering, z, center=self.center_)
