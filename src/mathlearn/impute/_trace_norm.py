@@ -382,10 +382,9 @@ class TraceNormImputer(_BaseLowRankImputer):
         cap = max(min(shape) - 1, 1)
         return cap if self.max_rank is None else min(self.max_rank, cap)
 
-    def _solve(self, pattern, residual, lam, state, rng, tol=None, max_iter=None):
+    def _solve(self, pattern, residual, lam, state, rng, tol=None):
         """One shrinkage, warm-started; returns the Solution."""
         tol = self.tol if tol is None else tol
-        max_iter = self.max_iter if max_iter is None else max_iter
         rank_cap = self._rank_cap(pattern.shape)
         solver = self.svd_solver
         if solver == "auto":
@@ -403,7 +402,7 @@ class TraceNormImputer(_BaseLowRankImputer):
                 residual,
                 lam,
                 state,
-                max_iter=max_iter,
+                max_iter=self.max_iter,
                 tol=tol,
                 rank_cap=rank_cap,
                 rng=rng,
@@ -422,7 +421,7 @@ class TraceNormImputer(_BaseLowRankImputer):
             residual,
             lam,
             state,
-            max_iter=max_iter,
+            max_iter=self.max_iter,
             tol=tol,
             rank_cap=rank_cap,
             solver=solver,
