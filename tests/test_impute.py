@@ -191,6 +191,20 @@ def test_trace_norm_with_column_effects_matches_dense_block_descent():
     assert np.max(np.abs(means - b)) > 1e-2
 
 
+def test_effects_are_fitted_first_above_the_joint_size_or_with_scale(monkeypatch):
+    import mathlearn.impute._trace_norm as trace_norm
+
+    rng = np.random.RandomState(4)
+    X = _low_rank(30, 20, 3, seed=3) + 2.0 * rng.normal(size=(1, 20))
+    X_missing = _hide(X, 0.4, seed=5)
+    means = np.nanmean(X_missing, axis=0)
+    joint = TraceNormImputer(1.5, center="columns", random_state=0).fit(X_missing)
+    assert np.max(np.abs(joint.mean_ + joint.column_effects_ - means)) > 1e-2
+    monkeypatch.setattr(trace_norm, "_JOINT_MAX_OBSERVED", 100)
+    first = TraceNormImputer(1.5, center="columns", random_state=0).fit(X_missing)
+    np.testing.assert_allclose(first.mean_ + first.column_effects_, means)
+
+
 def test_svd_gradient_matches_finite_differences():
     rng = np.random.RandomState(0)
     X_missing = _hide(rng.normal(size=(9, 7)), 0.3)

@@ -46,6 +46,9 @@ _CV_MAX_OBSERVED = 10_000
 _AUTO_RELAXATIONS = np.linspace(0.0, 1.0, 5)
 # Most block updates (Z given the effects, effects given Z) of the final fit.
 _MAX_JOINT_STEPS = 100
+# The effects are fitted jointly with Z up to this many observed entries;
+# above, each effects update of the final fit would cost another solve.
+_JOINT_MAX_OBSERVED = 200_000
 
 
 def _top_singular_value(pattern, residual):
@@ -184,8 +187,9 @@ class TraceNormImputer(_BaseLowRankImputer):
         Effects fitted with the low-rank part: a global mean plus row and
         column effects (``"both"``), plus only one kind, only the global mean,
         or nothing (``None``). They are unpenalised and fitted jointly with
-        ``Z`` (see Notes); with ``scale=True`` they are fitted first, with
-        the scales, and held fixed. ``"auto"`` fits the path for ``"columns"`` and for
+        ``Z`` (see Notes) up to 200,000 observed entries; with
+        ``scale=True``, or above that size, they are fitted first (with the
+        scales) and held fixed. ``"auto"`` fits the path for ``"columns"`` and for
         ``"both"`` on the same held-out entries and keeps the centring with
         the smaller error (row effects help when rows really differ by an
         offset, like athletes' abilities; they are noise, estimated from a
@@ -274,7 +278,9 @@ class TraceNormImputer(_BaseLowRankImputer):
     instance when large values are missing more often: a column's observed
     mean is then too low, while the joint fit corrects it with ``Z``. On the
     path each shrinkage makes one such effects update, so the effects follow
-    ``Z`` at no extra solve.
+    ``Z`` at no extra solve. Above 200,000 observed entries, where each
+    update of the final fit costs another solve, and with ``scale=True``, the
+    effects are fitted first and held fixed.
 
     The relaxation refits the singular values by least squares on the
     observed entries, ``O(|O| r^2)`` once per shrinkage of the path: about
@@ -436,6 +442,7 @@ class TraceNormImputer(_BaseLowRankImputer):
         pair with the smallest pooled held-out RMSE wins.
         """
         n_obs = obs.rows.shape[0]
+        self._joint_effects = not self.scale and n_obs <= _JOINT_MAX_OBSERVED
         if self.center == "auto":
             centers = (
                 list(_AUTO_CENTERS) if n_obs <= _AUTO_CENTER_MAX_OBSERVED else ["both"]
@@ -597,7 +604,7 @@ class TraceNormImputer(_BaseLowRankImputer):
 
     def _joint(self, center):
         """Whether the effects are refitted jointly with ``Z``."""
-        return center is not None and not self.scale
+        return center is not None and self._joint_effects
 
     def _update_effects(self, fit, Ud, V, center):
         """Effects of a fold given ``Z = Ud V^T``; residual and base follow."""
