@@ -153,6 +153,58 @@ def test_trace_norm_objective_matches_dense_proximal_gradient(svd_solver):
     assert imputer.rank_ < 19
 
 
+def test_trace_norm_with_column_effects_matches_dense_block_descent():
+    """Effects fitted jointly with Z: the objective of a dense reference.
+
+    ``min_{b, Z} 1/2 ||P_O(X - 1 b^T - Z)||^2 + lam ||Z||_*``, solved in the
+    test by alternating the exact column means ``b`` given ``Z`` with a
+    proximal-gradient step on ``Z`` (unit step, the Lipschitz constant).
+    """
+    rng = np.random.RandomState(4)
+    X = _low_rank(30, 20, 3, seed=3) + 0.3 * rng.normal(size=(30, 20))
+    X += 2.0 * rng.normal(size=(1, 20))  # column effects
+    X_missing = _hide(X, 0.4, seed=5)
+    observed = ~np.isnan(X_missing)
+    lam = 1.5
+    Z = np.zeros_like(X)
+    for _ in range(20000):
+        b = np.nanmean(np.where(observed, X_missing - Z, np.nan), axis=0)
+        target = np.where(observed, X_missing - b, Z)
+        U, sigma, Vt = np.linalg.svd(target, full_matrices=False)
+        Z_new = (U * np.maximum(sigma - lam, 0.0)) @ Vt
+        change = np.linalg.norm(Z_new - Z) / max(np.linalg.norm(Z), 1e-300)
+        Z = Z_new
+        if change < 1e-14:
+            break
+    b = np.nanmean(np.where(observed, X_missing - Z, np.nan), axis=0)
+    reference = _soft_impute_objective(X_missing - b, Z, lam)
+    imputer = TraceNormImputer(
+        lam, center="columns", tol=1e-24, max_iter=20000, random_state=0
+    ).fit(X_missing)
+    Z_ours = imputer.row_factors_ @ imputer.column_factors_.T
+    effects = imputer.mean_ + imputer.column_effects_
+    ours = _soft_impute_objective(X_missing - effects, Z_ours, lam)
+    assert abs(ours - reference) <= 1e-6 * reference
+    np.testing.assert_allclose(effects, b, atol=1e-4)
+    # The effects fitted before Z (the column means) are not the optimum.
+    means = np.nanmean(X_missing, axis=0)
+    assert np.max(np.abs(means - b)) > 1e-2
+
+
+def test_effects_are_fitted_first_above_the_joint_size_or_with_scale(monkeypatch):
+    import mathlearn.impute._trace_norm as trace_norm
+
+    rng = np.random.RandomState(4)
+    X = _low_rank(30, 20, 3, seed=3) + 2.0 * rng.normal(size=(1, 20))
+    X_missing = _hide(X, 0.4, seed=5)
+    means = np.nanmean(X_missing, axis=0)
+    joint = TraceNormImputer(1.5, center="columns", random_state=0).fit(X_missing)
+    assert np.max(np.abs(joint.mean_ + joint.column_effects_ - means)) > 1e-2
+    monkeypatch.setattr(trace_norm, "_JOINT_MAX_OBSERVED", 100)
+    first = TraceNormImputer(1.5, center="columns", random_state=0).fit(X_missing)
+    np.testing.assert_allclose(first.mean_ + first.column_effects_, means)
+
+
 def test_svd_gradient_matches_finite_differences():
     rng = np.random.RandomState(0)
     X_missing = _hide(rng.normal(size=(9, 7)), 0.3)
@@ -310,6 +362,102 @@ def test_shrinkage_path_and_validation_errors():
     assert imputer.shrinkage_ > path[-1] or path.size < 12
 
 
+def test_relaxed_singular_values_are_the_least_squares_refit():
+    """relax=1 refits d on the observed entries with U, V of the soft solution.
+
+    Reference: np.linalg.lstsq on the explicit design of the observed
+    entries, U and V read from the unrelaxed fit at the same shrinkage.
+    """
+    X = _low_rank(60, 20, 2, seed=3) + 0.1 * np.random.RandomState(3).normal(
+        size=(60, 20)
+    )
+    X_missing = _hide(X, 0.4, seed=4)
+    params = {"shrinkage": 2.0, "center": None, "tol": 1e-16, "random_state": 0}
+    soft = TraceNormImputer(relax=0.0, **params).fit(X_missing)
+    d = soft.singular_values_
+    U = soft.row_factors_ / np.sqrt(d)
+    V = soft.column_factors_ / np.sqrt(d)
+    rows, cols = np.nonzero(~np.isnan(X_missing))
+    design = np.stack([U[rows, k] * V[cols, k] for k in range(d.size)], axis=1)
+    d_ls = np.linalg.lstsq(design, X_missing[rows, cols], rcond=None)[0]
+    assert np.all(d_ls > 0) and np.all(d_ls > d)  # the penalty shrinks d
+    for relax in [1.0, 0.5]:
+        relaxed = TraceNormImputer(relax=relax, **params).fit(X_missing)
+        np.testing.assert_allclose(
+            relaxed.singular_values_, d + relax * (d_ls - d), rtol=1e-5
+        )
+        # transform folds training rows back to the relaxed completion.
+        Z = (U * relaxed.singular_values_) @ V.T
+        missing = np.isnan(X_missing)
+        np.testing.assert_allclose(
+            relaxed.transform(X_missing)[missing], Z[missing], atol=1e-5
+        )
+
+
+def test_relaxation_lowers_the_error_of_a_rank_selecting_shrinkage():
+    """Known truth: relaxing removes the shrinkage bias of the kept components."""
+    X = _low_rank(150, 40, 3, seed=5)
+    noisy = X + 0.3 * np.random.RandomState(5).normal(size=X.shape)
+    X_missing = _hide(noisy, 0.1, seed=6)
+    missing = np.isnan(X_missing)
+    errors, ranks = {}, {}
+    for relax in [0.0, "auto"]:
+        imputer = TraceNormImputer(relax=relax, random_state=0).fit(X_missing)
+        errors[relax] = _relative_error(imputer.transform(X_missing), X, missing)
+        ranks[relax] = imputer.rank_
+    assert imputer.relaxation_ > 0
+    # Unrelaxed, the best shrinkage keeps many noise components (rank ~27).
+    assert ranks["auto"] <= 5 < ranks[0.0]
+    assert errors["auto"] < 0.85 * errors[0.0]
+
+
+def test_center_auto_drops_row_effects_that_are_noise():
+    rng = np.random.RandomState(0)
+    # Standardised-like features driven by two factors: no row offsets, so
+    # row effects estimated from ~5 entries per row only add noise.
+    X = _low_rank(300, 10, 2, seed=1) + 0.3 * rng.normal(size=(300, 10))
+    # The same plus strong row offsets (abilities).
+    X_offsets = X + 5.0 * rng.normal(size=(300, 1))
+    for name, data in [("plain", X), ("offsets", X_offsets)]:
+        X_missing = _hide(data, 0.5, seed=2)
+        missing = np.isnan(X_missing)
+        auto = TraceNormImputer(random_state=0).fit(X_missing)
+        errors = {}
+        for center in ["columns", "both"]:
+            imputer = TraceNormImputer(center=center, random_state=0)
+            errors[center] = _relative_error(
+                imputer.fit_transform(X_missing), data, missing
+            )
+        error = _relative_error(auto.transform(X_missing), data, missing)
+        # With offsets both centrings are within 2% (the joint fit lets Z or
+        # the row effects carry them): the held-out choice may pick either.
+        assert error <= (1.01 if name == "plain" else 1.03) * min(errors.values())
+        if name == "plain":
+            assert auto.center_ == "columns"
+            assert errors["both"] > 1.05 * errors["columns"]
+
+
+def test_constant_matrix_is_completed_by_the_constant():
+    X_missing = _hide(np.full((40, 12), 2.5), 0.4)
+    for shrinkage in ["auto", 0.1, 0.0]:
+        X_filled = TraceNormImputer(shrinkage, random_state=0).fit_transform(X_missing)
+        np.testing.assert_allclose(X_filled, 2.5)
+
+
+def test_folds_partition_the_observed_entries():
+    imputer = TraceNormImputer(n_folds=4, random_state=0)
+    folds = imputer._folds(1001, np.random.RandomState(0))
+    assert len(folds) == 4
+    np.testing.assert_array_equal(np.sum(folds, axis=0), np.ones(1001))
+    assert {int(f.sum()) for f in folds} <= {250, 251}
+    single = TraceNormImputer(n_folds=1, validation_fraction=0.2)
+    (held_out,) = single._folds(10_000, np.random.RandomState(0))
+    assert abs(held_out.mean() - 0.2) < 0.02
+    # "auto": k-fold on small data only.
+    assert TraceNormImputer()._n_folds(10_000) == 5
+    assert TraceNormImputer()._n_folds(10_001) == 1
+
+
 def test_low_rank_completers_beat_knn_and_iterative_on_race_times():
     """Error against the noise-free speeds, where the rank-1 model is right."""
     from sklearn.experimental import enable_iterative_imputer  # noqa: F401
@@ -377,6 +525,14 @@ def test_bad_parameters_are_named():
         SVDImputer(1, alpha=-1.0).fit(X)
     with pytest.raises(ValueError, match="'shrinkage' parameter"):
         TraceNormImputer(-0.5).fit(X)
+    with pytest.raises(ValueError, match="'relax' parameter"):
+        TraceNormImputer(relax=1.5).fit(X)
+    with pytest.raises(ValueError, match="'n_folds' parameter"):
+        TraceNormImputer(n_folds=0).fit(X)
+    with pytest.raises(ValueError, match="'center' parameter"):
+        TraceNormImputer(center="rowz").fit(X)
+    with pytest.raises(ValueError, match="'center' parameter"):
+        SVDImputer(1, center="auto").fit(X)
 
 
 def test_convergence_warning():

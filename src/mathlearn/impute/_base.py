@@ -4,7 +4,8 @@ A completer fits ``x_ij = mean + a_i + b_j + s_i t_j u_i . v_j`` on the
 observed entries (see :mod:`mathlearn.impute._centering` for the effects and
 scales). Subclasses fill :meth:`_BaseLowRankImputer._fit_low_rank`, which gets
 the standardised residuals of the observed entries as COO triplets and returns
-the row and column factors. Everything else -- validation of dense-NaN and
+the row and column factors, and may choose the centring first
+(:meth:`_BaseLowRankImputer._select`). Everything else -- validation of dense-NaN and
 sparse-observed input, centring, folding new rows in, ``predict_entries`` --
 is written once here.
 """
@@ -293,13 +294,14 @@ class _BaseLowRankImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator)
             )
         self._check_params(obs)
         rng = check_random_state(self.random_state)
-        centering = fit_centering(obs, center=self.center, scale=self.scale)
-        residual = standardize(obs, centering)
         # The solvers make many products with thin matrices, where BLAS
         # threads cost more in synchronisation than they save (10x slower on
         # a busy machine); the heavy sparse products are single-threaded.
         with threadpool_limits(limits=1, user_api="blas"):
-            fitted = self._fit_low_rank(obs, residual, centering, rng)
+            self.center_, selection = self._select(obs, rng)
+            centering = fit_centering(obs, center=self.center_, scale=self.scale)
+            residual = standardize(obs, centering)
+            fitted = self._fit_low_rank(obs, residual, centering, rng, selection)
         # The effects are set first: a subclass that refits them jointly with
         # its factors overrides them through ``fitted``.
 
@@ -349,7 +351,7 @@ class _BaseLowRankImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator)
                 stacklevel=2,
             )
         a, s = fold_in_rows(
-            obs, self._centering_fit, center=self.center, scale=self.scale
+            obs, self._centering_fit, center=self.center_, scale=self.scale
         )
         a, A = self._fold_in(obs, a, s, counts)
         t = self.column_scales_
@@ -409,6 +411,14 @@ class _BaseLowRankImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator)
 
     def _check_params(self, obs):
         """Checks of parameters against the data; subclasses extend."""
+
+    def _select(self, obs, rng):
+        """The centring to use, and what the selection learnt on the way.
+
+        Returns ``(center, selection)``; ``selection`` is passed on to
+        :meth:`_fit_low_rank`. Subclasses that choose by validation override.
+        """
+        return self.center, None
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -127,3 +127,40 @@ def fold_in_rows(obs, centering, *, center, scale):
     else:
         s = np.ones(n_rows)
     return a, s
+
+
+def refit_effects(obs, centering, offset, *, center, max_iter=20, tol=1e-7):
+    """Effects of ``obs.vals - offset``, the scales of ``centering`` fixed.
+
+    The block update of the effects given the low-rank part ``offset`` (its
+    values at the observed entries, on the scale of ``X``) when the effects
+    and the low-rank part are fitted jointly: the weighted least-squares
+    effects, by the same alternating means as :func:`fit_centering`, started
+    from the current ones.
+    """
+    vals = obs.vals - offset
+    rows, cols = obs.rows, obs.cols
+    n_rows, n_cols = obs.shape
+    c = centering
+    s, t = c.row_scales, c.column_scales
+    mean = float(vals.mean()) if vals.size else 0.0
+    a, b = c.row_effects, c.column_effects
+    fit_rows = center in ("both", "rows")
+    fit_cols = center in ("both", "columns")
+    spread = float(np.std(obs.vals)) if vals.size else 1.0
+    spread = spread if spread > 0 else 1.0
+    w_row = 1.0 / s[rows] ** 2
+    w_col = 1.0 / t[cols] ** 2
+    for _ in range(max_iter if fit_rows and fit_cols else 1):
+        a_old, b_old = a, b
+        if fit_cols:
+            b = _weighted_mean(cols, vals - mean - a[rows], w_row, n_cols)
+        if fit_rows:
+            a = _weighted_mean(rows, vals - mean - b[cols], w_col, n_rows)
+        change = max(
+            np.max(np.abs(a - a_old), initial=0.0),
+            np.max(np.abs(b - b_old), initial=0.0),
+        )
+        if change < tol * spread:
+            break
+    return c._replace(mean=mean, row_effects=a, column_effects=b)

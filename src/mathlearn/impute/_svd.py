@@ -130,6 +130,8 @@ class SVDImputer(_BaseLowRankImputer):
         Equal to ``rank``.
     objective_ : float
         Final value of the penalised objective.
+    center_ : str or None
+        The centring used, equal to ``center``.
     mean_ : float
         Global mean removed (0 when ``center=None``).
     row_effects_ : ndarray of shape (n_samples_fit,)
@@ -239,14 +241,14 @@ class SVDImputer(_BaseLowRankImputer):
             return counts.astype(np.float64)
         return np.ones(counts.shape[0])
 
-    def _fit_low_rank(self, obs, residual, centering, rng):
+    def _fit_low_rank(self, obs, residual, centering, rng, selection):
         m, n = obs.shape
         rank = self.rank
         pattern = Pattern(obs)
         w_row = self._weights(np.bincount(obs.rows, minlength=m))
         w_col = self._weights(np.bincount(obs.cols, minlength=n))
-        fit_rows = self.center in ("both", "rows")
-        fit_cols = self.center in ("both", "columns")
+        fit_rows = self.center_ in ("both", "rows")
+        fit_cols = self.center_ in ("both", "columns")
         # Effects are refitted jointly with the factors, on the scale of the
         # standardised residuals; the centring only starts them.
         inv_scale = 1.0 / (
@@ -311,7 +313,7 @@ class SVDImputer(_BaseLowRankImputer):
             s * t[obs.cols]
         )
         penalty = self.alpha * self._weights(counts)
-        if self.center not in ("both", "rows"):
+        if self.center_ not in ("both", "rows"):
             return row_effects, ridge_rows(
                 Pattern(obs), target, self.column_factors_, penalty
             )

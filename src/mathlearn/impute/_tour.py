@@ -75,7 +75,8 @@ def _run(out_dir):
     trace = candidates[-1][1]
     lines.append(
         f"  TraceNormImputer chose shrinkage {trace.shrinkage_:.3g} (rank "
-        f"{trace.rank_}) from {trace.shrinkage_path_.size} values on held-out "
+        f"{trace.rank_}) from {trace.shrinkage_path_.size} values, center="
+        f"{trace.center_!r} and relaxation {trace.relaxation_} on held-out "
         "entries."
     )
     # Ranking the athletes: mean log-speed relative to each race's mean.

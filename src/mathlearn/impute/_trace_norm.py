@@ -18,6 +18,7 @@ from mathlearn.impute._base import (
 from mathlearn.impute._centering import (
     CENTER_OPTIONS,
     fit_centering,
+    refit_effects,
     standardize,
 )
 from mathlearn.impute._soft_impute import (
@@ -33,14 +34,55 @@ _INITIAL_RANK = 8
 # Path steps only rank the shrinkages; they need less accuracy than the refit
 # (a squared relative change, as ``tol``).
 _PATH_TOL = 1e-5
+# center="auto" compares these centrings on held-out entries when X has at
+# most _AUTO_CENTER_MAX_OBSERVED observed entries (each candidate costs one
+# more path), and uses "both" above.
+_AUTO_CENTERS = ("columns", "both")
+_AUTO_CENTER_MAX_OBSERVED = 200_000
+# n_folds="auto": 5-fold cross-validation up to this many observed entries
+# (5 paths instead of 1, cheap there), one held-out split above.
+_CV_MAX_OBSERVED = 10_000
+# relax="auto": relaxations compared along the path (free to score: the
+# prediction is linear in the relaxation).
+_AUTO_RELAXATIONS = np.linspace(0.0, 1.0, 5)
+# Most block updates (Z given the effects, effects given Z) of the final fit.
+_MAX_JOINT_STEPS = 100
+# The effects are fitted jointly with Z up to this many observed entries;
+# above, each effects update of the final fit would cost another solve.
+_JOINT_MAX_OBSERVED = 200_000
 
 
 def _top_singular_value(pattern, residual):
     S = pattern.matrix(residual)
-    if min(S.shape) <= 2 or S.nnz == 0:
+    if S.nnz == 0 or not np.any(S.data):
+        return 0.0  # ARPACK fails on a zero matrix
+    if min(S.shape) <= 2:
         return float(np.linalg.norm(S.toarray(), ord=2)) if S.nnz else 0.0
     sigma = svds(S, k=1, return_singular_vectors=False, random_state=0)
     return float(sigma[0])
+
+
+def _least_squares_singular_values(pattern, residual, U, V, chunk=1 << 16):
+    """Singular values refitted without penalty on the observed entries.
+
+    ``argmin_e sum_O (R_ij - sum_k e_k U_ik V_jk)^2`` for fixed ``U`` and
+    ``V`` (Soft-Impute+ of Mazumder et al. 2010): the normal equations
+    of ``F = U[rows] * V[cols]``, accumulated in chunks so that memory stays
+    ``O(chunk * rank)``, then clipped at 0. ``O(|O| rank^2)``.
+    """
+    rank = U.shape[1]
+    if rank == 0:
+        return np.zeros(0)
+    gram = np.zeros((rank, rank))
+    rhs = np.zeros(rank)
+    rows, cols = pattern.rows, pattern.cols
+    for start in range(0, rows.shape[0], chunk):
+        F = U[rows[start : start + chunk]] * V[cols[start : start + chunk]]
+        gram += F.T @ F
+        rhs += F.T @ residual[start : start + chunk]
+    jitter = 1e-12 * max(float(np.trace(gram)) / rank, 1.0)
+    d = np.linalg.solve(gram + jitter * np.eye(rank), rhs)
+    return np.maximum(d, 0.0)
 
 
 def _subset(obs, mask):
@@ -50,17 +92,21 @@ def _subset(obs, mask):
 class TraceNormImputer(_BaseLowRankImputer):
     """Complete a matrix by trace-norm (nuclear-norm) regularised soft-impute.
 
-    After removing a global mean and row and column effects (see ``center``),
-    the residual matrix ``R`` is completed by the solution of
+    The matrix is modelled as a global mean plus row and column effects
+    ``E_ij = mean + a_i + b_j`` (see ``center``) plus a low-rank ``Z``,
+    fitted jointly on the observed entries:
 
-    ``min_Z 1/2 sum_{(i, j) observed} (R_ij - Z_ij)^2 + shrinkage * ||Z||_*``,
+    ``min_{E, Z} 1/2 sum_{(i, j) observed} (X_ij - E_ij - Z_ij)^2
+    + shrinkage * ||Z||_*``,
 
     the nuclear norm ``||Z||_*`` (sum of singular values) being the convex
     relaxation of the rank (Mazumder, Hastie & Tibshirani 2010). Observed
-    entries are kept; missing ones are read from the low-rank ``Z``. With
-    ``shrinkage="auto"`` a decreasing path of shrinkages is fitted with warm
-    starts on most observed entries, and the one with the smallest error on a
-    held-out fraction of them is refitted on all.
+    entries are kept; missing ones are read from the low-rank ``Z``, whose
+    singular values may then be partly refitted without penalty (``relax``).
+    With the defaults, the shrinkage, the relaxation and the centring are
+    chosen together on held-out observed entries (cross-validated on small
+    data), along a decreasing path of shrinkages fitted with warm starts,
+    and the best is refitted on all entries.
 
     The solver never forms the dense matrix: observed entries are kept as
     (row, column, value) triplets and ``Z`` as ``U diag(d) V^T``. Sparse
@@ -72,18 +118,23 @@ class TraceNormImputer(_BaseLowRankImputer):
     ----------
     shrinkage : "auto" or float, default="auto"
         The weight ``lambda >= 0`` of the nuclear norm, on the scale of the
-        standardised residuals. ``"auto"`` picks it on a held-out fraction
-        (``validation_fraction``) of the observed entries, from
-        ``n_shrinkages`` values spaced geometrically from ``lambda_max`` (the
-        largest singular value of the zero-filled residual matrix, above
-        which ``Z = 0``) down to ``shrinkage_ratio * lambda_max``.
+        standardised residuals. ``"auto"`` picks it on held-out observed
+        entries (see ``n_folds``), from ``n_shrinkages`` values spaced
+        geometrically from ``lambda_max`` (the largest singular value of the
+        zero-filled residual matrix, above which ``Z = 0``) down to
+        ``shrinkage_ratio * lambda_max``. The choice is the ratio
+        ``lambda / lambda_max``, each fold's ``lambda_max`` computed on its
+        training entries; the refit on all entries uses that ratio times
+        their ``lambda_max``, since the scale of the data term grows with the
+        number of entries while the penalty's does not.
     max_rank : int, default=None
         Largest rank of ``Z``. ``None`` lets the working rank grow as needed
         up to ``min(n_samples, n_features) - 1`` and gives the exact
         soft-impute solution; a smaller value bounds time and memory (the
         solution is then the best of rank at most ``max_rank``).
     max_iter : int, default=100
-        Maximum number of iterations for each shrinkage.
+        Maximum number of iterations for each shrinkage (for each update of
+        the effects in the final fit, see Notes).
     tol : float, default=1e-5
         Stop when the squared relative change of ``Z`` in Frobenius norm,
         ``||Z_old - Z||_F^2 / ||Z_old||_F^2``, falls below ``tol``: the
@@ -114,13 +165,44 @@ class TraceNormImputer(_BaseLowRankImputer):
         Number of shrinkages on the path of ``shrinkage="auto"``.
     shrinkage_ratio : float, default=1e-3
         Smallest shrinkage of the path, relative to ``lambda_max``.
+    relax : "auto" or float in [0, 1], default="auto"
+        Relaxation of the singular values: ``Z = U diag(d_relax) V^T`` with
+        ``d_relax = (1 - relax) d + relax d_ls``, where ``U diag(d) V^T`` is
+        the soft-impute solution and ``d_ls`` refits its singular values by
+        least squares on the observed entries, ``U`` and ``V`` fixed,
+        negative values set to 0 (Soft-Impute+ of Mazumder et al. 2010, the
+        analogue of the relaxed lasso). The nuclear norm both selects the
+        rank and shrinks every kept singular value by ``lambda``; relaxing
+        undoes part of the shrinkage, so a larger ``lambda`` can select the
+        rank without biasing the kept components. ``0`` is the exact
+        soft-impute solution. ``"auto"`` chooses among 0, 0.25, 0.5, 0.75
+        and 1 jointly with the shrinkage, on the same held-out entries
+        (scoring them is nearly free: the prediction is linear in
+        ``relax``); with a fixed ``shrinkage`` it means 0.
+    n_folds : "auto" or int, default="auto"
+        How the held-out entries are drawn. ``1``: a single random fraction
+        ``validation_fraction`` of the observed entries. ``k >= 2``: k-fold
+        cross-validation over the observed entries, the errors pooled over
+        the folds (k paths instead of one, but a much less noisy choice when
+        there are few entries). ``"auto"``: 5 folds up to 10,000 observed
+        entries, one held-out fraction above.
     validation_fraction : float, default=0.1
-        Fraction of the observed entries held out to choose the shrinkage.
-    center : {"both", "rows", "columns", "global"} or None, default="both"
-        Effects removed before the low-rank fit: a global mean plus row and
+        Fraction of the observed entries held out when ``n_folds`` is 1.
+    center : {"auto", "both", "rows", "columns", "global"} or None, \
+            default="auto"
+        Effects fitted with the low-rank part: a global mean plus row and
         column effects (``"both"``), plus only one kind, only the global mean,
-        or nothing (``None``). Fitted by alternating means over the observed
-        entries.
+        or nothing (``None``). They are unpenalised and fitted jointly with
+        ``Z`` (see Notes) up to 200,000 observed entries; with
+        ``scale=True``, or above that size, they are fitted first (with the
+        scales) and held fixed. ``"auto"`` fits the path for ``"columns"`` and for
+        ``"both"`` on the same held-out entries and keeps the centring with
+        the smaller error (row effects help when rows really differ by an
+        offset, like athletes' abilities; they are noise, estimated from a
+        few entries per row, when they do not, as in standardised
+        features). Above 200,000 observed entries, where a second path would
+        double the fitting time, ``"auto"`` means ``"both"``. The centring
+        used is ``center_``.
     scale : bool, default=False
         Also divide each residual by a row scale times a column scale, fitted
         on the observed entries (the bi-scaler of Hastie et al. 2015).
@@ -135,16 +217,23 @@ class TraceNormImputer(_BaseLowRankImputer):
     ----------
     shrinkage_ : float
         The shrinkage used for the final fit.
+    relaxation_ : float
+        The relaxation used for the final fit (see ``relax``).
+    center_ : str or None
+        The centring used (``center``, or the one chosen by ``"auto"``).
     shrinkage_path_ : ndarray of shape (n_path,)
-        The shrinkages fitted on the path (``shrinkage="auto"`` only; the path
+        The path's shrinkages, as ratios to ``lambda_max`` times the
+        ``lambda_max`` of all entries (``shrinkage="auto"`` only; the path
         stops early once the validation error has risen for 2 steps).
     validation_errors_ : ndarray of shape (n_path,)
-        Root-mean-square error on the held-out entries for each shrinkage of
-        ``shrinkage_path_``, on the scale of ``X``.
+        Root-mean-square error on the held-out entries (pooled over the
+        folds) for each shrinkage of ``shrinkage_path_``, at the chosen
+        relaxation and centring, on the scale of ``X``.
     singular_values_ : ndarray of shape (`rank_`,)
-        Nonzero singular values of ``Z``.
+        Singular values of ``Z`` (after relaxation).
     row_factors_ : ndarray of shape (n_samples_fit, `rank_`)
-        ``U diag(sqrt(d))`` for the training rows.
+        ``U diag(d_relax / sqrt(d))`` for the training rows, so that
+        ``Z = row_factors_ @ column_factors_.T``.
     column_factors_ : ndarray of shape (n_features, `rank_`)
         ``V diag(sqrt(d))``, so that ``Z = row_factors_ @ column_factors_.T``.
     rank_ : int
@@ -185,12 +274,32 @@ class TraceNormImputer(_BaseLowRankImputer):
     and so does each softImpute-ALS iteration; memory is
     ``O(|O| + (n_samples + n_features) r)``.
 
+    The effects and ``Z`` are fitted by block coordinate descent on the
+    joint objective, which is convex: ``Z`` given the effects (soft-impute on
+    the residuals ``X - E``), then the effects given ``Z`` (least squares:
+    alternating means of ``X - Z`` over the observed entries), until the
+    effects change by less than ``sqrt(tol)`` times the spread of ``X``. Fitting
+    the effects first and holding them fixed (the usual centring) is biased
+    whenever which entries are observed depends on the rows' factors -- for
+    instance when large values are missing more often: a column's observed
+    mean is then too low, while the joint fit corrects it with ``Z``. On the
+    path each shrinkage makes one such effects update, so the effects follow
+    ``Z`` at no extra solve. Above 200,000 observed entries, where each
+    update of the final fit costs another solve, and with ``scale=True``, the
+    effects are fitted first and held fixed.
+
+    The relaxation refits the singular values by least squares on the
+    observed entries, ``O(|O| r^2)`` once per shrinkage of the path: about
+    one more solver iteration.
+
     The solution ``Z = U diag(d) V^T`` also minimises
     ``1/2 ||P_O(R - A B^T)||^2 + lambda/2 (||A||^2 + ||B||^2)`` at
     ``A = U diag(sqrt(d))``, ``B = V diag(sqrt(d))``. So the factors of a
     row are the ridge fit of its observed entries on ``B``: ``transform``
-    folds every row in this way, which returns the fitted completion for a
-    training row and extends the model to new rows.
+    folds every row in this way (jointly with its unpenalised row effect,
+    when there is one), then multiplies each component by ``d_relax / d``;
+    this returns the fitted completion for a training row and extends the
+    model to new rows.
 
     ``transform`` returns a dense array; for a large sparse matrix use
     :meth:`predict_entries`.
@@ -202,6 +311,9 @@ class TraceNormImputer(_BaseLowRankImputer):
 
     T. Hastie, R. Mazumder, J. D. Lee and R. Zadeh (2015). Matrix completion
     and low-rank SVD via fast alternating least squares. JMLR 16, 3367-3402.
+
+    N. Meinshausen (2007). Relaxed lasso. Computational Statistics & Data
+    Analysis 52, 374-393.
 
     Examples
     --------
@@ -216,7 +328,7 @@ class TraceNormImputer(_BaseLowRankImputer):
     >>> missing = np.isnan(X_missing)
     >>> error = np.linalg.norm((X_filled - X)[missing]) / np.linalg.norm(X[missing])
     >>> print(f"rank {imputer.rank_}, relative error {error:.3f}")
-    rank 4, relative error 0.003
+    rank 2, relative error 0.001
     """
 
     _parameter_constraints = {
@@ -229,8 +341,10 @@ class TraceNormImputer(_BaseLowRankImputer):
         ],
         "n_shrinkages": [Interval(Integral, 1, None, closed="left")],
         "shrinkage_ratio": [Interval(Real, 0, 1, closed="neither")],
+        "relax": [StrOptions({"auto"}), Interval(Real, 0, 1, closed="both")],
+        "n_folds": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "center": [StrOptions(CENTER_OPTIONS), None],
+        "center": [StrOptions(CENTER_OPTIONS | {"auto"}), None],
         "scale": ["boolean"],
         "missing_values": [Real],
         "random_state": ["random_state"],
@@ -247,8 +361,10 @@ class TraceNormImputer(_BaseLowRankImputer):
         svd_solver="auto",
         n_shrinkages=20,
         shrinkage_ratio=1e-3,
+        relax="auto",
+        n_folds="auto",
         validation_fraction=0.1,
-        center="both",
+        center="auto",
         scale=False,
         missing_values=np.nan,
         random_state=None,
@@ -261,6 +377,8 @@ class TraceNormImputer(_BaseLowRankImputer):
         self.svd_solver = svd_solver
         self.n_shrinkages = n_shrinkages
         self.shrinkage_ratio = shrinkage_ratio
+        self.relax = relax
+        self.n_folds = n_folds
         self.validation_fraction = validation_fraction
         self.center = center
         self.scale = scale
@@ -323,107 +441,294 @@ class TraceNormImputer(_BaseLowRankImputer):
             verbose=self.verbose,
         )
 
-    def _path(self, obs, rng):
-        """Walk the shrinkage path on a training split; return the best."""
+    def _select(self, obs, rng):
+        """Choose the centring and the relative shrinkage on held-out entries.
+
+        Every candidate centring walks the same path on the same folds; the
+        pair with the smallest pooled held-out RMSE wins.
+        """
         n_obs = obs.rows.shape[0]
-        held_out = rng.rand(n_obs) < self.validation_fraction
-        if not held_out.any() and n_obs > 1:
-            held_out[rng.randint(n_obs)] = True
-        if held_out.all():
-            held_out[rng.randint(n_obs)] = False
-        train, valid = _subset(obs, ~held_out), _subset(obs, held_out)
-        centering = fit_centering(train, center=self.center, scale=self.scale)
-        residual = standardize(train, centering)
-        pattern = Pattern(train)
-        lam_max = _top_singular_value(pattern, residual)
-        if lam_max == 0.0 or not valid.rows.size:
-            return np.array([0.0]), np.array([np.nan]), 0.0, None
-        path = lam_max * np.geomspace(1.0, self.shrinkage_ratio, self.n_shrinkages)
-        base = (
-            centering.mean
-            + centering.row_effects[valid.rows]
-            + centering.column_effects[valid.cols]
-        )
-        scales = centering.row_scales[valid.rows] * centering.column_scales[valid.cols]
+        self._joint_effects = not self.scale and n_obs <= _JOINT_MAX_OBSERVED
+        if self.center == "auto":
+            centers = (
+                list(_AUTO_CENTERS) if n_obs <= _AUTO_CENTER_MAX_OBSERVED else ["both"]
+            )
+        else:
+            centers = [self.center]
+        if self.shrinkage != "auto" and len(centers) == 1:
+            return centers[0], None
+        folds = self._folds(n_obs, rng)
+        best = None
+        for center in centers:
+            result = self._fold_path(obs, folds, center, rng)
+            score = np.min(result["errors"]) if result["errors"].size else np.inf
+            if best is None or score < best[0]:
+                best = (score, center, result)
+        return best[1], best[2]
+
+    def _n_folds(self, n_obs):
+        if self.n_folds == "auto":
+            return 5 if n_obs <= _CV_MAX_OBSERVED else 1
+        return self.n_folds
+
+    def _folds(self, n_obs, rng):
+        """Boolean held-out masks: K folds, or one ``validation_fraction``."""
+        n_folds = self._n_folds(n_obs)
+        if n_folds == 1:
+            held_out = rng.rand(n_obs) < self.validation_fraction
+            if not held_out.any() and n_obs > 1:
+                held_out[rng.randint(n_obs)] = True
+            if held_out.all():
+                held_out[rng.randint(n_obs)] = False
+            return [held_out]
+        label = rng.permutation(n_obs) % n_folds
+        return [label == k for k in range(n_folds) if (label == k).any()]
+
+    def _fold_path(self, obs, folds, center, rng):
+        """Walk the shrinkage path on every fold in step; pooled held-out RMSE.
+
+        The path is relative to each fold's ``lambda_max`` (the shrinkage
+        above which ``Z = 0``), so that it transfers to the refit on all
+        entries. With a fixed ``shrinkage``, the path only warm-starts the
+        one value scored.
+        """
+        fits = []
+        for held_out in folds:
+            train, valid = _subset(obs, ~held_out), _subset(obs, held_out)
+            centering = fit_centering(train, center=center, scale=self.scale)
+            residual = standardize(train, centering)
+            pattern = Pattern(train)
+            c = centering
+            fits.append(
+                {
+                    "train": train,
+                    "centering": centering,
+                    "pattern": pattern,
+                    "residual": residual,
+                    "lam_max": _top_singular_value(pattern, residual),
+                    "valid": valid,
+                    "base": c.mean
+                    + c.row_effects[valid.rows]
+                    + c.column_effects[valid.cols],
+                    "scales": c.row_scales[valid.rows] * c.column_scales[valid.cols],
+                    "state": None,
+                }
+            )
+        if self.shrinkage == "auto":
+            relative = np.geomspace(1.0, self.shrinkage_ratio, self.n_shrinkages)
+            scored = np.ones(relative.size, dtype=bool)
+        else:
+            # The fixed shrinkage, relative to lambda_max on all entries.
+            full = fit_centering(obs, center=center, scale=self.scale)
+            lam_max = _top_singular_value(Pattern(obs), standardize(obs, full))
+            target = self.shrinkage / lam_max if lam_max > 0 else 1.0
+            floor = min(target if target > 0 else self.shrinkage_ratio, 1.0)
+            steps = int(np.ceil(3 * np.log10(1 / floor)))
+            relative = np.geomspace(1.0, floor, steps + 1)
+            if target == 0:
+                relative = np.append(relative, 0.0)
+            relative[-1] = target
+            scored = np.zeros(relative.size, dtype=bool)
+            scored[-1] = True
         if self.verbose:
-            print(f"{'shrinkage':>12} {'rank':>5} {'iter':>5} {'valid. RMSE':>12}")
-        errors, states = [], []
-        state = None
+            print(f"center={center!r}, {len(folds)} fold(s)")
+            print(f"{'rel. shrink.':>12} {'rank':>5} {'iter':>5} {'valid. RMSE':>12}")
+        relaxations = self._relaxations()
+        joint = self._joint(center)
+        errors, best_state, best_effects = [], None, None
         best, since_best = 0, 0
-        for k, lam in enumerate(path):
-            if k == 0:
-                # Z = 0 exactly at lambda_max: nothing to solve.
-                solution = Solution(
-                    np.zeros((pattern.shape[0], 0)),
-                    np.zeros(0),
-                    np.zeros((pattern.shape[1], 0)),
-                    0,
-                    True,
-                    None,
-                )
-            else:
-                path_tol = max(self.tol, _PATH_TOL)
-                solution = self._solve(pattern, residual, lam, state, rng, path_tol)
-            state = solution.state
-            low_rank = row_dot(
-                solution.U * solution.d, solution.V, valid.rows, valid.cols
-            )
-            error = float(
-                np.sqrt(np.mean((base + scales * low_rank - valid.vals) ** 2))
-            )
-            errors.append(error)
-            states.append(state)
+        for k, rel in enumerate(relative):
+            squares, count, ranks, iters = np.zeros(relaxations.size), 0, [], 0
+            for fit in fits:
+                lam = rel * fit["lam_max"]
+                if rel >= 1.0 or fit["lam_max"] == 0.0:
+                    # Z = 0 exactly at lambda_max: nothing to solve.
+                    m, n = fit["pattern"].shape
+                    solution = Solution(
+                        np.zeros((m, 0)), np.zeros(0), np.zeros((n, 0)), 0, True, None
+                    )
+                else:
+                    path_tol = max(self.tol, _PATH_TOL)
+                    solution = self._solve(
+                        fit["pattern"],
+                        fit["residual"],
+                        lam,
+                        fit["state"],
+                        rng,
+                        path_tol,
+                    )
+                fit["state"] = solution.state
+                valid = fit["valid"]
+                U, d, V = solution.U, solution.d, solution.V
+                if joint and d.size:
+                    # One block update of the effects per shrinkage: they
+                    # follow the path along with Z.
+                    self._update_effects(fit, U * d, V, center)
+                if not scored[k]:
+                    continue
+                soft = row_dot(U * d, V, valid.rows, valid.cols)
+                if relaxations.size > 1 or relaxations[0] > 0:
+                    d_ls = _least_squares_singular_values(
+                        fit["pattern"], fit["residual"], U, V
+                    )
+                    refit = row_dot(U * d_ls, V, valid.rows, valid.cols)
+                else:
+                    refit = soft
+                for g, gamma in enumerate(relaxations):
+                    low_rank = soft + gamma * (refit - soft)
+                    error = fit["base"] + fit["scales"] * low_rank - valid.vals
+                    squares[g] += float(error @ error)
+                count += valid.vals.size
+                ranks.append(d.size)
+                iters += solution.n_iter
+            if not scored[k]:
+                continue
+            errors.append(np.sqrt(squares / max(count, 1)))
             if self.verbose:
                 print(
-                    f"{lam:>12.5g} {solution.d.size:>5} {solution.n_iter:>5} "
-                    f"{error:>12.6g}"
+                    f"{rel:>12.5g} {max(ranks):>5} {iters:>5} {errors[-1].min():>12.6g}"
                 )
-            if error <= errors[best]:
-                best, since_best = k, 0
+            if errors[-1].min() <= errors[best].min():
+                best, since_best = len(errors) - 1, 0
+                best_state = fits[0]["state"]
+                best_effects = fits[0]["centering"]
             else:
                 since_best += 1
                 if since_best >= 2:
                     break
-        path = path[: len(errors)]
-        return path, np.asarray(errors), float(path[best]), states[best]
+        relative = relative[scored][: len(errors)]
+        errors = np.asarray(errors).reshape(-1, relaxations.size)
+        gamma = int(np.argmin(errors[best])) if errors.size else 0
+        return {
+            "relative": relative,
+            "errors": errors[:, gamma],
+            "best": relative[best] if errors.size else 1.0,
+            "relaxation": float(relaxations[gamma]),
+            "state": best_state,
+            "effects": best_effects,
+        }
 
-    def _fit_low_rank(self, obs, residual, centering, rng):
-        pattern = Pattern(obs)
+    def _joint(self, center):
+        """Whether the effects are refitted jointly with ``Z``."""
+        return center is not None and self._joint_effects
+
+    def _update_effects(self, fit, Ud, V, center):
+        """Effects of a fold given ``Z = Ud V^T``; residual and base follow."""
+        train, valid = fit["train"], fit["valid"]
+        z = row_dot(Ud, V, train.rows, train.cols)
+        c = refit_effects(train, fit["centering"], z, center=center)
+        fit["centering"] = c
+        fit["residual"] = standardize(train, c)
+        fit["base"] = c.mean + c.row_effects[valid.rows] + c.column_effects[valid.cols]
+
+    def _relaxations(self):
+        """The relaxations compared on held-out entries."""
+        if self.relax != "auto":
+            return np.array([float(self.relax)])
         if self.shrinkage == "auto":
-            path, errors, lam, state = self._path(obs, rng)
+            return _AUTO_RELAXATIONS
+        return np.array([0.0])
+
+    def _fit_low_rank(self, obs, residual, centering, rng, selection):
+        pattern = Pattern(obs)
+        lam_max = _top_singular_value(pattern, residual)
+        state = None
+        if self.shrinkage == "auto":
+            # The relative shrinkage chosen on the folds, on all entries; the
+            # first fold's solution there warm-starts the refit.
+            lam = float(selection["best"] * lam_max)
+            path = selection["relative"] * lam_max
+            errors = selection["errors"]
+            state = selection["state"]
+            relaxation = selection["relaxation"]
+            if self._joint(self.center_) and selection["effects"] is not None:
+                # The first fold's joint effects there start the refit's.
+                centering = selection["effects"]
+                residual = standardize(obs, centering)
         else:
-            path, errors, lam, state = np.empty(0), np.empty(0), self.shrinkage, None
+            path, errors, lam = np.empty(0), np.empty(0), self.shrinkage
+            relaxation = float(self._relaxations()[0])
+        if state is None and 0 < lam < lam_max:
             # A small shrinkage is reached through warm starts from
             # lambda_max, as on the path: a cold start there is very slow.
-            lam_max = _top_singular_value(pattern, residual)
-            if 0 < lam < lam_max:
-                # The intermediate steps only provide warm starts: a tolerance
-                # 100 times looser (at most the path's) is enough for them.
-                steps = int(np.ceil(3 * np.log10(lam_max / lam)))
-                path_tol = max(self.tol, min(_PATH_TOL, 100 * self.tol))
-                for lam_k in np.geomspace(lam_max, lam, steps + 1)[1:-1]:
-                    state = self._solve(
-                        pattern, residual, lam_k, state, rng, path_tol
-                    ).state
-        # With "auto", the held-out split's solution at the chosen shrinkage
-        # warm-starts the refit on every observed entry.
-        solution = self._solve(pattern, residual, lam, state, rng)
-        if not solution.converged:
+            # The intermediate steps only provide warm starts: a tolerance
+            # 100 times looser (at most the path's) is enough for them.
+            steps = int(np.ceil(3 * np.log10(lam_max / lam)))
+            path_tol = max(self.tol, min(_PATH_TOL, 100 * self.tol))
+            for lam_k in np.geomspace(lam_max, lam, steps + 1)[1:-1]:
+                state = self._solve(
+                    pattern, residual, lam_k, state, rng, path_tol
+                ).state
+        # Block coordinate descent on the joint (convex) objective: Z given
+        # the effects, then the (unpenalised, least-squares) effects given Z,
+        # until the effects settle; it ends with a solve for Z.
+        joint = self._joint(self.center_)
+        spread = float(np.std(obs.vals)) if obs.vals.size else 1.0
+        spread = spread if spread > 0 else 1.0
+        # The solves for Z are inexact while the effects still move (their
+        # tolerance follows the effects' change), exact at the end.
+        # A solve that does not converge in max_iter ends the descent (a
+        # ConvergenceWarning follows): more steps would not converge either.
+        n_iter, settled = 0, False
+        inner_tol = max(self.tol, _PATH_TOL) if joint else self.tol
+        for _ in range(_MAX_JOINT_STEPS):
+            solution = self._solve(pattern, residual, lam, state, rng, inner_tol)
+            state = solution.state
+            n_iter += solution.n_iter
+            done = not joint or not solution.d.size or not solution.converged
+            if done or (settled and inner_tol == self.tol):
+                break
+            z = row_dot(solution.U * solution.d, solution.V, obs.rows, obs.cols)
+            new = refit_effects(obs, centering, z, center=self.center_)
+            change = max(
+                abs(new.mean - centering.mean),
+                np.max(np.abs(new.row_effects - centering.row_effects), initial=0),
+                np.max(
+                    np.abs(new.column_effects - centering.column_effects), initial=0
+                ),
+            )
+            centering = new
+            residual = standardize(obs, centering)
+            # tol bounds a squared relative change: its square root is the
+            # relative change, of Z there and of the effects here.
+            settled = change < np.sqrt(self.tol) * spread
+            inner_tol = max(self.tol, min(_PATH_TOL, (0.1 * change / spread) ** 2))
+            if settled:
+                inner_tol = self.tol
+        converged = solution.converged and (not joint or not solution.d.size or settled)
+        if not converged:
             warnings.warn(
                 f"TraceNormImputer did not converge in max_iter={self.max_iter} "
                 f"iterations at shrinkage={lam:.4g}; increase max_iter or tol",
                 ConvergenceWarning,
                 stacklevel=3,
             )
-        root = np.sqrt(solution.d)
+        U, d, V = solution.U, solution.d, solution.V
+        root = np.sqrt(d)
+        relaxed = d
+        if relaxation > 0:
+            d_ls = _least_squares_singular_values(pattern, residual, U, V)
+            relaxed = d + relaxation * (d_ls - d)
+        # Fold-in is the ridge fit on column_factors_ = V sqrt(d) (which
+        # returns U sqrt(d) for a training row), then this rescaling.
+        self._relaxed_ratio = relaxed / d if d.size else d
+        effects = {}
+        if joint:
+            effects = {
+                "mean_": centering.mean,
+                "row_effects_": centering.row_effects,
+                "column_effects_": centering.column_effects,
+            }
         return {
+            **effects,
             "shrinkage_": float(lam),
+            "relaxation_": relaxation,
             "shrinkage_path_": path,
             "validation_errors_": errors,
-            "singular_values_": solution.d,
-            "row_factors_": solution.U * root,
-            "column_factors_": solution.V * root,
-            "n_iter_": solution.n_iter,
+            "singular_values_": relaxed,
+            "row_factors_": U * (relaxed / root if d.size else root),
+            "column_factors_": V * root,
+            "n_iter_": n_iter,
         }
 
     def _fold_in(self, obs, row_effects, row_scales, counts):
@@ -435,6 +740,14 @@ class TraceNormImputer(_BaseLowRankImputer):
             - row_effects[obs.rows]
             - self.column_effects_[obs.cols]
         ) / (row_scales[obs.rows] * t[obs.cols])
-        return row_effects, ridge_rows(
-            Pattern(obs), residual, self.column_factors_, self.shrinkage_
-        )
+        if self._joint(self.center_) and self.center_ in ("both", "rows"):
+            # The row effect was fitted jointly with the factors: fold both
+            # in together, the effect unpenalised (as at the fit's optimum).
+            rank = self.column_factors_.shape[1]
+            design = np.column_stack([np.ones(t.shape[0]), self.column_factors_])
+            penalty = np.r_[0.0, np.full(rank, self.shrinkage_)]
+            target = residual + row_effects[obs.rows]
+            solution = ridge_rows(Pattern(obs), target, design, penalty[None, :])
+            return solution[:, 0], solution[:, 1:] * self._relaxed_ratio
+        A = ridge_rows(Pattern(obs), residual, self.column_factors_, self.shrinkage_)
+        return row_effects, A * self._relaxed_ratio
