@@ -45,8 +45,13 @@ _CV_MAX_OBSERVED = 10_000
 # relax="auto": relaxations compared along the path (free to score: the
 # prediction is linear in the relaxation).
 _AUTO_RELAXATIONS = np.linspace(0.0, 1.0, 5)
-# Most block updates (Z given the effects, effects given Z) of the final fit.
-_MAX_JOINT_STEPS = 100
+# Most block updates (Z given the effects, effects given Z) of the final fit,
+# and most solver iterations over all of them, in units of max_iter. Where
+# the effects and Z trade off along a nearly flat direction each update is a
+# single solver iteration and the effects settle only after a few hundred
+# (300 x 10 noisy factor data with row effects: about 170).
+_MAX_JOINT_STEPS = 500
+_JOINT_ITER_FACTOR = 10
 # The effects are fitted jointly with Z up to this many observed entries;
 # above, each effects update of the final fit would cost another solve.
 _JOINT_MAX_OBSERVED = 200_000
@@ -134,7 +139,8 @@ class TraceNormImputer(_BaseLowRankImputer):
         solution is then the best of rank at most ``max_rank``).
     max_iter : int, default=100
         Maximum number of iterations for each shrinkage (for each update of
-        the effects in the final fit, see Notes).
+        the effects in the final fit, and at most ``10 * max_iter`` over all
+        the updates of the final fit; see Notes).
     tol : float, default=1e-5
         Stop when the squared relative change of ``Z`` in Frobenius norm,
         ``||Z_old - Z||_F^2 / ||Z_old||_F^2``, falls below ``tol``: the
@@ -278,7 +284,13 @@ class TraceNormImputer(_BaseLowRankImputer):
     joint objective, which is convex: ``Z`` given the effects (soft-impute on
     the residuals ``X - E``), then the effects given ``Z`` (least squares:
     alternating means of ``X - Z`` over the observed entries), until the
-    effects change by less than ``sqrt(tol)`` times the spread of ``X``. Fitting
+    effects change by less than ``sqrt(tol)`` times the spread of ``X``, or
+    until a solve of ``Z`` at ``tol`` lowers the joint objective by less than
+    ``tol`` relative (near a flat direction, where row effects and a ``Z``
+    spanning nearly every column trade off, the effects may drift long after
+    the objective has settled), within at most 500 updates and
+    ``10 * max_iter`` solver iterations in all (a ``ConvergenceWarning``
+    says when this budget ends the descent). Fitting
     the effects first and holding them fixed (the usual centring) is biased
     whenever which entries are observed depends on the rows' factors -- for
     instance when large values are missing more often: a column's observed
@@ -395,7 +407,25 @@ class TraceNormImputer(_BaseLowRankImputer):
         return cap if self.max_rank is None else min(self.max_rank, cap)
 
     def _solve(self, pattern, residual, lam, state, rng, tol=None):
-        """One shrinkage, warm-started; returns the Solution."""
+        """One shrinkage, warm-started; returns the Solution.
+
+        ``Z = 0`` is the exact solution when ``lam`` is at least the largest
+        singular value of ``P_O(residual)`` (then ``P_O(residual)`` is a
+        subgradient of ``lam ||Z||_*`` at 0). The iterates then shrink to 0
+        geometrically, at a constant *relative* change that ``tol`` never
+        accepts, so a solve that ends at ``Z = 0`` without converging is
+        checked against this optimality condition (one more top singular
+        value, only then): on data explained by the effects alone, for
+        instance, the residual is round-off and ``lam`` exceeds it.
+        """
+        solution = self._run_solver(pattern, residual, lam, state, rng, tol)
+        if solution.converged or solution.d.size:
+            return solution
+        if _top_singular_value(pattern, residual) <= lam:
+            return solution._replace(converged=True)
+        return solution
+
+    def _run_solver(self, pattern, residual, lam, state, rng, tol):
         tol = self.tol if tol is None else tol
         rank_cap = self._rank_cap(pattern.shape)
         solver = self.svd_solver
@@ -661,7 +691,8 @@ class TraceNormImputer(_BaseLowRankImputer):
                 ).state
         # Block coordinate descent on the joint (convex) objective: Z given
         # the effects, then the (unpenalised, least-squares) effects given Z,
-        # until the effects settle; it ends with a solve for Z.
+        # until the effects settle or the objective stops decreasing; it ends
+        # with a solve for Z.
         joint = self._joint(self.center_)
         spread = float(np.std(obs.vals)) if obs.vals.size else 1.0
         spread = spread if spread > 0 else 1.0
@@ -669,16 +700,38 @@ class TraceNormImputer(_BaseLowRankImputer):
         # tolerance follows the effects' change), exact at the end.
         # A solve that does not converge in max_iter ends the descent (a
         # ConvergenceWarning follows): more steps would not converge either.
-        n_iter, settled = 0, False
+        n_iter, n_steps, settled, stalled, previous = 0, 0, False, False, None
         inner_tol = max(self.tol, _PATH_TOL) if joint else self.tol
-        for _ in range(_MAX_JOINT_STEPS):
+        while n_steps < _MAX_JOINT_STEPS:
+            n_steps += 1
             solution = self._solve(pattern, residual, lam, state, rng, inner_tol)
             state = solution.state
             n_iter += solution.n_iter
             done = not joint or not solution.d.size or not solution.converged
             if done or (settled and inner_tol == self.tol):
                 break
+            if n_iter >= _JOINT_ITER_FACTOR * self.max_iter:
+                break
             z = row_dot(solution.U * solution.d, solution.V, obs.rows, obs.cols)
+            if inner_tol == self.tol:
+                # The joint objective after this solve. Where the effects and
+                # Z trade off along a nearly flat direction (row effects and
+                # a Z spanning nearly every column), block descent moves the
+                # effects slowly and for long while the objective, and the
+                # completion, no longer change: the descent also stops once
+                # an exact step lowers the objective by less than tol
+                # relative (tol bounds a squared relative change of Z; the
+                # objective's change near its minimum is of that order).
+                fit = residual - z
+                objective = 0.5 * float(fit @ fit) + lam * float(solution.d.sum())
+                stalled = (
+                    previous is not None and previous - objective <= self.tol * previous
+                )
+                previous = objective
+                if stalled:
+                    break
+            else:
+                previous = None
             new = refit_effects(obs, centering, z, center=self.center_)
             change = max(
                 abs(new.mean - centering.mean),
@@ -695,11 +748,19 @@ class TraceNormImputer(_BaseLowRankImputer):
             inner_tol = max(self.tol, min(_PATH_TOL, (0.1 * change / spread) ** 2))
             if settled:
                 inner_tol = self.tol
-        converged = solution.converged and (not joint or not solution.d.size or settled)
-        if not converged:
+        if not solution.converged:
             warnings.warn(
                 f"TraceNormImputer did not converge in max_iter={self.max_iter} "
                 f"iterations at shrinkage={lam:.4g}; increase max_iter or tol",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        elif joint and solution.d.size and not (settled or stalled):
+            warnings.warn(
+                f"TraceNormImputer: the effects fitted jointly with Z did not "
+                f"settle in {n_steps} block updates ({n_iter} iterations, at most "
+                f"{_JOINT_ITER_FACTOR} * max_iter={self.max_iter}) at "
+                f"shrinkage={lam:.4g}; increase max_iter or tol",
                 ConvergenceWarning,
                 stacklevel=3,
             )
