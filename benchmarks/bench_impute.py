@@ -16,7 +16,9 @@ Data: the race-times matrix (1,000 athletes x 20 races, speeds from a rank-1
 ability x difficulty model with inverse-Gaussian noise) with 8% and 92%
 missing; the digits, wine, breast-cancer and diabetes data with 20% and 50%
 missing at random and a missing-not-at-random pattern (values above their
-column's median are hidden with probability 0.6); and, with ``--large``,
+column's median are hidden with probability 0.6); a synthetic rank-10
+matrix of 1,000 x 200 plus noise with half its entries missing, where every
+peer runs; and, with ``--large``,
 synthetic rank-10 matrices of 6,000 x 4,000 with 10^6 observed entries
 (peers that need the dense matrix are run; KNN and IterativeImputer are
 skipped as too slow) and 50,000 x 20,000 with 5 x 10^6 observed entries,
@@ -297,6 +299,17 @@ def main():
                 X_missing,
                 fancy,
             )
+        # A low-rank matrix small enough for every peer, KNN and
+        # IterativeImputer included (they are skipped on the large ones).
+        U = rng.normal(size=(1000, 10))
+        V = rng.normal(size=(200, 10))
+        X = U @ V.T + 0.5 * rng.normal(size=(1000, 200))
+        _run_dense(
+            "synthetic rank 10 + noise 0.5, 1000 x 200, 50% MCAR (noise floor 0.5)",
+            X,
+            _mcar(X, 0.5, rng),
+            fancy,
+        )
         for name, X in _real_data(args.quick):
             patterns = [("20% MCAR", 0.2), ("50% MCAR", 0.5), ("MNAR", None)]
             for label, fraction in patterns:
