@@ -94,6 +94,14 @@ def _subset(obs, mask):
     return Observed(obs.rows[mask], obs.cols[mask], obs.vals[mask], obs.shape)
 
 
+def _set_effects(fit, c):
+    """A fold's effects ``c``, its standardised residuals and held-out base."""
+    valid = fit["valid"]
+    fit["centering"] = c
+    fit["residual"] = standardize(fit["train"], c)
+    fit["base"] = c.mean + c.row_effects[valid.rows] + c.column_effects[valid.cols]
+
+
 class TraceNormImputer(_BaseLowRankImputer):
     """Complete a matrix by trace-norm (nuclear-norm) regularised soft-impute.
 
@@ -527,25 +535,17 @@ class TraceNormImputer(_BaseLowRankImputer):
         fits = []
         for held_out in folds:
             train, valid = _subset(obs, ~held_out), _subset(obs, held_out)
-            centering = fit_centering(train, center=center, scale=self.scale)
-            residual = standardize(train, centering)
-            pattern = Pattern(train)
-            c = centering
-            fits.append(
-                {
-                    "train": train,
-                    "centering": centering,
-                    "pattern": pattern,
-                    "residual": residual,
-                    "lam_max": _top_singular_value(pattern, residual),
-                    "valid": valid,
-                    "base": c.mean
-                    + c.row_effects[valid.rows]
-                    + c.column_effects[valid.cols],
-                    "scales": c.row_scales[valid.rows] * c.column_scales[valid.cols],
-                    "state": None,
-                }
-            )
+            c = fit_centering(train, center=center, scale=self.scale)
+            fit = {
+                "train": train,
+                "pattern": Pattern(train),
+                "valid": valid,
+                "scales": c.row_scales[valid.rows] * c.column_scales[valid.cols],
+                "state": None,
+            }
+            _set_effects(fit, c)
+            fit["lam_max"] = _top_singular_value(fit["pattern"], fit["residual"])
+            fits.append(fit)
         if self.shrinkage == "auto":
             relative = np.geomspace(1.0, self.shrinkage_ratio, self.n_shrinkages)
             scored = np.ones(relative.size, dtype=bool)
@@ -646,12 +646,9 @@ class TraceNormImputer(_BaseLowRankImputer):
 
     def _update_effects(self, fit, Ud, V, center):
         """Effects of a fold given ``Z = Ud V^T``; residual and base follow."""
-        train, valid = fit["train"], fit["valid"]
+        train = fit["train"]
         z = row_dot(Ud, V, train.rows, train.cols)
-        c = refit_effects(train, fit["centering"], z, center=center)
-        fit["centering"] = c
-        fit["residual"] = standardize(train, c)
-        fit["base"] = c.mean + c.row_effects[valid.rows] + c.column_effects[valid.cols]
+        _set_effects(fit, refit_effects(train, fit["centering"], z, center=center))
 
     def _relaxations(self):
         """The relaxations compared on held-out entries."""
