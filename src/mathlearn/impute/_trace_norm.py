@@ -98,6 +98,23 @@ def _least_squares_singular_values(pattern, residual, U, V, chunk=1 << 16):
     return np.maximum(d, 0.0)
 
 
+def _ridge_fold_in(pattern, residual, column_factors, penalty, row_effects, refit):
+    """Each row's factors by ridge regression on its observed residuals.
+
+    ``penalty`` is per component. With ``refit``, each row's effect (its
+    current value in ``row_effects``, already removed from ``residual``) is
+    refitted with its factors, unpenalised. Returns ``(row_effects, A)``.
+    """
+    if not refit:
+        return row_effects, ridge_rows(
+            pattern, residual, column_factors, penalty[None, :]
+        )
+    design = np.column_stack([np.ones(column_factors.shape[0]), column_factors])
+    target = residual + row_effects[pattern.rows]
+    solution = ridge_rows(pattern, target, design, np.r_[0.0, penalty][None, :])
+    return solution[:, 0], solution[:, 1:]
+
+
 def _subset(obs, mask):
     return Observed(obs.rows[mask], obs.cols[mask], obs.vals[mask], obs.shape)
 
@@ -143,7 +160,9 @@ class TraceNormImputer(_BaseLowRankImputer):
         entries (see ``n_folds``), from ``n_shrinkages`` values spaced
         geometrically from ``lambda_max`` (the largest singular value of the
         zero-filled residual matrix, above which ``Z = 0``) down to
-        ``shrinkage_ratio * lambda_max``. The choice is the ratio
+        ``shrinkage_ratio * lambda_max``, each held-out entry predicted as
+        ``transform`` would (its row folded in by ridge on the training
+        entries, see Notes). The choice is the ratio
         ``lambda / lambda_max``, each fold's ``lambda_max`` computed on its
         training entries; the refit on all entries uses that ratio times
         their ``lambda_max``, since the scale of the data term grows with the
@@ -154,9 +173,10 @@ class TraceNormImputer(_BaseLowRankImputer):
         soft-impute solution; a smaller value bounds time and memory (the
         solution is then the best of rank at most ``max_rank``).
     max_iter : int, default=100
-        Maximum number of iterations for each shrinkage (for each update of
-        the effects in the final fit, and at most ``10 * max_iter`` over all
-        the updates of the final fit; see Notes).
+        Maximum number of iterations for each shrinkage. When the effects
+        are fitted jointly with ``Z``, the solves of the final fit (one per
+        update of the effects, each resuming where the last stopped) share at
+        most ``10 * max_iter`` iterations (see Notes).
     tol : float, default=1e-5
         Stop when the squared relative change of ``Z`` in Frobenius norm,
         ``||Z_old - Z||_F^2 / ||Z_old||_F^2``, falls below ``tol``: the
@@ -675,17 +695,34 @@ class TraceNormImputer(_BaseLowRankImputer):
                     self._update_effects(fit, U * d, V, center)
                 if not scored[k]:
                     continue
-                soft = row_dot(U * d, V, valid.rows, valid.cols)
+                # Scored as transform predicts: every row folded in by ridge
+                # on its training entries. At the exact solution this is the
+                # fitted Z; where a row's entries barely determine its
+                # factors (a small penalty, few entries), the fold-in
+                # exposes what the iterates, stopped early, hide.
+                c = fit["centering"]
+                row_effects, A = _ridge_fold_in(
+                    fit["pattern"],
+                    fit["residual"],
+                    V * np.sqrt(d),
+                    filled_singular_values(d, lam, power) - d,
+                    c.row_effects,
+                    self._joint_rows(center),
+                )
+                base = fit["base"] + (row_effects - c.row_effects)[valid.rows]
+                B_valid = V[valid.cols] * np.sqrt(d)
+                soft = np.einsum("ij,ij->i", A[valid.rows], B_valid)
                 if relaxations.size > 1 or relaxations[0] > 0:
                     d_ls = _least_squares_singular_values(
                         fit["pattern"], fit["residual"], U, V
                     )
-                    refit = row_dot(U * d_ls, V, valid.rows, valid.cols)
+                    ratio = np.divide(d_ls, d, out=np.zeros_like(d), where=d > 0)
+                    refit = np.einsum("ij,ij->i", A[valid.rows] * ratio, B_valid)
                 else:
                     refit = soft
                 for g, gamma in enumerate(relaxations):
                     low_rank = soft + gamma * (refit - soft)
-                    error = fit["base"] + fit["scales"] * low_rank - valid.vals
+                    error = base + fit["scales"] * low_rank - valid.vals
                     squares[g] += float(error @ error)
                 count += valid.vals.size
                 ranks.append(d.size)
@@ -720,6 +757,10 @@ class TraceNormImputer(_BaseLowRankImputer):
     def _joint(self, center):
         """Whether the effects are refitted jointly with ``Z``."""
         return center is not None and self._joint_effects
+
+    def _joint_rows(self, center):
+        """Whether row effects are fitted jointly with ``Z`` (and folded in)."""
+        return self._joint(center) and center in ("both", "rows")
 
     def _update_effects(self, fit, Ud, V, center):
         """Effects of a fold given ``Z = Ud V^T``; residual and base follow."""
@@ -775,8 +816,10 @@ class TraceNormImputer(_BaseLowRankImputer):
         spread = spread if spread > 0 else 1.0
         # The solves for Z are inexact while the effects still move (their
         # tolerance follows the effects' change), exact at the end.
-        # A solve that does not converge in max_iter ends the descent (a
-        # ConvergenceWarning follows): more steps would not converge either.
+        # A solve that has not converged in max_iter goes on from where it
+        # stopped in the next step (after an effects update, itself a descent
+        # step), within the budget of _JOINT_ITER_FACTOR * max_iter; the
+        # descent ends only after a converged solve.
         n_iter, n_steps, settled, stalled, previous = 0, 0, False, False, None
         inner_tol = max(self.tol, _PATH_TOL) if joint else self.tol
         while n_steps < _MAX_JOINT_STEPS:
@@ -784,8 +827,8 @@ class TraceNormImputer(_BaseLowRankImputer):
             solution = self._solve(pattern, residual, lam, state, rng, inner_tol, power)
             state = solution.state
             n_iter += solution.n_iter
-            done = not joint or not solution.d.size or not solution.converged
-            if done or (settled and inner_tol == self.tol):
+            done = not joint or not solution.d.size
+            if done or (settled and inner_tol == self.tol and solution.converged):
                 break
             if n_iter >= _JOINT_ITER_FACTOR * self.max_iter:
                 break
@@ -803,7 +846,9 @@ class TraceNormImputer(_BaseLowRankImputer):
                 penalty = spectral_penalty(solution.d, lam, power)
                 objective = 0.5 * float(fit @ fit) + penalty
                 stalled = (
-                    previous is not None and previous - objective <= self.tol * previous
+                    solution.converged
+                    and previous is not None
+                    and previous - objective <= self.tol * previous
                 )
                 previous = objective
                 if stalled:
@@ -882,18 +927,14 @@ class TraceNormImputer(_BaseLowRankImputer):
             - row_effects[obs.rows]
             - self.column_effects_[obs.cols]
         ) / (row_scales[obs.rows] * t[obs.cols])
-        if self._joint(self.center_) and self.center_ in ("both", "rows"):
-            # The row effect was fitted jointly with the factors: fold both
-            # in together, the effect unpenalised (as at the fit's optimum).
-            design = np.column_stack([np.ones(t.shape[0]), self.column_factors_])
-            penalty = np.r_[0.0, self._fold_in_penalty]
-            target = residual + row_effects[obs.rows]
-            solution = ridge_rows(Pattern(obs), target, design, penalty[None, :])
-            return solution[:, 0], solution[:, 1:] * self._relaxed_ratio
-        A = ridge_rows(
+        # A row effect fitted jointly with the factors is folded in with
+        # them, unpenalised (as at the fit's optimum).
+        row_effects, A = _ridge_fold_in(
             Pattern(obs),
             residual,
             self.column_factors_,
-            self._fold_in_penalty[None, :],
+            self._fold_in_penalty,
+            row_effects,
+            self._joint_rows(self.center_),
         )
         return row_effects, A * self._relaxed_ratio
