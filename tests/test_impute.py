@@ -133,6 +133,20 @@ def _soft_impute_objective(X_missing, Z, lam):
     return fit + lam * np.linalg.svd(Z, compute_uv=False).sum()
 
 
+def _solved_to_precision(X_missing, lam, svd_solver, **params):
+    """A TraceNormImputer at ``lam``, no effects, solved to round-off; its Z."""
+    imputer = TraceNormImputer(
+        lam,
+        center=None,
+        tol=1e-24,
+        max_iter=20000,
+        svd_solver=svd_solver,
+        random_state=0,
+        **params,
+    ).fit(X_missing)
+    return imputer, imputer.row_factors_ @ imputer.column_factors_.T
+
+
 @pytest.mark.parametrize("svd_solver", ["als", "ridge-als", "arpack", "randomized"])
 def test_trace_norm_objective_matches_dense_proximal_gradient(svd_solver):
     X = _low_rank(30, 20, 4, seed=3) + 0.3 * np.random.RandomState(4).normal(
@@ -141,15 +155,7 @@ def test_trace_norm_objective_matches_dense_proximal_gradient(svd_solver):
     X_missing = _hide(X, 0.4, seed=5)
     lam = 1.5
     Z_ref = _dense_proximal_gradient(X_missing, lam)
-    imputer = TraceNormImputer(
-        lam,
-        center=None,
-        tol=1e-24,
-        max_iter=20000,
-        svd_solver=svd_solver,
-        random_state=0,
-    ).fit(X_missing)
-    Z = imputer.row_factors_ @ imputer.column_factors_.T
+    imputer, Z = _solved_to_precision(X_missing, lam, svd_solver)
     reference = _soft_impute_objective(X_missing, Z_ref, lam)
     ours = _soft_impute_objective(X_missing, Z, lam)
     assert abs(ours - reference) <= 1e-6 * reference
@@ -269,17 +275,10 @@ def test_power_two_reaches_a_fixed_point_of_the_dense_iteration(svd_solver):
             Z = Z_new
             if change < 1e-24:
                 break
-    imputer = TraceNormImputer(
-        lam,
-        shrinkage_power=2,
-        center=None,
-        tol=1e-24,
-        max_iter=20000,
-        svd_solver=svd_solver,
-        random_state=0,
-    ).fit(X_missing)
+    imputer, Z_ours = _solved_to_precision(
+        X_missing, lam, svd_solver, shrinkage_power=2
+    )
     assert imputer.shrinkage_power_ == 2
-    Z_ours = imputer.row_factors_ @ imputer.column_factors_.T
     np.testing.assert_allclose(step(Z_ours, lam), Z_ours, atol=1e-8)
     reference = _power_two_objective(X_missing, Z, lam)
     assert _power_two_objective(X_missing, Z_ours, lam) == pytest.approx(
