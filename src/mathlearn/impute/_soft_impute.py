@@ -351,9 +351,13 @@ def _filled_operator(pattern, residual, U, d, V):
 
 
 def _top_svd(op, k, V_warm, solver, rng, n_oversamples=5, n_power=1):
-    """Top-``k`` SVD of ``op``, warm-started from ``V_warm``."""
+    """Top-``k`` SVD of ``op``, warm-started from ``V_warm``.
+
+    ``solver`` is ``"arpack"``, ``"randomized"`` or ``"dense"`` (a full SVD
+    of the dense matrix, for small ones).
+    """
     m, n = op.shape
-    if k >= min(m, n) - 1 or min(m, n) <= 3:
+    if solver == "dense" or k >= min(m, n) - 1 or min(m, n) <= 3:
         dense = op @ np.eye(n)
         U, sigma, Vt = np.linalg.svd(dense, full_matrices=False)
         return U[:, :k], sigma[:k], Vt[:k].T

@@ -62,6 +62,9 @@ _JOINT_MAX_OBSERVED = 200_000
 # power 2 needs the SVD iteration, slower than ALS on large sparse data).
 _AUTO_POWERS = (1, 2)
 _ALS_SOLVERS = ("als", "ridge-als")
+# svd_solver="auto" with power 2 takes a full SVD of the dense filled matrix
+# up to this many entries (1,000 x 250: about 20 ms per iteration).
+_DENSE_SVD_MAX_ENTRIES = 250_000
 _AUTO_POWER_MAX_OBSERVED = 200_000
 
 
@@ -517,7 +520,11 @@ class TraceNormImputer(_BaseLowRankImputer):
         if self.svd_solver != "auto":
             return self.svd_solver
         if power != 1:
-            # The ALS solvers are specific to the nuclear norm.
+            # The ALS solvers are specific to the nuclear norm. A small
+            # filled matrix is cheaper to decompose whole than through
+            # ARPACK's many products.
+            if shape[0] * shape[1] <= _DENSE_SVD_MAX_ENTRIES:
+                return "dense"
             return "arpack"
         return "ridge-als" if n_obs / (shape[0] * shape[1]) < 0.2 else "als"
 
