@@ -203,8 +203,9 @@ class TraceNormImputer(_BaseLowRankImputer):
         the filled matrix as a :class:`~scipy.sparse.linalg.LinearOperator`
         (ARPACK, or a randomized subspace iteration). ``"auto"`` uses
         ``"ridge-als"`` when less than 20% of the entries are observed and
-        ``"als"`` otherwise, and ``"arpack"`` for ``shrinkage_power=2``,
-        which the ALS solvers do not solve. (``"randomized"`` is often faster
+        ``"als"`` otherwise; for ``shrinkage_power=2``, which the ALS
+        solvers do not solve, a full SVD of the dense filled matrix up to
+        250,000 entries and ``"arpack"`` above. (``"randomized"`` is often faster
         on small matrices, but its inexact SVD stops further from the
         solution at a given ``tol``.)
     n_shrinkages : int, default=20
@@ -237,7 +238,7 @@ class TraceNormImputer(_BaseLowRankImputer):
         in the singular values (see Notes). It often predicts better on
         data with a few strong components, such as low-rank matrices and
         correlated features, but its iteration is slower to converge and
-        needs an SVD solver (``svd_solver="auto"`` then uses ``"arpack"``).
+        needs an SVD solver (see ``svd_solver``).
         ``"auto"`` compares 1 and 2 on the held-out entries when
         ``shrinkage="auto"``, ``svd_solver`` is not an ALS solver and there
         are at most 200,000 observed entries (one more path); otherwise it
