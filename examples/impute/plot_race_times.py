@@ -73,12 +73,15 @@ for name, imputer in imputers.items():
 # on held-out observed entries (5 folds on small data, one 10% split on large
 # data); the path stops once the error has risen twice in a row. The same
 # held-out entries choose the centring (``center_``: with or without the
-# athletes' row effects) and how much of the shrinkage of the kept singular
-# values is undone (``relaxation_``).
+# athletes' row effects), the power of the shrinkage (``shrinkage_power_``:
+# 1, soft-thresholding, or 2, which shrinks strong components less) and how
+# much of the shrinkage of the kept singular values is undone
+# (``relaxation_``).
 trace = imputers["trace norm (auto)"]
 print(
     f"chosen shrinkage {trace.shrinkage_:.3g}, rank {trace.rank_}, "
-    f"center {trace.center_!r}, relaxation {trace.relaxation_}"
+    f"center {trace.center_!r}, power {trace.shrinkage_power_}, "
+    f"relaxation {trace.relaxation_}"
 )
 
 # %%

@@ -13,7 +13,9 @@ ever multiplied by thin matrices: ``X* W = S W + U (d * (V^T W))`` costs
   with the filled matrix, then one exact singular-value thresholding step.
 * :func:`soft_impute_svd` -- the original iteration ``Z <- S_lam(X*)`` with a
   warm-started truncated SVD of the ``LinearOperator`` ``X*`` (ARPACK or a
-  randomized subspace iteration).
+  randomized subspace iteration); it also runs the adaptive shrinkage of
+  Josse & Sardy (2016), ``d <- sigma (1 - (lam / sigma)^2)_+``, the proximal
+  map of the non-convex :func:`spectral_penalty` with ``power=2``.
 """
 
 from typing import NamedTuple
@@ -77,6 +79,45 @@ def _ridge_shrink(D, D2, lam):
     """``D / (D^2 + lam)``, 0 where both vanish (a dead direction)."""
     den = D2 + lam
     return np.divide(D, den, out=np.zeros_like(D), where=den > 0)
+
+
+def shrink_singular_values(sigma, lam, power=1):
+    """``sigma (1 - (lam / sigma)^power)_+``: soft-thresholding for ``power=1``.
+
+    The adaptive trace norm of Josse & Sardy (2016); with ``power=2`` it is
+    ``(sigma^2 - lam^2) / sigma``, the shrinkage of regularised iterative PCA
+    (Josse & Husson 2012), which shrinks large singular values less.
+    """
+    if power == 1:
+        return np.maximum(sigma - lam, 0.0)
+    kept = sigma > lam
+    safe = np.where(kept, sigma, 1.0)
+    return np.where(kept, safe - lam**power / safe ** (power - 1), 0.0)
+
+
+def filled_singular_values(d, lam, power=1):
+    """The ``sigma`` that :func:`shrink_singular_values` maps to ``d > 0``."""
+    if power == 1:
+        return d + lam
+    return 0.5 * (d + np.sqrt(d**2 + 4 * lam**2))
+
+
+def spectral_penalty(d, lam, power=1):
+    """The penalty ``sum_k p(d_k)`` whose proximal map is the shrinkage.
+
+    ``p' (d) = sigma(d) - d`` (``sigma`` from :func:`filled_singular_values`)
+    with ``p(0) = 0``: ``lam d`` for ``power=1`` (the nuclear norm) and
+    ``lam^2 log(sigma / lam) + lam^2 / 2 (1 - lam^2 / sigma^2)`` for
+    ``power=2``, concave in ``d``.
+    """
+    if power == 1:
+        return lam * float(np.sum(d))
+    if lam == 0:
+        return 0.0
+    sigma = filled_singular_values(d, lam, power)
+    return float(
+        np.sum(lam**2 * np.log(sigma / lam) + 0.5 * lam**2 * (1 - (lam / sigma) ** 2))
+    )
 
 
 def initial_als_state(shape, rank, lam, rng):
@@ -310,9 +351,13 @@ def _filled_operator(pattern, residual, U, d, V):
 
 
 def _top_svd(op, k, V_warm, solver, rng, n_oversamples=5, n_power=1):
-    """Top-``k`` SVD of ``op``, warm-started from ``V_warm``."""
+    """Top-``k`` SVD of ``op``, warm-started from ``V_warm``.
+
+    ``solver`` is ``"arpack"``, ``"randomized"`` or ``"dense"`` (a full SVD
+    of the dense matrix, for small ones).
+    """
     m, n = op.shape
-    if k >= min(m, n) - 1 or min(m, n) <= 3:
+    if solver == "dense" or k >= min(m, n) - 1 or min(m, n) <= 3:
         dense = op @ np.eye(n)
         U, sigma, Vt = np.linalg.svd(dense, full_matrices=False)
         return U[:, :k], sigma[:k], Vt[:k].T
@@ -348,12 +393,14 @@ def soft_impute_svd(
     rank_cap,
     solver,
     rng,
+    power=1,
     verbose=0,
 ):
     """Soft-impute ``Z <- S_lam(S + Z)`` with a truncated SVD per iteration.
 
     ``state`` is ``(U, d, V, working_rank)``; the working rank grows while
-    every computed singular value survives the threshold.
+    every computed singular value survives the threshold. ``power`` selects
+    the shrinkage of the singular values (:func:`shrink_singular_values`).
     """
     U, d, V, rank = state
     n_iter = 0
@@ -362,7 +409,7 @@ def soft_impute_svd(
         n_iter += 1
         op = _filled_operator(pattern, residual, U, d, V)
         Un, sigma, Vn = _top_svd(op, rank, V, solver, rng)
-        dn = np.maximum(sigma - lam, 0.0)
+        dn = shrink_singular_values(sigma, lam, power)
         keep = dn > 0
         change = _squared_change(U, d, V, Un[:, keep], dn[keep], Vn[:, keep])
         if keep.all() and rank < rank_cap:

@@ -76,8 +76,8 @@ def _run(out_dir):
     lines.append(
         f"  TraceNormImputer chose shrinkage {trace.shrinkage_:.3g} (rank "
         f"{trace.rank_}) from {trace.shrinkage_path_.size} values, center="
-        f"{trace.center_!r} and relaxation {trace.relaxation_} on held-out "
-        "entries."
+        f"{trace.center_!r}, shrinkage power {trace.shrinkage_power_} and "
+        f"relaxation {trace.relaxation_} on held-out entries."
     )
     # Ranking the athletes: mean log-speed relative to each race's mean.
     log_filled = np.log(filled["SVDImputer(rank=1, center=None): u_i v_j"])
