@@ -82,17 +82,18 @@ def _ridge_shrink(D, D2, lam):
 
 
 def shrink_singular_values(sigma, lam, power=1):
-    """``sigma (1 - (lam / sigma)^power)_+``: soft-thresholding for ``power=1``.
+    """``sigma (1 - (lam / sigma)^power)_+`` for ``power`` 1 or 2.
 
-    The adaptive trace norm of Josse & Sardy (2016); with ``power=2`` it is
-    ``(sigma^2 - lam^2) / sigma``, the shrinkage of regularised iterative PCA
-    (Josse & Husson 2012), which shrinks large singular values less.
+    The adaptive trace norm of Josse & Sardy (2016): soft-thresholding for
+    ``power=1``; ``(sigma^2 - lam^2) / sigma`` for ``power=2``, the shrinkage
+    of regularised iterative PCA (Josse & Husson 2012), which shrinks large
+    singular values less.
     """
     if power == 1:
         return np.maximum(sigma - lam, 0.0)
     kept = sigma > lam
     safe = np.where(kept, sigma, 1.0)
-    return np.where(kept, safe - lam**power / safe ** (power - 1), 0.0)
+    return np.where(kept, safe - lam**2 / safe, 0.0)
 
 
 def filled_singular_values(d, lam, power=1):

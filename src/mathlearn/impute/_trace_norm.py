@@ -61,11 +61,12 @@ _JOINT_MAX_OBSERVED = 200_000
 # _AUTO_POWER_MAX_OBSERVED observed entries (each costs one more path, and
 # power 2 needs the SVD iteration, slower than ALS on large sparse data).
 _AUTO_POWERS = (1, 2)
+_AUTO_POWER_MAX_OBSERVED = 200_000
+# The solvers specific to the nuclear norm (power 1).
 _ALS_SOLVERS = ("als", "ridge-als")
 # svd_solver="auto" with power 2 takes a full SVD of the dense filled matrix
 # up to this many entries (1,000 x 250: about 20 ms per iteration).
 _DENSE_SVD_MAX_ENTRIES = 250_000
-_AUTO_POWER_MAX_OBSERVED = 200_000
 
 
 def _top_singular_value(pattern, residual):
@@ -533,7 +534,7 @@ class TraceNormImputer(_BaseLowRankImputer):
         tol = self.tol if tol is None else tol
         rank_cap = self._rank_cap(pattern.shape)
         solver = self._svd_solver(pattern.shape, pattern.rows.shape[0], power)
-        if solver in ("als", "ridge-als"):
+        if solver in _ALS_SOLVERS:
             run = soft_impute_als if solver == "als" else soft_impute_ridge_als
             if state is None:
                 state = initial_als_state(
