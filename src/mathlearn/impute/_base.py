@@ -181,7 +181,26 @@ def _gram_padded(pattern, values, B):
     return gram, rhs
 
 
-def ridge_rows(pattern, values, B, penalty, gram="auto"):
+def _gram_sparse(pattern, values, B):
+    """Per-row Gram matrices ``B_O^T B_O`` and ``B_O^T v_O`` (sparse products).
+
+    The Gram matrices are symmetric: only the r (r + 1) / 2 products of the
+    upper triangle are summed over each row's entries, then mirrored.
+    """
+    rank = B.shape[1]
+    upper_i, upper_j = np.triu_indices(rank)
+    outer = B[:, upper_i] * B[:, upper_j]
+    packed = np.asarray(pattern.matrix(np.ones_like(values)) @ outer)
+    rhs = np.asarray(pattern.matrix(values) @ B)
+    # Column of ``packed`` holding entry (i, j) of the full matrix.
+    position = np.empty((rank, rank), dtype=np.intp)
+    position[upper_i, upper_j] = np.arange(upper_i.size)
+    position[upper_j, upper_i] = np.arange(upper_i.size)
+    gram = np.take(packed, position.ravel(), axis=1).reshape(-1, rank, rank)
+    return gram, rhs
+
+
+def ridge_rows(pattern, values, B, penalty, method="auto"):
     """Ridge fit of each row's factors on its observed entries.
 
     Solves ``(B_O^T B_O + diag(penalty_i)) u_i = B_O^T v_O`` for every row of
@@ -189,7 +208,7 @@ def ridge_rows(pattern, values, B, penalty, gram="auto"):
     is a scalar or of shape ``(n_rows,)`` or ``(n_rows, rank)``. Costs
     ``O(|O| r^2 + m r^3)``. A tiny relative jitter keeps rows with fewer
     entries than the rank solvable when the penalty is 0; it changes nothing
-    measurable otherwise. ``gram`` picks how the Gram matrices are summed:
+    measurable otherwise. ``method`` picks how the Gram matrices are summed:
     ``"sparse"`` (a sparse product with the packed outer products of the rows
     of ``B``), ``"padded"`` (batched dense products over padded rows) or
     ``"auto"`` (the faster one for this rank and size); all give the same.
@@ -203,31 +222,18 @@ def ridge_rows(pattern, values, B, penalty, gram="auto"):
         else penalty,
         (n_rows, rank),
     )
-    index = np.arange(rank)
-    if gram == "auto":
+    if method == "auto":
         packed_bytes = B.shape[0] * rank * (rank + 1) / 2 * 8
         padded = rank > _PADDED_GRAM_RANK or packed_bytes > _PADDED_GRAM_BYTES
     else:
-        padded = gram == "padded"
+        padded = method == "padded"
     if padded:
         gram, rhs = _gram_padded(pattern, values, B)
-        diag = np.trace(gram, axis1=1, axis2=2) / rank
-        gram[:, index, index] += penalty + 1e-12 * np.maximum(diag, 1.0)[:, None]
-        return np.linalg.solve(gram, rhs[:, :, None])[:, :, 0]
-    # The Gram matrices are symmetric: sum only the r (r + 1) / 2 products
-    # of the upper triangle over each row's entries, then mirror them.
-    upper_i, upper_j = np.triu_indices(rank)
-    outer = B[:, upper_i] * B[:, upper_j]
-    packed = np.asarray(pattern.matrix(np.ones_like(values)) @ outer)
-    rhs = np.asarray(pattern.matrix(values) @ B)
-    on_diag = np.flatnonzero(upper_i == upper_j)
-    diag = packed[:, on_diag].sum(axis=1) / rank
-    packed[:, on_diag] += penalty + 1e-12 * np.maximum(diag, 1.0)[:, None]
-    # Column of ``packed`` holding entry (i, j) of the full matrix.
-    position = np.empty((rank, rank), dtype=np.intp)
-    position[upper_i, upper_j] = np.arange(upper_i.size)
-    position[upper_j, upper_i] = np.arange(upper_i.size)
-    gram = np.take(packed, position.ravel(), axis=1).reshape(-1, rank, rank)
+    else:
+        gram, rhs = _gram_sparse(pattern, values, B)
+    index = np.arange(rank)
+    diag = np.trace(gram, axis1=1, axis2=2) / rank
+    gram[:, index, index] += penalty + 1e-12 * np.maximum(diag, 1.0)[:, None]
     return np.linalg.solve(gram, rhs[:, :, None])[:, :, 0]
 
 
