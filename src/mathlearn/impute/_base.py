@@ -200,6 +200,29 @@ def _gram_sparse(pattern, values, B):
     return gram, rhs
 
 
+def _row_penalties(penalty, n_rows, rank):
+    """``penalty`` (scalar, per row, or per row and component) as (n_rows, rank)."""
+    penalty = np.asarray(penalty, dtype=np.float64)
+    return np.broadcast_to(
+        penalty.reshape(-1, 1) if penalty.ndim == 1 else penalty, (n_rows, rank)
+    )
+
+
+def ridge_rows_with_effect(pattern, values, B, penalty, effect_column):
+    """:func:`ridge_rows` plus an unpenalised effect per row.
+
+    Each row's effect multiplies ``effect_column`` (one value per column),
+    its factors ``B``; returns ``(effects, A)``.
+    """
+    n_rows, rank = pattern.shape[0], B.shape[1]
+    penalties = np.column_stack(
+        [np.zeros(n_rows), _row_penalties(penalty, n_rows, rank)]
+    )
+    design = np.column_stack([effect_column, B])
+    solution = ridge_rows(pattern, values, design, penalties)
+    return solution[:, 0], solution[:, 1:]
+
+
 def ridge_rows(pattern, values, B, penalty, method="auto"):
     """Ridge fit of each row's factors on its observed entries.
 
@@ -216,12 +239,7 @@ def ridge_rows(pattern, values, B, penalty, method="auto"):
     n_rows, rank = pattern.shape[0], B.shape[1]
     if rank == 0:
         return np.zeros((n_rows, 0))
-    penalty = np.broadcast_to(
-        np.asarray(penalty, dtype=np.float64).reshape(-1, 1)
-        if np.ndim(penalty) == 1
-        else penalty,
-        (n_rows, rank),
-    )
+    penalty = _row_penalties(penalty, n_rows, rank)
     if method == "auto":
         packed_bytes = B.shape[0] * rank * (rank + 1) / 2 * 8
         padded = rank > _PADDED_GRAM_RANK or packed_bytes > _PADDED_GRAM_BYTES

@@ -13,6 +13,7 @@ from mathlearn.impute._base import (
     _BaseLowRankImputer,
     check_rank,
     ridge_rows,
+    ridge_rows_with_effect,
     row_dot,
 )
 from mathlearn.impute._centering import CENTER_OPTIONS
@@ -313,14 +314,13 @@ class SVDImputer(_BaseLowRankImputer):
             s * t[obs.cols]
         )
         penalty = self.alpha * self._weights(counts)
+        pattern = Pattern(obs)
         if self.center_ not in ("both", "rows"):
             return row_effects, ridge_rows(
-                Pattern(obs), target, self.column_factors_, penalty
+                pattern, target, self.column_factors_, penalty
             )
         # Unknowns (r_i / s_i, u_i) against design (1 / t_j, v_j).
-        design = np.column_stack([1.0 / t, self.column_factors_])
-        penalties = np.column_stack(
-            [np.zeros_like(penalty), np.repeat(penalty[:, None], self.rank, 1)]
+        effects, A = ridge_rows_with_effect(
+            pattern, target, self.column_factors_, penalty, 1.0 / t
         )
-        solution = ridge_rows(Pattern(obs), target, design, penalties)
-        return solution[:, 0] * row_scales, solution[:, 1:]
+        return effects * row_scales, A

@@ -13,6 +13,7 @@ from mathlearn.impute._base import (
     _BaseLowRankImputer,
     check_rank,
     ridge_rows,
+    ridge_rows_with_effect,
     row_dot,
 )
 from mathlearn.impute._centering import (
@@ -113,10 +114,13 @@ def _ridge_fold_in(pattern, residual, column_factors, penalty, row_effects, refi
         return row_effects, ridge_rows(
             pattern, residual, column_factors, penalty[None, :]
         )
-    design = np.column_stack([np.ones(column_factors.shape[0]), column_factors])
-    target = residual + row_effects[pattern.rows]
-    solution = ridge_rows(pattern, target, design, np.r_[0.0, penalty][None, :])
-    return solution[:, 0], solution[:, 1:]
+    return ridge_rows_with_effect(
+        pattern,
+        residual + row_effects[pattern.rows],
+        column_factors,
+        penalty[None, :],
+        np.ones(column_factors.shape[0]),
+    )
 
 
 def _subset(obs, mask):
