@@ -322,13 +322,15 @@ class _BaseLowRankImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator)
         # threads cost more in synchronisation than they save (10x slower on
         # a busy machine); the heavy sparse products are single-threaded.
         with threadpool_limits(limits=1, user_api="blas"):
-            self.center_, selection = self._select(obs, rng)
-            centering = fit_centering(obs, center=self.center_, scale=self.scale)
+            center, selection = self._select(obs, rng)
+            centering = fit_centering(obs, center=center, scale=self.scale)
             residual = standardize(obs, centering)
-            fitted = self._fit_low_rank(obs, residual, centering, rng, selection)
+            fitted = self._fit_low_rank(
+                obs, residual, centering, center, rng, selection
+            )
         # The effects are set first: a subclass that refits them jointly with
         # its factors overrides them through ``fitted``.
-
+        self.center_ = center
         self.mean_ = centering.mean
         self.row_effects_ = centering.row_effects
         self.column_effects_ = centering.column_effects

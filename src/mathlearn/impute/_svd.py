@@ -242,14 +242,14 @@ class SVDImputer(_BaseLowRankImputer):
             return counts.astype(np.float64)
         return np.ones(counts.shape[0])
 
-    def _fit_low_rank(self, obs, residual, centering, rng, selection):
+    def _fit_low_rank(self, obs, residual, centering, center, rng, selection):
         m, n = obs.shape
         rank = self.rank
         pattern = Pattern(obs)
         w_row = self._weights(np.bincount(obs.rows, minlength=m))
         w_col = self._weights(np.bincount(obs.cols, minlength=n))
-        fit_rows = self.center_ in ("both", "rows")
-        fit_cols = self.center_ in ("both", "columns")
+        fit_rows = center in ("both", "rows")
+        fit_cols = center in ("both", "columns")
         # Effects are refitted jointly with the factors, on the scale of the
         # standardised residuals; the centring only starts them.
         inv_scale = 1.0 / (
