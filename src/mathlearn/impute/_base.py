@@ -96,7 +96,6 @@ class Pattern:
         self.cols = obs.cols
         counts = np.bincount(obs.rows, minlength=obs.shape[0])
         self.indptr = np.concatenate([[0], np.cumsum(counts)])
-        self.indices = obs.cols
 
     def padded_rows(self, chunk=512, budget=1 << 18):
         """Rows sorted by count, in chunks padded to their longest row.
@@ -111,7 +110,7 @@ class Pattern:
         if getattr(self, "_padded", None) is None:
             counts = np.diff(self.indptr)
             order = np.argsort(counts, kind="stable")
-            n_entries = self.indices.shape[0]
+            n_entries = self.cols.shape[0]
             chunks = []
             start, n_rows = 0, order.shape[0]
             while start < n_rows:
@@ -130,7 +129,7 @@ class Pattern:
                     inside, self.indptr[rows][:, None] + position, n_entries
                 )
                 columns = np.full(entries.shape, self.shape[1])
-                columns[inside] = self.indices[entries[inside]]
+                columns[inside] = self.cols[entries[inside]]
                 chunks.append((rows, columns, entries))
             self._padded = chunks
         return self._padded
@@ -150,7 +149,7 @@ class Pattern:
     def matrix(self, values):
         """CSR matrix with ``values`` at the observed positions (no copy)."""
         return sp.csr_matrix(
-            (values, self.indices, self.indptr), shape=self.shape, copy=False
+            (values, self.cols, self.indptr), shape=self.shape, copy=False
         )
 
 
