@@ -791,7 +791,7 @@ def test_ridge_rows_matches_dense_per_row_solve(penalty_shape):
         design = np.vstack([B[obs.cols[here]], np.diag(np.sqrt(full[i]))])
         target = np.concatenate([values[here], np.zeros(rank)])
         expected[i] = np.linalg.lstsq(design, target, rcond=None)[0]
-    sparse = ridge_rows(pattern, values, B, penalty, gram="sparse")
-    padded = ridge_rows(pattern, values, B, penalty, gram="padded")
+    sparse = ridge_rows(pattern, values, B, penalty, method="sparse")
+    padded = ridge_rows(pattern, values, B, penalty, method="padded")
     np.testing.assert_allclose(sparse, expected, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(padded, expected, rtol=1e-9, atol=1e-12)

@@ -96,7 +96,6 @@ class Pattern:
         self.cols = obs.cols
         counts = np.bincount(obs.rows, minlength=obs.shape[0])
         self.indptr = np.concatenate([[0], np.cumsum(counts)])
-        self.indices = obs.cols
 
     def padded_rows(self, chunk=512, budget=1 << 18):
         """Rows sorted by count, in chunks padded to their longest row.
@@ -111,7 +110,7 @@ class Pattern:
         if getattr(self, "_padded", None) is None:
             counts = np.diff(self.indptr)
             order = np.argsort(counts, kind="stable")
-            n_entries = self.indices.shape[0]
+            n_entries = self.cols.shape[0]
             chunks = []
             start, n_rows = 0, order.shape[0]
             while start < n_rows:
@@ -130,7 +129,7 @@ class Pattern:
                     inside, self.indptr[rows][:, None] + position, n_entries
                 )
                 columns = np.full(entries.shape, self.shape[1])
-                columns[inside] = self.indices[entries[inside]]
+                columns[inside] = self.cols[entries[inside]]
                 chunks.append((rows, columns, entries))
             self._padded = chunks
         return self._padded
@@ -150,7 +149,7 @@ class Pattern:
     def matrix(self, values):
         """CSR matrix with ``values`` at the observed positions (no copy)."""
         return sp.csr_matrix(
-            (values, self.indices, self.indptr), shape=self.shape, copy=False
+            (values, self.cols, self.indptr), shape=self.shape, copy=False
         )
 
 
@@ -181,7 +180,49 @@ def _gram_padded(pattern, values, B):
     return gram, rhs
 
 
-def ridge_rows(pattern, values, B, penalty, gram="auto"):
+def _gram_sparse(pattern, values, B):
+    """Per-row Gram matrices ``B_O^T B_O`` and ``B_O^T v_O`` (sparse products).
+
+    The Gram matrices are symmetric: only the r (r + 1) / 2 products of the
+    upper triangle are summed over each row's entries, then mirrored.
+    """
+    rank = B.shape[1]
+    upper_i, upper_j = np.triu_indices(rank)
+    outer = B[:, upper_i] * B[:, upper_j]
+    packed = np.asarray(pattern.matrix(np.ones_like(values)) @ outer)
+    rhs = np.asarray(pattern.matrix(values) @ B)
+    # Column of ``packed`` holding entry (i, j) of the full matrix.
+    position = np.empty((rank, rank), dtype=np.intp)
+    position[upper_i, upper_j] = np.arange(upper_i.size)
+    position[upper_j, upper_i] = np.arange(upper_i.size)
+    gram = np.take(packed, position.ravel(), axis=1).reshape(-1, rank, rank)
+    return gram, rhs
+
+
+def _row_penalties(penalty, n_rows, rank):
+    """``penalty`` (scalar, per row, or per row and component) as (n_rows, rank)."""
+    penalty = np.asarray(penalty, dtype=np.float64)
+    return np.broadcast_to(
+        penalty.reshape(-1, 1) if penalty.ndim == 1 else penalty, (n_rows, rank)
+    )
+
+
+def ridge_rows_with_effect(pattern, values, B, penalty, effect_column):
+    """:func:`ridge_rows` plus an unpenalised effect per row.
+
+    Each row's effect multiplies ``effect_column`` (one value per column),
+    its factors ``B``; returns ``(effects, A)``.
+    """
+    n_rows, rank = pattern.shape[0], B.shape[1]
+    penalties = np.column_stack(
+        [np.zeros(n_rows), _row_penalties(penalty, n_rows, rank)]
+    )
+    design = np.column_stack([effect_column, B])
+    solution = ridge_rows(pattern, values, design, penalties)
+    return solution[:, 0], solution[:, 1:]
+
+
+def ridge_rows(pattern, values, B, penalty, method="auto"):
     """Ridge fit of each row's factors on its observed entries.
 
     Solves ``(B_O^T B_O + diag(penalty_i)) u_i = B_O^T v_O`` for every row of
@@ -189,7 +230,7 @@ def ridge_rows(pattern, values, B, penalty, gram="auto"):
     is a scalar or of shape ``(n_rows,)`` or ``(n_rows, rank)``. Costs
     ``O(|O| r^2 + m r^3)``. A tiny relative jitter keeps rows with fewer
     entries than the rank solvable when the penalty is 0; it changes nothing
-    measurable otherwise. ``gram`` picks how the Gram matrices are summed:
+    measurable otherwise. ``method`` picks how the Gram matrices are summed:
     ``"sparse"`` (a sparse product with the packed outer products of the rows
     of ``B``), ``"padded"`` (batched dense products over padded rows) or
     ``"auto"`` (the faster one for this rank and size); all give the same.
@@ -197,37 +238,19 @@ def ridge_rows(pattern, values, B, penalty, gram="auto"):
     n_rows, rank = pattern.shape[0], B.shape[1]
     if rank == 0:
         return np.zeros((n_rows, 0))
-    penalty = np.broadcast_to(
-        np.asarray(penalty, dtype=np.float64).reshape(-1, 1)
-        if np.ndim(penalty) == 1
-        else penalty,
-        (n_rows, rank),
-    )
-    index = np.arange(rank)
-    if gram == "auto":
+    penalty = _row_penalties(penalty, n_rows, rank)
+    if method == "auto":
         packed_bytes = B.shape[0] * rank * (rank + 1) / 2 * 8
         padded = rank > _PADDED_GRAM_RANK or packed_bytes > _PADDED_GRAM_BYTES
     else:
-        padded = gram == "padded"
+        padded = method == "padded"
     if padded:
         gram, rhs = _gram_padded(pattern, values, B)
-        diag = np.trace(gram, axis1=1, axis2=2) / rank
-        gram[:, index, index] += penalty + 1e-12 * np.maximum(diag, 1.0)[:, None]
-        return np.linalg.solve(gram, rhs[:, :, None])[:, :, 0]
-    # The Gram matrices are symmetric: sum only the r (r + 1) / 2 products
-    # of the upper triangle over each row's entries, then mirror them.
-    upper_i, upper_j = np.triu_indices(rank)
-    outer = B[:, upper_i] * B[:, upper_j]
-    packed = np.asarray(pattern.matrix(np.ones_like(values)) @ outer)
-    rhs = np.asarray(pattern.matrix(values) @ B)
-    on_diag = np.flatnonzero(upper_i == upper_j)
-    diag = packed[:, on_diag].sum(axis=1) / rank
-    packed[:, on_diag] += penalty + 1e-12 * np.maximum(diag, 1.0)[:, None]
-    # Column of ``packed`` holding entry (i, j) of the full matrix.
-    position = np.empty((rank, rank), dtype=np.intp)
-    position[upper_i, upper_j] = np.arange(upper_i.size)
-    position[upper_j, upper_i] = np.arange(upper_i.size)
-    gram = np.take(packed, position.ravel(), axis=1).reshape(-1, rank, rank)
+    else:
+        gram, rhs = _gram_sparse(pattern, values, B)
+    index = np.arange(rank)
+    diag = np.trace(gram, axis1=1, axis2=2) / rank
+    gram[:, index, index] += penalty + 1e-12 * np.maximum(diag, 1.0)[:, None]
     return np.linalg.solve(gram, rhs[:, :, None])[:, :, 0]
 
 
@@ -298,13 +321,15 @@ class _BaseLowRankImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator)
         # threads cost more in synchronisation than they save (10x slower on
         # a busy machine); the heavy sparse products are single-threaded.
         with threadpool_limits(limits=1, user_api="blas"):
-            self.center_, selection = self._select(obs, rng)
-            centering = fit_centering(obs, center=self.center_, scale=self.scale)
+            center, selection = self._select(obs, rng)
+            centering = fit_centering(obs, center=center, scale=self.scale)
             residual = standardize(obs, centering)
-            fitted = self._fit_low_rank(obs, residual, centering, rng, selection)
+            fitted = self._fit_low_rank(
+                obs, residual, centering, center, rng, selection
+            )
         # The effects are set first: a subclass that refits them jointly with
         # its factors overrides them through ``fitted``.
-
+        self.center_ = center
         self.mean_ = centering.mean
         self.row_effects_ = centering.row_effects
         self.column_effects_ = centering.column_effects

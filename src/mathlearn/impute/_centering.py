@@ -51,16 +51,19 @@ def _row_scales(index, residual_sq, weights, size, prior):
     return np.sqrt((num + prior) / (count + 1.0))
 
 
-def fit_centering(obs, *, center, scale, max_iter=20, tol=1e-7):
+def fit_centering(obs, *, center, scale, max_iter=20, tol=1e-7, start=None):
     """Fit the effects of ``obs`` by alternating weighted means.
 
     ``center`` is one of :data:`CENTER_OPTIONS` or ``None``; ``scale`` turns
-    on the row and column scales.
+    on the row and column scales. The sweeps start from the effects of the
+    :class:`Centering` ``start`` (default: zero effects, unit scales).
     """
     n_rows, n_cols = obs.shape
     rows, cols, vals = obs.rows, obs.cols, obs.vals
     mean = float(vals.mean()) if center is not None and vals.size else 0.0
     a, b = np.zeros(n_rows), np.zeros(n_cols)
+    if start is not None:
+        a, b = start.row_effects, start.column_effects
     s, t = np.ones(n_rows), np.ones(n_cols)
     fit_rows = center in ("both", "rows")
     fit_cols = center in ("both", "columns")
@@ -129,38 +132,16 @@ def fold_in_rows(obs, centering, *, center, scale):
     return a, s
 
 
-def refit_effects(obs, centering, offset, *, center, max_iter=20, tol=1e-7):
-    """Effects of ``obs.vals - offset``, the scales of ``centering`` fixed.
+def refit_effects(obs, centering, offset, *, center):
+    """Effects of ``obs.vals - offset``, started from those of ``centering``.
 
     The block update of the effects given the low-rank part ``offset`` (its
     values at the observed entries, on the scale of ``X``) when the effects
-    and the low-rank part are fitted jointly: the weighted least-squares
-    effects, by the same alternating means as :func:`fit_centering`, started
-    from the current ones.
+    and the low-rank part are fitted jointly (never with scales): the
+    least-squares effects of :func:`fit_centering`, from the current ones.
     """
-    vals = obs.vals - offset
-    rows, cols = obs.rows, obs.cols
-    n_rows, n_cols = obs.shape
-    c = centering
-    s, t = c.row_scales, c.column_scales
-    mean = float(vals.mean()) if vals.size else 0.0
-    a, b = c.row_effects, c.column_effects
-    fit_rows = center in ("both", "rows")
-    fit_cols = center in ("both", "columns")
-    spread = float(np.std(obs.vals)) if vals.size else 1.0
-    spread = spread if spread > 0 else 1.0
-    w_row = 1.0 / s[rows] ** 2
-    w_col = 1.0 / t[cols] ** 2
-    for _ in range(max_iter if fit_rows and fit_cols else 1):
-        a_old, b_old = a, b
-        if fit_cols:
-            b = _weighted_mean(cols, vals - mean - a[rows], w_row, n_cols)
-        if fit_rows:
-            a = _weighted_mean(rows, vals - mean - b[cols], w_col, n_rows)
-        change = max(
-            np.max(np.abs(a - a_old), initial=0.0),
-            np.max(np.abs(b - b_old), initial=0.0),
-        )
-        if change < tol * spread:
-            break
-    return c._replace(mean=mean, row_effects=a, column_effects=b)
+    shifted = obs._replace(vals=obs.vals - offset)
+    new = fit_centering(shifted, center=center, scale=False, start=centering)
+    return centering._replace(
+        mean=new.mean, row_effects=new.row_effects, column_effects=new.column_effects
+    )

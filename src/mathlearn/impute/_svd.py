@@ -13,6 +13,7 @@ from mathlearn.impute._base import (
     _BaseLowRankImputer,
     check_rank,
     ridge_rows,
+    ridge_rows_with_effect,
     row_dot,
 )
 from mathlearn.impute._centering import CENTER_OPTIONS
@@ -241,14 +242,14 @@ class SVDImputer(_BaseLowRankImputer):
             return counts.astype(np.float64)
         return np.ones(counts.shape[0])
 
-    def _fit_low_rank(self, obs, residual, centering, rng, selection):
+    def _fit_low_rank(self, obs, residual, centering, center, rng, selection):
         m, n = obs.shape
         rank = self.rank
         pattern = Pattern(obs)
         w_row = self._weights(np.bincount(obs.rows, minlength=m))
         w_col = self._weights(np.bincount(obs.cols, minlength=n))
-        fit_rows = self.center_ in ("both", "rows")
-        fit_cols = self.center_ in ("both", "columns")
+        fit_rows = center in ("both", "rows")
+        fit_cols = center in ("both", "columns")
         # Effects are refitted jointly with the factors, on the scale of the
         # standardised residuals; the centring only starts them.
         inv_scale = 1.0 / (
@@ -313,14 +314,13 @@ class SVDImputer(_BaseLowRankImputer):
             s * t[obs.cols]
         )
         penalty = self.alpha * self._weights(counts)
+        pattern = Pattern(obs)
         if self.center_ not in ("both", "rows"):
             return row_effects, ridge_rows(
-                Pattern(obs), target, self.column_factors_, penalty
+                pattern, target, self.column_factors_, penalty
             )
         # Unknowns (r_i / s_i, u_i) against design (1 / t_j, v_j).
-        design = np.column_stack([1.0 / t, self.column_factors_])
-        penalties = np.column_stack(
-            [np.zeros_like(penalty), np.repeat(penalty[:, None], self.rank, 1)]
+        effects, A = ridge_rows_with_effect(
+            pattern, target, self.column_factors_, penalty, 1.0 / t
         )
-        solution = ridge_rows(Pattern(obs), target, design, penalties)
-        return solution[:, 0] * row_scales, solution[:, 1:]
+        return effects * row_scales, A

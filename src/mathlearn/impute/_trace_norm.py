@@ -13,6 +13,7 @@ from mathlearn.impute._base import (
     _BaseLowRankImputer,
     check_rank,
     ridge_rows,
+    ridge_rows_with_effect,
     row_dot,
 )
 from mathlearn.impute._centering import (
@@ -113,10 +114,13 @@ def _ridge_fold_in(pattern, residual, column_factors, penalty, row_effects, refi
         return row_effects, ridge_rows(
             pattern, residual, column_factors, penalty[None, :]
         )
-    design = np.column_stack([np.ones(column_factors.shape[0]), column_factors])
-    target = residual + row_effects[pattern.rows]
-    solution = ridge_rows(pattern, target, design, np.r_[0.0, penalty][None, :])
-    return solution[:, 0], solution[:, 1:]
+    return ridge_rows_with_effect(
+        pattern,
+        residual + row_effects[pattern.rows],
+        column_factors,
+        penalty[None, :],
+        np.ones(column_factors.shape[0]),
+    )
 
 
 def _subset(obs, mask):
@@ -785,7 +789,7 @@ class TraceNormImputer(_BaseLowRankImputer):
             return _AUTO_RELAXATIONS
         return np.array([0.0])
 
-    def _fit_low_rank(self, obs, residual, centering, rng, selection):
+    def _fit_low_rank(self, obs, residual, centering, center, rng, selection):
         pattern = Pattern(obs)
         lam_max = _top_singular_value(pattern, residual)
         state = None
@@ -798,7 +802,7 @@ class TraceNormImputer(_BaseLowRankImputer):
             errors = selection["errors"]
             state = selection["state"]
             relaxation = selection["relaxation"]
-            if self._joint(self.center_) and selection["effects"] is not None:
+            if self._joint(center) and selection["effects"] is not None:
                 # The first fold's joint effects there start the refit's.
                 centering = selection["effects"]
                 residual = standardize(obs, centering)
@@ -820,7 +824,7 @@ class TraceNormImputer(_BaseLowRankImputer):
         # the effects, then the (unpenalised, least-squares) effects given Z,
         # until the effects settle or the objective stops decreasing; it ends
         # with a solve for Z.
-        joint = self._joint(self.center_)
+        joint = self._joint(center)
         spread = float(np.std(obs.vals)) if obs.vals.size else 1.0
         spread = spread if spread > 0 else 1.0
         # The solves for Z are inexact while the effects still move (their
@@ -864,7 +868,7 @@ class TraceNormImputer(_BaseLowRankImputer):
                     break
             else:
                 previous = None
-            new = refit_effects(obs, centering, z, center=self.center_)
+            new = refit_effects(obs, centering, z, center=center)
             change = max(
                 abs(new.mean - centering.mean),
                 np.max(np.abs(new.row_effects - centering.row_effects), initial=0),
