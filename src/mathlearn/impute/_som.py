@@ -282,11 +282,13 @@ class SOMImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             X.dtype, copy=False
         )
 
-        n_rows, n_cols = self._grid_shape(X_mean_filled)
+        # The PCA init and the default grid shape share one SVD.
+        svd = _core.centred_svd(X_mean_filled) if self.init == "pca" else None
+        n_rows, n_cols = self._grid_shape(X_mean_filled, svd)
         coords = _core.grid_coordinates(n_rows, n_cols, self.topology)
         grid_sq_dist = _core.grid_sq_distances(coords)
         if self.init == "pca":
-            W = _core.pca_init(X_mean_filled, n_rows, n_cols, coords)
+            W = _core.pca_init(X_mean_filled, n_rows, n_cols, coords, svd=svd)
         else:
             W = _core.random_init(X_mean_filled, n_rows * n_cols, rng)
         sigma, sigma_end = _core.resolve_radii(
@@ -316,8 +318,11 @@ class SOMImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self.n_iter_ = self.n_epochs
         return self
 
-    def _grid_shape(self, X_train):
-        """``(n_rows, n_cols)``: the parameters, or chosen from the data."""
+    def _grid_shape(self, X_train, svd):
+        """``(n_rows, n_cols)``: the parameters, or chosen from the data.
+
+        ``svd`` is ``_core.centred_svd(X_train)`` or ``None`` (not computed).
+        """
         if self.n_rows is not None and self.n_cols is not None:
             return self.n_rows, self.n_cols
         n_train = X_train.shape[0]
@@ -326,7 +331,7 @@ class SOMImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             return self.n_rows, max(1, round(n_units / self.n_rows))
         if self.n_cols is not None:
             return max(1, round(n_units / self.n_cols)), self.n_cols
-        return _core.grid_shape(X_train, n_units)
+        return _core.grid_shape(X_train, n_units, svd=svd)
 
     def transform(self, X):
         """Fill the missing entries of ``X``; observed entries are kept.
