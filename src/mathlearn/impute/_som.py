@@ -20,8 +20,10 @@ from mathlearn.utils._sklearn_compat import (
 # Default map size: about this many units per square root of a training row
 # (twice Vesanto's 5 * sqrt(n), see the Notes of SOMImputer).
 _UNITS_PER_SQRT_ROW = 10
-# Default final radius: sharper than the map's, see the sigma_end parameter.
-_DEFAULT_SIGMA_END = {"gaussian": 0.5, "bubble": 1.0}
+# Default final radius of the Gaussian neighbourhood: sharper than the map's
+# 0.8, see the sigma_end parameter. The bubble keeps the map's default
+# (_core._DEFAULT_SIGMA_END).
+_GAUSSIAN_SIGMA_END = 0.5
 
 
 class EmptyRowWarning(MathlearnWarning):
@@ -297,7 +299,9 @@ class SOMImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             n_rows,
             n_cols,
             self.neighborhood,
-            default_end=_DEFAULT_SIGMA_END[self.neighborhood],
+            default_end=(
+                _GAUSSIAN_SIGMA_END if self.neighborhood == "gaussian" else None
+            ),
         )
         sigmas = _core.radius_schedule(sigma, sigma_end, self.n_epochs)
         train_mask = None if self.train_on == "complete" else mask
