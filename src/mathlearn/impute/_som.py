@@ -52,7 +52,8 @@ class SOMImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     train_on : {"all", "complete"}, default="all"
         ``"all"`` trains on every row that has at least one observed value,
         with the masked distance; ``"complete"`` trains on the rows without
-        missing values only, and needs at least ``n_rows * n_cols`` of them.
+        missing values only, and needs at least ``n_rows * n_cols`` of them
+        (at least one if the map is sized from the data).
     n_neighbors_units : int, default=5
         Number of best units whose weights are mixed, with weights inversely
         proportional to their masked distance, to fill a row; 1 reads the
@@ -264,15 +265,24 @@ class SOMImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             )
         if self.train_on == "complete":
             rows = observed.all(axis=1)
-            needed = 1
+            n_complete = int(rows.sum())
+            hint = (
+                "use train_on='all', which trains on every row through the "
+                "masked distance"
+            )
             if self.n_rows is not None and self.n_cols is not None:
                 needed = self.n_rows * self.n_cols
-            if rows.sum() < needed:
+                if n_complete < needed:
+                    raise ValueError(
+                        f"train_on='complete' needs at least n_rows * n_cols = "
+                        f"{needed} rows without missing values, but X has "
+                        f"{n_complete}; {hint}, or a smaller map"
+                    )
+            elif n_complete == 0:
+                # A map sized from the data fits any number of rows but zero.
                 raise ValueError(
-                    f"train_on='complete' needs at least n_rows * n_cols = "
-                    f"{needed} rows without missing values, but X has "
-                    f"{int(rows.sum())}; use train_on='all', which trains on "
-                    "every row through the masked distance, or a smaller map"
+                    "train_on='complete' needs at least one row without "
+                    f"missing values, but X has 0; {hint}"
                 )
         else:
             rows = observed.any(axis=1)
