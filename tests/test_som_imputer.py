@@ -216,10 +216,14 @@ def test_too_few_complete_rows_for_train_on_complete():
         ValueError, match=rf"train_on='complete' needs at least .* 100 .* {n_complete}"
     ):
         SOMImputer(10, 10, train_on="complete").fit(X_missing)
-    # A map sized from the data needs one complete row.
+    # A map sized from the data (wholly or on one side) needs one complete row.
     X_missing[:, 0][~np.isnan(X_missing).any(axis=1)] = np.nan
-    with pytest.raises(ValueError, match=r"needs at least .* = 1 rows .* has 0"):
-        SOMImputer(train_on="complete").fit(X_missing)
+    for sides in ({}, {"n_rows": 3}, {"n_cols": 3}):
+        with pytest.raises(
+            ValueError,
+            match=r"needs at least one row without missing values, but X has 0;",
+        ):
+            SOMImputer(train_on="complete", **sides).fit(X_missing)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         SOMImputer(train_on="all", n_epochs=2).fit(X_missing)

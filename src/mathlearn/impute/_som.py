@@ -20,8 +20,10 @@ from mathlearn.utils._sklearn_compat import (
 # Default map size: about this many units per square root of a training row
 # (twice Vesanto's 5 * sqrt(n), see the Notes of SOMImputer).
 _UNITS_PER_SQRT_ROW = 10
-# Default final radius: sharper than the map's, see the sigma_end parameter.
-_DEFAULT_SIGMA_END = {"gaussian": 0.5, "bubble": 1.0}
+# Default final radius of the Gaussian neighbourhood: sharper than the map's
+# 0.8, see the sigma_end parameter. The bubble keeps the map's default
+# (_core._DEFAULT_SIGMA_END).
+_GAUSSIAN_SIGMA_END = 0.5
 
 
 class EmptyRowWarning(MathlearnWarning):
@@ -50,7 +52,8 @@ class SOMImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     train_on : {"all", "complete"}, default="all"
         ``"all"`` trains on every row that has at least one observed value,
         with the masked distance; ``"complete"`` trains on the rows without
-        missing values only, and needs at least ``n_rows * n_cols`` of them.
+        missing values only, and needs at least ``n_rows * n_cols`` of them
+        (at least one if the map is sized from the data).
     n_neighbors_units : int, default=5
         Number of best units whose weights are mixed, with weights inversely
         proportional to their masked distance, to fill a row; 1 reads the
@@ -262,15 +265,24 @@ class SOMImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             )
         if self.train_on == "complete":
             rows = observed.all(axis=1)
-            needed = 1
+            n_complete = int(rows.sum())
+            hint = (
+                "use train_on='all', which trains on every row through the "
+                "masked distance"
+            )
             if self.n_rows is not None and self.n_cols is not None:
                 needed = self.n_rows * self.n_cols
-            if rows.sum() < needed:
+                if n_complete < needed:
+                    raise ValueError(
+                        f"train_on='complete' needs at least n_rows * n_cols = "
+                        f"{needed} rows without missing values, but X has "
+                        f"{n_complete}; {hint}, or a smaller map"
+                    )
+            elif n_complete == 0:
+                # A map sized from the data fits any number of rows but zero.
                 raise ValueError(
-                    f"train_on='complete' needs at least n_rows * n_cols = "
-                    f"{needed} rows without missing values, but X has "
-                    f"{int(rows.sum())}; use train_on='all', which trains on "
-                    "every row through the masked distance, or a smaller map"
+                    "train_on='complete' needs at least one row without "
+                    f"missing values, but X has 0; {hint}"
                 )
         else:
             rows = observed.any(axis=1)
@@ -282,11 +294,13 @@ class SOMImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             X.dtype, copy=False
         )
 
-        n_rows, n_cols = self._grid_shape(X_mean_filled)
+        # The PCA init and the default grid shape share one SVD.
+        svd = _core.centred_svd(X_mean_filled) if self.init == "pca" else None
+        n_rows, n_cols = self._grid_shape(X_mean_filled, svd)
         coords = _core.grid_coordinates(n_rows, n_cols, self.topology)
         grid_sq_dist = _core.grid_sq_distances(coords)
         if self.init == "pca":
-            W = _core.pca_init(X_mean_filled, n_rows, n_cols, coords)
+            W = _core.pca_init(X_mean_filled, n_rows, n_cols, coords, svd=svd)
         else:
             W = _core.random_init(X_mean_filled, n_rows * n_cols, rng)
         sigma, sigma_end = _core.resolve_radii(
@@ -295,7 +309,9 @@ class SOMImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             n_rows,
             n_cols,
             self.neighborhood,
-            default_end=_DEFAULT_SIGMA_END[self.neighborhood],
+            default_end=(
+                _GAUSSIAN_SIGMA_END if self.neighborhood == "gaussian" else None
+            ),
         )
         sigmas = _core.radius_schedule(sigma, sigma_end, self.n_epochs)
         train_mask = None if self.train_on == "complete" else mask
@@ -316,8 +332,11 @@ class SOMImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self.n_iter_ = self.n_epochs
         return self
 
-    def _grid_shape(self, X_train):
-        """``(n_rows, n_cols)``: the parameters, or chosen from the data."""
+    def _grid_shape(self, X_train, svd):
+        """``(n_rows, n_cols)``: the parameters, or chosen from the data.
+
+        ``svd`` is ``_core.centred_svd(X_train)`` or ``None`` (not computed).
+        """
         if self.n_rows is not None and self.n_cols is not None:
             return self.n_rows, self.n_cols
         n_train = X_train.shape[0]
@@ -326,7 +345,7 @@ class SOMImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             return self.n_rows, max(1, round(n_units / self.n_rows))
         if self.n_cols is not None:
             return max(1, round(n_units / self.n_cols)), self.n_cols
-        return _core.grid_shape(X_train, n_units)
+        return _core.grid_shape(X_train, n_units, svd=svd)
 
     def transform(self, X):
         """Fill the missing entries of ``X``; observed entries are kept.

@@ -92,15 +92,30 @@ def resolve_radii(sigma, sigma_end, n_rows, n_cols, neighborhood, default_end=No
     return start, float(sigma_end)
 
 
-def grid_shape(X, n_units):
+def centred_svd(X):
+    """``(mean, s, Vt)``: column means and thin SVD of ``X - mean``.
+
+    Both :func:`grid_shape` and :func:`pca_init` need it; a caller that uses
+    both computes it once and passes it to each as ``svd``.
+    """
+    mean = X.mean(axis=0)
+    _, s, Vt = np.linalg.svd(X - mean, full_matrices=False)
+    return mean, s, Vt
+
+
+def grid_shape(X, n_units, *, svd=None):
     """Rows and columns of a grid of about ``n_units`` units shaped like ``X``.
 
     The SOM Toolbox rule (Vesanto et al., 2000): the sides are in the ratio
     ``s1 / s2`` of the two largest singular values of the centred data, the
     longer side (rows) following the first principal component. Data with a
-    single feature gets a single column.
+    single feature gets a single column. ``svd`` is :func:`centred_svd` of
+    ``X`` if already computed; without it, only singular values are computed.
     """
-    s = np.linalg.svd(X - X.mean(axis=0), compute_uv=False)
+    if svd is None:
+        s = np.linalg.svd(X - X.mean(axis=0), compute_uv=False)
+    else:
+        s = svd[1]
     if s.size < 2 or s[1] <= s[0] * 1e-12:
         return n_units, 1
     n_cols = max(1, round(np.sqrt(n_units * s[1] / s[0])))
@@ -211,16 +226,15 @@ def all_distances(X, W):
     return out
 
 
-def pca_init(X, n_rows, n_cols, coords):
+def pca_init(X, n_rows, n_cols, coords, *, svd=None):
     """Codebook spread over the plane of the first two principal components.
 
     Unit ``u`` gets ``mean + a_u sqrt(l1) v1 + b_u sqrt(l2) v2``, where
     ``(a_u, b_u)`` are its grid coordinates scaled to ``[-1, 1]``, the longer
-    side of the grid following the first component. Deterministic.
+    side of the grid following the first component. Deterministic. ``svd``
+    is :func:`centred_svd` of ``X`` if already computed.
     """
-    mean = X.mean(axis=0)
-    centred = X - mean
-    _, s, Vt = np.linalg.svd(centred, full_matrices=False)
+    mean, s, Vt = centred_svd(X) if svd is None else svd
     scale = s / np.sqrt(max(X.shape[0] - 1, 1))
     components = Vt * scale[:, None]
     span = coords.max(axis=0) - coords.min(axis=0)
