@@ -277,9 +277,13 @@ class _Stage:
                 terms.append(inputs[q])
             else:
                 target = inputs[q] if writable else temps[q]
-                if self.inner_p and block > 1 and X.flags.c_contiguous:
+                if self.inner_p and block > 1:
                     # Twiddles repeated over the block, so that NumPy's inner
                     # loop runs over p * block elements rather than over b.
+                    # The flat reshapes are views because X is C-contiguous:
+                    # an inner-p stage never comes first (p > 1), so X is the
+                    # transposed copy or the previous stage's output, both a
+                    # flat work buffer reshaped.
                     flat = (sub, p * block)
                     twiddles = self._spread_twiddles(q, block)
                     operands = (inputs[q].reshape(flat), twiddles, target.reshape(flat))

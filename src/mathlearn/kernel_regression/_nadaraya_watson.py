@@ -41,13 +41,13 @@ _METRICS = {"euclidean", "manhattan", "chebyshev"}
 # Elements of one (chunk, n_train) block of weights: 8 MiB in float64.
 _CHUNK_ELEMENTS = 2**20
 _MIN_EXPONENT = -700.0
-_SQUARE_FLOOR = 1e-150
-_SQRT2 = np.sqrt(2.0)
 # Per-feature search: a factor this large makes a feature irrelevant.
 _MAX_FACTOR = 1e3
-# The leave-one-out search runs over bandwidth_ = c * (Scott's bandwidth).
-# Consecutive values differ by sqrt(2), so each Gaussian weight on the grid is
-# the square of the one before (from the widest down): one exp per chunk.
+# The leave-one-out search runs over bandwidth_ = c * (Scott's bandwidth), c on
+# this grid (widest first), then refines between the best value's neighbours.
+# Consecutive values differ by sqrt(2), one octave of a = (widest / c)**2, so
+# the Gaussian coarse scan (_gaussian_ladder, one step per octave) visits this
+# grid index for index.
 _LOO_GRID = 2.0 ** np.arange(2.0, -6.25, -0.5)
 # Points on which the Gaussian kernel's coarse grid is scanned (about).
 _PILOT_ROWS = 1000
@@ -181,15 +181,8 @@ def _loo_sse(Z, Y, scales, kernel, metric, n_jobs):
             r2 -= r2[local, nearest][:, None]
         Y_nearest, Y_rows = Y[nearest], Y[rows]
         out = np.empty(len(scales))
-        weights = None
         for k, scale in enumerate(scales):
-            if kernel == "gaussian" and k and np.isclose(scales[k - 1], scale * _SQRT2):
-                # exp(-t / c**2) = exp(-t / 2 (c / sqrt 2)**2) squared; the floor
-                # keeps the square out of the slow subnormal range.
-                np.maximum(weights, _SQUARE_FLOOR, out=weights)
-                np.square(weights, out=weights)
-                weights[diagonal] = 0.0
-            elif kernel == "gaussian":
+            if kernel == "gaussian":
                 weights = _softmax_numerators(r2, scale)
                 weights[diagonal] = 0.0
             elif callable(kernel):

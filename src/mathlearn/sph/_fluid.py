@@ -432,7 +432,7 @@ class SPHFluid:
 
     def _max_number_density(self, positions):
         """``max_i sum_j W(x_i - x_j)`` (self term included)."""
-        i, j, _, r2 = self._pairs(positions)
+        i, j, r2 = self._pairs(positions)
         w = self._poly6._radial_value_r2(r2)
         n = len(positions)
         total = np.bincount(i, w, minlength=n) + np.bincount(j, w, minlength=n)
@@ -440,24 +440,15 @@ class SPHFluid:
 
     # ---------------------------------------------------------------- physics
     def _pairs(self, x):
-        """Pairs closer than ``h`` by a fresh tree search: ``i, j``, ``d = x_i -
-        x_j`` as ``(dim, n_pairs)`` and ``r2 = |d|^2``."""
+        """Pairs closer than ``h`` by a fresh tree search: ``i, j`` and ``r2 =
+        |x_i - x_j|^2``, summed axis by axis as :meth:`_neighbours` sums it."""
         tree = cKDTree(x, balanced_tree=False, compact_nodes=False)
         pairs = tree.query_pairs(self.h, output_type="ndarray")
-        d, r2 = self._separations(x, pairs[:, 0], pairs[:, 1])
-        return pairs[:, 0], pairs[:, 1], d, r2
-
-    @staticmethod
-    def _separations(x, i, j):
-        """``d = x_i - x_j`` as ``(dim, n_pairs)`` (one contiguous row per axis,
-        so that every sum over pairs reads a contiguous array) and ``|d|^2``."""
-        x_t = np.ascontiguousarray(x.T)
-        d = np.take(x_t, i, axis=1)
-        d -= np.take(x_t, j, axis=1)
-        r2 = d[0] * d[0]
-        for k in range(1, d.shape[0]):
-            r2 += d[k] * d[k]
-        return d, r2
+        i, j = pairs[:, 0], pairs[:, 1]
+        r2 = (x[i, 0] - x[j, 0]) ** 2
+        for k in range(1, x.shape[1]):
+            r2 += (x[i, k] - x[j, k]) ** 2
+        return i, j, r2
 
     def _buffer(self, name, shape, dtype=np.float64):
         """A reused work array of ``shape`` (views of one growing allocation).
