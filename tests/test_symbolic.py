@@ -366,3 +366,19 @@ def test_two_stage_fit_of_a_curve_family():
     assert result["loss"] < 1e-20
     with pytest.raises(ValueError, match="at least 3"):
         reg.fit_two_stage(r[:30, None], y[:30], a[:30])
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_two_stage_rejects_non_finite_parameter(bad):
+    r = np.tile(np.linspace(0, 3, 15), 4)
+    a = np.repeat([0.5, 1.0, 2.0, 3.0], 15)
+    a[3] = bad
+    with pytest.raises(ValueError, match="parameter"):
+        SymbolicRegressor(generations=0).fit_two_stage(r[:, None], np.exp(-r), a)
+
+
+def test_two_stage_rejects_parameter_of_the_wrong_length():
+    r = np.tile(np.linspace(0, 3, 15), 4)
+    a = np.repeat([0.5, 1.0, 2.0, 3.0], 15)
+    with pytest.raises(ValueError, match="parameter has 59 values but X has 60"):
+        SymbolicRegressor(generations=0).fit_two_stage(r[:, None], np.exp(-r), a[1:])

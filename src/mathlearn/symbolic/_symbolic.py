@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, RegressorMixin, clone
-from sklearn.utils import check_random_state
+from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
@@ -871,7 +871,9 @@ default="least_squares"
         import sympy
 
         X, y = validate_data(self, X, y, dtype=[np.float64], y_numeric=True)
-        parameter = np.asarray(parameter, dtype=np.float64).ravel()
+        parameter = check_array(
+            parameter, ensure_2d=False, dtype=np.float64, input_name="parameter"
+        ).ravel()
         if parameter.shape[0] != X.shape[0]:
             raise ValueError(
                 f"parameter has {parameter.shape[0]} values but X has "
