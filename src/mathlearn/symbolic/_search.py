@@ -560,12 +560,16 @@ def optimize_constants(trees, X, y, method):
         coef, *_ = np.linalg.lstsq(A, y, rcond=None)
         return A @ coef - y
 
+    def half_sse(theta):
+        r = residual(theta)  # one evaluation of the terms per call
+        return 0.5 * float(r @ r)
+
     start = residual(theta0)
     sse0 = float(start @ start)
     try:
         if method == "lbfgs":
             result = minimize(
-                lambda t: 0.5 * float(residual(t) @ residual(t)),
+                half_sse,
                 theta0,
                 method="L-BFGS-B",
                 options={"maxiter": 200},
