@@ -22,11 +22,7 @@ from mathlearn.symbolic._expr import (
     to_sympy,
     with_constants,
 )
-from mathlearn.symbolic._units import (
-    DimensionError,
-    dimension_of,
-    parse_unit,
-)
+from mathlearn.symbolic._units import is_consistent, parse_unit
 from mathlearn.utils._sklearn_compat import (
     Interval,
     StrOptions,
@@ -463,7 +459,7 @@ default="least_squares"
                 if (
                     child not in bred
                     and size(child) + 2 <= self.max_complexity
-                    and self._consistent(child, feature_dims)
+                    and (feature_dims is None or is_consistent(child, feature_dims))
                 ):
                     bred.add(child)
                     children.append(child)
@@ -524,16 +520,6 @@ default="least_squares"
             flush=True,
         )
 
-    @staticmethod
-    def _consistent(tree, feature_dims):
-        if feature_dims is None:
-            return True
-        try:
-            dimension_of(tree, feature_dims)
-        except DimensionError:
-            return False
-        return True
-
     def _promising(self, front, beam, limit):
         """States of the beam and the front, best (penalised) first, distinct."""
         states = [state for state, _ in beam]
@@ -558,7 +544,8 @@ default="least_squares"
             for trees in jobs
         )
         tuned = [t for trees, _ in results for t in trees]
-        tuned = [t for t in tuned if self._consistent(t, feature_dims)]
+        if feature_dims is not None:
+            tuned = [t for t in tuned if is_consistent(t, feature_dims)]
         if not tuned:
             return 0
         return pool.add(tuned, _search.evaluate_terms(tuned, X))
