@@ -608,13 +608,13 @@ def is_algebraic(tree):
     return all(is_algebraic(child) for child in tree[1:])
 
 
-def scale_variants(tree):
+def scale_variant(tree):
     """``tree`` with ``c * x_j`` in place of each feature under a transcendental op.
 
     The constant starts at 1, so the values are unchanged until
     :func:`optimize_constants` moves it (``sin(x)`` -> ``sin(1.3 x)``).
+    Returns ``tree`` itself when no feature is under such an operator.
     """
-    out = []
 
     def walk(node, inside):
         if node[0] == "x":
@@ -625,9 +625,7 @@ def scale_variants(tree):
         return (node[0], *(walk(child, inner) for child in node[1:]))
 
     new = walk(tree, False)
-    if new != tree:
-        out.append(new)
-    return out
+    return new if new != tree else tree
 
 
 def mutate(tree, other, small, operators, rng):

@@ -558,7 +558,7 @@ default="least_squares"
         for state in states:
             trees = [pool.trees[i] for i in state]
             variants = [trees]
-            scaled = [(_search.scale_variants(t) or [t])[0] for t in trees]
+            scaled = [_search.scale_variant(t) for t in trees]
             if scaled != trees:
                 variants.append(scaled)
             for variant in variants:
@@ -876,7 +876,7 @@ default="least_squares"
         mask = parameter == reference
         self.fit(X[mask], y[mask])
         formula = self._formulas[self._selected]
-        trees = [(_search.scale_variants(t) or [t])[0] for t in formula["trees"]]
+        trees = [_search.scale_variant(t) for t in formula["trees"]]
         inner0 = np.array([c for t in trees for c in constants(t)], dtype=float)
         rows = []
         for value in values:
