@@ -679,9 +679,9 @@ default="least_squares"
         var = sst / max(n_samples, 1)
         floor = var * _search.LOSS_FLOOR
         for formula in formulas:
-            expr = _number(formula["intercept"])
+            expr = sympy_number(formula["intercept"])
             for c, tree in zip(formula["coef"], formula["trees"], strict=True):
-                expr = expr + _number(c) * to_sympy(tree, symbols)
+                expr = expr + sympy_number(c) * to_sympy(tree, symbols)
             log_loss = np.log(max(formula["loss"], floor, 1e-300))
             if previous is None:
                 score = 0.0
@@ -980,7 +980,3 @@ def _integers(expr):
         if float(f).is_integer()
     }
     return expr.xreplace(whole) if whole else expr
-
-
-def _number(value):
-    return sympy_number(value)
