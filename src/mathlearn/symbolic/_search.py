@@ -35,7 +35,11 @@ from mathlearn.symbolic._expr import (
     subtrees,
     with_constants,
 )
-from mathlearn.symbolic._units import DimensionError, node_dimension
+from mathlearn.symbolic._units import (
+    _NEEDS_DIMENSIONLESS,
+    DimensionError,
+    node_dimension,
+)
 
 #: Values larger than this (in absolute value) make a term unusable.
 _MAX_ABS = 1e12
@@ -595,13 +599,13 @@ def optimize_constants(trees, X, y, method):
 # ---------------------------------------------------------------- mutation
 
 
-_TRANSCENDENTAL = {"exp", "log", "sin", "cos", "tanh", "pow"}
-_NOT_ALGEBRAIC = {"exp", "log", "sin", "cos", "tanh"}
+#: Operators under which a feature gets a tunable scale (see scale_variant).
+_TRANSCENDENTAL = _NEEDS_DIMENSIONLESS | {"pow"}
 
 
 def is_algebraic(tree):
     """Whether ``tree`` uses no exp, log, sin, cos or tanh."""
-    if tree[0] in _NOT_ALGEBRAIC:
+    if tree[0] in _NEEDS_DIMENSIONLESS:
         return False
     if tree[0] in ("x", "c"):
         return True
