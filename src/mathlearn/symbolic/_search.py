@@ -128,9 +128,8 @@ class TermPool:
         return added
 
 
-def _dim_or_none(node, child_dims):
-    if child_dims is None or any(d is None for d in child_dims):
-        return None
+def _dim_or_false(node, child_dims):
+    """Dimension of ``node`` from its children's, or ``False`` if inconsistent."""
     try:
         return node_dimension(node, child_dims)
     except DimensionError:
@@ -216,7 +215,7 @@ def enumerate_terms(
                 V = op.func(np.array([v for _, v, _ in children]))
                 trees = [(op.name, t) for t, _, _ in children]
                 dims = [
-                    _dim_or_none(tree, [d]) if units else None
+                    _dim_or_false(tree, [d]) if units else None
                     for tree, (_, _, d) in zip(trees, children, strict=True)
                 ]
                 consider(trees, V, dims)
@@ -237,7 +236,7 @@ def enumerate_terms(
                         V = op.func(va[None, :], VR[start:])
                         trees = [(op.name, ta, tb) for tb, _, _ in rights]
                         dims = [
-                            _dim_or_none(tree, [da, db]) if units else None
+                            _dim_or_false(tree, [da, db]) if units else None
                             for tree, (_, _, db) in zip(trees, rights, strict=True)
                         ]
                         consider(trees, V, dims)
