@@ -181,6 +181,13 @@ def enumerate_terms(
     unary = [OPERATORS[name] for name in operators if OPERATORS[name].arity == 1]
     binary = [OPERATORS[name] for name in operators if OPERATORS[name].arity == 2]
     total = len(levels[1])
+    stacked = {}  # size -> values of that (finished) level, one row per subtree
+
+    def level_values(k):
+        if k not in stacked:
+            stacked[k] = np.array([v for _, v, _ in levels[k]])
+        return stacked[k]
+
     for s in range(2, max_size + 1):
         if deadline is not None and time.perf_counter() > deadline:
             break
@@ -212,7 +219,7 @@ def enumerate_terms(
                 children = levels[s - 1]
                 if not children:
                     continue
-                V = op.func(np.array([v for _, v, _ in children]))
+                V = op.func(level_values(s - 1))
                 trees = [(op.name, t) for t, _, _ in children]
                 dims = [
                     _dim_or_false(tree, [d]) if units else None
@@ -227,7 +234,7 @@ def enumerate_terms(
                     left, right = levels.get(a, []), levels.get(b, [])
                     if not left or not right:
                         continue
-                    VR = np.array([v for _, v, _ in right])
+                    VR = level_values(b)
                     for i, (ta, va, da) in enumerate(left):
                         start = i if (op.commutative and a == b) else 0
                         rights = right[start:]
