@@ -74,7 +74,7 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
     Parameters
     ----------
     operators : tuple of str, default=("add", "sub", "mul", "div", "pow", \
-"square", "cube", "sqrt", "exp", "log", "sin", "cos")
+"square", "cube", "sqrt", "exp", "log", "sin", "cos", "neg")
         Operators allowed inside the terms, from ``"add"``, ``"sub"``,
         ``"mul"``, ``"div"``, ``"pow"`` (binary) and ``"square"``,
         ``"cube"``, ``"sqrt"``, ``"exp"``, ``"log"``, ``"sin"``, ``"cos"``,
