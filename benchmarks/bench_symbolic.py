@@ -29,6 +29,7 @@ import warnings
 
 import numpy as np
 import sympy
+from sklearn.metrics import r2_score
 
 from mathlearn.symbolic import SymbolicRegressor
 
@@ -124,11 +125,6 @@ def is_exact(found, truth, symbols, low=-1.0, high=1.0, seconds=30, negligible=0
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
-
-
-def r2(y_true, y_pred):
-    ss = float(np.sum((y_true - y_true.mean()) ** 2))
-    return 1 - float(np.sum((y_true - y_pred) ** 2)) / ss
 
 
 def run_mathlearn(X, y, seed, max_time, n_jobs):
@@ -245,7 +241,7 @@ def main():
                 "problem": problem,
                 "ml_exact": is_exact(found, truth, symbols, *domain),
                 "ml_lenient": is_exact(found, truth, symbols, *domain, negligible=1e-6),
-                "ml_r2": r2(y_test, reg.predict(X_test)),
+                "ml_r2": r2_score(y_test, reg.predict(X_test)),
                 "ml_time": seconds,
             }
             if not args.no_gplearn:
@@ -256,7 +252,7 @@ def main():
                 )
                 with np.errstate(all="ignore"):
                     gp_pred = np.nan_to_num(gp.predict(X_test))
-                row["gp_r2"] = r2(y_test, gp_pred)
+                row["gp_r2"] = r2_score(y_test, gp_pred)
                 row["gp_time"] = gp_seconds
             if not args.no_operon:
                 op, op_seconds, op_expr = run_operon(X, yv, seed, seconds)
@@ -264,7 +260,7 @@ def main():
                 row["op_lenient"] = is_exact(
                     op_expr, truth, symbols, *domain, negligible=1e-6
                 )
-                row["op_r2"] = r2(y_test, np.nan_to_num(op.predict(X_test)))
+                row["op_r2"] = r2_score(y_test, np.nan_to_num(op.predict(X_test)))
                 row["op_time"] = op_seconds
             rows.append(row)
             gp_part = (
