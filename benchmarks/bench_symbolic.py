@@ -284,43 +284,30 @@ def main():
             )
     print()
     n = len(rows)
-    lenient = [("mathlearn", "ml")]
+    methods = [("mathlearn", "ml")]
     if not args.no_gplearn:
-        lenient.append(("gplearn", "gp"))
+        methods.append(("gplearn", "gp"))
     if not args.no_operon:
-        lenient.append(("PyOperon", "op"))
+        methods.append(("PyOperon", "op"))
     print(
         "exact recovery if constants below 1e-6 are dropped before rounding: "
         + ", ".join(
             f"{name} {sum(r[key + '_lenient'] for r in rows)}/{n}"
-            for name, key in lenient
+            for name, key in methods
         )
     )
-    ml_rate = sum(r["ml_exact"] for r in rows) / n
-    summary = (
-        f"mathlearn: exact recovery {ml_rate:.0%} ({sum(r['ml_exact'] for r in rows)}"
-        f"/{n}), median test R2 {statistics.median(r['ml_r2'] for r in rows):.4f}, "
-        f"median time {statistics.median(r['ml_time'] for r in rows):.1f} s"
-    )
-    print(summary)
-    if not args.no_gplearn:
-        gp_rate = sum(r["gp_exact"] for r in rows) / n
+    rates = {}
+    for name, key in methods:
+        exact = sum(r[key + "_exact"] for r in rows)
+        rates[key] = exact / n
         print(
-            f"gplearn:   exact recovery {gp_rate:.0%} "
-            f"({sum(r['gp_exact'] for r in rows)}/{n}), median test R2 "
-            f"{statistics.median(r['gp_r2'] for r in rows):.4f}, median time "
-            f"{statistics.median(r['gp_time'] for r in rows):.1f} s"
+            f"{name + ':':<10} exact recovery {rates[key]:.0%} ({exact}/{n}), "
+            f"median test R2 {statistics.median(r[key + '_r2'] for r in rows):.4f}, "
+            f"median time {statistics.median(r[key + '_time'] for r in rows):.1f} s"
         )
-        ratio = ml_rate / gp_rate if gp_rate else float("inf")
-        print(f"recovery ratio mathlearn / gplearn: {ratio:.2f}")
-    if not args.no_operon:
-        op_rate = sum(r["op_exact"] for r in rows) / n
-        print(
-            f"PyOperon:  exact recovery {op_rate:.0%} "
-            f"({sum(r['op_exact'] for r in rows)}/{n}), median test R2 "
-            f"{statistics.median(r['op_r2'] for r in rows):.4f}, median time "
-            f"{statistics.median(r['op_time'] for r in rows):.1f} s"
-        )
+        if key == "gp":
+            ratio = rates["ml"] / rates["gp"] if rates["gp"] else float("inf")
+            print(f"recovery ratio mathlearn / gplearn: {ratio:.2f}")
 
 
 if __name__ == "__main__":
