@@ -29,6 +29,7 @@ import warnings
 
 import numpy as np
 import sympy
+from sklearn.metrics import r2_score
 
 from mathlearn.symbolic import SymbolicRegressor
 
@@ -124,11 +125,6 @@ def is_exact(found, truth, symbols, low=-1.0, high=1.0, seconds=30, negligible=0
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
-
-
-def r2(y_true, y_pred):
-    ss = float(np.sum((y_true - y_true.mean()) ** 2))
-    return 1 - float(np.sum((y_true - y_pred) ** 2)) / ss
 
 
 def run_mathlearn(X, y, seed, max_time, n_jobs):
@@ -245,7 +241,7 @@ def main():
                 "problem": problem,
                 "ml_exact": is_exact(found, truth, symbols, *domain),
                 "ml_lenient": is_exact(found, truth, symbols, *domain, negligible=1e-6),
-                "ml_r2": r2(y_test, reg.predict(X_test)),
+                "ml_r2": r2_score(y_test, reg.predict(X_test)),
                 "ml_time": seconds,
             }
             if not args.no_gplearn:
@@ -256,7 +252,7 @@ def main():
                 )
                 with np.errstate(all="ignore"):
                     gp_pred = np.nan_to_num(gp.predict(X_test))
-                row["gp_r2"] = r2(y_test, gp_pred)
+                row["gp_r2"] = r2_score(y_test, gp_pred)
                 row["gp_time"] = gp_seconds
             if not args.no_operon:
                 op, op_seconds, op_expr = run_operon(X, yv, seed, seconds)
@@ -264,7 +260,7 @@ def main():
                 row["op_lenient"] = is_exact(
                     op_expr, truth, symbols, *domain, negligible=1e-6
                 )
-                row["op_r2"] = r2(y_test, np.nan_to_num(op.predict(X_test)))
+                row["op_r2"] = r2_score(y_test, np.nan_to_num(op.predict(X_test)))
                 row["op_time"] = op_seconds
             rows.append(row)
             gp_part = (
@@ -288,43 +284,30 @@ def main():
             )
     print()
     n = len(rows)
-    lenient = [("mathlearn", "ml")]
+    methods = [("mathlearn", "ml")]
     if not args.no_gplearn:
-        lenient.append(("gplearn", "gp"))
+        methods.append(("gplearn", "gp"))
     if not args.no_operon:
-        lenient.append(("PyOperon", "op"))
+        methods.append(("PyOperon", "op"))
     print(
         "exact recovery if constants below 1e-6 are dropped before rounding: "
         + ", ".join(
             f"{name} {sum(r[key + '_lenient'] for r in rows)}/{n}"
-            for name, key in lenient
+            for name, key in methods
         )
     )
-    ml_rate = sum(r["ml_exact"] for r in rows) / n
-    summary = (
-        f"mathlearn: exact recovery {ml_rate:.0%} ({sum(r['ml_exact'] for r in rows)}"
-        f"/{n}), median test R2 {statistics.median(r['ml_r2'] for r in rows):.4f}, "
-        f"median time {statistics.median(r['ml_time'] for r in rows):.1f} s"
-    )
-    print(summary)
-    if not args.no_gplearn:
-        gp_rate = sum(r["gp_exact"] for r in rows) / n
+    rates = {}
+    for name, key in methods:
+        exact = sum(r[key + "_exact"] for r in rows)
+        rates[key] = exact / n
         print(
-            f"gplearn:   exact recovery {gp_rate:.0%} "
-            f"({sum(r['gp_exact'] for r in rows)}/{n}), median test R2 "
-            f"{statistics.median(r['gp_r2'] for r in rows):.4f}, median time "
-            f"{statistics.median(r['gp_time'] for r in rows):.1f} s"
+            f"{name + ':':<10} exact recovery {rates[key]:.0%} ({exact}/{n}), "
+            f"median test R2 {statistics.median(r[key + '_r2'] for r in rows):.4f}, "
+            f"median time {statistics.median(r[key + '_time'] for r in rows):.1f} s"
         )
-        ratio = ml_rate / gp_rate if gp_rate else float("inf")
-        print(f"recovery ratio mathlearn / gplearn: {ratio:.2f}")
-    if not args.no_operon:
-        op_rate = sum(r["op_exact"] for r in rows) / n
-        print(
-            f"PyOperon:  exact recovery {op_rate:.0%} "
-            f"({sum(r['op_exact'] for r in rows)}/{n}), median test R2 "
-            f"{statistics.median(r['op_r2'] for r in rows):.4f}, median time "
-            f"{statistics.median(r['op_time'] for r in rows):.1f} s"
-        )
+        if key == "gp":
+            ratio = rates["ml"] / rates["gp"] if rates["gp"] else float("inf")
+            print(f"recovery ratio mathlearn / gplearn: {ratio:.2f}")
 
 
 if __name__ == "__main__":

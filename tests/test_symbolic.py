@@ -11,6 +11,7 @@ from mathlearn.symbolic._units import (
     DimensionError,
     dimension_of,
     format_unit,
+    is_consistent,
     parse_unit,
 )
 from mathlearn.utils._sklearn_compat import InvalidParameterError
@@ -288,12 +289,7 @@ def test_units_change_a_meaningless_answer():
 
     def consistent(reg):
         trees = reg._formulas[reg._selected]["trees"]
-        try:
-            for tree in trees:
-                dimension_of(tree, dims)
-        except DimensionError:
-            return False
-        return True
+        return all(is_consistent(tree, dims) for tree in trees)
 
     assert not consistent(free), free.expression_
     assert consistent(bound), bound.expression_
@@ -366,3 +362,19 @@ def test_two_stage_fit_of_a_curve_family():
     assert result["loss"] < 1e-20
     with pytest.raises(ValueError, match="at least 3"):
         reg.fit_two_stage(r[:30, None], y[:30], a[:30])
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_two_stage_rejects_non_finite_parameter(bad):
+    r = np.tile(np.linspace(0, 3, 15), 4)
+    a = np.repeat([0.5, 1.0, 2.0, 3.0], 15)
+    a[3] = bad
+    with pytest.raises(ValueError, match="parameter"):
+        SymbolicRegressor(generations=0).fit_two_stage(r[:, None], np.exp(-r), a)
+
+
+def test_two_stage_rejects_parameter_of_the_wrong_length():
+    r = np.tile(np.linspace(0, 3, 15), 4)
+    a = np.repeat([0.5, 1.0, 2.0, 3.0], 15)
+    with pytest.raises(ValueError, match="parameter has 59 values but X has 60"):
+        SymbolicRegressor(generations=0).fit_two_stage(r[:, None], np.exp(-r), a[1:])

@@ -35,7 +35,11 @@ from mathlearn.symbolic._expr import (
     subtrees,
     with_constants,
 )
-from mathlearn.symbolic._units import DimensionError, node_dimension
+from mathlearn.symbolic._units import (
+    _NEEDS_DIMENSIONLESS,
+    DimensionError,
+    node_dimension,
+)
 
 #: Values larger than this (in absolute value) make a term unusable.
 _MAX_ABS = 1e12
@@ -124,9 +128,8 @@ class TermPool:
         return added
 
 
-def _dim_or_none(node, child_dims):
-    if child_dims is None or any(d is None for d in child_dims):
-        return None
+def _dim_or_false(node, child_dims):
+    """Dimension of ``node`` from its children's, or ``False`` if inconsistent."""
     try:
         return node_dimension(node, child_dims)
     except DimensionError:
@@ -178,6 +181,13 @@ def enumerate_terms(
     unary = [OPERATORS[name] for name in operators if OPERATORS[name].arity == 1]
     binary = [OPERATORS[name] for name in operators if OPERATORS[name].arity == 2]
     total = len(levels[1])
+    stacked = {}  # size -> values of that (finished) level, one row per subtree
+
+    def level_values(k):
+        if k not in stacked:
+            stacked[k] = np.array([v for _, v, _ in levels[k]])
+        return stacked[k]
+
     for s in range(2, max_size + 1):
         if deadline is not None and time.perf_counter() > deadline:
             break
@@ -209,10 +219,10 @@ def enumerate_terms(
                 children = levels[s - 1]
                 if not children:
                     continue
-                V = op.func(np.array([v for _, v, _ in children]))
+                V = op.func(level_values(s - 1))
                 trees = [(op.name, t) for t, _, _ in children]
                 dims = [
-                    _dim_or_none(tree, [d]) if units else None
+                    _dim_or_false(tree, [d]) if units else None
                     for tree, (_, _, d) in zip(trees, children, strict=True)
                 ]
                 consider(trees, V, dims)
@@ -224,7 +234,7 @@ def enumerate_terms(
                     left, right = levels.get(a, []), levels.get(b, [])
                     if not left or not right:
                         continue
-                    VR = np.array([v for _, v, _ in right])
+                    VR = level_values(b)
                     for i, (ta, va, da) in enumerate(left):
                         start = i if (op.commutative and a == b) else 0
                         rights = right[start:]
@@ -233,7 +243,7 @@ def enumerate_terms(
                         V = op.func(va[None, :], VR[start:])
                         trees = [(op.name, ta, tb) for tb, _, _ in rights]
                         dims = [
-                            _dim_or_none(tree, [da, db]) if units else None
+                            _dim_or_false(tree, [da, db]) if units else None
                             for tree, (_, _, db) in zip(trees, rights, strict=True)
                         ]
                         consider(trees, V, dims)
@@ -560,12 +570,16 @@ def optimize_constants(trees, X, y, method):
         coef, *_ = np.linalg.lstsq(A, y, rcond=None)
         return A @ coef - y
 
+    def half_sse(theta):
+        r = residual(theta)  # one evaluation of the terms per call
+        return 0.5 * float(r @ r)
+
     start = residual(theta0)
     sse0 = float(start @ start)
     try:
         if method == "lbfgs":
             result = minimize(
-                lambda t: 0.5 * float(residual(t) @ residual(t)),
+                half_sse,
                 theta0,
                 method="L-BFGS-B",
                 options={"maxiter": 200},
@@ -591,26 +605,26 @@ def optimize_constants(trees, X, y, method):
 # ---------------------------------------------------------------- mutation
 
 
-_TRANSCENDENTAL = {"exp", "log", "sin", "cos", "tanh", "pow"}
-_NOT_ALGEBRAIC = {"exp", "log", "sin", "cos", "tanh"}
+#: Operators under which a feature gets a tunable scale (see scale_variant).
+_TRANSCENDENTAL = _NEEDS_DIMENSIONLESS | {"pow"}
 
 
 def is_algebraic(tree):
     """Whether ``tree`` uses no exp, log, sin, cos or tanh."""
-    if tree[0] in _NOT_ALGEBRAIC:
+    if tree[0] in _NEEDS_DIMENSIONLESS:
         return False
     if tree[0] in ("x", "c"):
         return True
     return all(is_algebraic(child) for child in tree[1:])
 
 
-def scale_variants(tree):
+def scale_variant(tree):
     """``tree`` with ``c * x_j`` in place of each feature under a transcendental op.
 
     The constant starts at 1, so the values are unchanged until
     :func:`optimize_constants` moves it (``sin(x)`` -> ``sin(1.3 x)``).
+    Returns ``tree`` itself when no feature is under such an operator.
     """
-    out = []
 
     def walk(node, inside):
         if node[0] == "x":
@@ -621,9 +635,7 @@ def scale_variants(tree):
         return (node[0], *(walk(child, inner) for child in node[1:]))
 
     new = walk(tree, False)
-    if new != tree:
-        out.append(new)
-    return out
+    return new if new != tree else tree
 
 
 def mutate(tree, other, small, operators, rng):

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, RegressorMixin, clone
-from sklearn.utils import check_random_state
+from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
@@ -22,11 +22,7 @@ from mathlearn.symbolic._expr import (
     to_sympy,
     with_constants,
 )
-from mathlearn.symbolic._units import (
-    DimensionError,
-    dimension_of,
-    parse_unit,
-)
+from mathlearn.symbolic._units import is_consistent, parse_unit
 from mathlearn.utils._sklearn_compat import (
     Interval,
     StrOptions,
@@ -78,7 +74,7 @@ class SymbolicRegressor(RegressorMixin, BaseEstimator):
     Parameters
     ----------
     operators : tuple of str, default=("add", "sub", "mul", "div", "pow", \
-"square", "cube", "sqrt", "exp", "log", "sin", "cos")
+"square", "cube", "sqrt", "exp", "log", "sin", "cos", "neg")
         Operators allowed inside the terms, from ``"add"``, ``"sub"``,
         ``"mul"``, ``"div"``, ``"pow"`` (binary) and ``"square"``,
         ``"cube"``, ``"sqrt"``, ``"exp"``, ``"log"``, ``"sin"``, ``"cos"``,
@@ -463,7 +459,7 @@ default="least_squares"
                 if (
                     child not in bred
                     and size(child) + 2 <= self.max_complexity
-                    and self._consistent(child, feature_dims)
+                    and (feature_dims is None or is_consistent(child, feature_dims))
                 ):
                     bred.add(child)
                     children.append(child)
@@ -524,16 +520,6 @@ default="least_squares"
             flush=True,
         )
 
-    @staticmethod
-    def _consistent(tree, feature_dims):
-        if feature_dims is None:
-            return True
-        try:
-            dimension_of(tree, feature_dims)
-        except DimensionError:
-            return False
-        return True
-
     def _promising(self, front, beam, limit):
         """States of the beam and the front, best (penalised) first, distinct."""
         states = [state for state, _ in beam]
@@ -558,7 +544,8 @@ default="least_squares"
             for trees in jobs
         )
         tuned = [t for trees, _ in results for t in trees]
-        tuned = [t for t in tuned if self._consistent(t, feature_dims)]
+        if feature_dims is not None:
+            tuned = [t for t in tuned if is_consistent(t, feature_dims)]
         if not tuned:
             return 0
         return pool.add(tuned, _search.evaluate_terms(tuned, X))
@@ -571,7 +558,7 @@ default="least_squares"
         for state in states:
             trees = [pool.trees[i] for i in state]
             variants = [trees]
-            scaled = [(_search.scale_variants(t) or [t])[0] for t in trees]
+            scaled = [_search.scale_variant(t) for t in trees]
             if scaled != trees:
                 variants.append(scaled)
             for variant in variants:
@@ -692,9 +679,9 @@ default="least_squares"
         var = sst / max(n_samples, 1)
         floor = var * _search.LOSS_FLOOR
         for formula in formulas:
-            expr = _number(formula["intercept"])
+            expr = sympy_number(formula["intercept"])
             for c, tree in zip(formula["coef"], formula["trees"], strict=True):
-                expr = expr + _number(c) * to_sympy(tree, symbols)
+                expr = expr + sympy_number(c) * to_sympy(tree, symbols)
             log_loss = np.log(max(formula["loss"], floor, 1e-300))
             if previous is None:
                 score = 0.0
@@ -871,7 +858,9 @@ default="least_squares"
         import sympy
 
         X, y = validate_data(self, X, y, dtype=[np.float64], y_numeric=True)
-        parameter = np.asarray(parameter, dtype=np.float64).ravel()
+        parameter = check_array(
+            parameter, ensure_2d=False, dtype=np.float64, input_name="parameter"
+        ).ravel()
         if parameter.shape[0] != X.shape[0]:
             raise ValueError(
                 f"parameter has {parameter.shape[0]} values but X has "
@@ -887,7 +876,7 @@ default="least_squares"
         mask = parameter == reference
         self.fit(X[mask], y[mask])
         formula = self._formulas[self._selected]
-        trees = [(_search.scale_variants(t) or [t])[0] for t in formula["trees"]]
+        trees = [_search.scale_variant(t) for t in formula["trees"]]
         inner0 = np.array([c for t in trees for c in constants(t)], dtype=float)
         rows = []
         for value in values:
@@ -991,7 +980,3 @@ def _integers(expr):
         if float(f).is_integer()
     }
     return expr.xreplace(whole) if whole else expr
-
-
-def _number(value):
-    return sympy_number(value)

@@ -116,7 +116,9 @@ def _combine(a, b, sign):
     return _clean(out)
 
 
-_NEEDS_DIMENSIONLESS = {"exp", "log", "sin", "cos", "tanh"}
+#: The transcendental functions of one argument: they need a dimensionless
+#: argument, and a term using one is not algebraic (``_search.is_algebraic``).
+_NEEDS_DIMENSIONLESS = frozenset({"exp", "log", "sin", "cos", "tanh"})
 
 
 def node_dimension(node, child_dims):
