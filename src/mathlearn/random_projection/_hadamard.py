@@ -391,5 +391,9 @@ class HadamardRandomProjection(BaseProjection):
 
     def _dense_components(self):
         # Row j of the components is the projection of the basis vector e_j.
-        identity = np.eye(self.n_features_in_, dtype=self._fit_dtype)
+        # A sparse identity is densified one block of rows at a time by
+        # _project; a dense one would take n_features_in_**2 floats.
+        identity = sparse.identity(
+            self.n_features_in_, dtype=self._fit_dtype, format="csr"
+        )
         return np.ascontiguousarray(self._project(identity).T)
