@@ -6,6 +6,7 @@ from numbers import Integral
 import numpy as np
 from scipy import sparse
 from sklearn.utils import check_array, check_random_state
+from sklearn.utils.extmath import row_norms
 
 from mathlearn.utils._sklearn_compat import Interval, validate_params
 
@@ -115,14 +116,8 @@ def _squared_differences(X, first, second):
     for start in range(0, first.size, _PAIR_CHUNK):
         stop = start + _PAIR_CHUNK
         diff = X[first[start:stop]] - X[second[start:stop]]
-        if sparse.issparse(diff):
-            diff = diff.tocsr()
-            out[start:stop] = np.asarray(
-                diff.multiply(diff).sum(axis=1), dtype=np.float64
-            ).ravel()
-        else:
-            diff = np.asarray(diff, dtype=np.float64)
-            out[start:stop] = np.einsum("ij,ij->i", diff, diff)
+        # Accumulated in float64, for float32 input too.
+        out[start:stop] = row_norms(diff.astype(np.float64, copy=False), squared=True)
     return out
 
 
