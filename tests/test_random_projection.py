@@ -408,3 +408,27 @@ def test_hadamard_sign_formula_path_for_very_sparse_rows(monkeypatch):
     expected = X.toarray() @ _hadamard_components(est).T
     np.testing.assert_allclose(est.transform(X), expected, atol=1e-10)
     np.testing.assert_allclose(est.transform(X.toarray()), expected, atol=1e-10)
+
+
+@pytest.mark.parametrize("cls", PROJECTIONS)
+@pytest.mark.parametrize("fmt", ["csc", "coo"])
+def test_other_sparse_formats_are_converted_to_csr(cls, fmt):
+    X = sparse.random(30, 200, density=0.05, format="csr", random_state=0)
+    est = cls(16, random_state=3).fit(X)
+    expected = est.transform(X)
+    expected = expected.toarray() if sparse.issparse(expected) else expected
+    other = X.asformat(fmt)
+    for fitted in [est, cls(16, random_state=3).fit(other)]:
+        X_new = fitted.transform(other)
+        X_new = X_new.toarray() if sparse.issparse(X_new) else X_new
+        np.testing.assert_allclose(X_new, expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        est.inverse_transform(sparse.csr_matrix(expected).asformat(fmt)),
+        est.inverse_transform(expected),
+        rtol=1e-10,
+        atol=1e-12,
+    )
+    ratios = pairwise_distortion(X, expected, random_state=0).ratios
+    np.testing.assert_array_equal(
+        pairwise_distortion(other, expected, random_state=0).ratios, ratios
+    )

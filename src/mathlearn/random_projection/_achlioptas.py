@@ -71,8 +71,6 @@ def project_with_pattern(X, pattern, scale, dense_output):
             out = X @ weights.T
             return out.toarray() if dense_output else out.tocsr()
         return np.ascontiguousarray((weights @ X.T).T)
-    if sparse.issparse(X):
-        X = X.tocsr()
     # Equal blocks of components, each cast to at most 2 * BLOCK_ELEMENTS
     # floats; the scale is applied once to the (smaller) output.
     n_blocks = -(-n_components * n_features // (2 * BLOCK_ELEMENTS))

@@ -118,9 +118,7 @@ class BaseProjection(
         self : object
             The fitted projection.
         """
-        X = validate_data(
-            self, X, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32]
-        )
+        X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32])
         n_samples, n_features = X.shape
         n_components = resolve_n_components(
             self.n_components, self.eps, n_samples, n_features
@@ -157,7 +155,7 @@ class BaseProjection(
         X = validate_data(
             self,
             X,
-            accept_sparse=["csr", "csc"],
+            accept_sparse="csr",
             dtype=[np.float64, np.float32],
             reset=False,
         )
@@ -187,7 +185,7 @@ class BaseProjection(
             the pseudo-inverse is recomputed at every call.
         """
         check_is_fitted(self)
-        X = check_array(X, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32])
+        X = check_array(X, accept_sparse="csr", dtype=[np.float64, np.float32])
         if X.shape[1] != self.n_components_:
             raise ValueError(
                 f"X has {X.shape[1]} features, but {type(self).__name__} "

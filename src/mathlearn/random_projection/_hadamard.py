@@ -333,8 +333,6 @@ class HadamardRandomProjection(BaseProjection):
     def _project(self, X):
         dtype = X.dtype
         n_samples, n_features = X.shape
-        if sparse.issparse(X):
-            X = X.tocsr()
         signs = self.signs_.astype(dtype)
         scale = dtype.type(self.scale_)
         weights = None

@@ -233,8 +233,6 @@ class SampledRandomProjection(BaseProjection):
         self.random_state = random_state
 
     def _fit_projection(self, X, n_components, rng):
-        if sparse.issparse(X):
-            X = X.tocsr()
         norms = row_norms(X)
         rows = np.flatnonzero(norms > 0)
         if rows.size == 0:
