@@ -237,9 +237,5 @@ class AchlioptasRandomProjection(BaseProjection):
             return pattern.astype(np.float64) * self.scale_
         return pattern * self.scale_
 
-    def _dense_components(self):
-        components = self.components_
-        return components.toarray() if sparse.issparse(components) else components
-
     def _project(self, X):
         return project_with_pattern(X, self.pattern_, self.scale_, self.dense_output)

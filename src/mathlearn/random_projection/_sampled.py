@@ -297,10 +297,6 @@ class SampledRandomProjection(BaseProjection):
             "largest_group_": int(group_sizes.max()),
         }
 
-    def _dense_components(self):
-        components = self.components_
-        return components.toarray() if sparse.issparse(components) else components
-
     def _project(self, X):
         out = safe_sparse_dot(X, self.components_.T, dense_output=self.dense_output)
         if sparse.issparse(out):
