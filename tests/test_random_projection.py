@@ -227,6 +227,32 @@ def test_inverse_transform_is_the_pseudo_inverse_reconstruction(cls):
 
 
 @pytest.mark.parametrize("cls", PROJECTIONS)
+@pytest.mark.parametrize("compute_inverse_components", [False, True])
+@pytest.mark.parametrize("as_sparse", [False, True])
+def test_inverse_transform_recovers_points_in_the_row_space(
+    cls, compute_inverse_components, as_sparse
+):
+    # Independent of any pseudo-inverse: a point z = g @ C in the row space of
+    # the components C is recovered exactly from its projection, whatever
+    # the rank of C (the Sampled components here have rank 20 < 25).
+    rng = np.random.RandomState(5)
+    X = rng.normal(size=(20, 60))
+    est = cls(
+        25, compute_inverse_components=compute_inverse_components, random_state=0
+    ).fit(X)
+    Z = rng.normal(size=(7, 25)) @ _components(est)
+    Z_new = est.transform(Z)
+    Z_new = sparse.csr_matrix(Z_new) if as_sparse else Z_new
+    Z_back = est.inverse_transform(Z_new)
+    assert isinstance(Z_back, np.ndarray) and Z_back.shape == (7, 60)
+    np.testing.assert_allclose(Z_back, Z, rtol=1e-8, atol=1e-8 * np.abs(Z).max())
+    # Not the identity: a generic point loses its part outside the row space.
+    outside = rng.normal(size=(1, 60))
+    back = est.inverse_transform(est.transform(outside))
+    assert np.linalg.norm(back - outside) > 0.1 * np.linalg.norm(outside)
+
+
+@pytest.mark.parametrize("cls", PROJECTIONS)
 def test_inverse_transform_checks_the_width(cls):
     est = cls(5, random_state=0).fit(np.random.RandomState(0).normal(size=(8, 20)))
     with pytest.raises(ValueError, match=r"n_components_=5.*\(n_samples, 5\)"):
