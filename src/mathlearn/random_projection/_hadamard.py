@@ -89,7 +89,7 @@ def hadamard_entries(rows, cols):
 
 def _small_order(n):
     """``a = 2**ceil(log2(n) / 2)``, the inner factor of ``H_n = H_B (x) H_a``."""
-    return 1 << ((n.bit_length() - 1 + 1) // 2)
+    return 1 << (n.bit_length() // 2)
 
 
 def subsampled_hadamard(X, signs, n, indices):
