@@ -233,16 +233,16 @@ class HadamardRandomProjection(BaseProjection):
     ``||x||**2`` to within ``eps`` for ``k = O(eps**-2 log(n_samples)
     log(n))`` (Tropp 2011).
 
-    The transform takes the cheapest exact route (all give the same result):
-    when ``k * n_features <= 2**23``, the explicit ``(k, n_features)`` matrix
-    from the sign formula ``hadamard(n)[i, j] = (-1)**popcount(i & j)`` and one BLAS
-    product; for blocks of very sparse rows, the same formula for just the
-    columns they use (``O(k * nnz)``); otherwise ``H_n = H_B (x) H_a``
-    (``a`` about ``sqrt(n)``) as two BLAS products per block of rows, or,
-    for ``"sparse"``, butterflies (``O(n log n)`` per row) followed by the
-    sparse ``P``. Sparse input is densified one block at a time. The fitted
-    state is ``n_features`` signs (1 byte each) and ``n_components_``
-    indices, or the int8 pattern of ``P``.
+    The transform takes the cheapest exact route (all give the same result).
+    For ``"subsample"``: when ``k * n_features <= 2**23``, the explicit
+    ``(k, n_features)`` matrix from the sign formula ``hadamard(n)[i, j] =
+    (-1)**popcount(i & j)`` and one BLAS product; for blocks of very sparse
+    rows, the same formula for just the columns they use (``O(k * nnz)``);
+    otherwise ``H_n = H_B (x) H_a`` (``a`` about ``sqrt(n)``) as two BLAS
+    products per block of rows. For ``"sparse"``: butterflies (``O(n log n)``
+    per row) followed by the sparse ``P``. Sparse input is densified one
+    block at a time. The fitted state is ``n_features`` signs (1 byte each)
+    and ``n_components_`` indices, or the int8 pattern of ``P``.
 
     References
     ----------
