@@ -8,6 +8,7 @@ sparse data.
 """
 
 import warnings
+from functools import partial
 
 import numpy as np
 import pytest
@@ -213,7 +214,11 @@ def test_sampled_uses_every_row_about_equally():
 # --- inverse_transform ------------------------------------------------------
 
 
-@pytest.mark.parametrize("cls", PROJECTIONS)
+@pytest.mark.parametrize(
+    "cls",
+    [*PROJECTIONS, partial(HadamardRandomProjection, projection="sparse")],
+    ids=["achlioptas", "hadamard", "sampled", "hadamard-sparse"],
+)
 def test_inverse_transform_is_the_pseudo_inverse_reconstruction(cls):
     rng = np.random.RandomState(5)
     X = rng.normal(size=(20, 60))
@@ -226,7 +231,11 @@ def test_inverse_transform_is_the_pseudo_inverse_reconstruction(cls):
     np.testing.assert_allclose(stored.inverse_transform(X_new), expected, atol=1e-10)
 
 
-@pytest.mark.parametrize("cls", PROJECTIONS)
+@pytest.mark.parametrize(
+    "cls",
+    [*PROJECTIONS, partial(HadamardRandomProjection, projection="sparse")],
+    ids=["achlioptas", "hadamard", "sampled", "hadamard-sparse"],
+)
 @pytest.mark.parametrize("compute_inverse_components", [False, True])
 @pytest.mark.parametrize("as_sparse", [False, True])
 def test_inverse_transform_recovers_points_in_the_row_space(

@@ -388,6 +388,18 @@ class HadamardRandomProjection(BaseProjection):
         return out
 
     def _dense_components(self):
+        if self.pattern_ is not None:
+            # Row i of P H (H is symmetric) is the transform of row i of P:
+            # O(k n log n) butterflies, against O(d n log n) for the identity.
+            n_features = self.n_features_in_
+            dtype = self._fit_dtype
+            factors = self.signs_.astype(dtype) * dtype.type(self.scale_)
+            out = np.empty((self.n_components_, n_features), dtype=dtype)
+            step = self._block_rows()
+            for start in range(0, self.n_components_, step):
+                block = self.pattern_[start : start + step].toarray().astype(dtype)
+                out[start : start + step] = fwht(block)[:, :n_features] * factors
+            return out
         # Row j of the components is the projection of the basis vector e_j.
         # A sparse identity is densified one block of rows at a time by
         # _project; a dense one would take n_features_in_**2 floats.
