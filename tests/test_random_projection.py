@@ -8,6 +8,7 @@ sparse data.
 """
 
 import warnings
+from functools import partial
 
 import numpy as np
 import pytest
@@ -91,7 +92,7 @@ def test_achlioptas_entries_have_the_requested_probabilities(density):
     C = _components(est)
     scale = np.sqrt(1 / (s * n_components))
     assert est.scale_ == pytest.approx(scale)
-    values, counts = np.unique(np.round(C / scale).astype(int), return_counts=True)
+    values = np.unique(np.round(C / scale).astype(int))
     assert set(values) <= {-1, 0, 1}
     observed = [np.sum(C < 0), np.sum(C == 0), np.sum(C > 0)]
     expected = np.array([s / 2, 1 - s, s / 2]) * C.size
@@ -213,7 +214,11 @@ def test_sampled_uses_every_row_about_equally():
 # --- inverse_transform ------------------------------------------------------
 
 
-@pytest.mark.parametrize("cls", PROJECTIONS)
+@pytest.mark.parametrize(
+    "cls",
+    [*PROJECTIONS, partial(HadamardRandomProjection, projection="sparse")],
+    ids=["achlioptas", "hadamard", "sampled", "hadamard-sparse"],
+)
 def test_inverse_transform_is_the_pseudo_inverse_reconstruction(cls):
     rng = np.random.RandomState(5)
     X = rng.normal(size=(20, 60))
@@ -224,6 +229,36 @@ def test_inverse_transform_is_the_pseudo_inverse_reconstruction(cls):
     stored = cls(25, compute_inverse_components=True, random_state=0).fit(X)
     assert stored.inverse_components_.shape == (60, 25)
     np.testing.assert_allclose(stored.inverse_transform(X_new), expected, atol=1e-10)
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [*PROJECTIONS, partial(HadamardRandomProjection, projection="sparse")],
+    ids=["achlioptas", "hadamard", "sampled", "hadamard-sparse"],
+)
+@pytest.mark.parametrize("compute_inverse_components", [False, True])
+@pytest.mark.parametrize("as_sparse", [False, True])
+def test_inverse_transform_recovers_points_in_the_row_space(
+    cls, compute_inverse_components, as_sparse
+):
+    # Independent of any pseudo-inverse: a point z = g @ C in the row space of
+    # the components C is recovered exactly from its projection, whatever
+    # the rank of C (the Sampled components here have rank 20 < 25).
+    rng = np.random.RandomState(5)
+    X = rng.normal(size=(20, 60))
+    est = cls(
+        25, compute_inverse_components=compute_inverse_components, random_state=0
+    ).fit(X)
+    Z = rng.normal(size=(7, 25)) @ _components(est)
+    Z_new = est.transform(Z)
+    Z_new = sparse.csr_matrix(Z_new) if as_sparse else Z_new
+    Z_back = est.inverse_transform(Z_new)
+    assert isinstance(Z_back, np.ndarray) and Z_back.shape == (7, 60)
+    np.testing.assert_allclose(Z_back, Z, rtol=1e-8, atol=1e-8 * np.abs(Z).max())
+    # Not the identity: a generic point loses its part outside the row space.
+    outside = rng.normal(size=(1, 60))
+    back = est.inverse_transform(est.transform(outside))
+    assert np.linalg.norm(back - outside) > 0.1 * np.linalg.norm(outside)
 
 
 @pytest.mark.parametrize("cls", PROJECTIONS)
@@ -408,3 +443,27 @@ def test_hadamard_sign_formula_path_for_very_sparse_rows(monkeypatch):
     expected = X.toarray() @ _hadamard_components(est).T
     np.testing.assert_allclose(est.transform(X), expected, atol=1e-10)
     np.testing.assert_allclose(est.transform(X.toarray()), expected, atol=1e-10)
+
+
+@pytest.mark.parametrize("cls", PROJECTIONS)
+@pytest.mark.parametrize("fmt", ["csc", "coo"])
+def test_other_sparse_formats_are_converted_to_csr(cls, fmt):
+    X = sparse.random(30, 200, density=0.05, format="csr", random_state=0)
+    est = cls(16, random_state=3).fit(X)
+    expected = est.transform(X)
+    expected = expected.toarray() if sparse.issparse(expected) else expected
+    other = X.asformat(fmt)
+    for fitted in [est, cls(16, random_state=3).fit(other)]:
+        X_new = fitted.transform(other)
+        X_new = X_new.toarray() if sparse.issparse(X_new) else X_new
+        np.testing.assert_allclose(X_new, expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        est.inverse_transform(sparse.csr_matrix(expected).asformat(fmt)),
+        est.inverse_transform(expected),
+        rtol=1e-10,
+        atol=1e-12,
+    )
+    ratios = pairwise_distortion(X, expected, random_state=0).ratios
+    np.testing.assert_array_equal(
+        pairwise_distortion(other, expected, random_state=0).ratios, ratios
+    )

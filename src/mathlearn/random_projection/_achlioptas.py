@@ -71,8 +71,6 @@ def project_with_pattern(X, pattern, scale, dense_output):
             out = X @ weights.T
             return out.toarray() if dense_output else out.tocsr()
         return np.ascontiguousarray((weights @ X.T).T)
-    if sparse.issparse(X):
-        X = X.tocsr()
     # Equal blocks of components, each cast to at most 2 * BLOCK_ELEMENTS
     # floats; the scale is applied once to the (smaller) output.
     n_blocks = -(-n_components * n_features // (2 * BLOCK_ELEMENTS))
@@ -238,10 +236,6 @@ class AchlioptasRandomProjection(BaseProjection):
         if sparse.issparse(pattern):
             return pattern.astype(np.float64) * self.scale_
         return pattern * self.scale_
-
-    def _dense_components(self):
-        components = self.components_
-        return components.toarray() if sparse.issparse(components) else components
 
     def _project(self, X):
         return project_with_pattern(X, self.pattern_, self.scale_, self.dense_output)

@@ -69,9 +69,9 @@ class BaseProjection(
     """Base class of mathlearn's random projections; use a subclass.
 
     Subclasses implement ``_fit_projection`` (returns the fitted attributes
-    as a dict), ``_project`` (the transform of validated input) and
-    ``_dense_components`` (the projection as a dense matrix, for the
-    pseudo-inverse).
+    as a dict) and ``_project`` (the transform of validated input), and
+    override ``_dense_components`` (the projection as a dense matrix, for the
+    pseudo-inverse) if they have no ``components_``.
     """
 
     _parameter_constraints: dict = {
@@ -96,9 +96,10 @@ class BaseProjection(
     def _project(self, X):
         """Project validated ``X`` of shape (n_samples, n_features_in_)."""
 
-    @abstractmethod
     def _dense_components(self):
         """The projection as a dense (n_components_, n_features_in_) ndarray."""
+        components = self.components_
+        return components.toarray() if sparse.issparse(components) else components
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -118,9 +119,7 @@ class BaseProjection(
         self : object
             The fitted projection.
         """
-        X = validate_data(
-            self, X, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32]
-        )
+        X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32])
         n_samples, n_features = X.shape
         n_components = resolve_n_components(
             self.n_components, self.eps, n_samples, n_features
@@ -157,7 +156,7 @@ class BaseProjection(
         X = validate_data(
             self,
             X,
-            accept_sparse=["csr", "csc"],
+            accept_sparse="csr",
             dtype=[np.float64, np.float32],
             reset=False,
         )
@@ -187,7 +186,7 @@ class BaseProjection(
             the pseudo-inverse is recomputed at every call.
         """
         check_is_fitted(self)
-        X = check_array(X, accept_sparse=["csr", "csc"], dtype=[np.float64, np.float32])
+        X = check_array(X, accept_sparse="csr", dtype=[np.float64, np.float32])
         if X.shape[1] != self.n_components_:
             raise ValueError(
                 f"X has {X.shape[1]} features, but {type(self).__name__} "
@@ -198,8 +197,8 @@ class BaseProjection(
             inverse = self.inverse_components_
         else:
             inverse = self._pinv()
-        out = X @ inverse.astype(X.dtype, copy=False).T
-        return np.asarray(out.toarray() if sparse.issparse(out) else out)
+        # Dense or sparse X times an ndarray is an ndarray.
+        return X @ inverse.astype(X.dtype, copy=False).T
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -89,7 +89,7 @@ def hadamard_entries(rows, cols):
 
 def _small_order(n):
     """``a = 2**ceil(log2(n) / 2)``, the inner factor of ``H_n = H_B (x) H_a``."""
-    return 1 << ((n.bit_length() - 1 + 1) // 2)
+    return 1 << (n.bit_length() // 2)
 
 
 def subsampled_hadamard(X, signs, n, indices):
@@ -233,16 +233,16 @@ class HadamardRandomProjection(BaseProjection):
     ``||x||**2`` to within ``eps`` for ``k = O(eps**-2 log(n_samples)
     log(n))`` (Tropp 2011).
 
-    The transform takes the cheapest exact route (all give the same result):
-    when ``k * n_features <= 2**23``, the explicit ``(k, n_features)`` matrix
-    from the sign formula ``hadamard(n)[i, j] = (-1)**popcount(i & j)`` and one BLAS
-    product; for blocks of very sparse rows, the same formula for just the
-    columns they use (``O(k * nnz)``); otherwise ``H_n = H_B (x) H_a``
-    (``a`` about ``sqrt(n)``) as two BLAS products per block of rows, or,
-    for ``"sparse"``, butterflies (``O(n log n)`` per row) followed by the
-    sparse ``P``. Sparse input is densified one block at a time. The fitted
-    state is ``n_features`` signs (1 byte each) and ``n_components_``
-    indices, or the int8 pattern of ``P``.
+    The transform takes the cheapest exact route (all give the same result).
+    For ``"subsample"``: when ``k * n_features <= 2**23``, the explicit
+    ``(k, n_features)`` matrix from the sign formula ``hadamard(n)[i, j] =
+    (-1)**popcount(i & j)`` and one BLAS product; for blocks of very sparse
+    rows, the same formula for just the columns they use (``O(k * nnz)``);
+    otherwise ``H_n = H_B (x) H_a`` (``a`` about ``sqrt(n)``) as two BLAS
+    products per block of rows. For ``"sparse"``: butterflies (``O(n log n)``
+    per row) followed by the sparse ``P``. Sparse input is densified one
+    block at a time. The fitted state is ``n_features`` signs (1 byte each)
+    and ``n_components_`` indices, or the int8 pattern of ``P``.
 
     References
     ----------
@@ -333,8 +333,6 @@ class HadamardRandomProjection(BaseProjection):
     def _project(self, X):
         dtype = X.dtype
         n_samples, n_features = X.shape
-        if sparse.issparse(X):
-            X = X.tocsr()
         signs = self.signs_.astype(dtype)
         scale = dtype.type(self.scale_)
         weights = None
@@ -390,6 +388,22 @@ class HadamardRandomProjection(BaseProjection):
         return out
 
     def _dense_components(self):
+        if self.pattern_ is not None:
+            # Row i of P H (H is symmetric) is the transform of row i of P:
+            # O(k n log n) butterflies, against O(d n log n) for the identity.
+            n_features = self.n_features_in_
+            dtype = self._fit_dtype
+            factors = self.signs_.astype(dtype) * dtype.type(self.scale_)
+            out = np.empty((self.n_components_, n_features), dtype=dtype)
+            step = self._block_rows()
+            for start in range(0, self.n_components_, step):
+                block = self.pattern_[start : start + step].toarray().astype(dtype)
+                out[start : start + step] = fwht(block)[:, :n_features] * factors
+            return out
         # Row j of the components is the projection of the basis vector e_j.
-        identity = np.eye(self.n_features_in_, dtype=self._fit_dtype)
+        # A sparse identity is densified one block of rows at a time by
+        # _project; a dense one would take n_features_in_**2 floats.
+        identity = sparse.identity(
+            self.n_features_in_, dtype=self._fit_dtype, format="csr"
+        )
         return np.ascontiguousarray(self._project(identity).T)

@@ -5,7 +5,7 @@ from numbers import Integral
 import numpy as np
 from scipy import linalg, sparse
 from scipy.sparse.csgraph import connected_components
-from sklearn.utils.extmath import safe_sparse_dot
+from sklearn.utils.extmath import row_norms, safe_sparse_dot
 
 from mathlearn.random_projection._base import BaseProjection
 from mathlearn.utils._sklearn_compat import Interval, StrOptions
@@ -63,12 +63,6 @@ def _whitening(X_hat):
         shape=(n, n),
     )
     return W, np.bincount(labels)
-
-
-def _row_norms(X):
-    if sparse.issparse(X):
-        return np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
-    return np.sqrt(np.einsum("ij,ij->i", X, X))
 
 
 def _balanced_samples(rows, n_components, n_per_component, rng):
@@ -239,9 +233,7 @@ class SampledRandomProjection(BaseProjection):
         self.random_state = random_state
 
     def _fit_projection(self, X, n_components, rng):
-        if sparse.issparse(X):
-            X = X.tocsr()
-        norms = _row_norms(X)
+        norms = row_norms(X)
         rows = np.flatnonzero(norms > 0)
         if rows.size == 0:
             raise ValueError(
@@ -286,7 +278,7 @@ class SampledRandomProjection(BaseProjection):
         ratio = 0.0
         if keep.any():
             diff = (X[first[keep]] - X[second[keep]]).astype(components.dtype)
-            before = _row_norms(diff) ** 2
+            before = row_norms(diff, squared=True)
             projected = safe_sparse_dot(diff, components.T, dense_output=True)
             after = np.sum(np.square(projected, dtype=np.float64), axis=1)
             ratio = float(np.median(after[before > 0] / before[before > 0]))
@@ -304,10 +296,6 @@ class SampledRandomProjection(BaseProjection):
             "scale_": float(scale),
             "largest_group_": int(group_sizes.max()),
         }
-
-    def _dense_components(self):
-        components = self.components_
-        return components.toarray() if sparse.issparse(components) else components
 
     def _project(self, X):
         out = safe_sparse_dot(X, self.components_.T, dense_output=self.dense_output)
