@@ -55,8 +55,8 @@ from sklearn.impute import IterativeImputer, KNNImputer, SimpleImputer
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_array
 
+from mathlearn.datasets import make_race_speeds
 from mathlearn.impute import SVDImputer, TraceNormImputer
-from mathlearn.impute._tour import race_speeds
 
 
 def _import_fancyimpute():
@@ -307,7 +307,7 @@ def main():
         n_masks = 1 if args.quick else 3
         for missing in [0.08, 0.92]:
             cases = [
-                race_speeds(missing=missing, random_state=seed)[:2]
+                make_race_speeds(missing=missing, random_state=seed)[:2]
                 for seed in range(n_masks)
             ]
             _run_dense(

@@ -49,13 +49,13 @@ from sklearn.random_projection import (
     SparseRandomProjection,
 )
 
+from mathlearn.datasets import make_very_sparse
 from mathlearn.random_projection import (
     AchlioptasRandomProjection,
     HadamardRandomProjection,
     SampledRandomProjection,
     pairwise_distortion,
 )
-from mathlearn.random_projection._data import make_very_sparse
 
 
 def stdlib_tfidf():

@@ -20,6 +20,7 @@ from sklearn.random_projection import (
     johnson_lindenstrauss_min_dim,
 )
 
+from mathlearn.datasets import make_very_sparse
 from mathlearn.random_projection import (
     AchlioptasRandomProjection,
     HadamardRandomProjection,
@@ -27,7 +28,6 @@ from mathlearn.random_projection import (
     pairwise_distortion,
 )
 from mathlearn.random_projection import _hadamard as hadamard_module
-from mathlearn.random_projection._data import make_very_sparse
 from mathlearn.random_projection._hadamard import fwht
 
 PROJECTIONS = [

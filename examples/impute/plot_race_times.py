@@ -16,8 +16,10 @@ path and the error against the rank and the fraction missing.
 # %%
 # The race-times matrix
 # ---------------------
-# Speeds are ``ability / difficulty`` times the inverse of an inverse-Gaussian
-# noise of mean 1; each athlete keeps at least one race.
+# :func:`~mathlearn.datasets.make_race_speeds` draws abilities and course
+# difficulties and times them with inverse-Gaussian noise of mean 1; the
+# speeds are ``ability / difficulty`` divided by that noise. Each athlete
+# keeps at least one race.
 import time
 import warnings
 
@@ -25,21 +27,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.impute import KNNImputer, SimpleImputer
 
+from mathlearn.datasets import make_race_speeds
 from mathlearn.impute import SVDImputer, TraceNormImputer
 
-
-def race_speeds(n_athletes=1000, n_races=20, missing=0.8, seed=0):
-    rng = np.random.RandomState(seed)
-    ability = rng.lognormal(0.0, 0.12, size=n_athletes)
-    difficulty = rng.lognormal(0.0, 0.25, size=n_races)
-    hours = difficulty / ability[:, None] * rng.wald(1.0, 400.0, (n_athletes, n_races))
-    speed = 1.0 / hours
-    hidden = rng.rand(n_athletes, n_races) < missing
-    hidden[np.arange(n_athletes), rng.randint(n_races, size=n_athletes)] = False
-    return speed, np.where(hidden, np.nan, speed)
-
-
-speed, X = race_speeds()
+speed, X, _ = make_race_speeds(random_state=0)
 missing = np.isnan(X)
 print(f"{X.shape[0]} athletes x {X.shape[1]} races, {missing.mean():.0%} missing")
 
@@ -94,7 +85,7 @@ rank_errors = [
 fractions = [0.2, 0.4, 0.6, 0.8, 0.9]
 curves = {"race mean": [], "KNN (k=5)": [], "SVD rank 1": [], "trace norm": []}
 for fraction in fractions:
-    speed, X = race_speeds(missing=fraction, seed=1)
+    speed, X, _ = make_race_speeds(missing=fraction, random_state=1)
     missing = np.isnan(X)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

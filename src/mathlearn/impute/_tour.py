@@ -8,27 +8,6 @@ import numpy as np
 from mathlearn._tour import TourSection, save_figure
 
 
-def race_speeds(n_athletes=1000, n_races=20, missing=0.8, random_state=0):
-    """Finishing speeds of athletes in races, most of them unobserved.
-
-    A time is ``course_length * difficulty / ability`` times inverse-Gaussian
-    noise of mean 1; the speed ``length / time`` (races per hour) is then the
-    rank-1 ``ability / difficulty`` times ``1 / noise``. Returns the full
-    speeds, the speeds with ``missing`` of the entries set to NaN (at least
-    one race per athlete kept), and the true abilities.
-    """
-    rng = np.random.RandomState(random_state)
-    ability = rng.lognormal(0.0, 0.12, size=n_athletes)
-    difficulty = rng.lognormal(0.0, 0.25, size=n_races)
-    noise = rng.wald(1.0, 400.0, size=(n_athletes, n_races))
-    hours = difficulty[None, :] / ability[:, None] * noise
-    speed = 1.0 / hours
-    hidden = rng.rand(n_athletes, n_races) < missing
-    hidden[np.arange(n_athletes), rng.randint(n_races, size=n_athletes)] = False
-    speed_missing = np.where(hidden, np.nan, speed)
-    return speed, speed_missing, ability
-
-
 def _spearman(a, b):
     from scipy.stats import spearmanr
 
@@ -38,9 +17,10 @@ def _spearman(a, b):
 def _run(out_dir):
     from sklearn.impute import KNNImputer, SimpleImputer
 
+    from mathlearn.datasets import make_race_speeds
     from mathlearn.impute import SVDImputer, TraceNormImputer
 
-    speed, X, ability = race_speeds()
+    speed, X, ability = make_race_speeds(random_state=0)
     missing = np.isnan(X)
     lines = [
         f"Race speeds: {X.shape[0]} athletes x {X.shape[1]} hilly races, "

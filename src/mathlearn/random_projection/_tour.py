@@ -13,13 +13,13 @@ def _run(out_dir):
         SparseRandomProjection,
     )
 
+    from mathlearn.datasets import make_very_sparse
     from mathlearn.random_projection import (
         AchlioptasRandomProjection,
         HadamardRandomProjection,
         SampledRandomProjection,
         pairwise_distortion,
     )
-    from mathlearn.random_projection._data import make_very_sparse
 
     n_samples, n_features, k = 2000, 100_000, 256
     X = make_very_sparse(n_samples, n_features, density=1e-4, random_state=1)
