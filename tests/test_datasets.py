@@ -33,7 +33,7 @@ def test_race_speeds_follow_the_ability_over_difficulty_model():
 def test_race_speeds_are_reproducible():
     a = make_race_speeds(50, 4, random_state=3)
     b = make_race_speeds(50, 4, random_state=np.random.RandomState(3))
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         np.testing.assert_array_equal(x, y)
 
 

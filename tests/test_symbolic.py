@@ -373,6 +373,13 @@ def test_two_stage_rejects_non_finite_parameter(bad):
         SymbolicRegressor(generations=0).fit_two_stage(r[:, None], np.exp(-r), a)
 
 
+def test_two_stage_names_a_non_numeric_parameter():
+    r = np.tile(np.linspace(0, 3, 15), 4)
+    a = np.repeat(["w", "x", "y", "z"], 15)
+    with pytest.raises(ValueError, match="parameter must hold numbers.*'w'"):
+        SymbolicRegressor(generations=0).fit_two_stage(r[:, None], np.exp(-r), a)
+
+
 def test_two_stage_rejects_parameter_of_the_wrong_length():
     r = np.tile(np.linspace(0, 3, 15), 4)
     a = np.repeat([0.5, 1.0, 2.0, 3.0], 15)

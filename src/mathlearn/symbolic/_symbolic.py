@@ -858,9 +858,16 @@ default="least_squares"
         import sympy
 
         X, y = validate_data(self, X, y, dtype=[np.float64], y_numeric=True)
-        parameter = check_array(
-            parameter, ensure_2d=False, dtype=np.float64, input_name="parameter"
-        ).ravel()
+        try:
+            parameter = check_array(
+                parameter, ensure_2d=False, dtype=np.float64, input_name="parameter"
+            ).ravel()
+        except (TypeError, ValueError) as error:
+            if "parameter" in str(error):
+                raise
+            raise ValueError(
+                f"parameter must hold numbers (the value of a for each sample): {error}"
+            ) from error
         if parameter.shape[0] != X.shape[0]:
             raise ValueError(
                 f"parameter has {parameter.shape[0]} values but X has "
