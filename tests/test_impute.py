@@ -11,7 +11,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.impute import KNNImputer, SimpleImputer
 
 from mathlearn.impute import SVDImputer, TraceNormImputer
-from mathlearn.impute._base import Pattern, observed_entries, ridge_rows
+from mathlearn.impute._base import Pattern, observed_entries, ridge_rows, row_dot
 from mathlearn.impute._soft_impute import shrink_singular_values, spectral_penalty
 from mathlearn.impute._som import EmptyRowWarning
 from mathlearn.impute._svd import factor_objective
@@ -795,3 +795,22 @@ def test_ridge_rows_matches_dense_per_row_solve(penalty_shape):
     padded = ridge_rows(pattern, values, B, penalty, method="padded")
     np.testing.assert_allclose(sparse, expected, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(padded, expected, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "shape, fraction",
+    [((300, 40), 0.5), ((300, 40), 0.01), ((5000, 3000), 0.001)],
+    ids=["dense product", "gathered rows", "large and sparse"],
+)
+def test_row_dot_is_the_dot_product_of_each_entry_s_factor_rows(shape, fraction):
+    rng = np.random.RandomState(0)
+    A, B = rng.randn(shape[0], 7), rng.randn(shape[1], 7)
+    n = max(1, int(fraction * shape[0] * shape[1]))
+    rows, cols = rng.randint(shape[0], size=n), rng.randint(shape[1], size=n)
+    expected = [A[i] @ B[j] for i, j in zip(rows[:500], cols[:500], strict=True)]
+    np.testing.assert_allclose(
+        row_dot(A, B, rows, cols)[:500], expected, rtol=1e-12, atol=1e-12
+    )
+    np.testing.assert_allclose(
+        row_dot(A, B, rows, cols, chunk=64)[:500], expected, rtol=1e-12, atol=1e-12
+    )
