@@ -12,7 +12,11 @@ from sklearn.impute import KNNImputer, SimpleImputer
 
 from mathlearn.impute import SVDImputer, TraceNormImputer
 from mathlearn.impute._base import Pattern, observed_entries, ridge_rows, row_dot
-from mathlearn.impute._soft_impute import shrink_singular_values, spectral_penalty
+from mathlearn.impute._soft_impute import (
+    _squared_change,
+    shrink_singular_values,
+    spectral_penalty,
+)
 from mathlearn.impute._som import EmptyRowWarning
 from mathlearn.impute._svd import factor_objective
 
@@ -814,3 +818,21 @@ def test_row_dot_is_the_dot_product_of_each_entry_s_factor_rows(shape, fraction)
     np.testing.assert_allclose(
         row_dot(A, B, rows, cols, chunk=64)[:500], expected, rtol=1e-12, atol=1e-12
     )
+
+
+@pytest.mark.parametrize("shape", [(120, 9), (400, 300)], ids=["dense", "qr"])
+def test_squared_change_is_the_relative_change_of_the_dense_matrices(shape):
+    # Near convergence (a change of 1e-7): the dense difference, formed in
+    # extended precision, is the reference.
+    rng = np.random.RandomState(0)
+    m, n = shape
+    U0, V0 = np.linalg.qr(rng.randn(m, 4))[0], np.linalg.qr(rng.randn(n, 4))[0]
+    U1 = np.linalg.qr(U0 + 1e-7 * rng.randn(m, 4))[0]
+    V1 = np.linalg.qr(V0 + 1e-7 * rng.randn(n, 4))[0]
+    d0, d1 = np.array([5.0, 3.0, 2.0, 1.0]), np.array([5.0, 3.0, 2.0, 1.0]) + 1e-7
+    Z0 = (U0 * d0).astype(np.longdouble) @ V0.T.astype(np.longdouble)
+    Z1 = (U1 * d1).astype(np.longdouble) @ V1.T.astype(np.longdouble)
+    expected = float(np.sum((Z0 - Z1) ** 2) / np.sum(Z0**2))
+    got = _squared_change(U0, d0, V0, U1, d1, V1)
+    assert got == pytest.approx(expected, rel=1e-6)
+    assert _squared_change(U0, 0 * d0, V0, U1, d1, V1) == 1.0

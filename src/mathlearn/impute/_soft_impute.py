@@ -63,8 +63,18 @@ def _squared_change(U0, d0, V0, U1, d1, V1):
     ``Z0 - Z1 = [U0 U1] diag(d0, -d1) [V0 V1]^T``; with QR factors of the
     stacked bases the norm is that of a small ``2r x 2r`` matrix, accurate
     to machine precision (expanding ``||Z0||^2 + ||Z1||^2 - 2 <Z0, Z1>``
-    cancels catastrophically near convergence).
+    cancels catastrophically near convergence). When the dense matrices cost
+    no more than those factorisations (small, low-aspect matrices), the
+    difference is formed entry by entry instead, as accurate.
     """
+    (m, n), k = (U0.shape[0], V0.shape[0]), d0.shape[0] + d1.shape[0]
+    if m * n <= 2 * (m + n) * k:
+        Z0 = (U0 * d0) @ V0.T
+        norm0 = float(np.linalg.norm(Z0))
+        if norm0 == 0:
+            return 0.0 if not np.any(d1) else 1.0
+        Z0 -= (U1 * d1) @ V1.T
+        return (float(np.linalg.norm(Z0)) / norm0) ** 2
     _, Ru = np.linalg.qr(np.hstack([U0, U1]))
     _, Rv = np.linalg.qr(np.hstack([V0, V1]))
     k0 = d0.shape[0]
