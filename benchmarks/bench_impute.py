@@ -5,7 +5,11 @@ same process, and is scored by the root-mean-square error on the entries that
 were removed (their true values are known), averaged over three missing
 masks per dataset (one with ``--quick``):
 
-* mathlearn ``TraceNormImputer`` (``shrinkage="auto"``) and ``SVDImputer``;
+* mathlearn ``TraceNormImputer`` (``shrinkage="auto"``) and ``SVDImputer``,
+  the low-rank completers, and ``SOMImputer`` (defaults; not on the large
+  cases), a self-organizing map's prototypes, for the datasets that are
+  clusters rather than a subspace; the ratio column compares each with the
+  best of the other libraries' methods;
 * fancyimpute 0.7 ``SoftImpute`` and ``IterativeSVD`` (installed with
   ``pip install --no-deps fancyimpute`` plus cvxpy, six and knnimpute).
   fancyimpute calls ``check_array(..., force_all_finite=...)``, an argument
@@ -56,7 +60,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_array
 
 from mathlearn.datasets import make_race_speeds
-from mathlearn.impute import SVDImputer, TraceNormImputer
+from mathlearn.impute import SOMImputer, SVDImputer, TraceNormImputer
 
 
 def _import_fancyimpute():
@@ -100,6 +104,10 @@ def _measure(fit):
     return result, seconds, peak
 
 
+# mathlearn's imputers; the others are the peers of "/ best peer".
+_MATHLEARN = ("TraceNormImputer", "SVDImputer", "SOMImputer")
+
+
 def _methods(n_features, fancy, *, large=False):
     rank = max(1, min(10, n_features // 3))
     methods = {
@@ -107,6 +115,8 @@ def _methods(n_features, fancy, *, large=False):
         "SVDImputer": lambda: SVDImputer(rank, alpha=1.0, random_state=0),
         "SimpleImputer": SimpleImputer,
     }
+    if not large:
+        methods["SOMImputer"] = lambda: SOMImputer(random_state=0)
     if fancy is not None:
         methods["fancy SoftImpute"] = lambda: fancy["SoftImpute"](verbose=False)
         methods["fancy IterativeSVD"] = lambda: fancy["IterativeSVD"](
@@ -150,9 +160,7 @@ def _run_dense(title, cases, fancy, *, large=False):
         else:
             rmse, seconds, peak = np.array(results).T
             rows[name] = (rmse.mean(), seconds.mean(), peak.max())
-    peers = [
-        v[0] for k, v in rows.items() if k not in ("TraceNormImputer", "SVDImputer")
-    ]
+    peers = [v[0] for k, v in rows.items() if k not in _MATHLEARN]
     best_peer = min(peers) if peers else np.nan
     _table_header(title)
     for name, (rmse, seconds, peak) in rows.items():
