@@ -714,23 +714,23 @@ class TraceNormImputer(_BaseLowRankImputer):
                 # factors (a small penalty, few entries), the fold-in
                 # exposes what the iterates, stopped early, hide.
                 c = fit["centering"]
+                B = V * np.sqrt(d)
                 row_effects, A = _ridge_fold_in(
                     fit["pattern"],
                     fit["residual"],
-                    V * np.sqrt(d),
+                    B,
                     filled_singular_values(d, lam, power) - d,
                     c.row_effects,
                     self._joint_rows(center),
                 )
                 base = fit["base"] + (row_effects - c.row_effects)[valid.rows]
-                B_valid = V[valid.cols] * np.sqrt(d)
-                soft = np.einsum("ij,ij->i", A[valid.rows], B_valid)
+                soft = row_dot(A, B, valid.rows, valid.cols)
                 if relaxations.size > 1 or relaxations[0] > 0:
                     d_ls = _least_squares_singular_values(
                         fit["pattern"], fit["residual"], U, V
                     )
                     ratio = np.divide(d_ls, d, out=np.zeros_like(d), where=d > 0)
-                    refit = np.einsum("ij,ij->i", A[valid.rows] * ratio, B_valid)
+                    refit = row_dot(A * ratio, B, valid.rows, valid.cols)
                 else:
                     refit = soft
                 for g, gamma in enumerate(relaxations):
