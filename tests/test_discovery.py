@@ -36,3 +36,75 @@ def test_functions_are_documented():
 def test_sections_have_unique_names():
     names = [section.name for section in all_tour_sections()]
     assert len(names) == len(set(names))
+
+
+# What DESIGN.md's package map promises: discovery must find at least these,
+# or every test parametrised over the registry would silently shrink.
+EXPECTED_ESTIMATORS = {
+    "AchlioptasRandomProjection",
+    "FourierFeatures",
+    "HadamardRandomProjection",
+    "NadarayaWatsonRegressor",
+    "SOMImputer",
+    "SVDImputer",
+    "SampledRandomProjection",
+    "SelfOrganizingMap",
+    "SymbolicRegressor",
+    "TraceNormImputer",
+}
+EXPECTED_FUNCTIONS = {
+    "attention_backward",
+    "attention_forward",
+    "check_gradient",
+    "conditional_entropy",
+    "cross_entropy",
+    "dct",
+    "dft",
+    "entropy",
+    "fft",
+    "fft2",
+    "fftfreq",
+    "ifft",
+    "irfft",
+    "joint_entropy",
+    "kl_divergence",
+    "log_softmax",
+    "lstm_backward",
+    "lstm_forward",
+    "make_race_speeds",
+    "make_very_sparse",
+    "mutual_information",
+    "nadaraya_watson",
+    "pairwise_distortion",
+    "rfft",
+    "rnn_backward",
+    "rnn_forward",
+    "softmax",
+    "softmax_backward",
+    "softmax_jacobian",
+}
+EXPECTED_SECTIONS = {
+    "backprop",
+    "fourier",
+    "impute",
+    "information",
+    "kernel_regression",
+    "random_projection",
+    "som",
+    "sph",
+    "symbolic",
+}
+
+
+@pytest.mark.parametrize(
+    "found, expected",
+    [
+        (lambda: {name for name, _ in all_estimators()}, EXPECTED_ESTIMATORS),
+        (lambda: {name for name, _ in all_functions()}, EXPECTED_FUNCTIONS),
+        (lambda: {s.name for s in all_tour_sections()}, EXPECTED_SECTIONS),
+    ],
+    ids=["estimators", "functions", "tour sections"],
+)
+def test_discovery_finds_the_documented_names(found, expected):
+    missing = expected - found()
+    assert not missing, f"discovery lost {sorted(missing)}"
