@@ -314,7 +314,7 @@ def test_features_with_a_common_offset(offset):
     The reference works on per-pair differences, exact here (the points are
     within a factor of 2 of each other).
     """
-    rng = np.random.default_rng(0)
+    rng = np.random.RandomState(0)  # the issue's data at offset 1e8
     keys = offset + rng.normal(size=(6, 3)) * 0.1
     queries = keys[:4] + 0.01
     values = np.arange(6.0)
@@ -452,12 +452,21 @@ def test_object_y_with_none_is_rejected():
         nadaraya_watson(X[:2], X, y, 1.0)
 
 
-@pytest.mark.parametrize("name", ["queries", "keys", "values"])
+@pytest.mark.parametrize("name", ["queries", "keys", "values", "bandwidth"])
 def test_complex_input_is_rejected_not_truncated(name):
-    args = {"queries": np.ones((2, 1)), "keys": np.ones((3, 1)), "values": np.ones(3)}
+    args = {
+        "queries": np.ones((2, 1)),
+        "keys": np.ones((3, 1)),
+        "values": np.ones(3),
+        "bandwidth": np.ones(1),
+    }
     args[name] = args[name] + 1j
     with pytest.raises(TypeError, match=f"{name} must hold real numbers"):
-        nadaraya_watson(args["queries"], args["keys"], args["values"], 1.0)
+        nadaraya_watson(**args)
+    if name == "bandwidth":
+        reg = NadarayaWatsonRegressor(bandwidth=args[name])
+        with pytest.raises(TypeError, match="bandwidth must hold real numbers"):
+            reg.fit(args["keys"], args["values"])
 
 
 def test_zero_features_are_named():

@@ -490,7 +490,7 @@ default="gaussian"
 
 def _check_bandwidth_array(bandwidth, n_features):
     """A positive finite bandwidth per feature, from a number or an array."""
-    h = np.asarray(bandwidth, dtype=np.float64)
+    h = _as_real_array(bandwidth, "bandwidth").astype(np.float64)
     if h.ndim == 0:
         h = np.full(n_features, float(h))
     if h.shape != (n_features,):
