@@ -302,3 +302,173 @@ def test_bad_data():
 def test_nadaraya_watson_bad_input(args, kwargs, error, match):
     with pytest.raises(error, match=match):
         nadaraya_watson(*args, **kwargs)
+
+
+# ------------------------------------------- offsets, units and magnitudes
+
+
+@pytest.mark.parametrize("offset", [0.0, 1e6, 1e8])
+def test_features_with_a_common_offset(offset):
+    """Issue 16, row 1: |q|^2 - 2 q.k + |k|^2 on uncentred keys cancels.
+
+    The reference works on per-pair differences, exact here (the points are
+    within a factor of 2 of each other).
+    """
+    rng = np.random.RandomState(0)  # the issue's data at offset 1e8
+    keys = offset + rng.normal(size=(6, 3)) * 0.1
+    queries = keys[:4] + 0.01
+    values = np.arange(6.0)
+    expected, _ = _softmax_pooling(queries, keys, values, 0.05)
+    got = nadaraya_watson(queries, keys, values, 0.05)
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
+    reg = NadarayaWatsonRegressor(bandwidth=0.05).fit(keys, values)
+    np.testing.assert_allclose(reg.predict(queries), expected, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype, offset", [(np.float64, 1e6), (np.float32, 1e3)])
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"kernel": "tricube"}, {"bandwidth": 0.4}, {"metric": "manhattan"}],
+)
+def test_predictions_invariant_to_a_shift_of_every_feature(dtype, offset, params):
+    """Shifted points give the predictions of the same points centred in float64."""
+    X, y = _data(n=80, d=3, seed=17)
+    Q = np.random.RandomState(18).uniform(-2, 2, size=(30, 3))
+    X_shifted, Q_shifted = (X + offset).astype(dtype), (Q + offset).astype(dtype)
+    reference = NadarayaWatsonRegressor(**params).fit(
+        X_shifted.astype(np.float64) - offset, y
+    )
+    expected = reference.predict(Q_shifted.astype(np.float64) - offset)
+    reg = NadarayaWatsonRegressor(**params).fit(X_shifted, y)
+    got = reg.predict(Q_shifted)
+    assert got.dtype == dtype
+    rtol = 1e-9 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(got, expected, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(reg.bandwidth_, reference.bandwidth_, rtol=rtol)
+
+
+@pytest.mark.parametrize("kernel", ["gaussian", "epanechnikov"])
+def test_float32_input_gives_float32_predictions_of_float64_accuracy(kernel):
+    X, y = _data(n=60, d=2, seed=19)
+    Q = np.random.RandomState(20).uniform(-2, 2, size=(20, 2))
+    X32, Q32 = X.astype(np.float32), Q.astype(np.float32)
+    reg = NadarayaWatsonRegressor(kernel=kernel).fit(X32, y)
+    reference = NadarayaWatsonRegressor(kernel=kernel).fit(X32.astype(np.float64), y)
+    assert reg.predict(Q32).dtype == np.float32
+    assert reg.attention_weights(Q32).dtype == np.float32
+    np.testing.assert_allclose(
+        reg.predict(Q32), reference.predict(Q32.astype(np.float64)), rtol=1e-6
+    )
+    out = nadaraya_watson(Q32, X32, y.astype(np.float32), 0.3)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, _softmax_pooling(Q, X, y, 0.3)[0], rtol=1e-5)
+    assert nadaraya_watson(Q32, X32, y, 0.3).dtype == np.float64
+
+
+@pytest.mark.parametrize("scale", [1e-160, 1e-6, 3.7, 1e6, 1e160])
+def test_scaling_y_scales_the_predictions(scale):
+    X, y = _data(n=60, d=2, seed=21)
+    Q = np.random.RandomState(22).uniform(-2, 2, size=(20, 2))
+    base = NadarayaWatsonRegressor().fit(X, y)
+    scaled = NadarayaWatsonRegressor().fit(X, scale * y)
+    np.testing.assert_allclose(scaled.bandwidth_, base.bandwidth_, rtol=1e-12)
+    np.testing.assert_allclose(scaled.predict(Q), scale * base.predict(Q), rtol=1e-12)
+    # inf for 1e160: the mean squared error is then beyond float64.
+    expected_mse = scale * (scale * base.cv_mse_)
+    assert scaled.cv_mse_ == pytest.approx(expected_mse, rel=1e-12)
+
+
+@pytest.mark.parametrize("scale", [1e-160, 1e160, 1e300])
+@pytest.mark.parametrize("bandwidth", ["loo_cv", "scott", 0.3])
+def test_extreme_feature_magnitudes(scale, bandwidth):
+    """Scott's std and the scaled distances of X ~ 1e160 used to overflow."""
+    X, y = _data(n=50, d=3, seed=23)
+    Q = np.random.RandomState(24).uniform(-2, 2, size=(10, 3))
+    h = bandwidth if isinstance(bandwidth, str) else bandwidth * scale
+    expected = NadarayaWatsonRegressor(bandwidth=bandwidth).fit(X, y).predict(Q)
+    got = NadarayaWatsonRegressor(bandwidth=h).fit(X * scale, y).predict(Q * scale)
+    np.testing.assert_allclose(got, expected, rtol=1e-9)
+
+
+@pytest.mark.parametrize("bandwidth", [1e-160, 5e-324])
+@pytest.mark.parametrize("kernel", ["gaussian", "uniform", "callable"])
+def test_tiny_bandwidth_predicts_the_nearest_target(bandwidth, kernel):
+    """The h -> 0 limit, where exp(-r**2 / 2 h**2) used to give 0 / 0 = NaN."""
+    if kernel == "callable":
+
+        def kernel(r):
+            return np.exp(-r)
+
+    X, y = _data(n=40, d=3, seed=25)
+    Q = np.random.RandomState(26).uniform(-2, 2, size=(15, 3))
+    nearest = y[pairwise_distances(Q, X).argmin(axis=1)]
+    reg = NadarayaWatsonRegressor(kernel=kernel, bandwidth=bandwidth).fit(X, y)
+    np.testing.assert_allclose(reg.predict(Q), nearest, rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(
+        nadaraya_watson(Q, X, y, bandwidth, kernel=kernel),
+        nearest,
+        rtol=1e-12,
+        atol=1e-300,
+    )
+    # Two keys at the same distance share the weight.
+    tied = nadaraya_watson([[0.0]], [[-1.0], [1.0], [3.0]], [2.0, 4.0, 9.0], 1e-200)
+    assert tied[0] == 3.0
+
+
+@pytest.mark.parametrize("kernel", ["gaussian", "epanechnikov", "uniform"])
+def test_bandwidth_beyond_float_range_of_the_spread_gives_the_mean(kernel):
+    """h / spread = 1e310: the compact support's radius is inf in work units."""
+    X, y = _data(n=30, d=2, seed=28)
+    reg = NadarayaWatsonRegressor(kernel=kernel, bandwidth=1e300).fit(X * 1e-10, y)
+    np.testing.assert_allclose(reg.predict(X[:5] * 1e-10), y.mean(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("distance", [1e155, 1e200, 1e300])
+@pytest.mark.parametrize("d", [1, 3])
+def test_far_queries_are_never_nan(distance, d):
+    """Squared distances of a query 1e155 away overflowed, and inf - inf = NaN.
+
+    So far away every training point is equally distant in float64, and the
+    Gaussian weights are equal (see the Notes).
+    """
+    X, y = _data(n=30, d=d, seed=27)
+    query = np.full((1, d), distance)
+    reg = NadarayaWatsonRegressor(bandwidth=1.0).fit(X, y)
+    np.testing.assert_allclose(reg.predict(query), [y.mean()], rtol=1e-12)
+    np.testing.assert_allclose(
+        nadaraya_watson(query, X, y, 1.0), [y.mean()], rtol=1e-12
+    )
+    compact = NadarayaWatsonRegressor(kernel="tricube", bandwidth=1.0).fit(X, y)
+    assert compact.predict(query)[0] in y
+
+
+def test_object_y_with_none_is_rejected():
+    """Issue 16, row 10: None became NaN, and every prediction NaN."""
+    X, _ = _data(n=4)
+    y = np.array([1.0, None, 2.0, 3.0], dtype=object)
+    with pytest.raises(ValueError, match="y contains NaN or infinity"):
+        NadarayaWatsonRegressor().fit(X, y)
+    with pytest.raises(ValueError, match="values contains NaN"):
+        nadaraya_watson(X[:2], X, y, 1.0)
+
+
+@pytest.mark.parametrize("name", ["queries", "keys", "values", "bandwidth"])
+def test_complex_input_is_rejected_not_truncated(name):
+    args = {
+        "queries": np.ones((2, 1)),
+        "keys": np.ones((3, 1)),
+        "values": np.ones(3),
+        "bandwidth": np.ones(1),
+    }
+    args[name] = args[name] + 1j
+    with pytest.raises(TypeError, match=f"{name} must hold real numbers"):
+        nadaraya_watson(**args)
+    if name == "bandwidth":
+        reg = NadarayaWatsonRegressor(bandwidth=args[name])
+        with pytest.raises(TypeError, match="bandwidth must hold real numbers"):
+            reg.fit(args["keys"], args["values"])
+
+
+def test_zero_features_are_named():
+    with pytest.raises(ValueError, match="at least one feature"):
+        nadaraya_watson(np.ones((2, 0)), np.ones((3, 0)), np.ones(3), 1.0)

@@ -24,7 +24,8 @@ def _planted(W0, topology="rectangular"):
     """A map whose weights are exactly ``W0`` (n_rows, n_cols, n_features).
 
     One batch epoch with a bubble of radius < 1 (no neighbours) on the
-    planted weights themselves sets each unit to its own vector.
+    planted weights themselves sets each unit to its own vector (up to the
+    rounding of centring at the data mean and adding it back).
     """
     n_rows, n_cols, n_features = W0.shape
     som = SelfOrganizingMap(
@@ -37,7 +38,8 @@ def _planted(W0, topology="rectangular"):
         init=W0,
     )
     som.fit(W0.reshape(-1, n_features))
-    np.testing.assert_array_equal(som.weights_, W0)
+    atol = 4 * np.finfo(W0.dtype).eps * np.abs(W0).max()
+    np.testing.assert_allclose(som.weights_, W0, rtol=0, atol=atol)
     return som
 
 
@@ -64,6 +66,26 @@ def test_online_step_matches_minisom_update():
     ref._weights = W0.copy()
     ref.update(x[0], ref.winner(x[0]), 0, 1)
     np.testing.assert_allclose(som.weights_, ref.get_weights(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("neighborhood", ["gaussian", "bubble"])
+def test_online_step_uses_the_batch_neighbourhood(neighborhood):
+    """The online loop's inlined h equals the one the batch map uses."""
+    rng = np.random.RandomState(5)
+    W0 = rng.normal(size=(4, 5, 3))
+    x = rng.normal(size=(1, 3))
+    params = {"sigma": 1.5, "sigma_end": 1.5, "n_epochs": 1, "init": W0}
+    som = SelfOrganizingMap(
+        4, 5, neighborhood=neighborhood, learning_rate=0.4, algorithm="online", **params
+    ).fit(x)
+    flat = W0.reshape(-1, 3)
+    winner = cdist(x, flat).argmin()
+    coords = _core.grid_coordinates(4, 5, "rectangular")
+    h = _core.neighborhood(
+        _core.grid_sq_distances(coords)[winner], 1.5, neighborhood, np.float64
+    )
+    expected = flat + 0.4 * h[:, None] * (x - flat)
+    np.testing.assert_allclose(som.cluster_centers_, expected, rtol=1e-12)
 
 
 @pytest.mark.parametrize("topology", ["rectangular", "hexagonal"])
@@ -173,6 +195,163 @@ def test_batch_update_matches_kohonen_formula_by_loops():
             den += h
         expected[v] = num / den
     np.testing.assert_allclose(som.cluster_centers_, expected, rtol=1e-10)
+
+
+# ------------------------------------------- offsets, units and magnitudes
+
+
+def _brute_force(X, W):
+    """Distances by per-pair differences in float64, the reference."""
+    return cdist(X.astype(np.float64), W.astype(np.float64))
+
+
+@pytest.mark.parametrize("dtype, offset", [(np.float32, 1e3), (np.float64, 1e9)])
+def test_data_with_an_offset(dtype, offset):
+    """Issue 16, row 3: |x|^2 - 2 x.w + |w|^2 of uncentred data cancelled.
+
+    Best units were wrong for 77% of the rows and the quantization error 0.
+    """
+    rng = np.random.RandomState(0)
+    X = (offset + 0.1 * rng.normal(size=(500, 5))).astype(dtype)
+    som = SelfOrganizingMap(5, 5, random_state=0).fit(X)
+    D = _brute_force(X, som.cluster_centers_)
+    np.testing.assert_array_equal(som.labels_, D.argmin(axis=1))
+    np.testing.assert_array_equal(som.predict(X), D.argmin(axis=1))
+    np.testing.assert_allclose(som.transform(X), D, rtol=1e-5, atol=1e-6)
+    assert som.quantization_error(X) == pytest.approx(D.min(axis=1).mean(), rel=1e-5)
+    order = np.argsort(D, axis=1)[:, :2]
+    (r1, c1), (r2, c2) = np.divmod(order[:, 0], 5), np.divmod(order[:, 1], 5)
+    touching = (np.abs(r1 - r2) <= 1) & (np.abs(c1 - c2) <= 1)
+    assert som.topographic_error(X) == pytest.approx(1 - touching.mean())
+    # The map itself spreads over the data, as the map of the centred data.
+    centred = SelfOrganizingMap(5, 5, random_state=0).fit(X.astype(np.float64) - offset)
+    np.testing.assert_allclose(
+        som.cluster_centers_ - offset, centred.cluster_centers_, atol=1e-3
+    )
+
+
+@pytest.mark.parametrize("dtype, offset", [(np.float64, 1e6), (np.float32, 1e3)])
+@pytest.mark.parametrize("algorithm", ["batch", "online"])
+def test_shift_of_every_feature_changes_nothing(dtype, offset, algorithm):
+    """Same labels and distances as the same points centred, in float64."""
+    X = _sheet(300)
+    Q = _sheet(50, seed=1)
+    X_shifted, Q_shifted = (X + offset).astype(dtype), (Q + offset).astype(dtype)
+    params = {"algorithm": algorithm, "random_state": 0}
+    reference = SelfOrganizingMap(4, 5, **params).fit(
+        X_shifted.astype(np.float64) - offset
+    )
+    som = SelfOrganizingMap(4, 5, **params).fit(X_shifted)
+    Q_centred = Q_shifted.astype(np.float64) - offset
+    np.testing.assert_array_equal(som.labels_, reference.labels_)
+    np.testing.assert_array_equal(som.predict(Q_shifted), reference.predict(Q_centred))
+    tol = 1e-8 if dtype == np.float64 else 1e-3
+    np.testing.assert_allclose(
+        som.transform(Q_shifted), reference.transform(Q_centred), atol=tol
+    )
+    np.testing.assert_allclose(som.u_matrix(), reference.u_matrix(), atol=tol)
+
+
+@pytest.mark.parametrize("algorithm", ["batch", "online"])
+def test_float32_and_float64_give_the_same_map(algorithm):
+    X = _sheet(300)
+    a = SelfOrganizingMap(4, 5, algorithm=algorithm, random_state=0).fit(X)
+    b = SelfOrganizingMap(4, 5, algorithm=algorithm, random_state=0)
+    b.fit(X.astype(np.float32))
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    np.testing.assert_allclose(a.cluster_centers_, b.cluster_centers_, atol=1e-5)
+    np.testing.assert_allclose(a.transform(X), b.transform(X), atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "dtype, scale",
+    [(np.float64, 1e-300), (np.float64, 1e160), (np.float64, 1e300)]
+    + [(np.float32, 1e-30), (np.float32, 1e30)],
+)
+def test_extreme_magnitudes(dtype, scale):
+    """Squares of X ~ 1e160 overflowed: transform was NaN."""
+    X = _sheet(200)
+    Q = _sheet(30, seed=1)
+    reference = SelfOrganizingMap(4, 4, random_state=0).fit(X)
+    som = SelfOrganizingMap(4, 4, random_state=0).fit((X * scale).astype(dtype))
+    Q_scaled = (Q * scale).astype(dtype)
+    np.testing.assert_array_equal(som.predict(Q_scaled), reference.predict(Q))
+    rtol = 1e-9 if dtype == np.float64 else 1e-4
+    np.testing.assert_allclose(
+        som.transform(Q_scaled) / scale, reference.transform(Q), rtol=rtol
+    )
+    assert som.quantization_error(Q_scaled) / scale == pytest.approx(
+        reference.quantization_error(Q), rel=rtol
+    )
+    np.testing.assert_allclose(som.u_matrix() / scale, reference.u_matrix(), rtol=rtol)
+
+
+def test_float32_distances_to_a_close_unit_keep_their_digits():
+    """|x|^2 - 2 x.w + |w|^2 in float32 has an error of about 1e-7 * |x|^2.
+
+    A distance of 2e-4 came out anywhere in [0, 5e-4]; now it is as precise
+    as the float32 data (about 1e-7 times their magnitude).
+    """
+    W0 = np.random.RandomState(4).normal(size=(3, 3, 4)).astype(np.float32)
+    som = _planted(W0)
+    X = som.cluster_centers_ + np.float32(1e-4)
+    expected = _brute_force(X, som.cluster_centers_)
+    np.testing.assert_allclose(som.transform(X), expected, rtol=1e-5, atol=1e-6)
+    qe = expected.min(axis=1).mean()
+    assert som.quantization_error(X) == pytest.approx(qe, abs=1e-6)
+
+
+def test_far_query_finds_its_unit():
+    """A query 1e200 away: finite distances and the unit furthest its way."""
+    X = _sheet(200)
+    som = SelfOrganizingMap(4, 4, random_state=0).fit(X)
+    query = np.array([[1e200, 0.0, 0.0]])
+    assert som.predict(query)[0] == np.argmax(som.cluster_centers_[:, 0])
+    np.testing.assert_allclose(som.transform(query), 1e200, rtol=1e-12)
+
+
+@pytest.mark.parametrize("sigma", [1e-3, 1e-163, 5e-324])
+@pytest.mark.parametrize("neighborhood", ["gaussian", "bubble"])
+def test_tiny_radius_is_winner_take_all(sigma, neighborhood):
+    """Below sigma = 1.5e-162, sigma**2 underflowed and the weights stayed put."""
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(100, 2))
+    W0 = X[:6].reshape(2, 3, 2) + 0.01
+    som = SelfOrganizingMap(
+        2, 3, neighborhood=neighborhood, sigma=sigma, n_epochs=1, init=W0
+    ).fit(X)
+    labels = cdist(X, W0.reshape(-1, 2)).argmin(axis=1)
+    expected = np.array([X[labels == u].mean(axis=0) for u in range(6)])
+    np.testing.assert_allclose(som.cluster_centers_, expected, rtol=1e-12)
+    # Online: each presentation moves its winner only.
+    x = X[:1]
+    online = SelfOrganizingMap(
+        2,
+        3,
+        neighborhood=neighborhood,
+        sigma=sigma,
+        learning_rate=0.5,
+        n_epochs=1,
+        algorithm="online",
+        init=W0,
+    ).fit(x)
+    expected = W0.reshape(-1, 2).copy()
+    winner = cdist(x, expected).argmin()
+    expected[winner] += 0.5 * (x[0] - expected[winner])
+    np.testing.assert_allclose(online.cluster_centers_, expected, rtol=1e-12)
+
+
+def test_radius_schedule_of_extreme_radii():
+    """start / (1 + t (start / end - 1) / (T - 1)), exact in rationals."""
+    from fractions import Fraction
+
+    for start, end in [(4.0, 0.8), (1e300, 1e-300), (1e-300, 1e-307)]:
+        got = _core.radius_schedule(start, end, 5)
+        ratio = Fraction(start) / Fraction(end) - 1
+        expected = [
+            float(Fraction(start) / (1 + Fraction(t, 4) * ratio)) for t in range(5)
+        ]
+        np.testing.assert_allclose(got, expected, rtol=1e-14)
 
 
 # ------------------------------------------------------------ geometry

@@ -192,6 +192,73 @@ def test_defaults_within_ten_percent_of_knn_on_wine(rate):
     assert som < 1.1 * knn
 
 
+# ------------------------------------------- offsets, units and magnitudes
+
+
+def _masked_nearest_units(X_missing, W):
+    """Best unit of each row on its observed features, by a float64 loop."""
+    X64, W64 = X_missing.astype(np.float64), W.astype(np.float64)
+    units = []
+    for x in X64:
+        observed = ~np.isnan(x)
+        units.append(np.argmin([np.sum((x - w)[observed] ** 2) for w in W64]))
+    return np.array(units)
+
+
+@pytest.mark.parametrize("dtype, offset", [(np.float64, 1e8), (np.float32, 1e3)])
+def test_data_with_an_offset(dtype, offset):
+    """The masked |x|^2 - 2 x.w + |w|^2 of uncentred data cancelled."""
+    X = _manifold(300) * 0.1 + offset
+    X_missing = _with_missing(X, 0.2).astype(dtype)
+    imputer = SOMImputer(5, 4, n_neighbors_units=1, random_state=0).fit(X_missing)
+    X_filled = imputer.transform(X_missing)
+    W = imputer.weights_.reshape(-1, 5)
+    rows = np.flatnonzero(np.isnan(X_missing).any(axis=1))
+    units = _masked_nearest_units(X_missing[rows], W)
+    missing = np.isnan(X_missing[rows])
+    np.testing.assert_array_equal(X_filled[rows][missing], W[units][missing])
+    # The weights of the same points centred, in float64.
+    centred = SOMImputer(5, 4, n_neighbors_units=1, random_state=0).fit(
+        X_missing.astype(np.float64) - offset
+    )
+    np.testing.assert_allclose(
+        imputer.weights_ - offset,
+        centred.weights_,
+        atol=1e-8 if dtype == np.float64 else 1e-3,
+    )
+
+
+@pytest.mark.parametrize("dtype, offset", [(np.float64, 1e6), (np.float32, 1e3)])
+def test_output_shifts_with_the_data(dtype, offset):
+    """Same imputations as the same points centred in float64, shifted back."""
+    X_missing = _with_missing(_manifold(300), 0.2)
+    Q_missing = _with_missing(_manifold(60, seed=3), 0.3, seed=4)
+    X_shifted = (X_missing + offset).astype(dtype)
+    Q_shifted = (Q_missing + offset).astype(dtype)
+    reference = SOMImputer(random_state=0).fit(X_shifted.astype(np.float64) - offset)
+    expected = reference.transform(Q_shifted.astype(np.float64) - offset) + offset
+    got = SOMImputer(random_state=0).fit(X_shifted).transform(Q_shifted)
+    assert got.dtype == dtype
+    tol = 1e-8 if dtype == np.float64 else 2e-3
+    np.testing.assert_allclose(got, expected, rtol=0, atol=tol)
+
+
+def test_float32_and_float64_give_the_same_imputations():
+    X_missing = _with_missing(_manifold(300), 0.2)
+    a = SOMImputer(random_state=0).fit_transform(X_missing)
+    b = SOMImputer(random_state=0).fit_transform(X_missing.astype(np.float32))
+    np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e-160, 1e160, 1e300])
+def test_extreme_magnitudes(scale):
+    """Imputations were NaN for X >= 1e160 (the squares overflowed)."""
+    X_missing = _with_missing(_manifold(200), 0.2)
+    expected = SOMImputer(random_state=0).fit_transform(X_missing)
+    got = SOMImputer(random_state=0).fit_transform(X_missing * scale)
+    np.testing.assert_allclose(got / scale, expected, rtol=1e-9)
+
+
 # ----------------------------------------------------------- bad input
 
 
@@ -276,9 +343,9 @@ def test_masked_distances_as_matrix_products_equal_a_loop(
     X = rng.normal(size=(n_samples, n_features))
     observed = rng.rand(n_samples, n_features) < 0.6
     W = rng.normal(size=(n_units, n_features))
-    units, sq_dist = _core.best_units(
-        np.where(observed, X, 0.0), W, n_best=n_best, mask=observed.astype(float)
-    )
+    X_zero, mask = np.where(observed, X, 0.0), observed.astype(float)
+    units = _core.best_units(X_zero, W, n_best=n_best, mask=mask)
+    sq_dist = _core.unit_sq_distances(X_zero, W, units, mask=mask)
     for i in range(n_samples):
         loop = np.array(
             [

@@ -135,8 +135,12 @@ class SOMImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     With ``m`` the 0/1 mask of observed entries and missing entries of ``x``
     set to 0, the masked squared distance of all rows to all units is
     ``(m * x)**2 @ 1 - 2 (m * x) @ W.T + m @ (W**2).T``: three matrix
-    products. A batch epoch sets ``W[v, j] = sum_i h(v, c_i) m_ij x_ij /
-    sum_i h(v, c_i) m_ij``, again as matrix products. An epoch costs
+    products. They are taken on data and weights centred at ``statistics_``
+    and divided by a common power of two, so that an offset shared by the
+    rows (sensor readings near 1e8, float32 values near 1000) or magnitudes
+    near the limits of the dtype cost no digits. A batch epoch sets
+    ``W[v, j] = sum_i h(v, c_i) m_ij x_ij / sum_i h(v, c_i) m_ij``, again as
+    matrix products. An epoch costs
     ``O(n_samples * n_units * n_features)``; so does ``transform``, against
     ``O(n_samples * n_train * n_features)`` for a nearest-neighbour imputer.
 
@@ -286,23 +290,26 @@ class SOMImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                 )
         else:
             rows = observed.any(axis=1)
-        statistics = np.where(observed, X, 0.0).sum(axis=0) / observed.sum(axis=0)
-        statistics = statistics.astype(X.dtype, copy=False)
+        statistics = np.where(observed, X, 0.0).sum(axis=0, dtype=np.float64)
+        statistics = (statistics / observed.sum(axis=0)).astype(X.dtype)
+        # Training runs in work units (see mathlearn.som._core): centred at the
+        # feature means and divided by a power of two. A missing entry is 0
+        # there, so X_w is at once the zero-filled data that the masked
+        # distance needs and the mean-filled data of the inits.
         X_train, mask = X[rows], observed[rows].astype(X.dtype)
-        X_zero = np.where(mask > 0, X_train, 0.0).astype(X.dtype, copy=False)
-        X_mean_filled = np.where(mask > 0, X_train, statistics).astype(
-            X.dtype, copy=False
-        )
+        X_w = np.where(mask > 0, X_train - statistics, 0.0).astype(X.dtype, copy=False)
+        e = _core.unit_exponent(X_w)
+        np.ldexp(X_w, -e, out=X_w)
 
         # The PCA init and the default grid shape share one SVD.
-        svd = _core.centred_svd(X_mean_filled) if self.init == "pca" else None
-        n_rows, n_cols = self._grid_shape(X_mean_filled, svd)
+        svd = _core.centred_svd(X_w) if self.init == "pca" else None
+        n_rows, n_cols = self._grid_shape(X_w, svd)
         coords = _core.grid_coordinates(n_rows, n_cols, self.topology)
         grid_sq_dist = _core.grid_sq_distances(coords)
         if self.init == "pca":
-            W = _core.pca_init(X_mean_filled, n_rows, n_cols, coords, svd=svd)
+            W = _core.pca_init(X_w, n_rows, n_cols, coords, svd=svd)
         else:
-            W = _core.random_init(X_mean_filled, n_rows * n_cols, rng)
+            W = _core.random_init(X_w, n_rows * n_cols, rng)
         sigma, sigma_end = _core.resolve_radii(
             self.sigma,
             self.sigma_end,
@@ -319,10 +326,15 @@ class SOMImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             print(f"{'epoch':>5} {'sigma':>8} {'masked quant. error':>20}")
         for epoch, sigma_t in enumerate(sigmas):
             H = _core.neighborhood(grid_sq_dist, sigma_t, self.neighborhood, X.dtype)
-            W, _, sq_dist = _core.batch_epoch(X_zero, W, H, mask=train_mask)
+            new_W, units = _core.batch_epoch(X_w, W, H, mask=train_mask)
             if self.verbose:
-                error = np.sqrt(sq_dist).mean()
+                sq_dist = _core.unit_sq_distances(
+                    X_w, W, units[:, None], mask=train_mask
+                )
+                error = _core.to_data_units(float(np.sqrt(sq_dist).mean()), e)
                 print(f"{epoch + 1:>5} {sigma_t:>8.3f} {error:>20.6g}")
+            W = new_W
+        W = _core.to_data_units(W, e) + statistics
 
         self.weights_ = W.reshape(n_rows, n_cols, -1)
         self.n_rows_, self.n_cols_ = n_rows, n_cols
@@ -384,20 +396,25 @@ class SOMImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     def _fill_rows(self, X, observed):
         """Rows with both observed and missing entries, filled."""
         W = self.weights_.reshape(-1, self.weights_.shape[-1]).astype(X.dtype)
+        center = self.statistics_.astype(X.dtype)
+        # Work units as in fit; the distances' common factor 2**e cancels in
+        # the choice of units and in their inverse-distance weights.
+        X_w = np.where(observed, X - center, 0.0).astype(X.dtype, copy=False)
+        W_w = W - center
+        e = _core.unit_exponent(X_w, W_w)
+        np.ldexp(X_w, -e, out=X_w)
+        np.ldexp(W_w, -e, out=W_w)
         mask = observed.astype(X.dtype)
-        X_zero = np.where(observed, X, 0.0).astype(X.dtype, copy=False)
-        units, sq_dist = _core.best_units(
-            X_zero, W, n_best=self.n_neighbors_units, mask=mask
-        )
+        units = _core.best_units(X_w, W_w, n_best=self.n_neighbors_units, mask=mask)
         if units.shape[1] == 1:
             estimate = W[units[:, 0]]
         else:
-            distance = np.sqrt(sq_dist)
-            exact = distance[:, :1] == 0
+            distance = np.sqrt(_core.unit_sq_distances(X_w, W_w, units, mask=mask))
+            exact = distance == 0
             weight = np.where(
                 exact.any(axis=1, keepdims=True),
-                (distance == 0).astype(X.dtype),
-                1.0 / np.where(distance == 0, 1.0, distance),
+                exact.astype(X.dtype),
+                1.0 / np.where(exact, 1.0, distance),
             )
             weight /= weight.sum(axis=1, keepdims=True)
             estimate = np.einsum("ik,ikj->ij", weight, W[units])

@@ -8,8 +8,17 @@ and returns ``sum_i a_i(q) y_i``. With the Gaussian kernel the weights are
 ``softmax(-r_i**2 / 2)``, which is how they are computed here: the smallest
 ``r_i**2`` of the row is subtracted before ``exp``, so no weight underflows to
 an all-zero row.
+
+Distances are computed in *work units*: the inputs centred at the mean of the
+training points (the keys), divided by the bandwidth and by a power of two
+``2**e`` that brings the largest training value to about 1. Centring keeps
+``|q|**2 - 2 q.k + |k|**2`` from cancelling when the features carry an offset
+(sensor readings near 1e8); the power of two, exact, keeps squares from
+overflowing for a tiny bandwidth or huge inputs. The scaled squared distance
+is then ``r**2 = 4**e * r_w**2``.
 """
 
+import math
 from numbers import Integral, Real
 
 import numpy as np
@@ -41,6 +50,11 @@ _METRICS = {"euclidean", "manhattan", "chebyshev"}
 # Elements of one (chunk, n_train) block of weights: 8 MiB in float64.
 _CHUNK_ELEMENTS = 2**20
 _MIN_EXPONENT = -700.0
+# Queries are clipped to this magnitude in work units, where every training
+# point is within 1 of the origin. From 2**53 on, q - k rounds to q for every
+# key: all keys are equally far in float64, so the clip changes no weight; it
+# only stops the squares from overflowing (inf - inf = NaN).
+_QUERY_LIMIT = 2.0**400
 # Per-feature search: a factor this large makes a feature irrelevant.
 _MAX_FACTOR = 1e3
 # The leave-one-out search runs over bandwidth_ = c * (Scott's bandwidth), c on
@@ -79,11 +93,73 @@ def _call_kernel(kernel, r):
     return weights
 
 
+def _as_real_array(array, name):
+    """``array`` as an ndarray of floats (or bools, integers); never complex.
+
+    Object arrays are converted to float64 (``None`` becomes NaN, which the
+    callers reject); complex or non-numeric arrays raise a ``TypeError``.
+    """
+    array = np.asarray(array)
+    if array.dtype.kind == "O":
+        try:
+            array = array.astype(np.float64)
+        except (TypeError, ValueError) as error:
+            raise TypeError(
+                f"{name} must hold real numbers; converting its object array "
+                f"to float failed: {error}"
+            ) from error
+    if array.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{name} must hold real numbers; got an array of dtype {array.dtype}"
+        )
+    return array
+
+
+def _unit_exponent(X_centered, bandwidth):
+    """Smallest integer ``e`` with ``|X_centered| / bandwidth < 2**e`` everywhere.
+
+    ``X_centered`` has shape ``(..., n_features)`` and ``bandwidth`` one value
+    per feature. The ratio is never formed (it may overflow): its binary
+    exponent is the difference of the two ``frexp`` exponents, plus one
+    because the ratio of the mantissas is below 2. 0 if ``X_centered`` is 0.
+    """
+    axes = tuple(range(X_centered.ndim - 1))
+    largest = np.max(np.abs(X_centered), axis=axes, initial=0.0)
+    _, x_exponents = np.frexp(largest)
+    _, h_exponents = np.frexp(bandwidth)
+    exponents = (x_exponents - h_exponents + 1)[largest > 0]
+    return int(exponents.max()) if exponents.size else 0
+
+
+def _work_units(X_centered, bandwidth, exponent):
+    """``X_centered / (bandwidth * 2**exponent)``, with no intermediate overflow."""
+    mantissas, h_exponents = np.frexp(bandwidth)
+    with np.errstate(over="ignore"):
+        return np.ldexp(X_centered / mantissas, -(h_exponents + exponent))
+
+
+def _gaussian_coefficient(exponent):
+    """``-4**exponent / 2``: Gaussian exponent per squared distance in work units.
+
+    Capped at ``-2**1023``, so that a zero distance gives 0, not NaN, however
+    small the bandwidth; the cap only changes exponents of distances below
+    ``2**-1023`` work units, whose weights round to 1 either way.
+    """
+    return -math.ldexp(1.0, min(2 * exponent - 1, 1023))
+
+
+def _to_scaled(values, exponent):
+    """``values * 2**exponent``; ``inf`` where that is not representable."""
+    with np.errstate(over="ignore"):
+        return np.ldexp(values, exponent)
+
+
 def _sq_distances(Zq, Zk, metric, Zk_sq_norms=None):
     """Squared scaled distances, shape ``(..., n_queries, n_keys)``.
 
     Euclidean distances of more than two features use
-    ``||q||**2 - 2 q.k + ||k||**2`` (one matrix product); with one or two
+    ``||q||**2 - 2 q.k + ||k||**2`` (one matrix product), so the inputs must
+    be centred (work units, see the module docstring); with one or two
     features the differences are cheaper, and exact.
     """
     if metric == "euclidean" and Zq.shape[-1] > 2:
@@ -111,31 +187,34 @@ def _sq_distances(Zq, Zk, metric, Zk_sq_norms=None):
     return np.square(diff, out=diff)
 
 
-def _softmax_numerators(shifted_r2, scale):
-    """``exp(-shifted_r2 / (2 scale**2))`` with the exponent clipped at -700.
+def _softmax_numerators(shifted_r2, coefficient):
+    """``exp(coefficient * shifted_r2)`` with the exponent clipped at -700.
 
-    The row's nearest key has weight 1, so a clipped weight (below 1e-304)
-    changes no sum in float64, and clipping avoids the slow subnormal path of
-    ``exp`` (4x faster when most weights underflow).
+    ``coefficient`` is ``-1 / (2 scale**2)`` for a bandwidth ``scale`` in the
+    units of ``shifted_r2``. The row's nearest key has weight 1, so a clipped
+    weight (below 1e-304) changes no sum in float64, and clipping avoids the
+    slow subnormal path of ``exp`` (4x faster when most weights underflow).
     """
-    exponent = shifted_r2 * (-0.5 / scale**2)
+    with np.errstate(over="ignore"):  # -inf, clipped just below
+        exponent = shifted_r2 * coefficient
     np.maximum(exponent, _MIN_EXPONENT, out=exponent)
     return np.exp(exponent, out=exponent)
 
 
-def _dense_weights(r2, kernel):
-    """Attention weights (rows sum to 1) from squared scaled distances.
+def _dense_weights(r2, kernel, exponent):
+    """Attention weights (rows sum to 1) from squared distances in work units.
 
-    A row whose kernel weights are all zero gets weight 1 on its nearest key.
+    The scaled squared distances are ``4**exponent * r2``. A row whose kernel
+    weights are all zero gets weight 1 on its nearest key.
     """
     nearest = np.argmin(r2, axis=-1)
     if kernel == "gaussian":
         r2_min = np.take_along_axis(r2, nearest[..., None], axis=-1)
-        weights = _softmax_numerators(r2 - r2_min, 1.0)
+        weights = _softmax_numerators(r2 - r2_min, _gaussian_coefficient(exponent))
     elif callable(kernel):
-        weights = _call_kernel(kernel, np.sqrt(r2))
+        weights = _call_kernel(kernel, _to_scaled(np.sqrt(r2), exponent))
     else:
-        weights = _COMPACT_KERNELS[kernel](r2)
+        weights = _COMPACT_KERNELS[kernel](_to_scaled(r2, 2 * exponent))
     total = weights.sum(axis=-1)
     empty = total <= 0.0
     if np.any(empty):
@@ -183,7 +262,7 @@ def _loo_sse(Z, Y, scales, kernel, metric, n_jobs):
         out = np.empty(len(scales))
         for k, scale in enumerate(scales):
             if kernel == "gaussian":
-                weights = _softmax_numerators(r2, scale)
+                weights = _softmax_numerators(r2, -0.5 / scale**2)
                 weights[diagonal] = 0.0
             elif callable(kernel):
                 weights = _call_kernel(kernel, r / scale)
@@ -274,8 +353,16 @@ def _parabola_vertex(x, y):
 
 
 def _reference_scale(X, factor):
-    """Per-feature ``factor * std``; a constant feature gets std 1."""
-    std = X.std(axis=0, ddof=1) if X.shape[0] > 1 else np.zeros(X.shape[1])
+    """Per-feature ``factor * std``; a constant feature gets std 1.
+
+    Each feature is divided by a power of two near its largest magnitude
+    first (exact), so that its squares cannot overflow.
+    """
+    if X.shape[0] > 1:
+        _, exponents = np.frexp(np.max(np.abs(X), axis=0))
+        std = np.ldexp(np.ldexp(X, -exponents).std(axis=0, ddof=1), exponents)
+    else:
+        std = np.zeros(X.shape[1])
     std = np.where(std > 0, std, 1.0)
     return factor * std
 
@@ -318,7 +405,8 @@ default="gaussian"
     Returns
     -------
     pooled : ndarray of shape (..., n_queries) or (..., n_queries, n_outputs)
-        The weighted averages of ``values``, one per query.
+        The weighted averages of ``values``, one per query: float32 if every
+        input is float32 (or a smaller type), float64 otherwise.
 
     See Also
     --------
@@ -329,9 +417,20 @@ default="gaussian"
     -----
     A query with no key inside a compact kernel's support (or whose callable
     kernel weights are all zero) takes the value of its nearest key, the limit
-    of the estimator as the bandwidth shrinks. Cost is
-    ``O(n_queries * n_keys * n_features)`` time and ``O(n_queries * n_keys)``
-    memory per batch element.
+    of the estimator as the bandwidth shrinks; so does every query with a
+    bandwidth too small for any other key to get a weight (down to the
+    smallest positive float), keys at an equal distance sharing it equally.
+    The result is never NaN.
+
+    Distances are computed in float64 on the keys and queries centred at the
+    mean of the keys and divided by the bandwidth and a power of two, so an
+    offset common to all points (values near 1e8) costs no accuracy and no
+    square overflows. A query so far away that its distances to all keys are
+    equal in float64 (beyond about ``1e15`` times the spread of the keys) gets
+    equal weights on all keys.
+
+    Cost is ``O(n_queries * n_keys * n_features)`` time and
+    ``O(n_queries * n_keys)`` memory per batch element.
 
     Examples
     --------
@@ -343,9 +442,13 @@ default="gaussian"
     array([1.213])
     """
     kernel = _check_kernel(kernel)
-    queries = np.asarray(queries, dtype=np.float64)
-    keys = np.asarray(keys, dtype=np.float64)
-    values = np.asarray(values, dtype=np.float64)
+    queries = _as_real_array(queries, "queries")
+    keys = _as_real_array(keys, "keys")
+    values = _as_real_array(values, "values")
+    dtype = np.result_type(queries, keys, values, np.float32)
+    queries, keys, values = (
+        array.astype(np.float64, copy=False) for array in (queries, keys, values)
+    )
     if queries.ndim < 2 or keys.ndim < 2:
         raise ValueError(
             "queries and keys must have shape (..., n, n_features); got "
@@ -354,6 +457,11 @@ default="gaussian"
     if queries.shape[-1] != keys.shape[-1]:
         raise ValueError(
             f"queries have {queries.shape[-1]} features but keys have {keys.shape[-1]}"
+        )
+    if keys.shape[-1] == 0:
+        raise ValueError(
+            "queries and keys must have at least one feature; got "
+            f"queries.shape={queries.shape} and keys.shape={keys.shape}"
         )
     vector_values = values.ndim == keys.ndim - 1
     if vector_values:
@@ -369,14 +477,20 @@ default="gaussian"
         if not np.all(np.isfinite(array)):
             raise ValueError(f"{name} contains NaN or infinity")
     h = _check_bandwidth_array(bandwidth, keys.shape[-1])
-    r2 = _sq_distances(queries / h, keys / h, "euclidean")
-    pooled = _dense_weights(r2, kernel) @ values
+    center = keys.mean(axis=-2, keepdims=True)
+    keys = keys - center
+    exponent = _unit_exponent(keys, h)
+    Zk = _work_units(keys, h, exponent)
+    Zq = _work_units(queries - center, h, exponent)
+    np.clip(Zq, -_QUERY_LIMIT, _QUERY_LIMIT, out=Zq)
+    r2 = _sq_distances(Zq, Zk, "euclidean")
+    pooled = (_dense_weights(r2, kernel, exponent) @ values).astype(dtype, copy=False)
     return pooled[..., 0] if vector_values else pooled
 
 
 def _check_bandwidth_array(bandwidth, n_features):
     """A positive finite bandwidth per feature, from a number or an array."""
-    h = np.asarray(bandwidth, dtype=np.float64)
+    h = _as_real_array(bandwidth, "bandwidth").astype(np.float64)
     if h.ndim == 0:
         h = np.full(n_features, float(h))
     if h.shape != (n_features,):
@@ -491,10 +605,21 @@ or array-like of shape (n_features,), default="loo_cv"
     **No neighbour.** A query with no training point inside a compact kernel's
     support (or whose callable weights are all zero) predicts the target of
     its nearest training point, the limit of the estimator as the bandwidth
-    shrinks; predictions are never NaN. The Gaussian weights never vanish
-    because the smallest distance of each row is subtracted before ``exp``.
+    shrinks; so does every query when the bandwidth is too small for any
+    other point to get a weight (down to the smallest positive float),
+    points at an equal distance sharing it equally. Predictions are never
+    NaN. The Gaussian weights never vanish because the smallest distance of
+    each row is subtracted before ``exp``.
 
-    All computations are in float64.
+    **Precision.** Distances are computed in float64 on the inputs centred
+    at the training mean and divided by the bandwidth and by a power of two
+    (exact) that brings the largest training value near 1: an offset shared
+    by all points (sensor readings near 1e8) costs no accuracy, and no square
+    overflows for huge inputs or a tiny bandwidth. A query so far away that
+    its distances to all training points are equal in float64 (beyond about
+    ``1e15`` times the spread of the training data) gets equal weights.
+    Predictions and attention weights have the dtype of the training ``X``
+    (float32 or float64).
 
     References
     ----------
@@ -560,12 +685,25 @@ or array-like of shape (n_features,), default="loo_cv"
             The fitted regressor.
         """
         X, y = validate_data(
-            self, X, y, dtype=np.float64, y_numeric=True, multi_output=True
+            self,
+            X,
+            y,
+            dtype=[np.float64, np.float32],
+            y_numeric=True,
+            multi_output=True,
         )
         Y = y.reshape(len(y), -1).astype(np.float64)
+        if not np.all(np.isfinite(Y)):
+            raise ValueError(
+                "y contains NaN or infinity after conversion to float64 (an "
+                "object array with None gives NaN); every target must be a "
+                "finite number"
+            )
         if callable(self.kernel):
             _call_kernel(self.kernel, np.array([0.0, 0.5, 1.0, 2.0]))
-        center = X.mean(axis=0)
+        X_centered = X.astype(np.float64)
+        center = X_centered.mean(axis=0)
+        X_centered -= center
         cv_mse = None
         if isinstance(self.bandwidth, str) and self.bandwidth.startswith("loo_cv"):
             if X.shape[0] < 2:
@@ -574,15 +712,17 @@ or array-like of shape (n_features,), default="loo_cv"
                     f"n_samples={X.shape[0]}"
                 )
             bandwidth, cv_mse = self._loo_bandwidth(
-                X - center, Y, per_feature=self.bandwidth == "loo_cv_per_feature"
+                X_centered, Y, per_feature=self.bandwidth == "loo_cv_per_feature"
             )
         elif isinstance(self.bandwidth, str):
-            bandwidth = _rule_of_thumb(X, self.bandwidth)
+            bandwidth = _rule_of_thumb(X_centered, self.bandwidth)
         else:
             bandwidth = _check_bandwidth_array(self.bandwidth, X.shape[1])
 
-        Z = (X - center) / bandwidth
+        exponent = _unit_exponent(X_centered, bandwidth)
+        Z = _work_units(X_centered, bandwidth, exponent)
         self._center = center
+        self._exponent = exponent
         self._Z_fit = Z
         self._Z_sq_norms = np.einsum("ij,ij->i", Z, Z)
         self._Y = Y
@@ -596,10 +736,21 @@ or array-like of shape (n_features,), default="loo_cv"
         return self
 
     def _loo_bandwidth(self, X_centered, Y, per_feature):
-        """Scott's bandwidth times the leave-one-out-optimal factor(s), and the MSE."""
+        """Scott's bandwidth times the leave-one-out-optimal factor(s), and the MSE.
+
+        The search runs on the targets centred and divided by a power of two
+        (``2**y_exponent``): the errors are invariant to the shift and scale
+        exactly with the power of two, and their squares cannot overflow.
+        """
         reference = _rule_of_thumb(X_centered, "scott")
         Z = X_centered / reference
-        n_terms = Y.size
+        Y = Y - Y.mean(axis=0)
+        y_exponent = int(np.frexp(np.max(np.abs(Y)))[1])
+        Y = np.ldexp(Y, -y_exponent)
+
+        def mse(sse):
+            with np.errstate(over="ignore"):
+                return float(np.ldexp(sse / Y.size, 2 * y_exponent))
 
         def sse(scales):
             return _loo_sse(Z, Y, scales, self.kernel, self.metric, self.n_jobs)
@@ -627,7 +778,7 @@ or array-like of shape (n_features,), default="loo_cv"
             else:
                 factor, best_sse = float(_LOO_GRID[best]), float(grid_sse[best])
         if not per_feature or X_centered.shape[1] == 1 or best_sse == 0:
-            return factor * reference, best_sse / n_terms
+            return factor * reference, mse(best_sse)
 
         def relative_sse(log_factors):
             Z_scaled = X_centered / (np.exp(log_factors) * reference)
@@ -644,8 +795,8 @@ or array-like of shape (n_features,), default="loo_cv"
             options={"ftol": 1e-8, "maxfun": 100 * d},
         )
         if result.fun < 1.0:
-            return np.exp(result.x) * reference, result.fun * best_sse / n_terms
-        return factor * reference, best_sse / n_terms
+            return np.exp(result.x) * reference, mse(result.fun * best_sse)
+        return factor * reference, mse(best_sse)
 
     def _gaussian_loo_factor(self, Z, Y):
         """Leave-one-out-optimal factor of the Gaussian kernel, and its SSE.
@@ -696,20 +847,24 @@ or array-like of shape (n_features,), default="loo_cv"
     def _weight_chunks(self, X):
         """Validate ``X``; return the attention weights of its row chunks."""
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float64, reset=False)
-        Zq = (X - self._center) / self.bandwidth_
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        exponent = self._exponent
+        Zq = _work_units(X.astype(np.float64) - self._center, self.bandwidth_, exponent)
+        np.clip(Zq, -_QUERY_LIMIT, _QUERY_LIMIT, out=Zq)
         n_train = self._Z_fit.shape[0]
         if hasattr(self, "_tree"):
             profile = _COMPACT_KERNELS[self.kernel]
 
             def chunk(rows):
-                return _compact_weights(self._tree, Zq[rows], profile, n_train)
+                return _compact_weights(
+                    self._tree, Zq[rows], profile, n_train, exponent
+                )
 
         else:
 
             def chunk(rows):
                 r2 = _sq_distances(Zq[rows], self._Z_fit, self.metric, self._Z_sq_norms)
-                return _dense_weights(r2, self.kernel)
+                return _dense_weights(r2, self.kernel, exponent)
 
         return _chunk_map(chunk, X.shape[0], n_train, self.n_jobs)
 
@@ -727,7 +882,7 @@ or array-like of shape (n_features,), default="loo_cv"
             Kernel-weighted averages of the training targets.
         """
         parts = [weights @ self._Y for weights in self._weight_chunks(X)]
-        y_pred = np.vstack(parts)
+        y_pred = np.vstack(parts).astype(self.X_fit_.dtype, copy=False)
         return y_pred.ravel() if self.y_fit_.ndim == 1 else y_pred
 
     def attention_weights(self, X):
@@ -747,9 +902,10 @@ or array-like of shape (n_features,), default="loo_cv"
             ``weights @ y_fit_``.
         """
         parts = self._weight_chunks(X)
+        dtype = self.X_fit_.dtype
         if hasattr(self, "_tree"):
-            return sparse.csr_array(sparse.vstack(parts, format="csr"))
-        return np.vstack(parts)
+            return sparse.csr_array(sparse.vstack(parts, format="csr", dtype=dtype))
+        return np.vstack(parts).astype(dtype, copy=False)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -757,13 +913,19 @@ or array-like of shape (n_features,), default="loo_cv"
         return tags
 
 
-def _compact_weights(tree, Zq, profile, n_train):
-    """Sparse attention weights of a compact kernel, with the nearest fallback."""
-    distances, indices = tree.radius_neighbors(Zq, radius=1.0, sort_results=False)
+def _compact_weights(tree, Zq, profile, n_train, exponent):
+    """Sparse attention weights of a compact kernel, with the nearest fallback.
+
+    ``tree`` and ``Zq`` are in work units of ``2**exponent`` bandwidths, so the
+    support (a scaled distance of 1) has radius ``2**-exponent`` (``inf`` when
+    the bandwidth exceeds the data's spread by more than ``2**1023``).
+    """
+    radius = float(_to_scaled(1.0, -exponent))
+    distances, indices = tree.radius_neighbors(Zq, radius=radius, sort_results=False)
     counts = np.fromiter((len(i) for i in indices), dtype=np.intp, count=len(indices))
     indptr = np.concatenate(([0], np.cumsum(counts)))
     if counts.sum():
-        data = profile(np.concatenate(distances) ** 2)
+        data = profile(_to_scaled(np.concatenate(distances), exponent) ** 2)
         cols = np.concatenate(indices).astype(np.intp)
     else:
         data = np.empty(0)

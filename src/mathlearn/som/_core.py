@@ -9,6 +9,15 @@ squared distance into the masked one, ``sum_j m_j (x_j - w_j) ** 2``, written
 as three matrix products so that all rows and all units are done at once::
 
     D = (m * x) ** 2 @ 1  -  2 (m * x) @ W.T  +  m @ (W ** 2).T
+
+That expansion loses every digit when the data carry an offset (``x`` and
+``w`` near 1e8, or near 1000 in float32): the three terms are huge and their
+difference small. So the estimators hand these kernels *work units*: data and
+codebook centred by the same vector, a statistic of the training data (the
+codebook lives in data space, so distances are unchanged), and divided by a
+common power of two (:func:`unit_exponent`) so that the largest magnitude is
+about 1 and no square overflows or underflows. Dividing by a power of two is
+exact, so distances in original units are ``2**e`` times the work-unit ones.
 """
 
 import numpy as np
@@ -23,6 +32,39 @@ _HEX_ROW_HEIGHT = np.sqrt(3.0) / 2.0
 # pays a thread hand-off, and 2 MB blocks made a 100,000 x 20 fit on a
 # 30 x 30 map 2.5-4 times slower in wall time than 8-16 MB blocks.
 _BLOCK_ENTRIES = 2**21
+# Every Gaussian radius below this one gives the same neighbourhood in
+# float64, winner-take-all: any other unit, at grid distance >= 1, weighs
+# exp(-5e299) = 0. Flooring the radius here keeps sigma**2 from underflowing
+# to 0 (below 1.5e-162), where 0 / 0 made the winner's own weight NaN.
+_MIN_GAUSSIAN_RADIUS = 1e-150
+
+
+def unit_exponent(*arrays):
+    """Smallest ``e`` with every ``|value|`` of the arrays below ``2**e``.
+
+    Dividing the arrays by ``2**e`` (``np.ldexp(a, -e)``, exact) brings their
+    largest magnitude into ``[0.5, 1)``. All-zero or empty arrays give 0.
+    """
+    largest = max((float(np.max(np.abs(a), initial=0.0)) for a in arrays), default=0)
+    return int(np.frexp(largest)[1])
+
+
+def work_units(X, W, center):
+    """``(X_w, W_w, e)``: ``(X - center) / 2**e`` and ``(W - center) / 2**e``.
+
+    ``e`` is :func:`unit_exponent` of both centred arrays, so that all their
+    entries are below 1 in magnitude; new arrays are returned.
+    """
+    X_w = X - center
+    W_w = W - center
+    e = unit_exponent(X_w, W_w)
+    return np.ldexp(X_w, -e, out=X_w), np.ldexp(W_w, -e, out=W_w), e
+
+
+def to_data_units(values, e):
+    """``values * 2**e`` (exact); ``inf`` only where the result is not representable."""
+    with np.errstate(over="ignore"):
+        return np.ldexp(values, e)
 
 
 def grid_coordinates(n_rows, n_cols, topology):
@@ -56,14 +98,26 @@ def adjacency(grid_sq_dist, topology):
     return (grid_sq_dist > 0.5) & (grid_sq_dist < largest + 1e-9)
 
 
+def _gaussian_coefficient(sigma):
+    """``-1 / (2 sigma**2)``: Gaussian exponent per squared grid distance.
+
+    ``sigma`` (a float or an array of radii) is floored at
+    ``_MIN_GAUSSIAN_RADIUS``, which changes no neighbourhood.
+    """
+    return -0.5 / np.maximum(sigma, _MIN_GAUSSIAN_RADIUS) ** 2
+
+
 def neighborhood(grid_sq_dist, sigma, kind, dtype):
     """Neighbourhood matrix ``H[u, v] = h(|r_u - r_v|)`` for radius ``sigma``.
 
     ``gaussian``: ``exp(-d**2 / (2 sigma**2))``; ``bubble``: ``1`` if
-    ``d <= sigma`` else ``0``.
+    ``d <= sigma`` else ``0``. ``grid_sq_dist`` holds the ``d**2``, of any
+    shape. A tiny radius is winner-take-all (``h = 1`` at ``d = 0``, ``0``
+    elsewhere), however small: see ``_MIN_GAUSSIAN_RADIUS``.
     """
     if kind == "gaussian":
-        return np.exp(-grid_sq_dist / (2.0 * sigma**2)).astype(dtype, copy=False)
+        exponent = grid_sq_dist * _gaussian_coefficient(sigma)
+        return np.exp(exponent, out=exponent).astype(dtype, copy=False)
     return (grid_sq_dist <= sigma**2 * (1 + 1e-9)).astype(dtype)
 
 
@@ -127,11 +181,15 @@ def radius_schedule(start, end, n_steps):
 
     Inverse-time decay from ``start`` to ``end``: the radius halves early
     and then lingers near ``end``, where the batch map needs a few epochs to
-    settle. A single step uses ``end``.
+    settle. A single step uses ``end``. Computed as the equal
+    ``1 / ((1 - u) / start + u / end)``, ``u = t / (n_steps - 1)``: never
+    NaN, where ``start / end`` may overflow (it is ``0`` only when ``end``
+    is subnormal, a radius that :func:`neighborhood` treats as any tiny one).
     """
     if n_steps == 1:
         return np.array([end], dtype=np.float64)
-    return start / (1.0 + np.arange(n_steps) * (start / end - 1.0) / (n_steps - 1))
+    u = np.arange(n_steps) / (n_steps - 1)
+    return 1.0 / ((1.0 - u) / start + u / end)
 
 
 def _chunk_rows(n_units):
@@ -152,11 +210,11 @@ class _CrossTerms:
         n_units, n_features = W.shape
         width = 2 * n_features if masked else n_features + 1
         self.right = np.empty((width, n_units), dtype=dtype)
-        np.multiply(W.T, -2.0, out=self.right[:n_features])
+        np.multiply(W.T, -2.0, out=self.right[:n_features], dtype=dtype)
         if masked:
-            np.square(W.T, out=self.right[n_features:])
+            np.square(W.T, out=self.right[n_features:], dtype=dtype)
         else:
-            self.right[n_features] = np.einsum("ij,ij->i", W, W)
+            self.right[n_features] = np.einsum("ij,ij->i", W, W, dtype=dtype)
         self.left = np.empty((n_rows, width), dtype=dtype)
         if not masked:
             self.left[:, n_features] = 1.0
@@ -172,14 +230,15 @@ class _CrossTerms:
 
 
 def best_units(X, W, *, n_best=1, mask=None):
-    """Indices and squared distances of the ``n_best`` closest units.
+    """Indices of the ``n_best`` closest units, closest first.
 
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
-        Data; with ``mask``, entries where the mask is ``False`` must be 0.
+        Data in work units (see the module docstring); with ``mask``, entries
+        where the mask is ``False`` must be 0.
     W : ndarray of shape (n_units, n_features)
-        Codebook.
+        Codebook, in the same work units.
     n_best : int
         How many units per row, closest first.
     mask : ndarray of shape (n_samples, n_features) or None
@@ -188,14 +247,12 @@ def best_units(X, W, *, n_best=1, mask=None):
     Returns
     -------
     units : ndarray of shape (n_samples, n_best), int64
-    sq_dist : ndarray of shape (n_samples, n_best)
-        Squared (masked) Euclidean distances, clipped at 0.
+        The expansion ranks the units; :func:`unit_sq_distances` gives their
+        distances.
     """
     n_samples = X.shape[0]
     n_best = min(n_best, W.shape[0])
-    x_sq = np.einsum("ij,ij->i", X, X)
     units = np.empty((n_samples, n_best), dtype=np.int64)
-    sq_dist = np.empty((n_samples, n_best), dtype=X.dtype)
     block = _chunk_rows(W.shape[0])
     cross_terms = _CrossTerms(W, min(block, n_samples), X.dtype, mask is not None)
     for rows in gen_batches(n_samples, block):
@@ -207,17 +264,38 @@ def best_units(X, W, *, n_best=1, mask=None):
             order = np.argsort(np.take_along_axis(D, part, axis=1), axis=1)
             best = np.take_along_axis(part, order, axis=1)
         units[rows] = best
-        sq_dist[rows] = np.take_along_axis(D, best, axis=1) + x_sq[rows, None]
-    np.maximum(sq_dist, 0, out=sq_dist)
-    return units, sq_dist
+    return units
+
+
+def unit_sq_distances(X, W, units, *, mask=None):
+    """Squared (masked) distances from each row of ``X`` to its ``units``.
+
+    ``units`` has shape ``(n_samples, k)`` (from :func:`best_units`); so has
+    the result. Summed from the differences, they keep the dtype's relative
+    precision however close a unit is, where the expansion's error is
+    absolute, about ``eps * |x|**2``.
+    """
+    sq_dist = np.empty(units.shape, dtype=X.dtype)
+    for k in range(units.shape[1]):
+        diff = X - W[units[:, k]]
+        if mask is not None:
+            diff *= mask
+        sq_dist[:, k] = np.einsum("ij,ij->i", diff, diff)
+    return sq_dist
 
 
 def all_distances(X, W):
-    """Euclidean distances from every row of ``X`` to every unit."""
-    x_sq = np.einsum("ij,ij->i", X, X)
+    """Euclidean distances from every row of ``X`` to every unit (work units).
+
+    Computed in float64 (float32 blocks are converted), as scikit-learn's
+    ``euclidean_distances`` does: the expansion's absolute error, about
+    ``eps * |x|**2``, would otherwise cost float32 distances near a unit most
+    of their digits. Returned in the dtype of ``X``.
+    """
+    x_sq = np.einsum("ij,ij->i", X, X, dtype=np.float64)
     out = np.empty((X.shape[0], W.shape[0]), dtype=X.dtype)
     block = _chunk_rows(W.shape[0])
-    cross_terms = _CrossTerms(W, min(block, X.shape[0]), X.dtype, False)
+    cross_terms = _CrossTerms(W, min(block, X.shape[0]), np.float64, False)
     for rows in gen_batches(X.shape[0], block):
         D = cross_terms(X[rows], None)
         D += x_sq[rows, None]
@@ -255,7 +333,7 @@ def random_init(X, n_units, rng):
 
 
 def batch_epoch(X, W, H, *, mask=None):
-    """One epoch of Kohonen's batch map; returns ``(new_W, units, sq_dist)``.
+    """One epoch of Kohonen's batch map; returns ``(new_W, units)``.
 
     Each unit becomes the neighbourhood-weighted mean of the data,
     ``w_v = sum_i H[v, c_i] x_i / sum_i H[v, c_i]`` with ``c_i`` the best
@@ -265,8 +343,7 @@ def batch_epoch(X, W, H, *, mask=None):
     a mask, a unit's feature) that receives no weight keeps its value.
     """
     n_samples, n_units = X.shape[0], W.shape[0]
-    units, sq_dist = best_units(X, W, mask=mask)
-    units = units[:, 0]
+    units = best_units(X, W, mask=mask)[:, 0]
     one_hot = sparse.csr_matrix(
         (np.ones(n_samples, dtype=X.dtype), (units, np.arange(n_samples))),
         shape=(n_units, n_samples),
@@ -280,21 +357,24 @@ def batch_epoch(X, W, H, *, mask=None):
     has_weight = denominator > 0
     safe = np.where(has_weight, denominator, 1.0)
     new_W = np.where(has_weight, numerator / safe, W).astype(X.dtype, copy=False)
-    return new_W, units, sq_dist[:, 0]
+    return new_W, units
 
 
 def online_epoch(X, W, grid_sq_dist, order, sigmas, rates, kind):
     """Kohonen's original rule, one sample at a time, in place on ``W``.
 
     For sample ``x`` presented at step ``t`` with best unit ``c``:
-    ``w_v <- w_v + rates[t] * h_sigmas[t](|r_v - r_c|) * (x - w_v)``.
+    ``w_v <- w_v + rates[t] * h_sigmas[t](|r_v - r_c|) * (x - w_v)``, the
+    neighbourhood row ``h`` being :func:`neighborhood`'s, inlined: a function
+    call per sample costs several percent here.
     """
+    coefficients = _gaussian_coefficient(sigmas)
     for t, i in enumerate(order):
         x = X[i]
         diff = x - W
         c = np.argmin(np.einsum("ij,ij->i", diff, diff))
         if kind == "gaussian":
-            h = np.exp(grid_sq_dist[c] * (-0.5 / sigmas[t] ** 2))
+            h = np.exp(grid_sq_dist[c] * coefficients[t])
         else:
             h = (grid_sq_dist[c] <= sigmas[t] ** 2 * (1 + 1e-9)).astype(X.dtype)
         W += (rates[t] * h)[:, None].astype(X.dtype, copy=False) * diff

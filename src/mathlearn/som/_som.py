@@ -22,6 +22,24 @@ from mathlearn.utils._sklearn_compat import (
 )
 
 
+def _best_units(X, W, center, n_best=1):
+    """:func:`_core.best_units` of ``X`` among the units ``W`` (data units).
+
+    Both are centred at ``center`` and scaled to work units first.
+    """
+    X_w, W_w, _ = _core.work_units(X, W, center)
+    return _core.best_units(X_w, W_w, n_best=n_best)
+
+
+def _mean_distance(X, W, units, e):
+    """Mean distance from the rows of ``X`` to their ``units`` (one per row).
+
+    ``X`` and ``W`` are in work units of ``2**e``; the result in data units.
+    """
+    sq_dist = _core.unit_sq_distances(X, W, units[:, None])
+    return float(_core.to_data_units(float(np.sqrt(sq_dist).mean()), e))
+
+
 def _reject_nan(X, estimator_name):
     if np.isnan(X).any():
         raise ValueError(
@@ -152,6 +170,15 @@ n_features), default="pca"
     ``O(n_samples * n_units * n_features)`` in BLAS, plus
     ``O(n_units**2 * n_features)``.
 
+    *Precision.* Training, ``predict``, ``transform`` and the errors work on
+    the data and weights centred at the training mean and divided by a power
+    of two (exact) that brings the largest magnitude near 1. Uncentred, the
+    three terms of ``|x|^2 - 2 x.w + |w|^2`` cancel for data with an offset
+    (values near 1e8, or near 1000 in float32); unscaled, they overflow for
+    values beyond 1e154. So the answers do not depend on where the data sit.
+    Any radius far below 1 is winner-take-all (a batch epoch is a k-means
+    step), down to the smallest positive float.
+
     *Online.* Sample presentations ``s = 0, ..., N - 1`` (``N = T *
     n_samples``, a new random order each epoch) move every unit,
     ``w_v <- w_v + alpha_s h(r_v, r_c) (x - w_v)``, with
@@ -250,12 +277,21 @@ n_features), default="pca"
         _reject_nan(X, type(self).__name__)
         return X
 
-    def _initial_weights(self, X, coords, rng):
+    def _initial_weights(self, X, center, coords, rng):
+        """Training data and initial codebook in work units (see ``_core``).
+
+        Returns ``(X_w, W_w, e)``: both centred at ``center`` and divided by
+        ``2**e``. The PCA and random inits are drawn from ``X_w``; an array
+        init is converted, and counts in the choice of ``e``.
+        """
         n_units = self.n_rows * self.n_cols
+        X_c = X - center
         if isinstance(self.init, str):
+            e = _core.unit_exponent(X_c)
+            X_w = np.ldexp(X_c, -e, out=X_c)
             if self.init == "pca":
-                return _core.pca_init(X, self.n_rows, self.n_cols, coords)
-            return _core.random_init(X, n_units, rng)
+                return X_w, _core.pca_init(X_w, self.n_rows, self.n_cols, coords), e
+            return X_w, _core.random_init(X_w, n_units, rng), e
         W = np.asarray(self.init, dtype=X.dtype)
         expected = (self.n_rows, self.n_cols, X.shape[1])
         if W.shape != expected:
@@ -265,7 +301,9 @@ n_features), default="pca"
             )
         if not np.isfinite(W).all():
             raise ValueError("init contains NaN or infinity")
-        return W.reshape(n_units, -1).copy()
+        W_c = W.reshape(n_units, -1) - center
+        e = _core.unit_exponent(X_c, W_c)
+        return np.ldexp(X_c, -e, out=X_c), np.ldexp(W_c, -e, out=W_c), e
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -290,19 +328,24 @@ n_features), default="pca"
         sigma, sigma_end = _core.resolve_radii(
             self.sigma, self.sigma_end, self.n_rows, self.n_cols, self.neighborhood
         )
-        W = self._initial_weights(X, coords, rng)
+        # Training runs in work units: centred at the training mean, scaled by
+        # a power of two (see _core), so that no distance loses its digits.
+        center = X.mean(axis=0, dtype=np.float64).astype(X.dtype)
+        X_w, W_w, e = self._initial_weights(X, center, coords, rng)
         if self.verbose:
             print(f"{'epoch':>5} {'sigma':>8} {'rate':>8} {'quant. error':>13}")
         if self.algorithm == "batch":
-            W = self._fit_batch(X, W, grid_sq_dist, sigma, sigma_end)
+            W_w = self._fit_batch(X_w, W_w, e, grid_sq_dist, sigma, sigma_end)
         else:
-            W = self._fit_online(X, W, grid_sq_dist, sigma, sigma_end, rng)
-        units, _ = _core.best_units(X, W)
+            W_w = self._fit_online(X_w, W_w, e, grid_sq_dist, sigma, sigma_end, rng)
+        W = _core.to_data_units(W_w, e) + center
+        units = _best_units(X, W, center)
 
         self.sigma_ = sigma
         self.sigma_end_ = sigma_end
         self.grid_coordinates_ = coords
         self._grid_sq_dist = grid_sq_dist
+        self._center = center
         self.cluster_centers_ = W
         self.weights_ = W.reshape(self.n_rows, self.n_cols, -1)
         self.labels_ = units[:, 0]
@@ -310,24 +353,27 @@ n_features), default="pca"
         self._n_features_out = W.shape[0]
         return self
 
-    def _fit_batch(self, X, W, grid_sq_dist, sigma, sigma_end):
+    def _fit_batch(self, X, W, e, grid_sq_dist, sigma, sigma_end):
+        """Batch epochs on ``X`` and ``W`` in work units of ``2**e``."""
         sigmas = _core.radius_schedule(sigma, sigma_end, self.n_epochs)
         for epoch, sigma_t in enumerate(sigmas):
             H = _core.neighborhood(grid_sq_dist, sigma_t, self.neighborhood, X.dtype)
-            W, _, sq_dist = _core.batch_epoch(X, W, H)
+            new_W, units = _core.batch_epoch(X, W, H)
             if self.verbose:
-                error = np.sqrt(sq_dist).mean()
+                error = _mean_distance(X, W, units, e)
                 print(f"{epoch + 1:>5} {sigma_t:>8.3f} {'-':>8} {error:>13.6g}")
+            W = new_W
         return W
 
-    def _fit_online(self, X, W, grid_sq_dist, sigma, sigma_end, rng):
+    def _fit_online(self, X, W, e, grid_sq_dist, sigma, sigma_end, rng):
+        """Online epochs on ``X`` and ``W`` in work units of ``2**e``."""
         n_samples = X.shape[0]
         n_steps = self.n_epochs * n_samples
         sigmas = _core.radius_schedule(sigma, sigma_end, n_steps)
         rates = self.learning_rate * (1.0 - np.arange(n_steps) / n_steps)
         for epoch in range(self.n_epochs):
             if self.verbose:
-                error = np.sqrt(_core.best_units(X, W)[1]).mean()
+                error = _mean_distance(X, W, _core.best_units(X, W)[:, 0], e)
             steps = slice(epoch * n_samples, (epoch + 1) * n_samples)
             order = rng.permutation(n_samples)
             _core.online_epoch(
@@ -378,7 +424,7 @@ n_features), default="pca"
         """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        return _core.best_units(X, self.cluster_centers_)[0][:, 0]
+        return _best_units(X, self.cluster_centers_, self._center)[:, 0]
 
     def transform(self, X):
         """Euclidean distance from each sample to every unit.
@@ -395,7 +441,8 @@ n_features), default="pca"
         """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        return _core.all_distances(X, self.cluster_centers_)
+        X_w, W_w, e = _core.work_units(X, self.cluster_centers_, self._center)
+        return _core.to_data_units(_core.all_distances(X_w, W_w), e)
 
     def quantization_error(self, X):
         """Mean distance between each sample and its best-matching unit.
@@ -412,8 +459,8 @@ n_features), default="pca"
         """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        _, sq_dist = _core.best_units(X, self.cluster_centers_)
-        return float(np.sqrt(sq_dist[:, 0]).mean())
+        X_w, W_w, e = _core.work_units(X, self.cluster_centers_, self._center)
+        return _mean_distance(X_w, W_w, _core.best_units(X_w, W_w)[:, 0], e)
 
     def score(self, X, y=None):
         """Negative quantization error of ``X`` (higher is better).
@@ -455,7 +502,7 @@ n_features), default="pca"
                 "topographic_error needs at least 2 units; the map has "
                 f"n_rows * n_cols = {self.n_rows * self.n_cols}"
             )
-        units, _ = _core.best_units(X, self.cluster_centers_, n_best=2)
+        units = _best_units(X, self.cluster_centers_, self._center, n_best=2)
         adjacent = _core.adjacency(self._grid_sq_dist, self.topology)
         return float(1.0 - adjacent[units[:, 0], units[:, 1]].mean())
 
@@ -475,8 +522,12 @@ n_features), default="pca"
         """
         check_is_fitted(self)
         W = self.cluster_centers_.astype(np.float64)
+        # Differences (cdist) in units of a power of two: no square overflows.
+        W_w = W - W.mean(axis=0)
+        e = _core.unit_exponent(W_w)
+        np.ldexp(W_w, -e, out=W_w)
         adjacent = _core.adjacency(self._grid_sq_dist, self.topology)
-        distances = cdist(W, W)
+        distances = _core.to_data_units(cdist(W_w, W_w), e)
         total = np.where(adjacent, distances, 0.0).sum(axis=1)
         counts = adjacent.sum(axis=1)
         mean = np.divide(total, counts, out=np.zeros_like(total), where=counts > 0)
