@@ -248,6 +248,7 @@ def test_parse_unit():
 def test_dimension_checker():
     dims = [parse_unit("m"), parse_unit("s"), parse_unit("")]
     x, t, u = ("x", 0), ("x", 1), ("x", 2)
+    one = ("c", 1.0)
     assert format_unit(dimension_of(("div", x, t), dims)) == "m*s^-1"
     assert dimension_of(("sqrt", ("mul", x, x)), dims) == {"m": 1}
     assert dimension_of(("pow", x, ("add", ("c", 1.0), ("c", 1.0))), dims) == {"m": 2}
@@ -265,6 +266,8 @@ def test_dimension_checker():
         (("pow", x, u), "power that depends on the data"),
         (("pow", u, x), "exponent in m"),
         (("mul", u, ("cos", ("add", x, t))), "adds m to s"),
+        # 1 / (1 - 1): a bred constant exponent can be infinite.
+        (("pow", x, ("div", one, ("sub", one, one))), "m raised to the power inf"),
     ]:
         with pytest.raises(DimensionError, match=message):
             dimension_of(bad, dims)
@@ -313,6 +316,22 @@ def test_units_change_a_meaningless_answer():
         ({"max_complexity": 0}, InvalidParameterError, "max_complexity"),
         ({"units": ["m"]}, ValueError, "units has 1 entries but needs"),
         ({"units": ["m", "s", "m/"]}, ValueError, "units\\[2\\]"),
+        (
+            {"units": [{"m": np.inf}, "s", ""]},
+            ValueError,
+            "units\\[0\\]=.*exponent of 'm' must be a finite number, got inf",
+        ),
+        (
+            {"units": ["m", {"s": np.nan}, ""]},
+            ValueError,
+            "units\\[1\\]=.*exponent of 's' must be a finite number, got nan",
+        ),
+        (
+            {"units": ["m", {"m/s": 1}, ""]},
+            ValueError,
+            "units\\[1\\]=.*the base unit 'm/s' must be a name",
+        ),
+        ({"units": ["m", {"s": True}, ""]}, TypeError, "units\\[1\\]=.*number values"),
         ({"constant_optimizer": "newton"}, InvalidParameterError, "constant_optimizer"),
     ],
 )
