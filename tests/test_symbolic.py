@@ -230,6 +230,17 @@ def test_max_time_stops_generations():
     assert reg.n_iter_ < 1000
 
 
+@pytest.mark.parametrize("method", ["fit", "fit_two_stage"])
+def test_object_y_with_none_is_rejected(method):
+    """Regression: an object y holding None became NaN after validation."""
+    X = np.linspace(0, 1, 12)[:, None]
+    y = np.array([None, *np.arange(1.0, 12.0)], dtype=object)
+    reg = SymbolicRegressor(generations=0)
+    args = (X, y) if method == "fit" else (X, y, np.repeat([1.0, 2.0, 3.0], 4))
+    with pytest.raises(ValueError, match="Input y contains NaN"):
+        getattr(reg, method)(*args)
+
+
 # ------------------------------------------------------------------ units
 
 

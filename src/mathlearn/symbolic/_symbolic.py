@@ -40,6 +40,15 @@ _AUTO_SUBTREES = 30_000
 _POOL_ENTRIES = 20_000_000
 
 
+def _check_target(y):
+    """``y`` from ``validate_data``, checked finite.
+
+    ``validate_data`` converts an object ``y`` to float after checking it for
+    NaN, so a ``None`` in it would become a NaN unseen.
+    """
+    return check_array(y, ensure_2d=False, dtype=None, input_name="y")
+
+
 def _round_sig(value, digits):
     if value == 0 or not np.isfinite(value):
         return value
@@ -376,6 +385,7 @@ default="least_squares"
             The fitted regressor.
         """
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], y_numeric=True)
+        y = _check_target(y)
         operators = self._resolve_operators()
         feature_dims, _ = self._resolve_units(X.shape[1])
         # The search multiplies tall, narrow matrices many times: one BLAS
@@ -858,6 +868,7 @@ default="least_squares"
         import sympy
 
         X, y = validate_data(self, X, y, dtype=[np.float64], y_numeric=True)
+        y = _check_target(y)
         try:
             parameter = check_array(
                 parameter, ensure_2d=False, dtype=np.float64, input_name="parameter"
