@@ -1,5 +1,7 @@
 """Tests of mathlearn.symbolic: exact recovery, constants, units, robustness."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -174,11 +176,113 @@ def test_predict_is_finite_outside_the_domain():
     assert np.all(np.isfinite(pred))
 
 
-def test_float32_predictions_stay_float32():
+# ------------------------------------------------- units and precision of data
+
+# y = x**3 + 2.5 exp(-x**2), found by a small search (terms of up to 4 nodes).
+_SCALE_TRUTH = X0**3 + sympy.Rational(5, 2) * sympy.exp(-(X0**2))
+_SMALL_SEARCH = dict(generations=0, enumeration_size=4, random_state=0)
+
+
+def _scale_truth(x):
+    return x**3 + 2.5 * np.exp(-(x**2))
+
+
+@pytest.mark.parametrize(
+    "a", ["1e-300", "1e-6", "0.0037", "1", "1e3", "1e6", "1e155", "1e300"]
+)
+def test_scaling_y_scales_the_formula(a):
+    """y * a gives the formula times a, whatever a (regression: y = 1e155 x**2
+    gave '0' and y ~ 1e300 overflowed)."""
     rng = np.random.RandomState(0)
-    X = rng.uniform(-1, 1, size=(30, 1)).astype(np.float32)
-    reg = SymbolicRegressor(generations=0, random_state=0).fit(X, 2 * X[:, 0])
-    assert reg.predict(X).dtype == np.float32
+    X = rng.uniform(-1, 1, size=(30, 1))
+    reg = SymbolicRegressor(**_SMALL_SEARCH).fit(X, float(a) * _scale_truth(X[:, 0]))
+    # Divided exactly by a (sympy numbers have no exponent range).
+    assert _exact(reg.sympy() / sympy.Rational(a), _SCALE_TRUTH), reg.sympy()
+    X_test = rng.uniform(-1, 1, size=(20, 1))
+    np.testing.assert_allclose(
+        reg.predict(X_test), float(a) * _scale_truth(X_test[:, 0]), rtol=1e-9
+    )
+    assert np.isfinite(reg.pareto_front_["score"]).all()
+
+
+@pytest.mark.parametrize("a", ["1e-300", "1e-20", "1e-3", "1e3", "1e20", "1e300"])
+def test_features_in_any_units(a):
+    """x = a u with y = u**3 + 2.5 u gives y = x**3/a**3 + 2.5 x/a in the user's
+    units (regression: features beyond 1e12 or below 1e-12 gave a constant)."""
+    rng = np.random.RandomState(0)
+    U = rng.uniform(-1, 1, size=(30, 1))
+    reg = SymbolicRegressor(**_SMALL_SEARCH).fit(
+        float(a) * U, U[:, 0] ** 3 + 2.5 * U[:, 0]
+    )
+    in_u = sympy.expand(reg.sympy().subs(X0, sympy.Rational(a) * X0))
+    assert _exact(in_u, X0**3 + sympy.Rational(5, 2) * X0), reg.sympy()
+    U_test = rng.uniform(-1, 1, size=(20, 1))
+    np.testing.assert_allclose(
+        reg.predict(float(a) * U_test),
+        U_test[:, 0] ** 3 + 2.5 * U_test[:, 0],
+        rtol=1e-9,
+    )
+
+
+def test_rescaled_feature_keeps_inner_constants_in_user_units():
+    """sin(x / 400) with x up to 1000: the search sees x / 16, and the formula
+    is printed, and predicts, in the user's x."""
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-1000, 1000, size=(40, 1))
+    reg = SymbolicRegressor(generations=1, random_state=0)
+    reg.fit(X, np.sin(X[:, 0] / 400))
+    assert _exact(reg.sympy(), sympy.sin(X0 / 400)), reg.sympy()
+    X_test = rng.uniform(-1000, 1000, size=(20, 1))
+    np.testing.assert_allclose(
+        reg.predict(X_test), np.sin(X_test[:, 0] / 400), rtol=1e-6, atol=1e-9
+    )
+
+
+def test_features_around_1e6():
+    """Shifting x is not an invariance of a formula ((x - c)**2 is not x**2),
+    but a feature near 1e6 gives a finite, accurate model without warnings."""
+    rng = np.random.RandomState(0)
+    U = rng.uniform(-1, 1, size=(30, 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        reg = SymbolicRegressor(random_state=0).fit(1e6 + U, U[:, 0] ** 2 + U[:, 0])
+        U_test = rng.uniform(-1, 1, size=(50, 1))
+        pred = reg.predict(1e6 + U_test)
+    truth = U_test[:, 0] ** 2 + U_test[:, 0]
+    assert np.isfinite(pred).all()
+    assert np.sqrt(np.mean((pred - truth) ** 2)) < 1e-3 * np.std(truth)
+
+
+def test_float32_and_float64_give_the_same_formula():
+    """float32 data are exact only to float32 round-off: the search must treat
+    that as exact (regression: it fitted the round-off with extra terms)."""
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-1, 1, size=(20, 1))
+    y = X[:, 0] ** 5 + X[:, 0] ** 4 + X[:, 0] ** 3 + X[:, 0] ** 2 + X[:, 0]
+    truth = X0**5 + X0**4 + X0**3 + X0**2 + X0
+    reg64 = SymbolicRegressor(random_state=0).fit(X, y)
+    reg32 = SymbolicRegressor(random_state=0).fit(
+        X.astype(np.float32), y.astype(np.float32)
+    )
+    assert _exact(reg64.sympy(), truth), reg64.sympy()
+    assert _exact(reg32.sympy(), truth), reg32.sympy()
+    X_test = rng.uniform(-1, 1, size=(20, 1))
+    pred32 = reg32.predict(X_test.astype(np.float32))
+    # float64 predictions (in the units of y), for any dtype of X.
+    assert pred32.dtype == reg64.predict(X_test).dtype == np.float64
+    f = sympy.lambdify([X0], truth, "numpy")
+    np.testing.assert_allclose(pred32, f(X_test.astype(np.float32)[:, 0]), rtol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["fit", "fit_two_stage"])
+def test_object_y_with_none_is_rejected(method):
+    """Regression: an object y holding None became NaN after validation."""
+    X = np.linspace(0, 1, 12)[:, None]
+    y = np.array([None, *np.arange(1.0, 12.0)], dtype=object)
+    reg = SymbolicRegressor(generations=0)
+    args = (X, y) if method == "fit" else (X, y, np.repeat([1.0, 2.0, 3.0], 4))
+    with pytest.raises(ValueError, match="Input y contains NaN"):
+        getattr(reg, method)(*args)
 
 
 def test_same_seed_same_formula_and_n_jobs_independent():
@@ -248,6 +352,7 @@ def test_parse_unit():
 def test_dimension_checker():
     dims = [parse_unit("m"), parse_unit("s"), parse_unit("")]
     x, t, u = ("x", 0), ("x", 1), ("x", 2)
+    one = ("c", 1.0)
     assert format_unit(dimension_of(("div", x, t), dims)) == "m*s^-1"
     assert dimension_of(("sqrt", ("mul", x, x)), dims) == {"m": 1}
     assert dimension_of(("pow", x, ("add", ("c", 1.0), ("c", 1.0))), dims) == {"m": 2}
@@ -265,6 +370,8 @@ def test_dimension_checker():
         (("pow", x, u), "power that depends on the data"),
         (("pow", u, x), "exponent in m"),
         (("mul", u, ("cos", ("add", x, t))), "adds m to s"),
+        # 1 / (1 - 1): a bred constant exponent can be infinite.
+        (("pow", x, ("div", one, ("sub", one, one))), "m raised to the power inf"),
     ]:
         with pytest.raises(DimensionError, match=message):
             dimension_of(bad, dims)
@@ -313,6 +420,22 @@ def test_units_change_a_meaningless_answer():
         ({"max_complexity": 0}, InvalidParameterError, "max_complexity"),
         ({"units": ["m"]}, ValueError, "units has 1 entries but needs"),
         ({"units": ["m", "s", "m/"]}, ValueError, "units\\[2\\]"),
+        (
+            {"units": [{"m": np.inf}, "s", ""]},
+            ValueError,
+            "units\\[0\\]=.*exponent of 'm' must be a finite number, got inf",
+        ),
+        (
+            {"units": ["m", {"s": np.nan}, ""]},
+            ValueError,
+            "units\\[1\\]=.*exponent of 's' must be a finite number, got nan",
+        ),
+        (
+            {"units": ["m", {"m/s": 1}, ""]},
+            ValueError,
+            "units\\[1\\]=.*the base unit 'm/s' must be a name",
+        ),
+        ({"units": ["m", {"s": True}, ""]}, TypeError, "units\\[1\\]=.*number values"),
         ({"constant_optimizer": "newton"}, InvalidParameterError, "constant_optimizer"),
     ],
 )

@@ -43,7 +43,8 @@ from mathlearn.symbolic._units import (
 
 #: Values larger than this (in absolute value) make a term unusable.
 _MAX_ABS = 1e12
-#: Normalised squared error treated as exact (round-off level).
+#: Normalised squared error treated as exact in float64 (see loss_floor in
+#: ``SymbolicRegressor._fit``, which raises it for coarser data).
 LOSS_FLOOR = 1e-15
 
 
@@ -353,9 +354,9 @@ def pair_candidates(
     return out
 
 
-def penalised(nmse, complexity, parsimony):
-    """The ranking objective ``log(max(nmse, floor)) + parsimony * complexity``."""
-    return np.log(np.maximum(nmse, LOSS_FLOOR)) + parsimony * complexity
+def penalised(nmse, complexity, parsimony, loss_floor):
+    """The ranking objective ``log(max(nmse, loss_floor)) + parsimony * complexity``."""
+    return np.log(np.maximum(nmse, loss_floor)) + parsimony * complexity
 
 
 def beam_select(
@@ -365,6 +366,7 @@ def beam_select(
     max_terms,
     max_complexity,
     parsimony,
+    loss_floor,
     front,
     beam_width=16,
     per_size=2,
@@ -381,7 +383,9 @@ def beam_select(
     the terms with the largest gain in each term size (so that short terms are
     not crowded out by long ones that fit a little better), keeps the
     ``beam_width`` best children by the penalised loss, and polishes them by
-    swap moves (remove one term, add the best replacement).
+    swap moves (remove one term, add the best replacement). A normalised loss
+    below ``loss_floor`` (round-off) counts as ``loss_floor``, so among exact
+    formulas the simplest ranks first.
     """
     Z = pool.Z if subset is None else pool.Z[subset]
     sizes = np.asarray(pool.sizes)
@@ -430,7 +434,9 @@ def beam_select(
         return float(r @ r)
 
     def score(state, sse):
-        return penalised(sse / sst, complexity_of(sizes[list(state)]), parsimony)
+        return penalised(
+            sse / sst, complexity_of(sizes[list(state)]), parsimony, loss_floor
+        )
 
     for _depth in range(max_terms):
         if deadline is not None and time.perf_counter() > deadline:

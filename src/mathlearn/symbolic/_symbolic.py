@@ -3,6 +3,7 @@
 import time
 from fractions import Fraction
 from numbers import Integral, Real
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -38,6 +39,98 @@ _ACCURATE_NMSE = 1e-4
 _AUTO_SUBTREES = 30_000
 #: Floats held by the pool of basis terms at most (terms x samples).
 _POOL_ENTRIES = 20_000_000
+#: Round-off of the data: a normalised loss up to (_ROUNDOFF * eps)**2 *
+#: mean(y**2) / var(y) counts as exact, eps being the machine epsilon of the
+#: coarser of X's and y's dtypes. The exact formulas of the Nguyen problems
+#: on float32 data reach (0.85 eps)**2 at most.
+_ROUNDOFF = 4
+#: The search divides a feature whose largest magnitude lies outside
+#: [2**-6, 2**6) by a power of two that brings it inside: there, the powers
+#: the enumeration builds (up to the sixth) stay within the values the search
+#: accepts (below _search._MAX_ABS = 1e12, and varying by more than 1e-12).
+_FEATURE_WINDOW = 6
+
+
+class _Target(NamedTuple):
+    """The target as the search sees it: ``y / scale``, of magnitude one."""
+
+    y: np.ndarray  # y / scale, float64: max |y| in [1, 2), or all zero
+    scale: float  # a power of two, so that y / scale and back are exact
+    mean: float  # mean of the scaled y
+    sst: float  # sum of squares of the scaled y about its mean
+    loss_floor: float  # normalised loss treated as exact (round-off)
+
+
+def _scale_target(y, X_dtype):
+    """The :class:`_Target` of ``y``; ``X_dtype`` sets the round-off with y's.
+
+    The search squares the target (sums of squares, least squares), which
+    overflows beyond about 1e154 and underflows below about 1e-154; on
+    ``y / scale`` it sees the same numbers whatever the units of ``y``.
+    """
+    y_dtype = y.dtype if y.dtype.kind == "f" else np.float64  # ints are exact
+    eps = max(np.finfo(X_dtype).eps, np.finfo(y_dtype).eps)
+    y = np.asarray(y, dtype=np.float64)
+    peak = float(np.max(np.abs(y)))
+    scale = float(np.ldexp(1.0, np.frexp(peak)[1] - 1)) if peak > 0 else 1.0
+    scaled = y / scale
+    mean = float(scaled.mean())
+    centred = scaled - mean
+    sst = float(centred @ centred)
+    var = sst / scaled.shape[0]
+    loss_floor = _search.LOSS_FLOOR
+    if var > 0:
+        roundoff = (_ROUNDOFF * eps) ** 2 * (1.0 + mean * mean / var)
+        loss_floor = max(loss_floor, roundoff)
+    return _Target(scaled, scale, mean, sst, loss_floor)
+
+
+def _feature_scales(X):
+    """The power of two dividing each feature in the search (1 for most).
+
+    It brings the largest magnitude of a feature into ``[2**-6, 2**6)``
+    when it lies outside.
+    """
+    exponent = np.frexp(np.max(np.abs(X), axis=0))[1]  # max in [2**(e-1), 2**e)
+    window = np.clip(exponent, 1 - _FEATURE_WINDOW, _FEATURE_WINDOW)
+    return np.ldexp(1.0, exponent - window)
+
+
+def _user_term(tree, user_symbols, x_scale):
+    """A term in the user's units, as a sympy number times an expression.
+
+    The search's term is ``g(x / x_scale)``; when a feature is rescaled, the
+    number gathers the scales (``x**2/4096`` gives ``(1/4096, x**2)``).
+    """
+    import sympy
+
+    expr = to_sympy(tree, user_symbols)
+    if np.all(x_scale == 1):
+        return sympy.Integer(1), expr
+    return expr.as_independent(*expr.free_symbols, as_Add=False)
+
+
+def _user_number(c, y_scale, factor=1):
+    """``c * y_scale * factor`` (``factor`` a sympy number) as a sympy number.
+
+    From the float product where float64 holds it, else exact: sympy
+    numbers have no exponent range.
+    """
+    import sympy
+
+    user = float(c) * y_scale * float(factor)
+    if np.isfinite(user) and (user != 0 or c == 0):
+        return sympy_number(user)
+    return sympy_number(c) * sympy.Rational(y_scale) * factor
+
+
+def _check_target(y):
+    """``y`` from ``validate_data``, checked finite.
+
+    ``validate_data`` converts an object ``y`` to float after checking it for
+    NaN, so a ``None`` in it would become a NaN unseen.
+    """
+    return check_array(y, ensure_2d=False, dtype=None, input_name="y")
 
 
 def _round_sig(value, digits):
@@ -111,7 +204,8 @@ default="least_squares"
         Physical units of each feature followed by the unit of the target
         (``n_features_in_ + 1`` entries), as strings such as ``"m/s^2"`` or
         ``"kg*m^2*s^-2"`` (``""`` or ``"1"`` for dimensionless) or as mappings
-        of base unit to exponent such as ``{"m": 1, "s": -2}``. Terms that add
+        of base unit (a name) to exponent (a finite number) such as
+        ``{"m": 1, "s": -2}``. Terms that add
         quantities of different dimensions, apply ``exp``, ``log``, ``sin``,
         ``cos`` or ``tanh`` to a dimensional quantity, or raise a quantity to
         a data-dependent power are rejected. Numeric constants inside a term
@@ -127,9 +221,10 @@ default="least_squares"
         two to five). Larger terms come from genetic programming.
     tol : float, default=1e-15
         Stop early once a formula's mean squared error divided by the
-        variance of ``y`` is at most ``tol``. The default is round-off level:
-        only an exact formula stops the search (six-term approximations of
-        smooth data reach 1e-13).
+        variance of ``y`` is at most ``tol``, or at most the round-off level
+        of the data if that is larger (see Notes). The default is round-off
+        level: only an exact formula stops the search (six-term
+        approximations of smooth data reach 1e-13).
     n_jobs : int, default=None
         Processes tuning the constants of candidate formulas in parallel
         (joblib). ``None`` means 1; ``-1`` uses all cores. The result does
@@ -146,7 +241,8 @@ default="least_squares"
     pareto_front_ : pandas.DataFrame
         One row per formula on the front, by increasing complexity, with
         columns ``complexity``, ``loss`` (mean squared error on the training
-        data), ``score`` (drop of ``log(loss)`` per unit of complexity from
+        data, in the units of ``y`` squared: ``inf`` if beyond float64),
+        ``score`` (drop of ``log(loss)`` per unit of complexity from
         the previous row), ``expression`` (string) and ``sympy`` (the sympy
         expression), plus ``selected`` marking the formula used by
         :meth:`predict`.
@@ -200,32 +296,54 @@ default="least_squares"
     cache of subtree values.
 
     *Model selection.* Let ``nmse`` be a formula's training mean squared
-    error divided by the variance of ``y``, floored at ``1e-15`` (round-off),
-    and let ``b`` be the formula of the front with the smallest Bayesian
-    information criterion ``n_samples * log(nmse) + complexity *
-    log(n_samples)`` (each node counted as a parameter). If ``b`` is exact
-    (``nmse <= 1e-15``) it is selected. Otherwise a formula no more complex
-    than ``b`` is "accurate enough" when its ``nmse`` is at most ``1.5``
-    times that of ``b`` or at most ``1e-4``, and among those the one with
-    the largest *score* is selected, the score being the drop of
-    ``log(nmse)`` per unit of complexity from the previous formula of the
-    front (Cranmer, 2023): the formula after which more complexity buys
-    little. On noisy data the criterion guards against fitting the noise;
-    on nearly exact data (measurements to four digits) the score picks the
-    law rather than terms that fit the rounding. :meth:`select` picks
-    another formula of the front.
+    error divided by the variance of ``y``, floored at the round-off level
+    of the data (below), and let ``b`` be the formula of the front with the
+    smallest Bayesian information criterion ``n_samples * log(nmse) +
+    complexity * log(n_samples)`` (each node counted as a parameter). If
+    ``b`` is exact (``nmse`` at the floor) it is selected. Otherwise a
+    formula no more complex than ``b`` is "accurate enough" when its
+    ``nmse`` is at most ``1.5`` times that of ``b`` or at most ``1e-4``, and
+    among those the one with the largest *score* is selected, the score
+    being the drop of ``log(nmse)`` per unit of complexity from the previous
+    formula of the front (Cranmer, 2023): the formula after which more
+    complexity buys little. On noisy data the criterion guards against
+    fitting the noise; on nearly exact data (measurements to four digits)
+    the score picks the law rather than terms that fit the rounding.
+    :meth:`select` picks another formula of the front.
 
     *Constants.* The constants of each formula on the front are rounded to
     the fewest significant digits (and coefficients to zero, which drops the
     term) that do not raise its squared error by more than 0.1% (or by more
-    than ``1e-15`` times the variance of ``y``): exact formulas print exact
-    numbers.
+    than the round-off level times the sum of squares of ``y`` about its
+    mean): exact formulas print exact numbers.
 
-    *Prediction.* The selected formula is evaluated as is. Where it is not
-    finite on new data (``log`` of a negative value outside the training
-    range), ``predict`` returns the mean of the training target, and it clips
-    values beyond 1000 times the training target's range from it, so it
-    never returns NaN or infinity for finite input.
+    *Units and precision of the data.* The search sees ``y`` divided by a
+    power of two that brings its largest magnitude into ``[1, 2)``, and each
+    feature whose largest magnitude lies outside ``[2**-6, 2**6)`` divided by
+    a power of two that brings it inside (the others as they are); both
+    divisions are exact. Formulas are reported, rounded and evaluated in the
+    user's units: a rescaled feature appears as ``x/16`` inside terms that
+    are not powers or products (``log(x/16 + 1)``). Scaling ``y`` by ``a``
+    therefore scales the coefficients and the predictions by ``a``, and
+    features and targets in any units (``1e-300`` to ``1e300``) are
+    searched like numbers of order one. Shifting a feature is not an
+    invariance: ``(x - c)**2`` is not ``x**2``. A feature ``1e6 + u``
+    with ``u`` of order one keeps about ten digits of ``u`` in float64, and
+    the expanded polynomial in ``x`` cancels terms of order ``1e12``: there
+    the search returns an accurate approximation (a cosine of the rescaled
+    ``x``, say) rather than the formula in ``u``; subtract the offset first
+    to find that. The round-off level of the data is ``1e-15``, or ``(4
+    eps)**2 * (1 + mean(y)**2 / var(y))`` if that is larger, ``eps`` being
+    the machine epsilon of the coarser of the dtypes of ``X`` and ``y``
+    (about ``2e-13`` for float32 data): a formula within it is exact, so
+    float32 and float64 data give the same formula, or an equal one.
+
+    *Prediction.* The selected formula is evaluated as is, in float64. Where
+    it is not finite on new data (``log`` of a negative value outside the
+    training range), ``predict`` returns the mean of the training target,
+    and it clips values beyond 1000 times the training target's range from
+    it (and beyond float64), so it never returns NaN or infinity for finite
+    input.
 
     References
     ----------
@@ -376,6 +494,7 @@ default="least_squares"
             The fitted regressor.
         """
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], y_numeric=True)
+        y = _check_target(y)
         operators = self._resolve_operators()
         feature_dims, _ = self._resolve_units(X.shape[1])
         # The search multiplies tall, narrow matrices many times: one BLAS
@@ -387,12 +506,16 @@ default="least_squares"
         rng = check_random_state(self.random_state)
         start = time.perf_counter()
         deadline = None if self.max_time is None else start + self.max_time
-        Xf = np.asarray(X, dtype=np.float64)
-        yf = np.asarray(y, dtype=np.float64)
+        # The search works on unit-scale numbers: X / x_scale and y / target.scale,
+        # both exact (powers of two).
+        x_scale = _feature_scales(X)
+        Xf = np.asarray(X, dtype=np.float64) / x_scale
+        target = _scale_target(y, X.dtype)
+        yf, sst = target.y, target.sst
+        yc = yf - target.mean
         n_samples = Xf.shape[0]
-        y_mean = float(yf.mean())
-        yc = yf - y_mean
-        sst = float(yc @ yc)
+        # Round-off is as exact as it gets: the search stops there at the latest.
+        tol = max(self.tol, target.loss_floor)
 
         pool = _search.TermPool(n_samples, _POOL_ENTRIES)
         if self.enumeration_size == "auto":
@@ -415,15 +538,16 @@ default="least_squares"
             max_terms=self.max_terms,
             max_complexity=self.max_complexity,
             parsimony=self.parsimony,
+            loss_floor=target.loss_floor,
             front=front,
-            tol=self.tol,
+            tol=tol,
             beam_width=16,
             per_size=3,
             per_complexity=3,
             pair_budget=2e9,
         )
-        scale = float(np.max(np.abs(yf))) if n_samples else 0.0
-        if sst <= (1e-12 * scale) ** 2 * n_samples or len(pool) == 0:
+        # max |yf| is 0 or in [1, 2): a spread below 1e-12 of it is round-off.
+        if sst <= (1e-12 * np.max(np.abs(yf))) ** 2 * n_samples or len(pool) == 0:
             front.offer(1, 0.0, ())  # a constant target: the intercept is exact
             beam = [((), sst)]
         else:
@@ -446,7 +570,7 @@ default="least_squares"
         n_iter = 0
         bred = set(pool.trees)
         for generation in range(1, self.generations + 1):
-            if self._done(front, deadline) or len(pool) == 0:
+            if self._done(front, deadline, tol) or len(pool) == 0:
                 break
             n_iter = generation
             # Genetic programming on the terms of the best formulas.
@@ -470,21 +594,27 @@ default="least_squares"
                 beam = _search.beam_select(pool, yc, deadline=deadline, **quick)
             if self.verbose:
                 self._report(generation, front, pool, start)
-        if n_iter and not self._done(front, deadline):
+        if n_iter and not self._done(front, deadline, tol):
             # A last, wide search over every term found.
             self._search_all(pool, yc, deadline, search)
 
-        formulas = self._front_formulas(front, pool, Xf, yf, sst)
-        table, selected = self._front_table(formulas, sst, n_samples)
+        formulas = self._front_formulas(front, pool, Xf, target, x_scale)
+        table, selected = self._front_table(formulas, target)
+        # predict clips 1000 spans beyond the training target, a span being at
+        # least the target's magnitude (1 here), and within float64 once scaled back.
+        span = max(float(np.ptp(yf)), abs(target.mean), 1.0)
+        limit = float(np.finfo(np.float64).max) / target.scale  # inf if scale < 1
+        low = max(float(yf.min()) - 1000 * span, -limit)
+        high = min(float(yf.max()) + 1000 * span, limit)
         self._formulas = formulas
         self.pareto_front_ = table
         self.n_iter_ = n_iter
         self.n_terms_searched_ = len(pool)
         self.feature_units_ = feature_dims
-        self._y_mean = y_mean
-        span = float(np.ptp(yf)) if n_samples else 0.0
-        span = max(span, abs(y_mean), 1.0)
-        self._bounds = (float(yf.min()) - 1000 * span, float(yf.max()) + 1000 * span)
+        self._x_scale = x_scale
+        self._y_scale = target.scale
+        self._y_mean = target.mean
+        self._bounds = (low, high)
         self._set_selected(selected)
         return self
 
@@ -505,11 +635,11 @@ default="least_squares"
             )
         return beam
 
-    def _done(self, front, deadline):
+    def _done(self, front, deadline, tol):
         if deadline is not None and time.perf_counter() > deadline:
             return True
         entries = front.pareto()
-        return bool(entries) and entries[-1][1] <= self.tol
+        return bool(entries) and entries[-1][1] <= tol
 
     def _report(self, generation, front, pool, start):
         entries = front.pareto()
@@ -579,20 +709,46 @@ default="least_squares"
 
     # ------------------------------------------------------------- front
 
-    def _front_formulas(self, front, pool, X, y, sst):
-        """Fit, round and describe each front entry: list of dicts."""
+    def _front_formulas(self, front, pool, X, target, x_scale):
+        """Fit, round and describe each front entry: list of dicts.
+
+        The search sees ``X / x_scale`` and ``target.y``: trees, coefficients
+        and losses stay in those units (``predict`` uses them), and the
+        ``"sympy"`` expression is in the user's.
+        """
+        y = target.y
+        user_symbols = self._user_symbols(x_scale)
         formulas = []
         for _, _, state in front.pareto():
             trees = [pool.trees[i] for i in state]
             G = _search.evaluate_terms(trees, X)
             c0, coef, sse = _search.fit_linear(G, y)
-            trees, c0, coef, sse = self._round(trees, c0, coef, sse, X, y, sst)
+            # Rounding may cost 0.1% of the squared error, or round-off.
+            budget = sse * 1.001 + target.loss_floor * target.sst
+            strict = sse * (1 + 1e-9) + target.loss_floor * target.sst
+            trees, G, c0, coef = self._round_constants(trees, G, X, y, budget)
+            terms = [_user_term(tree, user_symbols, x_scale) for tree in trees]
+            factors = [float(factor) for factor, _ in terms]  # inf or 0 if beyond
+            params, sse = self._round_coefficients(
+                np.concatenate([[c0], coef]),
+                G,
+                y,
+                target.scale * np.array([1.0, *factors]),
+                budget,
+                strict,
+            )
+            c0, coef = float(params[0]), params[1:]
             keep = coef != 0
             trees = [t for t, k in zip(trees, keep, strict=True) if k]
+            terms = [t for t, k in zip(terms, keep, strict=True) if k]
             coef = coef[keep]
             complexity = _search.complexity_of([size(t) for t in trees])
             if c0 == 0 and trees:
                 complexity -= 1
+            # Coefficients in the user's units, as rounded.
+            expr = _user_number(c0, target.scale)
+            for c, (factor, rest) in zip(coef, terms, strict=True):
+                expr = expr + _user_number(c, target.scale, factor) * rest
             formulas.append(
                 {
                     "trees": trees,
@@ -600,6 +756,7 @@ default="least_squares"
                     "coef": coef,
                     "loss": sse / max(y.shape[0], 1),
                     "complexity": complexity,
+                    "sympy": expr,
                 }
             )
         # Rounding can merge or reorder entries: keep the Pareto-optimal ones.
@@ -611,18 +768,23 @@ default="least_squares"
                 best = formula["loss"]
         return kept
 
+    def _user_symbols(self, x_scale):
+        """The symbol of each feature, divided by its scale (as the search saw it)."""
+        import sympy
+
+        return [
+            sympy.Symbol(name, real=True) / sympy.Rational(float(scale))
+            for name, scale in zip(self._names(), x_scale, strict=True)
+        ]
+
     @staticmethod
-    def _round(trees, c0, coef, sse, X, y, sst):
-        """Round constants to the fewest significant digits that cost nothing."""
-        budget = sse * 1.001 + 1e-15 * sst
-        strict = sse * (1 + 1e-9) + 1e-15 * sst
+    def _round_constants(trees, G, X, y, budget):
+        """Round the constants inside the terms to the fewest significant digits
+        that keep the squared error within ``budget``.
 
-        def refit(candidate):
-            G = _search.evaluate_terms(candidate, X)
-            if not np.isfinite(G).all():
-                return None
-            return _search.fit_linear(G, y)
-
+        Returns the trees, their values ``G`` and the linear fit ``c0, coef``.
+        """
+        fitted = _search.fit_linear(G, y)
         trees = list(trees)
         for k, tree in enumerate(trees):
             values = constants(tree)
@@ -637,84 +799,91 @@ default="least_squares"
                         with_constants(tree, trial),
                         *trees[k + 1 :],
                     ]
-                    fitted = refit(candidate)
-                    if fitted is not None and fitted[2] <= budget:
-                        trees, values = candidate, trial
+                    G_trial = _search.evaluate_terms(candidate, X)
+                    if not np.isfinite(G_trial).all():
+                        continue
+                    fitted_trial = _search.fit_linear(G_trial, y)
+                    if fitted_trial[2] <= budget:
+                        trees, values, G = candidate, trial, G_trial
                         tree = trees[k]
-                        c0, coef, sse = fitted
+                        fitted = fitted_trial
                         break
-        G = _search.evaluate_terms(trees, X)
-        params = np.concatenate([[c0], coef])
+        return trees, G, fitted[0], fitted[1]
+
+    @staticmethod
+    def _round_coefficients(params, G, y, to_user, budget, strict):
+        """Round ``c0, c1, ...`` to the fewest significant digits that keep the
+        squared error within ``budget`` (a ratio of small integers: ``strict``).
+
+        Rounded as the user reads them, ``params * to_user`` (the number in
+        front of each term in the user's units). Returns the coefficients, in
+        the search's units, and their sum of squared errors.
+        """
 
         def sse_of(p):
             r = p[0] + p[1:] @ G - y if len(G) else p[0] - y
             return float(r @ r)
 
+        with np.errstate(over="ignore", under="ignore"):
+            user = params * to_user
         for k in range(params.size):
-            value = params[k]
+            value = user[k]
+            if not np.isfinite(value) or value == 0:
+                continue  # zero, or beyond float64 in the user's units
             nice = float(Fraction(value).limit_denominator(12))
             if nice != value and nice != 0:
                 # A ratio of small integers only where it is exact to round-off.
                 trial = params.copy()
-                trial[k] = nice
+                trial[k] = nice / to_user[k]
                 if sse_of(trial) <= strict:
                     params = trial
                     continue
             for digits in range(0, 16):
                 trial = params.copy()
                 trial[k] = 0.0 if digits == 0 else _round_sig(value, digits)
-                if digits and trial[k] == value:
+                trial[k] /= to_user[k]
+                if digits and trial[k] == params[k]:
                     break
                 if sse_of(trial) <= budget:
                     params = trial
                     break
-        return trees, float(params[0]), params[1:], sse_of(params)
+        return params, sse_of(params)
 
-    def _front_table(self, formulas, sst, n_samples):
+    def _front_table(self, formulas, target):
+        """The front as a DataFrame in the units of ``y``, and the selected row."""
         import sympy
 
-        symbols = [sympy.Symbol(name, real=True) for name in self._names()]
-        rows = []
-        previous = None
-        var = sst / max(n_samples, 1)
-        floor = var * _search.LOSS_FLOOR
-        for formula in formulas:
-            expr = sympy_number(formula["intercept"])
-            for c, tree in zip(formula["coef"], formula["trees"], strict=True):
-                expr = expr + sympy_number(c) * to_sympy(tree, symbols)
-            log_loss = np.log(max(formula["loss"], floor, 1e-300))
-            if previous is None:
-                score = 0.0
-            else:
-                score = -(log_loss - previous[1]) / (
-                    formula["complexity"] - previous[0]
-                )
-            previous = (formula["complexity"], log_loss)
-            rows.append(
-                {
-                    "complexity": formula["complexity"],
-                    "loss": formula["loss"],
-                    "score": score,
-                    "expression": sympy.sstr(expr, full_prec=False),
-                    "sympy": expr,
-                }
-            )
+        scale = target.scale
+        n_samples = target.y.shape[0]
+        var = target.sst / max(n_samples, 1)
+        loss = np.array([formula["loss"] for formula in formulas])  # scaled y
+        nmse = loss / max(var, 1e-300)
+        complexity = np.array([formula["complexity"] for formula in formulas])
+        log_loss = np.log(np.maximum(loss, max(var * target.loss_floor, 1e-300)))
+        score = np.zeros(len(formulas))
+        score[1:] = -np.diff(log_loss) / np.diff(complexity)
+        exprs = [formula["sympy"] for formula in formulas]
+        with np.errstate(over="ignore"):  # an MSE beyond float64 is inf
+            user_loss = loss * scale * scale  # scale**2 alone can overflow
         table = pd.DataFrame(
-            rows, columns=["complexity", "loss", "score", "expression", "sympy"]
+            {
+                "complexity": complexity,
+                "loss": user_loss,
+                "score": score,
+                "expression": [sympy.sstr(e, full_prec=False) for e in exprs],
+                "sympy": exprs,
+            }
         )
-        nmse = table["loss"].to_numpy() / max(var, 1e-300)
-        complexity = table["complexity"].to_numpy()
-        floored = np.maximum(nmse, _search.LOSS_FLOOR)
+        floored = np.maximum(nmse, target.loss_floor)
         bic = n_samples * np.log(floored) + np.log(max(n_samples, 2)) * complexity
         best = int(np.argmin(bic))
-        if nmse[best] <= _search.LOSS_FLOOR:
+        if nmse[best] <= target.loss_floor:
             selected = best  # an exact formula
         else:
             admissible = (
                 nmse <= max(_ACCURATE_FACTOR * nmse[best], _ACCURATE_NMSE)
             ) & (complexity <= complexity[best])
-            score = np.where(admissible, table["score"].to_numpy(), -np.inf)
-            selected = int(np.argmax(score))
+            selected = int(np.argmax(np.where(admissible, score, -np.inf)))
         return table, selected
 
     def _set_selected(self, index):
@@ -794,21 +963,24 @@ default="least_squares"
         Returns
         -------
         y_pred : ndarray of shape (n_samples,)
-            Predicted values, always finite for finite ``X`` (see Notes of
-            the class). float32 input gives float32 output.
+            Predicted values, float64 whatever the dtype of ``X`` (the formula
+            is evaluated in float64, and its values are in the units of the
+            training target, which float32 may not hold), and always finite
+            for finite ``X`` (see Notes of the class).
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         formula = self._formulas[self._selected]
-        Xf = np.asarray(X, dtype=np.float64)
+        # The formula is in the search's units (see fit); the bounds keep
+        # y * _y_scale finite.
+        Xf = np.asarray(X, dtype=np.float64) / self._x_scale
         G = _search.evaluate_terms(formula["trees"], Xf)
         with np.errstate(all="ignore"):
             y = formula["intercept"] + (
                 formula["coef"] @ G if len(G) else np.zeros(Xf.shape[0])
             )
         y = np.where(np.isnan(y), self._y_mean, y)
-        y = np.clip(y, *self._bounds)
-        return y.astype(X.dtype, copy=False)
+        return np.clip(y, *self._bounds) * self._y_scale
 
     def fit_two_stage(self, X, y, parameter):
         """The two-stage fit of a family of curves ``y = f(X; a)``.
@@ -858,6 +1030,7 @@ default="least_squares"
         import sympy
 
         X, y = validate_data(self, X, y, dtype=[np.float64], y_numeric=True)
+        y = _check_target(y)
         try:
             parameter = check_array(
                 parameter, ensure_2d=False, dtype=np.float64, input_name="parameter"
@@ -885,27 +1058,33 @@ default="least_squares"
         formula = self._formulas[self._selected]
         trees = [_search.scale_variant(t) for t in formula["trees"]]
         inner0 = np.array([c for t in trees for c in constants(t)], dtype=float)
+        # The trees are in the search's units (see fit); theta0, theta1, ...
+        # in the user's.
+        Xs, ys, y_scale = X / self._x_scale, y / self._y_scale, self._y_scale
         rows = []
         for value in values:
             rows_mask = parameter == value
-            Xg, yg = X[rows_mask], y[rows_mask]
+            Xg, yg = Xs[rows_mask], ys[rows_mask]
             tuned, _ = _search.optimize_constants(
                 trees, Xg, yg, self.constant_optimizer or "least_squares"
             )
             G = _search.evaluate_terms(tuned, Xg)
             c0, coef, sse = _search.fit_linear(G, yg)
             inner = [c for t in tuned for c in constants(t)]
-            rows.append([value, c0, *coef, *inner, sse / yg.shape[0]])
+            with np.errstate(over="ignore"):  # an MSE beyond float64 is inf
+                loss = sse / yg.shape[0] * y_scale * y_scale
+            rows.append([value, c0 * y_scale, *(coef * y_scale), *inner, loss])
         n_coef = len(trees)
         names = [f"theta{k}" for k in range(1 + n_coef + inner0.size)]
         theta = pd.DataFrame(rows, columns=["a", *names, "loss"])
         a_symbol = sympy.Symbol("a", real=True)
         theta_symbols = sympy.symbols(names, real=True)
         feature_symbols = [sympy.Symbol(n, real=True) for n in self._names()]
+        user_symbols = self._user_symbols(self._x_scale)
         # The structure with symbolic constants.
         inner_symbols = iter(theta_symbols[1 + n_coef :])
         structure = theta_symbols[0] + sum(
-            theta_symbols[1 + i] * to_sympy(tree, feature_symbols, inner_symbols)
+            theta_symbols[1 + i] * to_sympy(tree, user_symbols, inner_symbols)
             for i, tree in enumerate(trees)
         )
         helper = clone(self).set_params(units=None, verbose=0)

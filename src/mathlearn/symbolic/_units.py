@@ -17,6 +17,7 @@ with ``r`` in metres is inconsistent.
 """
 
 import re
+from collections.abc import Mapping
 from fractions import Fraction
 from numbers import Real
 
@@ -25,9 +26,9 @@ import numpy as np
 from mathlearn.symbolic._expr import evaluate, is_constant, to_string
 
 _DIMENSIONLESS = ("", "1", "dimensionless")
-_FACTOR = re.compile(
-    r"^([A-Za-z_][A-Za-z_0-9]*)\s*(?:(?:\^|\*\*)\s*([-+]?\d+(?:\.\d+)?))?$"
-)
+_BASE = r"[A-Za-z_][A-Za-z_0-9]*"  # the name of a base unit
+_NAME = re.compile(rf"^{_BASE}$")
+_FACTOR = re.compile(rf"^({_BASE})\s*(?:(?:\^|\*\*)\s*([-+]?\d+(?:\.\d+)?))?$")
 
 
 class DimensionError(ValueError):
@@ -48,13 +49,28 @@ def parse_unit(unit, *, what="unit"):
     >>> parse_unit({"m": 1, "s": -1}) == {"m": 1, "s": -1}
     True
     """
-    if isinstance(unit, dict):
+    if isinstance(unit, Mapping):
         out = {}
         for base, power in unit.items():
-            if not isinstance(base, str) or not isinstance(power, Real):
+            if (
+                not isinstance(base, str)
+                or not isinstance(power, Real)
+                or isinstance(power, bool)
+            ):
                 raise TypeError(
                     f"{what}={unit!r}: a unit mapping needs str keys and number "
                     "values (base unit -> exponent)"
+                )
+            if _NAME.match(base) is None:
+                raise ValueError(
+                    f"{what}={unit!r}: the base unit {base!r} must be a name such "
+                    "as 'm' or 'kg' (letters, digits and '_', not starting with a "
+                    "digit)"
+                )
+            if not np.isfinite(power):
+                raise ValueError(
+                    f"{what}={unit!r}: the exponent of {base!r} must be a finite "
+                    f"number, got {power!r}"
                 )
             out[base] = Fraction(power).limit_denominator(1000)
         return _clean(out)
@@ -148,7 +164,10 @@ def node_dimension(node, child_dims):
             raise DimensionError(
                 f"{format_unit(base)} raised to a power that depends on the data"
             )
-        value = float(evaluate(node[2], np.zeros((1, 1)))[0])
+        with np.errstate(all="ignore"):
+            value = float(evaluate(node[2], np.zeros((1, 1)))[0])
+        if not np.isfinite(value):
+            raise DimensionError(f"{format_unit(base)} raised to the power {value}")
         return _scale(base, Fraction(value).limit_denominator(1000))
     (dim,) = child_dims
     if name in _NEEDS_DIMENSIONLESS:
