@@ -44,6 +44,8 @@ html_favicon = "_static/favicon.svg"
 html_context = {"default_mode": "auto"}
 
 autosummary_generate = True
+# "On this page" lists "fit()", not "TraceNormImputer.fit()", which overflowed.
+toc_object_entries_show_parents = "hide"
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 
