@@ -190,9 +190,10 @@ def _public_mathlearn_members(fullname):
 def page_problems(page, report):
     """What is wrong with one page, from the report collected in the browser."""
     problems = [f"broken image {src}" for src in report["brokenImages"]]
-    problems += [
-        f"raw LaTeX left after rendering: {text!r}" for text in report["rawLatex"]
-    ]
+    raw = report["rawLatex"]
+    problems += [f"raw LaTeX left after rendering: {text!r}" for text in raw[:3]]
+    if len(raw) > 3:
+        problems.append(f"... and {len(raw) - 3} more raw LaTeX formulas")
     problems += [f"MathJax error: {text}" for text in report["mathErrors"]]
     problems += [f"text clipped in its box: {text!r}" for text in report["clipped"]]
     api = report["apiObject"]
@@ -245,7 +246,7 @@ def link_problems(root, base_url, reports):
 async def _screenshot(tab, start, path):
     """Save ``SCREENSHOT_SIZE`` of the page from ``start`` (a selector) down."""
     top = 0
-    if start is not None:
+    if start is not None and await tab.locator(start).count():
         box = await tab.locator(start).first.bounding_box()
         top = max(0, int(box["y"]) - 150) if box else 0
     width, height = SCREENSHOT_SIZE
