@@ -2,11 +2,13 @@
 
 The API reference is generated here from the public modules' ``__all__`` (one
 page per module), so a new module appears without editing the docs; the user
-guide picks up every page in ``user_guide/``; the gallery renders
-``examples/``.
+guide lists its pages in ``user_guide/index.rst`` (a page left out fails the
+build); the gallery renders ``examples/``. MathJax is served from the build
+(``sphinx-mathjax-offline``), so the site reads the same without network.
 """
 
 import importlib
+import inspect
 import os
 from pathlib import Path
 
@@ -24,6 +26,8 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.intersphinx",
     "sphinx.ext.mathjax",
+    # MathJax 3 copied into _static/mathjax: no CDN when the pages are read.
+    "sphinx-mathjax-offline",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
 ]
@@ -32,9 +36,16 @@ templates_path = ["_templates"]
 exclude_patterns = ["_build", "auto_examples/*.ipynb", "auto_examples/*.py"]
 html_theme = "pydata_sphinx_theme"
 html_title = f"mathlearn {release}"
+html_static_path = ["_static"]
+html_css_files = ["mathlearn.css"]
+# Without an icon the browser asks for /favicon.ico and logs a 404.
+html_favicon = "_static/favicon.svg"
+# Without a default the theme logs a console error on a reader's first visit.
+html_context = {"default_mode": "auto"}
 
 autosummary_generate = True
-autodoc_default_options = {"members": True, "inherited-members": False}
+# "On this page" lists "fit()", not "TraceNormImputer.fit()", which overflowed.
+toc_object_entries_show_parents = "hide"
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 
@@ -48,13 +59,42 @@ sphinx_gallery_conf = {
     "download_all_examples": False,
     "remove_config_comments": True,
     "abort_on_example_error": True,
+    # The timing pages load jQuery and DataTables from a CDN: left out.
+    "write_computation_times": False,
 }
 
 DOCS = Path(__file__).parent
 
 
+def _code_package(obj):
+    """Top-level package whose code a method or property runs; None otherwise."""
+    code = inspect.unwrap(getattr(obj, "fget", obj))
+    if not inspect.isroutine(code):
+        return None
+    # Methods of built-in types (tuple.count) have no __module__.
+    return (getattr(code, "__module__", None) or "builtins").split(".")[0]
+
+
+def _defined_outside_mathlearn(obj):
+    """Whether ``obj`` is a method or property whose code is not mathlearn's."""
+    return _code_package(obj) not in {None, "mathlearn"}
+
+
+def _sklearn_methods(cls):
+    """Public methods of ``cls`` inherited from scikit-learn."""
+    return sorted(
+        name
+        for name in dir(cls)
+        if not name.startswith("_") and _code_package(getattr(cls, name)) == "sklearn"
+    )
+
+
 def _write_api_pages():
-    """One autosummary page per public module, listed in api/index.rst."""
+    """One autosummary page per public module, listed in api/index.rst.
+
+    Returns, for the class template, the methods each public class inherits
+    from scikit-learn (listed by name on its page).
+    """
     import pkgutil
 
     api = DOCS / "api"
@@ -74,18 +114,17 @@ def _write_api_pages():
         "   :maxdepth: 1",
         "",
     ]
+    sklearn_methods = {}
     for name in names:
         module = importlib.import_module(f"mathlearn.{name}")
         title = f"``mathlearn.{name}``"
-        summary = (module.__doc__ or "").strip().splitlines()[0]
+        # The automodule directive prints the module docstring, summary first.
         lines = [
             title,
             "=" * len(title),
             "",
             f".. automodule:: mathlearn.{name}",
             "   :no-members:",
-            "",
-            summary,
             "",
             f".. currentmodule:: mathlearn.{name}",
             "",
@@ -97,23 +136,29 @@ def _write_api_pages():
         lines += [f"   {member}" for member in module.__all__]
         (api / f"{name}.rst").write_text("\n".join(lines) + "\n")
         index.append(f"   {name}")
+        for member in module.__all__:
+            obj = getattr(module, member)
+            if inspect.isclass(obj):
+                sklearn_methods[f"mathlearn.{name}.{member}"] = _sklearn_methods(obj)
     (api / "index.rst").write_text("\n".join(index) + "\n")
+    return sklearn_methods
 
 
-_write_api_pages()
+autosummary_context = {"sklearn_methods": _write_api_pages()}
 
 
-def _skip_metadata_request_methods(app, what, name, obj, skip, options):
-    """Leave out scikit-learn's generated ``set_*_request`` methods.
+def _skip_foreign_members(app, what, name, obj, skip, options):
+    """Document only the methods and properties written in mathlearn.
 
-    They document scikit-learn's metadata routing, with cross-references into
-    scikit-learn's glossary that do not resolve here; scikit-learn's own
-    documentation is the place to read about them.
+    A class page documents the methods mathlearn defines, its private base
+    classes' included (``fit``, ``predict_entries``, ``value``); those
+    inherited from scikit-learn (``get_params``, ``set_output``, the
+    generated ``set_*_request``) are listed by name and documented in
+    scikit-learn's reference, whose cross-references would not resolve here.
     """
-    if name.startswith("set_") and name.endswith("_request"):
-        return True
-    return skip
+    # None leaves the decision to autodoc (False would force private names in).
+    return True if _defined_outside_mathlearn(obj) else None
 
 
 def setup(app):
-    app.connect("autodoc-skip-member", _skip_metadata_request_methods)
+    app.connect("autodoc-skip-member", _skip_foreign_members)

@@ -69,7 +69,7 @@ for row, (name, reg) in enumerate([("gaussian", gaussian), ("epanechnikov", comp
     mesh = axes[row, 0].pcolormesh(
         X_train[:, 0], X_test[:, 0], weights, shading="nearest", cmap="Reds"
     )
-    fig.colorbar(mesh, ax=axes[row, 0])
+    fig.colorbar(mesh, ax=axes[row, 0], label="attention weight")
     axes[row, 0].set(
         xlabel="training input (key)",
         ylabel="test input (query)",

@@ -24,6 +24,7 @@ import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import NullLocator
 from sklearn.random_projection import (
     GaussianRandomProjection,
     SparseRandomProjection,
@@ -74,13 +75,17 @@ for name, X in data.items():
 # ----
 # The dashed line is the Johnson-Lindenstrauss scale ``sqrt(8 log(1000) / k)``
 # for 1,000 points; it is a bound, so all curves sit below it on dense data.
+# Both axes are logarithmic, labelled with plain numbers.
 fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
 for ax, name in zip(axes, data, strict=True):
     for label, values in p99[name].items():
         ax.loglog(ks, values, marker="o", label=label)
     ax.loglog(ks, np.sqrt(8 * np.log(1000) / np.array(ks)), "k--", label="JL scale")
+    ax.set_xticks(ks, [str(k) for k in ks])
+    ax.xaxis.set_minor_locator(NullLocator())
     ax.set_title(name)
     ax.set_xlabel("n_components k")
+axes[0].yaxis.set_major_formatter("{x:g}")
 axes[0].set_ylabel("99th percentile of |ratio - 1|")
 axes[1].legend(fontsize=8)
 plt.show()

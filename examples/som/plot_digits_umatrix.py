@@ -55,14 +55,25 @@ print(
 # %%
 # U-matrix and hit map
 # --------------------
+# The plot methods draw unit ``k``, at grid position
+# ``(row, col) = som.grid_coordinates_[k]``, as a cell centred at
+# ``x = col, y = -row``, so ``ax.text(col, -row, ...)`` writes on it. The
+# text is white on dark cells and black on light ones, read from the cell
+# colours the U-matrix was drawn with.
 fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
-som.plot_u_matrix(ax=axes[0])
-for (row, col), digit in zip(som.grid_coordinates_, majority, strict=True):
+ax = som.plot_u_matrix(ax=axes[0])
+cells = ax.collections[0]
+luminance = cells.to_rgba(cells.get_array())[:, :3] @ [0.2126, 0.7152, 0.0722]
+for (row, col), digit, dark in zip(
+    som.grid_coordinates_, majority, luminance < 0.5, strict=True
+):
     if digit >= 0:
-        axes[0].text(col, -row, str(digit), ha="center", va="center", size=7)
-axes[0].set_title("U-matrix and majority digit per unit")
+        color = "white" if dark else "black"
+        ax.text(col, -row, digit, ha="center", va="center", size=7, color=color)
+ax.set_title("U-matrix (dark: cluster borders)\nand the majority digit of each unit")
 som.plot_hit_map(X, ax=axes[1])
 axes[1].set_title("Images per unit")
+plt.show()
 
 # %%
 # Component planes

@@ -29,6 +29,12 @@ G = 6.674
 pull = G * data["m"] / data["r"] ** 2
 pull_noisy = pull * (1 + 0.01 * rng.normal(size=n))
 
+# %%
+# The front has one row per complexity (nodes plus coefficients of the
+# formula): ``loss`` is the training mean squared error of the most accurate
+# formula found at that complexity, and ``score`` how much ``log(loss)``
+# drops per unit of complexity from the row above. The selected formula is
+# an accurate one with a large score: after it, more complexity buys little.
 reg = SymbolicRegressor(generations=0, random_state=0).fit(data, pull_noisy)
 print("selected:", reg.expression_)
 print(reg.pareto_front_[["complexity", "loss", "score", "expression"]].head(10))
@@ -36,9 +42,10 @@ print(reg.pareto_front_[["complexity", "loss", "score", "expression"]].head(10))
 # %%
 # A family of curves f(r; a), fitted at once
 # -------------------------------------------
-# The forum question behind this module: curves ``f(r)`` measured for several
-# values of a parameter ``a``. Instead of fitting each curve and then the
-# coefficients against ``a``, fit ``(r, a)`` together.
+# A common question: curves ``f(r)`` measured for several values of a
+# parameter ``a``, and the formula of the whole family wanted. Instead of
+# fitting each curve and then its coefficients against ``a``, fit ``(r, a)``
+# together.
 r = rng.uniform(0, 4, 200)
 a = rng.choice([0.5, 1.0, 1.5, 2.0, 3.0], 200)
 family = pd.DataFrame({"r": r, "a": a})

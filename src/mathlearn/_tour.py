@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from mathlearn.utils._optional import import_matplotlib_pyplot
+
 
 @dataclass(frozen=True)
 class TourSection:
@@ -42,8 +44,7 @@ class TourSection:
 
 def save_figure(fig, out_dir, filename):
     """Save a matplotlib figure in ``out_dir``, close it and return the path."""
-    import matplotlib.pyplot as plt
-
+    plt = import_matplotlib_pyplot()
     path = Path(out_dir) / filename
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
@@ -85,7 +86,7 @@ def run_tour(sections, *, out_dir=None, stream=None):
         else:
             print(
                 "matplotlib is not installed: plots are skipped "
-                '(pip install "mathlearn[examples]").',
+                "(pip install matplotlib).",
                 file=stream,
             )
             out_dir = None
@@ -101,3 +102,16 @@ def run_tour(sections, *, out_dir=None, stream=None):
     if out_dir is not None and sections:
         print(f"Plots saved in {out_dir.resolve()}", file=stream)
     return timings
+
+
+def plain_log_ticks(axis):
+    """Label a log-scaled axis 0.5, 1, 2, 5, 10 rather than 2x10^0.
+
+    ``axis`` is ``ax.xaxis`` or ``ax.yaxis``; ticks fall on 1, 2 and 5 times
+    the powers of ten.
+    """
+    from matplotlib.ticker import LogLocator
+
+    axis.set_major_formatter("{x:g}")
+    axis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
+    axis.set_minor_formatter("{x:g}")

@@ -9,6 +9,7 @@ from mathlearn.backprop._gradcheck import clip_gradients
 from mathlearn.backprop._init import init_lstm_params, init_rnn_params
 from mathlearn.backprop._lstm import lstm_backward, lstm_forward
 from mathlearn.backprop._rnn import rnn_backward, rnn_forward
+from mathlearn.utils._optional import import_matplotlib_pyplot
 
 
 def _text():
@@ -66,7 +67,7 @@ def _run(out_dir):
         for model in ("rnn", "lstm")
     }
     if out_dir is not None:
-        import matplotlib.pyplot as plt
+        plt = import_matplotlib_pyplot()
 
         fig, ax = plt.subplots(figsize=(6, 3.5))
         width = 20

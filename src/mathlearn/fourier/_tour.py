@@ -5,6 +5,7 @@ import time
 import numpy as np
 
 from mathlearn._tour import TourSection, save_figure
+from mathlearn.utils._optional import import_matplotlib_pyplot
 
 from ._fft import dft, fft, rfft
 from ._helper import rfftfreq
@@ -42,7 +43,7 @@ def _run(out_dir):
         rows.append((size, ours, ref, naive))
 
     if out_dir is not None:
-        import matplotlib.pyplot as plt
+        plt = import_matplotlib_pyplot()
 
         fig, (ax_time, ax_freq) = plt.subplots(2, 1, figsize=(7, 5.5))
         ax_time.plot(t[:200], noisy[:200], lw=0.8, color="0.6", label="noisy")

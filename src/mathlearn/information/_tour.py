@@ -3,6 +3,7 @@
 import numpy as np
 
 from mathlearn._tour import TourSection, save_figure
+from mathlearn.utils._optional import import_matplotlib_pyplot
 
 
 def _binned_mutual_information(x, y, n_bins):
@@ -58,7 +59,7 @@ def _run(out_dir):
     closed_form = -0.5 * np.log(1 - rhos**2) + 0.0
 
     if out_dir is not None:
-        import matplotlib.pyplot as plt
+        plt = import_matplotlib_pyplot()
 
         fig, ax = plt.subplots(figsize=(6, 4.2))
         fine = np.linspace(0, 0.96, 200)

@@ -3,6 +3,7 @@
 import numpy as np
 
 from mathlearn._tour import TourSection, save_figure
+from mathlearn.utils._optional import import_matplotlib_pyplot
 
 
 def _truth(x):
@@ -27,7 +28,7 @@ def _run(out_dir):
     nearest_weight = weights.max(axis=1).mean()
 
     if out_dir is not None:
-        import matplotlib.pyplot as plt
+        plt = import_matplotlib_pyplot()
 
         fig, (ax_map, ax_fit) = plt.subplots(1, 2, figsize=(11, 4.2))
         image = ax_map.pcolormesh(
@@ -38,7 +39,7 @@ def _run(out_dir):
             ylabel="test input (query)",
             title="attention weights softmax(-(q - k)^2 / 2h^2)",
         )
-        fig.colorbar(image, ax=ax_map)
+        fig.colorbar(image, ax=ax_map, label="attention weight")
         ax_fit.plot(X_train[:, 0], y_train, ".", color="0.6", label="training data")
         ax_fit.plot(X_test[:, 0], y_test, "k--", label="truth")
         ax_fit.plot(X_test[:, 0], reg.predict(X_test), "C3", label="Nadaraya-Watson")

@@ -5,6 +5,7 @@ import time
 import warnings
 
 from mathlearn._tour import TourSection, save_figure
+from mathlearn.utils._optional import import_matplotlib_pyplot
 
 
 def _run(out_dir):
@@ -35,8 +36,11 @@ def _run(out_dir):
     lines = [
         f"Very sparse data: {n_samples:,} x {n_features:,}, {X.nnz:,} non-zeros "
         "(density 1e-4), one coordinate of each row 10x the others.",
-        f"Projected to k = {k}; |ratio - 1| of squared distances over 2,000 "
-        "random pairs:",
+        f"Projected to k = {k} columns. For 2,000 random pairs of rows, ratio = "
+        "squared distance after / before the projection (1 is perfect);",
+        "p99 and max: the 99th percentile and the largest |ratio - 1|; "
+        "fitted: size of the fitted projection (pickled); time: fit + "
+        "transform.",
         f"  {'projection':<34}{'p99':>7}{'max':>7}{'fitted':>11}{'time':>8}",
     ]
     results = {}
@@ -59,7 +63,7 @@ def _run(out_dir):
         "Gaussian projection with a fitted state of a few hundred kB."
     )
     if out_dir is not None:
-        import matplotlib.pyplot as plt
+        plt = import_matplotlib_pyplot()
 
         fig, ax = plt.subplots(figsize=(7, 3.8))
         for name in [

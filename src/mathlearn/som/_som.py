@@ -536,6 +536,11 @@ n_features), default="pca"
     def plot_u_matrix(self, ax=None, *, cmap="bone_r"):
         """Draw the U-matrix, one cell (square or hexagon) per unit.
 
+        Needs matplotlib. Unit ``k``, at ``(row, col) = grid_coordinates_[k]``,
+        is drawn centred at ``x = col, y = -row``: columns run left to right
+        and rows top to bottom, as in :meth:`u_matrix`. To write on unit
+        ``k``'s cell, use ``ax.text(col, -row, text)``.
+
         Parameters
         ----------
         ax : matplotlib Axes, default=None
@@ -546,7 +551,7 @@ n_features), default="pca"
         Returns
         -------
         ax : matplotlib Axes
-            The axes drawn on.
+            The axes drawn on (hidden, equal aspect), with a colour bar.
         """
         return _plot.plot_grid_values(
             self, self.u_matrix().ravel(), ax=ax, cmap=cmap, label="U-matrix"
@@ -554,6 +559,10 @@ n_features), default="pca"
 
     def plot_component_planes(self, features=None, *, n_cols=4, cmap="viridis"):
         """Draw one map per feature, coloured by that feature's weight.
+
+        Needs matplotlib. Each panel is laid out as in :meth:`plot_u_matrix`:
+        unit ``k``, at ``(row, col) = grid_coordinates_[k]``, is drawn
+        centred at ``x = col, y = -row``.
 
         Parameters
         ----------
@@ -568,13 +577,19 @@ n_features), default="pca"
         -------
         fig : matplotlib Figure
             A new figure, one panel per feature, titled with the feature's
-            name (``feature_names_in_``) or index.
+            name (``feature_names_in_``) or index. ``fig.axes`` starts with
+            the panels, in the order of ``features``; their colour bars
+            follow.
         """
         check_is_fitted(self)
         return _plot.plot_component_planes(self, features, n_cols=n_cols, cmap=cmap)
 
     def plot_hit_map(self, X, ax=None, *, cmap="Blues"):
         """Draw how many samples of ``X`` each unit is the best match for.
+
+        Needs matplotlib. Unit ``k``, at ``(row, col) = grid_coordinates_[k]``,
+        is drawn centred at ``x = col, y = -row``, as in
+        :meth:`plot_u_matrix`.
 
         Parameters
         ----------
@@ -588,7 +603,7 @@ n_features), default="pca"
         Returns
         -------
         ax : matplotlib Axes
-            The axes drawn on.
+            The axes drawn on (hidden, equal aspect), with a colour bar.
         """
         hits = np.bincount(self.predict(X), minlength=self.cluster_centers_.shape[0])
         return _plot.plot_grid_values(self, hits, ax=ax, cmap=cmap, label="hits")

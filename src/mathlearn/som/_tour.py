@@ -5,6 +5,8 @@ import time
 import numpy as np
 
 from mathlearn._tour import TourSection, save_figure
+from mathlearn.som import _plot
+from mathlearn.utils._optional import import_matplotlib_pyplot
 
 
 def _unit_majority(labels, target, n_units):
@@ -38,17 +40,23 @@ def _digits_map(out_dir, lines):
     ]
     if out_dir is None:
         return
-    import matplotlib.pyplot as plt
+    plt = import_matplotlib_pyplot()
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
-    som.plot_u_matrix(ax=axes[0])
-    centres = som.grid_coordinates_
-    for (row, col), digit in zip(centres, majority, strict=True):
-        if digit >= 0:
-            axes[0].text(col, -row, str(digit), ha="center", va="center", size=7)
-    axes[0].set_title("U-matrix (dark = cluster border), majority digit per unit")
+    _plot.plot_grid_values(
+        som,
+        som.u_matrix().ravel(),
+        ax=axes[0],
+        cmap="bone_r",
+        label="mean distance to the neighbouring units",
+        labels=[str(digit) if digit >= 0 else "" for digit in majority],
+    )
+    axes[0].set_title(
+        "U-matrix: dark cells are cluster borders;\n"
+        "the number on a unit is its majority digit"
+    )
     som.plot_hit_map(X, ax=axes[1])
-    axes[1].set_title("Hit map: digits per unit")
+    axes[1].set_title("Hit map: images per unit")
     save_figure(fig, out_dir, "som_digits_umatrix.png")
 
     pixels = np.argsort(X.var(axis=0))[::-1][:8]
@@ -111,7 +119,7 @@ def _imputation(out_dir, lines):
         )
     if out_dir is None:
         return
-    import matplotlib.pyplot as plt
+    plt = import_matplotlib_pyplot()
 
     fig, ax = plt.subplots(figsize=(7, 3.8))
     names = list(results)

@@ -5,6 +5,7 @@ import time
 import numpy as np
 
 from mathlearn._tour import TourSection, save_figure
+from mathlearn.utils._optional import import_matplotlib_pyplot
 
 
 def _run(out_dir):
@@ -35,7 +36,7 @@ def _run(out_dir):
       max compression                : {dust_error:.0%}
     """
     if out_dir is not None:
-        import matplotlib.pyplot as plt
+        plt = import_matplotlib_pyplot()
 
         fig, ax = plt.subplots(figsize=(5.0, 4.6))
         speed = np.linalg.norm(fluid.velocities, axis=1)

@@ -5,6 +5,7 @@ import time
 import numpy as np
 
 from mathlearn._tour import TourSection, save_figure
+from mathlearn.utils._optional import import_matplotlib_pyplot
 
 # Semi-major axis (AU) and sidereal period (years) of the eight planets.
 _PLANETS = {
@@ -48,7 +49,11 @@ def _run(out_dir):
         f"T in years), {seconds:.1f} s:",
         f"  selected: T = {kepler.expression_}  (Kepler: T = a^(3/2))",
         f"  training MSE {kepler.loss_:.3g} years^2; a straight line: {linear_mse:.3g}",
-        "  Pareto front (best formula at each complexity):",
+        "  Pareto front: the most accurate formula found at each complexity "
+        "(nodes + coefficients);",
+        "  score: how much log(MSE) drops per unit of complexity from the row "
+        "above. The selected",
+        "  formula is the accurate one after which extra complexity buys little.",
         *_front_lines(kepler),
     ]
 
@@ -68,7 +73,7 @@ def _run(out_dir):
         f"  training MSE {family.loss_:.2e} (noise variance 1.0e-04)",
     ]
     if out_dir is not None:
-        import matplotlib.pyplot as plt
+        plt = import_matplotlib_pyplot()
 
         fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
         kepler.plot_pareto_front(ax=axes[0])
