@@ -618,3 +618,12 @@ def test_wrong_number_of_features_is_named():
     som = SelfOrganizingMap(3, 3).fit(_sheet(20))
     with pytest.raises(ValueError, match="3 features"):
         som.transform(np.zeros((2, 4)))
+
+
+def test_plots_without_matplotlib_say_how_to_install_it(monkeypatch):
+    X = np.random.RandomState(0).normal(size=(20, 3))
+    som = SelfOrganizingMap(2, 2, random_state=0).fit(X)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    with pytest.raises(ModuleNotFoundError, match="pip install matplotlib"):
+        som.plot_u_matrix()

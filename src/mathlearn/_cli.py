@@ -12,7 +12,7 @@ Each section uses data that ships with scikit-learn or is generated in code
 (nothing is downloaded), prints a short report -- what was done, the key
 figure, and a naive baseline to compare with -- and saves its plots (PNG) in
 the output folder. The whole tour takes under two minutes on two cores.
-Plots need matplotlib: pip install "mathlearn[examples]".
+Plots need matplotlib: pip install matplotlib.
 """
 
 

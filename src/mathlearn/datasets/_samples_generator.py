@@ -24,8 +24,8 @@ def make_race_speeds(n_athletes=1000, n_races=20, *, missing=0.8, random_state=N
     Athlete ``i`` has an ability ``a_i`` and race ``j`` a difficulty ``b_j``
     (both log-normal, spread 0.12 and 0.25); the finishing time is
     ``b_j / a_i`` hours times an inverse-Gaussian noise of mean 1 and shape
-    400 (a 5% spread, always positive). As the forum answer suggests, the
-    matrix holds speeds ``1 / time``: then ``speed = (a_i / b_j) / noise``
+    400 (a 5% spread, always positive). The matrix holds speeds
+    ``1 / time`` rather than times: then ``speed = (a_i / b_j) / noise``
     is rank 1 up to the noise, the "ability x difficulty" model.
 
     Parameters

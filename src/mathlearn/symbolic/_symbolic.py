@@ -24,6 +24,7 @@ from mathlearn.symbolic._expr import (
     with_constants,
 )
 from mathlearn.symbolic._units import is_consistent, parse_unit
+from mathlearn.utils._optional import import_matplotlib_pyplot
 from mathlearn.utils._sklearn_compat import (
     Interval,
     StrOptions,
@@ -1129,8 +1130,7 @@ default="least_squares"
             The axes, with a log-scaled loss and the selected formula marked.
         """
         check_is_fitted(self)
-        import matplotlib.pyplot as plt
-
+        plt = import_matplotlib_pyplot()
         if ax is None:
             _, ax = plt.subplots(figsize=(7, 4))
         front = self.pareto_front_
