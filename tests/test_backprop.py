@@ -261,6 +261,116 @@ def test_attention_does_not_modify_inputs():
     np.testing.assert_array_equal(cache.P, P)
 
 
+MASK_DTYPES = [bool, np.int8, np.uint8, np.int32, np.int64]
+
+
+@pytest.mark.parametrize("dtype", MASK_DTYPES)
+def test_attention_masks_of_every_dtype_mean_the_same(dtype):
+    # Regression: an integer causal mask np.tril(np.ones((T, T), int)) was
+    # added to the scores as a float mask, so nothing was masked.
+    rng = np.random.RandomState(24)
+    T = 5
+    Q, K, V = rng.normal(size=(3, 2, T, 3))
+    causal = np.tril(np.ones((T, T), dtype=dtype))
+    out, cache = attention_forward(Q, K, V, mask=causal)
+    upper = np.triu_indices(T, 1)
+    np.testing.assert_array_equal(cache.P[:, upper[0], upper[1]], 0.0)
+    boolean = np.tril(np.ones((T, T), dtype=bool))
+    out_bool, cache_bool = attention_forward(Q, K, V, mask=boolean)
+    additive = np.where(boolean, 0.0, -np.inf)
+    out_add, _ = attention_forward(Q, K, V, mask=additive)
+    np.testing.assert_array_equal(out, out_bool)
+    np.testing.assert_array_equal(cache.P, cache_bool.P)
+    np.testing.assert_allclose(out, out_add, rtol=1e-14, atol=1e-15)
+    # Query t is the softmax-weighted mean of the values of keys 0..t.
+    for t in range(T):
+        scores = np.einsum("bd,bkd->bk", Q[:, t], K[:, : t + 1]) / np.sqrt(3)
+        weights = scipy_softmax(scores, axis=-1)
+        expected = np.einsum("bk,bkd->bd", weights, V[:, : t + 1])
+        np.testing.assert_allclose(out[:, t], expected, rtol=1e-12)
+    X = rng.normal(size=(2, T, 4))
+    params = init_attention_params(4, random_state=0)
+    out_self, _ = self_attention_forward(X, **params, n_heads=2, mask=causal)
+    ref_self, _ = self_attention_forward(X, **params, n_heads=2, mask=boolean)
+    np.testing.assert_array_equal(out_self, ref_self)
+
+
+def test_attention_integer_mask_must_be_zero_or_one():
+    Q = np.random.RandomState(25).normal(size=(1, 3, 2))
+    for bad in (np.full((3, 3), 2), np.full((3, 3), -1)):
+        with pytest.raises(ValueError, match="integer mask must hold only 0 and 1"):
+            attention_forward(Q, Q, Q, mask=bad)
+
+
+# Scales of Q and K (powers of two, so that Q0 K0^T stays exact) whose
+# scores overflow: near 2**1200 in float64, 2**140 in float32.
+HUGE = {
+    (np.float64, "Q and K"): (2.0**600, 2.0**600),
+    (np.float64, "K"): (2.0**100, 2.0**1000),
+    (np.float64, "self"): (2.0**600, 2.0**600),
+    (np.float32, "Q and K"): (2.0**70, 2.0**70),
+    (np.float32, "K"): (2.0**10, 2.0**125),
+    (np.float32, "self"): (2.0**70, 2.0**70),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("magnitude", ["Q and K", "K", "self"])
+def test_attention_scores_beyond_the_float_range_are_not_nan(dtype, magnitude):
+    # Regression: scores near 1e400 overflowed to inf, and inf - inf gave NaN
+    # outputs. The true weights are all on each row's largest score (ties
+    # shared): the limit of scipy's softmax of t * S for a large t.
+    rng = np.random.RandomState(26)
+    Q0, K0, V = (rng.normal(size=(2, 6, 4)).astype(dtype) for _ in range(3))
+    K0[:, 3] = K0[:, 1]  # ties split the weight
+    q, k = HUGE[dtype, magnitude]
+    Q, K = Q0 * dtype(q), K0 * dtype(k)
+    if magnitude == "self":  # Q = K = V = X
+        K0, K, V = Q0, Q, Q
+    mask = np.ones((6, 6), dtype=bool)
+    mask[2, :4] = False
+    mask[4] = False
+    out, cache = attention_forward(Q, K, V, mask=mask)
+    scores = (Q0 @ K0.transpose(0, 2, 1)).astype(np.float64) * 1e12
+    scores[:, ~mask] = -np.inf
+    with np.errstate(invalid="ignore"):  # the fully masked row: 0 / 0
+        expected = np.nan_to_num(scipy_softmax(scores, axis=-1))
+    assert out.dtype == dtype
+    assert np.all(np.isfinite(out))
+    np.testing.assert_allclose(cache.P, expected, atol=1e-6)
+    np.testing.assert_allclose(out, expected @ V.astype(np.float64), rtol=1e-5)
+    dout = rng.normal(size=out.shape).astype(dtype)
+    dQ, dK, dV = attention_backward(dout, cache)
+    assert all(np.all(np.isfinite(g)) for g in (dQ, dK, dV))
+    np.testing.assert_allclose(
+        dV, expected.transpose(0, 2, 1) @ dout.astype(np.float64), rtol=1e-5
+    )
+
+
+def test_attention_tiny_scores_give_uniform_weights():
+    rng = np.random.RandomState(27)
+    Q, K, V = rng.normal(size=(3, 2, 4, 3)) * 1e-200
+    additive = np.where(np.tril(np.ones((4, 4), dtype=bool)), 0.0, -np.inf)
+    additive[0, 0] = -np.inf  # a fully masked row
+    out, cache = attention_forward(Q, K, V, mask=additive)
+    expected = np.tril(np.ones((4, 4))) / np.arange(1, 5)[:, None]
+    expected[0] = 0.0
+    np.testing.assert_allclose(cache.P, np.broadcast_to(expected, (2, 4, 4)))
+
+
+def test_attention_float32_matches_float64_near_the_float32_range():
+    rng = np.random.RandomState(28)
+    Q, K, V = rng.normal(size=(3, 2, 5, 4))
+    Q[..., 0] *= 1e-19
+    K *= 1e20  # scores near 1e20, products of 1e40 beyond float32
+    Q[:, :, 1] *= 1e19
+    out64, cache64 = attention_forward(Q, K, V)
+    out32, cache32 = attention_forward(*(a.astype(np.float32) for a in (Q, K, V)))
+    assert out32.dtype == np.float32
+    np.testing.assert_allclose(cache32.P, cache64.P, atol=1e-5)
+    np.testing.assert_allclose(out32, out64, rtol=1e-4, atol=1e-5)
+
+
 def test_split_and_merge_heads_are_inverse_permutations():
     X = np.arange(2 * 5 * 12.0).reshape(2, 5, 12)
     heads = split_heads(X, 3)
@@ -874,6 +984,29 @@ def test_attention_fully_masked_rows_match_torch_on_the_other_rows():
     )
     P = torch.nan_to_num(torch.softmax(S, dim=-1))
     ref = P @ tV
+    ref.backward(torch.tensor(dout))
+    assert rel_err(out, ref.detach().numpy()) < 1e-12
+    for g, t in zip(grads, (tQ, tK, tV), strict=True):
+        assert rel_err(g, t.grad.numpy()) < 1e-12
+
+
+@pytest.mark.parametrize("mask_dtype", [*MASK_DTYPES, "additive"])
+def test_attention_masks_of_every_dtype_match_torch(mask_dtype):
+    torch = _torch()
+    F = torch.nn.functional
+    rng = np.random.RandomState(34)
+    Q, K, V = rng.normal(size=(3, 2, 2, 5, 3))
+    keep = rng.rand(2, 1, 5, 5) < 0.6
+    keep[..., 0] = True  # no fully masked row (torch gives NaN there)
+    if mask_dtype == "additive":
+        mask = np.where(keep, 0.0, -np.inf)
+    else:
+        mask = keep.astype(mask_dtype)
+    out, cache = attention_forward(Q, K, V, mask=mask)
+    dout = rng.normal(size=out.shape)
+    grads = attention_backward(dout, cache)
+    tQ, tK, tV = (_leaf(torch, a) for a in (Q, K, V))
+    ref = F.scaled_dot_product_attention(tQ, tK, tV, attn_mask=torch.tensor(keep))
     ref.backward(torch.tensor(dout))
     assert rel_err(out, ref.detach().numpy()) < 1e-12
     for g, t in zip(grads, (tQ, tK, tV), strict=True):
