@@ -28,12 +28,17 @@ from mathlearn.random_projection import (
     pairwise_distortion,
 )
 from mathlearn.random_projection import _hadamard as hadamard_module
+from mathlearn.random_projection._achlioptas import draw_sign_pattern
 from mathlearn.random_projection._hadamard import fwht
 
 PROJECTIONS = [
     AchlioptasRandomProjection,
     HadamardRandomProjection,
     SampledRandomProjection,
+]
+SPARSE_PATTERNS = [
+    partial(AchlioptasRandomProjection, density=1e-4),
+    partial(HadamardRandomProjection, projection="sparse", density=1e-4),
 ]
 EPS = 0.2
 
@@ -97,6 +102,41 @@ def test_achlioptas_entries_have_the_requested_probabilities(density):
     observed = [np.sum(C < 0), np.sum(C == 0), np.sum(C > 0)]
     expected = np.array([s / 2, 1 - s, s / 2]) * C.size
     assert stats.chisquare(observed, expected).pvalue > 1e-3
+
+
+@pytest.mark.parametrize("density", [1e-17, 1e-300, 5e-324])
+@pytest.mark.parametrize("cls", SPARSE_PATTERNS, ids=["achlioptas", "hadamard-sparse"])
+def test_tiny_densities_are_drawn_not_looped_over(cls, density):
+    # Regression: density=1e-17 (inside the documented (0, 1]) looped
+    # forever, as rng.geometric overflowed int64. The chance of any non-zero
+    # among these 12,800 entries is below 1e-12: the pattern is empty.
+    X = np.random.RandomState(7).normal(size=(5, 100))
+    est = cls(100, random_state=0).set_params(density=density).fit(X)
+    assert est.pattern_.nnz == 0
+    np.testing.assert_array_equal(est.transform(X), 0.0)
+    # The documented scale, 1 / sqrt(density * n_components [* n_padded_]).
+    n_coordinates = getattr(est, "n_padded_", 1)
+    assert est.scale_ == pytest.approx(1 / np.sqrt(density * 100 * n_coordinates))
+
+
+@pytest.mark.parametrize("density", [1e-6, 0.02])
+def test_sparse_sign_pattern_is_bernoulli_at_any_density(density):
+    # Against the distribution itself: the number of non-zeros is
+    # Binomial(size, density), their positions are uniform (Kolmogorov-
+    # Smirnov) and their signs are fair.
+    n_components, n_features = 2000, 500_000 if density < 1e-3 else 5000
+    size = n_components * n_features
+    pattern = draw_sign_pattern(
+        n_components, n_features, density, np.random.RandomState(0)
+    ).tocoo()
+    binomial = stats.binom(size, density)
+    assert binomial.cdf(pattern.nnz) > 1e-4 and binomial.sf(pattern.nnz) > 1e-4
+    positions = pattern.row.astype(np.int64) * n_features + pattern.col
+    assert np.unique(positions).size == positions.size
+    assert stats.kstest(positions / size, "uniform").pvalue > 1e-3
+    signs = pattern.data
+    assert set(np.unique(signs)) == {-1, 1}
+    assert stats.binomtest(int(np.sum(signs > 0)), signs.size).pvalue > 1e-3
 
 
 def test_achlioptas_is_unbiased_for_squared_norms():
