@@ -21,6 +21,16 @@ def resolve_density(density, n_features):
     return float(density)
 
 
+def sign_pattern_nbytes(n_components, n_features, density):
+    """About the peak bytes of :func:`draw_sign_pattern`."""
+    size = n_components * n_features
+    if density >= SPARSE_PATTERN_DENSITY:
+        return size
+    # A few 8-byte numbers per non-zero while drawing (float gaps, their
+    # cumulative sums, row and column indices).
+    return int(size * density * 32)
+
+
 def draw_sign_pattern(n_components, n_features, density, rng):
     """Random {-1, 0, +1} matrix, each entry non-zero with probability ``density``.
 
@@ -227,6 +237,10 @@ class AchlioptasRandomProjection(BaseProjection):
         self.dense_output = dense_output
         self.compute_inverse_components = compute_inverse_components
         self.random_state = random_state
+
+    def _fit_nbytes(self, X, n_components):
+        density = resolve_density(self.density, X.shape[1])
+        return sign_pattern_nbytes(n_components, X.shape[1], density)
 
     def _fit_projection(self, X, n_components, rng):
         density = resolve_density(self.density, X.shape[1])
