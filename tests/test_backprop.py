@@ -1,5 +1,10 @@
 """Tests of mathlearn.backprop against finite differences and PyTorch autograd."""
 
+import doctest
+import math
+from functools import partial
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -256,6 +261,116 @@ def test_attention_does_not_modify_inputs():
     np.testing.assert_array_equal(cache.P, P)
 
 
+MASK_DTYPES = [bool, np.int8, np.uint8, np.int32, np.int64]
+
+
+@pytest.mark.parametrize("dtype", MASK_DTYPES)
+def test_attention_masks_of_every_dtype_mean_the_same(dtype):
+    # Regression: an integer causal mask np.tril(np.ones((T, T), int)) was
+    # added to the scores as a float mask, so nothing was masked.
+    rng = np.random.RandomState(24)
+    T = 5
+    Q, K, V = rng.normal(size=(3, 2, T, 3))
+    causal = np.tril(np.ones((T, T), dtype=dtype))
+    out, cache = attention_forward(Q, K, V, mask=causal)
+    upper = np.triu_indices(T, 1)
+    np.testing.assert_array_equal(cache.P[:, upper[0], upper[1]], 0.0)
+    boolean = np.tril(np.ones((T, T), dtype=bool))
+    out_bool, cache_bool = attention_forward(Q, K, V, mask=boolean)
+    additive = np.where(boolean, 0.0, -np.inf)
+    out_add, _ = attention_forward(Q, K, V, mask=additive)
+    np.testing.assert_array_equal(out, out_bool)
+    np.testing.assert_array_equal(cache.P, cache_bool.P)
+    np.testing.assert_allclose(out, out_add, rtol=1e-14, atol=1e-15)
+    # Query t is the softmax-weighted mean of the values of keys 0..t.
+    for t in range(T):
+        scores = np.einsum("bd,bkd->bk", Q[:, t], K[:, : t + 1]) / np.sqrt(3)
+        weights = scipy_softmax(scores, axis=-1)
+        expected = np.einsum("bk,bkd->bd", weights, V[:, : t + 1])
+        np.testing.assert_allclose(out[:, t], expected, rtol=1e-12)
+    X = rng.normal(size=(2, T, 4))
+    params = init_attention_params(4, random_state=0)
+    out_self, _ = self_attention_forward(X, **params, n_heads=2, mask=causal)
+    ref_self, _ = self_attention_forward(X, **params, n_heads=2, mask=boolean)
+    np.testing.assert_array_equal(out_self, ref_self)
+
+
+def test_attention_integer_mask_must_be_zero_or_one():
+    Q = np.random.RandomState(25).normal(size=(1, 3, 2))
+    for bad in (np.full((3, 3), 2), np.full((3, 3), -1)):
+        with pytest.raises(ValueError, match="integer mask must hold only 0 and 1"):
+            attention_forward(Q, Q, Q, mask=bad)
+
+
+# Scales of Q and K (powers of two, so that Q0 K0^T stays exact) whose
+# scores overflow: near 2**1200 in float64, 2**140 in float32.
+HUGE = {
+    (np.float64, "Q and K"): (2.0**600, 2.0**600),
+    (np.float64, "K"): (2.0**100, 2.0**1000),
+    (np.float64, "self"): (2.0**600, 2.0**600),
+    (np.float32, "Q and K"): (2.0**70, 2.0**70),
+    (np.float32, "K"): (2.0**10, 2.0**125),
+    (np.float32, "self"): (2.0**70, 2.0**70),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("magnitude", ["Q and K", "K", "self"])
+def test_attention_scores_beyond_the_float_range_are_not_nan(dtype, magnitude):
+    # Regression: scores near 1e400 overflowed to inf, and inf - inf gave NaN
+    # outputs. The true weights are all on each row's largest score (ties
+    # shared): the limit of scipy's softmax of t * S for a large t.
+    rng = np.random.RandomState(26)
+    Q0, K0, V = (rng.normal(size=(2, 6, 4)).astype(dtype) for _ in range(3))
+    K0[:, 3] = K0[:, 1]  # ties split the weight
+    q, k = HUGE[dtype, magnitude]
+    Q, K = Q0 * dtype(q), K0 * dtype(k)
+    if magnitude == "self":  # Q = K = V = X
+        K0, K, V = Q0, Q, Q
+    mask = np.ones((6, 6), dtype=bool)
+    mask[2, :4] = False
+    mask[4] = False
+    out, cache = attention_forward(Q, K, V, mask=mask)
+    scores = (Q0 @ K0.transpose(0, 2, 1)).astype(np.float64) * 1e12
+    scores[:, ~mask] = -np.inf
+    with np.errstate(invalid="ignore"):  # the fully masked row: 0 / 0
+        expected = np.nan_to_num(scipy_softmax(scores, axis=-1))
+    assert out.dtype == dtype
+    assert np.all(np.isfinite(out))
+    np.testing.assert_allclose(cache.P, expected, atol=1e-6)
+    np.testing.assert_allclose(out, expected @ V.astype(np.float64), rtol=1e-5)
+    dout = rng.normal(size=out.shape).astype(dtype)
+    dQ, dK, dV = attention_backward(dout, cache)
+    assert all(np.all(np.isfinite(g)) for g in (dQ, dK, dV))
+    np.testing.assert_allclose(
+        dV, expected.transpose(0, 2, 1) @ dout.astype(np.float64), rtol=1e-5
+    )
+
+
+def test_attention_tiny_scores_give_uniform_weights():
+    rng = np.random.RandomState(27)
+    Q, K, V = rng.normal(size=(3, 2, 4, 3)) * 1e-200
+    additive = np.where(np.tril(np.ones((4, 4), dtype=bool)), 0.0, -np.inf)
+    additive[0, 0] = -np.inf  # a fully masked row
+    out, cache = attention_forward(Q, K, V, mask=additive)
+    expected = np.tril(np.ones((4, 4))) / np.arange(1, 5)[:, None]
+    expected[0] = 0.0
+    np.testing.assert_allclose(cache.P, np.broadcast_to(expected, (2, 4, 4)))
+
+
+def test_attention_float32_matches_float64_near_the_float32_range():
+    rng = np.random.RandomState(28)
+    Q, K, V = rng.normal(size=(3, 2, 5, 4))
+    Q[..., 0] *= 1e-19
+    K *= 1e20  # scores near 1e20, products of 1e40 beyond float32
+    Q[:, :, 1] *= 1e19
+    out64, cache64 = attention_forward(Q, K, V)
+    out32, cache32 = attention_forward(*(a.astype(np.float32) for a in (Q, K, V)))
+    assert out32.dtype == np.float32
+    np.testing.assert_allclose(cache32.P, cache64.P, atol=1e-5)
+    np.testing.assert_allclose(out32, out64, rtol=1e-4, atol=1e-5)
+
+
 def test_split_and_merge_heads_are_inverse_permutations():
     X = np.arange(2 * 5 * 12.0).reshape(2, 5, 12)
     heads = split_heads(X, 3)
@@ -298,8 +413,8 @@ def test_self_attention_dX_sums_three_paths():
     dQ, dK, dV = attention_backward(dout[:, None], cache.attention)
     np.testing.assert_allclose(dX, (dQ + dK + dV)[:, 0])
     # Each path alone is wrong.
-    for partial in (dQ, dK, dV, dQ + dK):
-        assert rel_err(partial[:, 0], dX) > 1e-2
+    for one_path in (dQ, dK, dV, dQ + dK):
+        assert rel_err(one_path[:, 0], dX) > 1e-2
 
 
 def test_self_attention_per_batch_mask_is_shared_by_heads():
@@ -538,6 +653,159 @@ def test_check_gradient_random_subset():
     assert check_gradient(f, [x], [np.cos(x) + 1], max_entries=5)[0] > 0.1
 
 
+def test_check_gradient_zero_gradient_is_right():
+    # Regression: a correct gradient that is exactly zero was compared with
+    # the rounding noise of the differences and reported as error 1.0.
+    x = np.random.RandomState(29).normal(size=(3, 4))
+    s = softmax(x)
+    exact_zero = np.zeros_like(x)  # d/dx sum(softmax(x)) = 0, in closed form
+    for analytic in (exact_zero, softmax_backward(np.ones_like(s), s)):
+        assert check_gradient(softmax, [x], [analytic])[0] < 1e-6
+        assert check_gradient(lambda x: softmax(x).sum(), [x], [analytic])[0] < 1e-6
+    saturated = x * 40  # weights of 1 - 1e-30: rounding noise only
+    assert check_gradient(softmax, [saturated], [exact_zero])[0] < 1e-6
+    # A non-zero gradient where the truth is zero is still wrong.
+    assert check_gradient(softmax, [x], [np.full_like(x, 0.01)])[0] > 0.1
+
+
+@pytest.mark.parametrize("scale", [1e-30, 1.0, 1e30])
+def test_check_gradient_is_the_same_at_every_scale(scale):
+    x = np.random.RandomState(30).normal(size=(3, 4))
+
+    def f(x):
+        return scale * x**3
+
+    right = check_gradient(f, [x], [scale * 3 * x**2])[0]
+    wrong = check_gradient(f, [x], [scale * 2 * x**2])[0]
+    assert right < 1e-8
+    # The largest entry of 3 x^2 is off by a third.
+    assert wrong == pytest.approx(1 / 3, rel=1e-6)
+    zero = check_gradient(lambda x: scale * softmax(x), [x], [np.zeros_like(x)])
+    assert zero[0] < 1e-6
+    wrong_zero = check_gradient(
+        lambda x: scale * softmax(x), [x], [np.full_like(x, 0.01 * scale)]
+    )
+    assert wrong_zero[0] > 0.1
+
+
+def test_check_gradient_never_passes_nan_or_inf():
+    # Regression: a NaN analytic gradient was reported as error 0.0.
+    x = np.random.RandomState(31).normal(size=(2, 5))
+    for bad in (np.nan, np.inf, -np.inf):
+        analytic = 3 * x**2
+        analytic[1, 3] = bad
+        errors = check_gradient(lambda x, z: x**3 + z**3, [x, x], [analytic, 3 * x**2])
+        assert errors[0] == np.inf
+        assert errors[1] < 1e-8
+        # An entry outside the checked subset counts too.
+        subset = check_gradient(
+            lambda x: x**3, [x], [analytic], max_entries=1, random_state=0
+        )
+        assert subset[0] == np.inf
+    nan_function = check_gradient(lambda x: x * np.nan, [x], [np.zeros_like(x)])
+    assert nan_function[0] == np.inf
+
+
+def test_check_gradient_accepts_forward_functions():
+    # Regression: check_gradient(attention_forward, ...) failed with NumPy's
+    # "inhomogeneous shape" error on the (out, cache) pair.
+    rng = np.random.RandomState(32)
+    Q, K, V = rng.normal(size=(3, 2, 4, 3))
+    mask = np.tril(np.ones((4, 4), dtype=bool))
+    out, cache = attention_forward(Q, K, V, mask=mask)
+    dout = rng.normal(size=out.shape)
+    grads = attention_backward(dout, cache)
+    forward = partial(attention_forward, mask=mask)
+    errors = check_gradient(forward, [Q, K, V], grads, dout=dout, output=0)
+    wrapped = check_gradient(
+        lambda Q, K, V: forward(Q, K, V)[0], [Q, K, V], grads, dout=dout
+    )
+    np.testing.assert_array_equal(errors, wrapped)
+    assert np.all(errors < FD_TOL), errors
+    wrong = check_gradient(
+        forward, [Q, K, V], [grads[0], 2 * grads[1], grads[2]], dout=dout, output=-2
+    )
+    assert wrong[1] > 0.1
+    with pytest.raises(TypeError, match="pass output=0"):
+        check_gradient(forward, [Q, K, V], grads, dout=dout)
+    with pytest.raises(ValueError, match="output=2 is out of range"):
+        check_gradient(forward, [Q, K, V], grads, dout=dout, output=2)
+    with pytest.raises(TypeError, match="output=0 selects from a tuple"):
+        check_gradient(softmax, [Q], [Q], output=0)
+    # A loss-returning forward: (loss, cache).
+    params = init_rnn_params(4, 3, 4, random_state=0)
+    x, y = rng.randint(4, size=(2, 3)), rng.randint(4, size=(2, 3))
+    h0 = rng.normal(size=(2, 3))
+    _, cache = rnn_forward(x, h0, params, y)
+    dh0, grads = rnn_backward(1.0, cache)[-2:]
+    names = list(params)
+    errors = check_gradient(
+        lambda h0, *arrays: rnn_forward(
+            x, h0, dict(zip(names, arrays, strict=True)), y
+        ),
+        [h0, *params.values()],
+        [dh0, *(grads[k] for k in names)],
+        output=0,
+    )
+    assert np.all(errors < FD_TOL), errors
+
+
+def test_user_guide_examples_run():
+    guide = Path(__file__).parents[1] / "docs" / "user_guide" / "backprop.rst"
+    result = doctest.testfile(
+        str(guide),
+        module_relative=False,
+        optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE,
+    )
+    assert result.attempted > 0
+    assert result.failed == 0
+
+
+def test_clip_gradients_norm_does_not_overflow_or_underflow():
+    # Regression: a norm whose square overflowed became inf and every
+    # gradient was zeroed. The reference norm is math.hypot over every entry.
+    rng = np.random.RandomState(33)
+    for scale in (1e200, 1e-200, 1e154, 1e-160):
+        grads = {"W": rng.normal(size=(3, 4)) * scale, "b": rng.normal(size=4) * scale}
+        copies = {k: v.copy() for k, v in grads.items()}
+        reference = math.hypot(*np.concatenate([g.ravel() for g in grads.values()]))
+        clipped, norm = clip_gradients(grads, max_norm=1.0 * scale / 10)
+        assert norm == pytest.approx(reference, rel=1e-14)
+        for key, G in grads.items():
+            np.testing.assert_allclose(
+                clipped[key] / scale, (G / scale) / (reference / scale) / 10, rtol=1e-12
+            )
+            np.testing.assert_array_equal(G, copies[key])
+        same, norm_same = clip_gradients(grads, max_norm=reference * 2)
+        assert norm_same == norm
+        np.testing.assert_array_equal(same["W"], grads["W"])
+    # float32 squares overflow float32 near 1e19.
+    W = rng.normal(size=(5, 5))
+    clipped, norm = clip_gradients({"W": (W * 1e25).astype(np.float32)}, max_norm=1.0)
+    assert norm == pytest.approx(math.hypot(*(W * 1e25).ravel()), rel=1e-6)
+    assert clipped["W"].dtype == np.float32
+    np.testing.assert_allclose(clipped["W"], W / np.linalg.norm(W), rtol=1e-5)
+    # A norm beyond float64 is inf, yet the clipped gradients are right.
+    huge = np.array([1.5e308, 1.5e308])
+    clipped, norm = clip_gradients({"W": huge}, max_norm=1.0)
+    assert norm == np.inf
+    np.testing.assert_allclose(clipped["W"], np.sqrt([0.5, 0.5]), rtol=1e-15)
+    assert clip_gradients({}, max_norm=1.0) == ({}, 0.0)
+    zero, norm = clip_gradients({"W": np.zeros(3)}, max_norm=1.0)
+    assert norm == 0.0
+    np.testing.assert_array_equal(zero["W"], 0.0)
+
+
+def test_clip_gradients_rejects_non_float_gradients():
+    # Regression: {'W': None} raised AttributeError from inside np.vdot.
+    with pytest.raises(
+        TypeError, match=r"grads\['W'\] must be an array of floats, got NoneType"
+    ):
+        clip_gradients({"W": None}, max_norm=1.0)
+    with pytest.raises(TypeError, match=r"grads\['b'\] .* got dtype int64"):
+        clip_gradients({"W": np.ones(2), "b": np.arange(2)}, max_norm=1.0)
+
+
 def test_clip_gradients_matches_torch():
     torch = pytest.importorskip("torch")
     rng = np.random.RandomState(16)
@@ -716,6 +984,29 @@ def test_attention_fully_masked_rows_match_torch_on_the_other_rows():
     )
     P = torch.nan_to_num(torch.softmax(S, dim=-1))
     ref = P @ tV
+    ref.backward(torch.tensor(dout))
+    assert rel_err(out, ref.detach().numpy()) < 1e-12
+    for g, t in zip(grads, (tQ, tK, tV), strict=True):
+        assert rel_err(g, t.grad.numpy()) < 1e-12
+
+
+@pytest.mark.parametrize("mask_dtype", [*MASK_DTYPES, "additive"])
+def test_attention_masks_of_every_dtype_match_torch(mask_dtype):
+    torch = _torch()
+    F = torch.nn.functional
+    rng = np.random.RandomState(34)
+    Q, K, V = rng.normal(size=(3, 2, 2, 5, 3))
+    keep = rng.rand(2, 1, 5, 5) < 0.6
+    keep[..., 0] = True  # no fully masked row (torch gives NaN there)
+    if mask_dtype == "additive":
+        mask = np.where(keep, 0.0, -np.inf)
+    else:
+        mask = keep.astype(mask_dtype)
+    out, cache = attention_forward(Q, K, V, mask=mask)
+    dout = rng.normal(size=out.shape)
+    grads = attention_backward(dout, cache)
+    tQ, tK, tV = (_leaf(torch, a) for a in (Q, K, V))
+    ref = F.scaled_dot_product_attention(tQ, tK, tV, attn_mask=torch.tensor(keep))
     ref.backward(torch.tensor(dout))
     assert rel_err(out, ref.detach().numpy()) < 1e-12
     for g, t in zip(grads, (tQ, tK, tV), strict=True):

@@ -28,12 +28,18 @@ from mathlearn.random_projection import (
     pairwise_distortion,
 )
 from mathlearn.random_projection import _hadamard as hadamard_module
+from mathlearn.random_projection._achlioptas import draw_sign_pattern
+from mathlearn.random_projection._base import physical_memory
 from mathlearn.random_projection._hadamard import fwht
 
 PROJECTIONS = [
     AchlioptasRandomProjection,
     HadamardRandomProjection,
     SampledRandomProjection,
+]
+SPARSE_PATTERNS = [
+    partial(AchlioptasRandomProjection, density=1e-4),
+    partial(HadamardRandomProjection, projection="sparse", density=1e-4),
 ]
 EPS = 0.2
 
@@ -97,6 +103,41 @@ def test_achlioptas_entries_have_the_requested_probabilities(density):
     observed = [np.sum(C < 0), np.sum(C == 0), np.sum(C > 0)]
     expected = np.array([s / 2, 1 - s, s / 2]) * C.size
     assert stats.chisquare(observed, expected).pvalue > 1e-3
+
+
+@pytest.mark.parametrize("density", [1e-17, 1e-300, 5e-324])
+@pytest.mark.parametrize("cls", SPARSE_PATTERNS, ids=["achlioptas", "hadamard-sparse"])
+def test_tiny_densities_are_drawn_not_looped_over(cls, density):
+    # Regression: density=1e-17 (inside the documented (0, 1]) looped
+    # forever, as rng.geometric overflowed int64. The chance of any non-zero
+    # among these 12,800 entries is below 1e-12: the pattern is empty.
+    X = np.random.RandomState(7).normal(size=(5, 100))
+    est = cls(100, random_state=0).set_params(density=density).fit(X)
+    assert est.pattern_.nnz == 0
+    np.testing.assert_array_equal(est.transform(X), 0.0)
+    # The documented scale, 1 / sqrt(density * n_components [* n_padded_]).
+    n_coordinates = getattr(est, "n_padded_", 1)
+    assert est.scale_ == pytest.approx(1 / np.sqrt(density * 100 * n_coordinates))
+
+
+@pytest.mark.parametrize("density", [1e-6, 0.02])
+def test_sparse_sign_pattern_is_bernoulli_at_any_density(density):
+    # Against the distribution itself: the number of non-zeros is
+    # Binomial(size, density), their positions are uniform (Kolmogorov-
+    # Smirnov) and their signs are fair.
+    n_components, n_features = 2000, 500_000 if density < 1e-3 else 5000
+    size = n_components * n_features
+    pattern = draw_sign_pattern(
+        n_components, n_features, density, np.random.RandomState(0)
+    ).tocoo()
+    binomial = stats.binom(size, density)
+    assert binomial.cdf(pattern.nnz) > 1e-4 and binomial.sf(pattern.nnz) > 1e-4
+    positions = pattern.row.astype(np.int64) * n_features + pattern.col
+    assert np.unique(positions).size == positions.size
+    assert stats.kstest(positions / size, "uniform").pvalue > 1e-3
+    signs = pattern.data
+    assert set(np.unique(signs)) == {-1, 1}
+    assert stats.binomtest(int(np.sum(signs > 0)), signs.size).pvalue > 1e-3
 
 
 def test_achlioptas_is_unbiased_for_squared_norms():
@@ -209,6 +250,127 @@ def test_sampled_uses_every_row_about_equally():
     est = SampledRandomProjection(40, random_state=0).fit(X)
     counts = np.bincount(est.sample_indices_.ravel(), minlength=100)
     assert counts.max() - counts.min() <= 1
+
+
+def test_sampled_float32_transform_stays_float32():
+    # Regression: components fitted on float64 gave float64 output for
+    # float32 input (the other projections keep float32).
+    rng = np.random.RandomState(8)
+    X = rng.normal(size=(30, 80))
+    X_sparse = sparse.random(30, 80, density=0.2, format="csr", random_state=0)
+    for fitted_on in (X, X_sparse):
+        est = SampledRandomProjection(10, random_state=0).fit(fitted_on)
+        for data in (X, X_sparse):
+            X_new = est.transform(data.astype(np.float32))
+            assert X_new.dtype == np.float32
+            expected = data.astype(np.float64) @ _components(est).T
+            X_new = X_new.toarray() if sparse.issparse(X_new) else X_new
+            np.testing.assert_allclose(X_new, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("cls", PROJECTIONS)
+@pytest.mark.parametrize("as_sparse", [False, True])
+def test_float32_and_float64_give_the_same_projection(cls, as_sparse):
+    rng = np.random.RandomState(9)
+    X = rng.normal(size=(40, 300))
+    X[rng.rand(*X.shape) < 0.8] = 0
+    X = sparse.csr_matrix(X) if as_sparse else X
+    X32 = X.astype(np.float32)
+    X_new = cls(25, random_state=0).fit(X).transform(X)
+    X_new32 = cls(25, random_state=0).fit(X32).transform(X32)
+    X_new = X_new.toarray() if sparse.issparse(X_new) else X_new
+    X_new32 = X_new32.toarray() if sparse.issparse(X_new32) else X_new32
+    assert X_new32.dtype == np.float32
+    np.testing.assert_allclose(
+        X_new32, X_new, rtol=1e-5, atol=1e-5 * np.abs(X_new).max()
+    )
+
+
+@pytest.mark.parametrize("scale", [1e200, 1e-200, 1e300, 1e-300])
+@pytest.mark.parametrize("as_sparse", [False, True])
+def test_sampled_projection_of_extreme_magnitudes(scale, as_sparse):
+    # Regression: rows of 1e200 had squared norms of inf, were "normalised"
+    # to zero and every output was 0. Scaling X scales the output and leaves
+    # the projection unchanged, as for unit-scale data: each component is a
+    # combination of unit rows, and the scale is a ratio of distances.
+    rng = np.random.RandomState(10)
+    X = rng.normal(size=(30, 60))
+    X[rng.rand(*X.shape) < 0.5] = 0
+    X = sparse.csr_matrix(X) if as_sparse else X
+    reference = SampledRandomProjection(12, random_state=0).fit(X)
+    est = SampledRandomProjection(12, random_state=0).fit(X * scale)
+    np.testing.assert_allclose(
+        _components(est), _components(reference), rtol=1e-12, atol=1e-14
+    )
+    X_new = est.transform(X * scale)
+    X_new = X_new.toarray() if sparse.issparse(X_new) else X_new
+    expected = X.toarray() if as_sparse else X
+    expected = expected @ _components(reference).T
+    assert np.all(np.isfinite(X_new))
+    np.testing.assert_allclose(X_new / scale, expected, rtol=1e-10, atol=1e-12)
+    for dtype_scale in (1e20, 1e-20):  # float32: squares beyond its range
+        X32 = (X * dtype_scale).astype(np.float32)
+        X_new32 = SampledRandomProjection(12, random_state=0).fit_transform(X32)
+        X_new32 = X_new32.toarray() if sparse.issparse(X_new32) else X_new32
+        np.testing.assert_allclose(
+            X_new32 / np.float32(dtype_scale), expected, rtol=1e-4, atol=1e-4
+        )
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [*PROJECTIONS, partial(HadamardRandomProjection, projection="sparse")],
+    ids=["achlioptas", "hadamard", "sampled", "hadamard-sparse"],
+)
+def test_impossible_n_components_fails_fast(cls):
+    # Regression: SampledRandomProjection(n_components=10**9) ran for hours
+    # instead of failing. 10**12 components need terabytes whatever the
+    # machine.
+    if physical_memory() is None:
+        pytest.skip("the OS does not report its memory")
+    X = np.random.RandomState(11).normal(size=(20, 30))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataDimensionalityWarning)
+        with pytest.raises(ValueError, match=r"n_components=1000000000000 needs"):
+            cls(10**12).fit(X)
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [AchlioptasRandomProjection, HadamardRandomProjection, *SPARSE_PATTERNS[1:]],
+    ids=["achlioptas", "hadamard", "hadamard-sparse"],
+)
+def test_data_independent_projections_commute_with_a_shift(cls):
+    # A linear map drawn before seeing X: fitting on X + c draws the same
+    # map, and transform(X + c) = transform(X) + c @ components.T.
+    rng = np.random.RandomState(12)
+    X = rng.normal(size=(25, 70))
+    c = rng.normal(size=70) * 1e3
+    est = cls(20, random_state=0).fit(X)
+    shifted = cls(20, random_state=0).fit(X + c)
+    components = _components(est)
+    np.testing.assert_array_equal(_components(shifted), components)
+    np.testing.assert_allclose(
+        shifted.transform(X + c),
+        X @ components.T + c @ components.T,
+        rtol=1e-10,
+        atol=1e-10 * np.abs(c @ components.T).max(),
+    )
+
+
+def test_sampled_projection_depends_on_the_data_but_is_linear():
+    # Its components are combinations of the (unit) training rows, so
+    # fitting on X + c gives another map; a fitted map is linear all the same.
+    rng = np.random.RandomState(13)
+    X = rng.normal(size=(25, 70))
+    c = rng.normal(size=70) * 10
+    est = SampledRandomProjection(20, random_state=0).fit(X)
+    shifted = SampledRandomProjection(20, random_state=0).fit(X + c)
+    assert not np.allclose(_components(shifted), _components(est))
+    components = _components(est)
+    np.testing.assert_allclose(
+        est.transform(X + c), X @ components.T + c @ components.T, rtol=1e-10
+    )
 
 
 # --- inverse_transform ------------------------------------------------------

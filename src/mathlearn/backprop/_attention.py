@@ -70,6 +70,7 @@ def _check_scale(scale, d_k):
 
 
 def _check_mask(mask, scores_shape, dtype):
+    """The mask as a boolean array (True = attend) or an additive float one."""
     mask = np.asarray(mask)
     try:
         broadcast = np.broadcast_shapes(mask.shape, scores_shape)
@@ -82,14 +83,90 @@ def _check_mask(mask, scores_shape, dtype):
         )
     if mask.dtype == bool:
         return mask
-    if mask.dtype.kind not in "iuf":
+    if mask.dtype.kind in "iu":
+        # np.tril(np.ones((T, T), int)) means the causal mask: read 0/1 as
+        # booleans, never as scores to add.
+        if mask.size and (mask.min() < 0 or mask.max() > 1):
+            raise ValueError(
+                "an integer mask must hold only 0 and 1 (read as False and True: "
+                f"1 = may attend), got values in [{mask.min()}, {mask.max()}]; "
+                "pass a float mask to add values to the scores"
+            )
+        return mask.astype(bool)
+    if mask.dtype.kind != "f":
         raise TypeError(
-            f"mask must be boolean (True = attend) or additive (float), got dtype "
-            f"{mask.dtype}"
+            "mask must be boolean or 0/1 integers (True = attend) or additive "
+            f"(float), got dtype {mask.dtype}"
         )
     if np.isnan(mask).any() or np.isposinf(mask).any():
         raise ValueError("an additive mask must not contain NaN or +inf")
     return mask.astype(dtype, copy=False)
+
+
+def _apply_mask(S, mask, exponent=0):
+    """Mask the scores in place; a float mask is added times ``2**-exponent``."""
+    if mask is None:
+        return
+    if mask.dtype == bool:
+        np.copyto(S, -np.inf, where=~mask)
+    elif exponent:
+        S += np.ldexp(mask, -exponent)
+    else:
+        S += mask
+
+
+def _binary_exponent(x):
+    """The ``e`` with ``max|x| <= 2**e`` (0 for zeros and non-finite values)."""
+    largest = np.abs(x).max(initial=0)
+    return int(np.frexp(largest)[1]) if np.isfinite(largest) else 0
+
+
+def _shifted_scores(Q, K, scale, mask):
+    """``S - rowmax(S)`` for the masked scores ``S = scale Q K^T (+ mask)``.
+
+    Each row is at most 0, ``-inf`` on removed keys, and all ``-inf`` on a
+    fully masked row. A row maximum that is not finite means a fully masked
+    row, or a score that overflowed (``|Q| |K|`` near the float range gives
+    +inf, NaN or -inf scores); then the scores are recomputed by
+    :func:`_rescaled_shifted_scores`.
+    """
+    # Scaling Q (T_q x d_k) is cheaper than scaling the scores (T_q x T_k).
+    # An overflow here shows in the row maxima and is redone below.
+    with np.errstate(over="ignore", invalid="ignore"):
+        S = np.matmul(Q * Q.dtype.type(scale), np.swapaxes(K, -1, -2))
+        _apply_mask(S, mask)
+    m = S.max(axis=-1, keepdims=True)
+    if not np.isfinite(m).all():
+        return _rescaled_shifted_scores(Q, K, scale, mask)
+    S -= m
+    return S
+
+
+def _rescaled_shifted_scores(Q, K, scale, mask):
+    """:func:`_shifted_scores` computed without overflow.
+
+    With ``Q = 2**a Q'``, ``K = 2**b K'`` (``|Q'|, |K'| <= 1``) and
+    ``scale = s 2**c`` (``s`` in [0.5, 1)), the scores are
+    ``S = 2**u (2**(e - u) s Q' K'^T + mask 2**-u)`` with ``e = a + b + c``
+    and ``u = max(e, 0)``. The bracket cannot overflow; it is shifted by its
+    row maximum first and multiplied by ``2**u`` last, so a score far below
+    its row's maximum becomes -inf (weight 0), where the direct computation
+    gave ``inf - inf = NaN``. Powers of two make every rescaling exact.
+    """
+    a, b = _binary_exponent(Q), _binary_exponent(K)
+    s, c = np.frexp(scale)
+    e = a + b + int(c)
+    u = max(e, 0)
+    S = np.matmul(
+        np.ldexp(Q, -a) * Q.dtype.type(s), np.swapaxes(np.ldexp(K, -b), -1, -2)
+    )
+    np.ldexp(S, e - u, out=S)
+    _apply_mask(S, mask, exponent=u)
+    m = S.max(axis=-1, keepdims=True)
+    m[m == -np.inf] = 0.0
+    S -= m
+    with np.errstate(over="ignore"):
+        return np.ldexp(S, u, out=S)
 
 
 def attention_forward(Q, K, V, *, mask=None, scale=None):
@@ -105,7 +182,10 @@ def attention_forward(Q, K, V, *, mask=None, scale=None):
         Values.
     mask : array-like broadcastable to (..., T_q, T_k), default=None
         Boolean: ``True`` where a query may attend to a key (the convention of
-        :func:`torch.nn.functional.scaled_dot_product_attention`). Float: added
+        :func:`torch.nn.functional.scaled_dot_product_attention` for boolean
+        masks). Integer: only 0 and 1, read as ``False`` and ``True``, so
+        ``np.tril(np.ones((T, T), int))`` is the causal mask as it is with
+        ``dtype=bool`` (other integers raise a ``ValueError``). Float: added
         to the scores (``-inf`` removes a key). A query whose keys are all
         removed gets zero weights and a zero output, not NaN.
     scale : float, default=None
@@ -128,6 +208,13 @@ def attention_forward(Q, K, V, *, mask=None, scale=None):
     Costs two batched matrix products and one softmax: O(T_q T_k (d_k + d_v))
     time and O(T_q T_k) memory per batch entry for the weights kept in the
     cache. Every batch and head is handled in one vectorised call.
+
+    Scores never overflow into NaN: when ``|Q| |K|`` is so large that a score
+    leaves the float range (entries near 1e160 in float64, 1e20 in float32),
+    the scores are recomputed from ``Q`` and ``K`` divided by powers of two,
+    shifted by their row maximum, and scaled back; the weights are those of
+    the exact scores (all on the largest ones when they differ by more than
+    the float range). NaN or infinite inputs give NaN outputs.
 
     References
     ----------
@@ -169,18 +256,9 @@ def attention_forward(Q, K, V, *, mask=None, scale=None):
             f"V {V.shape}"
         )
     scale = _check_scale(scale, Q.shape[-1])
-    # Scaling Q (T_q x d_k) is cheaper than scaling the scores (T_q x T_k).
-    S = np.matmul(Q * Q.dtype.type(scale), np.swapaxes(K, -1, -2))
     if mask is not None:
-        mask = _check_mask(mask, S.shape, Q.dtype)
-        if mask.dtype == bool:
-            np.copyto(S, -np.inf, where=~mask)
-        else:
-            S += mask
-    m = S.max(axis=-1, keepdims=True)
-    if mask is not None:
-        m[m == -np.inf] = 0.0
-    S -= m
+        mask = _check_mask(mask, Q.shape[:-1] + K.shape[-2:-1], Q.dtype)
+    S = _shifted_scores(Q, K, scale, mask)
     P = np.exp(S, out=S)
     denominator = P.sum(axis=-1, keepdims=True)
     if mask is not None:

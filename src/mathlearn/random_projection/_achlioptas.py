@@ -21,6 +21,16 @@ def resolve_density(density, n_features):
     return float(density)
 
 
+def sign_pattern_nbytes(n_components, n_features, density):
+    """About the peak bytes of :func:`draw_sign_pattern`."""
+    size = n_components * n_features
+    if density >= SPARSE_PATTERN_DENSITY:
+        return size
+    # A few 8-byte numbers per non-zero while drawing (float gaps, their
+    # cumulative sums, row and column indices).
+    return int(size * density * 32)
+
+
 def draw_sign_pattern(n_components, n_features, density, rng):
     """Random {-1, 0, +1} matrix, each entry non-zero with probability ``density``.
 
@@ -38,15 +48,23 @@ def draw_sign_pattern(n_components, n_features, density, rng):
             block -= ((u >= density / 2) & (u < density)).astype(np.int8)
         return pattern
     # Positions of the non-zeros in the flattened matrix: gaps between
-    # independent Bernoulli(density) successes are geometric.
+    # independent Bernoulli(density) successes are geometric. They are drawn
+    # by inversion, floor(log(1 - U) / log(1 - density)) + 1, in floats:
+    # rng.geometric overflows int64 below densities of about 1e-16 (and then
+    # never reaches the end), while a float gap of any size just ends the draw.
     size = n_components * n_features
     expected = size * density
-    gaps = rng.geometric(density, size=int(expected + 6 * np.sqrt(expected) + 16))
-    positions = np.cumsum(gaps) - 1
+    log_miss = np.log1p(-density)
+
+    def draw_gaps(n):
+        with np.errstate(over="ignore"):  # an infinite gap ends the draw
+            return np.floor(np.log1p(-rng.random_sample(n)) / log_miss) + 1
+
+    positions = np.cumsum(draw_gaps(int(expected + 6 * np.sqrt(expected) + 16))) - 1
     while positions[-1] < size:
-        more = rng.geometric(density, size=int(expected // 8 + 16))
+        more = draw_gaps(int(expected // 8 + 16))
         positions = np.concatenate([positions, positions[-1] + np.cumsum(more)])
-    positions = positions[positions < size]
+    positions = positions[positions < size].astype(np.int64)
     rows, columns = np.divmod(positions, n_features)
     indptr = np.searchsorted(rows, np.arange(n_components + 1))
     signs = (2 * rng.randint(2, size=positions.size) - 1).astype(np.int8)
@@ -219,6 +237,10 @@ class AchlioptasRandomProjection(BaseProjection):
         self.dense_output = dense_output
         self.compute_inverse_components = compute_inverse_components
         self.random_state = random_state
+
+    def _fit_nbytes(self, X, n_components):
+        density = resolve_density(self.density, X.shape[1])
+        return sign_pattern_nbytes(n_components, X.shape[1], density)
 
     def _fit_projection(self, X, n_components, rng):
         density = resolve_density(self.density, X.shape[1])

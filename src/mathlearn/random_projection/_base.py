@@ -7,6 +7,7 @@ johnson_lindenstrauss_min_dim`), draws the projection in a subclass hook and
 optionally stores the pseudo-inverse of the components.
 """
 
+import os
 import warnings
 from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
@@ -33,6 +34,14 @@ from mathlearn.utils._sklearn_compat import (
 # Float elements of one temporary block (a cast slice of the components, or
 # a padded block of rows): 2**23 elements are 64 MiB in float64.
 BLOCK_ELEMENTS = 2**23
+
+
+def physical_memory():
+    """Bytes of memory of this machine, or None where the OS does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
 
 
 def resolve_n_components(n_components, eps, n_samples, n_features):
@@ -69,9 +78,10 @@ class BaseProjection(
     """Base class of mathlearn's random projections; use a subclass.
 
     Subclasses implement ``_fit_projection`` (returns the fitted attributes
-    as a dict) and ``_project`` (the transform of validated input), and
-    override ``_dense_components`` (the projection as a dense matrix, for the
-    pseudo-inverse) if they have no ``components_``.
+    as a dict), ``_fit_nbytes`` (the memory that takes) and ``_project`` (the
+    transform of validated input), and override ``_dense_components`` (the
+    projection as a dense matrix, for the pseudo-inverse) if they have no
+    ``components_``.
     """
 
     _parameter_constraints: dict = {
@@ -91,6 +101,10 @@ class BaseProjection(
     @abstractmethod
     def _fit_projection(self, X, n_components, rng):
         """Draw the projection for validated ``X``; return the attributes."""
+
+    @abstractmethod
+    def _fit_nbytes(self, X, n_components):
+        """About how many bytes ``_fit_projection`` allocates at its peak."""
 
     @abstractmethod
     def _project(self, X):
@@ -118,12 +132,29 @@ class BaseProjection(
         -------
         self : object
             The fitted projection.
+
+        Raises
+        ------
+        ValueError
+            If drawing the projection for ``n_components`` would take more
+            memory than the machine has (checked before any work).
         """
         X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32])
         n_samples, n_features = X.shape
         n_components = resolve_n_components(
             self.n_components, self.eps, n_samples, n_features
         )
+        # Fail fast where the projection cannot be built, instead of running
+        # for hours into an out-of-memory error.
+        n_bytes = self._fit_nbytes(X, n_components)
+        memory = physical_memory()
+        if memory is not None and n_bytes > memory:
+            raise ValueError(
+                f"n_components={n_components} needs about {n_bytes / 2**30:,.0f} "
+                f"GiB to fit {type(self).__name__} on X of shape {X.shape}, more "
+                f"than the {memory / 2**30:,.0f} GiB of memory of this machine; "
+                "pass a smaller n_components"
+            )
         rng = check_random_state(self.random_state)
         fitted = self._fit_projection(X, n_components, rng)
         fitted["n_components_"] = n_components

@@ -14,7 +14,11 @@ import numpy as np
 from scipy import sparse
 from scipy.linalg import hadamard
 
-from mathlearn.random_projection._achlioptas import draw_sign_pattern, resolve_density
+from mathlearn.random_projection._achlioptas import (
+    draw_sign_pattern,
+    resolve_density,
+    sign_pattern_nbytes,
+)
 from mathlearn.random_projection._base import BLOCK_ELEMENTS, BaseProjection
 from mathlearn.utils._sklearn_compat import Interval, StrOptions
 
@@ -296,6 +300,14 @@ class HadamardRandomProjection(BaseProjection):
         self.block_size = block_size
         self.compute_inverse_components = compute_inverse_components
         self.random_state = random_state
+
+    def _fit_nbytes(self, X, n_components):
+        n_padded = _next_power_of_two(X.shape[1])
+        if self.projection == "subsample":
+            # rng.choice without replacement permutes every coordinate.
+            return 8 * max(n_padded, _next_power_of_two(n_components))
+        density = resolve_density(self.density, n_padded)
+        return sign_pattern_nbytes(n_components, n_padded, density)
 
     def _fit_projection(self, X, n_components, rng):
         n_features = X.shape[1]

@@ -65,6 +65,62 @@ def _whitening(X_hat):
     return W, np.bincount(labels)
 
 
+def _row_max(X):
+    """The largest magnitude of each row of dense or sparse ``X``."""
+    largest = abs(X).max(axis=1)
+    if sparse.issparse(largest):
+        largest = largest.toarray()
+    return np.asarray(largest).ravel()
+
+
+def _row_exponents(X):
+    """The ``e`` with ``max|X[i]| <= 2**e`` for each row ``i`` (0 for zero rows)."""
+    return np.frexp(_row_max(X))[1]
+
+
+def _ldexp_rows(X, exponents):
+    """A copy of ``X`` with row ``i`` multiplied by ``2**exponents[i]`` (exact)."""
+    if sparse.issparse(X):
+        X = X.tocsr(copy=True)
+        X.data = np.ldexp(X.data, np.repeat(exponents, np.diff(X.indptr)))
+        return X
+    return np.ldexp(X, exponents[:, None])
+
+
+def _in_range(squares, dtype, high):
+    """Where sums of squares in ``dtype`` lost nothing: in [tiny / eps, high].
+
+    Below ``tiny / eps``, squares of small entries may have underflowed (and
+    exact zeros look the same); above ``high``, they may have overflowed.
+    """
+    info = np.finfo(dtype)
+    return (squares >= info.tiny / info.eps) & (squares <= high)
+
+
+def _unit_rows(X):
+    """``X`` with each non-zero row divided by its norm, and those rows' indices.
+
+    When a row's squared norm leaves the float range (entries beyond about
+    1e154 or below 1e-146 in float64, 1e19 and 1e-15 in float32), every such
+    row is first divided by a power of two near its largest entry, exactly,
+    as LAPACK's ``nrm2`` scales: rows of 1e200 or 1e-200 are normalised like
+    rows of 1, where their squared norm would be inf or 0. The unit rows are
+    float64 for sparse ``X`` (for the Gram matrices of the whitening) and in
+    the dtype of ``X`` otherwise.
+    """
+    norms = row_norms(X)
+    safe = _in_range(norms**2, X.dtype, np.finfo(X.dtype).max)
+    if not safe.all():
+        X = _ldexp_rows(X, np.where(safe, 0, -_row_exponents(X)))
+        norms = row_norms(X)
+    rows = np.flatnonzero(norms > 0)
+    inverse_norms = np.zeros(X.shape[0])
+    inverse_norms[rows] = 1.0 / norms[rows]
+    if sparse.issparse(X):
+        return (sparse.diags(inverse_norms) @ X).tocsr(), rows
+    return X * inverse_norms[:, None].astype(X.dtype), rows
+
+
 def _balanced_samples(rows, n_components, n_per_component, rng):
     """``(n_components, n_per_component)`` row indices, each row used equally.
 
@@ -166,7 +222,11 @@ class SampledRandomProjection(BaseProjection):
     rows whose cosine exceeds 0.2 are grouped (connected components of that
     graph) and each group of at most 3,000 rows gets ``G^{+1/2}``, the
     pseudo-inverse square root of its Gram matrix, so that ``W @ X_hat`` has
-    nearly orthonormal rows. For dense ``X``, ``W`` is the identity.
+    nearly orthonormal rows. For dense ``X``, ``W`` is the identity. Rows
+    whose squared norm would overflow or underflow are divided by a power of
+    two before they are normalised, so ``a * X`` gets the projection of
+    ``X`` for any ``a`` (1e-300 to 1e300); ``X + c`` does not, since the
+    components follow the rows.
 
     If ``Q = (W @ X_hat).T`` had orthonormal columns, ``Q.T`` would be an
     isometry of the data's span, and ``S @ Q.T`` a sparse
@@ -232,23 +292,34 @@ class SampledRandomProjection(BaseProjection):
         self.compute_inverse_components = compute_inverse_components
         self.random_state = random_state
 
+    def _n_per_component(self, n_rows, n_components):
+        if self.n_samples_per_component == "auto":
+            return min(n_rows, -(-_APPEARANCES * n_rows // n_components))
+        return self.n_samples_per_component
+
+    def _fit_nbytes(self, X, n_components):
+        n_samples, n_features = X.shape
+        n_per = min(n_samples, self._n_per_component(n_samples, n_components))
+        # The samples, their signs and S (three 8-byte numbers each), then
+        # the components, dense or with up to n_per rows' non-zeros each.
+        width = n_features
+        if sparse.issparse(X):
+            width = min(n_features, n_per * -(-X.nnz // max(n_samples, 1)))
+        return n_components * (24 * n_per + (X.dtype.itemsize + 4) * width)
+
     def _fit_projection(self, X, n_components, rng):
-        norms = row_norms(X)
-        rows = np.flatnonzero(norms > 0)
+        X_hat, rows = _unit_rows(X)
         if rows.size == 0:
             raise ValueError(
                 "SampledRandomProjection combines training rows, but every "
                 "row of X is zero"
             )
-        if self.n_samples_per_component == "auto":
-            n_per = min(rows.size, -(-_APPEARANCES * rows.size // n_components))
-        else:
-            n_per = self.n_samples_per_component
-            if n_per > rows.size:
-                raise ValueError(
-                    f"n_samples_per_component={n_per} must be <= the number "
-                    f"of non-zero rows of X, {rows.size}"
-                )
+        n_per = self._n_per_component(rows.size, n_components)
+        if n_per > rows.size:
+            raise ValueError(
+                f"n_samples_per_component={n_per} must be <= the number "
+                f"of non-zero rows of X, {rows.size}"
+            )
         samples = _balanced_samples(rows, n_components, n_per, rng)
         # Row i, used in counts[i] components, enters each with weight
         # +-1 / sqrt(counts[i]): every column of S has unit norm.
@@ -260,25 +331,32 @@ class SampledRandomProjection(BaseProjection):
             (weights, samples.ravel(), indptr), shape=(n_components, X.shape[0])
         )
         S.sum_duplicates()
-        inverse_norms = np.zeros(X.shape[0])
-        inverse_norms[rows] = 1.0 / norms[rows]
         if sparse.issparse(X):
-            X_hat = (sparse.diags(inverse_norms) @ X).tocsr()
             W, group_sizes = _whitening(X_hat)
             components = (S @ W) @ X_hat
         else:
             group_sizes = np.ones(X.shape[0], dtype=np.intp)
-            components = S @ (X * inverse_norms[:, None].astype(X.dtype))
+            components = S @ X_hat
 
         # One scale for the whole projection: the median ratio of the squared
-        # distances of random pairs of training rows, after over before.
+        # distances of random pairs of training rows, after over before. If a
+        # squared distance of distinct rows leaves the float range (or the
+        # projected one could), each pair is first divided by a power of two
+        # near its largest entry, which does not change the ratio.
         first = rng.choice(rows, _N_CALIBRATION_PAIRS)
         second = rng.choice(rows, _N_CALIBRATION_PAIRS)
         keep = first != second
         ratio = 0.0
         if keep.any():
-            diff = (X[first[keep]] - X[second[keep]]).astype(components.dtype)
+            A, B = X[first[keep]], X[second[keep]]
+            diff = (A - B).astype(components.dtype, copy=False)
             before = row_norms(diff, squared=True)
+            lost = ~_in_range(before, diff.dtype, np.sqrt(np.finfo(diff.dtype).max))
+            if lost.any() and _row_max(diff[lost]).any():
+                exponents = -np.maximum(_row_exponents(A), _row_exponents(B))
+                diff = _ldexp_rows(A, exponents) - _ldexp_rows(B, exponents)
+                diff = diff.astype(components.dtype, copy=False)
+                before = row_norms(diff, squared=True)
             projected = safe_sparse_dot(diff, components.T, dense_output=True)
             after = np.sum(np.square(projected, dtype=np.float64), axis=1)
             ratio = float(np.median(after[before > 0] / before[before > 0]))
@@ -298,7 +376,10 @@ class SampledRandomProjection(BaseProjection):
         }
 
     def _project(self, X):
-        out = safe_sparse_dot(X, self.components_.T, dense_output=self.dense_output)
+        # Components fitted on float64 project float32 data in float32, as
+        # the other projections do.
+        components = self.components_.astype(X.dtype, copy=False)
+        out = safe_sparse_dot(X, components.T, dense_output=self.dense_output)
         if sparse.issparse(out):
             return out.tocsr()
         return np.asarray(out)
