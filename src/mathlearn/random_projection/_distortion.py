@@ -7,6 +7,7 @@ import numpy as np
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.extmath import row_norms
 
+from mathlearn.utils._optional import import_matplotlib_pyplot
 from mathlearn.utils._sklearn_compat import Interval, validate_params
 
 # Pairs whose differences are formed at once (bounds the dense temporary).
@@ -78,10 +79,8 @@ class PairwiseDistortion:
         -------
         ax : matplotlib Axes
         """
-        import matplotlib.pyplot as plt
-
         if ax is None:
-            ax = plt.gca()
+            ax = import_matplotlib_pyplot().gca()
         low, high = float(self.ratios.min()), float(self.ratios.max())
         if high - low <= 1e-9 * max(abs(high), 1.0):
             low, high = low - 0.05, high + 0.05  # all ratios (nearly) equal
