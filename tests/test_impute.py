@@ -171,6 +171,30 @@ def test_trace_norm_objective_matches_dense_proximal_gradient(svd_solver):
     assert imputer.rank_ < 19
 
 
+def test_arpack_on_a_wide_matrix():
+    """Issue 19: on a wide matrix svds got a start vector of the wrong length.
+
+    ``TraceNormImputer(svd_solver="arpack")`` on 60 x 200 raised "`v0` must
+    have shape (60,)": ARPACK iterates on ``X X^T`` there, whose start
+    vector is a left singular vector.
+    """
+    X = _low_rank(60, 200, 3)
+    X_missing = _hide(X, 0.5)
+    missing = np.isnan(X_missing)
+    # One held-out split and one centring and power: the path is not the
+    # point here, the solver is.
+    imputer = TraceNormImputer(
+        svd_solver="arpack",
+        shrinkage_power=1,
+        center="both",
+        n_folds=1,
+        random_state=0,
+    )
+    X_filled = imputer.fit_transform(X_missing)
+    mean_error = _relative_error(SimpleImputer().fit_transform(X_missing), X, missing)
+    assert _relative_error(X_filled, X, missing) < 0.05 * mean_error
+
+
 def test_trace_norm_with_column_effects_matches_dense_block_descent():
     """Effects fitted jointly with Z: the objective of a dense reference.
 
