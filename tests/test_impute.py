@@ -1013,6 +1013,17 @@ def test_bad_parameters_are_named():
         TraceNormImputer(center="rowz").fit(X)
     with pytest.raises(ValueError, match="'center' parameter"):
         SVDImputer(1, center="auto").fit(X)
+    # inf can never mark a missing entry: X must be finite where observed.
+    for Imputer, params in [(TraceNormImputer, {}), (SVDImputer, {"rank": 1})]:
+        for missing_values in [np.inf, -np.inf]:
+            with pytest.raises(ValueError, match="'missing_values' parameter"):
+                Imputer(missing_values=missing_values, **params).fit(X)
+    # Each fold holds out at least one observed entry; this used to loop
+    # over 10^12 folds.
+    n_obs = int(np.sum(~np.isnan(X)))
+    with pytest.raises(ValueError, match=rf"n_folds=10+ must be <= .* \({n_obs}\)"):
+        TraceNormImputer(n_folds=10**12).fit(X)
+    TraceNormImputer(n_folds=n_obs, n_shrinkages=2, center="both").fit(X)
 
 
 def test_convergence_warning():

@@ -126,7 +126,9 @@ class SVDImputer(_BaseLowRankImputer):
         Also divide each residual by a row scale times a column scale, fitted
         on the observed entries (a bi-scaler).
     missing_values : float or np.nan, default=np.nan
-        The placeholder for missing entries of a dense ``X``.
+        The placeholder for missing entries of a dense ``X``: a finite
+        number or ``np.nan``. Not ``np.inf``: as in scikit-learn's imputers,
+        ``X`` must be finite where observed.
     random_state : int, RandomState instance or None, default=None
         Seeds the randomized SVD that starts the factors.
     verbose : int, default=0
@@ -219,7 +221,7 @@ class SVDImputer(_BaseLowRankImputer):
         "tol": [Interval(Real, 0, None, closed="left")],
         "center": [StrOptions(CENTER_OPTIONS), None],
         "scale": ["boolean"],
-        "missing_values": [Real],
+        "missing_values": [Interval(Real, None, None, closed="neither"), "nan"],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }

@@ -274,7 +274,9 @@ class TraceNormImputer(_BaseLowRankImputer):
         cross-validation over the observed entries, the errors pooled over
         the folds (k paths instead of one, but a much less noisy choice when
         there are few entries). ``"auto"``: 5 folds up to 10,000 observed
-        entries, one held-out fraction above.
+        entries, one held-out fraction above. At most the number of observed
+        entries (each fold holds one out at least); memory grows as
+        ``n_folds`` times the number of observed entries.
     validation_fraction : float, default=0.1
         Fraction of the observed entries held out when ``n_folds`` is 1.
     center : {"auto", "both", "rows", "columns", "global"} or None, \
@@ -296,7 +298,9 @@ class TraceNormImputer(_BaseLowRankImputer):
         Also divide each residual by a row scale times a column scale, fitted
         on the observed entries (the bi-scaler of Hastie et al. 2015).
     missing_values : float or np.nan, default=np.nan
-        The placeholder for missing entries of a dense ``X``.
+        The placeholder for missing entries of a dense ``X``: a finite
+        number or ``np.nan``. Not ``np.inf``: as in scikit-learn's imputers,
+        ``X`` must be finite where observed.
     random_state : int, RandomState instance or None, default=None
         Seeds the held-out split and the initial factors.
     verbose : int, default=0
@@ -474,7 +478,7 @@ class TraceNormImputer(_BaseLowRankImputer):
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "center": [StrOptions(CENTER_OPTIONS | {"auto"}), None],
         "scale": ["boolean"],
-        "missing_values": [Real],
+        "missing_values": [Interval(Real, None, None, closed="neither"), "nan"],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -519,6 +523,12 @@ class TraceNormImputer(_BaseLowRankImputer):
     def _check_params(self, obs):
         if self.max_rank is not None:
             check_rank("max_rank", self.max_rank, obs.shape)
+        n_obs = obs.rows.shape[0]
+        if self.n_folds != "auto" and self.n_folds > n_obs:
+            raise ValueError(
+                f"n_folds={self.n_folds} must be <= the number of observed "
+                f"entries of X ({n_obs}): each fold holds at least one out"
+            )
         if self.shrinkage_power == 2 and self.svd_solver in _ALS_SOLVERS:
             raise ValueError(
                 f"svd_solver={self.svd_solver!r} solves the nuclear norm only "
