@@ -2,16 +2,23 @@
 
 A completer fits ``x_ij = mean + a_i + b_j + s_i t_j u_i . v_j`` on the
 observed entries (see :mod:`mathlearn.impute._centering` for the effects and
-scales). Subclasses fill :meth:`_BaseLowRankImputer._fit_low_rank`, which gets
-the standardised residuals of the observed entries as COO triplets and returns
-the row and column factors, and may choose the centring first
-(:meth:`_BaseLowRankImputer._select`). Everything else -- validation of dense-NaN and
-sparse-observed input, centring, folding new rows in, ``predict_entries`` --
-is written once here.
+scales), on the scale of ``X`` divided by :func:`data_scale`, and on the rows
+and columns that have an observed entry (:func:`active_part`; the others are
+cold starts, predicted from the effects alone). Subclasses fill
+:meth:`_BaseLowRankImputer._fit_low_rank`, which gets the standardised
+residuals of the observed entries as COO triplets and returns the effects and
+the column factors (:class:`LowRankFit`), may choose the centring first
+(:meth:`_BaseLowRankImputer._select`), and fold rows in
+(:meth:`_BaseLowRankImputer._fold_in`). The training rows of the
+fitted :class:`Model` are their fold-in, so ``transform`` and
+``predict_entries`` read one model. Everything else -- validation of dense-NaN
+and sparse-observed input, scaling, centring, ``predict_entries`` -- is
+written once here.
 """
 
 import warnings
 from numbers import Integral
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -21,6 +28,7 @@ from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from mathlearn.impute._centering import (
+    Centering,
     Observed,
     fit_centering,
     fold_in_rows,
@@ -268,6 +276,92 @@ def ridge_rows(pattern, values, B, penalty, method="auto"):
     return np.linalg.solve(gram, rhs[:, :, None])[:, :, 0]
 
 
+def data_scale(vals, centred):
+    """Root-mean-square of ``vals`` (minus their mean if ``centred``), overflow-free.
+
+    The unit in which the completers fit: dividing the observed values by it
+    makes the fit independent of the units of ``X`` (and keeps the solvers
+    away from overflow and underflow). 1 when the values are constant (or
+    all 0).
+    """
+    peak = float(np.max(np.abs(vals), initial=0.0))
+    if peak == 0.0:
+        return 1.0
+    dev = vals / peak
+    if centred:
+        dev = dev - dev.mean()
+    spread = float(np.sqrt(np.mean(dev**2)))
+    return spread * peak if spread > 0 else peak
+
+
+class ActivePart(NamedTuple):
+    """The observed entries renumbered over the rows and columns that have one."""
+
+    obs: Observed  # shape (len(rows), len(cols))
+    rows: np.ndarray  # (n_active_rows,) their indices in X
+    cols: np.ndarray  # (n_active_cols,)
+
+
+def active_part(obs):
+    """:class:`ActivePart` of ``obs``; its entries keep their row-major order."""
+    parts = []
+    for index, size in [(obs.rows, obs.shape[0]), (obs.cols, obs.shape[1])]:
+        present = np.bincount(index, minlength=size) > 0
+        position = np.cumsum(present) - 1
+        parts.append((np.flatnonzero(present), position[index]))
+    (rows, new_rows), (cols, new_cols) = parts
+    active = Observed(new_rows, new_cols, obs.vals, (rows.size, cols.size))
+    return ActivePart(active, rows, cols)
+
+
+def _expand(values, index, size, fill):
+    """``values`` (indexed by the active rows or columns) on all ``size`` of them."""
+    full = np.full((size, *values.shape[1:]), fill, dtype=np.float64)
+    full[index] = values
+    return full
+
+
+def expand_centering(c, part, shape):
+    """A :class:`Centering` of the active part on the whole matrix.
+
+    A row or column with no observed entry has effect 0 and scale 1.
+    """
+    return c._replace(
+        row_effects=_expand(c.row_effects, part.rows, shape[0], 0.0),
+        column_effects=_expand(c.column_effects, part.cols, shape[1], 0.0),
+        row_scales=_expand(c.row_scales, part.rows, shape[0], 1.0),
+        column_scales=_expand(c.column_scales, part.cols, shape[1], 1.0),
+    )
+
+
+class LowRankFit(NamedTuple):
+    """What :meth:`_BaseLowRankImputer._fit_low_rank` returns (unit scale)."""
+
+    effects: Centering  # the effects of the model (refitted with Z or not)
+    column_factors: np.ndarray  # (n_cols, rank)
+    fold_in: object  # what the subclass's ``_fold_in`` needs besides the model
+    attributes: dict  # the subclass's own fitted attributes
+
+
+class Model(NamedTuple):
+    """The fitted model, on the scale of ``X / data_scale``.
+
+    ``effects`` holds the effects of every entry's prediction; its row side
+    (effects and scales of the training rows), like ``row_factors``, is the
+    fold-in of the training rows. ``scaling`` is the centring fitted before
+    the low-rank part: a row's scale is computed from its column side.
+    """
+
+    data_scale: float
+    center: object  # str or None
+    scaling: Centering
+    effects: Centering
+    row_factors: np.ndarray  # (n_rows, rank)
+    column_factors: np.ndarray  # (n_cols, rank)
+    fold_in: object
+    dtype: np.dtype
+
+
 class _BaseLowRankImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Validation, centring, fold-in and ``predict_entries`` of the completers."""
 
@@ -304,6 +398,12 @@ class _BaseLowRankImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator)
     def fit(self, X, y=None):
         """Fit the low-rank model on the observed entries of ``X``.
 
+        A row or column of ``X`` with no observed entry (a cold start) is
+        predicted from the fitted effects alone: ``mean_ + column_effects_``
+        in such a row, ``mean_ + row_effects_`` in such a column (its own
+        effect and factors are 0); an ``EmptyRowWarning`` says how many
+        there are.
+
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
@@ -319,51 +419,121 @@ class _BaseLowRankImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator)
             The fitted imputer.
         """
         X, obs = self._validate_input(X, reset=True)
-        n_rows, n_cols = obs.shape
-        col_counts = np.bincount(obs.cols, minlength=n_cols)
-        never = np.flatnonzero(col_counts == 0)
-        if never.size:
-            shown = never[:10].tolist()
+        if not obs.vals.size:
             raise ValueError(
-                f"features {shown}{' ...' if never.size > 10 else ''} have no "
-                f"observed value in X; {type(self).__name__} cannot learn them: "
-                "drop these columns first"
+                f"X has no observed entry; {type(self).__name__} needs at least one"
             )
-        self._check_params(obs)
+        # The fit runs on X / scale, where the solvers' tolerances and the
+        # penalties are meant (and nothing overflows): it does not depend on
+        # the units of X.
+        scale = data_scale(obs.vals, centred=self.center is not None)
+        obs = obs._replace(vals=obs.vals / scale)
+        part = active_part(obs)
+        self._check_params(part.obs)
+        self._warn_cold_start(obs.shape, part)
         rng = check_random_state(self.random_state)
         # The solvers make many products with thin matrices, where BLAS
         # threads cost more in synchronisation than they save (10x slower on
         # a busy machine); the heavy sparse products are single-threaded.
         with threadpool_limits(limits=1, user_api="blas"):
-            center, selection = self._select(obs, rng)
-            centering = fit_centering(obs, center=center, scale=self.scale)
-            residual = standardize(obs, centering)
+            center, selection = self._select(part.obs, rng)
+            centering = fit_centering(part.obs, center=center, scale=self.scale)
+            residual = standardize(part.obs, centering)
             fitted = self._fit_low_rank(
-                obs, residual, centering, center, rng, selection
+                part.obs, residual, centering, center, rng, selection
             )
-        # The effects are set first: a subclass that refits them jointly with
-        # its factors overrides them through ``fitted``.
+            n_cols = obs.shape[1]
+            model = Model(
+                data_scale=scale,
+                center=center,
+                scaling=expand_centering(centering, part, obs.shape),
+                effects=expand_centering(fitted.effects, part, obs.shape),
+                row_factors=None,
+                column_factors=_expand(fitted.column_factors, part.cols, n_cols, 0),
+                fold_in=fitted.fold_in,
+                dtype=X.dtype,
+            )
+            # The training rows are folded in exactly as transform folds
+            # rows in: transform and predict_entries read one model.
+            a, s, A = self._fold_in_rows(obs, model)
+            model = model._replace(
+                effects=model.effects._replace(row_effects=a, row_scales=s),
+                row_factors=A,
+            )
+            attributes = self._fitted_attributes(obs, model, fitted.attributes)
+        root = np.sqrt(scale)
+        self._model = model
         self.center_ = center
-        self.mean_ = centering.mean
-        self.row_effects_ = centering.row_effects
-        self.column_effects_ = centering.column_effects
-        self.row_scales_ = centering.row_scales
-        self.column_scales_ = centering.column_scales
-        self._centering_fit = centering
-        self._n_observed_fit = obs.rows.shape[0]
-        for name, value in fitted.items():
+        self.mean_ = model.effects.mean * scale
+        self.row_effects_ = a * scale
+        self.column_effects_ = model.effects.column_effects * scale
+        self.row_scales_ = s
+        self.column_scales_ = model.effects.column_scales
+        self.row_factors_ = A * root
+        self.column_factors_ = model.column_factors * root
+        self.rank_ = A.shape[1]
+        for name, value in attributes.items():
             setattr(self, name, value)
-        self.rank_ = self.column_factors_.shape[1]
         return self
+
+    def _warn_cold_start(self, shape, part):
+        """One warning for the rows and columns with no observed entry."""
+        n_rows, n_cols = shape[0] - part.rows.size, shape[1] - part.cols.size
+        if not (n_rows or n_cols):
+            return
+        kinds = [(n_rows, "rows"), (n_cols, "columns")]
+        cold = " and ".join(f"{n} {kind}" for n, kind in kinds if n)
+        warnings.warn(
+            f"{cold} of X have no observed entry; they are predicted from the "
+            "fitted effects alone (mean_ + column_effects_ in such a row, "
+            "mean_ + row_effects_ in such a column)",
+            EmptyRowWarning,
+            stacklevel=4,
+        )
+
+    def _fold_in_rows(self, obs, model):
+        """Row effects, scales and factors of the rows of ``obs`` (unit scale).
+
+        Fitted on each row's observed entries against the column parameters
+        of ``model``: for a training row this is its part of the model.
+        """
+        counts = np.bincount(obs.rows, minlength=obs.shape[0])
+        a, s = fold_in_rows(obs, model.scaling, center=model.center, scale=self.scale)
+        a, A = self._fold_in(obs, model, a, s, counts)
+        return a, s, A
+
+    def _complete(self, X, *, warn_empty_rows):
+        check_is_fitted(self)
+        X, obs = self._validate_input(X, reset=False)
+        model = self._model
+        n_rows, _ = obs.shape
+        counts = np.bincount(obs.rows, minlength=n_rows)
+        if warn_empty_rows and (counts == 0).any():
+            warnings.warn(
+                f"{int((counts == 0).sum())} rows of X have no observed entry; "
+                "they are filled with mean_ + column_effects_",
+                EmptyRowWarning,
+                stacklevel=4,
+            )
+        unit = obs._replace(vals=obs.vals / model.data_scale)
+        a, s, A = self._fold_in_rows(unit, model)
+        e = model.effects
+        completion = (A @ model.column_factors.T) * np.outer(s, e.column_scales)
+        completion += e.mean + a[:, None] + e.column_effects[None, :]
+        completion *= model.data_scale
+        completion[obs.rows, obs.cols] = obs.vals
+        return completion.astype(X.dtype, copy=False)
 
     def transform(self, X):
         """Complete ``X``: observed entries are kept, missing ones predicted.
 
         Each row is folded in: its effect (and scale) and its factors are
         fitted on its observed entries against the fitted column parameters,
-        so a training row gets exactly its fitted completion and a new row is
-        treated the same way. A row with no observed entry gets
-        ``mean_ + column_effects_`` and an ``EmptyRowWarning``.
+        as the training rows were at the end of ``fit``, so a training row
+        gets exactly its fitted completion (what :meth:`predict_entries`
+        reads) and a new row is treated the same way. A row with no
+        observed entry gets ``mean_ + column_effects_`` and an
+        ``EmptyRowWarning``.
 
         Parameters
         ----------
@@ -378,27 +548,27 @@ class _BaseLowRankImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator)
             of a matrix has no missing entries; use :meth:`predict_entries`
             to score single entries of a large matrix).
         """
-        check_is_fitted(self)
-        X, obs = self._validate_input(X, reset=False)
-        n_rows, _ = obs.shape
-        counts = np.bincount(obs.rows, minlength=n_rows)
-        if (counts == 0).any():
-            warnings.warn(
-                f"{int((counts == 0).sum())} rows of X have no observed entry; "
-                "they are filled with mean_ + column_effects_",
-                EmptyRowWarning,
-                stacklevel=2,
-            )
-        a, s = fold_in_rows(
-            obs, self._centering_fit, center=self.center_, scale=self.scale
-        )
-        a, A = self._fold_in(obs, a, s, counts)
-        t = self.column_scales_
-        B = self.column_factors_
-        completion = (A @ B.T) * np.outer(s, t)
-        completion += self.mean_ + a[:, None] + self.column_effects_[None, :]
-        completion[obs.rows, obs.cols] = obs.vals
-        return completion.astype(X.dtype, copy=False)
+        return self._complete(X, warn_empty_rows=True)
+
+    def fit_transform(self, X, y=None):
+        """Fit on ``X``, then complete it (equivalent to ``fit(X).transform(X)``).
+
+        Rows with no observed entry are reported once, by ``fit``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Dense data with missing entries marked by ``missing_values``, or
+            a sparse matrix whose stored entries are the observed values.
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        X_filled : ndarray of shape (n_samples, n_features)
+            The completed matrix, dense.
+        """
+        return self.fit(X)._complete(X, warn_empty_rows=False)
 
     def predict_entries(self, rows, cols):
         """Predict single entries of the training matrix, without densifying.
@@ -415,12 +585,14 @@ class _BaseLowRankImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator)
         values : ndarray of shape (n_entries,)
             The model's value ``mean + a_i + b_j + s_i t_j u_i . v_j`` of
             each entry (observed or not), in ``O(n_entries * rank_)`` time
-            and memory.
+            and memory: for a missing entry, the value ``transform`` gives
+            it (to round-off). Same dtype as the ``X`` passed to ``fit``.
         """
         check_is_fitted(self)
         rows = np.asarray(rows)
         cols = np.asarray(cols)
-        n_rows, n_cols = self.row_factors_.shape[0], self.column_factors_.shape[0]
+        model = self._model
+        n_rows, n_cols = model.row_factors.shape[0], model.column_factors.shape[0]
         for name, index, size in [("rows", rows, n_rows), ("cols", cols, n_cols)]:
             if index.ndim != 1 or not (
                 index.size == 0 or np.issubdtype(index.dtype, np.integer)
@@ -440,16 +612,18 @@ class _BaseLowRankImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator)
                 f"and {cols.shape}"
             )
         rows, cols = rows.astype(np.intp), cols.astype(np.intp)
-        low_rank = row_dot(self.row_factors_, self.column_factors_, rows, cols)
-        return (
-            self.mean_
-            + self.row_effects_[rows]
-            + self.column_effects_[cols]
-            + self.row_scales_[rows] * self.column_scales_[cols] * low_rank
-        )
+        e = model.effects
+        low_rank = row_dot(model.row_factors, model.column_factors, rows, cols)
+        values = e.row_scales[rows] * e.column_scales[cols] * low_rank
+        values += e.mean + e.row_effects[rows] + e.column_effects[cols]
+        values *= model.data_scale
+        return values.astype(model.dtype, copy=False)
 
     def _check_params(self, obs):
-        """Checks of parameters against the data; subclasses extend."""
+        """Checks of parameters against the data; subclasses extend.
+
+        ``obs`` holds the rows and columns with an observed entry.
+        """
 
     def _select(self, obs, rng):
         """The centring to use, and what the selection learnt on the way.
@@ -458,6 +632,15 @@ class _BaseLowRankImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator)
         :meth:`_fit_low_rank`. Subclasses that choose by validation override.
         """
         return self.center, None
+
+    def _fitted_attributes(self, obs, model, attributes):
+        """The subclass's fitted attributes, given the final ``model``.
+
+        ``attributes`` are those :meth:`_fit_low_rank` returned (on the unit
+        scale of ``obs``); returns them on the scale of ``X``, with any that
+        describe the final model.
+        """
+        return attributes
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -468,9 +651,13 @@ class _BaseLowRankImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator)
 
 
 def check_rank(name, value, shape):
-    """``value`` (an int) must be below ``min(shape)``."""
+    """``value`` (an int) must be below ``min(shape)``.
+
+    ``shape`` counts the rows and columns with an observed entry.
+    """
     if isinstance(value, Integral) and value >= min(shape):
         raise ValueError(
             f"{name}={value} must be < min(n_samples, n_features) = "
-            f"{min(shape)}; got n_samples = {shape[0]}, n_features = {shape[1]}"
+            f"{min(shape)}; got n_samples = {shape[0]}, n_features = {shape[1]} "
+            "(counting the rows and columns with an observed entry)"
         )

@@ -361,8 +361,8 @@ def _filled_operator(pattern, residual, U, d, V):
     )
 
 
-def _top_svd(op, k, V_warm, solver, rng, n_oversamples=5, n_power=1):
-    """Top-``k`` SVD of ``op``, warm-started from ``V_warm``.
+def _top_svd(op, k, U_warm, V_warm, solver, rng, n_oversamples=5, n_power=1):
+    """Top-``k`` SVD of ``op``, warm-started from ``U_warm`` and ``V_warm``.
 
     ``solver`` is ``"arpack"``, ``"randomized"`` or ``"dense"`` (a full SVD
     of the dense matrix, for small ones).
@@ -373,7 +373,11 @@ def _top_svd(op, k, V_warm, solver, rng, n_oversamples=5, n_power=1):
         U, sigma, Vt = np.linalg.svd(dense, full_matrices=False)
         return U[:, :k], sigma[:k], Vt[:k].T
     if solver == "arpack":
-        v0 = V_warm[:, 0] if V_warm.shape[1] else None
+        # svds iterates on the smaller of X^T X and X X^T: its start vector
+        # is a right singular vector for a tall matrix, a left one for a
+        # wide one.
+        warm = V_warm if m >= n else U_warm
+        v0 = warm[:, 0] if warm.shape[1] else None
         if v0 is not None and not np.any(v0):
             v0 = None
         U, sigma, Vt = svds(op, k=k, v0=v0, random_state=rng)
@@ -419,7 +423,7 @@ def soft_impute_svd(
     while n_iter < max_iter:
         n_iter += 1
         op = _filled_operator(pattern, residual, U, d, V)
-        Un, sigma, Vn = _top_svd(op, rank, V, solver, rng)
+        Un, sigma, Vn = _top_svd(op, rank, U, V, solver, rng)
         dn = shrink_singular_values(sigma, lam, power)
         keep = dn > 0
         change = _squared_change(U, d, V, Un[:, keep], dn[keep], Vn[:, keep])

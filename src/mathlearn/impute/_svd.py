@@ -9,6 +9,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.extmath import randomized_svd
 
 from mathlearn.impute._base import (
+    LowRankFit,
     Pattern,
     _BaseLowRankImputer,
     check_rank,
@@ -81,20 +82,30 @@ class SVDImputer(_BaseLowRankImputer):
     + alpha/2 (sum_i w_i ||u_i||^2 + sum_j w_j ||v_j||^2)``
 
     with :func:`scipy.optimize.minimize` (``method="L-BFGS-B"``) and the
-    analytic gradient, vectorised over the observed entries. The model of an
-    entry is ``mean_ + a_i + b_j + u_i . v_j``; with ``center=None`` and
-    ``rank=1`` it is ``u_i v_j``, an athlete's speed times a course's
-    difficulty. Observed entries are kept by ``transform``.
+    analytic gradient, vectorised over the observed entries; the effects are
+    refitted with the factors. The model of an entry is
+    ``mean_ + a_i + b_j + u_i . v_j``; with ``center=None`` and ``rank=1``
+    it is ``u_i v_j``, an athlete's speed times a course's difficulty.
+    Observed entries are kept by ``transform``.
+
+    The fit does not depend on the units of ``X``: it runs on ``X`` divided
+    by the root-mean-square of its observed entries after removing their
+    mean (without removing it when ``center=None``), so the residuals
+    ``e_ij`` and ``alpha`` are numbers on that scale, and completing
+    ``a X + c`` gives ``a`` times the completion of ``X`` plus ``c``.
 
     Sparse input is accepted, and then its *stored entries are the observed
-    values* (unstored entries are missing; a stored NaN is an error).
+    values* (unstored entries are missing; a stored NaN is an error). A row
+    or column with no observed entry is predicted from the effects alone
+    (see :meth:`fit`).
 
     Parameters
     ----------
     rank : int, default=10
         Number of factors; must be below ``min(n_samples, n_features)``.
     alpha : float, default=1e-2
-        Weight of the L2 penalty on the factors.
+        Weight of the L2 penalty on the factors, on the scale of ``X``
+        divided by the root-mean-square of its centred observed entries.
     regularization : {"uniform", "weighted"}, default="uniform"
         ``"uniform"``: every row and column weighs 1 (``w_i = w_j = 1``).
         ``"weighted"``: each weighs its number of observed entries, so the
@@ -115,7 +126,9 @@ class SVDImputer(_BaseLowRankImputer):
         Also divide each residual by a row scale times a column scale, fitted
         on the observed entries (a bi-scaler).
     missing_values : float or np.nan, default=np.nan
-        The placeholder for missing entries of a dense ``X``.
+        The placeholder for missing entries of a dense ``X``: a finite
+        number or ``np.nan``. Not ``np.inf``: as in scikit-learn's imputers,
+        ``X`` must be finite where observed.
     random_state : int, RandomState instance or None, default=None
         Seeds the randomized SVD that starts the factors.
     verbose : int, default=0
@@ -124,23 +137,28 @@ class SVDImputer(_BaseLowRankImputer):
     Attributes
     ----------
     row_factors_ : ndarray of shape (n_samples_fit, rank)
-        The factors ``u_i`` of the training rows.
+        The factors ``u_i`` of the training rows: their fold-in (see Notes).
+        Zero for a row with no observed entry.
     column_factors_ : ndarray of shape (n_features, rank)
-        The factors ``v_j``.
+        The factors ``v_j``; zero for a column with no observed entry.
     rank_ : int
         Equal to ``rank``.
     objective_ : float
-        Final value of the penalised objective.
+        The penalised objective at the fitted factors and effects (on the
+        scale of ``X`` divided by the root-mean-square of its centred
+        observed entries).
     center_ : str or None
         The centring used, equal to ``center``.
     mean_ : float
         Global mean removed (0 when ``center=None``).
     row_effects_ : ndarray of shape (n_samples_fit,)
-        Row effects of the training rows.
+        Row effects of the training rows (0 for a row with no observed
+        entry).
     column_effects_ : ndarray of shape (n_features,)
-        Column effects.
+        Column effects (0 for a column with no observed entry).
     row_scales_ : ndarray of shape (n_samples_fit,)
-        Row scales of the training rows (ones unless ``scale=True``).
+        Row scales of the training rows (ones unless ``scale=True``),
+        relative to the root-mean-square of the centred observed entries.
     column_scales_ : ndarray of shape (n_features,)
         Column scales (ones unless ``scale=True``).
     n_iter_ : int
@@ -163,12 +181,13 @@ class SVDImputer(_BaseLowRankImputer):
     matrix divided by the observed fraction. Objective and gradient cost
     ``O(|O| rank)``; memory is ``O(|O| + (n_samples + n_features) rank)``.
 
-    Given the column factors, the optimal ``u_i`` is the ridge fit of row
-    ``i``'s residuals on them, with penalty ``alpha * w_i``. ``transform``
-    folds every row in like this: a training row gets its fitted completion
-    (up to the optimiser's tolerance) and a new row is treated the same way.
-    The effects are fitted before the factors (they are not refitted with
-    them).
+    Given the column factors and effects, the optimal ``u_i`` (with the
+    row effect, when there is one) is the ridge fit of row ``i``'s residuals
+    on them, with penalty ``alpha * w_i``. The fit ends with this exact
+    block update of every training row (from where L-BFGS stopped, it can
+    only lower the objective); ``transform`` folds every row in the same
+    way, so a training row gets exactly its fitted completion (the value
+    :meth:`predict_entries` reads) and a new row is treated the same way.
 
     References
     ----------
@@ -202,7 +221,7 @@ class SVDImputer(_BaseLowRankImputer):
         "tol": [Interval(Real, 0, None, closed="left")],
         "center": [StrOptions(CENTER_OPTIONS), None],
         "scale": ["boolean"],
-        "missing_values": [Real],
+        "missing_values": [Interval(Real, None, None, closed="neither"), "nan"],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -293,34 +312,55 @@ class SVDImputer(_BaseLowRankImputer):
             )
         theta = result.x
         offset = (m + n) * rank
-        fitted = {
-            "row_factors_": theta[: m * rank].reshape(m, rank),
-            "column_factors_": theta[m * rank : offset].reshape(n, rank),
-            "objective_": float(result.fun),
-            "n_iter_": int(result.nit),
-        }
+        effects = centering
         if fit_rows:
-            fitted["row_effects_"] = theta[offset : offset + m]
+            effects = effects._replace(row_effects=theta[offset : offset + m])
             offset += m
         if fit_cols:
-            fitted["column_effects_"] = theta[offset : offset + n]
-        return fitted
+            effects = effects._replace(column_effects=theta[offset : offset + n])
+        column_factors = theta[m * rank : (m + n) * rank].reshape(n, rank)
+        return LowRankFit(effects, column_factors, None, {"n_iter_": int(result.nit)})
 
-    def _fold_in(self, obs, row_effects, row_scales, counts):
+    def _fold_in(self, obs, model, row_effects, row_scales, counts):
         """Joint ridge fit of each row's effect (unpenalised) and factors."""
-        t = self.column_scales_
+        e = model.effects
+        t = e.column_scales
         s = row_scales[obs.rows]
-        target = (obs.vals - self.mean_ - self.column_effects_[obs.cols]) / (
-            s * t[obs.cols]
-        )
+        target = (obs.vals - e.mean - e.column_effects[obs.cols]) / (s * t[obs.cols])
         penalty = self.alpha * self._weights(counts)
         pattern = Pattern(obs)
-        if self.center_ not in ("both", "rows"):
+        if model.center not in ("both", "rows"):
             return row_effects, ridge_rows(
-                pattern, target, self.column_factors_, penalty
+                pattern, target, model.column_factors, penalty
             )
         # Unknowns (r_i / s_i, u_i) against design (1 / t_j, v_j).
         effects, A = ridge_rows_with_effect(
-            pattern, target, self.column_factors_, penalty, 1.0 / t
+            pattern, target, model.column_factors, penalty, 1.0 / t
         )
         return effects * row_scales, A
+
+    def _fitted_attributes(self, obs, model, attributes):
+        """The objective at the final factors (after the rows' fold-in)."""
+        m, n = obs.shape
+        e = model.effects
+        inv_scale = 1.0 / (e.row_scales[obs.rows] * e.column_scales[obs.cols])
+        theta = [model.row_factors.ravel(), model.column_factors.ravel()]
+        fit_rows = model.center in ("both", "rows")
+        fit_cols = model.center in ("both", "columns")
+        if fit_rows:
+            theta.append(e.row_effects)
+        if fit_cols:
+            theta.append(e.column_effects)
+        objective, _ = factor_objective(
+            np.concatenate(theta),
+            Pattern(obs),
+            (obs.vals - e.mean) * inv_scale,
+            inv_scale,
+            model.column_factors.shape[1],
+            self.alpha,
+            self._weights(np.bincount(obs.rows, minlength=m)),
+            self._weights(np.bincount(obs.cols, minlength=n)),
+            fit_rows,
+            fit_cols,
+        )
+        return {**attributes, "objective_": objective}

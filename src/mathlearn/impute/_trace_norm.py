@@ -2,12 +2,14 @@
 
 import warnings
 from numbers import Integral, Real
+from typing import NamedTuple
 
 import numpy as np
 from scipy.sparse.linalg import svds
 from sklearn.exceptions import ConvergenceWarning
 
 from mathlearn.impute._base import (
+    LowRankFit,
     Observed,
     Pattern,
     _BaseLowRankImputer,
@@ -123,6 +125,14 @@ def _ridge_fold_in(pattern, residual, column_factors, penalty, row_effects, refi
     )
 
 
+class RidgeFoldIn(NamedTuple):
+    """How a row is folded in: ridge on the column factors, then rescaled."""
+
+    penalty: np.ndarray  # (rank,) per component: sigma_k - d_k
+    ratio: np.ndarray  # (rank,) d_relax / d
+    refit_rows: bool  # the row effect is refitted with the factors
+
+
 def _subset(obs, mask):
     return Observed(obs.rows[mask], obs.cols[mask], obs.vals[mask], obs.shape)
 
@@ -158,13 +168,22 @@ class TraceNormImputer(_BaseLowRankImputer):
     (row, column, value) triplets and ``Z`` as ``U diag(d) V^T``. Sparse
     input is accepted, and then its *stored entries are the observed values*
     (unstored entries are missing, unlike scikit-learn's dense convention;
-    a stored NaN is an error).
+    a stored NaN is an error). A row or column with no observed entry is
+    predicted from the effects alone (see :meth:`fit`).
+
+    The fit does not depend on the units of ``X``: it runs on ``X``
+    divided by the root-mean-square of its observed entries after removing
+    their mean (without removing it when ``center=None``), so completing
+    ``a X + c`` gives ``a`` times the completion of ``X`` plus ``c``, and
+    ``shrinkage`` is a number on that scale.
 
     Parameters
     ----------
     shrinkage : "auto" or float, default="auto"
         The weight ``lambda >= 0`` of the nuclear norm, on the scale of the
-        standardised residuals. ``"auto"`` picks it on held-out observed
+        standardised residuals (``X`` divided by the root-mean-square of its
+        centred observed entries, see above, and by the row and column scales
+        when ``scale=True``). ``"auto"`` picks it on held-out observed
         entries (see ``n_folds``), from ``n_shrinkages`` values spaced
         geometrically from ``lambda_max`` (the largest singular value of the
         zero-filled residual matrix, above which ``Z = 0``) down to
@@ -255,7 +274,9 @@ class TraceNormImputer(_BaseLowRankImputer):
         cross-validation over the observed entries, the errors pooled over
         the folds (k paths instead of one, but a much less noisy choice when
         there are few entries). ``"auto"``: 5 folds up to 10,000 observed
-        entries, one held-out fraction above.
+        entries, one held-out fraction above. At most the number of observed
+        entries (each fold holds one out at least); memory grows as
+        ``n_folds`` times the number of observed entries.
     validation_fraction : float, default=0.1
         Fraction of the observed entries held out when ``n_folds`` is 1.
     center : {"auto", "both", "rows", "columns", "global"} or None, \
@@ -277,7 +298,9 @@ class TraceNormImputer(_BaseLowRankImputer):
         Also divide each residual by a row scale times a column scale, fitted
         on the observed entries (the bi-scaler of Hastie et al. 2015).
     missing_values : float or np.nan, default=np.nan
-        The placeholder for missing entries of a dense ``X``.
+        The placeholder for missing entries of a dense ``X``: a finite
+        number or ``np.nan``. Not ``np.inf``: as in scikit-learn's imputers,
+        ``X`` must be finite where observed.
     random_state : int, RandomState instance or None, default=None
         Seeds the held-out split and the initial factors.
     verbose : int, default=0
@@ -286,7 +309,7 @@ class TraceNormImputer(_BaseLowRankImputer):
     Attributes
     ----------
     shrinkage_ : float
-        The shrinkage used for the final fit.
+        The shrinkage used for the final fit (on the scale of ``shrinkage``).
     relaxation_ : float
         The relaxation used for the final fit (see ``relax``).
     shrinkage_power_ : int
@@ -302,22 +325,28 @@ class TraceNormImputer(_BaseLowRankImputer):
         folds) for each shrinkage of ``shrinkage_path_``, at the chosen
         relaxation and centring, on the scale of ``X``.
     singular_values_ : ndarray of shape (`rank_`,)
-        Singular values of ``Z`` (after relaxation).
+        Singular values of ``Z = row_factors_ @ column_factors_.T`` (after
+        relaxation), on the scale of ``X``.
     row_factors_ : ndarray of shape (n_samples_fit, `rank_`)
-        ``U diag(d_relax / sqrt(d))`` for the training rows, so that
-        ``Z = row_factors_ @ column_factors_.T``.
+        The fold-in of each training row (see Notes):
+        ``U diag(d_relax / sqrt(d))`` at the exact solution, so that
+        ``Z = row_factors_ @ column_factors_.T``. Zero for a row with no
+        observed entry.
     column_factors_ : ndarray of shape (n_features, `rank_`)
         ``V diag(sqrt(d))``, so that ``Z = row_factors_ @ column_factors_.T``.
+        Zero for a column with no observed entry.
     rank_ : int
         Rank of ``Z``.
     mean_ : float
         Global mean removed (0 when ``center=None``).
     row_effects_ : ndarray of shape (n_samples_fit,)
-        Row effects of the training rows.
+        Row effects of the training rows (0 for a row with no observed
+        entry).
     column_effects_ : ndarray of shape (n_features,)
-        Column effects.
+        Column effects (0 for a column with no observed entry).
     row_scales_ : ndarray of shape (n_samples_fit,)
-        Row scales of the training rows (ones unless ``scale=True``).
+        Row scales of the training rows (ones unless ``scale=True``),
+        relative to the root-mean-square of the centred observed entries.
     column_scales_ : ndarray of shape (n_features,)
         Column scales (ones unless ``scale=True``).
     n_iter_ : int
@@ -384,13 +413,16 @@ class TraceNormImputer(_BaseLowRankImputer):
     The solution ``Z = U diag(d) V^T`` also minimises
     ``1/2 ||P_O(R - A B^T)||^2 + lambda/2 (||A||^2 + ||B||^2)`` at
     ``A = U diag(sqrt(d))``, ``B = V diag(sqrt(d))``. So the factors of a
-    row are the ridge fit of its observed entries on ``B``: ``transform``
-    folds every row in this way (jointly with its unpenalised row effect,
-    when there is one; with ``shrinkage_power=2`` the penalty of component
-    ``k`` is ``sigma_k - d_k = lambda^2 / sigma_k``, for which the same
-    identity holds), then multiplies each component by ``d_relax / d``;
-    this returns the fitted completion for a training row and extends the
-    model to new rows.
+    row are the ridge fit of its observed entries on ``B``: rows are folded
+    in this way (jointly with their unpenalised row effect, when there is
+    one; with ``shrinkage_power=2`` the penalty of component ``k`` is
+    ``sigma_k - d_k = lambda^2 / sigma_k``, for which the same identity
+    holds), then each component is multiplied by ``d_relax / d``. The fit
+    ends by folding in every training row (an exact block update given
+    ``B``, ``O(|O| r^2)``): a solve stopped by ``tol`` is not the exact
+    solution, and its rows would differ from their fold-in. So
+    ``transform`` returns a training row's fitted completion, the value
+    :meth:`predict_entries` reads, and extends the model to new rows.
 
     ``transform`` returns a dense array; for a large sparse matrix use
     :meth:`predict_entries`.
@@ -446,7 +478,7 @@ class TraceNormImputer(_BaseLowRankImputer):
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "center": [StrOptions(CENTER_OPTIONS | {"auto"}), None],
         "scale": ["boolean"],
-        "missing_values": [Real],
+        "missing_values": [Interval(Real, None, None, closed="neither"), "nan"],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -491,6 +523,12 @@ class TraceNormImputer(_BaseLowRankImputer):
     def _check_params(self, obs):
         if self.max_rank is not None:
             check_rank("max_rank", self.max_rank, obs.shape)
+        n_obs = obs.rows.shape[0]
+        if self.n_folds != "auto" and self.n_folds > n_obs:
+            raise ValueError(
+                f"n_folds={self.n_folds} must be <= the number of observed "
+                f"entries of X ({n_obs}): each fold holds at least one out"
+            )
         if self.shrinkage_power == 2 and self.svd_solver in _ALS_SOLVERS:
             raise ValueError(
                 f"svd_solver={self.svd_solver!r} solves the nuclear norm only "
@@ -901,53 +939,65 @@ class TraceNormImputer(_BaseLowRankImputer):
                 stacklevel=3,
             )
         U, d, V = solution.U, solution.d, solution.V
-        root = np.sqrt(d)
         relaxed = d
         if relaxation > 0:
             d_ls = _least_squares_singular_values(pattern, residual, U, V)
             relaxed = d + relaxation * (d_ls - d)
-        # Fold-in is the ridge fit on column_factors_ = V sqrt(d), penalty
+        # Fold-in is the ridge fit on column_factors = V sqrt(d), penalty
         # sigma_k - d_k on component k (lambda for power 1), which returns
-        # U sqrt(d) for a training row, then this rescaling.
-        self._relaxed_ratio = relaxed / d if d.size else d
-        self._fold_in_penalty = filled_singular_values(d, lam, power) - d
-        effects = {}
-        if joint:
-            effects = {
-                "mean_": centering.mean,
-                "row_effects_": centering.row_effects,
-                "column_effects_": centering.column_effects,
-            }
-        return {
-            **effects,
-            "shrinkage_": float(lam),
-            "relaxation_": relaxation,
-            "shrinkage_power_": power,
-            "shrinkage_path_": path,
-            "validation_errors_": errors,
-            "singular_values_": relaxed,
-            "row_factors_": U * (relaxed / root if d.size else root),
-            "column_factors_": V * root,
-            "n_iter_": n_iter,
-        }
+        # U sqrt(d) for a training row at the exact solution, then this
+        # rescaling.
+        fold_in = RidgeFoldIn(
+            penalty=filled_singular_values(d, lam, power) - d,
+            ratio=relaxed / d if d.size else d,
+            refit_rows=self._joint_rows(center),
+        )
+        return LowRankFit(
+            effects=centering,
+            column_factors=V * np.sqrt(d),
+            fold_in=fold_in,
+            attributes={
+                "shrinkage_": float(lam),
+                "relaxation_": relaxation,
+                "shrinkage_power_": power,
+                "shrinkage_path_": path,
+                "validation_errors_": errors,
+                "n_iter_": n_iter,
+            },
+        )
 
-    def _fold_in(self, obs, row_effects, row_scales, counts):
+    def _fold_in(self, obs, model, row_effects, row_scales, counts):
         """Ridge fit of each row's factors (penalty ``shrinkage_`` for power 1)."""
-        t = self.column_scales_
+        e = model.effects
+        t = e.column_scales
         residual = (
-            obs.vals
-            - self.mean_
-            - row_effects[obs.rows]
-            - self.column_effects_[obs.cols]
+            obs.vals - e.mean - row_effects[obs.rows] - e.column_effects[obs.cols]
         ) / (row_scales[obs.rows] * t[obs.cols])
         # A row effect fitted jointly with the factors is folded in with
         # them, unpenalised (as at the fit's optimum).
         row_effects, A = _ridge_fold_in(
             Pattern(obs),
             residual,
-            self.column_factors_,
-            self._fold_in_penalty,
+            model.column_factors,
+            model.fold_in.penalty,
             row_effects,
-            self._joint_rows(self.center_),
+            model.fold_in.refit_rows,
         )
-        return row_effects, A * self._relaxed_ratio
+        return row_effects, A * model.fold_in.ratio
+
+    def _fitted_attributes(self, obs, model, attributes):
+        """Validation errors on the scale of ``X``, and the singular values.
+
+        The singular values are those of ``Z = row_factors_ @
+        column_factors_.T``, the model's (from the QR factors of both).
+        """
+        A, B = model.row_factors, model.column_factors
+        sigma = np.zeros(0)
+        if A.shape[1]:
+            core = np.linalg.qr(A, mode="r") @ np.linalg.qr(B, mode="r").T
+            sigma = np.linalg.svd(core, compute_uv=False)
+        return {
+            **attributes,
+            "validation_errors_": attributes["validation_errors_"] * model.data_scale,
+            "singular_values_": sigma * model.data_scale,
+        }
