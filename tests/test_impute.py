@@ -11,6 +11,7 @@ from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.impute import KNNImputer, SimpleImputer
 
+from mathlearn.exceptions import EmptyRowWarning
 from mathlearn.impute import SVDImputer, TraceNormImputer
 from mathlearn.impute._base import Pattern, observed_entries, ridge_rows, row_dot
 from mathlearn.impute._soft_impute import (
@@ -18,7 +19,6 @@ from mathlearn.impute._soft_impute import (
     shrink_singular_values,
     spectral_penalty,
 )
-from mathlearn.impute._som import EmptyRowWarning
 from mathlearn.impute._svd import factor_objective
 
 

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from sklearn.decomposition import PCA
 from sklearn.impute import KNNImputer, SimpleImputer
 
+from mathlearn.exceptions import EmptyRowWarning
 from mathlearn.impute import SOMImputer
-from mathlearn.impute._som import EmptyRowWarning
 from mathlearn.som import SelfOrganizingMap, _core
 
 

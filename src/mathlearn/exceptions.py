@@ -6,7 +6,7 @@ Every warning mathlearn issues is either one of scikit-learn's
 :class:`MathlearnWarning` defined here, so that it can be filtered precisely.
 """
 
-__all__ = ["MathlearnWarning"]
+__all__ = ["EmptyRowWarning", "MathlearnWarning"]
 
 
 class MathlearnWarning(UserWarning):
@@ -24,4 +24,34 @@ class MathlearnWarning(UserWarning):
     ...     warnings.warn("plots skipped", MathlearnWarning)
     >>> caught[0].category.__name__
     'MathlearnWarning'
+    """
+
+
+class EmptyRowWarning(MathlearnWarning):
+    """A row or column of X has no observed entry, so it is filled from the rest.
+
+    Raised once per call by the imputers when some rows (or, for the low-rank
+    completers, columns) of ``X`` have no observed value: such a row carries
+    no information of its own. :class:`~mathlearn.impute.SOMImputer` fills
+    it with the feature means; :class:`~mathlearn.impute.TraceNormImputer` and
+    :class:`~mathlearn.impute.SVDImputer` fill it from their fitted effects
+    (``mean_ + column_effects_`` in an empty row, ``mean_ + row_effects_`` in
+    an empty column). The message says how many rows and columns were
+    affected. Drop such rows first, or silence the warning with
+    ``warnings.simplefilter("ignore", EmptyRowWarning)`` when this is
+    expected (a ratings matrix with cold-start users or items).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import numpy as np
+    >>> from mathlearn.exceptions import EmptyRowWarning
+    >>> from mathlearn.impute import SOMImputer
+    >>> X = np.array([[1.0, 2.0], [np.nan, np.nan], [3.0, 4.0], [2.0, 3.0]])
+    >>> imputer = SOMImputer(n_rows=2, n_cols=1, random_state=0).fit(X)
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _ = imputer.transform(X)
+    >>> [w.category.__name__ for w in caught]
+    ['EmptyRowWarning']
     """

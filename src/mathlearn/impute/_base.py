@@ -27,6 +27,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
+from mathlearn.exceptions import EmptyRowWarning
 from mathlearn.impute._centering import (
     Centering,
     Observed,
@@ -34,7 +35,6 @@ from mathlearn.impute._centering import (
     fold_in_rows,
     standardize,
 )
-from mathlearn.impute._som import EmptyRowWarning
 from mathlearn.utils._sklearn_compat import _fit_context, validate_data
 
 _CHUNK = 1 << 18
@@ -401,8 +401,9 @@ class _BaseLowRankImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator)
         A row or column of ``X`` with no observed entry (a cold start) is
         predicted from the fitted effects alone: ``mean_ + column_effects_``
         in such a row, ``mean_ + row_effects_`` in such a column (its own
-        effect and factors are 0); an ``EmptyRowWarning`` says how many
-        there are.
+        effect and factors are 0); one
+        :class:`~mathlearn.exceptions.EmptyRowWarning` says how many there
+        are.
 
         Parameters
         ----------
@@ -533,7 +534,7 @@ class _BaseLowRankImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator)
         gets exactly its fitted completion (what :meth:`predict_entries`
         reads) and a new row is treated the same way. A row with no
         observed entry gets ``mean_ + column_effects_`` and an
-        ``EmptyRowWarning``.
+        :class:`~mathlearn.exceptions.EmptyRowWarning`.
 
         Parameters
         ----------

@@ -8,7 +8,7 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from mathlearn.exceptions import MathlearnWarning
+from mathlearn.exceptions import EmptyRowWarning
 from mathlearn.som import _core
 from mathlearn.utils._sklearn_compat import (
     Interval,
@@ -24,10 +24,6 @@ _UNITS_PER_SQRT_ROW = 10
 # 0.8, see the sigma_end parameter. The bubble keeps the map's default
 # (_core._DEFAULT_SIGMA_END).
 _GAUSSIAN_SIGMA_END = 0.5
-
-
-class EmptyRowWarning(MathlearnWarning):
-    """A row has no observed feature, so it is filled with the feature means."""
 
 
 class SOMImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
@@ -146,8 +142,8 @@ class SOMImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
     A row with no observed feature has no best unit: ``fit`` skips it, and
     ``transform`` fills it with ``statistics_`` and issues an
-    ``EmptyRowWarning``. A feature with no observed training value cannot be
-    learnt and raises a ``ValueError``.
+    :class:`~mathlearn.exceptions.EmptyRowWarning`. A feature with no
+    observed training value cannot be learnt and raises a ``ValueError``.
 
     References
     ----------
