@@ -1161,3 +1161,16 @@ def test_squared_change_is_the_relative_change_of_the_dense_matrices(shape):
     got = _squared_change(U0, d0, V0, U1, d1, V1)
     assert got == pytest.approx(expected, rel=1e-6)
     assert _squared_change(U0, 0 * d0, V0, U1, d1, V1) == 1.0
+
+
+@pytest.mark.parametrize("n_features, expected_rank", [(4, 3), (10, 9), (30, 10)])
+def test_svd_imputer_default_rank_fits_small_tables(n_features, expected_rank):
+    """rank="auto" works on tables with 10 or fewer features (iris, diabetes)."""
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(80, 2)) @ rng.normal(size=(2, n_features))
+    X[rng.rand(*X.shape) < 0.2] = np.nan
+    imputer = SVDImputer(random_state=0).fit(X)
+    assert imputer.rank == "auto" and imputer.rank_ == expected_rank
+    assert np.isfinite(imputer.transform(X)).all()
+    with pytest.raises(ValueError, match=f"rank={n_features} must be <"):
+        SVDImputer(rank=n_features).fit(X)

@@ -20,6 +20,9 @@ from mathlearn.impute._base import (
 from mathlearn.impute._centering import CENTER_OPTIONS
 from mathlearn.utils._sklearn_compat import Interval, StrOptions
 
+# rank="auto": at most this many factors, fewer when the table is smaller.
+_AUTO_RANK = 10
+
 
 def factor_objective(
     theta, pattern, target, inv_scale, rank, alpha, w_row, w_col, fit_rows, fit_cols
@@ -101,8 +104,11 @@ class SVDImputer(_BaseLowRankImputer):
 
     Parameters
     ----------
-    rank : int, default=10
-        Number of factors; must be below ``min(n_samples, n_features)``.
+    rank : int or "auto", default="auto"
+        Number of factors; an int must be below ``min(n_samples,
+        n_features)``. ``"auto"`` takes ``min(10, min(n_samples, n_features)
+        - 1)`` (rows and columns with an observed entry), so the default
+        works on tables with few features; the rank used is ``rank_``.
     alpha : float, default=1e-2
         Weight of the L2 penalty on the factors, on the scale of ``X``
         divided by the root-mean-square of its centred observed entries.
@@ -142,7 +148,7 @@ class SVDImputer(_BaseLowRankImputer):
     column_factors_ : ndarray of shape (n_features, rank)
         The factors ``v_j``; zero for a column with no observed entry.
     rank_ : int
-        Equal to ``rank``.
+        The number of factors fitted: ``rank``, or what ``"auto"`` chose.
     objective_ : float
         The penalised objective at the fitted factors and effects (on the
         scale of ``X`` divided by the root-mean-square of its centred
@@ -214,7 +220,7 @@ class SVDImputer(_BaseLowRankImputer):
     """
 
     _parameter_constraints = {
-        "rank": [Interval(Integral, 1, None, closed="left")],
+        "rank": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "regularization": [StrOptions({"uniform", "weighted"})],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -230,7 +236,7 @@ class SVDImputer(_BaseLowRankImputer):
 
     def __init__(
         self,
-        rank=10,
+        rank="auto",
         *,
         alpha=1e-2,
         regularization="uniform",
@@ -254,7 +260,13 @@ class SVDImputer(_BaseLowRankImputer):
         self.verbose = verbose
 
     def _check_params(self, obs):
-        check_rank("rank", self.rank, obs.shape)
+        check_rank("rank", self._rank(obs.shape), obs.shape)
+
+    def _rank(self, shape):
+        """The rank to fit: ``rank``, or ``"auto"`` resolved for ``shape``."""
+        if self.rank == "auto":
+            return max(1, min(_AUTO_RANK, min(shape) - 1))
+        return self.rank
 
     def _weights(self, counts):
         if self.regularization == "weighted":
@@ -263,7 +275,7 @@ class SVDImputer(_BaseLowRankImputer):
 
     def _fit_low_rank(self, obs, residual, centering, center, rng, selection):
         m, n = obs.shape
-        rank = self.rank
+        rank = self._rank(obs.shape)
         pattern = Pattern(obs)
         w_row = self._weights(np.bincount(obs.rows, minlength=m))
         w_col = self._weights(np.bincount(obs.cols, minlength=n))
