@@ -347,6 +347,22 @@ def test_attention_scores_beyond_the_float_range_are_not_nan(dtype, magnitude):
     )
 
 
+def test_attention_scores_overflowing_to_minus_inf_are_not_a_masked_row():
+    # Every visible score of the query is below -1e308: the row is not fully
+    # masked, its weights go to its largest score (key 0, score -2**1200).
+    huge = 2.0**600
+    Q = np.array([[[1.0, 0.0]]]) * huge
+    K = np.array([[[-1.0, 0.0], [-2.0, 0.0], [3.0, 0.0]]]) * huge
+    V = np.array([[[1.0], [2.0], [3.0]]])
+    keep = np.array([True, True, False])
+    for mask in (keep, keep.astype(int), np.where(keep, 0.0, -np.inf)):
+        out, cache = attention_forward(Q, K, V, mask=mask)
+        np.testing.assert_array_equal(cache.P, [[[1.0, 0.0, 0.0]]])
+        np.testing.assert_array_equal(out, [[[1.0]]])
+    out, cache = attention_forward(Q, K[:, :2], V[:, :2])
+    np.testing.assert_array_equal(cache.P, [[[1.0, 0.0]]])
+
+
 def test_attention_tiny_scores_give_uniform_weights():
     rng = np.random.RandomState(27)
     Q, K, V = rng.normal(size=(3, 2, 4, 3)) * 1e-200

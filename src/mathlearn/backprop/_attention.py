@@ -125,9 +125,10 @@ def _shifted_scores(Q, K, scale, mask):
     """``S - rowmax(S)`` for the masked scores ``S = scale Q K^T (+ mask)``.
 
     Each row is at most 0, ``-inf`` on removed keys, and all ``-inf`` on a
-    fully masked row. A row maximum that is not finite means a fully masked
-    row, or a score that overflowed (``|Q| |K|`` near the float range gives
-    +inf, NaN or -inf scores); then the scores are recomputed by
+    fully masked row. A row maximum of -inf where the mask removes every key
+    is such a row; any other maximum that is not finite means a score
+    overflowed (``|Q| |K|`` near the float range gives +inf, NaN or -inf
+    scores), and the scores are recomputed by
     :func:`_rescaled_shifted_scores`.
     """
     # Scaling Q (T_q x d_k) is cheaper than scaling the scores (T_q x T_k).
@@ -137,7 +138,16 @@ def _shifted_scores(Q, K, scale, mask):
         _apply_mask(S, mask)
     m = S.max(axis=-1, keepdims=True)
     if not np.isfinite(m).all():
-        return _rescaled_shifted_scores(Q, K, scale, mask)
+        removed = m == -np.inf
+        if mask is None or np.isnan(m).any() or np.isposinf(m).any():
+            return _rescaled_shifted_scores(Q, K, scale, mask)
+        if mask.dtype == bool:
+            blocked = ~mask.any(axis=-1, keepdims=True)
+        else:
+            blocked = np.isneginf(mask).all(axis=-1, keepdims=True)
+        if (removed & ~blocked).any():
+            return _rescaled_shifted_scores(Q, K, scale, mask)
+        m[removed] = 0.0
     S -= m
     return S
 
