@@ -91,10 +91,13 @@ def folded_factors(completer):
 def _top_n(scores, positions, n):
     """Per row, the ``n`` best (score descending, then position ascending).
 
-    ``positions`` (increasing along each row) label the columns of
-    ``scores``; a row with fewer than ``n`` columns keeps them all. Ties at
-    the cut are broken by the smaller position, so the result is the first
-    ``n`` of a stable sort of each row by decreasing score.
+    ``positions`` label the columns of ``scores`` (one row broadcast to all,
+    or one per row); a row with fewer than ``n`` columns keeps them all.
+    Equal scores are taken in column order, so the result is the first ``n``
+    of a stable sort of each row by decreasing score: when equal scores
+    appear in increasing position along each row, as in a block of items or
+    in a kept top-n followed by a block of later items, ties go to the
+    smaller position.
     """
     n_rows, n_cols = scores.shape
     if n_cols > n:
