@@ -1,5 +1,6 @@
 """Synthetic data generators: shapes, the documented model, bad input."""
 
+import tracemalloc
 import zipfile
 
 import numpy as np
@@ -218,3 +219,13 @@ def test_load_movielens_errors_name_the_path(tmp_path):
         load_movielens(tmp_path / "notes.txt")
     with pytest.raises(ValueError, match="'path' parameter"):
         load_movielens(3)
+
+
+def test_ratings_memory_grows_with_the_ratings_not_the_matrix():
+    # 100,000 x 50,000 pairs (40 GB as a dense float64 matrix), 10^6 ratings.
+    tracemalloc.start()
+    ratings, truth = make_ratings(100_000, 50_000, 1_000_000, random_state=0)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert len(ratings) == 1_000_000 and truth.shape == (1_000_000,)
+    assert peak < 400 * 1_000_000  # bytes: a few arrays of n_ratings values

@@ -1,6 +1,7 @@
 """RatingsRecommender: ids, cold start, top-N, Spark export, model selection."""
 
 import json
+import tracemalloc
 import warnings
 
 import numpy as np
@@ -218,6 +219,7 @@ def _save_als_model(spark, path, users, items, rank):
     spark.createDataFrame(items, schema).write.parquet(f"{path}/itemFactors")
 
 
+@pytest.mark.slow
 def test_als_factors_load_into_spark(ratings, tmp_path):
     pytest.importorskip("pyspark")
     from pyspark.ml.recommendation import ALSModel
@@ -316,6 +318,11 @@ def test_bad_input_is_named(X, y, error, match):
         RatingsRecommender(SVDImputer(rank=1)).fit(X, y)
 
 
+def test_a_completer_error_says_which_matrix():
+    with pytest.raises(ValueError, match="2 users .* x 1 items .* rank=1 must be"):
+        RatingsRecommender(SVDImputer(rank=1)).fit([[1, 2], [3, 2]], [3.0, 4.0])
+
+
 def test_bad_parameters_are_named(ratings):
     with pytest.raises(InvalidParameterError, match="completer"):
         RatingsRecommender(completer="svd").fit([[1, 2], [2, 3]], [1.0, 2.0])
@@ -326,3 +333,17 @@ def test_bad_parameters_are_named(ratings):
         model.recommend([[1, 2]])
     with pytest.raises(ValueError, match="expecting 2 features"):
         model.predict([[1], [2]])
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_recommend_memory_does_not_grow_with_users_times_items():
+    frame, _ = make_ratings(3000, 20_000, 60_000, random_state=0)
+    model = _fit(SVDImputer(rank=2, alpha=1.0, max_iter=20, random_state=0), frame)
+    users = model.user_ids_
+    dense_bytes = users.shape[0] * model.item_ids_.shape[0] * 8  # 480 MB
+    tracemalloc.start()
+    top = model.recommend(users, n=10)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert len(top) == 10 * users.shape[0]
+    assert peak < dense_bytes / 10

@@ -156,7 +156,8 @@ class RatingsRecommender(RegressorMixin, BaseEstimator):
     item_ids_ : ndarray of shape (n_items,)
         The distinct item ids, sorted; item ``item_ids_[j]`` is column ``j``.
     n_features_in_ : int
-        Number of columns of ``X`` seen during fit (2).
+        Number of columns of ``X`` seen during fit (2, unless ``X`` carries
+        further, unused columns).
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of the columns of ``X`` seen during fit. Defined only when
         ``X`` has column names that are all strings.
@@ -260,7 +261,15 @@ class RatingsRecommender(RegressorMixin, BaseEstimator):
         indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=shape[0]))])
         matrix = sp.csr_matrix((ratings, cols, indptr), shape=shape)
         completer = TraceNormImputer() if self.completer is None else self.completer
-        completer = clone(completer).fit(matrix)
+        completer = clone(completer)
+        try:
+            completer.fit(matrix)
+        except ValueError as error:
+            raise ValueError(
+                f"{type(completer).__name__} cannot be fitted on the matrix of "
+                f"{shape[0]} users (its n_samples) x {shape[1]} items (its "
+                f"n_features) with {ratings.shape[0]} rated pairs: {error}"
+            ) from error
         self.completer_ = completer
         self.user_ids_ = user_ids
         self.item_ids_ = item_ids
