@@ -6,7 +6,7 @@ Every warning mathlearn issues is either one of scikit-learn's
 :class:`MathlearnWarning` defined here, so that it can be filtered precisely.
 """
 
-__all__ = ["EmptyRowWarning", "MathlearnWarning"]
+__all__ = ["ColdStartWarning", "EmptyRowWarning", "MathlearnWarning"]
 
 
 class MathlearnWarning(UserWarning):
@@ -24,6 +24,35 @@ class MathlearnWarning(UserWarning):
     ...     warnings.warn("plots skipped", MathlearnWarning)
     >>> caught[0].category.__name__
     'MathlearnWarning'
+    """
+
+
+class ColdStartWarning(MathlearnWarning):
+    """Some users or items were not seen in fit: they get the fitted effects.
+
+    Issued once per call by :meth:`~mathlearn.recommend.RatingsRecommender.predict`
+    and :meth:`~mathlearn.recommend.RatingsRecommender.recommend`, with the
+    number of such pairs or users. A pair whose user (item) is unknown is
+    predicted as the global mean plus the known item's (user's) effect.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from mathlearn.exceptions import ColdStartWarning
+    >>> from mathlearn.impute import SVDImputer
+    >>> from mathlearn.recommend import RatingsRecommender
+    >>> X = [[1, 7], [1, 8], [2, 7], [2, 9], [3, 8]]
+    >>> model = RatingsRecommender(SVDImputer(rank=1, random_state=0))
+    >>> model = model.fit(X, [4.0, 3.0, 5.0, 2.0, 3.5])
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     y_pred = model.predict([[1, 7], [4, 7], [5, 6]])
+    >>> caught[0].category.__name__
+    'ColdStartWarning'
+    >>> print(caught[0].message)
+    2 of 3 pairs have a user or an item not seen in fit (2 with an unseen user,
+    1 with an unseen item); they are predicted from the fitted effects: mean_
+    plus the effect of the side that was seen
     """
 
 

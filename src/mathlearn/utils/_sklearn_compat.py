@@ -7,6 +7,7 @@ directly where it is used.
 
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import (
+    HasMethods,
     Hidden,
     Interval,
     InvalidParameterError,
@@ -17,6 +18,7 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.validation import validate_data
 
 __all__ = [
+    "HasMethods",
     "Hidden",
     "Interval",
     "InvalidParameterError",
