@@ -14,7 +14,7 @@ from sklearn.utils._param_validation import (
     StrOptions,
     validate_params,
 )
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import _check_sample_weight, validate_data
 
 __all__ = [
     "Hidden",
@@ -22,6 +22,7 @@ __all__ = [
     "InvalidParameterError",
     "Options",
     "StrOptions",
+    "_check_sample_weight",
     "_fit_context",
     "validate_data",
     "validate_params",
