@@ -472,3 +472,91 @@ def test_complex_input_is_rejected_not_truncated(name):
 def test_zero_features_are_named():
     with pytest.raises(ValueError, match="at least one feature"):
         nadaraya_watson(np.ones((2, 0)), np.ones((3, 0)), np.ones(3), 1.0)
+
+
+def _weighted_data(seed=0):
+    X, y = _data(n=40, d=2, seed=seed)
+    weights = np.random.RandomState(seed + 1).randint(0, 4, size=len(y))
+    return X, y, weights
+
+
+@pytest.mark.parametrize("kernel", sorted(PROFILES))
+def test_integer_weights_weight_the_kernel_like_repeated_rows(kernel):
+    X, y, weights = _weighted_data()
+    Xq = np.random.RandomState(2).uniform(-2, 2, size=(15, 2))
+    reg = NadarayaWatsonRegressor(kernel=kernel, bandwidth=0.8)
+    reg.fit(X, y, sample_weight=weights)
+    repeated = NadarayaWatsonRegressor(kernel=kernel, bandwidth=0.8).fit(
+        np.repeat(X, weights, axis=0), np.repeat(y, weights)
+    )
+    K = weights * PROFILES[kernel](pairwise_distances(Xq, X) / 0.8)
+    np.testing.assert_allclose(reg.predict(Xq), K @ y / K.sum(axis=1), rtol=1e-12)
+    np.testing.assert_allclose(reg.predict(Xq), repeated.predict(Xq), rtol=1e-12)
+
+
+@pytest.mark.parametrize("kernel", ["gaussian", "tricube"])
+@pytest.mark.parametrize("bandwidth", ["loo_cv", "scott", "silverman"])
+def test_weighted_bandwidth_choice_equals_repeated_rows(kernel, bandwidth):
+    X, y, weights = _weighted_data()
+    reg = NadarayaWatsonRegressor(kernel=kernel, bandwidth=bandwidth)
+    reg.fit(X, y, sample_weight=weights)
+    X_rep, y_rep = np.repeat(X, weights, axis=0), np.repeat(y, weights)
+    repeated = NadarayaWatsonRegressor(kernel=kernel, bandwidth=bandwidth)
+    repeated.fit(X_rep, y_rep)
+    np.testing.assert_allclose(reg.bandwidth_, repeated.bandwidth_, rtol=1e-10)
+    if bandwidth == "loo_cv" and kernel == "gaussian":
+        # Brute-force leave-one-out on the repeated rows: drop each row, refit.
+        Z = X_rep / reg.bandwidth_
+        errors = []
+        for i in range(len(y_rep)):
+            keep = np.arange(len(y_rep)) != i
+            K = PROFILES[kernel](pairwise_distances(Z[i : i + 1], Z[keep]))[0]
+            errors.append(K @ y_rep[keep] / K.sum() - y_rep[i])
+        np.testing.assert_allclose(reg.cv_mse_, np.mean(np.square(errors)), rtol=1e-9)
+
+
+@pytest.mark.parametrize("kernel", ["gaussian", "uniform"])
+@pytest.mark.parametrize("bandwidth", ["loo_cv", "scott", 0.5])
+def test_zero_weights_equal_dropping_rows(kernel, bandwidth):
+    X, y, weights = _weighted_data(seed=3)
+    Xq = np.random.RandomState(4).uniform(-2, 2, size=(15, 2))
+    reg = NadarayaWatsonRegressor(kernel=kernel, bandwidth=bandwidth)
+    reg.fit(X, y, sample_weight=weights)
+    dropped = NadarayaWatsonRegressor(kernel=kernel, bandwidth=bandwidth)
+    dropped.fit(X[weights > 0], y[weights > 0], sample_weight=weights[weights > 0])
+    np.testing.assert_allclose(reg.bandwidth_, dropped.bandwidth_, rtol=1e-12)
+    np.testing.assert_allclose(reg.predict(Xq), dropped.predict(Xq), rtol=1e-12)
+    attention = reg.attention_weights(Xq)
+    if sparse.issparse(attention):
+        attention = attention.toarray()
+    assert attention.shape == (15, 40)
+    assert np.all(attention[:, weights == 0] == 0)
+    np.testing.assert_allclose(attention @ y, reg.predict(Xq), rtol=1e-12)
+
+
+def test_sample_weight_is_routed_through_a_pipeline():
+    from sklearn import config_context
+    from sklearn.pipeline import make_pipeline
+
+    X, y, weights = _weighted_data()
+    direct = NadarayaWatsonRegressor().fit(X, y, sample_weight=weights)
+    unweighted = NadarayaWatsonRegressor().fit(X, y)
+    assert not np.allclose(direct.predict(X), unweighted.predict(X))
+    pipe = make_pipeline(NadarayaWatsonRegressor())
+    pipe.fit(X, y, nadarayawatsonregressor__sample_weight=weights)
+    np.testing.assert_allclose(pipe.predict(X), direct.predict(X))
+    with config_context(enable_metadata_routing=True):
+        routed = make_pipeline(
+            NadarayaWatsonRegressor().set_fit_request(sample_weight=True)
+        ).fit(X, y, sample_weight=weights)
+        np.testing.assert_allclose(routed.predict(X), direct.predict(X))
+
+
+def test_invalid_sample_weight_is_rejected():
+    X, y, weights = _weighted_data()
+    with pytest.raises(ValueError, match="[Nn]egative"):
+        NadarayaWatsonRegressor().fit(X, y, sample_weight=-weights)
+    with pytest.raises(ValueError, match="sample_weight"):
+        NadarayaWatsonRegressor().fit(X, y, sample_weight=weights[:-1])
+    with pytest.raises(ValueError, match="at least 2 samples of positive weight"):
+        NadarayaWatsonRegressor().fit(X, y, sample_weight=np.eye(len(y))[0])

@@ -627,3 +627,84 @@ def test_plots_without_matplotlib_say_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     with pytest.raises(ModuleNotFoundError, match="pip install matplotlib"):
         som.plot_u_matrix()
+
+
+def _weighted_blobs(seed=0):
+    X, _ = make_blobs(n_samples=60, centers=3, n_features=3, random_state=seed)
+    weights = np.random.RandomState(seed + 1).randint(0, 4, size=len(X))
+    return X, weights
+
+
+def _batch_map_reference(X, W, H_of_epoch, n_epochs):
+    """Kohonen's batch map, one explicit loop per unit (no weights)."""
+    for epoch in range(n_epochs):
+        H = H_of_epoch(epoch)
+        best = np.argmin(cdist(X, W, "sqeuclidean"), axis=1)
+        W = np.array(
+            [
+                (H[v, best][:, None] * X).sum(0) / H[v, best].sum()
+                if H[v, best].sum() > 0
+                else W[v]
+                for v in range(len(W))
+            ]
+        )
+    return W
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"n_rows": 4, "n_cols": 3, "topology": "hexagonal"},
+        {"neighborhood": "bubble", "init": "pca", "n_epochs": 5},
+    ],
+)
+def test_integer_weights_equal_repeated_rows(params):
+    X, weights = _weighted_blobs()
+    som = SelfOrganizingMap(**params).fit(X, sample_weight=weights)
+    repeated = SelfOrganizingMap(**params).fit(np.repeat(X, weights, axis=0))
+    np.testing.assert_allclose(
+        som.cluster_centers_, repeated.cluster_centers_, rtol=1e-10, atol=1e-12
+    )
+
+
+def test_weighted_batch_update_against_explicit_sums():
+    # Planted initial weights and a fixed radius: the weighted batch map is
+    # the unweighted reference on the rows repeated by their weights.
+    X, weights = _weighted_blobs(seed=2)
+    W0 = X[[0, 10, 20, 30, 40, 50]].reshape(2, 3, 3)
+    som = SelfOrganizingMap(2, 3, sigma=0.7, sigma_end=0.7, n_epochs=4, init=W0)
+    som.fit(X, sample_weight=weights)
+    coords = _core.grid_coordinates(2, 3, "rectangular")
+    H = np.exp(-cdist(coords, coords, "sqeuclidean") / (2 * 0.7**2))
+    expected = _batch_map_reference(
+        np.repeat(X, weights, axis=0), W0.reshape(6, 3), lambda _: H, 4
+    )
+    np.testing.assert_allclose(som.cluster_centers_, expected, rtol=1e-10)
+
+
+@pytest.mark.parametrize("init", ["pca", "random"])
+def test_zero_weights_equal_dropped_rows(init):
+    X, weights = _weighted_blobs(seed=3)
+    keep = weights > 0
+    som = SelfOrganizingMap(3, 3, init=init, random_state=0)
+    som.fit(X, sample_weight=weights)
+    dropped = SelfOrganizingMap(3, 3, init=init, random_state=0)
+    dropped.fit(X[keep], sample_weight=weights[keep])
+    if init == "pca":
+        np.testing.assert_allclose(som.cluster_centers_, dropped.cluster_centers_)
+    else:
+        # The random draw is over a different number of rows, so only its
+        # support is pinned: every initial unit is a row of positive weight.
+        rng = np.random.RandomState(0)
+        picked = _core.random_init(X, 9, rng, weights.astype(float))
+        assert all(np.any(np.all(p == X[keep], axis=1)) for p in picked)
+    assert som.labels_.shape == (len(X),)
+
+
+def test_sample_weight_needs_the_batch_algorithm():
+    X, weights = _weighted_blobs()
+    with pytest.raises(ValueError, match="sample_weight needs algorithm='batch'"):
+        SelfOrganizingMap(3, 1, algorithm="online").fit(X, sample_weight=weights)
+    with pytest.raises(ValueError, match="[Nn]egative"):
+        SelfOrganizingMap(3, 1).fit(X, sample_weight=-weights)

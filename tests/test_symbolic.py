@@ -508,3 +508,34 @@ def test_two_stage_rejects_parameter_of_the_wrong_length():
     a = np.repeat([0.5, 1.0, 2.0, 3.0], 15)
     with pytest.raises(ValueError, match="parameter has 59 values but X has 60"):
         SymbolicRegressor(generations=0).fit_two_stage(r[:, None], np.exp(-r), a[1:])
+
+
+def test_fitted_regressor_round_trips_through_skops():
+    sio = pytest.importorskip("skops.io")
+    rng = np.random.RandomState(0)
+    X = rng.uniform(0.5, 2.0, size=(40, 2))
+    y = 1.5 * np.exp(X[:, 0]) - X[:, 1] ** 2
+    reg = SymbolicRegressor(generations=1, random_state=0).fit(X, y)
+    data = sio.dumps(reg)
+    untrusted = sio.get_untrusted_types(data=data)
+    # Only the public estimator needs trusting: no private mathlearn type, no
+    # pandas or sympy internals.
+    assert untrusted == ["mathlearn.symbolic._symbolic.SymbolicRegressor"]
+    assert not [name for name in untrusted if name.rsplit(".", 1)[-1].startswith("_")]
+    loaded = sio.loads(data, trusted=untrusted)
+    X_new = rng.uniform(0.5, 2.0, size=(10, 2))
+    np.testing.assert_array_equal(loaded.predict(X_new), reg.predict(X_new))
+    assert loaded.sympy_expr_ == reg.sympy_expr_
+    pd.testing.assert_frame_equal(loaded.pareto_front_, reg.pareto_front_)
+
+
+def test_pareto_front_sympy_column_round_trips_exactly():
+    # The front keeps sympy.srepr strings; the DataFrame and sympy_expr_ parse
+    # them back: compare with the formulas sympy prints for the expressions.
+    X = np.linspace(0.1, 1, 30)[:, None]
+    reg = SymbolicRegressor(generations=0).fit(X, 0.5 + 2 * np.exp(X[:, 0]))
+    front = reg.pareto_front_
+    for text, expr in zip(front["expression"], front["sympy"], strict=True):
+        assert sympy.sstr(expr, full_prec=False) == text
+    assert front["selected"].sum() == 1
+    assert reg.sympy_expr_ == front["sympy"][front["selected"]].iloc[0]

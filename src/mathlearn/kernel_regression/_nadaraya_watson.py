@@ -32,6 +32,7 @@ from sklearn.utils.validation import check_is_fitted
 from mathlearn.utils._sklearn_compat import (
     Interval,
     StrOptions,
+    _check_sample_weight,
     _fit_context,
     validate_data,
 )
@@ -201,11 +202,12 @@ def _softmax_numerators(shifted_r2, coefficient):
     return np.exp(exponent, out=exponent)
 
 
-def _dense_weights(r2, kernel, exponent):
+def _dense_weights(r2, kernel, exponent, sample_weight=None):
     """Attention weights (rows sum to 1) from squared distances in work units.
 
-    The scaled squared distances are ``4**exponent * r2``. A row whose kernel
-    weights are all zero gets weight 1 on its nearest key.
+    The scaled squared distances are ``4**exponent * r2``; the kernel value of
+    key ``i`` is multiplied by ``sample_weight[i]`` (positive) when given. A
+    row whose kernel weights are all zero gets weight 1 on its nearest key.
     """
     nearest = np.argmin(r2, axis=-1)
     if kernel == "gaussian":
@@ -215,6 +217,8 @@ def _dense_weights(r2, kernel, exponent):
         weights = _call_kernel(kernel, _to_scaled(np.sqrt(r2), exponent))
     else:
         weights = _COMPACT_KERNELS[kernel](_to_scaled(r2, 2 * exponent))
+    if sample_weight is not None:
+        weights *= sample_weight
     total = weights.sum(axis=-1)
     empty = total <= 0.0
     if np.any(empty):
@@ -236,23 +240,42 @@ def _chunk_map(func, n_rows, n_cols, n_jobs):
     )
 
 
-def _loo_sse(Z, Y, scales, kernel, metric, n_jobs):
+def _loo_weights(sample_weight, n):
+    """Weighted targets' factor and the diagonal kept by a leave-one-out fit.
+
+    Sample weights count repetitions: leaving one sample out removes one unit
+    of its weight, so point ``i`` keeps ``max(w_i - 1, 0)`` of its weight in
+    its own prediction (none without weights), and its squared error counts
+    ``w_i`` times. Integer weights thus give the errors of repeated rows.
+    Returns ``(w, kept)``: ``w`` is None without weights, and ``kept`` the
+    fraction of each diagonal weight that stays.
+    """
+    if sample_weight is None:
+        return None, np.zeros(n)
+    return sample_weight, np.maximum(sample_weight - 1.0, 0.0) / sample_weight
+
+
+def _loo_sse(Z, Y, scales, kernel, metric, n_jobs, sample_weight=None):
     """Leave-one-out sum of squared errors for each bandwidth ``scales[k] * Z``.
 
     One pass over row chunks: the distances of a chunk are computed once and
-    reused for every scale. Leaving point ``i`` out only drops the diagonal
-    weight ``K(0)`` of row ``i`` before normalising, so no refit is needed.
+    reused for every scale. Leaving point ``i`` out only scales the diagonal
+    weight ``K(0)`` of row ``i`` (to 0 without sample weights, see
+    :func:`_loo_weights`) before normalising, so no refit is needed.
     """
     n = Z.shape[0]
     sq_norms = np.einsum("ij,ij->i", Z, Z)
+    w, kept = _loo_weights(sample_weight, n)
+    WY = Y if w is None else w[:, None] * Y
 
     def chunk_sse(rows):
         local = np.arange(rows.stop - rows.start)
         diagonal = (local, rows.start + local)
         r2 = _sq_distances(Z[rows], Z, metric, sq_norms)
+        r2[diagonal] = 0.0
         if callable(kernel):
             r = np.sqrt(r2)
-        r2[diagonal] = np.inf
+        r2[diagonal] = np.where(kept[rows] > 0, 0.0, np.inf)
         nearest = np.argmin(r2, axis=1)
         if kernel == "gaussian":
             # softmax(-r2 / 2 c**2) is unchanged by the shift; it keeps the
@@ -263,17 +286,17 @@ def _loo_sse(Z, Y, scales, kernel, metric, n_jobs):
         for k, scale in enumerate(scales):
             if kernel == "gaussian":
                 weights = _softmax_numerators(r2, -0.5 / scale**2)
-                weights[diagonal] = 0.0
             elif callable(kernel):
                 weights = _call_kernel(kernel, r / scale)
-                weights[diagonal] = 0.0
             else:
                 weights = _COMPACT_KERNELS[kernel](r2 / scale**2)
-            total = weights.sum(axis=1)
+            weights[diagonal] *= kept[rows]
+            total = weights.sum(axis=1) if w is None else weights @ w
             empty = total <= 0.0
-            pooled = (weights @ Y) / np.where(empty, 1.0, total)[:, None]
+            pooled = (weights @ WY) / np.where(empty, 1.0, total)[:, None]
             pooled[empty] = Y_nearest[empty]
-            out[k] = np.sum((pooled - Y_rows) ** 2)
+            errors = np.sum((pooled - Y_rows) ** 2, axis=1)
+            out[k] = errors.sum() if w is None else errors @ w[rows]
         return out
 
     return np.sum(_chunk_map(chunk_sse, n, n, n_jobs), axis=0)
@@ -309,7 +332,9 @@ def _gaussian_ladder(r2, widest, steps, n_octaves):
     yield 2.0**n_octaves, weights
 
 
-def _gaussian_loo_sse(Z, Y, widest, steps, n_octaves, metric, n_jobs, queries=None):
+def _gaussian_loo_sse(
+    Z, Y, widest, steps, n_octaves, metric, n_jobs, queries=None, sample_weight=None
+):
     """Leave-one-out SSE of the Gaussian kernel along one :func:`_gaussian_ladder`.
 
     Returns the factors ``widest / sqrt(a)`` and their sums of squared
@@ -317,24 +342,36 @@ def _gaussian_loo_sse(Z, Y, widest, steps, n_octaves, metric, n_jobs, queries=No
     default), each predicted from all the others. The diagonal distance is set
     to infinity, so point ``i`` has weight 0 (at most ``1e-304`` after
     clipping the exponent) in its own prediction; the nearest other point
-    keeps weight 1 at every factor, so no row's weights vanish.
+    keeps weight 1 at every factor, so no row's weights vanish. With sample
+    weights (see :func:`_loo_weights`) a point of weight ``w_i > 1`` keeps
+    distance 0 to itself, so its kernel value stays 1, of which ``1`` is
+    subtracted from its weight ``w_i``.
     """
     sq_norms = np.einsum("ij,ij->i", Z, Z)
     if queries is None:
         queries = np.arange(Z.shape[0])
+    w = sample_weight
+    WY = Y if w is None else w[:, None] * Y
 
     def chunk_sse(rows):
         index = queries[rows]
         r2 = _sq_distances(Z[index], Z, metric, sq_norms)
-        r2[np.arange(len(index)), index] = np.inf
+        repeated = np.zeros(len(index)) if w is None else (w[index] > 1.0) * 1.0
+        r2[np.arange(len(index)), index] = np.where(repeated > 0, 0.0, np.inf)
         r2 -= np.min(r2, axis=1)[:, None]
         Y_rows = Y[index]
         out = []
         for _, weights in _gaussian_ladder(r2, widest, steps, n_octaves):
-            pooled = weights @ Y
-            pooled /= weights.sum(axis=1)[:, None]
-            pooled -= Y_rows
-            out.append(np.einsum("ij,ij->", pooled, pooled))
+            if w is None:
+                pooled = weights @ Y
+                pooled /= weights.sum(axis=1)[:, None]
+                pooled -= Y_rows
+                out.append(np.einsum("ij,ij->", pooled, pooled))
+            else:
+                pooled = weights @ WY - repeated[:, None] * Y_rows
+                pooled /= (weights @ w - repeated)[:, None]
+                pooled -= Y_rows
+                out.append(np.einsum("i,ij,ij->", w[index], pooled, pooled))
         return out
 
     sse = np.sum(_chunk_map(chunk_sse, len(queries), Z.shape[0], n_jobs), axis=0)
@@ -352,28 +389,38 @@ def _parabola_vertex(x, y):
     return x1 - 0.5 * numerator / denominator
 
 
-def _reference_scale(X, factor):
+def _reference_scale(X, factor, sample_weight=None):
     """Per-feature ``factor * std``; a constant feature gets std 1.
 
     Each feature is divided by a power of two near its largest magnitude
-    first (exact), so that its squares cannot overflow.
+    first (exact), so that its squares cannot overflow. Sample weights count
+    repetitions: the variance divides by ``sum(sample_weight) - 1``.
     """
-    if X.shape[0] > 1:
+    n = X.shape[0] if sample_weight is None else sample_weight.sum()
+    if n > 1:
         _, exponents = np.frexp(np.max(np.abs(X), axis=0))
-        std = np.ldexp(np.ldexp(X, -exponents).std(axis=0, ddof=1), exponents)
+        X_scaled = np.ldexp(X, -exponents)
+        if sample_weight is None:
+            std = X_scaled.std(axis=0, ddof=1)
+        else:
+            X_scaled -= np.average(X_scaled, axis=0, weights=sample_weight)
+            std = np.sqrt(sample_weight @ X_scaled**2 / (n - 1))
+        std = np.ldexp(std, exponents)
     else:
         std = np.zeros(X.shape[1])
     std = np.where(std > 0, std, 1.0)
     return factor * std
 
 
-def _rule_of_thumb(X, rule):
+def _rule_of_thumb(X, rule, sample_weight=None):
     n, d = X.shape
+    if sample_weight is not None:
+        n = sample_weight.sum()
     if rule == "scott":
         factor = n ** (-1.0 / (d + 4))
     else:
         factor = (n * (d + 2) / 4.0) ** (-1.0 / (d + 4))
-    return _reference_scale(X, factor)
+    return _reference_scale(X, factor, sample_weight)
 
 
 def nadaraya_watson(queries, keys, values, bandwidth, kernel="gaussian"):
@@ -594,6 +641,18 @@ or array-like of shape (n_features,), default="loo_cv"
     costs tens of passes per feature, so use it for ``n`` up to a few
     thousand.
 
+    **Sample weights.** ``fit(X, y, sample_weight=w)`` predicts
+    ``sum_i w_i K(r_i) y_i / sum_i w_i K(r_i)``. Weights count repetitions,
+    so an integer weight gives the model of the repeated row everywhere: the
+    rules of thumb use ``n = sum(w)`` and the weighted variance divided by
+    ``sum(w) - 1``, and leaving one sample out removes one unit of its weight
+    (point ``i`` keeps ``max(w_i - 1, 0)`` of it in its own prediction) while
+    its squared error counts ``w_i`` times; ``cv_mse_`` divides by
+    ``sum(w)``. Points of weight 0 are dropped, and get weight 0 in
+    :meth:`attention_weights`. Scaling all weights by a constant therefore
+    changes the leave-one-out and rule-of-thumb bandwidths (as repeating every
+    row would), not the prediction at a given bandwidth.
+
     **Memory.** The Gaussian and callable kernels are evaluated in row chunks
     of about 2**20 weights, so memory stays bounded for any ``n``; time is
     ``O(n_queries * n_samples * n_features)``. The compact kernels query a
@@ -669,7 +728,7 @@ or array-like of shape (n_features,), default="loo_cv"
         self.n_jobs = n_jobs
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Store the training set and choose the bandwidth.
 
         Parameters
@@ -678,6 +737,11 @@ or array-like of shape (n_features,), default="loo_cv"
             Training inputs.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Training targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the training points; None gives each
+            weight 1. A point's kernel value is multiplied by its weight, and
+            weights count repetitions: an integer weight equals repeating the
+            row, a zero weight equals dropping it (see Notes).
 
         Returns
         -------
@@ -701,21 +765,35 @@ or array-like of shape (n_features,), default="loo_cv"
             )
         if callable(self.kernel):
             _call_kernel(self.kernel, np.array([0.0, 0.5, 1.0, 2.0]))
+        support = None
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            )
+            if np.any(sample_weight == 0):
+                support = np.flatnonzero(sample_weight)
+                sample_weight = sample_weight[support]
+                Y = Y[support]
         X_centered = X.astype(np.float64)
-        center = X_centered.mean(axis=0)
+        if support is not None:
+            X_centered = X_centered[support]
+        center = np.average(X_centered, axis=0, weights=sample_weight)
         X_centered -= center
         cv_mse = None
         if isinstance(self.bandwidth, str) and self.bandwidth.startswith("loo_cv"):
-            if X.shape[0] < 2:
+            if X_centered.shape[0] < 2:
                 raise ValueError(
-                    f"bandwidth={self.bandwidth!r} needs at least 2 samples, got "
-                    f"n_samples={X.shape[0]}"
+                    f"bandwidth={self.bandwidth!r} needs at least 2 samples of "
+                    f"positive weight, got n_samples={X_centered.shape[0]}"
                 )
             bandwidth, cv_mse = self._loo_bandwidth(
-                X_centered, Y, per_feature=self.bandwidth == "loo_cv_per_feature"
+                X_centered,
+                Y,
+                per_feature=self.bandwidth == "loo_cv_per_feature",
+                sample_weight=sample_weight,
             )
         elif isinstance(self.bandwidth, str):
-            bandwidth = _rule_of_thumb(X_centered, self.bandwidth)
+            bandwidth = _rule_of_thumb(X_centered, self.bandwidth, sample_weight)
         else:
             bandwidth = _check_bandwidth_array(self.bandwidth, X.shape[1])
 
@@ -726,6 +804,8 @@ or array-like of shape (n_features,), default="loo_cv"
         self._Z_fit = Z
         self._Z_sq_norms = np.einsum("ij,ij->i", Z, Z)
         self._Y = Y
+        self._sample_weight = sample_weight
+        self._support = support
         if isinstance(self.kernel, str) and self.kernel in _COMPACT_KERNELS:
             self._tree = NearestNeighbors(metric=self.metric).fit(Z)
         self.X_fit_ = X
@@ -735,28 +815,34 @@ or array-like of shape (n_features,), default="loo_cv"
             self.cv_mse_ = cv_mse
         return self
 
-    def _loo_bandwidth(self, X_centered, Y, per_feature):
+    def _loo_bandwidth(self, X_centered, Y, per_feature, sample_weight):
         """Scott's bandwidth times the leave-one-out-optimal factor(s), and the MSE.
 
         The search runs on the targets centred and divided by a power of two
         (``2**y_exponent``): the errors are invariant to the shift and scale
         exactly with the power of two, and their squares cannot overflow.
+        The MSE divides the (weighted) SSE by the total weight.
         """
-        reference = _rule_of_thumb(X_centered, "scott")
+        reference = _rule_of_thumb(X_centered, "scott", sample_weight)
         Z = X_centered / reference
-        Y = Y - Y.mean(axis=0)
+        Y = Y - np.average(Y, axis=0, weights=sample_weight)
         y_exponent = int(np.frexp(np.max(np.abs(Y)))[1])
         Y = np.ldexp(Y, -y_exponent)
+        total_weight = len(Y) if sample_weight is None else sample_weight.sum()
 
         def mse(sse):
             with np.errstate(over="ignore"):
-                return float(np.ldexp(sse / Y.size, 2 * y_exponent))
+                return float(
+                    np.ldexp(sse / (total_weight * Y.shape[1]), 2 * y_exponent)
+                )
 
-        def sse(scales):
-            return _loo_sse(Z, Y, scales, self.kernel, self.metric, self.n_jobs)
+        def sse(scales, Z=Z):
+            return _loo_sse(
+                Z, Y, scales, self.kernel, self.metric, self.n_jobs, sample_weight
+            )
 
         if self.kernel == "gaussian":
-            factor, best_sse = self._gaussian_loo_factor(Z, Y)
+            factor, best_sse = self._gaussian_loo_factor(Z, Y, sample_weight)
         else:
             grid_sse = sse(_LOO_GRID)
             best = int(np.argmin(grid_sse))
@@ -782,8 +868,7 @@ or array-like of shape (n_features,), default="loo_cv"
 
         def relative_sse(log_factors):
             Z_scaled = X_centered / (np.exp(log_factors) * reference)
-            loo = _loo_sse(Z_scaled, Y, [1.0], self.kernel, self.metric, self.n_jobs)
-            return loo[0] / best_sse
+            return sse([1.0], Z_scaled)[0] / best_sse
 
         d = X_centered.shape[1]
         start = np.full(d, np.log(factor))
@@ -798,7 +883,7 @@ or array-like of shape (n_features,), default="loo_cv"
             return np.exp(result.x) * reference, mse(result.fun * best_sse)
         return factor * reference, mse(best_sse)
 
-    def _gaussian_loo_factor(self, Z, Y):
+    def _gaussian_loo_factor(self, Z, Y, sample_weight):
         """Leave-one-out-optimal factor of the Gaussian kernel, and its SSE.
 
         Three passes, each computing the distances of a row chunk once and
@@ -814,7 +899,15 @@ or array-like of shape (n_features,), default="loo_cv"
         n = Z.shape[0]
         pilot = np.arange(0, n, max(1, n // _PILOT_ROWS))
         _, coarse_sse = _gaussian_loo_sse(
-            Z, Y, _LOO_GRID[0], 1, len(_LOO_GRID) - 1, self.metric, self.n_jobs, pilot
+            Z,
+            Y,
+            _LOO_GRID[0],
+            1,
+            len(_LOO_GRID) - 1,
+            self.metric,
+            self.n_jobs,
+            pilot,
+            sample_weight,
         )
         center = int(np.argmin(coarse_sse))
         last = len(_LOO_GRID) - 1
@@ -822,7 +915,14 @@ or array-like of shape (n_features,), default="loo_cv"
             # One grid step is one octave of a = (widest / c)**2.
             top, bottom = max(center - 1, 0), min(center + 1, last)
             fine, fine_sse = _gaussian_loo_sse(
-                Z, Y, _LOO_GRID[top], 4, bottom - top, self.metric, self.n_jobs
+                Z,
+                Y,
+                _LOO_GRID[top],
+                4,
+                bottom - top,
+                self.metric,
+                self.n_jobs,
+                sample_weight=sample_weight,
             )
             j = int(np.argmin(fine_sse))
             if j == 0 and top > 0:
@@ -838,7 +938,14 @@ or array-like of shape (n_features,), default="loo_cv"
             if vertex is not None and log_fine[2] < vertex < log_fine[0]:
                 candidate = float(np.exp(vertex))
                 _, (loo,) = _gaussian_loo_sse(
-                    Z, Y, candidate, 1, 0, self.metric, self.n_jobs
+                    Z,
+                    Y,
+                    candidate,
+                    1,
+                    0,
+                    self.metric,
+                    self.n_jobs,
+                    sample_weight=sample_weight,
                 )
                 if loo < best_sse:
                     factor, best_sse = candidate, float(loo)
@@ -852,19 +959,20 @@ or array-like of shape (n_features,), default="loo_cv"
         Zq = _work_units(X.astype(np.float64) - self._center, self.bandwidth_, exponent)
         np.clip(Zq, -_QUERY_LIMIT, _QUERY_LIMIT, out=Zq)
         n_train = self._Z_fit.shape[0]
+        sample_weight = self._sample_weight
         if hasattr(self, "_tree"):
             profile = _COMPACT_KERNELS[self.kernel]
 
             def chunk(rows):
                 return _compact_weights(
-                    self._tree, Zq[rows], profile, n_train, exponent
+                    self._tree, Zq[rows], profile, n_train, exponent, sample_weight
                 )
 
         else:
 
             def chunk(rows):
                 r2 = _sq_distances(Zq[rows], self._Z_fit, self.metric, self._Z_sq_norms)
-                return _dense_weights(r2, self.kernel, exponent)
+                return _dense_weights(r2, self.kernel, exponent, sample_weight)
 
         return _chunk_map(chunk, X.shape[0], n_train, self.n_jobs)
 
@@ -897,15 +1005,27 @@ or array-like of shape (n_features,), default="loo_cv"
         -------
         weights : ndarray or scipy.sparse.csr_array of shape \
 (n_queries, n_samples)
-            Row ``q`` holds ``a_i(x_q)``; every row sums to 1. Sparse for the
-            compact kernels, dense otherwise; ``predict(X)`` equals
-            ``weights @ y_fit_``.
+            Row ``q`` holds ``a_i(x_q)``; every row sums to 1, and a training
+            point of sample weight 0 gets 0. Sparse for the compact kernels,
+            dense otherwise; ``predict(X)`` equals ``weights @ y_fit_``.
         """
         parts = self._weight_chunks(X)
         dtype = self.X_fit_.dtype
+        support, n_samples = self._support, self.X_fit_.shape[0]
         if hasattr(self, "_tree"):
-            return sparse.csr_array(sparse.vstack(parts, format="csr", dtype=dtype))
-        return np.vstack(parts).astype(dtype, copy=False)
+            weights = sparse.csr_array(sparse.vstack(parts, format="csr", dtype=dtype))
+            if support is None:
+                return weights
+            return sparse.csr_array(
+                (weights.data, support[weights.indices], weights.indptr),
+                shape=(weights.shape[0], n_samples),
+            )
+        weights = np.vstack(parts).astype(dtype, copy=False)
+        if support is None:
+            return weights
+        full = np.zeros((weights.shape[0], n_samples), dtype=dtype)
+        full[:, support] = weights
+        return full
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -913,12 +1033,13 @@ or array-like of shape (n_features,), default="loo_cv"
         return tags
 
 
-def _compact_weights(tree, Zq, profile, n_train, exponent):
+def _compact_weights(tree, Zq, profile, n_train, exponent, sample_weight=None):
     """Sparse attention weights of a compact kernel, with the nearest fallback.
 
     ``tree`` and ``Zq`` are in work units of ``2**exponent`` bandwidths, so the
     support (a scaled distance of 1) has radius ``2**-exponent`` (``inf`` when
-    the bandwidth exceeds the data's spread by more than ``2**1023``).
+    the bandwidth exceeds the data's spread by more than ``2**1023``). Kernel
+    values are multiplied by the keys' ``sample_weight`` (positive) if given.
     """
     radius = float(_to_scaled(1.0, -exponent))
     distances, indices = tree.radius_neighbors(Zq, radius=radius, sort_results=False)
@@ -927,6 +1048,8 @@ def _compact_weights(tree, Zq, profile, n_train, exponent):
     if counts.sum():
         data = profile(_to_scaled(np.concatenate(distances), exponent) ** 2)
         cols = np.concatenate(indices).astype(np.intp)
+        if sample_weight is not None:
+            data *= sample_weight[cols]
     else:
         data = np.empty(0)
         cols = np.empty(0, dtype=np.intp)

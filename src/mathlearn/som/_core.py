@@ -24,6 +24,7 @@ import numpy as np
 from scipy import sparse
 from scipy.spatial.distance import cdist
 from sklearn.utils import gen_batches
+from sklearn.utils.extmath import svd_flip
 
 # Height of a row of hexagons whose centres are one unit apart.
 _HEX_ROW_HEIGHT = np.sqrt(3.0) / 2.0
@@ -146,15 +147,24 @@ def resolve_radii(sigma, sigma_end, n_rows, n_cols, neighborhood, default_end=No
     return start, float(sigma_end)
 
 
-def centred_svd(X):
+def centred_svd(X, sample_weight=None):
     """``(mean, s, Vt)``: column means and thin SVD of ``X - mean``.
 
     Both :func:`grid_shape` and :func:`pca_init` need it; a caller that uses
-    both computes it once and passes it to each as ``svd``.
+    both computes it once and passes it to each as ``svd``. With
+    ``sample_weight`` (counts of repetitions), the weighted mean and the SVD
+    of ``sqrt(w) * (X - mean)``, which has the singular values and vectors
+    of the repeated rows. Each right singular vector's largest entry is made
+    positive (``svd_flip``), so the result does not depend on how LAPACK
+    picks signs for the matrix at hand.
     """
-    mean = X.mean(axis=0)
-    _, s, Vt = np.linalg.svd(X - mean, full_matrices=False)
-    return mean, s, Vt
+    mean = np.average(X, axis=0, weights=sample_weight)
+    X_c = X - mean
+    if sample_weight is not None:
+        X_c *= np.sqrt(sample_weight)[:, None].astype(X.dtype, copy=False)
+    U, s, Vt = np.linalg.svd(X_c, full_matrices=False)
+    _, Vt = svd_flip(U, Vt, u_based_decision=False)
+    return mean.astype(X.dtype, copy=False), s, Vt
 
 
 def grid_shape(X, n_units, *, svd=None):
@@ -304,16 +314,18 @@ def all_distances(X, W):
     return out
 
 
-def pca_init(X, n_rows, n_cols, coords, *, svd=None):
+def pca_init(X, n_rows, n_cols, coords, *, svd=None, sample_weight=None):
     """Codebook spread over the plane of the first two principal components.
 
     Unit ``u`` gets ``mean + a_u sqrt(l1) v1 + b_u sqrt(l2) v2``, where
     ``(a_u, b_u)`` are its grid coordinates scaled to ``[-1, 1]``, the longer
     side of the grid following the first component. Deterministic. ``svd``
-    is :func:`centred_svd` of ``X`` if already computed.
+    is :func:`centred_svd` of ``X`` (with the same ``sample_weight``, counts
+    of repetitions) if already computed.
     """
-    mean, s, Vt = centred_svd(X) if svd is None else svd
-    scale = s / np.sqrt(max(X.shape[0] - 1, 1))
+    mean, s, Vt = centred_svd(X, sample_weight) if svd is None else svd
+    n = X.shape[0] if sample_weight is None else sample_weight.sum()
+    scale = s / np.sqrt(max(n - 1, 1))
     components = Vt * scale[:, None]
     span = coords.max(axis=0) - coords.min(axis=0)
     span[span == 0] = 1.0
@@ -326,31 +338,49 @@ def pca_init(X, n_rows, n_cols, coords, *, svd=None):
     return W.astype(X.dtype, copy=False)
 
 
-def random_init(X, n_units, rng):
-    """Codebook made of rows of ``X`` drawn at random."""
-    idx = rng.choice(X.shape[0], size=n_units, replace=X.shape[0] < n_units)
+def random_init(X, n_units, rng, sample_weight=None):
+    """Codebook made of rows of ``X`` drawn at random.
+
+    With ``sample_weight``, rows are drawn with probability proportional to
+    their weight (never a row of weight 0).
+    """
+    if sample_weight is None:
+        idx = rng.choice(X.shape[0], size=n_units, replace=X.shape[0] < n_units)
+    else:
+        n_positive = np.count_nonzero(sample_weight)
+        idx = rng.choice(
+            X.shape[0],
+            size=n_units,
+            replace=n_positive < n_units,
+            p=sample_weight / sample_weight.sum(),
+        )
     return X[idx].copy()
 
 
-def batch_epoch(X, W, H, *, mask=None):
+def batch_epoch(X, W, H, *, mask=None, sample_weight=None):
     """One epoch of Kohonen's batch map; returns ``(new_W, units)``.
 
     Each unit becomes the neighbourhood-weighted mean of the data,
-    ``w_v = sum_i H[v, c_i] x_i / sum_i H[v, c_i]`` with ``c_i`` the best
-    unit of row ``i`` under the current codebook, computed as
-    ``H @ (one_hot.T @ X)`` over ``H @ counts``. With a mask, sums and counts
-    are taken per feature over the observed entries only. A unit (or, with
-    a mask, a unit's feature) that receives no weight keeps its value.
+    ``w_v = sum_i s_i H[v, c_i] x_i / sum_i s_i H[v, c_i]`` with ``c_i`` the
+    best unit of row ``i`` under the current codebook and ``s_i`` its sample
+    weight (1 by default), computed as ``H @ (one_hot.T @ X)`` over
+    ``H @ counts`` with the weights in the one-hot matrix. With a mask, sums
+    and counts are taken per feature over the observed entries only. A unit
+    (or, with a mask, a unit's feature) that receives no weight keeps its
+    value.
     """
     n_samples, n_units = X.shape[0], W.shape[0]
     units = best_units(X, W, mask=mask)[:, 0]
+    if sample_weight is None:
+        hits = np.ones(n_samples, dtype=X.dtype)
+    else:
+        hits = sample_weight.astype(X.dtype, copy=False)
     one_hot = sparse.csr_matrix(
-        (np.ones(n_samples, dtype=X.dtype), (units, np.arange(n_samples))),
-        shape=(n_units, n_samples),
+        (hits, (units, np.arange(n_samples))), shape=(n_units, n_samples)
     )
     numerator = H @ np.asarray(one_hot @ X)
     if mask is None:
-        counts = np.bincount(units, minlength=n_units).astype(X.dtype)
+        counts = np.bincount(units, weights=hits, minlength=n_units).astype(X.dtype)
         denominator = (H @ counts)[:, None]
     else:
         denominator = H @ np.asarray(one_hot @ mask)

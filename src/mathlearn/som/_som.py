@@ -17,6 +17,7 @@ from mathlearn.som import _core, _plot
 from mathlearn.utils._sklearn_compat import (
     Interval,
     StrOptions,
+    _check_sample_weight,
     _fit_context,
     validate_data,
 )
@@ -179,6 +180,15 @@ n_features), default="pca"
     Any radius far below 1 is winner-take-all (a batch epoch is a k-means
     step), down to the smallest positive float.
 
+    *Sample weights.* ``fit(X, sample_weight=s)`` weights the batch update,
+    ``w_v = sum_i s_i h(r_v, r_{c_i}) x_i / sum_i s_i h(r_v, r_{c_i})``, and
+    the initialisation (weighted mean and principal components, or rows
+    drawn with probability proportional to ``s``), so an integer weight
+    trains the same map as repeating the row and a zero weight the same as
+    dropping it. The online rule raises a ``ValueError`` for weights: scaling
+    its learning rate by ``s_i`` is not the same as presenting the sample
+    ``s_i`` times, and can exceed 1 and overshoot.
+
     *Online.* Sample presentations ``s = 0, ..., N - 1`` (``N = T *
     n_samples``, a new random order each epoch) move every unit,
     ``w_v <- w_v + alpha_s h(r_v, r_c) (x - w_v)``, with
@@ -277,12 +287,13 @@ n_features), default="pca"
         _reject_nan(X, type(self).__name__)
         return X
 
-    def _initial_weights(self, X, center, coords, rng):
+    def _initial_weights(self, X, center, coords, rng, sample_weight):
         """Training data and initial codebook in work units (see ``_core``).
 
         Returns ``(X_w, W_w, e)``: both centred at ``center`` and divided by
-        ``2**e``. The PCA and random inits are drawn from ``X_w``; an array
-        init is converted, and counts in the choice of ``e``.
+        ``2**e``. The PCA and random inits are drawn from ``X_w`` (weighted
+        by ``sample_weight``); an array init is converted, and counts in the
+        choice of ``e``.
         """
         n_units = self.n_rows * self.n_cols
         X_c = X - center
@@ -290,8 +301,11 @@ n_features), default="pca"
             e = _core.unit_exponent(X_c)
             X_w = np.ldexp(X_c, -e, out=X_c)
             if self.init == "pca":
-                return X_w, _core.pca_init(X_w, self.n_rows, self.n_cols, coords), e
-            return X_w, _core.random_init(X_w, n_units, rng), e
+                W_w = _core.pca_init(
+                    X_w, self.n_rows, self.n_cols, coords, sample_weight=sample_weight
+                )
+                return X_w, W_w, e
+            return X_w, _core.random_init(X_w, n_units, rng, sample_weight), e
         W = np.asarray(self.init, dtype=X.dtype)
         expected = (self.n_rows, self.n_cols, X.shape[1])
         if W.shape != expected:
@@ -306,7 +320,7 @@ n_features), default="pca"
         return np.ldexp(X_c, -e, out=X_c), np.ldexp(W_c, -e, out=W_c), e
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Train the map on ``X``.
 
         Parameters
@@ -315,6 +329,12 @@ n_features), default="pca"
             Training data, without missing values.
         y : Ignored
             Not used, present for API consistency by convention.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sample in the batch update (and in
+            the PCA or random initialisation); None gives each weight 1.
+            Weights count repetitions: an integer weight trains the map of
+            the repeated row, a zero weight that of the dropped row. Only
+            ``algorithm="batch"`` accepts weights (see Notes).
 
         Returns
         -------
@@ -322,6 +342,16 @@ n_features), default="pca"
             The fitted map.
         """
         X = self._validate_X(X, reset=True)
+        if sample_weight is not None:
+            if self.algorithm != "batch":
+                raise ValueError(
+                    f"sample_weight needs algorithm='batch'; got algorithm="
+                    f"{self.algorithm!r}, whose one-sample-at-a-time rule has no "
+                    "weighted form that equals repeating samples"
+                )
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=X.dtype, ensure_non_negative=True
+            )
         rng = check_random_state(self.random_state)
         coords = _core.grid_coordinates(self.n_rows, self.n_cols, self.topology)
         grid_sq_dist = _core.grid_sq_distances(coords)
@@ -330,12 +360,16 @@ n_features), default="pca"
         )
         # Training runs in work units: centred at the training mean, scaled by
         # a power of two (see _core), so that no distance loses its digits.
-        center = X.mean(axis=0, dtype=np.float64).astype(X.dtype)
-        X_w, W_w, e = self._initial_weights(X, center, coords, rng)
+        center = np.average(
+            X.astype(np.float64, copy=False), axis=0, weights=sample_weight
+        ).astype(X.dtype)
+        X_w, W_w, e = self._initial_weights(X, center, coords, rng, sample_weight)
         if self.verbose:
             print(f"{'epoch':>5} {'sigma':>8} {'rate':>8} {'quant. error':>13}")
         if self.algorithm == "batch":
-            W_w = self._fit_batch(X_w, W_w, e, grid_sq_dist, sigma, sigma_end)
+            W_w = self._fit_batch(
+                X_w, W_w, e, grid_sq_dist, sigma, sigma_end, sample_weight
+            )
         else:
             W_w = self._fit_online(X_w, W_w, e, grid_sq_dist, sigma, sigma_end, rng)
         W = _core.to_data_units(W_w, e) + center
@@ -353,12 +387,12 @@ n_features), default="pca"
         self._n_features_out = W.shape[0]
         return self
 
-    def _fit_batch(self, X, W, e, grid_sq_dist, sigma, sigma_end):
+    def _fit_batch(self, X, W, e, grid_sq_dist, sigma, sigma_end, sample_weight):
         """Batch epochs on ``X`` and ``W`` in work units of ``2**e``."""
         sigmas = _core.radius_schedule(sigma, sigma_end, self.n_epochs)
         for epoch, sigma_t in enumerate(sigmas):
             H = _core.neighborhood(grid_sq_dist, sigma_t, self.neighborhood, X.dtype)
-            new_W, units = _core.batch_epoch(X, W, H)
+            new_W, units = _core.batch_epoch(X, W, H, sample_weight=sample_weight)
             if self.verbose:
                 error = _mean_distance(X, W, units, e)
                 print(f"{epoch + 1:>5} {sigma_t:>8.3f} {'-':>8} {error:>13.6g}")
@@ -392,7 +426,7 @@ n_features), default="pca"
                 )
         return W
 
-    def fit_predict(self, X, y=None):
+    def fit_predict(self, X, y=None, sample_weight=None):
         """Train the map and return the best-matching unit of each sample.
 
         Parameters
@@ -401,13 +435,15 @@ n_features), default="pca"
             Training data, without missing values.
         y : Ignored
             Not used, present for API consistency by convention.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample in training, see :meth:`fit`.
 
         Returns
         -------
         labels : ndarray of shape (n_samples,)
             Flat index (``row * n_cols + col``) of each sample's unit.
         """
-        return self.fit(X).labels_
+        return self.fit(X, sample_weight=sample_weight).labels_
 
     def predict(self, X):
         """Flat index of the best-matching unit of each sample.

@@ -246,7 +246,10 @@ default="least_squares"
         ``score`` (drop of ``log(loss)`` per unit of complexity from
         the previous row), ``expression`` (string) and ``sympy`` (the sympy
         expression), plus ``selected`` marking the formula used by
-        :meth:`predict`.
+        :meth:`predict`. Built from the fitted state on each access (a new
+        DataFrame): the estimator itself holds only plain Python and NumPy
+        values, so :mod:`skops.io` saves it with no pandas or sympy type to
+        trust.
     expression_ : str
         The selected formula as a string.
     sympy_expr_ : sympy.Expr
@@ -607,8 +610,14 @@ default="least_squares"
         limit = float(np.finfo(np.float64).max) / target.scale  # inf if scale < 1
         low = max(float(yf.min()) - 1000 * span, -limit)
         high = min(float(yf.max()) + 1000 * span, limit)
-        self._formulas = formulas
-        self.pareto_front_ = table
+        # Fitted state is plain Python and NumPy (no DataFrame, no sympy
+        # object), so that skops can save it without trusting pandas' or
+        # sympy's internals; pareto_front_ and sympy_expr_ are rebuilt from it.
+        self._formulas = [
+            {key: value for key, value in formula.items() if key != "sympy"}
+            for formula in formulas
+        ]
+        self._front = table
         self.n_iter_ = n_iter
         self.n_terms_searched_ = len(pool)
         self.feature_units_ = feature_dims
@@ -851,7 +860,11 @@ default="least_squares"
         return params, sse_of(params)
 
     def _front_table(self, formulas, target):
-        """The front as a DataFrame in the units of ``y``, and the selected row."""
+        """The front in the units of ``y`` as a dict of columns, and the selected row.
+
+        The ``sympy`` column holds ``sympy.srepr`` strings, which
+        :attr:`pareto_front_` turns back into expressions.
+        """
         import sympy
 
         scale = target.scale
@@ -866,15 +879,13 @@ default="least_squares"
         exprs = [formula["sympy"] for formula in formulas]
         with np.errstate(over="ignore"):  # an MSE beyond float64 is inf
             user_loss = loss * scale * scale  # scale**2 alone can overflow
-        table = pd.DataFrame(
-            {
-                "complexity": complexity,
-                "loss": user_loss,
-                "score": score,
-                "expression": [sympy.sstr(e, full_prec=False) for e in exprs],
-                "sympy": exprs,
-            }
-        )
+        table = {
+            "complexity": complexity,
+            "loss": user_loss,
+            "score": score,
+            "expression": [sympy.sstr(e, full_prec=False) for e in exprs],
+            "sympy": [sympy.srepr(e) for e in exprs],
+        }
         floored = np.maximum(nmse, target.loss_floor)
         bic = n_samples * np.log(floored) + np.log(max(n_samples, 2)) * complexity
         best = int(np.argmin(bic))
@@ -888,13 +899,36 @@ default="least_squares"
         return table, selected
 
     def _set_selected(self, index):
+        front = self._front
         self._selected = index
-        self.pareto_front_["selected"] = np.arange(len(self.pareto_front_)) == index
-        row = self.pareto_front_.iloc[index]
-        self.expression_ = row["expression"]
-        self.sympy_expr_ = row["sympy"]
-        self.complexity_ = int(row["complexity"])
-        self.loss_ = float(row["loss"])
+        self.expression_ = front["expression"][index]
+        self.complexity_ = int(front["complexity"][index])
+        self.loss_ = float(front["loss"][index])
+
+    @property
+    def pareto_front_(self):
+        """The Pareto front as a DataFrame, built from the fitted state."""
+        import sympy
+
+        front = self._front
+        table = pd.DataFrame(
+            {
+                "complexity": front["complexity"],
+                "loss": front["loss"],
+                "score": front["score"],
+                "expression": front["expression"],
+                "sympy": [sympy.sympify(text) for text in front["sympy"]],
+            }
+        )
+        table["selected"] = np.arange(len(table)) == self._selected
+        return table
+
+    @property
+    def sympy_expr_(self):
+        """The selected formula as a sympy expression."""
+        import sympy
+
+        return sympy.sympify(self._front["sympy"][self._selected])
 
     # ------------------------------------------------------------ results
 
@@ -923,7 +957,7 @@ default="least_squares"
         '...x0...'
         """
         check_is_fitted(self)
-        values = self.pareto_front_["complexity"].to_numpy()
+        values = self._front["complexity"]
         if not isinstance(complexity, Integral) or complexity < values.min():
             raise ValueError(
                 f"complexity={complexity!r} must be an int >= {values.min()}, the "
