@@ -191,3 +191,16 @@ def test_every_estimator_is_found():
         assert module[0] == "mathlearn" and module[-1].startswith("_"), (
             f"{cls.__name__} must live in a private file and be re-exported"
         )
+
+
+@pytest.mark.parametrize("cls", ESTIMATOR_CLASSES, ids=_ids)
+def test_html_repr_links_to_the_api_page(cls):
+    """The "?" of the HTML repr opens the estimator's page of mathlearn's docs."""
+    estimator = _instance(cls)
+    module = cls.__module__.split("._")[0]
+    url = (
+        "https://mathlearn.readthedocs.io/en/latest/api/generated/"
+        f"{module}.{cls.__name__}.html"
+    )
+    assert estimator._get_doc_link() == url
+    assert url in estimator._repr_html_()

@@ -6,6 +6,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from ..utils._doc_link import DocLinkMixin
 from ..utils._sklearn_compat import (
     Interval,
     StrOptions,
@@ -17,7 +18,7 @@ from ._fft import rfft
 from ._helper import rfftfreq
 
 
-class FourierFeatures(TransformerMixin, BaseEstimator):
+class FourierFeatures(DocLinkMixin, TransformerMixin, BaseEstimator):
     r"""Turn each row, a sampled signal, into its spectrum.
 
     Every row of ``X`` is a signal of ``n_features`` samples. The transformer

@@ -35,6 +35,7 @@ from mathlearn.impute._centering import (
     fold_in_rows,
     standardize,
 )
+from mathlearn.utils._doc_link import DocLinkMixin
 from mathlearn.utils._sklearn_compat import _fit_context, validate_data
 
 _CHUNK = 1 << 18
@@ -362,7 +363,9 @@ class Model(NamedTuple):
     dtype: np.dtype
 
 
-class _BaseLowRankImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+class _BaseLowRankImputer(
+    DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstimator
+):
     """Validation, centring, fold-in and ``predict_entries`` of the completers."""
 
     def _validate_input(self, X, *, reset):

@@ -10,6 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from mathlearn.exceptions import EmptyRowWarning
 from mathlearn.som import _core
+from mathlearn.utils._doc_link import DocLinkMixin
 from mathlearn.utils._sklearn_compat import (
     Interval,
     StrOptions,
@@ -26,7 +27,7 @@ _UNITS_PER_SQRT_ROW = 10
 _GAUSSIAN_SIGMA_END = 0.5
 
 
-class SOMImputer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+class SOMImputer(DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Fill missing entries from the best-matching units of a self-organizing map.
 
     The map is trained with Kohonen's batch rule, but every distance and every

@@ -29,6 +29,7 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import gen_batches
 from sklearn.utils.validation import check_is_fitted
 
+from mathlearn.utils._doc_link import DocLinkMixin
 from mathlearn.utils._sklearn_compat import (
     Interval,
     StrOptions,
@@ -550,7 +551,7 @@ def _check_bandwidth_array(bandwidth, n_features):
     return h
 
 
-class NadarayaWatsonRegressor(RegressorMixin, BaseEstimator):
+class NadarayaWatsonRegressor(DocLinkMixin, RegressorMixin, BaseEstimator):
     """Nadaraya-Watson kernel regression: attention pooling over the training set.
 
     The prediction at ``x`` is the kernel-weighted average of the training

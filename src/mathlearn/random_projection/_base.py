@@ -24,6 +24,7 @@ from sklearn.random_projection import johnson_lindenstrauss_min_dim
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from mathlearn.utils._doc_link import DocLinkMixin
 from mathlearn.utils._sklearn_compat import (
     Interval,
     StrOptions,
@@ -73,7 +74,11 @@ def resolve_n_components(n_components, eps, n_samples, n_features):
 
 
 class BaseProjection(
-    ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator, metaclass=ABCMeta
+    DocLinkMixin,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    BaseEstimator,
+    metaclass=ABCMeta,
 ):
     """Base class of mathlearn's random projections; use a subclass.
 

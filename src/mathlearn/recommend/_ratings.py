@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from mathlearn.exceptions import ColdStartWarning
 from mathlearn.impute import TraceNormImputer
+from mathlearn.utils._doc_link import DocLinkMixin
 from mathlearn.utils._sklearn_compat import (
     HasMethods,
     Interval,
@@ -118,7 +119,7 @@ def _top_n(scores, positions, n):
     )
 
 
-class RatingsRecommender(RegressorMixin, BaseEstimator):
+class RatingsRecommender(DocLinkMixin, RegressorMixin, BaseEstimator):
     """Predict and recommend from (user, item, rating) triples.
 
     The ratings are the observed entries of a users x items matrix, which a

@@ -14,6 +14,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from mathlearn.som import _core, _plot
+from mathlearn.utils._doc_link import DocLinkMixin
 from mathlearn.utils._sklearn_compat import (
     Interval,
     StrOptions,
@@ -52,7 +53,11 @@ def _reject_nan(X, estimator_name):
 
 
 class SelfOrganizingMap(
-    ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator
+    DocLinkMixin,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    ClusterMixin,
+    BaseEstimator,
 ):
     """Kohonen self-organizing map (SOM), trained in batch or online.
 

@@ -24,6 +24,7 @@ from mathlearn.symbolic._expr import (
     with_constants,
 )
 from mathlearn.symbolic._units import is_consistent, parse_unit
+from mathlearn.utils._doc_link import DocLinkMixin
 from mathlearn.utils._optional import import_matplotlib_pyplot
 from mathlearn.utils._sklearn_compat import (
     Interval,
@@ -153,7 +154,7 @@ def _symbol_names(names):
     return out
 
 
-class SymbolicRegressor(RegressorMixin, BaseEstimator):
+class SymbolicRegressor(DocLinkMixin, RegressorMixin, BaseEstimator):
     """Find the formula behind the data: short, accurate, and readable.
 
     The regressor searches over formulas built from the features with the
