@@ -432,7 +432,7 @@ def test_bad_input_type_and_norm(func):
 def test_other_bad_input():
     with pytest.raises(ValueError, match="at least one axis"):
         fft(3.0)
-    with pytest.raises(np.exceptions.AxisError):
+    with pytest.raises(ValueError, match=r"axis=1 is out of range .* \[-1, 1\)"):
         fft(np.ones(3), axis=1)
     with pytest.raises(TypeError, match="real"):
         rfft(np.ones(4) + 1j)
@@ -448,6 +448,28 @@ def test_other_bad_input():
         rfftfreq(4, d=0)
     with pytest.raises(ValueError, match="Invalid number of FFT data points"):
         dft(np.ones((3, 0)))
+
+
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        # fftshift(axes=5) raised a bare IndexError.
+        (lambda x: fftshift(x, axes=5), ValueError, r"axes=5 has axis 5 out of"),
+        (lambda x: ifftshift(x, axes=(0, -3)), ValueError, r"axes=\(0, -3\)"),
+        (lambda x: fftshift(x, axes="a"), TypeError, "axes='a' must be an int"),
+        # fft(axis=None): "'NoneType' object cannot be interpreted as an integer".
+        (lambda x: fft(x, axis=None), TypeError, "axis=None must be an integer"),
+        (lambda x: rfft(x, axis=1.5), TypeError, "axis=1.5 must be an integer"),
+        (lambda x: irfft(x, axis=None), TypeError, "axis=None"),
+        (lambda x: dft(x, axis=None), TypeError, "axis=None"),
+        (lambda x: dct(x, axis=2), ValueError, "axis=2 is out of range"),
+        (lambda x: fftn(x, axes=[0, 2]), ValueError, r"axes=\[0, 2\] has axis 2"),
+        (lambda x: fft2(x, axes=(0, None)), TypeError, "axes=.* must be an int"),
+    ],
+)
+def test_axis_errors_name_the_parameter(call, error, match):
+    with pytest.raises(error, match=match):
+        call(np.ones((4, 6)))
 
 
 # ---------------------------------------------------------------------------
@@ -534,3 +556,88 @@ def test_non_contiguous_input():
                 <= TOL
             )
         assert _rel_err(fftn(view), np.fft.fftn(view)) <= TOL
+
+
+def _spectra(X, norm="ortho"):
+    """The four kinds of features of ``X``, in float64, from numpy and scipy."""
+    X = np.asarray(X, dtype=np.float64)
+    magnitude = np.abs(np.fft.rfft(X, norm=norm))
+    return {
+        "magnitude": magnitude,
+        "power": magnitude**2,
+        "log_power": np.log1p(magnitude**2),
+        "dct": scipy.fft.dct(X, norm=norm),
+    }
+
+
+def test_fourier_features_of_many_rows():
+    # Rows are transformed in blocks; the block edges must not show.
+    X = np.random.default_rng(15).standard_normal((4001, 96))
+    for kind, ref in _spectra(X).items():
+        out = FourierFeatures(spectrum=kind, n_coefficients=40).fit_transform(X)
+        np.testing.assert_allclose(out, ref[:, :40], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("amplitude", [1e20, 1e-25])
+def test_fourier_features_extreme_float32_amplitudes(amplitude):
+    # sqrt(re**2 + im**2) gave inf for 1e20 and 0.0 for 1e-25 in float32.
+    X = np.random.default_rng(16).standard_normal((6, 32)) * amplitude
+    tiny = np.finfo(np.float32).smallest_subnormal
+    reference = _spectra(X.astype(np.float32))
+    for kind in ("magnitude", "log_power", "dct"):
+        out = FourierFeatures(spectrum=kind).fit_transform(X.astype(np.float32))
+        assert out.dtype == np.float32
+        assert np.all(np.isfinite(out))
+        atol = max(2e-6 * np.abs(reference[kind]).max(), tiny)
+        np.testing.assert_allclose(out, reference[kind], rtol=0, atol=atol)
+    if amplitude > 1:
+        # |X_k|**2 ~ 1e41 is beyond float32: inf, and NumPy says so.
+        with pytest.warns(RuntimeWarning, match="overflow"):
+            power = FourierFeatures(spectrum="power").fit_transform(
+                X.astype(np.float32)
+            )
+        expected = reference["power"]
+        too_large = expected > np.finfo(np.float32).max
+        assert too_large.mean() > 0.5
+        assert np.all(np.isinf(power[too_large]))
+        np.testing.assert_allclose(power[~too_large], expected[~too_large], rtol=1e-5)
+
+
+def test_fourier_features_log_power_of_huge_float64_signals():
+    X = np.random.default_rng(17).standard_normal((4, 16)) * 1e200
+    out = FourierFeatures(spectrum="log_power").fit_transform(X)
+    # log(1 + a**2) = 2 log a + log1p(a**-2), and a**-2 < 1e-390 here.
+    expected = 2 * np.log(np.abs(np.fft.rfft(X, norm="ortho")))
+    np.testing.assert_allclose(out, expected, rtol=1e-13)
+
+
+@pytest.mark.parametrize("kind", ["magnitude", "power", "log_power", "dct"])
+def test_fourier_features_float32_matches_float64(kind):
+    X = np.random.default_rng(18).standard_normal((50, 60)) * 3 + 1
+    features = FourierFeatures(spectrum=kind).fit(X)
+    out32 = features.transform(X.astype(np.float32))
+    out64 = features.transform(X)
+    assert out32.dtype == np.float32
+    np.testing.assert_allclose(out32, out64, rtol=0, atol=2e-6 * np.abs(out64).max())
+
+
+@pytest.mark.parametrize("kind", ["magnitude", "power", "log_power", "dct"])
+@pytest.mark.parametrize("norm", ["backward", "ortho", "forward"])
+@pytest.mark.parametrize("dtype, offset", [(np.float64, 1e6), (np.float32, 1e3)])
+def test_fourier_features_offset_changes_only_output_zero(kind, norm, dtype, offset):
+    # Transformed as is, the round-off of the offset leaked 2e-3 into every
+    # frequency of a float32 signal shifted by 1e3 (numpy.fft does the same).
+    X = np.random.default_rng(19).standard_normal((40, 1000))
+    shifted = (X + offset).astype(dtype)
+    out = FourierFeatures(spectrum=kind, norm=norm).fit_transform(shifted)
+    exact = shifted.astype(np.float64)
+    with_offset = _spectra(exact, norm)[kind]
+    without_offset = _spectra(exact - offset, norm)[kind]
+    rtol = 50 * np.finfo(dtype).eps
+    np.testing.assert_allclose(out[:, 0], with_offset[:, 0], rtol=rtol)
+    np.testing.assert_allclose(
+        out[:, 1:],
+        without_offset[:, 1:],
+        rtol=0,
+        atol=rtol * np.abs(without_offset[:, 1:]).max(),
+    )

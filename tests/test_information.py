@@ -206,3 +206,114 @@ def test_kozachenko_leonenko_entropy_of_gaussians():
 def test_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# ---------------------------------------------------------------------------
+# Units, ties, many labels and complex input (issue 16).
+
+
+@pytest.mark.parametrize(
+    "scale_x, scale_y, shift",
+    [(1e-3, 1e3, 0.0), (0.01, 1.0, 0.0), (1e300, 1e-300, 0.0), (1.0, 1.0, 1e8)],
+)
+def test_ksg_mutual_information_does_not_depend_on_units(scale_x, scale_y, shift):
+    # x * 1e-3, y * 1e3 gave -0.0 and x * 0.01 gave 0.448 instead of 0.51: the
+    # max-norm neighbours were those of the variable with the larger spread.
+    x, y = _correlated_gaussian(0.8, 2000, seed=7)
+    reference = mutual_info_regression(x[:, None], y, random_state=0)[0]
+    if max(scale_x, scale_y) < 1e6:
+        # scikit-learn scales too, so it gives the same in other units (it
+        # overflows for values near 1e300).
+        assert mutual_info_regression(
+            (x * scale_x)[:, None], y * scale_y, random_state=0
+        )[0] == pytest.approx(reference, abs=1e-9)
+    ours = mutual_information(
+        x * scale_x + shift, y * scale_y - shift, kind="continuous"
+    )
+    assert ours == pytest.approx(reference, abs=2e-3)
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e-3, 1e300])
+def test_kozachenko_leonenko_entropies_follow_a_change_of_units(scale):
+    # H(a X) = H(X) + log|a| exactly; samples * 1e300 gave inf.
+    # Each estimate has a sampling spread of about 0.02 nats at n = 5,000.
+    rng = np.random.RandomState(6)
+    cov = np.array([[1.0, 0.5], [0.5, 2.0]])
+    sample = rng.multivariate_normal([0, 0], cov, size=5000)
+    x, y = sample[:, 0] * scale, sample[:, 1]
+    h_x = 0.5 * np.log(2 * np.pi * np.e * cov[0, 0]) + np.log(scale)
+    h_xy = 0.5 * np.log(np.linalg.det(2 * np.pi * np.e * cov)) + np.log(scale)
+    h_y = 0.5 * np.log(2 * np.pi * np.e * cov[1, 1])
+    assert entropy(x, kind="continuous") == pytest.approx(h_x, abs=0.03)
+    assert joint_entropy(x, y, kind="continuous") == pytest.approx(h_xy, abs=0.05)
+    assert conditional_entropy(x, y, kind="continuous") == pytest.approx(
+        h_xy - h_y, abs=0.06
+    )
+    assert entropy(sample * [scale, 1.0], kind="continuous") == pytest.approx(
+        h_xy, abs=0.05
+    )
+
+
+def test_ksg_rejects_tied_samples_like_the_entropies():
+    # Five levels of 40 copies against a noisy copy gave -1.134 nats.
+    rng = np.random.RandomState(0)
+    levels = np.repeat(np.arange(5.0), 40)
+    noisy = levels + rng.normal(size=200)
+    for x, y, name in [(levels, noisy, "x"), (noisy, levels, "y")]:
+        with pytest.raises(ValueError, match=rf"{name} has 40 identical values"):
+            mutual_information(x, y, kind="continuous")
+        with pytest.raises(ValueError, match="kind='discrete'"):
+            entropy(levels, kind="continuous")
+    with pytest.raises(ValueError, match=r"x has 40 identical values \(\[0\.0, 1\.0\]"):
+        mutual_information(np.c_[levels, levels + 1], noisy, kind="continuous")
+    # The discrete estimate of the same data is the plug-in one.
+    assert mutual_information(levels, levels) == pytest.approx(np.log(5))
+
+
+def test_ksg_accepts_ties_of_at_most_n_neighbors_copies():
+    x, y = _correlated_gaussian(0.8, 2000, seed=7)
+    paired = np.repeat(x[:1000], 2)
+    for k in (2, 3):
+        assert np.isfinite(
+            mutual_information(paired, y, kind="continuous", n_neighbors=k)
+        )
+    with pytest.raises(ValueError, match="2 identical values"):
+        mutual_information(paired, y, kind="continuous", n_neighbors=1)
+
+
+@pytest.mark.parametrize("n_labels", [3, 30, 40_000])
+def test_label_measures_count_only_observed_pairs(n_labels):
+    # 40,000 labels on each side needed a dense 11.9 GiB table.
+    rng = np.random.RandomState(1)
+    n = 40_000
+    x = rng.randint(n_labels, size=n)
+    y = np.where(rng.rand(n) < 0.5, x, rng.randint(n_labels, size=n))
+    assert mutual_information(x, y) == pytest.approx(mutual_info_score(x, y), abs=1e-10)
+    pair_counts = pd.Series(list(zip(x, y, strict=True))).value_counts()
+    h_xy = stats.entropy(pair_counts.to_numpy())
+    h_y = stats.entropy(np.unique(y, return_counts=True)[1])
+    assert joint_entropy(x, y) == pytest.approx(h_xy, abs=1e-10)
+    assert conditional_entropy(x, y) == pytest.approx(h_xy - h_y, abs=1e-10)
+
+
+def test_complex_input_is_rejected_not_truncated():
+    z = np.array([0.5 + 0.5j, 0.5 - 0.5j])
+    calls = [
+        lambda: entropy(z),
+        lambda: mutual_information(np.diag(z)),
+        lambda: kl_divergence(z, [0.5, 0.5]),
+        lambda: entropy(np.arange(10) * 1j, kind="continuous"),
+        lambda: mutual_information(
+            np.arange(10.0), np.arange(10) + 1j, kind="continuous"
+        ),
+    ]
+    for call in calls:
+        with pytest.raises(TypeError, match="complex"):
+            call()
+    with pytest.raises(TypeError, match="real numbers"):
+        entropy(["a", "b", "c", "d", "e"], kind="continuous")
+    # Complex numbers are fine as labels, which are only compared.
+    labels = np.array([1 + 1j, 1 - 1j, 2j, 1 + 1j])
+    assert mutual_information(labels, [0, 1, 2, 0]) == pytest.approx(
+        mutual_info_score(labels.astype(str), [0, 1, 2, 0])
+    )

@@ -1,6 +1,9 @@
 """Tests for mathlearn.sph: kernels against quadrature and finite differences,
 the simulator against a per-particle loop written from the paper's formulas."""
 
+import re
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -219,6 +222,57 @@ def test_kernel_bad_input(Kernel):
         Kernel(h=1.0, dim=3).value(np.zeros((5, 2)))
     with pytest.raises(ValueError, match="r_vec"):
         Kernel(h=1.0, dim=2).gradient(1.0)
+
+
+# The documented ranges of h, about [1 / limit, limit], per kernel and dim.
+H_LIMITS = {
+    (Poly6Kernel, 2): 1e38,
+    (Poly6Kernel, 3): 6e33,
+    (SpikyKernel, 2): 6.3e60,
+    (SpikyKernel, 3): 4.6e50,
+    (ViscosityKernel, 2): 6.3e60,
+    (ViscosityKernel, 3): 4.6e50,
+}
+
+
+@pytest.mark.parametrize("Kernel", KERNELS)
+@pytest.mark.parametrize("dim", [2, 3])
+def test_kernel_h_range(Kernel, dim):
+    # Poly6Kernel(h=1e-40) raised ZeroDivisionError (h**9 underflows to 0).
+    limit = H_LIMITS[Kernel, dim]
+    for h in (0.5 / limit, 2.0 * limit, 1e-300, 1e300):
+        with pytest.raises(ValueError, match=re.escape(f"h={h!r} is out of range")):
+            Kernel(h=h, dim=dim)
+    # Just inside the range every method is finite and obeys the scaling
+    # W_h(r) = W_1(r / h) / h^dim, with one more 1/h per derivative.
+    unit = Kernel(h=1.0, dim=dim)
+    s = _random_vectors(np.random.RandomState(8), 20, dim, 0.05, 0.95)
+    for h in (1.1 / limit, 0.9 * limit):
+        kernel = Kernel(h=h, dim=dim)
+        for method, power in (("value", 0), ("gradient", 1), ("laplacian", 2)):
+            out = getattr(kernel, method)(h * s)
+            expected = getattr(unit, method)(s) / h ** (dim + power)
+            assert np.all(np.isfinite(out)) and np.all(np.abs(out) > 0)
+            np.testing.assert_allclose(out, expected, rtol=1e-9)
+
+
+@pytest.mark.parametrize("Kernel", KERNELS)
+@pytest.mark.parametrize("dim", [2, 3])
+@pytest.mark.parametrize(
+    "dtype, norms",
+    [(np.float64, [1e20, 1e154, 1e200, 1e300]), (np.float32, [1e19, 1e30])],
+)
+def test_kernels_are_exactly_zero_far_outside_the_support(Kernel, dim, dtype, norms):
+    # Poly6Kernel.laplacian gave NaN at r = 1e200 (0 * inf).
+    kernel = Kernel(h=1.0, dim=dim)
+    r_vec = np.concatenate(
+        [_random_vectors(np.random.RandomState(9), 5, dim, r, r) for r in norms]
+    ).astype(dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.all(kernel.value(r_vec) == 0)
+        assert np.all(kernel.gradient(r_vec) == 0)
+        assert np.all(kernel.laplacian(r_vec) == 0)
 
 
 # ------------------------------------------------------------------- simulator
@@ -491,6 +545,30 @@ def test_walls_reflect_with_restitution():
     fluid.step()
     np.testing.assert_allclose(fluid.positions, [[0.5, 0.01]])
     np.testing.assert_allclose(fluid.velocities, [[0.0, 0.5]])
+
+
+def _largest_lattice_spacing(extent, n):
+    """By enumeration: the largest s with prod(floor(extent / s)) >= n."""
+    candidates = sorted({e / m for e in extent for m in range(1, n + 1)})
+    for spacing in candidates[::-1]:
+        counts = [np.floor(e / spacing * (1 + 1e-12)) for e in extent]
+        if np.prod(counts) >= n:
+            return spacing
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+def test_default_lattice_fits_every_particle_count(dim):
+    # SPHFluid(64, dim=3) said "do not fit in box" for 32 of the first 305
+    # counts (2 in 2-D): the spacing came from the volume alone.
+    extent = np.array([0.4, 0.8] if dim == 2 else [0.4, 1.0, 0.8])
+    for n in [*range(1, 241), 305, 1000]:
+        fluid = SPHFluid(n, dim=dim, random_state=0)
+        assert fluid.n_particles == n
+        spacing = _largest_lattice_spacing(extent, n)
+        assert fluid.h == pytest.approx(2 * spacing, rel=1e-12)
+        # The lattice (with its 1% jitter) stays inside the dam-break block.
+        assert np.all(fluid.positions >= 0)
+        assert np.all(fluid.positions <= extent)
 
 
 def test_simulator_bad_input():

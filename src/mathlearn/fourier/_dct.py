@@ -6,13 +6,14 @@ length-``N`` DFT of the reordered signal turned by a quarter-sample twiddle.
 The DCT-III (the inverse, up to scaling) runs the same steps backwards.
 """
 
+import functools
 import math
-import operator
 
 import numpy as np
 
 from ._fft import (
     _as_array,
+    _check_axis,
     _check_n,
     _check_norm,
     _resize,
@@ -20,6 +21,16 @@ from ._fft import (
     irfft,
     rfft,
 )
+
+
+@functools.lru_cache(maxsize=32)
+def _quarter_twiddles(n, count, sign, dtype_char):
+    """``exp(sign i pi k / (2 n))`` for ``k < count``, cached per length.
+
+    Computed once rather than at every call: a transform of many rows in
+    blocks calls the DCT once per block.
+    """
+    return _unit_roots(np.arange(count), 4 * n, sign, np.dtype(dtype_char))
 
 
 def _dct2(x):
@@ -30,8 +41,7 @@ def _dct2(x):
     V = np.empty((x.shape[0], n), dtype=half.dtype)
     V[:, : n // 2 + 1] = half
     V[:, n // 2 + 1 :] = half[:, 1 : (n + 1) // 2][:, ::-1].conj()
-    twiddle = _unit_roots(np.arange(n), 4 * n, -1, half.dtype)
-    return 2.0 * (V * twiddle).real
+    return 2.0 * (V * _quarter_twiddles(n, n, -1, half.dtype.char)).real
 
 
 def _dct3(x):
@@ -41,7 +51,9 @@ def _dct3(x):
     mirror = np.zeros_like(x[:, : n // 2 + 1])
     mirror[:, 1:] = x[:, n - k[1:]]
     cdtype = np.result_type(x.dtype, np.complex64)
-    V = (x[:, : n // 2 + 1] - 1j * mirror) * _unit_roots(k, 4 * n, +1, cdtype)
+    V = (x[:, : n // 2 + 1] - 1j * mirror) * _quarter_twiddles(
+        n, n // 2 + 1, +1, cdtype.char
+    )
     v = irfft(V, n=n, norm="forward")
     y = np.empty_like(v)
     y[:, 0::2] = v[:, : (n + 1) // 2]
@@ -54,7 +66,7 @@ def _transform(x, type, n, axis, norm, inverse):
         raise ValueError(f"type={type!r} is not supported; only DCT types 2 and 3 are")
     norm = _check_norm(norm)
     x = _as_array(x, real=True)
-    axis = np.lib.array_utils.normalize_axis_index(operator.index(axis), x.ndim)
+    axis = _check_axis(axis, x.ndim)
     n = _check_n(x.shape[axis] if n is None else n)
     x = _resize(x, n, axis)
     dtype = np.float32 if x.dtype in (np.float16, np.float32) else np.float64

@@ -71,6 +71,36 @@ def _check_n(n, name="n"):
     return n
 
 
+def _check_axis(axis, ndim):
+    """``axis`` as an index in ``[0, ndim)``, or an error naming its value."""
+    try:
+        index = operator.index(axis)
+    except TypeError:
+        raise TypeError(f"axis={axis!r} must be an integer") from None
+    if not -ndim <= index < ndim:
+        raise np.exceptions.AxisError(
+            f"axis={axis!r} is out of range for an array of {ndim} "
+            f"dimension(s); it must be in [{-ndim}, {ndim})"
+        )
+    return index % ndim
+
+
+def _check_axes(axes, ndim):
+    """``axes`` (an int or a sequence of ints) as indices in ``[0, ndim)``."""
+    sequence = (axes,) if np.ndim(axes) == 0 else axes
+    try:
+        indices = [operator.index(a) for a in sequence]
+    except TypeError:
+        raise TypeError(f"axes={axes!r} must be an int or a sequence of ints") from None
+    outside = [a for a in indices if not -ndim <= a < ndim]
+    if outside:
+        raise np.exceptions.AxisError(
+            f"axes={axes!r} has axis {outside[0]} out of range for an array of "
+            f"{ndim} dimension(s); every axis must be in [{-ndim}, {ndim})"
+        )
+    return [a % ndim for a in indices]
+
+
 def _as_array(x, *, real=False):
     """``x`` as an array of a numeric dtype, with at least one axis."""
     x = np.asarray(x)
@@ -126,7 +156,7 @@ def _scale(norm, n, inverse):
 def _prepare(x, n, axis, *, real=False):
     """Validate, crop or pad, and return ``(x, axis, n)`` with ``axis >= 0``."""
     x = _as_array(x, real=real)
-    axis = np.lib.array_utils.normalize_axis_index(operator.index(axis), x.ndim)
+    axis = _check_axis(axis, x.ndim)
     n = _check_n(x.shape[axis] if n is None else n)
     return _resize(x, n, axis), axis, n
 
@@ -586,7 +616,7 @@ def dft(x, axis=-1, norm="backward"):
     array([10.+0.j, -2.+2.j, -2.+0.j, -2.-2.j])
     """
     x = _as_array(x)
-    axis = np.lib.array_utils.normalize_axis_index(operator.index(axis), x.ndim)
+    axis = _check_axis(axis, x.ndim)
     norm = _check_norm(norm)
     n = _check_n(x.shape[axis])
     dtype = _complex_dtype(x.dtype)
@@ -633,10 +663,12 @@ def fft(x, n=None, axis=-1, norm=None):
     Raises
     ------
     ValueError
-        If ``n`` (or the length of ``axis``) is smaller than 1, or ``norm`` is
-        unknown.
+        If ``n`` (or the length of ``axis``) is smaller than 1, ``norm`` is
+        unknown, or ``axis`` is out of range (then a
+        :class:`numpy.exceptions.AxisError`, a ValueError, as in
+        :func:`numpy.fft.fft`).
     TypeError
-        If ``x`` is not numeric or ``n`` is not an integer.
+        If ``x`` is not numeric, or ``n`` or ``axis`` is not an integer.
 
     See Also
     --------
@@ -846,7 +878,7 @@ def irfft(x, n=None, axis=-1, norm=None):
     True
     """
     x = _as_array(x)
-    axis = np.lib.array_utils.normalize_axis_index(operator.index(axis), x.ndim)
+    axis = _check_axis(axis, x.ndim)
     n = _check_n(2 * (x.shape[axis] - 1) if n is None else n)
     norm = _check_norm(norm)
     x = _resize(x, n // 2 + 1, axis)
@@ -881,7 +913,7 @@ def _axes_and_shape(x, s, axes):
     x = _as_array(x)
     if axes is None:
         axes = list(range(x.ndim)) if s is None else list(range(-len(s), 0))
-    axes = [np.lib.array_utils.normalize_axis_index(a, x.ndim) for a in axes]
+    axes = _check_axes(axes, x.ndim)
     if s is None:
         s = [None] * len(axes)
     elif len(s) != len(axes):

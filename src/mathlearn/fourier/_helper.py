@@ -4,6 +4,8 @@ import operator
 
 import numpy as np
 
+from ._fft import _check_axes
+
 
 def _check_length(n):
     try:
@@ -97,10 +99,7 @@ def rfftfreq(n, d=1.0):
 
 def _shift(x, axes, sign):
     x = np.asarray(x)
-    if axes is None:
-        axes = tuple(range(x.ndim))
-    elif np.ndim(axes) == 0:
-        axes = (axes,)
+    axes = tuple(range(x.ndim)) if axes is None else _check_axes(axes, x.ndim)
     shifts = [sign * (x.shape[axis] // 2) for axis in axes]
     return np.roll(x, shifts, axes)
 

@@ -9,12 +9,17 @@ For a radial function the vector calculus reduces to one dimension:
 ``grad W = W'(r) r_vec / r`` and ``lap W = W''(r) + (dim - 1) W'(r) / r``.
 """
 
+import math
 from numbers import Integral, Real
 
 import numpy as np
 
 # Terms of the series of -ln(1 - t) - t - t^2/2 used for t < 1/2 (0.5^60 ~ 1e-18).
 _LOG_SERIES_TERMS = 60
+# Largest |log| of the scale h**-p of a kernel's constants. The logs of the
+# largest and smallest normal float64 are +709.8 and -708.4; the margin covers
+# the constant factors (below 20) that multiply h**-p.
+_MAX_LOG_SCALE = 700.0
 
 
 def _check_h(h):
@@ -30,12 +35,34 @@ def _check_dim(dim):
 
 
 class _SPHKernel:
-    """Shared validation and vector plumbing; subclasses give the radial parts."""
+    """Shared validation and vector plumbing; subclasses give the radial parts.
+
+    ``_SCALE_POWER[dim]`` is the largest power ``p`` such that a constant of
+    the kernel (its normalisation, or that of its gradient or Laplacian) is a
+    number times ``h**-p``.
+    """
 
     def __init__(self, h=1.0, dim=3):
         self.h = _check_h(h)
         self.dim = _check_dim(dim)
+        self._check_scale()
         self.normalization = self._normalization()
+
+    def _check_scale(self):
+        """Reject an ``h`` whose ``h**-p`` is not a normal float64 number.
+
+        Otherwise ``h=1e-40`` would divide by ``h**9 == 0.0``, and a large
+        ``h`` would overflow or make the kernel silently zero.
+        """
+        power = self._SCALE_POWER[self.dim]
+        if power * abs(math.log(self.h)) > _MAX_LOG_SCALE:
+            limit = math.exp(_MAX_LOG_SCALE / power)
+            raise ValueError(
+                f"h={self.h!r} is out of range for {type(self).__name__} in "
+                f"{self.dim}-D: its constants scale like h**-{power}, which is "
+                f"a normal float64 only for {1 / limit:.3g} <= h <= {limit:.3g}; "
+                "express lengths in other units."
+            )
 
     def __repr__(self):
         return f"{type(self).__name__}(h={self.h!r}, dim={self.dim!r})"
@@ -115,7 +142,10 @@ class Poly6Kernel(_SPHKernel):
     Parameters
     ----------
     h : float, default=1.0
-        Support radius (> 0).
+        Support radius (> 0). The normalisation scales like ``h**-9``
+        (``h**-8`` in 2-D), so ``h`` must lie within about [1.7e-34, 6e33]
+        ([1e-38, 1e38] in 2-D) for it to be a normal float64; other values
+        raise a ValueError (express lengths in other units).
     dim : {2, 3}, default=3
         Space dimension.
 
@@ -164,6 +194,8 @@ class Poly6Kernel(_SPHKernel):
     array([-1.2892, -1.7189])
     """
 
+    _SCALE_POWER = {2: 8, 3: 9}
+
     def _normalization(self):
         h = self.h
         if self.dim == 2:
@@ -179,7 +211,10 @@ class Poly6Kernel(_SPHKernel):
         return -6.0 * self.normalization * u**2
 
     def _radial_laplacian_r2(self, r2):
-        u = np.maximum(self.h**2 - r2, 0.0)
+        # Outside the support u = 0; r2 is clipped to h^2 so that the second
+        # factor stays finite there (0 * inf was NaN for r = 1e200).
+        r2 = np.minimum(r2, self.h**2)
+        u = self.h**2 - r2
         return -6.0 * self.normalization * u * (self.dim * u - 4.0 * r2)
 
     def _radial_value(self, r):
@@ -204,7 +239,9 @@ class SpikyKernel(_SPHKernel):
     Parameters
     ----------
     h : float, default=1.0
-        Support radius (> 0).
+        Support radius (> 0). The normalisation scales like ``h**-6``
+        (``h**-5`` in 2-D), so ``h`` must lie within about [2.2e-51, 4.6e50]
+        ([1.6e-61, 6.3e60] in 2-D); other values raise a ValueError.
     dim : {2, 3}, default=3
         Space dimension.
 
@@ -257,6 +294,8 @@ class SpikyKernel(_SPHKernel):
     array([-2.0242, -2.699 , -0.6747])
     """
 
+    _SCALE_POWER = {2: 5, 3: 6}
+
     def _normalization(self):
         h = self.h
         if self.dim == 2:
@@ -307,7 +346,10 @@ class ViscosityKernel(_SPHKernel):
     Parameters
     ----------
     h : float, default=1.0
-        Support radius (> 0).
+        Support radius (> 0). The constant of the Laplacian scales like
+        ``h**-6`` (``h**-5`` in 2-D), so ``h`` must lie within about
+        [2.2e-51, 4.6e50] ([1.6e-61, 6.3e60] in 2-D); other values raise a
+        ValueError.
     dim : {2, 3}, default=3
         Space dimension.
 
@@ -352,6 +394,9 @@ class ViscosityKernel(_SPHKernel):
     >>> bool(np.all(kernel.value(r_vec) >= 0))
     True
     """
+
+    # The Laplacian's constant, 40 / (pi h^5) or 45 / (pi h^6), is the largest.
+    _SCALE_POWER = {2: 5, 3: 6}
 
     def _normalization(self):
         h = self.h
