@@ -708,3 +708,10 @@ def test_sample_weight_needs_the_batch_algorithm():
         SelfOrganizingMap(3, 1, algorithm="online").fit(X, sample_weight=weights)
     with pytest.raises(ValueError, match="[Nn]egative"):
         SelfOrganizingMap(3, 1).fit(X, sample_weight=-weights)
+
+
+def test_plot_component_planes_names_a_bad_n_cols():
+    X = np.random.RandomState(0).normal(size=(20, 3))
+    som = SelfOrganizingMap(2, 2, random_state=0).fit(X)
+    with pytest.raises(ValueError, match="'n_cols' parameter"):
+        som.plot_component_planes(n_cols=0)

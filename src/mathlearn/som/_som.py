@@ -21,6 +21,7 @@ from mathlearn.utils._sklearn_compat import (
     _check_sample_weight,
     _fit_context,
     validate_data,
+    validate_params,
 )
 
 
@@ -598,6 +599,10 @@ n_features), default="pca"
             self, self.u_matrix().ravel(), ax=ax, cmap=cmap, label="U-matrix"
         )
 
+    @validate_params(
+        {"n_cols": [Interval(Integral, 1, None, closed="left")]},
+        prefer_skip_nested_validation=True,
+    )
     def plot_component_planes(self, features=None, *, n_cols=4, cmap="viridis"):
         """Draw one map per feature, coloured by that feature's weight.
 
