@@ -446,7 +446,7 @@ def test_object_y_with_none_is_rejected():
     """Issue 16, row 10: None became NaN, and every prediction NaN."""
     X, _ = _data(n=4)
     y = np.array([1.0, None, 2.0, 3.0], dtype=object)
-    with pytest.raises(ValueError, match="y contains NaN or infinity"):
+    with pytest.raises(ValueError, match="Input y contains NaN"):
         NadarayaWatsonRegressor().fit(X, y)
     with pytest.raises(ValueError, match="values contains NaN"):
         nadaraya_watson(X[:2], X, y, 1.0)

@@ -37,6 +37,7 @@ from mathlearn.utils._sklearn_compat import (
     _fit_context,
     validate_data,
 )
+from mathlearn.utils._validation import check_finite_target
 
 _COMPACT_KERNELS = {
     # Profiles of the squared scaled distance r2 = r**2; the constant factors
@@ -757,13 +758,7 @@ or array-like of shape (n_features,), default="loo_cv"
             y_numeric=True,
             multi_output=True,
         )
-        Y = y.reshape(len(y), -1).astype(np.float64)
-        if not np.all(np.isfinite(Y)):
-            raise ValueError(
-                "y contains NaN or infinity after conversion to float64 (an "
-                "object array with None gives NaN); every target must be a "
-                "finite number"
-            )
+        Y = check_finite_target(y).reshape(len(y), -1).astype(np.float64)
         if callable(self.kernel):
             _call_kernel(self.kernel, np.array([0.0, 0.5, 1.0, 2.0]))
         support = None

@@ -32,6 +32,7 @@ from mathlearn.utils._sklearn_compat import (
     _fit_context,
     validate_data,
 )
+from mathlearn.utils._validation import check_finite_target
 
 #: Formulas with nmse <= max(factor * nmse of the BIC choice, _ACCURATE_NMSE)
 #: are "accurate enough"; the one with the largest score among them is selected.
@@ -124,15 +125,6 @@ def _user_number(c, y_scale, factor=1):
     if np.isfinite(user) and (user != 0 or c == 0):
         return sympy_number(user)
     return sympy_number(c) * sympy.Rational(y_scale) * factor
-
-
-def _check_target(y):
-    """``y`` from ``validate_data``, checked finite.
-
-    ``validate_data`` converts an object ``y`` to float after checking it for
-    NaN, so a ``None`` in it would become a NaN unseen.
-    """
-    return check_array(y, ensure_2d=False, dtype=None, input_name="y")
 
 
 def _round_sig(value, digits):
@@ -499,7 +491,7 @@ default="least_squares"
             The fitted regressor.
         """
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], y_numeric=True)
-        y = _check_target(y)
+        y = check_finite_target(y)
         operators = self._resolve_operators()
         feature_dims, _ = self._resolve_units(X.shape[1])
         # The search multiplies tall, narrow matrices many times: one BLAS
@@ -1066,7 +1058,7 @@ default="least_squares"
         import sympy
 
         X, y = validate_data(self, X, y, dtype=[np.float64], y_numeric=True)
-        y = _check_target(y)
+        y = check_finite_target(y)
         try:
             parameter = check_array(
                 parameter, ensure_2d=False, dtype=np.float64, input_name="parameter"
