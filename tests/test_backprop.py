@@ -932,6 +932,11 @@ def test_bad_input_messages():
         check_gradient(np.sum, [np.zeros(3)], [np.zeros(2)])
     with pytest.raises(ValueError, match="max_norm=0"):
         clip_gradients({"W": np.ones(2)}, max_norm=0)
+    # A bool is a mistake, not the number 1.
+    with pytest.raises(TypeError, match="max_norm=True"):
+        clip_gradients({"W": np.ones(2)}, max_norm=True)
+    with pytest.raises(TypeError, match="n_hidden=True"):
+        init_rnn_params(2, True, 2)
 
 
 # ---------------------------------------------------------------- PyTorch autograd

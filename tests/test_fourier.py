@@ -446,6 +446,10 @@ def test_other_bad_input():
         fftfreq(0)
     with pytest.raises(ValueError, match="d=0"):
         rfftfreq(4, d=0)
+    with pytest.raises(ValueError, match="d=nan"):
+        rfftfreq(4, d=np.nan)
+    with pytest.raises(TypeError, match="n=True"):
+        fftfreq(True)
     with pytest.raises(ValueError, match="Invalid number of FFT data points"):
         dft(np.ones((3, 0)))
 

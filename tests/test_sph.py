@@ -212,10 +212,10 @@ def test_kernels_vectorised_over_leading_axes(Kernel):
 
 @pytest.mark.parametrize("Kernel", KERNELS)
 def test_kernel_bad_input(Kernel):
-    for h in (0.0, -1.0, np.inf, "1"):
+    for h in (0.0, -1.0, np.inf, np.nan, "1", True):
         with pytest.raises(ValueError, match="h="):
             Kernel(h=h)
-    for dim in (1, 4, 2.0):
+    for dim in (1, 4, 2.0, True):
         with pytest.raises(ValueError, match="dim="):
             Kernel(h=1.0, dim=dim)
     with pytest.raises(ValueError, match=r"r_vec must have shape \(\.\.\., 3\)"):
@@ -582,6 +582,9 @@ def test_simulator_bad_input():
         (dict(particles=good + 1.0), "inside box"),
         (dict(particles=[[0.5, np.nan]]), "finite"),
         (dict(particles=0), "particles=0"),
+        (dict(particles=True), "particles=True"),
+        (dict(particles=good, gravity=np.inf), "gravity=inf"),
+        (dict(particles=good, viscosity=True), "viscosity=True"),
         (dict(particles=good, dt=0.0), "dt="),
         (dict(particles=good, dt=-1e-3), "dt="),
         (dict(particles=good, dt="auto"), "dt="),
@@ -607,6 +610,8 @@ def test_simulator_bad_input():
     fluid = SPHFluid(good + np.arange(4)[:, None] * 0.01, h=0.1)
     with pytest.raises(ValueError, match="n_steps="):
         fluid.step(-1)
+    with pytest.raises(TypeError, match="n_steps=1.0"):
+        fluid.step(1.0)
     with pytest.raises(ValueError, match="t_end="):
         fluid.run(-1.0)
     with pytest.raises(ValueError, match="callback="):

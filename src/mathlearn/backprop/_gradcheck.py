@@ -6,6 +6,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from mathlearn.utils._sklearn_compat import Interval, validate_params
+from mathlearn.utils._validation import check_scalar
 
 # With float64's machine epsilon u, central differences resolve about
 # u * S / eps; gradients below sqrt(u) * S / eps are compared on that scale,
@@ -272,13 +273,7 @@ def clip_gradients(grads, max_norm):
     """
     if not hasattr(grads, "items"):
         raise TypeError(f"grads must be a dict of arrays, got {type(grads).__name__}")
-    if (
-        isinstance(max_norm, bool)
-        or not isinstance(max_norm, Real)
-        or not np.isfinite(max_norm)
-        or max_norm <= 0
-    ):
-        raise ValueError(f"max_norm={max_norm!r} must be a positive finite number")
+    check_scalar("max_norm", max_norm, Interval(Real, 0, None, closed="neither"))
     arrays = {}
     for key, value in grads.items():
         G = np.asarray(value)

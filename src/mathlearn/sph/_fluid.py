@@ -6,7 +6,15 @@ import numpy as np
 from scipy.spatial import cKDTree
 from sklearn.utils import check_random_state
 
-from ._kernels import Poly6Kernel, SpikyKernel, ViscosityKernel, _check_dim, _check_h
+from mathlearn.sph._kernels import (
+    Poly6Kernel,
+    SpikyKernel,
+    ViscosityKernel,
+    _check_dim,
+    _check_h,
+)
+from mathlearn.utils._sklearn_compat import Interval
+from mathlearn.utils._validation import check_scalar
 
 _TAIT_GAMMA = 7.0
 _EQUATIONS_OF_STATE = ("ideal_gas", "tait")
@@ -19,18 +27,17 @@ _BLOCK_FRACTION = {2: (0.4, 0.8), 3: (0.4, 1.0, 0.8)}
 # pairs grow like (1 + skin)^dim, so the best skin is smaller in 3-D.
 _AUTO_SKIN = {2: 0.4, 3: 0.2}
 
+_COUNT = Interval(Integral, 1, None, closed="left")
+_STEPS = Interval(Integral, 0, None, closed="left")
+
 
 def _check_real(name, value, *, low, low_closed=True, high=None):
-    """``value`` as a float, or a ValueError naming ``name`` and the rule."""
-    if isinstance(value, bool) or not isinstance(value, Real) or not np.isfinite(value):
-        raise ValueError(f"{name}={value!r} must be a finite real number.")
-    too_low = value < low if low_closed else value <= low
-    if too_low or (high is not None and value > high):
-        bound = f"{'>=' if low_closed else '>'} {low}"
-        if high is not None:
-            bound += f" and <= {high}"
-        raise ValueError(f"{name}={value!r} must be {bound}.")
-    return float(value)
+    """``value`` as a finite float in ``[low, high]`` (``(low, high]`` if not
+    ``low_closed``; ``None`` is an open, infinite end), or an error naming it."""
+    closed = {True: "left", False: "neither"}[low_closed]
+    if high is not None:
+        closed = {"left": "both", "neither": "right"}[closed]
+    return float(check_scalar(name, value, Interval(Real, low, high, closed=closed)))
 
 
 def _check_option(name, value, options):
@@ -362,8 +369,8 @@ class SPHFluid:
 
     # ------------------------------------------------------------------ setup
     def _check_gravity(self, gravity):
-        if isinstance(gravity, Real) and not isinstance(gravity, bool):
-            g = _check_real("gravity", gravity, low=-np.inf)
+        if np.ndim(gravity) == 0:
+            g = _check_real("gravity", gravity, low=None, low_closed=False)
             vector = np.zeros(self.dim)
             vector[-1] = -g
             return vector
@@ -396,9 +403,8 @@ class SPHFluid:
         """Positions, the same without jitter, and the support radius."""
         if h is not None:
             h = _check_h(h)
-        if isinstance(particles, Integral) and not isinstance(particles, bool):
-            if particles < 1:
-                raise ValueError(f"particles={particles!r} must be >= 1.")
+        if isinstance(particles, Integral):
+            check_scalar("particles", particles, _COUNT)
             lattice = self._dam_break_block(int(particles), h)
             spacing = lattice[1] if h is None else h / 2.0
             lattice, h = lattice[0], 2.0 * spacing if h is None else h
@@ -729,12 +735,7 @@ class SPHFluid:
         self : SPHFluid
             The fluid, advanced.
         """
-        if (
-            isinstance(n_steps, bool)
-            or not isinstance(n_steps, Integral)
-            or n_steps < 0
-        ):
-            raise ValueError(f"n_steps={n_steps!r} must be an int >= 0.")
+        check_scalar("n_steps", n_steps, _STEPS)
         for _ in range(int(n_steps)):
             self._advance(self._next_dt())
         return self

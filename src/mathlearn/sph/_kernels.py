@@ -14,6 +14,9 @@ from numbers import Integral, Real
 
 import numpy as np
 
+from mathlearn.utils._sklearn_compat import Interval, Options
+from mathlearn.utils._validation import check_scalar
+
 # Terms of the series of -ln(1 - t) - t - t^2/2 used for t < 1/2 (0.5^60 ~ 1e-18).
 _LOG_SERIES_TERMS = 60
 # Largest |log| of the scale h**-p of a kernel's constants. The logs of the
@@ -23,15 +26,11 @@ _MAX_LOG_SCALE = 700.0
 
 
 def _check_h(h):
-    if isinstance(h, bool) or not isinstance(h, Real) or not np.isfinite(h) or h <= 0:
-        raise ValueError(f"h={h!r} must be a finite real number > 0.")
-    return float(h)
+    return float(check_scalar("h", h, Interval(Real, 0, None, closed="neither")))
 
 
 def _check_dim(dim):
-    if isinstance(dim, bool) or not isinstance(dim, Integral) or dim not in (2, 3):
-        raise ValueError(f"dim={dim!r} must be 2 or 3.")
-    return int(dim)
+    return int(check_scalar("dim", dim, Options(Integral, {2, 3})))
 
 
 class _SPHKernel:
