@@ -12,6 +12,10 @@ from mathlearn.sph._kernels import (
     ViscosityKernel,
     _check_dim,
     _check_h,
+    _poly6_gradient_profile,
+    _poly6_laplacian_profile,
+    _poly6_value_profile,
+    _spiky_gradient_profile,
 )
 from mathlearn.utils._sklearn_compat import Interval
 from mathlearn.utils._validation import check_scalar
@@ -567,9 +571,11 @@ class SPHFluid:
         """Density, pressure, acceleration and the stable step at the current state.
 
         Every pair quantity is one flat array (``d`` is ``(dim, n_pairs)``) in
-        a reused work buffer, and the kernels are written out on ``r < h`` (all
-        pairs are), with in-place updates, to keep the number of passes over
-        the pairs small; constant factors are applied per particle.
+        a reused work buffer. The kernels are the kernel classes' radial
+        profiles (``_poly6_value_profile``...) evaluated on ``r < h`` (all
+        pairs are) into those buffers, and their constants, taken from the
+        kernel objects, are applied per particle: fewer passes over the pairs
+        than calling ``value``/``gradient`` (see ``test_simulator_runs_its_kernels``).
         """
         x, v, n, m, h = self._x, self._v, self.n_particles, self.particle_mass, self.h
         i, j, d, r2 = self._neighbours(x)
@@ -580,8 +586,7 @@ class SPHFluid:
 
         # Poly6 density: W = C (h^2 - r^2)^3.
         u = np.subtract(h * h, r2, out=buffer("u", n_pairs))
-        w = np.multiply(u, u, out=buffer("w", n_pairs))
-        w *= u
+        w = _poly6_value_profile(u, out=buffer("w", n_pairs))
         # (bincount of no pairs is an int array.)
         rho = np.bincount(i, w, minlength=n).astype(np.float64, copy=False)
         rho += np.bincount(j, w, minlength=n)
@@ -599,10 +604,9 @@ class SPHFluid:
         # spiky grad W(d) = -3 C (h - r)^2 / r d; on j minus that. A pair at
         # r = 0 has d = 0: any finite factor gives it no force.
         np.maximum(r, h * 1e-12, out=r)
-        coefficient = np.multiply(h_minus_r, h_minus_r, out=buffer("coef", n_pairs))
-        coefficient /= r
+        coefficient = _spiky_gradient_profile(h_minus_r, r, out=buffer("coef", n_pairs))
         coefficient *= m_inv_rho_ij
-        scaled_p = (1.5 * self._spiky.normalization) * p
+        scaled_p = (-0.5 * self._spiky._gradient_factor) * p
         np.take(scaled_p, i, out=tmp)
         tmp += np.take(scaled_p, j, out=tmp2)
         coefficient *= tmp
@@ -642,10 +646,10 @@ class SPHFluid:
         volume = m / rho
         # grad W(d) = -6 C u^2 d. n_i = sum_j V_j grad W(x_i - x_j), and
         # grad W(x_j - x_i) = -grad W(d). The factor -6 C rides on the volumes.
-        scaled_volume = (-6.0 * self._poly6.normalization) * volume
+        scaled_volume = self._poly6._derivative_factor * volume
         volume_i = np.take(scaled_volume, i, out=buffer("volume_i", n_pairs))
         volume_j = np.take(scaled_volume, j, out=buffer("volume_j", n_pairs))
-        u2 = np.multiply(u, u, out=buffer("w", n_pairs))
+        u2 = _poly6_gradient_profile(u, out=buffer("w", n_pairs))
         grad_i = np.multiply(u2, volume_i, out=buffer("coef", n_pairs))
         grad_j = np.multiply(u2, volume_j, out=buffer("h_minus_r", n_pairs))
         normal = np.empty((n, self.dim))
@@ -656,10 +660,10 @@ class SPHFluid:
             normal[:, k] -= np.bincount(
                 j, np.multiply(grad_i, d[k], out=tmp), minlength=n
             )
-        # Laplacian of W: -6 C u (dim u - 4 r^2).
-        lap = np.multiply(u, self.dim, out=buffer("r", n_pairs))
-        lap -= np.multiply(r2, 4.0, out=tmp)
-        lap *= u
+        # Laplacian of W: -6 C u (dim u - 4 r^2), the -6 C on the volumes.
+        lap = _poly6_laplacian_profile(
+            u, r2, self.dim, out=buffer("r", n_pairs), scratch=tmp
+        )
         curvature_term = volume * self._poly6._radial_laplacian_r2(0.0)
         curvature_term += np.bincount(
             i, np.multiply(volume_j, lap, out=tmp), minlength=n
