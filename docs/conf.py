@@ -12,6 +12,8 @@ import inspect
 import os
 from pathlib import Path
 
+from sphinx_gallery.sorting import ExplicitOrder
+
 import mathlearn
 
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -51,10 +53,42 @@ numpydoc_class_members_toctree = False
 
 intersphinx_mapping = {}
 
+DOCS = Path(__file__).parent
+
+
+def _user_guide_order():
+    """``(page, caption)`` for each page of the user guide's toctrees, in order.
+
+    One order for the whole site: the API index and the gallery list their
+    modules as the user guide does (a module's page is named after it; pages
+    that are not modules, such as *Getting started*, are left out there).
+    """
+    order, caption = [], None
+    lines = (DOCS / "user_guide" / "index.rst").read_text().splitlines()
+    for line in lines:
+        stripped = line.strip()
+        if stripped.startswith(":caption:"):
+            caption = stripped.removeprefix(":caption:").strip()
+        elif line.startswith("   ") and stripped and not stripped.startswith(":"):
+            order.append((stripped, caption))
+    return order
+
+
+USER_GUIDE_ORDER = _user_guide_order()
+
 sphinx_gallery_conf = {
     "examples_dirs": "../examples",
     "gallery_dirs": "auto_examples",
     "filename_pattern": r"/plot_",
+    # Sections in the user guide's order (estimators, then functions).
+    "subsection_order": ExplicitOrder(
+        [
+            f"../examples/{name}"
+            for name, _ in USER_GUIDE_ORDER
+            if (DOCS.parent / "examples" / name).is_dir()
+        ]
+        + ["*"]
+    ),
     "within_subsection_order": "FileNameSortKey",
     "download_all_examples": False,
     "remove_config_comments": True,
@@ -62,8 +96,6 @@ sphinx_gallery_conf = {
     # The timing pages load jQuery and DataTables from a CDN: left out.
     "write_computation_times": False,
 }
-
-DOCS = Path(__file__).parent
 
 
 def _code_package(obj):
@@ -99,21 +131,30 @@ def _write_api_pages():
 
     api = DOCS / "api"
     api.mkdir(exist_ok=True)
-    names = sorted(
+    modules = sorted(
         info.name
         for info in pkgutil.iter_modules(mathlearn.__path__)
-        if not info.name.startswith("_") and info.name not in {"exceptions"}
-    ) + ["exceptions"]
+        if not info.name.startswith("_")
+    )
+    # The user guide's sections and order, then the shared modules, the
+    # warnings last.
+    sections = [(name, group) for name, group in USER_GUIDE_ORDER if name in modules]
+    sections += [
+        (name, "Shared")
+        for name in modules
+        if name not in dict(USER_GUIDE_ORDER) and name != "exceptions"
+    ]
+    sections.append(("exceptions", "Shared"))
+    names = [name for name, _ in sections]
     index = [
         "API reference",
         "=============",
         "",
-        "Every public name, one page per module.",
-        "",
-        ".. toctree::",
-        "   :maxdepth: 1",
-        "",
+        "Every public name, one page per module, in the user guide's order.",
     ]
+    for caption in dict.fromkeys(caption for _, caption in sections):
+        index += ["", ".. toctree::", "   :maxdepth: 1", f"   :caption: {caption}", ""]
+        index += [f"   {name}" for name, section in sections if section == caption]
     sklearn_methods = {}
     for name in names:
         module = importlib.import_module(f"mathlearn.{name}")
@@ -135,7 +176,6 @@ def _write_api_pages():
         ]
         lines += [f"   {member}" for member in module.__all__]
         (api / f"{name}.rst").write_text("\n".join(lines) + "\n")
-        index.append(f"   {name}")
         for member in module.__all__:
             obj = getattr(module, member)
             if inspect.isclass(obj):
