@@ -1014,7 +1014,12 @@ def _leaf(torch, a):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(
     "shape",
-    [(2, 3, 5, 4), (1, 1, 1, 1), (32, 8, 128, 64), (8, 1, 512, 64)],
+    [
+        (2, 3, 5, 4),
+        (1, 1, 1, 1),
+        pytest.param((32, 8, 128, 64), marks=pytest.mark.slow),
+        (8, 1, 512, 64),
+    ],
     ids=["small", "tiny", "bench-heads", "bench-long"],
 )
 @pytest.mark.parametrize("mask_kind", [None, "causal", "additive"])
@@ -1134,7 +1139,13 @@ RNN_SIZES = {
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(
     "size, tokens",
-    [("small", False), ("small", True), ("char", False), ("char", True), ("big", True)],
+    [
+        ("small", False),
+        ("small", True),
+        ("char", False),
+        ("char", True),
+        pytest.param("big", True, marks=pytest.mark.slow),
+    ],
 )
 def test_rnn_matches_torch_nn_rnn(size, tokens, dtype):
     torch = _torch()
@@ -1198,7 +1209,9 @@ def _torch_goodfellow_lstm(torch, x, h0, s0, U, W, b, cell_activation):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("size", list(RNN_SIZES))
+@pytest.mark.parametrize(
+    "size", ["small", "char", pytest.param("big", marks=pytest.mark.slow)]
+)
 @pytest.mark.parametrize("cell_activation", ["sigmoid", "tanh"])
 def test_lstm_matches_torch(size, dtype, cell_activation):
     torch = _torch()

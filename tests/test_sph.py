@@ -475,6 +475,7 @@ def test_viscosity_alone_decreases_kinetic_energy(integrator):
     assert kinetic[-1] < 0.5 * kinetic[0]
 
 
+@pytest.mark.slow
 def test_dam_break_2000_particles_2000_steps():
     fluid = SPHFluid(2000, dim=2, random_state=0)
     fluid.step(2000)
