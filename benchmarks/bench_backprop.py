@@ -4,8 +4,9 @@ Forward + backward of scaled dot-product attention, the tanh RNN with a softmax
 loss and the LSTM (the book's sigmoid cell written in torch operations, and
 ``torch.nn.LSTM`` for the tanh cell), in float64 and float32, with the same
 number of threads for NumPy's BLAS and for torch, in one process. Prints a
-Markdown table; ratio = mathlearn time / torch time (below 1: mathlearn is
-faster).
+Markdown table of the best time of a few runs (``_timing.measure``) on an idle
+machine and with one competing process ("busy"); ratio = mathlearn time /
+torch time, idle (below 1: mathlearn is faster).
 
     python benchmarks/bench_backprop.py            # full sizes of issue 7
     python benchmarks/bench_backprop.py --quick    # the small sizes only
@@ -13,7 +14,6 @@ faster).
 
 import argparse
 import os
-import time
 
 
 def _parse_args():
@@ -24,9 +24,9 @@ def _parse_args():
     parser.add_argument(
         "--clock",
         choices=["cpu", "wall"],
-        default="cpu",
-        help="cpu: the process's CPU time, robust on a shared machine (use with "
-        "--threads 1); wall: elapsed time",
+        default="wall",
+        help="wall: elapsed time (what a competing process slows down); cpu: the "
+        "process's CPU time, robust on a shared machine (use with --threads 1)",
     )
     return parser.parse_args()
 
@@ -40,6 +40,7 @@ for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from _timing import measure_idle_and_busy, print_table  # noqa: E402
 from threadpoolctl import threadpool_info  # noqa: E402
 
 from mathlearn.backprop import (  # noqa: E402
@@ -57,14 +58,13 @@ F = torch.nn.functional
 TORCH_DTYPES = {np.float64: torch.float64, np.float32: torch.float32}
 
 
-def best_time(func, repeat, clock=time.process_time):
-    func()  # warm-up
-    times = []
-    for _ in range(repeat):
-        start = clock()
-        func()
-        times.append(clock() - start)
-    return min(times)
+def best_times(func, repeat, clock):
+    """Best idle and busy times (seconds) of ``func`` after a warm-up call."""
+    func()
+    idle, busy = measure_idle_and_busy(func, repeat=repeat)
+    if clock == "cpu":
+        return idle.cpu_seconds, busy.cpu_seconds
+    return idle.seconds, busy.seconds
 
 
 def attention_case(shape, dtype):
@@ -163,7 +163,6 @@ def lstm_case(size, dtype, cell_activation):
 
 def main(args):
     repeat = args.repeat or (5 if args.quick else 7)
-    clock = time.process_time if args.clock == "cpu" else time.perf_counter
     torch.set_num_threads(args.threads)
 
     attention_shapes = [(32, 8, 128, 64), (8, 1, 512, 64)]
@@ -206,16 +205,18 @@ def main(args):
         f"{np.__version__} ({pools}); best {args.clock} time of {repeat}, "
         "forward + backward\n"
     )
-    print("| case | size | dtype | mathlearn (ms) | torch (ms) | ratio |")
-    print("|---|---|---|---:|---:|---:|")
+    header = ["case", "size", "dtype", "mathlearn (ms)", "mathlearn busy (ms)"]
+    header += ["torch (ms)", "torch busy (ms)", "ratio"]
+    rows = []
     for name, label, dtype, (ours, theirs) in cases:
-        t_ours = best_time(ours, repeat, clock)
-        t_theirs = best_time(theirs, repeat, clock)
-        print(
-            f"| {name} | {label} | {np.dtype(dtype).name} | {t_ours * 1e3:.1f} "
-            f"| {t_theirs * 1e3:.1f} | {t_ours / t_theirs:.2f} |",
-            flush=True,
+        t_ours, busy_ours = best_times(ours, repeat, args.clock)
+        t_theirs, busy_theirs = best_times(theirs, repeat, args.clock)
+        rows.append(
+            [name, label, np.dtype(dtype).name]
+            + [f"{1e3 * t:.1f}" for t in (t_ours, busy_ours, t_theirs, busy_theirs)]
+            + [f"{t_ours / t_theirs:.2f}"]
         )
+    print_table(header, rows)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
 """mathlearn.fourier against numpy.fft, scipy.fft and pyFFTW, in one process.
 
 Every library transforms the same complex128 data; the table gives the best
-wall time of a few runs (after one warm-up run, so that every library's plan
-or twiddle cache is built) and the ratio to numpy.fft. Run with one BLAS
-thread for a fair single-core comparison::
+wall time of a few runs (``_timing.measure``, after one warm-up run, so that
+every library's plan or twiddle cache is built) and the ratio to numpy.fft,
+then mathlearn's and numpy's times with one competing process ("busy"). Run
+with one BLAS thread for a fair single-core comparison::
 
     OMP_NUM_THREADS=1 python benchmarks/bench_fourier.py [--quick]
 
@@ -12,10 +13,10 @@ for the batched cases, within 6x for Bluestein lengths (primes).
 """
 
 import argparse
-import time
 
 import numpy as np
 import scipy.fft
+from _timing import competing_process, measure, print_table
 
 from mathlearn import fourier
 
@@ -40,17 +41,14 @@ CASES = [
     ("dft N = 1,024", (1024,), "dft", None),
     ("dft N = 4,096", (4096,), "dft", None),
 ]
+# Libraries timed again with one competing process.
+BUSY = ("mathlearn", "numpy")
 QUICK = {"N = 2^10", "N = 2^16", "N = 65,537 (prime)", "batched 256 x 4,096"}
 
 
 def _best_time(func, repeat):
     func()
-    best = np.inf
-    for _ in range(repeat):
-        start = time.perf_counter()
-        func()
-        best = min(best, time.perf_counter() - start)
-    return best
+    return measure(func, repeat=repeat).seconds
 
 
 def _peers(kind, x):
@@ -80,9 +78,8 @@ def main(argv=None):
     libraries = ["mathlearn", "numpy", "scipy"] + (["pyfftw"] if pyfftw else [])
     header = ["case"] + [f"{lib} (ms)" for lib in libraries]
     header += [f"{lib} / numpy" for lib in libraries if lib != "numpy"]
-    header += ["target", "max rel. error"]
-    print("| " + " | ".join(header) + " |")
-    print("|" + "---|" * len(header))
+    header += [f"{lib} busy (ms)" for lib in BUSY] + ["target", "max rel. error"]
+    rows = []
     for name, shape, kind, target in CASES:
         if args.quick and name not in QUICK:
             continue
@@ -91,6 +88,8 @@ def main(argv=None):
             x = x + 1j * rng.standard_normal(shape)
         peers = _peers(kind, x)
         times = {lib: _best_time(peers[lib], repeat) for lib in libraries}
+        with competing_process():
+            busy = {lib: _best_time(peers[lib], repeat) for lib in BUSY}
         reference = peers["numpy"]()
         error = np.max(np.abs(peers["mathlearn"]() - reference)) / np.max(
             np.abs(reference)
@@ -99,8 +98,10 @@ def main(argv=None):
         row += [
             f"{times[lib] / times['numpy']:.2f}" for lib in libraries if lib != "numpy"
         ]
+        row += [f"{1e3 * busy[lib]:.2f}" for lib in BUSY]
         row += ["-" if target is None else f"<= {target:g}", f"{error:.1e}"]
-        print("| " + " | ".join(row) + " |", flush=True)
+        rows.append(row)
+    print_table(header, rows)
 
 
 if __name__ == "__main__":

@@ -19,10 +19,12 @@ Data:
 
 For each: p99 and max of ``|ratio - 1|`` over 2,000 random pairs of rows
 (:func:`mathlearn.random_projection.pairwise_distortion`, the same pairs for
-every projection), fit and transform times, the peak of memory allocated
-through Python/NumPy during fit + transform (``tracemalloc``; BLAS scratch is
-not seen), and the size of the fitted object (its pickle). The last columns
-are p99 and transform time relative to ``GaussianRandomProjection``.
+every projection), fit and transform times (``_timing.measure``), fit +
+transform with one competing process ("busy"), the peak growth of the
+process's resident memory during fit and during transform (the larger of the
+two, sampled from ``/proc``; BLAS scratch included), and the size of the
+fitted object (its pickle). The last columns are p99 and transform time
+relative to ``GaussianRandomProjection``.
 
 ``Hadamard(sparse)`` on the very sparse data runs only at k = 64: its
 butterflies over 131,072 padded coordinates take about two minutes whatever
@@ -36,12 +38,11 @@ import argparse
 import gc
 import pickle
 import sysconfig
-import time
-import tracemalloc
 import warnings
 from pathlib import Path
 
 import numpy as np
+from _timing import competing_process, measure, print_table
 from sklearn.datasets import load_digits
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.random_projection import (
@@ -110,23 +111,24 @@ def projections(k, seed):
     }
 
 
+def _fit_transform(estimator, X):
+    return estimator.fit(X).transform(X)
+
+
 def run_one(estimator, X):
     gc.collect()
-    tracemalloc.start()
-    start = time.perf_counter()
-    estimator.fit(X)
-    fit_s = time.perf_counter() - start
-    start = time.perf_counter()
-    X_new = estimator.transform(X)
-    transform_s = time.perf_counter() - start
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
+    fit = measure(estimator.fit, X, memory=True)
+    transform = measure(estimator.transform, X, memory=True)
     size = len(pickle.dumps(estimator, protocol=pickle.HIGHEST_PROTOCOL))
-    return X_new, fit_s, transform_s, peak, size
+    gc.collect()
+    with competing_process():
+        busy = measure(_fit_transform, estimator, X)
+    peak = max(fit.peak_mb, transform.peak_mb)
+    return transform.result, fit.seconds, transform.seconds, busy.seconds, peak, size
 
 
-def _mb(n_bytes):
-    return f"{n_bytes / 2**20:.1f}" if n_bytes < 2**30 else f"{n_bytes / 2**20:,.0f}"
+def _mb(n_mb):
+    return f"{n_mb:.1f}" if n_mb < 1024 else f"{n_mb:,.0f}"
 
 
 def main():
@@ -136,12 +138,11 @@ def main():
     parser.add_argument("--data", default=None, help="only data whose name has this")
     args = parser.parse_args()
     ks = [64, 256] if args.quick else [64, 256, 1024]
-    print(
-        "| data | k | projection | p99 |ratio-1| | max |ratio-1| | fit (s) "
-        "| transform (s) | peak mem (MB) | fitted size (MB) | p99 / Gaussian "
-        "| transform / Gaussian |"
-    )
-    print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    header = ["data", "k", "projection", "p99 |ratio-1|", "max |ratio-1|"]
+    header += ["fit (s)", "transform (s)", "fit + transform busy (s)"]
+    header += ["peak mem (MB)", "fitted size (MB)", "p99 / Gaussian"]
+    header += ["transform / Gaussian"]
+    rows = []
     for name, X in datasets(args.quick, args.seed):
         if args.data and args.data.lower() not in name.lower():
             continue
@@ -149,24 +150,26 @@ def main():
             reference = None
             for label, estimator in projections(k, args.seed).items():
                 if label == "Hadamard(sparse)" and "very sparse" in name and k > 64:
-                    print(f"| {name} | {k} | {label} | skipped (see above) |||||||||")
+                    rows.append([name, k, label, "skipped (see above)"] + [""] * 8)
                     continue
                 with warnings.catch_warnings():
                     # k > n_features on the digits: reported, not reduced.
                     warnings.simplefilter("ignore")
-                    X_new, fit_s, transform_s, peak, size = run_one(estimator, X)
+                    X_new, fit_s, transform_s, busy_s, peak, size = run_one(
+                        estimator, X
+                    )
                 result = pairwise_distortion(X, X_new, n_pairs=2000, random_state=0)
                 p99 = result.distortion_quantile(0.99)
                 if reference is None:
                     reference = (p99, transform_s)
-                print(
-                    f"| {name} | {k} | {label} | {p99:.3f} "
-                    f"| {result.max_distortion:.3f} | {fit_s:.3f} | {transform_s:.3f} "
-                    f"| {_mb(peak)} | {_mb(size)} | {p99 / reference[0]:.2f} "
-                    f"| {transform_s / reference[1]:.2f} |",
-                    flush=True,
+                rows.append(
+                    [name, k, label, f"{p99:.3f}", f"{result.max_distortion:.3f}"]
+                    + [f"{fit_s:.3f}", f"{transform_s:.3f}", f"{busy_s:.3f}"]
+                    + [_mb(peak), _mb(size / 2**20), f"{p99 / reference[0]:.2f}"]
+                    + [f"{transform_s / reference[1]:.2f}"]
                 )
                 del X_new, estimator
+    print_table(header, rows)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ surface-tension forces, with the same leapfrog step and walls. Both run the
 reference is timed on fewer steps, and its positions are checked against
 mathlearn's after those steps.
 
-Reported per case: steps per second of each, their ratio, microseconds per
+Reported per case: steps per second of each (``_timing.measure``), mathlearn's
+with one competing process ("busy", from the same state), their ratio
+(idle), microseconds per
 particle-step (flat when the cost is linear in the number of particles), the
 relative drift of kinetic + potential energy over the timed run, the
 largest compression ``max (rho / rho_0 - 1)``, and how many of the timed steps
@@ -25,9 +27,9 @@ Run ``python benchmarks/bench_sph.py`` (``--quick`` for a short run).
 
 import argparse
 import math
-import time
 
 import numpy as np
+from _timing import competing_process, measure, print_table
 from scipy.spatial import cKDTree
 
 from mathlearn.sph import SPHFluid
@@ -127,6 +129,11 @@ class LoopReference:
         self.v += 0.5 * dt * self.a
 
 
+def _steps(reference, n_steps):
+    for _ in range(n_steps):
+        reference.step()
+
+
 def _fluid(n_particles, dim, dt, start_time):
     """A dam break with a fixed step, advanced (untimed) to ``start_time``."""
     fluid = SPHFluid(n_particles, dim=dim, dt=dt, random_state=0)
@@ -144,9 +151,10 @@ def run_case(dim, n_particles, n_steps, n_reference_steps, start_time=0.0):
     builds = fluid.n_neighbour_builds
     energy_start = fluid.diagnostics["total_energy"][-1]
     time_start = fluid.time
-    start = time.perf_counter()
-    fluid.step(n_steps)
-    ml_rate = n_steps / (time.perf_counter() - start)
+    ml_rate = n_steps / measure(fluid.step, n_steps).seconds
+    busy = _fluid(n_particles, dim, dt, start_time)
+    with competing_process():
+        busy_rate = n_steps / measure(busy.step, n_steps).seconds
     diagnostics = fluid.diagnostics
     energy = diagnostics["total_energy"]
     n_start = len(energy) - n_steps - 1
@@ -155,6 +163,7 @@ def run_case(dim, n_particles, n_steps, n_reference_steps, start_time=0.0):
         "dim": dim,
         "n": n_particles,
         "ml": ml_rate,
+        "busy": busy_rate,
         "us": 1e6 / (ml_rate * n_particles),
         "drift": (energy[-1] - energy_start) / abs(energy_start),
         "density": diagnostics["max_density_error"][n_start:].max(),
@@ -168,10 +177,8 @@ def run_case(dim, n_particles, n_steps, n_reference_steps, start_time=0.0):
     if n_reference_steps:
         check = _fluid(n_particles, dim, dt, start_time)
         reference = LoopReference(check, dt)
-        start = time.perf_counter()
-        for _ in range(n_reference_steps):
-            reference.step()
-        row["ref"] = n_reference_steps / (time.perf_counter() - start)
+        seconds = measure(_steps, reference, n_reference_steps).seconds
+        row["ref"] = n_reference_steps / seconds
         check.step(n_reference_steps)
         row["ref_err"] = float(np.abs(reference.x - check.positions).max())
     return row
@@ -198,22 +205,21 @@ def main():
             (3, 10_000, 30, 1, 0.25),
             (3, 50_000, 10, 1, 0.0),
         ]
-    print(
-        "| dim | particles | mathlearn steps/s | loop reference steps/s | ratio "
-        "| us per particle-step | energy drift | max compression | timed t (s) "
-        "| tree searches / steps | max position diff vs reference |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    header = ["dim", "particles", "mathlearn steps/s", "mathlearn busy steps/s"]
+    header += ["loop reference steps/s", "ratio", "us per particle-step"]
+    header += ["energy drift", "max compression", "timed t (s)"]
+    header += ["tree searches / steps", "max position diff vs reference"]
+    rows = []
     for dim, n, steps, ref_steps, start_time in cases:
         r = run_case(dim, n, steps, ref_steps, start_time)
-        print(
-            f"| {r['dim']} | {r['n']:,} | {r['ml']:.1f} | {r['ref']:.3f} "
-            f"| {r['ml'] / r['ref']:.0f}x | {r['us']:.2f} | {r['drift']:+.2e} "
-            f"| {r['density']:.2%} | {r['t0']:.4f}-{r['t']:.4f} "
-            f"| {r['searches']} / {steps} "
-            f"| {r['ref_err']:.1e} |",
-            flush=True,
+        rows.append(
+            [r["dim"], f"{r['n']:,}", f"{r['ml']:.1f}", f"{r['busy']:.1f}"]
+            + [f"{r['ref']:.3f}", f"{r['ml'] / r['ref']:.0f}x", f"{r['us']:.2f}"]
+            + [f"{r['drift']:+.2e}", f"{r['density']:.2%}"]
+            + [f"{r['t0']:.4f}-{r['t']:.4f}", f"{r['searches']} / {steps}"]
+            + [f"{r['ref_err']:.1e}"]
         )
+    print_table(header, rows)
     # The timed runs cover milliseconds of flow; over the whole collapse the
     # energy budget is dominated by viscosity and the damped walls.
     t_end = 0.3 if args.quick else 1.0

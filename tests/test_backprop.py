@@ -595,6 +595,62 @@ def test_lstm_step_matches_finite_differences(cell_activation):
     np.testing.assert_allclose(seq.s[:, 0], s)
 
 
+def _unrolled(step_forward, step_backward, x, states, params, y, **kw):
+    """Loss and gradients of a sequence model built from its step functions.
+
+    The output layer and its loss go through the public ``cross_entropy``;
+    backpropagation through time chains the step backward functions. An
+    independent composition of the sequence functions' definition.
+    """
+    V, c = params["V"], params["c"]
+    weights = [params[k] for k in ("U", "W", "b")]
+    loss, caches, dhs = 0.0, [], []
+    for t in range(x.shape[1]):
+        *states, cache = step_forward(x[:, t], *states, *weights, **kw)
+        step_loss, dlogits = cross_entropy(states[0] @ V.T + c, y[:, t])
+        loss += step_loss
+        caches.append(cache)
+        dhs.append((dlogits @ V, dlogits.T @ states[0], dlogits.sum(axis=0)))
+    grads = {k: np.zeros_like(params[k]) for k in params}
+    dstates = [np.zeros_like(dhs[0][0]) for _ in states]
+    dx = np.empty_like(x)
+    for t in reversed(range(x.shape[1])):
+        dh, dV, dc = dhs[t]
+        dstates[0] = dstates[0] + dh
+        dx[:, t], *dstates, dU, dW, db = step_backward(*dstates, caches[t])
+        for k, g in zip("UWbVc", (dU, dW, db, dV, dc), strict=True):
+            grads[k] += g
+    return loss, dx, dstates, grads
+
+
+@pytest.mark.parametrize("model", ["rnn", "lstm-tanh", "lstm-sigmoid"])
+def test_sequence_functions_are_their_steps_unrolled(model):
+    # The sequence functions run the steps' cell in a loop with the input
+    # projection and the output layer batched over time: same numbers.
+    rng = np.random.RandomState(14)
+    if model == "rnn":
+        x, h0, params, y = _rnn_case(rng, 2, 5, 3, 4, 3, tokens=False)
+        states, kw = [h0], {}
+        loss, cache = rnn_forward(x, h0, params, y)
+        dx, *dstates, grads = rnn_backward(1.0, cache)
+        steps = rnn_step_forward, rnn_step_backward
+    else:
+        x, h0, s0, params, y = _lstm_case(rng, 2, 5, 3, 4, 3, tokens=False)
+        states, kw = [h0, s0], {"cell_activation": model.split("-")[1]}
+        loss, cache = lstm_forward(x, h0, s0, params, y, **kw)
+        dx, *dstates, grads = lstm_backward(1.0, cache)
+        steps = lstm_step_forward, lstm_step_backward
+    ref_loss, ref_dx, ref_dstates, ref_grads = _unrolled(
+        *steps, x, states, params, y, **kw
+    )
+    np.testing.assert_allclose(loss, ref_loss, rtol=1e-13)
+    np.testing.assert_allclose(dx, ref_dx, rtol=1e-12, atol=1e-14)
+    for d, ref in zip(dstates, ref_dstates, strict=True):
+        np.testing.assert_allclose(d, ref, rtol=1e-12, atol=1e-14)
+    for k in params:
+        np.testing.assert_allclose(grads[k], ref_grads[k], rtol=1e-12, atol=1e-14)
+
+
 def test_recurrent_backward_does_not_modify_cache_or_inputs():
     rng = np.random.RandomState(13)
     x, h0, s0, params, y = _lstm_case(rng, 2, 3, 3, 4, 3, tokens=False)
@@ -932,6 +988,11 @@ def test_bad_input_messages():
         check_gradient(np.sum, [np.zeros(3)], [np.zeros(2)])
     with pytest.raises(ValueError, match="max_norm=0"):
         clip_gradients({"W": np.ones(2)}, max_norm=0)
+    # A bool is a mistake, not the number 1.
+    with pytest.raises(TypeError, match="max_norm=True"):
+        clip_gradients({"W": np.ones(2)}, max_norm=True)
+    with pytest.raises(TypeError, match="n_hidden=True"):
+        init_rnn_params(2, True, 2)
 
 
 # ---------------------------------------------------------------- PyTorch autograd
@@ -953,7 +1014,12 @@ def _leaf(torch, a):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(
     "shape",
-    [(2, 3, 5, 4), (1, 1, 1, 1), (32, 8, 128, 64), (8, 1, 512, 64)],
+    [
+        (2, 3, 5, 4),
+        (1, 1, 1, 1),
+        pytest.param((32, 8, 128, 64), marks=pytest.mark.slow),
+        (8, 1, 512, 64),
+    ],
     ids=["small", "tiny", "bench-heads", "bench-long"],
 )
 @pytest.mark.parametrize("mask_kind", [None, "causal", "additive"])
@@ -1073,7 +1139,13 @@ RNN_SIZES = {
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(
     "size, tokens",
-    [("small", False), ("small", True), ("char", False), ("char", True), ("big", True)],
+    [
+        ("small", False),
+        ("small", True),
+        ("char", False),
+        ("char", True),
+        pytest.param("big", True, marks=pytest.mark.slow),
+    ],
 )
 def test_rnn_matches_torch_nn_rnn(size, tokens, dtype):
     torch = _torch()
@@ -1137,7 +1209,9 @@ def _torch_goodfellow_lstm(torch, x, h0, s0, U, W, b, cell_activation):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("size", list(RNN_SIZES))
+@pytest.mark.parametrize(
+    "size", ["small", "char", pytest.param("big", marks=pytest.mark.slow)]
+)
 @pytest.mark.parametrize("cell_activation", ["sigmoid", "tanh"])
 def test_lstm_matches_torch(size, dtype, cell_activation):
     torch = _torch()

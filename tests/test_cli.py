@@ -1,10 +1,15 @@
 """The ``mathlearn`` command line and the tour runner."""
 
+import collections
+import heapq
 import io
+import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+from test_discovery import EXPECTED_SECTIONS
 
 import mathlearn
 from mathlearn._cli import main
@@ -41,7 +46,10 @@ def test_unknown_section_is_an_error(capsys):
 def test_list_names_every_section(capsys):
     assert main(["tour", "--list"]) == 0
     listed = capsys.readouterr().out
-    for section in all_tour_sections():
+    sections = all_tour_sections()
+    # An empty discovery would make the loop below pass vacuously.
+    assert {section.name for section in sections} >= EXPECTED_SECTIONS
+    for section in sections:
         assert section.name in listed
 
 
@@ -82,9 +90,92 @@ def test_run_tour_prints_reports_in_order_and_saves_plots(tmp_path):
     assert (tmp_path / "plots" / "line.png").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_every_section_runs(tmp_path, capsys):
     """The whole tour, as a user runs it (short by design: < 2 min)."""
     assert main(["tour", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    for section in all_tour_sections():
+    sections = all_tour_sections()
+    assert {section.name for section in sections} >= EXPECTED_SECTIONS
+    for section in sections:
         assert section.title in out
+
+
+# The key figures of a section's report, recomputed through the public API or
+# an independent library: the tour shows what the library computes.
+
+
+def _report(name):
+    (section,) = [s for s in all_tour_sections() if s.name == name]
+    return section.run(None)
+
+
+def test_tour_information_figures():
+    from sklearn.datasets import load_iris
+    from sklearn.metrics import mutual_info_score
+
+    report = _report("information")
+    assert f"H(species) = {np.log2(3):.3f} bits" in report
+    iris = load_iris()
+    for j, name in enumerate(iris.feature_names):
+        column = iris.data[:, j]
+        binned = np.digitize(column, np.quantile(column, [1 / 3, 2 / 3]))
+        bits = mutual_info_score(binned, iris.target) / np.log(2)
+        assert f"{name:<18} I = {bits:.3f} bits" in report
+    for rho in (0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95):
+        closed_form = -0.5 * np.log(1 - rho**2) + 0.0
+        assert re.search(rf"^  {rho:4.2f}  {closed_form:11.3f} ", report, re.M)
+
+
+def test_tour_fourier_figures():
+    report = _report("fourier")
+    rng = np.random.RandomState(0)
+    t = np.arange(1000) / 1000.0
+    signal = np.sin(2 * np.pi * 50 * t) + 0.5 * np.sin(2 * np.pi * 120 * t)
+    amplitude = 2 * np.abs(np.fft.rfft(signal + 0.8 * rng.standard_normal(1000)))
+    amplitude /= 1000
+    assert (
+        f"50 Hz ({amplitude[50]:.2f}, true 1.00) and 120 Hz "
+        f"({amplitude[120]:.2f}, true 0.50)"
+    ) in report
+
+
+@pytest.mark.slow
+def test_tour_backprop_baselines():
+    report = _report("backprop")
+    text = " ".join(heapq.__about__.split())
+    train, test = text[: int(0.85 * len(text))], text[int(0.85 * len(text)) :]
+    counts = collections.Counter(train)
+    total = len(train) + len(set(text))  # add-one smoothing of every character
+    unigram = -np.mean([np.log((counts[c] + 1) / total) for c in test])
+    assert f"({len(set(text))} distinct characters)" in report
+    assert f"unigram frequencies {unigram:.2f}" in report
+    assert f"uniform {np.log(len(set(text))):.2f}" in report
+
+
+@pytest.mark.slow
+def test_tour_sph_figures():
+    from mathlearn.sph import SPHFluid
+
+    report = _report("sph")
+    fluid = SPHFluid(800, dim=2, random_state=0).run(0.3)
+    assert f"{fluid.n_steps} CFL-adaptive leapfrog steps" in report
+    assert f"front position x_max          : {fluid.positions[:, 0].max():.3f}" in (
+        report
+    )
+
+
+@pytest.mark.slow
+def test_tour_random_projection_figures():
+    from mathlearn.datasets import make_very_sparse
+    from mathlearn.random_projection import (
+        HadamardRandomProjection,
+        pairwise_distortion,
+    )
+
+    report = _report("random_projection")
+    X = make_very_sparse(2000, 100_000, density=1e-4, random_state=1)
+    X_new = HadamardRandomProjection(256, random_state=0).fit_transform(X)
+    result = pairwise_distortion(X, X_new, n_pairs=2000, random_state=0)
+    figures = f"{result.distortion_quantile(0.99):>7.2f}{result.max_distortion:>7.2f}"
+    assert f"  {'HadamardRandomProjection':<34}{figures}" in report

@@ -13,6 +13,7 @@ from functools import partial
 import numpy as np
 import pytest
 from scipy import linalg, sparse, stats
+from scipy.sparse import csgraph
 from scipy.spatial.distance import sqeuclidean
 from sklearn.exceptions import DataDimensionalityWarning
 from sklearn.random_projection import (
@@ -54,9 +55,57 @@ def _hadamard_components(estimator):
     return estimator.scale_ * (estimator.pattern_.toarray() @ HD)
 
 
-def _components(estimator):
+def _sampled_components(estimator, X):
+    """The sampled projection's matrix, rebuilt from its documented construction.
+
+    ``scale_ * S @ W @ X_hat`` (class Notes): ``X_hat`` the unit rows; ``W``
+    the identity for dense ``X``, else, per group of rows linked by cosines
+    above 0.2, the pseudo-inverse square root of the group's Gram matrix
+    (numpy's eigh here); ``S`` with entries ``+-1 / sqrt(uses of the row)`` on
+    ``sample_indices_``. Only the signs, drawn at random, are read off the
+    fitted components (by least squares); their magnitudes are asserted.
+    """
+    dense = X.toarray() if sparse.issparse(X) else np.asarray(X)
+    dense = dense.astype(np.float64)
+    M = dense / np.linalg.norm(dense, axis=1)[:, None]
+    if sparse.issparse(X):
+        cosines = np.abs(M @ M.T)
+        np.fill_diagonal(cosines, 0)
+        _, labels = csgraph.connected_components(
+            sparse.csr_matrix(cosines > 0.2), directed=False
+        )
+        W = np.zeros((len(M), len(M)))
+        for label in np.unique(labels):
+            group = np.flatnonzero(labels == label)
+            values, vectors = np.linalg.eigh(M[group] @ M[group].T)
+            keep = values > 1e-10 * values[-1]
+            root = (vectors[:, keep] / np.sqrt(values[keep])) @ vectors[:, keep].T
+            W[np.ix_(group, group)] = root
+        M = W @ M
+    samples = estimator.sample_indices_
+    uses = np.bincount(samples.ravel(), minlength=len(M))
+    fitted = estimator.components_
+    fitted = fitted.toarray() if sparse.issparse(fitted) else fitted
+    rebuilt = np.zeros_like(fitted, dtype=np.float64)
+    for k, drawn in enumerate(samples):
+        # A row drawn r times in one component gets a sum of r random signs.
+        rows, repeats = np.unique(drawn, return_counts=True)
+        unit = estimator.scale_ / np.sqrt(uses[rows])
+        coefficients = np.linalg.lstsq(M[rows].T, fitted[k], rcond=None)[0]
+        signs = np.round(coefficients / unit)
+        assert np.all(np.abs(signs) <= repeats)
+        assert np.all((signs - repeats) % 2 == 0)
+        atol = 1e-5 * estimator.scale_  # float32 components
+        np.testing.assert_allclose(coefficients, signs * unit, rtol=1e-4, atol=atol)
+        rebuilt[k] = (signs * unit) @ M[rows]
+    return rebuilt
+
+
+def _components(estimator, X=None):
     if isinstance(estimator, HadamardRandomProjection):
         return _hadamard_components(estimator)
+    if isinstance(estimator, SampledRandomProjection) and X is not None:
+        return _sampled_components(estimator, X)
     components = estimator.components_
     return components.toarray() if sparse.issparse(components) else components
 
@@ -185,7 +234,8 @@ def test_transform_is_the_product_with_the_components(cls, dtype, as_sparse):
     X_new = X_new.toarray() if sparse.issparse(X_new) else X_new
     assert X_new.dtype == dtype
     rtol = 1e-4 if dtype == np.float32 else 1e-10
-    expected = X.astype(np.float64) @ _components(est).T
+    # The sampled projection is rebuilt from the data it was fitted on.
+    expected = X.astype(np.float64) @ _components(est, X_in).T
     np.testing.assert_allclose(X_new, expected, rtol=rtol, atol=rtol * 10)
 
 

@@ -15,12 +15,17 @@ Backward, with ``G = dout``::
     dK = scale * dS^T Q
 """
 
-from numbers import Real
+from numbers import Integral, Real
 from typing import NamedTuple
 
 import numpy as np
 
 from mathlearn.backprop._checks import as_float
+from mathlearn.utils._sklearn_compat import Interval
+from mathlearn.utils._validation import check_scalar
+
+_POSITIVE = Interval(Real, 0, None, closed="neither")
+_N_HEADS = Interval(Integral, 1, None, closed="left")
 
 
 class AttentionCache(NamedTuple):
@@ -59,14 +64,7 @@ class SelfAttentionCache(NamedTuple):
 def _check_scale(scale, d_k):
     if scale is None:
         return 1.0 / np.sqrt(d_k)
-    if (
-        isinstance(scale, bool)
-        or not isinstance(scale, Real)
-        or not np.isfinite(scale)
-        or scale <= 0
-    ):
-        raise ValueError(f"scale={scale!r} must be a positive finite number or None")
-    return float(scale)
+    return float(check_scalar("scale", scale, _POSITIVE))
 
 
 def _check_mask(mask, scores_shape, dtype):
@@ -370,11 +368,10 @@ def split_heads(X, n_heads):
     True
     """
     X = np.asarray(X)
-    if isinstance(n_heads, bool) or not isinstance(n_heads, int | np.integer):
-        raise TypeError(f"n_heads must be an int, got {n_heads!r}")
-    if X.ndim < 2 or n_heads < 1 or X.shape[-1] % n_heads:
+    check_scalar("n_heads", n_heads, _N_HEADS)
+    if X.ndim < 2 or X.shape[-1] % n_heads:
         raise ValueError(
-            f"n_heads={n_heads!r} must be >= 1 and divide the last axis of X, "
+            f"n_heads={n_heads!r} must divide the last axis of X, "
             f"got X of shape {X.shape}"
         )
     *lead, T, width = X.shape

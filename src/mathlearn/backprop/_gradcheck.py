@@ -6,6 +6,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from mathlearn.utils._sklearn_compat import Interval, validate_params
+from mathlearn.utils._validation import check_scalar
 
 # With float64's machine epsilon u, central differences resolve about
 # u * S / eps; gradients below sqrt(u) * S / eps are compared on that scale,
@@ -270,15 +271,19 @@ def clip_gradients(grads, max_norm):
     >>> round(norm / 1e200, 12), clipped["W"]
     (5.0, array([0.6, 0.8]))
     """
+    check_scalar("max_norm", max_norm, Interval(Real, 0, None, closed="neither"))
+    arrays = _float_arrays(grads)
+    norm = _direct_norm(arrays)
+    if norm is not None:
+        factor = min(1.0, max_norm / norm)
+        return {key: _times(G, factor) for key, G in arrays.items()}, norm
+    return _clip_rescaled(arrays, max_norm)
+
+
+def _float_arrays(grads):
+    """The gradients as arrays of floats, or an error naming the bad one."""
     if not hasattr(grads, "items"):
         raise TypeError(f"grads must be a dict of arrays, got {type(grads).__name__}")
-    if (
-        isinstance(max_norm, bool)
-        or not isinstance(max_norm, Real)
-        or not np.isfinite(max_norm)
-        or max_norm <= 0
-    ):
-        raise ValueError(f"max_norm={max_norm!r} must be a positive finite number")
     arrays = {}
     for key, value in grads.items():
         G = np.asarray(value)
@@ -286,6 +291,12 @@ def clip_gradients(grads, max_norm):
             got = f"dtype {G.dtype}" if G.dtype.kind != "O" else type(value).__name__
             raise TypeError(f"grads[{key!r}] must be an array of floats, got {got}")
         arrays[key] = G
+    return arrays
+
+
+def _direct_norm(arrays):
+    """The global norm from the plain sum of squares, or None where that sum
+    may have overflowed or underflowed."""
     squares = [float(np.vdot(G, G).real) for G in arrays.values()]
     total = sum(squares)
     if (
@@ -296,9 +307,13 @@ def clip_gradients(grads, max_norm):
             for G, s in zip(arrays.values(), squares, strict=True)
         )
     ):
-        norm = float(np.sqrt(total))
-        factor = min(1.0, max_norm / norm)
-        return {key: _times(G, factor) for key, G in arrays.items()}, norm
+        return float(np.sqrt(total))
+    return None
+
+
+def _clip_rescaled(arrays, max_norm):
+    """:func:`clip_gradients` with every entry first divided by the power of two
+    at or below the largest magnitude (as LAPACK's ``nrm2``)."""
     largest = float(
         np.max([np.abs(G).max(initial=0) for G in arrays.values()], initial=0)
     )

@@ -5,11 +5,15 @@ from numbers import Integral
 import numpy as np
 from sklearn.utils import check_random_state
 
+from mathlearn.utils._sklearn_compat import Interval
+from mathlearn.utils._validation import check_scalar
+
+_SIZE = Interval(Integral, 1, None, closed="left")
+
 
 def _check_sizes(**sizes):
     for name, value in sizes.items():
-        if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-            raise ValueError(f"{name}={value!r} must be a positive int")
+        check_scalar(name, value, _SIZE)
 
 
 def _check_dtype(dtype):

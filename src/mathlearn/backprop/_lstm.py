@@ -132,6 +132,62 @@ def _derivatives(gates, n_hidden, cell_activation):
     return D
 
 
+# The cell, written once. The step functions validate and call it on one step;
+# the sequence functions call it in their loop over time, with the parts that
+# do not depend on the recurrence (input projection, _backward_factors)
+# computed for all steps at once.
+
+
+def _cell_forward(A, s_prev, beta, gamma, s, tanh_s, h):
+    """Gates and states of one step, written into ``A`` (the gates), ``s``,
+    ``tanh_s`` and ``h``.
+
+    ``A`` holds the pre-activations scaled by ``alpha`` (see
+    :func:`_gate_scales`), ``(batch, 4 n_hidden)``; ``s = f s_prev + g z``,
+    ``h = tanh(s) q``.
+    """
+    H = s.shape[-1]
+    _activate(A, beta, gamma)
+    np.multiply(A[:, :H], A[:, 2 * H : 3 * H], out=s)
+    s += np.multiply(A[:, H : 2 * H], s_prev, out=tanh_s)
+    np.tanh(s, out=tanh_s)
+    np.multiply(tanh_s, A[:, 3 * H :], out=h)
+
+
+def _backward_factors(gates, s_prev, tanh_s, cell_activation):
+    """The local derivatives of the cell, for any leading axes.
+
+    Returns ``through_s = q (1 - tanh(s)^2)`` (``ds`` from ``dh``) and ``D``,
+    the derivative of each pre-activation's gate times what multiplies the
+    gate: ``(z, s_prev, g)`` for ``(g, f, z)`` and ``tanh(s)`` for ``q``.
+    """
+    H = tanh_s.shape[-1]
+    D = _derivatives(gates, H, cell_activation)
+    g, z, q = (gates[..., k * H : (k + 1) * H] for k in (0, 2, 3))
+    through_s = q * (1 - tanh_s * tanh_s)
+    D[..., :H] *= z
+    D[..., H : 2 * H] *= s_prev
+    D[..., 2 * H : 3 * H] *= g
+    D[..., 3 * H :] *= tanh_s
+    return through_s, D
+
+
+def _cell_backward(dh, ds, through_s, D, f, W, da, dh_prev, scratch=None):
+    """Back through one step: ``da`` and ``dh_prev`` written, ``ds`` updated.
+
+    ``ds`` arrives from step t+1 and leaves, in place, as the gradient with
+    respect to ``s_prev``; ``through_s`` and ``D`` are this step's rows of
+    :func:`_backward_factors`.
+    """
+    batch, H = dh.shape
+    ds += np.multiply(dh, through_s, out=scratch)
+    D4, da4 = D.reshape(batch, 4, H), da.reshape(batch, 4, H)
+    np.multiply(ds[:, None, :], D4[:, :3], out=da4[:, :3])
+    np.multiply(dh, D4[:, 3], out=da4[:, 3])
+    ds *= f
+    np.matmul(da, W, out=dh_prev)
+
+
 def lstm_step_forward(x, h_prev, s_prev, U, W, b, *, cell_activation="tanh"):
     """One LSTM step (Goodfellow et al., *Deep Learning*, eq. 10.40-10.44).
 
@@ -195,11 +251,9 @@ def lstm_step_forward(x, h_prev, s_prev, U, W, b, *, cell_activation="tanh"):
     check_shape("W", W, (4 * H, H))
     check_shape("b", b, (4 * H,))
     alpha, beta, gamma = _gate_scales(H, cell_activation, x.dtype)
-    gates = _activate((h_prev @ W.T + x @ U.T + b) * alpha, beta, gamma)
-    g, f, z, q = (gates[:, k * H : (k + 1) * H] for k in range(4))
-    s = f * s_prev + g * z
-    tanh_s = np.tanh(s)
-    h = tanh_s * q
+    gates = (h_prev @ W.T + x @ U.T + b) * alpha
+    s, tanh_s, h = (np.empty_like(h_prev) for _ in range(3))
+    _cell_forward(gates, s_prev, beta, gamma, s, tanh_s, h)
     cache = LSTMStepCache(x, h_prev, s_prev, gates, tanh_s, U, W, cell_activation)
     return h, s, cache
 
@@ -249,11 +303,11 @@ def lstm_step_backward(dh, ds, cache):
     check_shape("dh", dh, tanh_s.shape)
     check_shape("ds", ds, tanh_s.shape)
     H = tanh_s.shape[1]
-    g, f, z, q = (gates[:, k * H : (k + 1) * H] for k in range(4))
-    ds = ds + dh * q * (1 - tanh_s * tanh_s)
-    dgates = np.concatenate([ds * z, ds * s_prev, ds * g, dh * tanh_s], axis=1)
-    da = dgates * _derivatives(gates, H, cell_activation)
-    return da @ U, da @ W, ds * f, da.T @ x, da.T @ h_prev, da.sum(axis=0)
+    through_s, D = _backward_factors(gates, s_prev, tanh_s, cell_activation)
+    ds_prev = ds.copy()
+    da, dh_prev = np.empty_like(gates), np.empty_like(dh)
+    _cell_backward(dh, ds_prev, through_s, D, gates[:, H : 2 * H], W, da, dh_prev)
+    return da @ U, dh_prev, ds_prev, da.T @ x, da.T @ h_prev, da.sum(axis=0)
 
 
 def _lstm_shapes(params):
@@ -353,13 +407,8 @@ def lstm_forward(x, h0, s0, params, y, *, cell_activation="tanh"):
     recurrent = np.empty((batch, 4 * H), dtype=dtype)
     h_prev, s_prev = h0, s0
     for t in range(T):
-        A = gates[t]
-        A += np.matmul(h_prev, WT, out=recurrent)
-        _activate(A, beta, gamma)
-        np.multiply(A[:, :H], A[:, 2 * H : 3 * H], out=s[t])
-        s[t] += np.multiply(A[:, H : 2 * H], s_prev, out=tanh_s[t])
-        np.tanh(s[t], out=tanh_s[t])
-        np.multiply(tanh_s[t], A[:, 3 * H :], out=h[t])
+        gates[t] += np.matmul(h_prev, WT, out=recurrent)
+        _cell_forward(gates[t], s_prev, beta, gamma, s[t], tanh_s[t], h[t])
         h_prev, s_prev = h[t], s[t]
     loss, probs = output_forward(h, p["V"], p["c"], y)
     batch_first = (np.swapaxes(a, 0, 1) for a in (gates, s, tanh_s, h, probs))
@@ -420,16 +469,9 @@ def lstm_backward(dloss, cache):
     dV, dc, dh_out = output_backward(dloss, probs, h, p["V"], y)
     s_prev = np.concatenate([s0[None], s[:-1]])
     h_prev = np.concatenate([h0[None], h[:-1]])
-    D = _derivatives(gates, H, cell_activation)
-    g, f, z, q = (gates[..., k * H : (k + 1) * H] for k in range(4))
-    # Factors that do not depend on the recurrence, for all steps at once.
-    through_s = q * (1 - tanh_s * tanh_s)
-    D[..., :H] *= z
-    D[..., H : 2 * H] *= s_prev
-    D[..., 2 * H : 3 * H] *= g
-    D[..., 3 * H :] *= tanh_s
+    through_s, D = _backward_factors(gates, s_prev, tanh_s, cell_activation)
+    f = gates[..., H : 2 * H]
     da = np.empty_like(gates)
-    D4, da4 = D.reshape(T, batch, 4, H), da.reshape(T, batch, 4, H)
     dh_next = np.zeros_like(h0)
     ds = np.zeros_like(s0)
     scratch = np.empty_like(s0)
@@ -437,11 +479,7 @@ def lstm_backward(dloss, cache):
     for t in range(T - 1, -1, -1):
         dh = dh_out[t]
         dh += dh_next
-        ds += np.multiply(dh, through_s[t], out=scratch)
-        np.multiply(ds[:, None, :], D4[t, :, :3], out=da4[t, :, :3])
-        np.multiply(dh, D4[t, :, 3], out=da4[t, :, 3])
-        ds *= f[t]
-        np.matmul(da[t], W, out=dh_next)
+        _cell_backward(dh, ds, through_s[t], D[t], f[t], W, da[t], dh_next, scratch)
     flat = da.reshape(-1, 4 * H)
     dW = flat.T @ h_prev.reshape(-1, H)
     dU, dx = input_gradients(da, x, is_tokens=x.ndim == 2, U=p["U"])

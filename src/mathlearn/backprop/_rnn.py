@@ -87,6 +87,32 @@ def _rnn_shapes(params):
     return shapes, n_inputs, n_hidden, n_outputs
 
 
+# The cell, written once. The step functions validate and call it on one step;
+# the sequence functions call it in their loop over time, with the input
+# projection x U^T + b and the output layer computed for all steps at once.
+
+
+def _cell_forward(a_in, h_prev, WT, h):
+    """``h = tanh(h_prev W^T + a_in)`` written into ``h``; ``a_in = x U^T + b``."""
+    np.matmul(h_prev, WT, out=h)
+    h += a_in
+    np.tanh(h, out=h)
+
+
+def _dtanh(h):
+    """``1 - h^2``, the derivative of ``tanh`` at the ``a`` with ``h = tanh(a)``."""
+    d = np.square(h)
+    np.subtract(1, d, out=d)
+    return d
+
+
+def _cell_backward(da, dtanh, W):
+    """From ``dh`` (held in ``da``, turned into ``d loss / da`` in place), return
+    ``dh_prev = da W``."""
+    da *= dtanh
+    return da @ W
+
+
 def rnn_step_forward(x, h_prev, U, W, b):
     """One step of a tanh RNN: ``h = tanh(b + h_prev W^T + x U^T)``.
 
@@ -137,7 +163,8 @@ def rnn_step_forward(x, h_prev, U, W, b):
     check_shape("U", U, (n_hidden, x.shape[1]))
     check_shape("W", W, (n_hidden, n_hidden))
     check_shape("b", b, (n_hidden,))
-    h = np.tanh(h_prev @ W.T + x @ U.T + b)
+    h = np.empty_like(h_prev)
+    _cell_forward(x @ U.T + b, h_prev, W.T, h)
     return h, RNNStepCache(x, h_prev, h, U, W)
 
 
@@ -176,8 +203,9 @@ def rnn_step_backward(dh, cache):
     x, h_prev, h, U, W = cache
     dh = as_float("dh", dh, h.dtype, like="the forward's x")
     check_shape("dh", dh, h.shape)
-    da = dh * (1 - h * h)
-    return da @ U, da @ W, da.T @ x, da.T @ h_prev, da.sum(axis=0)
+    da = dh.copy()
+    dh_prev = _cell_backward(da, _dtanh(h), W)
+    return da @ U, dh_prev, da.T @ x, da.T @ h_prev, da.sum(axis=0)
 
 
 def rnn_forward(x, h0, params, y):
@@ -244,9 +272,7 @@ def rnn_forward(x, h0, params, y):
     WT = np.ascontiguousarray(p["W"].T)  # a transposed view is slower in BLAS
     h_prev = h0
     for t in range(a.shape[0]):
-        np.matmul(h_prev, WT, out=h[t])
-        h[t] += a[t]
-        np.tanh(h[t], out=h[t])
+        _cell_forward(a[t], h_prev, WT, h[t])
         h_prev = h[t]
     loss, probs = output_forward(h, p["V"], p["c"], y)
     cache = RNNCache(x, y, h0, np.swapaxes(h, 0, 1), np.swapaxes(probs, 0, 1), p)
@@ -301,12 +327,10 @@ def rnn_backward(dloss, cache):
     da = dh_out
     da_next = np.zeros_like(h0)
     W = p["W"]
-    dtanh = np.square(h)
-    np.subtract(1, dtanh, out=dtanh)
+    dtanh = _dtanh(h)
     for t in range(h.shape[0] - 1, -1, -1):
         da[t] += da_next
-        da[t] *= dtanh[t]
-        da_next = da[t] @ W
+        da_next = _cell_backward(da[t], dtanh[t], W)
     h_prev = np.concatenate([h0[None], h[:-1]])
     flat = da.reshape(-1, da.shape[-1])
     dW = flat.T @ h_prev.reshape(-1, h.shape[-1])

@@ -9,6 +9,11 @@ import numpy as np
 from scipy import sparse
 
 from mathlearn.backprop._checks import as_float, as_targets, check_shape
+from mathlearn.backprop._softmax import (
+    _negative_log_likelihood,
+    _subtract_onehot,
+    log_softmax,
+)
 
 
 def check_keys(params, names):
@@ -112,25 +117,19 @@ def output_forward(h, V, c, y):
     """Output layer and loss: ``o = c + V h``, ``sum -log softmax(o)[y]``.
 
     ``h`` is time major ``(T, batch, n_hidden)``; returns the loss and the
-    probabilities, time major ``(T, batch, n_outputs)``.
+    probabilities, time major ``(T, batch, n_outputs)``. The loss is
+    :func:`cross_entropy`'s, from the same :func:`log_softmax`.
     """
     o = np.matmul(h, V.T)
     o += c
-    o -= o.max(axis=-1, keepdims=True)
-    probs = np.exp(o)
-    total = probs.sum(axis=-1, keepdims=True)
-    probs /= total
-    o -= np.log(total)
-    picked = np.take_along_axis(o, y.T[..., None], axis=-1)
-    loss = o.dtype.type(-picked.sum())
-    return loss, probs
+    log_p = log_softmax(o)
+    loss = o.dtype.type(_negative_log_likelihood(log_p, y.T))
+    return loss, np.exp(log_p, out=log_p)
 
 
 def output_backward(dloss, probs, h, V, y):
     """``dV``, ``dc`` and ``d loss / dh`` of :func:`output_forward`."""
-    do = probs.copy()
-    index = y.T[..., None]
-    np.put_along_axis(do, index, np.take_along_axis(do, index, axis=-1) - 1, axis=-1)
+    do = _subtract_onehot(probs.copy(), y.T)
     if dloss != 1:
         do *= dloss
     flat = do.reshape(-1, do.shape[-1])

@@ -180,6 +180,19 @@ def softmax_backward(dout, s, axis=-1):
     return dx
 
 
+def _negative_log_likelihood(log_p, targets):
+    """``-sum log_p[..., target]``: the summed loss of rows of log-probabilities."""
+    return -np.take_along_axis(log_p, targets[..., None], axis=-1).sum()
+
+
+def _subtract_onehot(p, targets):
+    """``p - onehot(targets)`` in place: with ``p`` the softmax of the logits,
+    the gradient of the summed negative log-likelihood with respect to them."""
+    index = targets[..., None]
+    np.put_along_axis(p, index, np.take_along_axis(p, index, axis=-1) - 1, axis=-1)
+    return p
+
+
 def cross_entropy(logits, targets, *, reduction="sum"):
     """Softmax cross-entropy of integer targets, and its gradient.
 
@@ -226,15 +239,10 @@ def cross_entropy(logits, targets, *, reduction="sum"):
         raise ValueError(f"reduction={reduction!r} must be 'sum' or 'mean'")
     targets = as_targets("targets", targets, logits.shape[:-1], logits.shape[-1])
     log_p = log_softmax(logits)
-    picked = np.take_along_axis(log_p, targets[..., None], axis=-1)
-    n_rows = max(picked.size, 1)
+    n_rows = max(targets.size, 1)
     factor = 1.0 if reduction == "sum" else 1.0 / n_rows
-    loss = logits.dtype.type(-picked.sum() * factor)
-    dlogits = np.exp(log_p, out=log_p)
-    index = targets[..., None]
-    np.put_along_axis(
-        dlogits, index, np.take_along_axis(dlogits, index, axis=-1) - 1, axis=-1
-    )
+    loss = logits.dtype.type(_negative_log_likelihood(log_p, targets) * factor)
+    dlogits = _subtract_onehot(np.exp(log_p, out=log_p), targets)
     if reduction == "mean":
         dlogits *= factor
     return loss, dlogits

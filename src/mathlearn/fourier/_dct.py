@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from ._fft import (
+from mathlearn.fourier._fft import (
     _as_array,
     _check_axis,
     _check_n,

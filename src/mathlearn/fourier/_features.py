@@ -7,16 +7,16 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ..utils._doc_link import DocLinkMixin
-from ..utils._sklearn_compat import (
+from mathlearn.fourier._dct import dct
+from mathlearn.fourier._fft import rfft
+from mathlearn.fourier._helper import rfftfreq
+from mathlearn.utils._doc_link import DocLinkMixin
+from mathlearn.utils._sklearn_compat import (
     Interval,
     StrOptions,
     _fit_context,
     validate_data,
 )
-from ._dct import dct
-from ._fft import rfft
-from ._helper import rfftfreq
 
 # Samples (rows times signal length) transformed at a time: enough to amortise
 # the fixed cost of an rfft call, few enough that the allocator recycles a

@@ -300,74 +300,90 @@ class _Stage:
         temps = [scratch[i * m : (i + 1) * m].reshape(part_shape) for i in range(r + 1)]
         large = m >= _INPLACE_MIN
         writable = writable and large
-        add, subtract, multiply = np.add, np.subtract, np.multiply
+        terms = self._twiddle(inputs, temps, writable, ops)
+        butterfly = {2: self._radix2, 3: self._radix3, 4: self._radix4}.get(
+            r, self._dense_radix
+        )
+        own = writable or self.twiddles is not None
+        ops += butterfly(terms, outputs, temps, own, large)
+        return result
+
+    def _twiddle(self, inputs, temps, writable, ops):
+        """Append the twiddle products; return the ``r`` terms of the butterfly."""
         terms = inputs[:1]
-        for q in range(1, r):
+        for q in range(1, self.radix):
             if self.twiddles is None:
                 terms.append(inputs[q])
+                continue
+            target = inputs[q] if writable else temps[q]
+            if self.inner_p and inputs[q].shape[-1] > 1:
+                # Twiddles repeated over the block, so that NumPy's inner
+                # loop runs over p * block elements rather than over b.
+                # The flat reshapes are views because X is C-contiguous:
+                # an inner-p stage never comes first (p > 1), so X is the
+                # transposed copy or the previous stage's output, both a
+                # flat work buffer reshaped.
+                sub, p, block = inputs[q].shape
+                flat = (sub, p * block)
+                twiddles = self._spread_twiddles(q, block)
+                operands = (inputs[q].reshape(flat), twiddles, target.reshape(flat))
             else:
-                target = inputs[q] if writable else temps[q]
-                if self.inner_p and block > 1:
-                    # Twiddles repeated over the block, so that NumPy's inner
-                    # loop runs over p * block elements rather than over b.
-                    # The flat reshapes are views because X is C-contiguous:
-                    # an inner-p stage never comes first (p > 1), so X is the
-                    # transposed copy or the previous stage's output, both a
-                    # flat work buffer reshaped.
-                    flat = (sub, p * block)
-                    twiddles = self._spread_twiddles(q, block)
-                    operands = (inputs[q].reshape(flat), twiddles, target.reshape(flat))
-                else:
-                    operands = (inputs[q], self.twiddles[q - 1], target)
-                ops.append((multiply, operands))
-                terms.append(target)
-        if r == 2:
-            a, b = terms
-            ops.append((add, (a, b, outputs[0])))
-            ops.append((subtract, (a, b, outputs[1])))
-        elif r == 4:
-            # The partial sums a - c and b - d overwrite c and d in place when
-            # those are twiddled copies or a writable work array, and b + d
-            # goes straight to the output slot of y0 = (a + c) + (b + d), which
-            # is then updated in place (in-place operations are cheaper than
-            # writing a third array).
-            a, b, c, d = terms
-            own = writable or self.twiddles is not None
-            t0, t2 = temps[0], outputs[0] if large else temps[4]
-            t1, t3 = (c, d) if own else (temps[2], temps[3])
-            ops += [
-                (add, (a, c, t0)),
-                (subtract, (a, c, t1)),
-                (add, (b, d, t2)),
-                (subtract, (b, d, t3)),
-                (multiply, (t3, self.rotation, t3)),
-                (subtract, (t0, t2, outputs[2])),
-                (add, (t0, t2, outputs[0])),
-                (add, (t1, t3, outputs[1])),
-                (subtract, (t1, t3, outputs[3])),
-            ]
-        elif r == 3:
-            # y1, y2 = a - (b + c) / 2 +- sign i sin(pi / 3) (b - c).
-            a, b, c = terms
-            total, diff = temps[0], temps[3]
-            ops += [
-                (add, (b, c, total)),
-                (subtract, (b, c, diff)),
-                (add, (a, total, outputs[0])),
-                (multiply, (total, -0.5, total)),
-                (add, (total, a, total)),
-                (multiply, (diff, self.rotation * (math.sqrt(3.0) / 2), diff)),
-                (add, (total, diff, outputs[1])),
-                (subtract, (total, diff, outputs[2])),
-            ]
-        else:
-            product = temps[0]
-            for s in range(r):
-                ops.append((np.copyto, (outputs[s], terms[0])))
-                for q in range(1, r):
-                    ops.append((multiply, (terms[q], self.matrix[s, q], product)))
-                    ops.append((add, (outputs[s], product, outputs[s])))
-        return result
+                operands = (inputs[q], self.twiddles[q - 1], target)
+            ops.append((np.multiply, operands))
+            terms.append(target)
+        return terms
+
+    @staticmethod
+    def _radix2(terms, outputs, temps, own, large):
+        a, b = terms
+        return [(np.add, (a, b, outputs[0])), (np.subtract, (a, b, outputs[1]))]
+
+    def _radix4(self, terms, outputs, temps, own, large):
+        # The partial sums a - c and b - d overwrite c and d in place when
+        # those are twiddled copies or a writable work array (``own``), and
+        # b + d goes straight to the output slot of y0 = (a + c) + (b + d),
+        # which is then updated in place (in-place operations are cheaper
+        # than writing a third array).
+        add, subtract = np.add, np.subtract
+        a, b, c, d = terms
+        t0, t2 = temps[0], outputs[0] if large else temps[4]
+        t1, t3 = (c, d) if own else (temps[2], temps[3])
+        return [
+            (add, (a, c, t0)),
+            (subtract, (a, c, t1)),
+            (add, (b, d, t2)),
+            (subtract, (b, d, t3)),
+            (np.multiply, (t3, self.rotation, t3)),
+            (subtract, (t0, t2, outputs[2])),
+            (add, (t0, t2, outputs[0])),
+            (add, (t1, t3, outputs[1])),
+            (subtract, (t1, t3, outputs[3])),
+        ]
+
+    def _radix3(self, terms, outputs, temps, own, large):
+        # y1, y2 = a - (b + c) / 2 +- sign i sin(pi / 3) (b - c).
+        add, subtract, multiply = np.add, np.subtract, np.multiply
+        a, b, c = terms
+        total, diff = temps[0], temps[3]
+        return [
+            (add, (b, c, total)),
+            (subtract, (b, c, diff)),
+            (add, (a, total, outputs[0])),
+            (multiply, (total, -0.5, total)),
+            (add, (total, a, total)),
+            (multiply, (diff, self.rotation * (math.sqrt(3.0) / 2), diff)),
+            (add, (total, diff, outputs[1])),
+            (subtract, (total, diff, outputs[2])),
+        ]
+
+    def _dense_radix(self, terms, outputs, temps, own, large):
+        product, ops = temps[0], []
+        for s in range(self.radix):
+            ops.append((np.copyto, (outputs[s], terms[0])))
+            for q in range(1, self.radix):
+                ops.append((np.multiply, (terms[q], self.matrix[s, q], product)))
+                ops.append((np.add, (outputs[s], product, outputs[s])))
+        return ops
 
 
 def _dense_dft(matrix, X, Y):
@@ -517,7 +533,12 @@ def _run_blocks(plan, x, out):
             b = block.shape[0]
             if b == 1:
                 ops, _ = _compile(
-                    plan, block.reshape(1, n, 1), front, back, scratch, out[start, :, 0]
+                    plan,
+                    block.reshape(1, n, 1),
+                    front[:n],
+                    back[:n],
+                    scratch,
+                    out[start, :, 0],
                 )
                 _execute(ops)
                 continue

@@ -1,24 +1,21 @@
 """Sample frequencies of the DFT bins and the shift that centres them."""
 
-import operator
+from numbers import Integral, Real
 
 import numpy as np
 
-from ._fft import _check_axes
+from mathlearn.fourier._fft import _check_axes
+from mathlearn.utils._sklearn_compat import Interval
+from mathlearn.utils._validation import check_scalar
 
 
 def _check_length(n):
-    try:
-        n = operator.index(n)
-    except TypeError:
-        raise TypeError(f"n={n!r} must be an integer number of samples") from None
-    if n < 1:
-        raise ValueError(f"n={n} must be a positive number of samples")
-    return n
+    return int(check_scalar("n", n, Interval(Integral, 1, None, closed="left")))
 
 
 def _check_spacing(d):
-    if not np.isscalar(d) or not np.isreal(d) or not np.isfinite(d) or d == 0:
+    d = check_scalar("d", d, Interval(Real, None, None, closed="neither"))
+    if d == 0:
         raise ValueError(f"d={d!r} must be a finite, non-zero sample spacing")
     return d
 

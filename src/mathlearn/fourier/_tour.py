@@ -5,10 +5,9 @@ import time
 import numpy as np
 
 from mathlearn._tour import TourSection, save_figure
+from mathlearn.fourier._fft import dft, fft, rfft
+from mathlearn.fourier._helper import rfftfreq
 from mathlearn.utils._optional import import_matplotlib_pyplot
-
-from ._fft import dft, fft, rfft
-from ._helper import rfftfreq
 
 
 def _best_time(func, repeat=3):

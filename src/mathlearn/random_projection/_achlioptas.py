@@ -245,11 +245,9 @@ class AchlioptasRandomProjection(BaseProjection):
     def _fit_projection(self, X, n_components, rng):
         density = resolve_density(self.density, X.shape[1])
         pattern = draw_sign_pattern(n_components, X.shape[1], density, rng)
-        return {
-            "density_": density,
-            "pattern_": pattern,
-            "scale_": float(1.0 / np.sqrt(density * n_components)),
-        }
+        self.density_ = density
+        self.pattern_ = pattern
+        self.scale_ = float(1.0 / np.sqrt(density * n_components))
 
     @property
     def components_(self):

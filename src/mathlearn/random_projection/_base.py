@@ -105,7 +105,11 @@ class BaseProjection(
 
     @abstractmethod
     def _fit_projection(self, X, n_components, rng):
-        """Draw the projection for validated ``X``; return the attributes."""
+        """Draw the projection for validated ``X`` and set its attributes.
+
+        Computes into locals and assigns the fitted attributes by name at the
+        end, so that an error leaves a previous fit untouched.
+        """
 
     @abstractmethod
     def _fit_nbytes(self, X, n_components):
@@ -161,11 +165,9 @@ class BaseProjection(
                 "pass a smaller n_components"
             )
         rng = check_random_state(self.random_state)
-        fitted = self._fit_projection(X, n_components, rng)
-        fitted["n_components_"] = n_components
-        fitted["_fit_dtype"] = X.dtype
-        for name, value in fitted.items():
-            setattr(self, name, value)
+        self._fit_projection(X, n_components, rng)
+        self.n_components_ = n_components
+        self._fit_dtype = X.dtype
         if self.compute_inverse_components:
             self.inverse_components_ = self._pinv()
         return self

@@ -316,26 +316,21 @@ class HadamardRandomProjection(BaseProjection):
         if self.projection == "subsample":
             n_padded = max(n_padded, _next_power_of_two(n_components))
             indices = np.sort(rng.choice(n_padded, n_components, replace=False))
-            return {
-                "n_padded_": n_padded,
-                "signs_": signs,
-                "indices_": indices,
-                "pattern_": None,
-                "density_": 1.0,
-                "scale_": float(1.0 / np.sqrt(n_components)),
-            }
-        density = resolve_density(self.density, n_padded)
-        pattern = sparse.csr_matrix(
-            draw_sign_pattern(n_components, n_padded, density, rng)
-        )
-        return {
-            "n_padded_": n_padded,
-            "signs_": signs,
-            "indices_": None,
-            "pattern_": pattern,
-            "density_": density,
-            "scale_": float(1.0 / np.sqrt(density * n_components * n_padded)),
-        }
+            pattern, density = None, 1.0
+            scale = 1.0 / np.sqrt(n_components)
+        else:
+            indices = None
+            density = resolve_density(self.density, n_padded)
+            pattern = sparse.csr_matrix(
+                draw_sign_pattern(n_components, n_padded, density, rng)
+            )
+            scale = 1.0 / np.sqrt(density * n_components * n_padded)
+        self.n_padded_ = n_padded
+        self.signs_ = signs
+        self.indices_ = indices
+        self.pattern_ = pattern
+        self.density_ = density
+        self.scale_ = float(scale)
 
     def _block_rows(self):
         if self.block_size == "auto":

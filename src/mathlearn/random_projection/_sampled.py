@@ -367,13 +367,11 @@ class SampledRandomProjection(BaseProjection):
             components = components.tocsr().astype(X.dtype)
         else:
             components = components.astype(X.dtype, copy=False)
-        return {
-            "n_samples_per_component_": n_per,
-            "sample_indices_": samples,
-            "components_": components,
-            "scale_": float(scale),
-            "largest_group_": int(group_sizes.max()),
-        }
+        self.n_samples_per_component_ = n_per
+        self.sample_indices_ = samples
+        self.components_ = components
+        self.scale_ = float(scale)
+        self.largest_group_ = int(group_sizes.max())
 
     def _project(self, X):
         # Components fitted on float64 project float32 data in float32, as

@@ -6,7 +6,7 @@ kernels give values, gradients and Laplacians in 2-D and 3-D, and
 surface tension (kernel Laplacians), all computed per neighbour pair with NumPy.
 """
 
-from ._fluid import SPHFluid
-from ._kernels import Poly6Kernel, SpikyKernel, ViscosityKernel
+from mathlearn.sph._fluid import SPHFluid
+from mathlearn.sph._kernels import Poly6Kernel, SpikyKernel, ViscosityKernel
 
 __all__ = ["Poly6Kernel", "SPHFluid", "SpikyKernel", "ViscosityKernel"]

@@ -6,7 +6,19 @@ import numpy as np
 from scipy.spatial import cKDTree
 from sklearn.utils import check_random_state
 
-from ._kernels import Poly6Kernel, SpikyKernel, ViscosityKernel, _check_dim, _check_h
+from mathlearn.sph._kernels import (
+    Poly6Kernel,
+    SpikyKernel,
+    ViscosityKernel,
+    _check_dim,
+    _check_h,
+    _poly6_gradient_profile,
+    _poly6_laplacian_profile,
+    _poly6_value_profile,
+    _spiky_gradient_profile,
+)
+from mathlearn.utils._sklearn_compat import Interval
+from mathlearn.utils._validation import check_scalar
 
 _TAIT_GAMMA = 7.0
 _EQUATIONS_OF_STATE = ("ideal_gas", "tait")
@@ -19,18 +31,17 @@ _BLOCK_FRACTION = {2: (0.4, 0.8), 3: (0.4, 1.0, 0.8)}
 # pairs grow like (1 + skin)^dim, so the best skin is smaller in 3-D.
 _AUTO_SKIN = {2: 0.4, 3: 0.2}
 
+_COUNT = Interval(Integral, 1, None, closed="left")
+_STEPS = Interval(Integral, 0, None, closed="left")
+
 
 def _check_real(name, value, *, low, low_closed=True, high=None):
-    """``value`` as a float, or a ValueError naming ``name`` and the rule."""
-    if isinstance(value, bool) or not isinstance(value, Real) or not np.isfinite(value):
-        raise ValueError(f"{name}={value!r} must be a finite real number.")
-    too_low = value < low if low_closed else value <= low
-    if too_low or (high is not None and value > high):
-        bound = f"{'>=' if low_closed else '>'} {low}"
-        if high is not None:
-            bound += f" and <= {high}"
-        raise ValueError(f"{name}={value!r} must be {bound}.")
-    return float(value)
+    """``value`` as a finite float in ``[low, high]`` (``(low, high]`` if not
+    ``low_closed``; ``None`` is an open, infinite end), or an error naming it."""
+    closed = {True: "left", False: "neither"}[low_closed]
+    if high is not None:
+        closed = {"left": "both", "neither": "right"}[closed]
+    return float(check_scalar(name, value, Interval(Real, low, high, closed=closed)))
 
 
 def _check_option(name, value, options):
@@ -362,8 +373,8 @@ class SPHFluid:
 
     # ------------------------------------------------------------------ setup
     def _check_gravity(self, gravity):
-        if isinstance(gravity, Real) and not isinstance(gravity, bool):
-            g = _check_real("gravity", gravity, low=-np.inf)
+        if np.ndim(gravity) == 0:
+            g = _check_real("gravity", gravity, low=None, low_closed=False)
             vector = np.zeros(self.dim)
             vector[-1] = -g
             return vector
@@ -396,9 +407,8 @@ class SPHFluid:
         """Positions, the same without jitter, and the support radius."""
         if h is not None:
             h = _check_h(h)
-        if isinstance(particles, Integral) and not isinstance(particles, bool):
-            if particles < 1:
-                raise ValueError(f"particles={particles!r} must be >= 1.")
+        if isinstance(particles, Integral):
+            check_scalar("particles", particles, _COUNT)
             lattice = self._dam_break_block(int(particles), h)
             spacing = lattice[1] if h is None else h / 2.0
             lattice, h = lattice[0], 2.0 * spacing if h is None else h
@@ -561,9 +571,11 @@ class SPHFluid:
         """Density, pressure, acceleration and the stable step at the current state.
 
         Every pair quantity is one flat array (``d`` is ``(dim, n_pairs)``) in
-        a reused work buffer, and the kernels are written out on ``r < h`` (all
-        pairs are), with in-place updates, to keep the number of passes over
-        the pairs small; constant factors are applied per particle.
+        a reused work buffer. The kernels are the kernel classes' radial
+        profiles (``_poly6_value_profile``...) evaluated on ``r < h`` (all
+        pairs are) into those buffers, and their constants, taken from the
+        kernel objects, are applied per particle: fewer passes over the pairs
+        than calling ``value``/``gradient`` (see ``test_simulator_runs_its_kernels``).
         """
         x, v, n, m, h = self._x, self._v, self.n_particles, self.particle_mass, self.h
         i, j, d, r2 = self._neighbours(x)
@@ -574,8 +586,7 @@ class SPHFluid:
 
         # Poly6 density: W = C (h^2 - r^2)^3.
         u = np.subtract(h * h, r2, out=buffer("u", n_pairs))
-        w = np.multiply(u, u, out=buffer("w", n_pairs))
-        w *= u
+        w = _poly6_value_profile(u, out=buffer("w", n_pairs))
         # (bincount of no pairs is an int array.)
         rho = np.bincount(i, w, minlength=n).astype(np.float64, copy=False)
         rho += np.bincount(j, w, minlength=n)
@@ -593,10 +604,9 @@ class SPHFluid:
         # spiky grad W(d) = -3 C (h - r)^2 / r d; on j minus that. A pair at
         # r = 0 has d = 0: any finite factor gives it no force.
         np.maximum(r, h * 1e-12, out=r)
-        coefficient = np.multiply(h_minus_r, h_minus_r, out=buffer("coef", n_pairs))
-        coefficient /= r
+        coefficient = _spiky_gradient_profile(h_minus_r, r, out=buffer("coef", n_pairs))
         coefficient *= m_inv_rho_ij
-        scaled_p = (1.5 * self._spiky.normalization) * p
+        scaled_p = (-0.5 * self._spiky._gradient_factor) * p
         np.take(scaled_p, i, out=tmp)
         tmp += np.take(scaled_p, j, out=tmp2)
         coefficient *= tmp
@@ -636,10 +646,10 @@ class SPHFluid:
         volume = m / rho
         # grad W(d) = -6 C u^2 d. n_i = sum_j V_j grad W(x_i - x_j), and
         # grad W(x_j - x_i) = -grad W(d). The factor -6 C rides on the volumes.
-        scaled_volume = (-6.0 * self._poly6.normalization) * volume
+        scaled_volume = self._poly6._derivative_factor * volume
         volume_i = np.take(scaled_volume, i, out=buffer("volume_i", n_pairs))
         volume_j = np.take(scaled_volume, j, out=buffer("volume_j", n_pairs))
-        u2 = np.multiply(u, u, out=buffer("w", n_pairs))
+        u2 = _poly6_gradient_profile(u, out=buffer("w", n_pairs))
         grad_i = np.multiply(u2, volume_i, out=buffer("coef", n_pairs))
         grad_j = np.multiply(u2, volume_j, out=buffer("h_minus_r", n_pairs))
         normal = np.empty((n, self.dim))
@@ -650,10 +660,10 @@ class SPHFluid:
             normal[:, k] -= np.bincount(
                 j, np.multiply(grad_i, d[k], out=tmp), minlength=n
             )
-        # Laplacian of W: -6 C u (dim u - 4 r^2).
-        lap = np.multiply(u, self.dim, out=buffer("r", n_pairs))
-        lap -= np.multiply(r2, 4.0, out=tmp)
-        lap *= u
+        # Laplacian of W: -6 C u (dim u - 4 r^2), the -6 C on the volumes.
+        lap = _poly6_laplacian_profile(
+            u, r2, self.dim, out=buffer("r", n_pairs), scratch=tmp
+        )
         curvature_term = volume * self._poly6._radial_laplacian_r2(0.0)
         curvature_term += np.bincount(
             i, np.multiply(volume_j, lap, out=tmp), minlength=n
@@ -729,12 +739,7 @@ class SPHFluid:
         self : SPHFluid
             The fluid, advanced.
         """
-        if (
-            isinstance(n_steps, bool)
-            or not isinstance(n_steps, Integral)
-            or n_steps < 0
-        ):
-            raise ValueError(f"n_steps={n_steps!r} must be an int >= 0.")
+        check_scalar("n_steps", n_steps, _STEPS)
         for _ in range(int(n_steps)):
             self._advance(self._next_dt())
         return self

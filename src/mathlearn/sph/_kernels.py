@@ -14,6 +14,9 @@ from numbers import Integral, Real
 
 import numpy as np
 
+from mathlearn.utils._sklearn_compat import Interval, Options
+from mathlearn.utils._validation import check_scalar
+
 # Terms of the series of -ln(1 - t) - t - t^2/2 used for t < 1/2 (0.5^60 ~ 1e-18).
 _LOG_SERIES_TERMS = 60
 # Largest |log| of the scale h**-p of a kernel's constants. The logs of the
@@ -23,15 +26,45 @@ _MAX_LOG_SCALE = 700.0
 
 
 def _check_h(h):
-    if isinstance(h, bool) or not isinstance(h, Real) or not np.isfinite(h) or h <= 0:
-        raise ValueError(f"h={h!r} must be a finite real number > 0.")
-    return float(h)
+    return float(check_scalar("h", h, Interval(Real, 0, None, closed="neither")))
 
 
 def _check_dim(dim):
-    if isinstance(dim, bool) or not isinstance(dim, Integral) or dim not in (2, 3):
-        raise ValueError(f"dim={dim!r} must be 2 or 3.")
-    return int(dim)
+    return int(check_scalar("dim", dim, Options(Integral, {2, 3})))
+
+
+# Radial profiles. Poly6 and the spiky gradient are a constant times a profile
+# of u = h^2 - r^2 (poly6) or u = h - r (spiky), u >= 0 inside the support.
+# The kernels' methods and SPHFluid's loops over neighbour pairs both evaluate
+# these functions, so each formula is written once; ``out`` (and ``scratch``)
+# let the simulator reuse its work buffers and apply the constants per particle.
+
+
+def _poly6_value_profile(u, out=None):
+    """``u^3``: ``W = C u^3``."""
+    out = np.multiply(u, u, out=out)
+    out *= u
+    return out
+
+
+def _poly6_gradient_profile(u, out=None):
+    """``u^2``: ``grad W = -6 C u^2 r_vec``."""
+    return np.multiply(u, u, out=out)
+
+
+def _poly6_laplacian_profile(u, r2, dim, out=None, scratch=None):
+    """``(dim u - 4 r^2) u``: ``lap W = -6 C (dim u - 4 r^2) u``."""
+    out = np.multiply(u, dim, out=out)
+    out -= np.multiply(r2, 4.0, out=scratch)
+    out *= u
+    return out
+
+
+def _spiky_gradient_profile(u, r, out=None):
+    """``u^2 / r``: ``grad W = -3 C u^2 / r r_vec``, for ``r > 0``."""
+    out = np.multiply(u, u, out=out)
+    out /= r
+    return out
 
 
 class _SPHKernel:
@@ -202,20 +235,25 @@ class Poly6Kernel(_SPHKernel):
             return 4.0 / (np.pi * h**8)
         return 315.0 / (64.0 * np.pi * h**9)
 
+    @property
+    def _derivative_factor(self):
+        """``-6 C``, the constant of the gradient and the Laplacian."""
+        return -6.0 * self.normalization
+
     def _radial_value_r2(self, r2):
         u = np.maximum(self.h**2 - r2, 0.0)
-        return self.normalization * u**3
+        return self.normalization * _poly6_value_profile(u)
 
     def _radial_gradient_over_r_r2(self, r2):
         u = np.maximum(self.h**2 - r2, 0.0)
-        return -6.0 * self.normalization * u**2
+        return self._derivative_factor * _poly6_gradient_profile(u)
 
     def _radial_laplacian_r2(self, r2):
         # Outside the support u = 0; r2 is clipped to h^2 so that the second
         # factor stays finite there (0 * inf was NaN for r = 1e200).
         r2 = np.minimum(r2, self.h**2)
         u = self.h**2 - r2
-        return -6.0 * self.normalization * u * (self.dim * u - 4.0 * r2)
+        return self._derivative_factor * _poly6_laplacian_profile(u, r2, self.dim)
 
     def _radial_value(self, r):
         return self._radial_value_r2(r * r)
@@ -302,6 +340,11 @@ class SpikyKernel(_SPHKernel):
             return 10.0 / (np.pi * h**5)
         return 15.0 / (np.pi * h**6)
 
+    @property
+    def _gradient_factor(self):
+        """``-3 C``, the constant of the gradient."""
+        return -3.0 * self.normalization
+
     def _radial_value(self, r):
         u = np.maximum(self.h - r, 0.0)
         return self.normalization * u**3
@@ -310,7 +353,8 @@ class SpikyKernel(_SPHKernel):
         u = np.maximum(self.h - r, 0.0)
         positive = r > 0
         safe_r = np.where(positive, r, 1.0)
-        return np.where(positive, -3.0 * self.normalization * u**2 / safe_r, 0.0)
+        gradient = self._gradient_factor * _spiky_gradient_profile(u, safe_r)
+        return np.where(positive, gradient, 0.0)
 
     def _radial_laplacian(self, r):
         u = np.maximum(self.h - r, 0.0)
