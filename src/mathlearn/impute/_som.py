@@ -9,7 +9,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from mathlearn.exceptions import EmptyRowWarning
-from mathlearn.som import _core
+from mathlearn.som import _core, _training
 from mathlearn.utils._doc_link import DocLinkMixin
 from mathlearn.utils._sklearn_compat import (
     Interval,
@@ -298,63 +298,69 @@ class SOMImputer(DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstim
         e = _core.unit_exponent(X_w)
         np.ldexp(X_w, -e, out=X_w)
 
+        with _training.single_blas_thread():
+            W, grid = self._train(X_w, mask, e, rng)
+        W = _core.to_data_units(W, e) + statistics
+
+        self.weights_ = W.reshape(grid.n_rows, grid.n_cols, -1)
+        self.n_rows_, self.n_cols_ = grid.n_rows, grid.n_cols
+        self.sigma_, self.sigma_end_ = grid.sigma, grid.sigma_end
+        self.grid_coordinates_ = grid.coords
+        self.statistics_ = statistics
+        self.n_iter_ = self.n_epochs
+        return self
+
+    def _train(self, X_w, mask, e, rng):
+        """Trained weights (work units) and grid, from the training rows.
+
+        ``X_w`` holds the training rows in work units of ``2**e``, 0 where
+        missing; ``mask`` their observed entries (1.0, else 0.0).
+        """
         # The PCA init and the default grid shape share one SVD.
         svd = _core.centred_svd(X_w) if self.init == "pca" else None
-        n_rows, n_cols = self._grid_shape(X_w, svd)
-        coords = _core.grid_coordinates(n_rows, n_cols, self.topology)
-        grid_sq_dist = _core.grid_sq_distances(coords)
-        if self.init == "pca":
-            W = _core.pca_init(X_w, n_rows, n_cols, coords, svd=svd)
-        else:
-            W = _core.random_init(X_w, n_rows * n_cols, rng)
-        sigma, sigma_end = _core.resolve_radii(
-            self.sigma,
-            self.sigma_end,
+        n_rows, n_cols = _training.grid_size(
+            self.n_rows,
+            self.n_cols,
+            min(
+                X_w.shape[0],
+                max(1, round(_UNITS_PER_SQRT_ROW * np.sqrt(X_w.shape[0]))),
+            ),
+            X_w,
+            svd=svd,
+        )
+        grid = _training.Grid.build(
             n_rows,
             n_cols,
+            self.topology,
+            self.sigma,
+            self.sigma_end,
             self.neighborhood,
             default_end=(
                 _GAUSSIAN_SIGMA_END if self.neighborhood == "gaussian" else None
             ),
         )
-        sigmas = _core.radius_schedule(sigma, sigma_end, self.n_epochs)
+        if self.init == "pca":
+            W = _core.pca_init(X_w, n_rows, n_cols, grid.coords, svd=svd)
+        else:
+            W = _core.random_init(X_w, n_rows * n_cols, rng)
         train_mask = None if self.train_on == "complete" else mask
+
+        def report(epoch, sigma_t, W, units):
+            error = _training.mean_distance(X_w, W, units, e, mask=train_mask)
+            print(f"{epoch + 1:>5} {sigma_t:>8.3f} {error:>20.6g}")
+
         if self.verbose:
             print(f"{'epoch':>5} {'sigma':>8} {'masked quant. error':>20}")
-        for epoch, sigma_t in enumerate(sigmas):
-            H = _core.neighborhood(grid_sq_dist, sigma_t, self.neighborhood, X.dtype)
-            new_W, units = _core.batch_epoch(X_w, W, H, mask=train_mask)
-            if self.verbose:
-                sq_dist = _core.unit_sq_distances(
-                    X_w, W, units[:, None], mask=train_mask
-                )
-                error = _core.to_data_units(float(np.sqrt(sq_dist).mean()), e)
-                print(f"{epoch + 1:>5} {sigma_t:>8.3f} {error:>20.6g}")
-            W = new_W
-        W = _core.to_data_units(W, e) + statistics
-
-        self.weights_ = W.reshape(n_rows, n_cols, -1)
-        self.n_rows_, self.n_cols_ = n_rows, n_cols
-        self.sigma_, self.sigma_end_ = sigma, sigma_end
-        self.grid_coordinates_ = coords
-        self.statistics_ = statistics
-        self.n_iter_ = self.n_epochs
-        return self
-
-    def _grid_shape(self, X_train, svd):
-        """``(n_rows, n_cols)``: the parameters, or chosen from the data.
-
-        ``svd`` is ``_core.centred_svd(X_train)`` or ``None`` (not computed).
-        """
-        if self.n_rows is not None and self.n_cols is not None:
-            return self.n_rows, self.n_cols
-        n_train = X_train.shape[0]
-        n_units = max(1, min(n_train, round(_UNITS_PER_SQRT_ROW * np.sqrt(n_train))))
-        if self.n_rows is not None:
-            return self.n_rows, max(1, round(n_units / self.n_rows))
-        if self.n_cols is not None:
-            return max(1, round(n_units / self.n_cols)), self.n_cols
-        return _core.grid_shape(X_train, n_units, svd=svd)
+        W = _training.train_batch(
+            X_w,
+            W,
+            grid.sq_dist,
+            _core.radius_schedule(grid.sigma, grid.sigma_end, self.n_epochs),
+            self.neighborhood,
+            mask=train_mask,
+            report=report if self.verbose else None,
+        )
+        return W, grid
 
     def transform(self, X):
         """Fill the missing entries of ``X``; observed entries are kept.
@@ -402,7 +408,8 @@ class SOMImputer(DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstim
         np.ldexp(X_w, -e, out=X_w)
         np.ldexp(W_w, -e, out=W_w)
         mask = observed.astype(X.dtype)
-        units = _core.best_units(X_w, W_w, n_best=self.n_neighbors_units, mask=mask)
+        with _training.single_blas_thread():
+            units = _core.best_units(X_w, W_w, n_best=self.n_neighbors_units, mask=mask)
         if units.shape[1] == 1:
             estimate = W[units[:, 0]]
         else:

@@ -186,19 +186,22 @@ def grid_shape(X, n_units, *, svd=None):
     return max(1, round(n_units / n_cols)), n_cols
 
 
-def radius_schedule(start, end, n_steps):
-    """``start / (1 + t (start / end - 1) / (n_steps - 1))``, ``t = 0..n_steps-1``.
+def radius_schedule(start, end, n_steps, steps=None):
+    """``start / (1 + t (start / end - 1) / (n_steps - 1))`` at ``t`` in ``steps``.
 
-    Inverse-time decay from ``start`` to ``end``: the radius halves early
+    Inverse-time decay from ``start`` to ``end`` over ``t = 0..n_steps-1``
+    (``steps``, integers, defaults to all of them): the radius halves early
     and then lingers near ``end``, where the batch map needs a few epochs to
-    settle. A single step uses ``end``. Computed as the equal
-    ``1 / ((1 - u) / start + u / end)``, ``u = t / (n_steps - 1)``: never
-    NaN, where ``start / end`` may overflow (it is ``0`` only when ``end``
-    is subnormal, a radius that :func:`neighborhood` treats as any tiny one).
+    settle. A single step uses ``end``, and so does every ``t`` past the
+    last. Computed as the equal ``1 / ((1 - u) / start + u / end)``,
+    ``u = t / (n_steps - 1)``: never NaN, where ``start / end`` may overflow
+    (it is ``0`` only when ``end`` is subnormal, a radius that
+    :func:`neighborhood` treats as any tiny one).
     """
+    steps = np.arange(n_steps) if steps is None else np.asarray(steps)
     if n_steps == 1:
-        return np.array([end], dtype=np.float64)
-    u = np.arange(n_steps) / (n_steps - 1)
+        return np.full(steps.shape, end, dtype=np.float64)
+    u = np.minimum(steps / (n_steps - 1), 1.0)
     return 1.0 / ((1.0 - u) / start + u / end)
 
 
@@ -395,17 +398,11 @@ def online_epoch(X, W, grid_sq_dist, order, sigmas, rates, kind):
 
     For sample ``x`` presented at step ``t`` with best unit ``c``:
     ``w_v <- w_v + rates[t] * h_sigmas[t](|r_v - r_c|) * (x - w_v)``, the
-    neighbourhood row ``h`` being :func:`neighborhood`'s, inlined: a function
-    call per sample costs several percent here.
+    neighbourhood row ``h`` being :func:`neighborhood`'s.
     """
-    coefficients = _gaussian_coefficient(sigmas)
     for t, i in enumerate(order):
-        x = X[i]
-        diff = x - W
+        diff = X[i] - W
         c = np.argmin(np.einsum("ij,ij->i", diff, diff))
-        if kind == "gaussian":
-            h = np.exp(grid_sq_dist[c] * coefficients[t])
-        else:
-            h = (grid_sq_dist[c] <= sigmas[t] ** 2 * (1 + 1e-9)).astype(X.dtype)
+        h = neighborhood(grid_sq_dist[c], sigmas[t], kind, np.float64)
         W += (rates[t] * h)[:, None].astype(X.dtype, copy=False) * diff
     return W

@@ -1,0 +1,103 @@
+"""Training of a self-organizing map, shared by SelfOrganizingMap and SOMImputer.
+
+:mod:`mathlearn.som._core` holds the formulas (distances, neighbourhood, one
+batch epoch); this module holds what both estimators do with them: choose the
+grid, run the epochs, and limit BLAS to one thread while they run.
+
+An epoch is many small products (a block of rows against the codebook, then
+``H @ sums``). With a multi-threaded BLAS each of them hands work to a second
+thread and waits for it, which on a machine with a busy core took 2-3 times
+as long as one thread doing it all; so training runs in
+:func:`single_blas_thread`, as scikit-learn's ``KMeans`` does.
+"""
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from mathlearn.som import _core
+
+
+def single_blas_thread():
+    """Context in which BLAS runs on one thread (``threadpoolctl``)."""
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def units_per_sqrt_sample(n_samples, factor):
+    """``factor * sqrt(n_samples)``, rounded down, between 1 and ``n_samples``."""
+    return max(1, min(int(n_samples), math.floor(factor * math.sqrt(n_samples))))
+
+
+def grid_size(n_rows, n_cols, n_units, X, *, svd=None):
+    """``(n_rows, n_cols)``: the parameters, or chosen for about ``n_units`` units.
+
+    A ``None`` side is chosen from the data: with the other side given, it
+    makes about ``n_units`` units; with both ``None``, the sides follow the
+    SOM Toolbox rule of :func:`_core.grid_shape` (``svd`` is
+    :func:`_core.centred_svd` of ``X`` if already computed).
+    """
+    if n_rows is not None and n_cols is not None:
+        return int(n_rows), int(n_cols)
+    if n_rows is not None:
+        return int(n_rows), max(1, round(n_units / n_rows))
+    if n_cols is not None:
+        return max(1, round(n_units / n_cols)), int(n_cols)
+    return _core.grid_shape(X, n_units, svd=svd)
+
+
+class Grid(NamedTuple):
+    """The grid of a map and its radii, resolved from the parameters."""
+
+    n_rows: int
+    n_cols: int
+    coords: np.ndarray  # (n_units, 2), see _core.grid_coordinates
+    sq_dist: np.ndarray  # (n_units, n_units) squared grid distances
+    sigma: float  # initial radius
+    sigma_end: float  # final radius
+
+    @classmethod
+    def build(cls, n_rows, n_cols, topology, sigma, sigma_end, kind, default_end=None):
+        """The grid of ``n_rows x n_cols`` units and the radii actually used.
+
+        ``sigma``, ``sigma_end`` and ``default_end`` are resolved by
+        :func:`_core.resolve_radii`.
+        """
+        coords = _core.grid_coordinates(n_rows, n_cols, topology)
+        start, end = _core.resolve_radii(
+            sigma, sigma_end, n_rows, n_cols, kind, default_end=default_end
+        )
+        return cls(n_rows, n_cols, coords, _core.grid_sq_distances(coords), start, end)
+
+
+def train_batch(
+    X, W, grid_sq_dist, sigmas, kind, *, mask=None, sample_weight=None, report=None
+):
+    """Kohonen's batch map: one :func:`_core.batch_epoch` per radius of ``sigmas``.
+
+    ``X`` and ``W`` are in work units (see :mod:`_core`); ``kind`` is the
+    neighbourhood, ``mask`` and ``sample_weight`` go to every epoch.
+    ``report(epoch, sigma_t, W, units)``, if given, is called after each
+    epoch with the weights it started from and the best units it found.
+    Returns the final weights.
+    """
+    for epoch, sigma_t in enumerate(sigmas):
+        H = _core.neighborhood(grid_sq_dist, sigma_t, kind, X.dtype)
+        new_W, units = _core.batch_epoch(
+            X, W, H, mask=mask, sample_weight=sample_weight
+        )
+        if report is not None:
+            report(epoch, sigma_t, W, units)
+        W = new_W
+    return W
+
+
+def mean_distance(X, W, units, e, *, mask=None):
+    """Mean (masked) distance from the rows of ``X`` to their ``units``.
+
+    ``X`` and ``W`` are in work units of ``2**e``, ``units`` has one unit per
+    row; the result is in data units.
+    """
+    sq_dist = _core.unit_sq_distances(X, W, units[:, None], mask=mask)
+    return float(_core.to_data_units(float(np.sqrt(sq_dist).mean()), e))
