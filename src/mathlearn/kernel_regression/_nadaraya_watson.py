@@ -28,6 +28,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import gen_batches
 from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
 
 from mathlearn.utils._doc_link import DocLinkMixin
 from mathlearn.utils._sklearn_compat import (
@@ -232,14 +233,23 @@ def _dense_weights(r2, kernel, exponent, sample_weight=None):
 
 
 def _chunk_map(func, n_rows, n_cols, n_jobs):
-    """Apply ``func`` to row slices of at most ``_CHUNK_ELEMENTS / n_cols`` rows."""
+    """Apply ``func`` to row slices of at most ``_CHUNK_ELEMENTS / n_cols`` rows.
+
+    The slices run in joblib (threads by default, or the backend of an
+    enclosing ``joblib.parallel_config``, e.g. ``"dask"``), each with one
+    BLAS thread, as scikit-learn's ``KMeans`` runs its chunks: a slice is a
+    few small products, and a second BLAS thread that must share a core
+    with another program makes every one of them wait for it (the search
+    took 3 times as long on a machine with one busy core).
+    """
     size = max(1, _CHUNK_ELEMENTS // max(n_cols, 1))
     slices = list(gen_batches(n_rows, size))
-    if effective_n_jobs(n_jobs) == 1 or len(slices) == 1:
-        return [func(rows) for rows in slices]
-    return Parallel(n_jobs=n_jobs, prefer="threads")(
-        delayed(func)(rows) for rows in slices
-    )
+    with threadpool_limits(limits=1, user_api="blas"):
+        if effective_n_jobs(n_jobs) == 1 or len(slices) == 1:
+            return [func(rows) for rows in slices]
+        return Parallel(n_jobs=n_jobs, prefer="threads")(
+            delayed(func)(rows) for rows in slices
+        )
 
 
 def _loo_weights(sample_weight, n):
@@ -947,8 +957,11 @@ or array-like of shape (n_features,), default="loo_cv"
                     factor, best_sse = candidate, float(loo)
         return factor, best_sse
 
-    def _weight_chunks(self, X):
-        """Validate ``X``; return the attention weights of its row chunks."""
+    def _weight_chunks(self, X, pool=None):
+        """Validate ``X``; return the attention weights of its row chunks.
+
+        With ``pool``, return ``pool(weights)`` of each chunk instead.
+        """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         exponent = self._exponent
@@ -959,16 +972,19 @@ or array-like of shape (n_features,), default="loo_cv"
         if hasattr(self, "_tree"):
             profile = _COMPACT_KERNELS[self.kernel]
 
-            def chunk(rows):
+            def weights(rows):
                 return _compact_weights(
                     self._tree, Zq[rows], profile, n_train, exponent, sample_weight
                 )
 
         else:
 
-            def chunk(rows):
+            def weights(rows):
                 r2 = _sq_distances(Zq[rows], self._Z_fit, self.metric, self._Z_sq_norms)
                 return _dense_weights(r2, self.kernel, exponent, sample_weight)
+
+        def chunk(rows):
+            return weights(rows) if pool is None else pool(weights(rows))
 
         return _chunk_map(chunk, X.shape[0], n_train, self.n_jobs)
 
@@ -985,7 +1001,7 @@ or array-like of shape (n_features,), default="loo_cv"
         y_pred : ndarray of shape (n_queries,) or (n_queries, n_outputs)
             Kernel-weighted averages of the training targets.
         """
-        parts = [weights @ self._Y for weights in self._weight_chunks(X)]
+        parts = self._weight_chunks(X, pool=lambda weights: weights @ self._Y)
         y_pred = np.vstack(parts).astype(self.X_fit_.dtype, copy=False)
         return y_pred.ravel() if self.y_fit_.ndim == 1 else y_pred
 
