@@ -120,14 +120,14 @@ def test_incremental_trains_the_som_chunk_by_chunk(dask_client):
     assert incremental.estimator_.n_iter_ == 4
 
 
-@pytest.mark.parametrize("kernel", ["gaussian", "tricube"])
-def test_bandwidth_search_runs_on_the_dask_backend(dask_client, kernel):
+def test_bandwidth_search_runs_on_the_dask_backend(dask_client):
     """joblib's dask backend spreads the search's chunks: same bandwidth."""
     from distributed import get_task_stream
 
+    kernel = "gaussian"
     rng = np.random.RandomState(0)
-    X = rng.uniform(-2, 2, size=(1500, 2))
-    y = np.sin(2 * X[:, 0]) + 0.1 * rng.normal(size=1500)
+    X = rng.uniform(-2, 2, size=(1100, 2))  # two chunks of rows
+    y = np.sin(2 * X[:, 0]) + 0.1 * rng.normal(size=1100)
     local = NadarayaWatsonRegressor(kernel=kernel, n_jobs=2).fit(X, y)
     with get_task_stream(client=dask_client) as stream:
         with joblib.parallel_config(backend="dask"):
@@ -135,3 +135,33 @@ def test_bandwidth_search_runs_on_the_dask_backend(dask_client, kernel):
     assert len(stream.data) > 0
     np.testing.assert_allclose(spread.bandwidth_, local.bandwidth_, rtol=1e-12)
     np.testing.assert_allclose(spread.cv_mse_, local.cv_mse_, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "init, grid", [("pca", {}), ("random", {"n_rows": 5, "n_cols": 4})]
+)
+def test_som_fit_on_a_dask_array_equals_the_in_memory_fit(dask_client, init, grid):
+    """Each epoch a map over the chunks and a sum: the same map, to round-off."""
+    from sklearn.datasets import make_blobs
+
+    X, _ = make_blobs(2000, 4, centers=5, random_state=0)
+    X += 1e3  # an offset: both paths centre the data
+    params = {"init": init, "n_epochs": 5, "random_state": 0, **grid}
+    in_memory = SelfOrganizingMap(**params).fit(X)
+    chunked = SelfOrganizingMap(**params).fit(da.from_array(X, chunks=(300, 4)))
+    assert (chunked.n_rows_, chunked.n_cols_) == (in_memory.n_rows_, in_memory.n_cols_)
+    spread = np.abs(X - X.mean(axis=0)).max()
+    np.testing.assert_allclose(
+        chunked.cluster_centers_, in_memory.cluster_centers_, rtol=0, atol=1e-8 * spread
+    )
+    np.testing.assert_array_equal(chunked.labels_, in_memory.labels_)
+    assert chunked.n_features_in_ == 4
+
+
+def test_som_fit_on_a_dask_array_checks_its_input(dask_client):
+    X = np.ones((40, 3))
+    X[7, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        SelfOrganizingMap(n_rows=2, n_cols=2).fit(da.from_array(X, chunks=(10, 3)))
+    with pytest.raises(ValueError, match="algorithm='batch'"):
+        SelfOrganizingMap(algorithm="online").fit(da.ones((40, 3), chunks=(10, 3)))

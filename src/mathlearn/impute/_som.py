@@ -345,8 +345,7 @@ class SOMImputer(DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstim
             W = _core.random_init(X_w, n_rows * n_cols, rng)
         train_mask = None if self.train_on == "complete" else mask
 
-        def report(epoch, sigma_t, W, units):
-            error = _training.mean_distance(X_w, W, units, e, mask=train_mask)
+        def report(epoch, sigma_t, error):
             print(f"{epoch + 1:>5} {sigma_t:>8.3f} {error:>20.6g}")
 
         if self.verbose:
@@ -358,6 +357,7 @@ class SOMImputer(DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstim
             _core.radius_schedule(grid.sigma, grid.sigma_end, self.n_epochs),
             self.neighborhood,
             mask=train_mask,
+            e=e,
             report=report if self.verbose else None,
         )
         return W, grid

@@ -360,17 +360,16 @@ def random_init(X, n_units, rng, sample_weight=None):
     return X[idx].copy()
 
 
-def batch_epoch(X, W, H, *, mask=None, sample_weight=None):
-    """One epoch of Kohonen's batch map; returns ``(new_W, units)``.
+def unit_sums(X, W, *, mask=None, sample_weight=None):
+    """Best units of the rows of ``X``, and the sums a batch epoch needs.
 
-    Each unit becomes the neighbourhood-weighted mean of the data,
-    ``w_v = sum_i s_i H[v, c_i] x_i / sum_i s_i H[v, c_i]`` with ``c_i`` the
-    best unit of row ``i`` under the current codebook and ``s_i`` its sample
-    weight (1 by default), computed as ``H @ (one_hot.T @ X)`` over
-    ``H @ counts`` with the weights in the one-hot matrix. With a mask, sums
-    and counts are taken per feature over the observed entries only. A unit
-    (or, with a mask, a unit's feature) that receives no weight keeps its
-    value.
+    Returns ``(S, counts, units)``: ``S[v]`` is the sum of the rows whose
+    best unit under ``W`` is ``v`` (weighted by ``sample_weight``), computed
+    as the sparse one-hot product ``one_hot @ X``; ``counts[v]`` their
+    number (total weight), or with a mask ``one_hot @ mask``, the count per
+    feature of their observed entries. Sums over row blocks add up to the
+    sums of all rows: :func:`batch_epoch` on data held in chunks is the sum
+    of each chunk's sums, then :func:`neighborhood_update`.
     """
     n_samples, n_units = X.shape[0], W.shape[0]
     units = best_units(X, W, mask=mask)[:, 0]
@@ -381,16 +380,44 @@ def batch_epoch(X, W, H, *, mask=None, sample_weight=None):
     one_hot = sparse.csr_matrix(
         (hits, (units, np.arange(n_samples))), shape=(n_units, n_samples)
     )
-    numerator = H @ np.asarray(one_hot @ X)
+    S = np.asarray(one_hot @ X)
     if mask is None:
         counts = np.bincount(units, weights=hits, minlength=n_units).astype(X.dtype)
-        denominator = (H @ counts)[:, None]
     else:
-        denominator = H @ np.asarray(one_hot @ mask)
+        counts = np.asarray(one_hot @ mask)
+    return S, counts, units
+
+
+def neighborhood_update(W, H, S, counts):
+    """``w_v = (H @ S)[v] / (H @ counts)[v]``; a unit with no weight keeps ``w_v``.
+
+    ``S`` and ``counts`` are from :func:`unit_sums` (``counts`` of shape
+    ``(n_units,)``, or per feature with a mask).
+    """
+    numerator = H @ S
+    denominator = H @ counts
+    if denominator.ndim == 1:
+        denominator = denominator[:, None]
     has_weight = denominator > 0
     safe = np.where(has_weight, denominator, 1.0)
-    new_W = np.where(has_weight, numerator / safe, W).astype(X.dtype, copy=False)
-    return new_W, units
+    return np.where(has_weight, numerator / safe, W).astype(W.dtype, copy=False)
+
+
+def batch_epoch(X, W, H, *, mask=None, sample_weight=None):
+    """One epoch of Kohonen's batch map; returns ``(new_W, units)``.
+
+    Each unit becomes the neighbourhood-weighted mean of the data,
+    ``w_v = sum_i s_i H[v, c_i] x_i / sum_i s_i H[v, c_i]`` with ``c_i`` the
+    best unit of row ``i`` under the current codebook and ``s_i`` its sample
+    weight (1 by default), computed as ``H @ (one_hot.T @ X)`` over
+    ``H @ counts`` with the weights in the one-hot matrix
+    (:func:`unit_sums`, then :func:`neighborhood_update`). With a mask, sums
+    and counts are taken per feature over the observed entries only. A unit
+    (or, with a mask, a unit's feature) that receives no weight keeps its
+    value.
+    """
+    S, counts, units = unit_sums(X, W, mask=mask, sample_weight=sample_weight)
+    return neighborhood_update(W, H, S, counts), units
 
 
 def online_epoch(X, W, grid_sq_dist, order, sigmas, rates, kind):

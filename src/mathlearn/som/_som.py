@@ -323,30 +323,31 @@ n_features), default="pca"
             raise ValueError("init contains NaN or infinity")
         return W
 
-    def _initial_weights(self, X, center, rng, sample_weight):
+    def _initial_weights(self, X_c, largest, center, rng, sample_weight):
         """Training data, initial codebook and grid (see ``_core``).
 
-        Returns ``(X_w, W_w, e, n_rows, n_cols)``: data and codebook centred
-        at ``center`` and divided by ``2**e``. The grid is the parameters,
-        the shape of an array init, or chosen from the data (see Notes). The
-        PCA and random inits are drawn from ``X_w`` (weighted by
+        ``X_c`` is the data centred at ``center`` (an ndarray, overwritten,
+        or a dask array), ``largest`` its largest magnitude. Returns
+        ``(X_w, W_w, e, n_rows, n_cols)``: data and codebook centred at
+        ``center`` and divided by ``2**e``. The grid is the parameters, the
+        shape of an array init, or chosen from the data (see Notes). The PCA
+        and random inits are drawn from ``X_w`` (weighted by
         ``sample_weight``); an array init counts in the choice of ``e``.
         """
-        X_c = X - center
         if not isinstance(self.init, str):
-            W = self._array_init(X)
+            W = self._array_init(X_c)
             n_rows, n_cols = W.shape[:2]
             W_c = W.reshape(n_rows * n_cols, -1) - center
-            e = _core.unit_exponent(X_c, W_c)
-            X_w, W_w = np.ldexp(X_c, -e, out=X_c), np.ldexp(W_c, -e, out=W_c)
-            return X_w, W_w, e, n_rows, n_cols
-        e = _core.unit_exponent(X_c)
-        X_w = np.ldexp(X_c, -e, out=X_c)
+            e = _core.unit_exponent(np.float64(largest), W_c)
+            X_w = _training.scale_down(X_c, e)
+            return X_w, np.ldexp(W_c, -e, out=W_c), e, n_rows, n_cols
+        e = _core.unit_exponent(np.float64(largest))
+        X_w = _training.scale_down(X_c, e)
         sized_from_data = self.n_rows is None or self.n_cols is None
         svd = None
         if self.init == "pca" or sized_from_data:
-            svd = _core.centred_svd(X_w, sample_weight)
-        n_samples = X.shape[0] if sample_weight is None else sample_weight.sum()
+            svd = _training.centred_svd(X_w, sample_weight)
+        n_samples = X_c.shape[0] if sample_weight is None else sample_weight.sum()
         n_rows, n_cols = _training.grid_size(
             self.n_rows,
             self.n_cols,
@@ -361,7 +362,7 @@ n_features), default="pca"
             )
         else:
             W_w = _core.random_init(X_w, n_rows * n_cols, rng, sample_weight)
-        return X_w, W_w, e, n_rows, n_cols
+        return X_w, np.asarray(W_w), e, n_rows, n_cols
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, sample_weight=None):
@@ -387,6 +388,8 @@ n_features), default="pca"
         self : SelfOrganizingMap
             The fitted map.
         """
+        if _training.is_dask_array(X):
+            return self._fit_chunked(X, sample_weight)
         X = self._validate_X(X, reset=True)
         if sample_weight is not None:
             if self.algorithm != "batch":
@@ -404,9 +407,11 @@ n_features), default="pca"
         center = np.average(
             X.astype(np.float64, copy=False), axis=0, weights=sample_weight
         ).astype(X.dtype)
+        X_c = X - center
+        largest = np.max(np.abs(X_c), initial=0.0)
         with _training.single_blas_thread():
             X_w, W_w, e, n_rows, n_cols = self._initial_weights(
-                X, center, rng, sample_weight
+                X_c, largest, center, rng, sample_weight
             )
             grid = self._grid(n_rows, n_cols)
             if self.verbose:
@@ -419,6 +424,40 @@ n_features), default="pca"
             W = _core.to_data_units(W_w, e) + center
             units = _best_units(X, W, center)
         self._set_fitted(grid, center, W, units[:, 0], self.n_epochs)
+        self._partial_rng = None
+        return self
+
+    def _fit_chunked(self, X, sample_weight):
+        """:meth:`fit` on a dask array: batch epochs over its row blocks."""
+        if self.algorithm != "batch" or sample_weight is not None:
+            raise ValueError(
+                "a dask array X needs algorithm='batch' and no sample_weight; "
+                f"got algorithm={self.algorithm!r}"
+                + ("" if sample_weight is None else " and a sample_weight")
+            )
+        if X.dtype not in (np.float32, np.float64):
+            X = X.astype(np.float64)
+        # n_features_in_ and the checks of shape and dtype, on the first row;
+        # NaN and infinity are looked for in the pass that takes the mean.
+        self._validate_X(X[:1].compute(), reset=True)
+        rng = check_random_state(self.random_state)
+        center, largest = _training.center_chunked(X)
+        X_c = X - center
+        with _training.single_blas_thread():
+            X_w, W_w, e, n_rows, n_cols = self._initial_weights(
+                X_c, largest, center, rng, None
+            )
+            grid = self._grid(n_rows, n_cols)
+            if self.verbose:
+                print(f"{'epoch':>5} {'sigma':>8} {'rate':>8} {'quant. error':>13}")
+            W_w = self._fit_batch(X_w, W_w, e, grid, None)
+        W = _core.to_data_units(W_w, e) + center
+        units = X.map_blocks(
+            lambda block: _best_units(block, W, center)[:, 0],
+            drop_axis=1,
+            dtype=np.int64,
+        )
+        self._set_fitted(grid, center, W, units.compute(), self.n_epochs)
         self._partial_rng = None
         return self
 
@@ -448,18 +487,21 @@ n_features), default="pca"
     def _fit_batch(self, X, W, e, grid, sample_weight):
         """Batch epochs on ``X`` and ``W`` in work units of ``2**e``."""
 
-        def report(epoch, sigma_t, W, units):
-            error = _training.mean_distance(X, W, units, e)
+        def report(epoch, sigma_t, error):
             print(f"{epoch + 1:>5} {sigma_t:>8.3f} {'-':>8} {error:>13.6g}")
 
-        return _training.train_batch(
+        train, weights = _training.train_batch, {"sample_weight": sample_weight}
+        if _training.is_dask_array(X):
+            train, weights = _training.train_batch_chunked, {}
+        return train(
             X,
             W,
             grid.sq_dist,
             _core.radius_schedule(grid.sigma, grid.sigma_end, self.n_epochs),
             self.neighborhood,
-            sample_weight=sample_weight,
+            e=e,
             report=report if self.verbose else None,
+            **weights,
         )
 
     def _online_pass(self, X, W, e, grid, epoch, rng):
@@ -520,8 +562,13 @@ n_features), default="pca"
         with _training.single_blas_thread():
             if first_call:
                 center = X.mean(axis=0, dtype=np.float64).astype(X.dtype)
+                X_c = X - center
                 X_w, W_w, e, n_rows, n_cols = self._initial_weights(
-                    X, center, self._partial_rng, None
+                    X_c,
+                    np.max(np.abs(X_c), initial=0.0),
+                    center,
+                    self._partial_rng,
+                    None,
                 )
                 grid = self._grid(n_rows, n_cols)
                 epoch = 0

@@ -15,6 +15,7 @@ import math
 from typing import NamedTuple
 
 import numpy as np
+from sklearn.utils.extmath import svd_flip
 from threadpoolctl import threadpool_limits
 
 from mathlearn.som import _core
@@ -72,15 +73,25 @@ class Grid(NamedTuple):
 
 
 def train_batch(
-    X, W, grid_sq_dist, sigmas, kind, *, mask=None, sample_weight=None, report=None
+    X,
+    W,
+    grid_sq_dist,
+    sigmas,
+    kind,
+    *,
+    mask=None,
+    sample_weight=None,
+    e=0,
+    report=None,
 ):
     """Kohonen's batch map: one :func:`_core.batch_epoch` per radius of ``sigmas``.
 
-    ``X`` and ``W`` are in work units (see :mod:`_core`); ``kind`` is the
-    neighbourhood, ``mask`` and ``sample_weight`` go to every epoch.
-    ``report(epoch, sigma_t, W, units)``, if given, is called after each
-    epoch with the weights it started from and the best units it found.
-    Returns the final weights.
+    ``X`` and ``W`` are in work units of ``2**e`` (see :mod:`_core`);
+    ``kind`` is the neighbourhood, ``mask`` and ``sample_weight`` go to every
+    epoch. ``report(epoch, sigma_t, error)``, if given, is called after each
+    epoch with the mean (masked) distance, in data units, from the rows to
+    their best units under the weights the epoch started from. Returns the
+    final weights.
     """
     for epoch, sigma_t in enumerate(sigmas):
         H = _core.neighborhood(grid_sq_dist, sigma_t, kind, X.dtype)
@@ -88,9 +99,96 @@ def train_batch(
             X, W, H, mask=mask, sample_weight=sample_weight
         )
         if report is not None:
-            report(epoch, sigma_t, W, units)
+            report(epoch, sigma_t, mean_distance(X, W, units, e, mask=mask))
         W = new_W
     return W
+
+
+def _block_sums(X, W, mask, with_error):
+    """:func:`_core.unit_sums` of one block, and its sum of distances (or 0)."""
+    S, counts, units = _core.unit_sums(X, W, mask=mask)
+    error = 0.0
+    if with_error:
+        sq_dist = _core.unit_sq_distances(X, W, units[:, None], mask=mask)
+        error = float(np.sqrt(sq_dist).sum())
+    return S, counts, error
+
+
+def train_batch_chunked(
+    X, W, grid_sq_dist, sigmas, kind, *, mask=None, e=0, report=None
+):
+    """:func:`train_batch` on a dask array ``X`` (and ``mask``), chunk by chunk.
+
+    Each epoch maps :func:`_core.unit_sums` over the row blocks (on the
+    workers of the current dask scheduler, the codebook ``W`` sent to each)
+    and adds their sums, then applies :func:`_core.neighborhood_update`: the
+    epoch of :func:`train_batch`, its sums added in another order.
+    """
+    import dask
+
+    blocks = X.to_delayed().ravel()
+    masks = [None] * len(blocks) if mask is None else mask.to_delayed().ravel()
+    block_sums = dask.delayed(_block_sums, pure=True)
+    for epoch, sigma_t in enumerate(sigmas):
+        H = _core.neighborhood(grid_sq_dist, sigma_t, kind, X.dtype)
+        parts = dask.compute(
+            *[
+                block_sums(block, W, block_mask, report is not None)
+                for block, block_mask in zip(blocks, masks, strict=True)
+            ]
+        )
+        S, counts, error = (sum(part) for part in zip(*parts, strict=True))
+        if report is not None:
+            report(epoch, sigma_t, float(_core.to_data_units(error / X.shape[0], e)))
+        W = _core.neighborhood_update(W, H, S, counts)
+    return W
+
+
+def is_dask_array(X):
+    """Whether ``X`` is a dask array (without importing dask)."""
+    return type(X).__module__.startswith("dask.") and hasattr(X, "to_delayed")
+
+
+def center_chunked(X):
+    """``(center, largest)`` of a dask array of floats, in two passes.
+
+    ``center`` is the column mean (accumulated in float64) in the dtype of
+    ``X``, ``largest`` the largest magnitude of ``X - center``. Raises a
+    ``ValueError`` if ``X`` holds NaN or infinity.
+    """
+    import dask
+    import dask.array as da
+
+    mean, finite = dask.compute(X.mean(axis=0, dtype=np.float64), da.isfinite(X).all())
+    if not finite:
+        raise ValueError("Input X contains NaN or infinity.")
+    center = mean.astype(X.dtype)
+    return center, float(abs(X - center).max().compute())
+
+
+def scale_down(X, e):
+    """``X / 2**e`` (exact): in place for an ndarray, lazily for a dask array."""
+    if is_dask_array(X):
+        return X.map_blocks(np.ldexp, -e, dtype=X.dtype)
+    return np.ldexp(X, -e, out=X)
+
+
+def centred_svd(X, sample_weight=None):
+    """:func:`_core.centred_svd`; of a dask array, by a tall-and-skinny QR.
+
+    The dask array's result equals the in-memory one to round-off: the same
+    singular values, and vectors with the same signs (``svd_flip``).
+    """
+    if not is_dask_array(X):
+        return _core.centred_svd(X, sample_weight)
+    import dask
+    import dask.array as da
+
+    mean = X.mean(axis=0)
+    _, s, Vt = da.linalg.svd((X - mean).rechunk({1: -1}))
+    mean, s, Vt = dask.compute(mean, s, Vt)
+    _, Vt = svd_flip(None, Vt, u_based_decision=False)
+    return mean.astype(X.dtype, copy=False), s, Vt
 
 
 def mean_distance(X, W, units, e, *, mask=None):
