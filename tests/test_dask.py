@@ -165,3 +165,23 @@ def test_som_fit_on_a_dask_array_checks_its_input(dask_client):
         SelfOrganizingMap(n_rows=2, n_cols=2).fit(da.from_array(X, chunks=(10, 3)))
     with pytest.raises(ValueError, match="algorithm='batch'"):
         SelfOrganizingMap(algorithm="online").fit(da.ones((40, 3), chunks=(10, 3)))
+
+
+@pytest.mark.parametrize("train_on", ["all", "complete"])
+def test_som_imputer_fit_on_a_dask_array_equals_the_in_memory_fit(
+    dask_client, train_on
+):
+    from mathlearn.impute import SOMImputer
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(600, 4)) @ rng.normal(size=(4, 4)) + 100.0
+    X[rng.rand(*X.shape) < 0.15] = np.nan
+    params = {"train_on": train_on, "n_epochs": 4, "random_state": 0}
+    in_memory = SOMImputer(**params).fit(X)
+    chunked = SOMImputer(**params).fit(da.from_array(X, chunks=(150, 4)))
+    spread = np.nanmax(np.abs(X - np.nanmean(X, axis=0)))
+    np.testing.assert_allclose(
+        chunked.weights_, in_memory.weights_, rtol=0, atol=1e-8 * spread
+    )
+    np.testing.assert_allclose(chunked.statistics_, in_memory.statistics_, rtol=1e-12)
+    np.testing.assert_allclose(chunked.transform(X), in_memory.transform(X), rtol=1e-8)

@@ -141,6 +141,13 @@ class SOMImputer(DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstim
     ``O(n_samples * n_units * n_features)``; so does ``transform``, against
     ``O(n_samples * n_train * n_features)`` for a nearest-neighbour imputer.
 
+    *Dask.* ``fit`` also takes a dask array: the statistics, the scale and
+    the PCA initialisation (a tall-and-skinny QR) are computed over its
+    chunks, and each epoch maps the best units and per-unit sums over the
+    row blocks and adds them up, so the map equals the in-memory one to
+    round-off. ``transform`` works block by block under dask-ml's
+    ``ParallelPostFit``.
+
     A row with no observed feature has no best unit: ``fit`` skips it, and
     ``transform`` fills it with ``statistics_`` and issues an
     :class:`~mathlearn.exceptions.EmptyRowWarning`. A feature with no
@@ -247,7 +254,8 @@ class SOMImputer(DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstim
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Data with missing entries marked by ``missing_values``.
+            Data with missing entries marked by ``missing_values``; or a
+            dask array, trained on chunk by chunk (see Notes).
         y : Ignored
             Not used, present for API consistency by convention.
 
@@ -256,47 +264,30 @@ class SOMImputer(DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstim
         self : SOMImputer
             The fitted imputer.
         """
-        X, observed = self._validate_X(X, reset=True)
+        if _training.is_dask_array(X):
+            X, observed = self._validate_chunked(X)
+        else:
+            X, observed = self._validate_X(X, reset=True)
         rng = check_random_state(self.random_state)
-        never_observed = np.flatnonzero(~observed.any(axis=0))
+        never_observed = np.flatnonzero(np.asarray(~observed.any(axis=0)))
         if never_observed.size:
             raise ValueError(
                 f"features {never_observed.tolist()} have no observed value in X; "
                 "SOMImputer cannot learn them: drop these columns first"
             )
-        if self.train_on == "complete":
-            rows = observed.all(axis=1)
-            n_complete = int(rows.sum())
-            hint = (
-                "use train_on='all', which trains on every row through the "
-                "masked distance"
-            )
-            if self.n_rows is not None and self.n_cols is not None:
-                needed = self.n_rows * self.n_cols
-                if n_complete < needed:
-                    raise ValueError(
-                        f"train_on='complete' needs at least n_rows * n_cols = "
-                        f"{needed} rows without missing values, but X has "
-                        f"{n_complete}; {hint}, or a smaller map"
-                    )
-            elif n_complete == 0:
-                # A map sized from the data fits any number of rows but zero.
-                raise ValueError(
-                    "train_on='complete' needs at least one row without "
-                    f"missing values, but X has 0; {hint}"
-                )
-        else:
-            rows = observed.any(axis=1)
+        rows = self._training_rows(observed)
         statistics = np.where(observed, X, 0.0).sum(axis=0, dtype=np.float64)
-        statistics = (statistics / observed.sum(axis=0)).astype(X.dtype)
+        statistics = np.asarray((statistics / observed.sum(axis=0)).astype(X.dtype))
         # Training runs in work units (see mathlearn.som._core): centred at the
         # feature means and divided by a power of two. A missing entry is 0
         # there, so X_w is at once the zero-filled data that the masked
         # distance needs and the mean-filled data of the inits.
         X_train, mask = X[rows], observed[rows].astype(X.dtype)
-        X_w = np.where(mask > 0, X_train - statistics, 0.0).astype(X.dtype, copy=False)
-        e = _core.unit_exponent(X_w)
-        np.ldexp(X_w, -e, out=X_w)
+        X_w = np.where(mask > 0, X_train - statistics, 0.0)
+        if _training.is_dask_array(X_w):
+            X_w, mask = X_w.compute_chunk_sizes(), mask.compute_chunk_sizes()
+        e = _core.unit_exponent(np.float64(_training.largest_magnitude(X_w)))
+        X_w = _training.scale_down(X_w, e)
 
         with _training.single_blas_thread():
             W, grid = self._train(X_w, mask, e, rng)
@@ -310,6 +301,52 @@ class SOMImputer(DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstim
         self.n_iter_ = self.n_epochs
         return self
 
+    def _validate_chunked(self, X):
+        """A dask array ``X`` of floats and its lazy mask of observed entries.
+
+        Shape and dtype are checked on the first row (which sets
+        ``n_features_in_``); infinity, where not the placeholder, in one
+        pass over ``X``.
+        """
+        if X.dtype not in (np.float32, np.float64):
+            X = X.astype(np.float64)
+        self._validate_X(X[:1].compute(), reset=True)
+        nan_is_missing = np.isnan(self.missing_values)
+        observed = ~np.isnan(X) if nan_is_missing else X != self.missing_values
+        invalid = np.isinf(X) if nan_is_missing else ~np.isfinite(X)
+        if bool(invalid.any().compute()):
+            raise ValueError(
+                "Input X contains infinity"
+                + ("" if nan_is_missing else " or NaN")
+                + f" (missing_values={self.missing_values!r})."
+            )
+        return X, observed
+
+    def _training_rows(self, observed):
+        """Rows the map trains on (boolean), after checking there are enough."""
+        if self.train_on != "complete":
+            return observed.any(axis=1)
+        rows = observed.all(axis=1)
+        n_complete = int(rows.sum())
+        hint = (
+            "use train_on='all', which trains on every row through the masked distance"
+        )
+        if self.n_rows is not None and self.n_cols is not None:
+            needed = self.n_rows * self.n_cols
+            if n_complete < needed:
+                raise ValueError(
+                    f"train_on='complete' needs at least n_rows * n_cols = "
+                    f"{needed} rows without missing values, but X has "
+                    f"{n_complete}; {hint}, or a smaller map"
+                )
+        elif n_complete == 0:
+            # A map sized from the data fits any number of rows but zero.
+            raise ValueError(
+                "train_on='complete' needs at least one row without "
+                f"missing values, but X has 0; {hint}"
+            )
+        return rows
+
     def _train(self, X_w, mask, e, rng):
         """Trained weights (work units) and grid, from the training rows.
 
@@ -317,7 +354,7 @@ class SOMImputer(DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstim
         missing; ``mask`` their observed entries (1.0, else 0.0).
         """
         # The PCA init and the default grid shape share one SVD.
-        svd = _core.centred_svd(X_w) if self.init == "pca" else None
+        svd = _training.centred_svd(X_w) if self.init == "pca" else None
         n_rows, n_cols = _training.grid_size(
             self.n_rows,
             self.n_cols,
@@ -342,7 +379,7 @@ class SOMImputer(DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstim
         if self.init == "pca":
             W = _core.pca_init(X_w, n_rows, n_cols, grid.coords, svd=svd)
         else:
-            W = _core.random_init(X_w, n_rows * n_cols, rng)
+            W = np.asarray(_core.random_init(X_w, n_rows * n_cols, rng))
         train_mask = None if self.train_on == "complete" else mask
 
         def report(epoch, sigma_t, error):

@@ -408,7 +408,7 @@ n_features), default="pca"
             X.astype(np.float64, copy=False), axis=0, weights=sample_weight
         ).astype(X.dtype)
         X_c = X - center
-        largest = np.max(np.abs(X_c), initial=0.0)
+        largest = _training.largest_magnitude(X_c)
         with _training.single_blas_thread():
             X_w, W_w, e, n_rows, n_cols = self._initial_weights(
                 X_c, largest, center, rng, sample_weight
@@ -490,18 +490,15 @@ n_features), default="pca"
         def report(epoch, sigma_t, error):
             print(f"{epoch + 1:>5} {sigma_t:>8.3f} {'-':>8} {error:>13.6g}")
 
-        train, weights = _training.train_batch, {"sample_weight": sample_weight}
-        if _training.is_dask_array(X):
-            train, weights = _training.train_batch_chunked, {}
-        return train(
+        return _training.train_batch(
             X,
             W,
             grid.sq_dist,
             _core.radius_schedule(grid.sigma, grid.sigma_end, self.n_epochs),
             self.neighborhood,
+            sample_weight=sample_weight,
             e=e,
             report=report if self.verbose else None,
-            **weights,
         )
 
     def _online_pass(self, X, W, e, grid, epoch, rng):

@@ -45,6 +45,8 @@ def grid_size(n_rows, n_cols, n_units, X, *, svd=None):
         return int(n_rows), max(1, round(n_units / n_rows))
     if n_cols is not None:
         return max(1, round(n_units / n_cols)), int(n_cols)
+    if svd is None and is_dask_array(X):
+        svd = centred_svd(X)
     return _core.grid_shape(X, n_units, svd=svd)
 
 
@@ -91,8 +93,15 @@ def train_batch(
     epoch. ``report(epoch, sigma_t, error)``, if given, is called after each
     epoch with the mean (masked) distance, in data units, from the rows to
     their best units under the weights the epoch started from. Returns the
-    final weights.
+    final weights. A dask array ``X`` (and ``mask``) is trained on chunk by
+    chunk (:func:`_train_batch_chunked`).
     """
+    if is_dask_array(X):
+        if sample_weight is not None:
+            raise ValueError("sample_weight is not supported with a dask array X")
+        return _train_batch_chunked(
+            X, W, grid_sq_dist, sigmas, kind, mask=mask, e=e, report=report
+        )
     for epoch, sigma_t in enumerate(sigmas):
         H = _core.neighborhood(grid_sq_dist, sigma_t, kind, X.dtype)
         new_W, units = _core.batch_epoch(
@@ -114,10 +123,10 @@ def _block_sums(X, W, mask, with_error):
     return S, counts, error
 
 
-def train_batch_chunked(
+def _train_batch_chunked(
     X, W, grid_sq_dist, sigmas, kind, *, mask=None, e=0, report=None
 ):
-    """:func:`train_batch` on a dask array ``X`` (and ``mask``), chunk by chunk.
+    """:func:`train_batch` of a dask array ``X`` (and ``mask``), chunk by chunk.
 
     Each epoch maps :func:`_core.unit_sums` over the row blocks (on the
     workers of the current dask scheduler, the codebook ``W`` sent to each)
@@ -163,7 +172,7 @@ def center_chunked(X):
     if not finite:
         raise ValueError("Input X contains NaN or infinity.")
     center = mean.astype(X.dtype)
-    return center, float(abs(X - center).max().compute())
+    return center, largest_magnitude(X - center)
 
 
 def scale_down(X, e):
@@ -171,6 +180,13 @@ def scale_down(X, e):
     if is_dask_array(X):
         return X.map_blocks(np.ldexp, -e, dtype=X.dtype)
     return np.ldexp(X, -e, out=X)
+
+
+def largest_magnitude(X):
+    """``max |X|`` (0 for an empty array), of an ndarray or a dask array."""
+    if is_dask_array(X):
+        return float(abs(X).max().compute()) if X.size else 0.0
+    return float(np.max(np.abs(X), initial=0.0))
 
 
 def centred_svd(X, sample_weight=None):
