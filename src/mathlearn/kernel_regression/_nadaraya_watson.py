@@ -19,7 +19,9 @@ is then ``r**2 = 4**e * r_w**2``.
 """
 
 import math
+from collections.abc import Callable
 from numbers import Integral, Real
+from typing import NamedTuple
 
 import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
@@ -71,10 +73,55 @@ _LOO_GRID = 2.0 ** np.arange(2.0, -6.25, -0.5)
 _PILOT_ROWS = 1000
 
 
+class _Kernel(NamedTuple):
+    """The ``kernel`` option, resolved once: how to weigh scaled distances.
+
+    ``name`` is a built-in kernel, or ``function`` a user's callable of the
+    scaled distance (the other is None). The Gaussian weights are a softmax;
+    the compact kernels' ``profile`` is a function of the squared scaled
+    distance.
+    """
+
+    name: str | None = None
+    function: Callable | None = None
+
+    @property
+    def gaussian(self):
+        return self.name == "gaussian"
+
+    @property
+    def profile(self):
+        return _COMPACT_KERNELS.get(self.name)
+
+    @property
+    def compact(self):
+        return self.profile is not None
+
+    def weights(self, r2, scaled, coefficient, r=None):
+        """Kernel values at the squared distances ``r2`` (left unchanged).
+
+        ``scaled(values, power)`` divides distances (``power=1``) or squared
+        distances (``power=2``) by the bandwidth; the Gaussian weights are
+        ``exp(coefficient * r2)``, with ``coefficient = -1 / (2 h**2)`` in
+        the units of ``r2`` (shifted by the caller so that the nearest key
+        has weight 1). ``r``, if given, holds the distances a callable is
+        evaluated at (the caller's ``sqrt(r2)``).
+        """
+        if self.gaussian:
+            return _softmax_numerators(r2, coefficient)
+        if self.function is not None:
+            return _call_kernel(
+                self.function, scaled(np.sqrt(r2) if r is None else r, 1)
+            )
+        return self.profile(scaled(r2, 2))
+
+
 def _check_kernel(kernel):
-    """Return ``kernel`` if it is a known name or a callable, else raise."""
-    if callable(kernel) or (isinstance(kernel, str) and kernel in _KERNELS):
-        return kernel
+    """The :class:`_Kernel` of a known name or a callable, else raise."""
+    if callable(kernel):
+        return _Kernel(function=kernel)
+    if isinstance(kernel, str) and kernel in _KERNELS:
+        return _Kernel(name=kernel)
     raise ValueError(
         f"kernel={kernel!r} is not supported; use one of {sorted(_KERNELS)} "
         "or a callable"
@@ -208,18 +255,20 @@ def _softmax_numerators(shifted_r2, coefficient):
 def _dense_weights(r2, kernel, exponent, sample_weight=None):
     """Attention weights (rows sum to 1) from squared distances in work units.
 
-    The scaled squared distances are ``4**exponent * r2``; the kernel value of
+    ``kernel`` is a :class:`_Kernel`. The scaled squared distances are
+    ``4**exponent * r2``; the kernel value of
     key ``i`` is multiplied by ``sample_weight[i]`` (positive) when given. A
     row whose kernel weights are all zero gets weight 1 on its nearest key.
     """
     nearest = np.argmin(r2, axis=-1)
-    if kernel == "gaussian":
-        r2_min = np.take_along_axis(r2, nearest[..., None], axis=-1)
-        weights = _softmax_numerators(r2 - r2_min, _gaussian_coefficient(exponent))
-    elif callable(kernel):
-        weights = _call_kernel(kernel, _to_scaled(np.sqrt(r2), exponent))
-    else:
-        weights = _COMPACT_KERNELS[kernel](_to_scaled(r2, 2 * exponent))
+    shifted = r2
+    if kernel.gaussian:
+        shifted = r2 - np.take_along_axis(r2, nearest[..., None], axis=-1)
+    weights = kernel.weights(
+        shifted,
+        lambda values, power: _to_scaled(values, power * exponent),
+        _gaussian_coefficient(exponent),
+    )
     if sample_weight is not None:
         weights *= sample_weight
     total = weights.sum(axis=-1)
@@ -285,23 +334,22 @@ def _loo_sse(Z, Y, scales, kernel, metric, n_jobs, sample_weight=None):
         diagonal = (local, rows.start + local)
         r2 = _sq_distances(Z[rows], Z, metric, sq_norms)
         r2[diagonal] = 0.0
-        if callable(kernel):
-            r = np.sqrt(r2)
+        r = np.sqrt(r2) if kernel.function is not None else None
         r2[diagonal] = np.where(kept[rows] > 0, 0.0, np.inf)
         nearest = np.argmin(r2, axis=1)
-        if kernel == "gaussian":
+        if kernel.gaussian:
             # softmax(-r2 / 2 c**2) is unchanged by the shift; it keeps the
             # nearest weight at 1 however small c is.
             r2 -= r2[local, nearest][:, None]
         Y_nearest, Y_rows = Y[nearest], Y[rows]
         out = np.empty(len(scales))
         for k, scale in enumerate(scales):
-            if kernel == "gaussian":
-                weights = _softmax_numerators(r2, -0.5 / scale**2)
-            elif callable(kernel):
-                weights = _call_kernel(kernel, r / scale)
-            else:
-                weights = _COMPACT_KERNELS[kernel](r2 / scale**2)
+            weights = kernel.weights(
+                r2,
+                lambda values, power, scale=scale: values / scale**power,
+                -0.5 / scale**2,
+                r,
+            )
             weights[diagonal] *= kept[rows]
             total = weights.sum(axis=1) if w is None else weights @ w
             empty = total <= 0.0
@@ -769,8 +817,9 @@ or array-like of shape (n_features,), default="loo_cv"
             multi_output=True,
         )
         Y = check_finite_target(y).reshape(len(y), -1).astype(np.float64)
-        if callable(self.kernel):
-            _call_kernel(self.kernel, np.array([0.0, 0.5, 1.0, 2.0]))
+        kernel = _check_kernel(self.kernel)
+        if kernel.function is not None:
+            _call_kernel(kernel.function, np.array([0.0, 0.5, 1.0, 2.0]))
         support = None
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
@@ -795,6 +844,7 @@ or array-like of shape (n_features,), default="loo_cv"
             bandwidth, cv_mse = self._loo_bandwidth(
                 X_centered,
                 Y,
+                kernel,
                 per_feature=self.bandwidth == "loo_cv_per_feature",
                 sample_weight=sample_weight,
             )
@@ -812,7 +862,8 @@ or array-like of shape (n_features,), default="loo_cv"
         self._Y = Y
         self._sample_weight = sample_weight
         self._support = support
-        if isinstance(self.kernel, str) and self.kernel in _COMPACT_KERNELS:
+        self._kernel = kernel
+        if kernel.compact:
             self._tree = NearestNeighbors(metric=self.metric).fit(Z)
         self.X_fit_ = X
         self.y_fit_ = y
@@ -821,13 +872,14 @@ or array-like of shape (n_features,), default="loo_cv"
             self.cv_mse_ = cv_mse
         return self
 
-    def _loo_bandwidth(self, X_centered, Y, per_feature, sample_weight):
+    def _loo_bandwidth(self, X_centered, Y, kernel, per_feature, sample_weight):
         """Scott's bandwidth times the leave-one-out-optimal factor(s), and the MSE.
 
         The search runs on the targets centred and divided by a power of two
         (``2**y_exponent``): the errors are invariant to the shift and scale
         exactly with the power of two, and their squares cannot overflow.
-        The MSE divides the (weighted) SSE by the total weight.
+        The MSE divides the (weighted) SSE by the total weight. ``kernel``
+        is the :class:`_Kernel` of ``self.kernel``.
         """
         reference = _rule_of_thumb(X_centered, "scott", sample_weight)
         Z = X_centered / reference
@@ -844,10 +896,10 @@ or array-like of shape (n_features,), default="loo_cv"
 
         def sse(scales, Z=Z):
             return _loo_sse(
-                Z, Y, scales, self.kernel, self.metric, self.n_jobs, sample_weight
+                Z, Y, scales, kernel, self.metric, self.n_jobs, sample_weight
             )
 
-        if self.kernel == "gaussian":
+        if kernel.gaussian:
             factor, best_sse = self._gaussian_loo_factor(Z, Y, sample_weight)
         else:
             grid_sse = sse(_LOO_GRID)
@@ -970,7 +1022,7 @@ or array-like of shape (n_features,), default="loo_cv"
         n_train = self._Z_fit.shape[0]
         sample_weight = self._sample_weight
         if hasattr(self, "_tree"):
-            profile = _COMPACT_KERNELS[self.kernel]
+            profile = self._kernel.profile
 
             def weights(rows):
                 return _compact_weights(
@@ -981,7 +1033,7 @@ or array-like of shape (n_features,), default="loo_cv"
 
             def weights(rows):
                 r2 = _sq_distances(Zq[rows], self._Z_fit, self.metric, self._Z_sq_norms)
-                return _dense_weights(r2, self.kernel, exponent, sample_weight)
+                return _dense_weights(r2, self._kernel, exponent, sample_weight)
 
         def chunk(rows):
             return weights(rows) if pool is None else pool(weights(rows))
