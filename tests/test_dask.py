@@ -185,3 +185,23 @@ def test_som_imputer_fit_on_a_dask_array_equals_the_in_memory_fit(
     )
     np.testing.assert_allclose(chunked.statistics_, in_memory.statistics_, rtol=1e-12)
     np.testing.assert_allclose(chunked.transform(X), in_memory.transform(X), rtol=1e-8)
+
+
+def test_incremental_trains_the_som_imputer_chunk_by_chunk(dask_client):
+    from mathlearn.impute import SOMImputer
+
+    rng = np.random.RandomState(1)
+    X = rng.normal(size=(120, 3))
+    X[rng.rand(*X.shape) < 0.2] = np.nan
+    params = {"n_rows": 3, "n_cols": 2, "n_epochs": 4, "random_state": 0}
+    # Incremental asks for a score (SOMImputer, a transformer, has none).
+    incremental = wrappers.Incremental(
+        SOMImputer(**params),
+        scoring=lambda estimator, X, y=None: 0.0,
+        shuffle_blocks=False,
+    )
+    incremental.fit(da.from_array(X, chunks=(30, 3)))
+    reference = SOMImputer(**params)
+    for start in range(0, 120, 30):
+        reference.partial_fit(X[start : start + 30])
+    np.testing.assert_array_equal(incremental.estimator_.weights_, reference.weights_)

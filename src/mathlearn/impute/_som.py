@@ -70,7 +70,12 @@ class SOMImputer(DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstim
         map's 0.8: imputation wants sharp prototypes, not a smooth picture)
         and ``min(sigma, 1)`` for the bubble.
     n_epochs : int, default=10
-        Number of batch epochs.
+        Number of batch epochs of :meth:`fit`; for :meth:`partial_fit`, the
+        number of calls over which the radius and the learning rate decay.
+    learning_rate : float, default=0.5
+        Initial learning rate of the online rule of :meth:`partial_fit`; it
+        decays linearly to 0 over ``n_epochs`` calls. :meth:`fit` trains
+        with the batch rule, which has no learning rate.
     init : {"pca", "random"}, default="pca"
         ``"pca"`` spreads the grid over the first two principal components of
         the training rows with missing entries replaced by the feature means;
@@ -101,7 +106,8 @@ class SOMImputer(DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstim
         Mean of each feature over its observed training values; fills the
         rows of ``transform`` that have no observed feature.
     n_iter_ : int
-        Number of epochs run.
+        Number of epochs run (by :meth:`fit`, or one per :meth:`partial_fit`
+        call).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -196,6 +202,7 @@ class SOMImputer(DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstim
         "sigma": [Interval(Real, 0, None, closed="neither"), None],
         "sigma_end": [Interval(Real, 0, None, closed="neither"), None],
         "n_epochs": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, 1, closed="right")],
         "init": [StrOptions({"pca", "random"})],
         "missing_values": [Real],
         "random_state": ["random_state"],
@@ -216,6 +223,7 @@ class SOMImputer(DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstim
         sigma=None,
         sigma_end=None,
         n_epochs=10,
+        learning_rate=0.5,
         init="pca",
         missing_values=np.nan,
         random_state=None,
@@ -230,6 +238,7 @@ class SOMImputer(DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstim
         self.sigma = sigma
         self.sigma_end = sigma_end
         self.n_epochs = n_epochs
+        self.learning_rate = learning_rate
         self.init = init
         self.missing_values = missing_values
         self.random_state = random_state
@@ -269,37 +278,141 @@ class SOMImputer(DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstim
         else:
             X, observed = self._validate_X(X, reset=True)
         rng = check_random_state(self.random_state)
+        statistics = self._statistics(X, observed)
+        X_w, mask = self._training_data(X, observed, statistics)
+        if _training.is_dask_array(X_w):
+            X_w, mask = X_w.compute_chunk_sizes(), mask.compute_chunk_sizes()
+        e = _core.unit_exponent(np.float64(_training.largest_magnitude(X_w)))
+        X_w = _training.scale_down(X_w, e)
+
+        def report(epoch, sigma_t, error):
+            print(f"{epoch + 1:>5} {sigma_t:>8.3f} {error:>20.6g}")
+
+        with _training.single_blas_thread():
+            W, grid = self._initial_map(X_w, rng)
+            if self.verbose:
+                print(f"{'epoch':>5} {'sigma':>8} {'masked quant. error':>20}")
+            W = _training.train_batch(
+                X_w,
+                W,
+                grid.sq_dist,
+                _core.radius_schedule(grid.sigma, grid.sigma_end, self.n_epochs),
+                self.neighborhood,
+                mask=None if self.train_on == "complete" else mask,
+                e=e,
+                report=report if self.verbose else None,
+            )
+        self._set_fitted(grid, _core.to_data_units(W, e) + statistics, statistics)
+        self.n_iter_ = self.n_epochs
+        self._partial_rng = None
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """One pass of the online rule over ``X``: train a chunk at a time.
+
+        The first call sets up the imputer from ``X`` as :meth:`fit` does
+        (``statistics_``, grid, initial weights, random state); every call
+        then presents the training rows of ``X`` once, in a random order, to
+        Kohonen's online rule with the masked distance: the best unit of a
+        row is the closest on its observed features, and only those move,
+        ``w_v <- w_v + alpha h(r_v, r_c) m * (x - w_v)``. Call ``k`` (from
+        0) is epoch ``k`` of ``n_epochs`` with ``len(X)`` rows, as for
+        :meth:`~mathlearn.som.SelfOrganizingMap.partial_fit`: the learning
+        rate decays from ``learning_rate`` to 0 at call ``n_epochs`` and the
+        radius from ``sigma`` to ``sigma_end``. ``dask_ml``'s
+        ``Incremental`` calls this on each block of a dask array.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            A chunk of data with missing entries marked by
+            ``missing_values``.
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        self : SOMImputer
+            The imputer, trained on one more chunk.
+        """
+        first_call = not hasattr(self, "n_iter_")
+        X, observed = self._validate_X(X, reset=first_call)
+        if getattr(self, "_partial_rng", None) is None:
+            self._partial_rng = check_random_state(self.random_state)
+        statistics = self._statistics(X, observed) if first_call else self.statistics_
+        X_c, mask = self._training_data(X, observed, statistics, check=first_call)
+        with _training.single_blas_thread():
+            if first_call:
+                e = _core.unit_exponent(X_c)
+                X_w = np.ldexp(X_c, -e, out=X_c)
+                W, grid = self._initial_map(X_w, self._partial_rng)
+                epoch = 0
+            else:
+                W_c = self.weights_.reshape(-1, X.shape[1]).astype(X.dtype) - statistics
+                e = _core.unit_exponent(X_c, W_c)
+                X_w, W = np.ldexp(X_c, -e, out=X_c), np.ldexp(W_c, -e, out=W_c)
+                grid = self._grid(self.n_rows_, self.n_cols_)
+                epoch = self.n_iter_
+            _training.train_online_pass(
+                X_w,
+                W,
+                grid,
+                self.neighborhood,
+                _training.OnlineSchedule(epoch, self.n_epochs, self.learning_rate),
+                self._partial_rng,
+                mask=None if self.train_on == "complete" else mask,
+            )
+        self._set_fitted(grid, _core.to_data_units(W, e) + statistics, statistics)
+        self.n_iter_ = epoch + 1
+        return self
+
+    def _statistics(self, X, observed):
+        """``statistics_``: the mean of each feature's observed values.
+
+        Raises a ``ValueError`` for a feature without any.
+        """
         never_observed = np.flatnonzero(np.asarray(~observed.any(axis=0)))
         if never_observed.size:
             raise ValueError(
                 f"features {never_observed.tolist()} have no observed value in X; "
                 "SOMImputer cannot learn them: drop these columns first"
             )
-        rows = self._training_rows(observed)
         statistics = np.where(observed, X, 0.0).sum(axis=0, dtype=np.float64)
-        statistics = np.asarray((statistics / observed.sum(axis=0)).astype(X.dtype))
-        # Training runs in work units (see mathlearn.som._core): centred at the
-        # feature means and divided by a power of two. A missing entry is 0
-        # there, so X_w is at once the zero-filled data that the masked
-        # distance needs and the mean-filled data of the inits.
+        return np.asarray((statistics / observed.sum(axis=0)).astype(X.dtype))
+
+    def _training_data(self, X, observed, statistics, check=True):
+        """Training rows centred at ``statistics`` (0 where missing), and mask.
+
+        Training runs in work units (see mathlearn.som._core): centred at the
+        feature means and divided by a power of two. A missing entry is 0
+        there, so the rows are at once the zero-filled data that the masked
+        distance needs and the mean-filled data of the inits. ``check``
+        checks that there are enough rows to train on.
+        """
+        rows = self._training_rows(observed, check=check)
         X_train, mask = X[rows], observed[rows].astype(X.dtype)
-        X_w = np.where(mask > 0, X_train - statistics, 0.0)
-        if _training.is_dask_array(X_w):
-            X_w, mask = X_w.compute_chunk_sizes(), mask.compute_chunk_sizes()
-        e = _core.unit_exponent(np.float64(_training.largest_magnitude(X_w)))
-        X_w = _training.scale_down(X_w, e)
+        return np.where(mask > 0, X_train - statistics, 0.0), mask
 
-        with _training.single_blas_thread():
-            W, grid = self._train(X_w, mask, e, rng)
-        W = _core.to_data_units(W, e) + statistics
+    def _grid(self, n_rows, n_cols):
+        return _training.Grid.build(
+            n_rows,
+            n_cols,
+            self.topology,
+            self.sigma,
+            self.sigma_end,
+            self.neighborhood,
+            default_end=(
+                _GAUSSIAN_SIGMA_END if self.neighborhood == "gaussian" else None
+            ),
+        )
 
+    def _set_fitted(self, grid, W, statistics):
         self.weights_ = W.reshape(grid.n_rows, grid.n_cols, -1)
         self.n_rows_, self.n_cols_ = grid.n_rows, grid.n_cols
         self.sigma_, self.sigma_end_ = grid.sigma, grid.sigma_end
         self.grid_coordinates_ = grid.coords
         self.statistics_ = statistics
-        self.n_iter_ = self.n_epochs
-        return self
 
     def _validate_chunked(self, X):
         """A dask array ``X`` of floats and its lazy mask of observed entries.
@@ -322,11 +435,13 @@ class SOMImputer(DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstim
             )
         return X, observed
 
-    def _training_rows(self, observed):
-        """Rows the map trains on (boolean), after checking there are enough."""
+    def _training_rows(self, observed, check=True):
+        """Rows the map trains on (boolean); ``check``: that there are enough."""
         if self.train_on != "complete":
             return observed.any(axis=1)
         rows = observed.all(axis=1)
+        if not check:
+            return rows
         n_complete = int(rows.sum())
         hint = (
             "use train_on='all', which trains on every row through the masked distance"
@@ -347,11 +462,10 @@ class SOMImputer(DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstim
             )
         return rows
 
-    def _train(self, X_w, mask, e, rng):
-        """Trained weights (work units) and grid, from the training rows.
+    def _initial_map(self, X_w, rng):
+        """Initial weights (work units) and grid, from the training rows ``X_w``.
 
-        ``X_w`` holds the training rows in work units of ``2**e``, 0 where
-        missing; ``mask`` their observed entries (1.0, else 0.0).
+        ``X_w`` holds the training rows in work units, 0 where missing.
         """
         # The PCA init and the default grid shape share one SVD.
         svd = _training.centred_svd(X_w) if self.init == "pca" else None
@@ -365,38 +479,11 @@ class SOMImputer(DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstim
             X_w,
             svd=svd,
         )
-        grid = _training.Grid.build(
-            n_rows,
-            n_cols,
-            self.topology,
-            self.sigma,
-            self.sigma_end,
-            self.neighborhood,
-            default_end=(
-                _GAUSSIAN_SIGMA_END if self.neighborhood == "gaussian" else None
-            ),
-        )
+        grid = self._grid(n_rows, n_cols)
         if self.init == "pca":
             W = _core.pca_init(X_w, n_rows, n_cols, grid.coords, svd=svd)
         else:
             W = np.asarray(_core.random_init(X_w, n_rows * n_cols, rng))
-        train_mask = None if self.train_on == "complete" else mask
-
-        def report(epoch, sigma_t, error):
-            print(f"{epoch + 1:>5} {sigma_t:>8.3f} {error:>20.6g}")
-
-        if self.verbose:
-            print(f"{'epoch':>5} {'sigma':>8} {'masked quant. error':>20}")
-        W = _training.train_batch(
-            X_w,
-            W,
-            grid.sq_dist,
-            _core.radius_schedule(grid.sigma, grid.sigma_end, self.n_epochs),
-            self.neighborhood,
-            mask=train_mask,
-            e=e,
-            report=report if self.verbose else None,
-        )
         return W, grid
 
     def transform(self, X):

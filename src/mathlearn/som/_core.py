@@ -420,15 +420,20 @@ def batch_epoch(X, W, H, *, mask=None, sample_weight=None):
     return neighborhood_update(W, H, S, counts), units
 
 
-def online_epoch(X, W, grid_sq_dist, order, sigmas, rates, kind):
+def online_epoch(X, W, grid_sq_dist, order, sigmas, rates, kind, *, mask=None):
     """Kohonen's original rule, one sample at a time, in place on ``W``.
 
     For sample ``x`` presented at step ``t`` with best unit ``c``:
     ``w_v <- w_v + rates[t] * h_sigmas[t](|r_v - r_c|) * (x - w_v)``, the
-    neighbourhood row ``h`` being :func:`neighborhood`'s.
+    neighbourhood row ``h`` being :func:`neighborhood`'s. With a ``mask``
+    (1.0 where observed), the best unit is the closest on the sample's
+    observed features and only those move: ``x - w_v`` is multiplied by the
+    mask.
     """
     for t, i in enumerate(order):
         diff = X[i] - W
+        if mask is not None:
+            diff *= mask[i]
         c = np.argmin(np.einsum("ij,ij->i", diff, diff))
         h = neighborhood(grid_sq_dist[c], sigmas[t], kind, np.float64)
         W += (rates[t] * h)[:, None].astype(X.dtype, copy=False) * diff

@@ -502,25 +502,21 @@ n_features), default="pca"
         )
 
     def _online_pass(self, X, W, e, grid, epoch, rng):
-        """Online epoch ``epoch`` of ``n_epochs`` on ``X``, in place on ``W``.
+        """Online epoch ``epoch`` of ``n_epochs`` on ``X`` (work units of ``2**e``)."""
 
-        ``X`` and ``W`` are in work units of ``2**e``. Presentation
-        ``s = epoch * n + i`` (``n`` rows of ``X``) of ``N = n_epochs * n``
-        has the learning rate ``learning_rate * (1 - s / N)`` and the radius
-        of :func:`_core.radius_schedule` over ``N`` steps; both stay at
-        their final values (0 and ``sigma_end``) past ``N``.
-        """
-        n_samples = X.shape[0]
-        n_steps = self.n_epochs * n_samples
-        steps = epoch * n_samples + np.arange(n_samples)
-        sigmas = _core.radius_schedule(grid.sigma, grid.sigma_end, n_steps, steps)
-        rates = self.learning_rate * np.maximum(1.0 - steps / n_steps, 0.0)
-        if self.verbose:
-            error = _training.mean_distance(X, W, _core.best_units(X, W)[:, 0], e)
-        order = rng.permutation(n_samples)
-        _core.online_epoch(X, W, grid.sq_dist, order, sigmas, rates, self.neighborhood)
-        if self.verbose:
-            print(f"{epoch + 1:>5} {sigmas[0]:>8.3f} {rates[0]:>8.3f} {error:>13.6g}")
+        def report(sigma_t, rate, error):
+            print(f"{epoch + 1:>5} {sigma_t:>8.3f} {rate:>8.3f} {error:>13.6g}")
+
+        _training.train_online_pass(
+            X,
+            W,
+            grid,
+            self.neighborhood,
+            _training.OnlineSchedule(epoch, self.n_epochs, self.learning_rate),
+            rng,
+            e=e,
+            report=report if self.verbose else None,
+        )
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):

@@ -113,6 +113,48 @@ def train_batch(
     return W
 
 
+class OnlineSchedule(NamedTuple):
+    """Epoch ``epoch`` of ``n_epochs`` of the online rule, from ``learning_rate``."""
+
+    epoch: int
+    n_epochs: int
+    learning_rate: float
+
+    def at(self, grid, n_samples):
+        """Radii and learning rates of the epoch's ``n_samples`` presentations.
+
+        Presentation ``s = epoch * n + i`` of ``N = n_epochs * n`` has the
+        learning rate ``learning_rate * (1 - s / N)`` and the radius of
+        :func:`_core.radius_schedule` over ``N`` steps; both stay at their
+        final values (0 and ``sigma_end``) past ``N``.
+        """
+        n_steps = self.n_epochs * n_samples
+        steps = self.epoch * n_samples + np.arange(n_samples)
+        sigmas = _core.radius_schedule(grid.sigma, grid.sigma_end, n_steps, steps)
+        rates = self.learning_rate * np.maximum(1.0 - steps / n_steps, 0.0)
+        return sigmas, rates
+
+
+def train_online_pass(X, W, grid, kind, schedule, rng, *, mask=None, e=0, report=None):
+    """One epoch of Kohonen's online rule on ``X``, in a random order, in place.
+
+    ``X`` and ``W`` are in work units of ``2**e``; ``schedule`` is an
+    :class:`OnlineSchedule`, ``mask`` the observed entries of ``X`` (see
+    :func:`_core.online_epoch`). ``report(sigma, rate, error)``, if given,
+    gets the first radius and rate of the epoch and the mean (masked)
+    distance of the rows to their best units before it.
+    """
+    sigmas, rates = schedule.at(grid, X.shape[0])
+    if report is not None:
+        units = _core.best_units(X, W, mask=mask)[:, 0]
+        error = mean_distance(X, W, units, e, mask=mask)
+    order = rng.permutation(X.shape[0])
+    _core.online_epoch(X, W, grid.sq_dist, order, sigmas, rates, kind, mask=mask)
+    if report is not None:
+        report(sigmas[0], rates[0], error)
+    return W
+
+
 def _block_sums(X, W, mask, with_error):
     """:func:`_core.unit_sums` of one block, and its sum of distances (or 0)."""
     S, counts, units = _core.unit_sums(X, W, mask=mask)
