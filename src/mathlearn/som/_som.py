@@ -219,6 +219,19 @@ n_features), default="pca"
     per presentation as above. Cost ``O(N * n_units *
     n_features)`` with a Python-level step per sample.
 
+    *Dask.* ``fit`` with ``algorithm="batch"`` also takes a dask array: the
+    mean, the scale and the PCA initialisation (a tall-and-skinny QR) are
+    computed over its chunks, and each epoch maps the best units and
+    per-unit sums over the row blocks (on the workers) and adds them up
+    before the neighbourhood update, so the map equals the in-memory one to
+    round-off. :meth:`partial_fit` trains on one chunk at a time
+    (``dask_ml.wrappers.Incremental``).
+
+    *Threads.* Training and the distance computations run with one BLAS
+    thread (``threadpoolctl``, as scikit-learn's ``KMeans``): an epoch is
+    many small products, and a second BLAS thread sharing a core with
+    another program made each of them wait for it (2-3 times the time).
+
     The plot helpers (:meth:`plot_u_matrix`, :meth:`plot_component_planes`,
     :meth:`plot_hit_map`) need matplotlib, imported only when they run.
 
@@ -248,6 +261,8 @@ n_features), default="pca"
     0.13
     >>> som.transform(X[:2]).shape
     (2, 16)
+    >>> SelfOrganizingMap().fit(X).weights_.shape  # grid of sqrt(100) / 2 units
+    (5, 1, 3)
     """
 
     _parameter_constraints = {
