@@ -647,9 +647,12 @@ or array-like of shape (n_features,), default="loo_cv"
     metric : {"euclidean", "manhattan", "chebyshev"}, default="euclidean"
         Distance between scaled points.
     n_jobs : int, default=None
-        Threads for the row chunks of the leave-one-out search and of
-        prediction. ``None`` means 1 unless in a
-        :obj:`joblib.parallel_backend` context; ``-1`` uses all processors.
+        Parallel jobs (joblib, threads by default) for the row chunks of the
+        leave-one-out search and of prediction; each chunk uses one BLAS
+        thread. ``None`` means 1 unless in a :obj:`joblib.parallel_config`
+        context; ``-1`` uses all processors. Under
+        ``joblib.parallel_config(backend="dask")`` the chunks run on the
+        workers of a dask cluster.
 
     Attributes
     ----------
