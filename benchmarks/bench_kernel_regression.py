@@ -11,15 +11,17 @@ where it finishes in reasonable time (see ``--statsmodels-max``). mathlearn's
 features up to n = 2,000.
 
 Run ``python benchmarks/bench_kernel_regression.py`` (``--quick`` for a short
-run). Prints a Markdown table; ``ratio`` is the method's time over
-mathlearn's.
+run). Prints a Markdown table; ``ratio`` is the method's idle time over
+mathlearn's. Every time is measured through ``benchmarks/_timing.py`` twice:
+on the machine as it is ("idle") and with one competing busy process
+("busy"); the CPU column is the CPU time of the idle call (all threads).
 """
 
 import argparse
-import time
 import warnings
 
 import numpy as np
+from _timing import measure_idle_and_busy, print_table
 from sklearn.datasets import load_diabetes
 from sklearn.metrics import r2_score
 from sklearn.model_selection import GridSearchCV, train_test_split
@@ -101,8 +103,19 @@ def main():
     problems.append(("diabetes (10-D)", 331, diabetes()))
     limit = 5e5 if args.quick else args.statsmodels_max
 
-    print("| data | n_train | method | test R² | R² − mathlearn | time (s) | ratio |")
-    print("|---|---|---|---|---|---|---|")
+    header = [
+        "data",
+        "n_train",
+        "method",
+        "test R²",
+        "R² − mathlearn",
+        "idle (s)",
+        "busy (s)",
+        "busy / idle",
+        "CPU (s)",
+        "ratio",
+    ]
+    rows = []
     for name, n, (X_train, X_test, y_train, y_test) in problems:
         reference = None
         for method, run in METHODS.items():
@@ -110,19 +123,27 @@ def main():
             if "per_feature" in method and (X_train.shape[1] == 1 or n > 2000):
                 continue
             if method.startswith("statsmodels") and cost > limit:
-                print(f"| {name} | {n} | {method} | skipped (too slow) | | | |")
+                rows.append([name, n, method, "skipped (too slow)"] + [""] * 6)
                 continue
-            start = time.perf_counter()
-            y_pred = run(X_train, X_test, y_train)
-            seconds = time.perf_counter() - start
-            r2 = r2_score(y_test, y_pred)
+            idle, busy = measure_idle_and_busy(run, X_train, X_test, y_train)
+            r2 = r2_score(y_test, idle.result)
             if reference is None:
-                reference = (r2, seconds)
-            print(
-                f"| {name} | {n} | {method} | {r2:.4f} | {r2 - reference[0]:+.4f} "
-                f"| {seconds:.2f} | {seconds / reference[1]:.1f} |",
-                flush=True,
+                reference = (r2, idle.seconds)
+            rows.append(
+                [
+                    name,
+                    n,
+                    method,
+                    f"{r2:.4f}",
+                    f"{r2 - reference[0]:+.4f}",
+                    f"{idle.seconds:.2f}",
+                    f"{busy.seconds:.2f}",
+                    f"{busy.seconds / idle.seconds:.2f}",
+                    f"{idle.cpu_seconds:.2f}",
+                    f"{idle.seconds / reference[1]:.1f}",
+                ]
             )
+    print_table(header, rows)
 
 
 if __name__ == "__main__":

@@ -23,14 +23,18 @@ wine, breast-cancer and diabetes data (standardised) with ``SOMImputer``,
 ``KNNImputer``, ``IterativeImputer`` and ``SimpleImputer``, and reports the
 RMSE on the missing entries and the times.
 
+Every time is measured twice through ``benchmarks/_timing.py``: on the
+machine as it is ("idle") and with one competing busy process ("busy"); the
+CPU column is the CPU time of the idle call (all threads).
+
 Run ``python benchmarks/bench_som.py`` (``--quick`` for a short run).
 """
 
 import argparse
-import time
 import warnings
 
 import numpy as np
+from _timing import measure_idle_and_busy, print_table
 from scipy.spatial.distance import cdist
 from sklearn.datasets import (
     load_breast_cancer,
@@ -78,20 +82,20 @@ def pca_weights(X, n_rows, n_cols):
 
 
 def _timed(func):
-    start = time.perf_counter()
-    out = func()
-    return out, time.perf_counter() - start
+    """``(result, (idle, busy))``: the result and its two Measurements."""
+    idle, busy = measure_idle_and_busy(func)
+    return idle.result, (idle, busy)
 
 
 def train_runs(X, n_rows, n_cols, n_epochs, max_online, seed):
-    """Yield (library, algorithm, seconds, weights) for every peer."""
+    """Yield (library, algorithm, (idle, busy), weights) for every peer."""
     W0 = pca_weights(X, n_rows, n_cols)
     n_presentations = n_epochs * X.shape[0]
     for algorithm in ["batch", "online"]:
         if algorithm == "online" and n_presentations > max_online:
             yield "mathlearn", algorithm, None, None
             continue
-        som, seconds = _timed(
+        som, times = _timed(
             lambda algorithm=algorithm: SelfOrganizingMap(
                 n_rows,
                 n_cols,
@@ -101,7 +105,7 @@ def train_runs(X, n_rows, n_cols, n_epochs, max_online, seed):
                 random_state=seed,
             ).fit(X)
         )
-        yield "mathlearn", algorithm, seconds, som.weights_
+        yield "mathlearn", algorithm, times, som.weights_
     try:
         from minisom import MiniSom
     except ImportError:
@@ -113,11 +117,14 @@ def train_runs(X, n_rows, n_cols, n_epochs, max_online, seed):
         ref = MiniSom(
             n_rows, n_cols, X.shape[1], sigma=3.0, learning_rate=0.5, random_seed=seed
         )
-        ref._weights = W0.copy()
-        _, seconds = _timed(
-            lambda ref=ref, m=method: getattr(ref, m)(X, n_presentations)
-        )
-        yield "MiniSom", method, seconds, ref.get_weights()
+
+        def train(ref=ref, m=method):
+            ref._weights = W0.copy()
+            getattr(ref, m)(X, n_presentations)
+            return ref.get_weights()
+
+        W, times = _timed(train)
+        yield "MiniSom", method, times, W
     try:
         from sklearn_som.som import SOM
     except ImportError:
@@ -135,17 +142,27 @@ def train_runs(X, n_rows, n_cols, n_epochs, max_online, seed):
             max_iter=n_presentations,
             random_state=seed,
         )
-        ref.weights = W0.reshape(-1, X.shape[1]).copy()
-        _, seconds = _timed(lambda: ref.fit(X, epochs=n_epochs))
-        yield "sklearn-som", "fit", seconds, ref.weights.reshape(W0.shape)
+
+        def train(ref=ref):
+            ref.weights = W0.reshape(-1, X.shape[1]).copy()
+            ref.fit(X, epochs=n_epochs)
+            return ref.weights.reshape(W0.shape)
+
+        W, times = _timed(train)
+        yield "sklearn-som", "fit", times, W
     try:
         import somoclu
     except ImportError:
         yield "somoclu", "not installed", None, None
     else:
-        ref = somoclu.Somoclu(n_cols, n_rows, initialcodebook=W0.astype(np.float32))
-        _, seconds = _timed(lambda: ref.train(X.astype(np.float32), epochs=n_epochs))
-        yield "somoclu", "batch", seconds, ref.codebook.astype(np.float64)
+
+        def train():
+            ref = somoclu.Somoclu(n_cols, n_rows, initialcodebook=W0.astype(np.float32))
+            ref.train(X.astype(np.float32), epochs=n_epochs)
+            return ref.codebook.astype(np.float64)
+
+        W, times = _timed(train)
+        yield "somoclu", "batch", times, W
 
 
 def bench_training(quick, seed, max_online):
@@ -161,12 +178,22 @@ def bench_training(quick, seed, max_online):
         ]
         maps, n_epochs = [(10, 10), (30, 30)], 10
     print("## Training (same data, same initial weights, same presentations)\n")
-    print(
-        "| data | map | library | algorithm | presentations | time (s) "
-        "| quant. error | topo. error | time / mathlearn batch "
-        "| QE / mathlearn batch |"
-    )
-    print("|---|---|---|---|---:|---:|---:|---:|---:|---:|")
+    header = [
+        "data",
+        "map",
+        "library",
+        "algorithm",
+        "presentations",
+        "idle (s)",
+        "busy (s)",
+        "busy / idle",
+        "CPU (s)",
+        "quant. error",
+        "topo. error",
+        "idle / mathlearn batch",
+        "QE / mathlearn batch",
+    ]
+    rows = []
     for name, n_samples, n_features in cases:
         if n_samples is None:
             X = load_digits().data
@@ -177,22 +204,32 @@ def bench_training(quick, seed, max_online):
         X = StandardScaler().fit_transform(X)
         for n_rows, n_cols in maps:
             reference = None
-            for library, algorithm, seconds, W in train_runs(
+            for library, algorithm, times, W in train_runs(
                 X, n_rows, n_cols, n_epochs, max_online, seed
             ):
-                cells = f"| {name} | {n_rows} x {n_cols} | {library} | {algorithm} |"
-                presentations = f"{n_epochs * X.shape[0]:,}"
+                cells = [name, f"{n_rows} x {n_cols}", library, algorithm]
+                cells.append(f"{n_epochs * X.shape[0]:,}")
                 if W is None:
-                    print(f"{cells} {presentations} | skipped | | | | |", flush=True)
+                    rows.append(cells + ["skipped"] + [""] * 7)
                     continue
+                idle, busy = times
                 qe, te = map_errors(W, X)
                 if reference is None:
-                    reference = (seconds, qe)
-                print(
-                    f"{cells} {presentations} | {seconds:.2f} | {qe:.4f} | {te:.3f} "
-                    f"| {seconds / reference[0]:.1f} | {qe / reference[1]:.3f} |",
-                    flush=True,
+                    reference = (idle.seconds, qe)
+                rows.append(
+                    cells
+                    + [
+                        f"{idle.seconds:.2f}",
+                        f"{busy.seconds:.2f}",
+                        f"{busy.seconds / idle.seconds:.2f}",
+                        f"{idle.cpu_seconds:.2f}",
+                        f"{qe:.4f}",
+                        f"{te:.3f}",
+                        f"{idle.seconds / reference[0]:.1f}",
+                        f"{qe / reference[1]:.3f}",
+                    ]
                 )
+    print_table(header, rows)
 
 
 def bench_imputation(quick, seed):
@@ -210,11 +247,19 @@ def bench_imputation(quick, seed):
         "SimpleImputer": SimpleImputer,
     }
     print("\n## Imputation (RMSE on the missing entries, standardised data)\n")
-    print(
-        "| data | missing | imputer | RMSE | fit (s) | transform (s) "
-        "| RMSE / KNN | transform time / KNN |"
-    )
-    print("|---|---:|---|---:|---:|---:|---:|---:|")
+    header = [
+        "data",
+        "missing",
+        "imputer",
+        "RMSE",
+        "fit idle (s)",
+        "fit busy (s)",
+        "transform idle (s)",
+        "transform busy (s)",
+        "RMSE / KNN",
+        "transform idle / KNN",
+    ]
+    table = []
     rng = np.random.RandomState(seed)
     for name, load in datasets:
         X = StandardScaler().fit_transform(load().data)
@@ -228,20 +273,29 @@ def bench_imputation(quick, seed):
                 imputer = make()
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    _, fit_s = _timed(lambda i=imputer, Z=X_missing: i.fit(Z))
-                    X_filled, transform_s = _timed(
+                    _, fit = _timed(lambda i=imputer, Z=X_missing: i.fit(Z))
+                    X_filled, transform = _timed(
                         lambda i=imputer, Z=X_missing: i.transform(Z)
                     )
                 rmse = float(np.sqrt(np.mean((X_filled - X)[missing] ** 2)))
-                rows.append((label, rmse, fit_s, transform_s))
+                rows.append((label, rmse, fit, transform))
             knn = {label: (rmse, t) for label, rmse, _, t in rows}["KNNImputer"]
-            for label, rmse, fit_s, transform_s in rows:
-                print(
-                    f"| {name} | {rate:.0%} | {label} | {rmse:.4f} | {fit_s:.3f} "
-                    f"| {transform_s:.3f} | {rmse / knn[0]:.3f} "
-                    f"| {transform_s / knn[1]:.2f} |",
-                    flush=True,
+            for label, rmse, fit, transform in rows:
+                table.append(
+                    [
+                        name,
+                        f"{rate:.0%}",
+                        label,
+                        f"{rmse:.4f}",
+                        f"{fit[0].seconds:.3f}",
+                        f"{fit[1].seconds:.3f}",
+                        f"{transform[0].seconds:.3f}",
+                        f"{transform[1].seconds:.3f}",
+                        f"{rmse / knn[0]:.3f}",
+                        f"{transform[0].seconds / knn[1][0].seconds:.2f}",
+                    ]
                 )
+    print_table(header, table)
 
 
 def main():

@@ -560,3 +560,29 @@ def test_invalid_sample_weight_is_rejected():
         NadarayaWatsonRegressor().fit(X, y, sample_weight=weights[:-1])
     with pytest.raises(ValueError, match="at least 2 samples of positive weight"):
         NadarayaWatsonRegressor().fit(X, y, sample_weight=np.eye(len(y))[0])
+
+
+@pytest.mark.parametrize("kernel", ["gaussian", "epanechnikov"])
+def test_search_and_prediction_run_with_one_blas_thread(monkeypatch, kernel):
+    """Many small products: BLAS is limited to one thread in every chunk."""
+    from threadpoolctl import threadpool_info
+
+    seen = []
+    real = nw_module._sq_distances
+
+    def spy(*args, **kwargs):
+        seen.append(
+            [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+        )
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(nw_module, "_sq_distances", spy)
+    rng = np.random.RandomState(0)
+    X = rng.uniform(size=(60, 3))
+    reg = NadarayaWatsonRegressor(kernel=kernel).fit(X, X.sum(axis=1))
+    n_search = len(seen)
+    reg.predict(X)
+    assert n_search > 0
+    if kernel == "gaussian":
+        assert len(seen) > n_search
+    assert all(threads and set(threads) == {1} for threads in seen)

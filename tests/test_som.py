@@ -70,7 +70,7 @@ def test_online_step_matches_minisom_update():
 
 @pytest.mark.parametrize("neighborhood", ["gaussian", "bubble"])
 def test_online_step_uses_the_batch_neighbourhood(neighborhood):
-    """The online loop's inlined h equals the one the batch map uses."""
+    """The online rule moves the units by the batch map's neighbourhood."""
     rng = np.random.RandomState(5)
     W0 = rng.normal(size=(4, 5, 3))
     x = rng.normal(size=(1, 3))
@@ -715,3 +715,148 @@ def test_plot_component_planes_names_a_bad_n_cols():
     som = SelfOrganizingMap(2, 2, random_state=0).fit(X)
     with pytest.raises(ValueError, match="'n_cols' parameter"):
         som.plot_component_planes(n_cols=0)
+
+
+# ------------------------------------------------- default grid, partial_fit
+
+
+def test_defaults_pass_sklearn_check_clustering():
+    """The default map is a clusterer: every unit holds samples (issue 20)."""
+    from sklearn.utils.estimator_checks import check_clustering
+
+    check_clustering("SelfOrganizingMap", SelfOrganizingMap())
+
+
+@pytest.mark.parametrize("n_samples", [7, 50, 1000, 10_000])
+def test_default_grid_has_half_sqrt_n_units_shaped_like_the_data(n_samples):
+    """Vesanto's side ratio (sqrt of the singular value ratio, from numpy)."""
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(n_samples, 3)) * [4.0, 1.0, 0.1]
+    som = SelfOrganizingMap(n_epochs=1).fit(X)
+    n_units = max(1, int(np.floor(np.sqrt(n_samples) / 2)))
+    s = np.linalg.svd(X - X.mean(axis=0), compute_uv=False)
+    n_cols = max(1, round(np.sqrt(n_units * s[1] / s[0])))
+    assert (som.n_rows_, som.n_cols_) == (max(1, round(n_units / n_cols)), n_cols)
+    assert som.weights_.shape == (som.n_rows_, som.n_cols_, 3)
+    assert som.u_matrix().shape == (som.n_rows_, som.n_cols_)
+    assert som.get_params()["n_rows"] is None
+
+
+def test_one_side_given_the_other_makes_the_default_number_of_units():
+    X = _sheet(400)  # 10 units by default
+    assert SelfOrganizingMap(n_rows=2).fit(X).n_cols_ == 5
+    assert SelfOrganizingMap(n_cols=5).fit(X).n_rows_ == 2
+
+
+def test_default_grid_counts_sample_weights_as_repetitions():
+    X, weights = _weighted_blobs()
+    som = SelfOrganizingMap().fit(X, sample_weight=weights)
+    repeated = SelfOrganizingMap().fit(np.repeat(X, weights, axis=0))
+    assert (som.n_rows_, som.n_cols_) == (repeated.n_rows_, repeated.n_cols_)
+
+
+def test_array_init_gives_the_grid():
+    X = _sheet(100)
+    W0 = np.random.RandomState(0).normal(size=(3, 4, 3))
+    som = SelfOrganizingMap(init=W0, n_epochs=1).fit(X)
+    assert (som.n_rows_, som.n_cols_) == (3, 4)
+    with pytest.raises(
+        ValueError, match=r"\(n_rows, n_cols, n_features\) = \(2, 4, 3\)"
+    ):
+        SelfOrganizingMap(n_rows=2, init=W0).fit(X)
+    with pytest.raises(ValueError, match="init has shape"):
+        SelfOrganizingMap(init=W0[0]).fit(X)
+
+
+@pytest.mark.parametrize("neighborhood", ["gaussian", "bubble"])
+def test_partial_fit_epochs_equal_online_fit(neighborhood):
+    """n_epochs calls on the same rows: the map of fit(algorithm="online")."""
+    X = _sheet(150)
+    params = {
+        "n_rows": 4,
+        "n_cols": 3,
+        "n_epochs": 3,
+        "neighborhood": neighborhood,
+        "random_state": 0,
+    }
+    fitted = SelfOrganizingMap(algorithm="online", **params).fit(X)
+    streamed = SelfOrganizingMap(**params)
+    for _ in range(3):
+        streamed.partial_fit(X)
+    np.testing.assert_array_equal(streamed.cluster_centers_, fitted.cluster_centers_)
+    np.testing.assert_array_equal(streamed.labels_, fitted.labels_)
+    assert streamed.n_iter_ == 3
+
+
+def test_partial_fit_one_presentation_is_kohonens_rule():
+    """Against the rule written out: w += rate * h(winner) * (x - w)."""
+    rng = np.random.RandomState(2)
+    W0 = rng.normal(size=(3, 3, 2))
+    x = rng.normal(size=(1, 2))
+    som = SelfOrganizingMap(
+        init=W0, sigma=1.0, sigma_end=1.0, learning_rate=0.25, n_epochs=2
+    ).partial_fit(x)
+    flat = W0.reshape(-1, 2)
+    grid = np.array([(r, c) for r in range(3) for c in range(3)], dtype=float)
+    winner = np.argmin(((x - flat) ** 2).sum(axis=1))
+    h = np.exp(-((grid - grid[winner]) ** 2).sum(axis=1) / 2.0)
+    np.testing.assert_allclose(
+        som.cluster_centers_, flat + 0.25 * h[:, None] * (x - flat), rtol=1e-12
+    )
+    # Second of n_epochs=2 calls: the learning rate has decayed to 0.125.
+    som.partial_fit(x)
+    first = flat + 0.25 * h[:, None] * (x - flat)
+    winner = np.argmin(((x - first) ** 2).sum(axis=1))
+    h = np.exp(-((grid - grid[winner]) ** 2).sum(axis=1) / 2.0)
+    np.testing.assert_allclose(
+        som.cluster_centers_, first + 0.125 * h[:, None] * (x - first), rtol=1e-12
+    )
+
+
+def test_partial_fit_checks_the_number_of_features():
+    som = SelfOrganizingMap(n_rows=2, n_cols=2).partial_fit(_sheet(20))
+    with pytest.raises(ValueError, match="3 features"):
+        som.partial_fit(np.ones((5, 2)))
+
+
+def test_training_runs_with_one_blas_thread(monkeypatch):
+    """Many small products: BLAS is limited to one thread while training."""
+    from threadpoolctl import threadpool_info
+
+    seen = []
+    real = _core.batch_epoch
+
+    def spy(*args, **kwargs):
+        seen.append(
+            [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+        )
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_core, "batch_epoch", spy)
+    SelfOrganizingMap(n_rows=3, n_cols=3, n_epochs=2).fit(_sheet(50))
+    assert seen and all(threads and set(threads) == {1} for threads in seen)
+
+
+def test_plot_labels_are_written_on_their_cells():
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    X = _sheet(200)
+    som = SelfOrganizingMap(n_rows=3, n_cols=4, topology="hexagonal").fit(X)
+    labels = [f"u{k}" if k != 5 else "" for k in range(12)]
+    for draw in (
+        lambda ax: som.plot_u_matrix(ax=ax, labels=labels),
+        lambda ax: som.plot_hit_map(X, ax=ax, labels=np.reshape(labels, (3, 4))),
+    ):
+        fig, ax = plt.subplots()
+        draw(ax)
+        texts = {t.get_text(): t.get_position() for t in ax.texts}
+        assert len(texts) == 11 and "" not in texts
+        # Unit 7 = (row 1, col 3): odd row, shifted right by 1/2, sqrt(3)/2 down.
+        np.testing.assert_allclose(texts["u7"], (3.5, -np.sqrt(3) / 2))
+        plt.close(fig)
+    with pytest.raises(ValueError, match="labels must hold one text per unit"):
+        som.plot_u_matrix(labels=labels[:-1])

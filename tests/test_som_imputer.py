@@ -360,3 +360,55 @@ def test_masked_distances_as_matrix_products_equal_a_loop(
         expected = np.sort(loop)[: min(n_best, n_units)]
         np.testing.assert_allclose(sq_dist[i], expected, atol=1e-9)
         np.testing.assert_allclose(loop[units[i]], expected, atol=1e-9)
+
+
+# ------------------------------------------------------------- partial_fit
+
+
+def test_partial_fit_moves_the_observed_features_by_kohonens_rule():
+    """Second call, one row: w += rate * h(winner) * m * (x - w), by hand."""
+    rng = np.random.RandomState(0)
+    X0 = rng.normal(size=(40, 3))
+    imputer = SOMImputer(
+        n_rows=3, n_cols=2, sigma=1.0, sigma_end=1.0, learning_rate=0.4, n_epochs=4
+    ).partial_fit(X0)
+    W0 = imputer.weights_.reshape(-1, 3).copy()
+    statistics = imputer.statistics_.copy()
+    x = np.array([[0.3, np.nan, -1.2]])
+    imputer.partial_fit(x)
+    m = np.array([1.0, 0.0, 1.0])
+    x0 = np.nan_to_num(x[0])
+    winner = np.argmin((((x0 - W0) * m) ** 2).sum(axis=1))
+    grid = np.array([(r, c) for r in range(3) for c in range(2)], dtype=float)
+    h = np.exp(-((grid - grid[winner]) ** 2).sum(axis=1) / 2.0)
+    # Call 1 of n_epochs=4 with one row: step 1 of 4, rate 0.4 * (1 - 1/4).
+    expected = W0 + 0.3 * h[:, None] * m * (x0 - W0)
+    np.testing.assert_allclose(
+        imputer.weights_.reshape(-1, 3), expected, rtol=1e-12, atol=1e-14
+    )
+    np.testing.assert_array_equal(imputer.statistics_, statistics)
+    assert imputer.n_iter_ == 2
+
+
+def test_partial_fit_streams_to_a_useful_imputer():
+    """Chunks through partial_fit fill better than the column means."""
+    rng = np.random.RandomState(0)
+    t = rng.uniform(0, 3, size=(1200, 2))
+    X = np.column_stack([t, np.sin(t[:, 0]) + t[:, 1], t[:, 0] * t[:, 1] / 3])
+    X_missing = X.copy()
+    X_missing[:, 1:][rng.rand(1200, 3) < 0.25] = np.nan  # no empty row
+    imputer = SOMImputer(n_rows=8, n_cols=8, n_epochs=6, random_state=0)
+    for chunk in np.array_split(X_missing, 6):
+        imputer.partial_fit(chunk)
+    missing = np.isnan(X_missing)
+    filled = imputer.transform(X_missing)
+    som_rmse = np.sqrt(np.mean((filled - X)[missing] ** 2))
+    mean_rmse = np.sqrt(np.mean((np.nanmean(X_missing, 0) - X)[missing] ** 2))
+    assert som_rmse < 0.5 * mean_rmse
+    assert imputer.n_iter_ == 6
+
+
+def test_partial_fit_checks_the_number_of_features():
+    imputer = SOMImputer(n_rows=2, n_cols=2).partial_fit(np.ones((5, 3)))
+    with pytest.raises(ValueError, match="3 features"):
+        imputer.partial_fit(np.ones((5, 2)))

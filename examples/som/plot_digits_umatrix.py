@@ -31,7 +31,7 @@ X, y = digits.data / 16.0, digits.target
 for algorithm in ["batch", "online"]:
     start = time.perf_counter()
     som = SelfOrganizingMap(
-        12, 12, topology="hexagonal", algorithm=algorithm, random_state=0
+        n_rows=12, n_cols=12, topology="hexagonal", algorithm=algorithm, random_state=0
     ).fit(X)
     seconds = time.perf_counter() - start
     print(
@@ -44,7 +44,9 @@ for algorithm in ["batch", "online"]:
 # The batch map is kept for the plots. How well do its units separate the
 # digits it never saw the labels of? Label every unit with the most frequent
 # digit among its samples.
-som = SelfOrganizingMap(12, 12, topology="hexagonal", random_state=0).fit(X)
+som = SelfOrganizingMap(n_rows=12, n_cols=12, topology="hexagonal", random_state=0).fit(
+    X
+)
 counts = np.zeros((144, 10), dtype=int)
 np.add.at(counts, (som.labels_, y), 1)
 majority = np.where(counts.sum(axis=1) > 0, counts.argmax(axis=1), -1)
@@ -57,20 +59,15 @@ print(
 # --------------------
 # The plot methods draw unit ``k``, at grid position
 # ``(row, col) = som.grid_coordinates_[k]``, as a cell centred at
-# ``x = col, y = -row``, so ``ax.text(col, -row, ...)`` writes on it. The
-# text is white on dark cells and black on light ones, read from the cell
-# colours the U-matrix was drawn with.
+# ``x = col, y = -row``. ``labels`` writes one text per unit on its cell,
+# white on dark cells and black on light ones.
 fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
-ax = som.plot_u_matrix(ax=axes[0])
-cells = ax.collections[0]
-luminance = cells.to_rgba(cells.get_array())[:, :3] @ [0.2126, 0.7152, 0.0722]
-for (row, col), digit, dark in zip(
-    som.grid_coordinates_, majority, luminance < 0.5, strict=True
-):
-    if digit >= 0:
-        color = "white" if dark else "black"
-        ax.text(col, -row, digit, ha="center", va="center", size=7, color=color)
-ax.set_title("U-matrix (dark: cluster borders)\nand the majority digit of each unit")
+som.plot_u_matrix(
+    ax=axes[0], labels=[str(digit) if digit >= 0 else "" for digit in majority]
+)
+axes[0].set_title(
+    "U-matrix (dark: cluster borders)\nand the majority digit of each unit"
+)
 som.plot_hit_map(X, ax=axes[1])
 axes[1].set_title("Images per unit")
 plt.show()

@@ -9,7 +9,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from mathlearn.exceptions import EmptyRowWarning
-from mathlearn.som import _core
+from mathlearn.som import _core, _training
 from mathlearn.utils._doc_link import DocLinkMixin
 from mathlearn.utils._sklearn_compat import (
     Interval,
@@ -70,7 +70,12 @@ class SOMImputer(DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstim
         map's 0.8: imputation wants sharp prototypes, not a smooth picture)
         and ``min(sigma, 1)`` for the bubble.
     n_epochs : int, default=10
-        Number of batch epochs.
+        Number of batch epochs of :meth:`fit`; for :meth:`partial_fit`, the
+        number of calls over which the radius and the learning rate decay.
+    learning_rate : float, default=0.5
+        Initial learning rate of the online rule of :meth:`partial_fit`; it
+        decays linearly to 0 over ``n_epochs`` calls. :meth:`fit` trains
+        with the batch rule, which has no learning rate.
     init : {"pca", "random"}, default="pca"
         ``"pca"`` spreads the grid over the first two principal components of
         the training rows with missing entries replaced by the feature means;
@@ -101,7 +106,8 @@ class SOMImputer(DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstim
         Mean of each feature over its observed training values; fills the
         rows of ``transform`` that have no observed feature.
     n_iter_ : int
-        Number of epochs run.
+        Number of epochs run (by :meth:`fit`, or one per :meth:`partial_fit`
+        call).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -140,6 +146,13 @@ class SOMImputer(DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstim
     matrix products. An epoch costs
     ``O(n_samples * n_units * n_features)``; so does ``transform``, against
     ``O(n_samples * n_train * n_features)`` for a nearest-neighbour imputer.
+
+    *Dask.* ``fit`` also takes a dask array: the statistics, the scale and
+    the PCA initialisation (a tall-and-skinny QR) are computed over its
+    chunks, and each epoch maps the best units and per-unit sums over the
+    row blocks and adds them up, so the map equals the in-memory one to
+    round-off. ``transform`` works block by block under dask-ml's
+    ``ParallelPostFit``.
 
     A row with no observed feature has no best unit: ``fit`` skips it, and
     ``transform`` fills it with ``statistics_`` and issues an
@@ -189,6 +202,7 @@ class SOMImputer(DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstim
         "sigma": [Interval(Real, 0, None, closed="neither"), None],
         "sigma_end": [Interval(Real, 0, None, closed="neither"), None],
         "n_epochs": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, 1, closed="right")],
         "init": [StrOptions({"pca", "random"})],
         "missing_values": [Real],
         "random_state": ["random_state"],
@@ -209,6 +223,7 @@ class SOMImputer(DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstim
         sigma=None,
         sigma_end=None,
         n_epochs=10,
+        learning_rate=0.5,
         init="pca",
         missing_values=np.nan,
         random_state=None,
@@ -223,6 +238,7 @@ class SOMImputer(DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstim
         self.sigma = sigma
         self.sigma_end = sigma_end
         self.n_epochs = n_epochs
+        self.learning_rate = learning_rate
         self.init = init
         self.missing_values = missing_values
         self.random_state = random_state
@@ -247,7 +263,8 @@ class SOMImputer(DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstim
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Data with missing entries marked by ``missing_values``.
+            Data with missing entries marked by ``missing_values``; or a
+            dask array, trained on chunk by chunk (see Notes).
         y : Ignored
             Not used, present for API consistency by convention.
 
@@ -256,105 +273,218 @@ class SOMImputer(DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstim
         self : SOMImputer
             The fitted imputer.
         """
-        X, observed = self._validate_X(X, reset=True)
+        if _training.is_dask_array(X):
+            X, observed = self._validate_chunked(X)
+        else:
+            X, observed = self._validate_X(X, reset=True)
         rng = check_random_state(self.random_state)
-        never_observed = np.flatnonzero(~observed.any(axis=0))
+        statistics = self._statistics(X, observed)
+        X_w, mask = self._training_data(X, observed, statistics)
+        if _training.is_dask_array(X_w):
+            X_w, mask = X_w.compute_chunk_sizes(), mask.compute_chunk_sizes()
+        e = _core.unit_exponent(np.float64(_training.largest_magnitude(X_w)))
+        X_w = _training.scale_down(X_w, e)
+
+        def report(epoch, sigma_t, error):
+            print(f"{epoch + 1:>5} {sigma_t:>8.3f} {error:>20.6g}")
+
+        with _training.single_blas_thread():
+            W, grid = self._initial_map(X_w, rng)
+            if self.verbose:
+                print(f"{'epoch':>5} {'sigma':>8} {'masked quant. error':>20}")
+            W = _training.train_batch(
+                X_w,
+                W,
+                grid.sq_dist,
+                _core.radius_schedule(grid.sigma, grid.sigma_end, self.n_epochs),
+                self.neighborhood,
+                mask=None if self.train_on == "complete" else mask,
+                e=e,
+                report=report if self.verbose else None,
+            )
+        self._set_fitted(grid, _core.to_data_units(W, e) + statistics, statistics)
+        self.n_iter_ = self.n_epochs
+        self._partial_rng = None
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """One pass of the online rule over ``X``: train a chunk at a time.
+
+        The first call sets up the imputer from ``X`` as :meth:`fit` does
+        (``statistics_``, grid, initial weights, random state); every call
+        then presents the training rows of ``X`` once, in a random order, to
+        Kohonen's online rule with the masked distance: the best unit of a
+        row is the closest on its observed features, and only those move,
+        ``w_v <- w_v + alpha h(r_v, r_c) m * (x - w_v)``. Call ``k`` (from
+        0) is epoch ``k`` of ``n_epochs`` with ``len(X)`` rows, as for
+        :meth:`~mathlearn.som.SelfOrganizingMap.partial_fit`: the learning
+        rate decays from ``learning_rate`` to 0 at call ``n_epochs`` and the
+        radius from ``sigma`` to ``sigma_end``. ``dask_ml``'s
+        ``Incremental`` calls this on each block of a dask array.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            A chunk of data with missing entries marked by
+            ``missing_values``.
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        self : SOMImputer
+            The imputer, trained on one more chunk.
+        """
+        first_call = not hasattr(self, "n_iter_")
+        X, observed = self._validate_X(X, reset=first_call)
+        if getattr(self, "_partial_rng", None) is None:
+            self._partial_rng = check_random_state(self.random_state)
+        statistics = self._statistics(X, observed) if first_call else self.statistics_
+        X_c, mask = self._training_data(X, observed, statistics, check=first_call)
+        with _training.single_blas_thread():
+            if first_call:
+                e = _core.unit_exponent(X_c)
+                X_w = np.ldexp(X_c, -e, out=X_c)
+                W, grid = self._initial_map(X_w, self._partial_rng)
+                epoch = 0
+            else:
+                W_c = self.weights_.reshape(-1, X.shape[1]).astype(X.dtype) - statistics
+                e = _core.unit_exponent(X_c, W_c)
+                X_w, W = np.ldexp(X_c, -e, out=X_c), np.ldexp(W_c, -e, out=W_c)
+                grid = self._grid(self.n_rows_, self.n_cols_)
+                epoch = self.n_iter_
+            _training.train_online_pass(
+                X_w,
+                W,
+                grid,
+                self.neighborhood,
+                _training.OnlineSchedule(epoch, self.n_epochs, self.learning_rate),
+                self._partial_rng,
+                mask=None if self.train_on == "complete" else mask,
+            )
+        self._set_fitted(grid, _core.to_data_units(W, e) + statistics, statistics)
+        self.n_iter_ = epoch + 1
+        return self
+
+    def _statistics(self, X, observed):
+        """``statistics_``: the mean of each feature's observed values.
+
+        Raises a ``ValueError`` for a feature without any.
+        """
+        never_observed = np.flatnonzero(np.asarray(~observed.any(axis=0)))
         if never_observed.size:
             raise ValueError(
                 f"features {never_observed.tolist()} have no observed value in X; "
                 "SOMImputer cannot learn them: drop these columns first"
             )
-        if self.train_on == "complete":
-            rows = observed.all(axis=1)
-            n_complete = int(rows.sum())
-            hint = (
-                "use train_on='all', which trains on every row through the "
-                "masked distance"
-            )
-            if self.n_rows is not None and self.n_cols is not None:
-                needed = self.n_rows * self.n_cols
-                if n_complete < needed:
-                    raise ValueError(
-                        f"train_on='complete' needs at least n_rows * n_cols = "
-                        f"{needed} rows without missing values, but X has "
-                        f"{n_complete}; {hint}, or a smaller map"
-                    )
-            elif n_complete == 0:
-                # A map sized from the data fits any number of rows but zero.
-                raise ValueError(
-                    "train_on='complete' needs at least one row without "
-                    f"missing values, but X has 0; {hint}"
-                )
-        else:
-            rows = observed.any(axis=1)
         statistics = np.where(observed, X, 0.0).sum(axis=0, dtype=np.float64)
-        statistics = (statistics / observed.sum(axis=0)).astype(X.dtype)
-        # Training runs in work units (see mathlearn.som._core): centred at the
-        # feature means and divided by a power of two. A missing entry is 0
-        # there, so X_w is at once the zero-filled data that the masked
-        # distance needs and the mean-filled data of the inits.
-        X_train, mask = X[rows], observed[rows].astype(X.dtype)
-        X_w = np.where(mask > 0, X_train - statistics, 0.0).astype(X.dtype, copy=False)
-        e = _core.unit_exponent(X_w)
-        np.ldexp(X_w, -e, out=X_w)
+        return np.asarray((statistics / observed.sum(axis=0)).astype(X.dtype))
 
-        # The PCA init and the default grid shape share one SVD.
-        svd = _core.centred_svd(X_w) if self.init == "pca" else None
-        n_rows, n_cols = self._grid_shape(X_w, svd)
-        coords = _core.grid_coordinates(n_rows, n_cols, self.topology)
-        grid_sq_dist = _core.grid_sq_distances(coords)
-        if self.init == "pca":
-            W = _core.pca_init(X_w, n_rows, n_cols, coords, svd=svd)
-        else:
-            W = _core.random_init(X_w, n_rows * n_cols, rng)
-        sigma, sigma_end = _core.resolve_radii(
-            self.sigma,
-            self.sigma_end,
+    def _training_data(self, X, observed, statistics, check=True):
+        """Training rows centred at ``statistics`` (0 where missing), and mask.
+
+        Training runs in work units (see mathlearn.som._core): centred at the
+        feature means and divided by a power of two. A missing entry is 0
+        there, so the rows are at once the zero-filled data that the masked
+        distance needs and the mean-filled data of the inits. ``check``
+        checks that there are enough rows to train on.
+        """
+        rows = self._training_rows(observed, check=check)
+        X_train, mask = X[rows], observed[rows].astype(X.dtype)
+        return np.where(mask > 0, X_train - statistics, 0.0), mask
+
+    def _grid(self, n_rows, n_cols):
+        return _training.Grid.build(
             n_rows,
             n_cols,
+            self.topology,
+            self.sigma,
+            self.sigma_end,
             self.neighborhood,
             default_end=(
                 _GAUSSIAN_SIGMA_END if self.neighborhood == "gaussian" else None
             ),
         )
-        sigmas = _core.radius_schedule(sigma, sigma_end, self.n_epochs)
-        train_mask = None if self.train_on == "complete" else mask
-        if self.verbose:
-            print(f"{'epoch':>5} {'sigma':>8} {'masked quant. error':>20}")
-        for epoch, sigma_t in enumerate(sigmas):
-            H = _core.neighborhood(grid_sq_dist, sigma_t, self.neighborhood, X.dtype)
-            new_W, units = _core.batch_epoch(X_w, W, H, mask=train_mask)
-            if self.verbose:
-                sq_dist = _core.unit_sq_distances(
-                    X_w, W, units[:, None], mask=train_mask
-                )
-                error = _core.to_data_units(float(np.sqrt(sq_dist).mean()), e)
-                print(f"{epoch + 1:>5} {sigma_t:>8.3f} {error:>20.6g}")
-            W = new_W
-        W = _core.to_data_units(W, e) + statistics
 
-        self.weights_ = W.reshape(n_rows, n_cols, -1)
-        self.n_rows_, self.n_cols_ = n_rows, n_cols
-        self.sigma_, self.sigma_end_ = sigma, sigma_end
-        self.grid_coordinates_ = coords
+    def _set_fitted(self, grid, W, statistics):
+        self.weights_ = W.reshape(grid.n_rows, grid.n_cols, -1)
+        self.n_rows_, self.n_cols_ = grid.n_rows, grid.n_cols
+        self.sigma_, self.sigma_end_ = grid.sigma, grid.sigma_end
+        self.grid_coordinates_ = grid.coords
         self.statistics_ = statistics
-        self.n_iter_ = self.n_epochs
-        return self
 
-    def _grid_shape(self, X_train, svd):
-        """``(n_rows, n_cols)``: the parameters, or chosen from the data.
+    def _validate_chunked(self, X):
+        """A dask array ``X`` of floats and its lazy mask of observed entries.
 
-        ``svd`` is ``_core.centred_svd(X_train)`` or ``None`` (not computed).
+        Shape and dtype are checked on the first row (which sets
+        ``n_features_in_``); infinity, where not the placeholder, in one
+        pass over ``X``.
         """
+        if X.dtype not in (np.float32, np.float64):
+            X = X.astype(np.float64)
+        self._validate_X(X[:1].compute(), reset=True)
+        nan_is_missing = np.isnan(self.missing_values)
+        observed = ~np.isnan(X) if nan_is_missing else X != self.missing_values
+        invalid = np.isinf(X) if nan_is_missing else ~np.isfinite(X)
+        if bool(invalid.any().compute()):
+            raise ValueError(
+                "Input X contains infinity"
+                + ("" if nan_is_missing else " or NaN")
+                + f" (missing_values={self.missing_values!r})."
+            )
+        return X, observed
+
+    def _training_rows(self, observed, check=True):
+        """Rows the map trains on (boolean); ``check``: that there are enough."""
+        if self.train_on != "complete":
+            return observed.any(axis=1)
+        rows = observed.all(axis=1)
+        if not check:
+            return rows
+        n_complete = int(rows.sum())
+        hint = (
+            "use train_on='all', which trains on every row through the masked distance"
+        )
         if self.n_rows is not None and self.n_cols is not None:
-            return self.n_rows, self.n_cols
-        n_train = X_train.shape[0]
-        n_units = max(1, min(n_train, round(_UNITS_PER_SQRT_ROW * np.sqrt(n_train))))
-        if self.n_rows is not None:
-            return self.n_rows, max(1, round(n_units / self.n_rows))
-        if self.n_cols is not None:
-            return max(1, round(n_units / self.n_cols)), self.n_cols
-        return _core.grid_shape(X_train, n_units, svd=svd)
+            needed = self.n_rows * self.n_cols
+            if n_complete < needed:
+                raise ValueError(
+                    f"train_on='complete' needs at least n_rows * n_cols = "
+                    f"{needed} rows without missing values, but X has "
+                    f"{n_complete}; {hint}, or a smaller map"
+                )
+        elif n_complete == 0:
+            # A map sized from the data fits any number of rows but zero.
+            raise ValueError(
+                "train_on='complete' needs at least one row without "
+                f"missing values, but X has 0; {hint}"
+            )
+        return rows
+
+    def _initial_map(self, X_w, rng):
+        """Initial weights (work units) and grid, from the training rows ``X_w``.
+
+        ``X_w`` holds the training rows in work units, 0 where missing.
+        """
+        # The PCA init and the default grid shape share one SVD.
+        svd = _training.centred_svd(X_w) if self.init == "pca" else None
+        n_rows, n_cols = _training.grid_size(
+            self.n_rows,
+            self.n_cols,
+            min(
+                X_w.shape[0],
+                max(1, round(_UNITS_PER_SQRT_ROW * np.sqrt(X_w.shape[0]))),
+            ),
+            X_w,
+            svd=svd,
+        )
+        grid = self._grid(n_rows, n_cols)
+        if self.init == "pca":
+            W = _core.pca_init(X_w, n_rows, n_cols, grid.coords, svd=svd)
+        else:
+            W = np.asarray(_core.random_init(X_w, n_rows * n_cols, rng))
+        return W, grid
 
     def transform(self, X):
         """Fill the missing entries of ``X``; observed entries are kept.
@@ -402,7 +532,8 @@ class SOMImputer(DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstim
         np.ldexp(X_w, -e, out=X_w)
         np.ldexp(W_w, -e, out=W_w)
         mask = observed.astype(X.dtype)
-        units = _core.best_units(X_w, W_w, n_best=self.n_neighbors_units, mask=mask)
+        with _training.single_blas_thread():
+            units = _core.best_units(X_w, W_w, n_best=self.n_neighbors_units, mask=mask)
         if units.shape[1] == 1:
             estimate = W[units[:, 0]]
         else:

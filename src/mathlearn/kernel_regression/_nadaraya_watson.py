@@ -19,7 +19,9 @@ is then ``r**2 = 4**e * r_w**2``.
 """
 
 import math
+from collections.abc import Callable
 from numbers import Integral, Real
+from typing import NamedTuple
 
 import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
@@ -28,6 +30,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import gen_batches
 from sklearn.utils.validation import check_is_fitted
+from threadpoolctl import threadpool_limits
 
 from mathlearn.utils._doc_link import DocLinkMixin
 from mathlearn.utils._sklearn_compat import (
@@ -70,10 +73,55 @@ _LOO_GRID = 2.0 ** np.arange(2.0, -6.25, -0.5)
 _PILOT_ROWS = 1000
 
 
+class _Kernel(NamedTuple):
+    """The ``kernel`` option, resolved once: how to weigh scaled distances.
+
+    ``name`` is a built-in kernel, or ``function`` a user's callable of the
+    scaled distance (the other is None). The Gaussian weights are a softmax;
+    the compact kernels' ``profile`` is a function of the squared scaled
+    distance.
+    """
+
+    name: str | None = None
+    function: Callable | None = None
+
+    @property
+    def gaussian(self):
+        return self.name == "gaussian"
+
+    @property
+    def profile(self):
+        return _COMPACT_KERNELS.get(self.name)
+
+    @property
+    def compact(self):
+        return self.profile is not None
+
+    def weights(self, r2, scaled, coefficient, r=None):
+        """Kernel values at the squared distances ``r2`` (left unchanged).
+
+        ``scaled(values, power)`` divides distances (``power=1``) or squared
+        distances (``power=2``) by the bandwidth; the Gaussian weights are
+        ``exp(coefficient * r2)``, with ``coefficient = -1 / (2 h**2)`` in
+        the units of ``r2`` (shifted by the caller so that the nearest key
+        has weight 1). ``r``, if given, holds the distances a callable is
+        evaluated at (the caller's ``sqrt(r2)``).
+        """
+        if self.gaussian:
+            return _softmax_numerators(r2, coefficient)
+        if self.function is not None:
+            return _call_kernel(
+                self.function, scaled(np.sqrt(r2) if r is None else r, 1)
+            )
+        return self.profile(scaled(r2, 2))
+
+
 def _check_kernel(kernel):
-    """Return ``kernel`` if it is a known name or a callable, else raise."""
-    if callable(kernel) or (isinstance(kernel, str) and kernel in _KERNELS):
-        return kernel
+    """The :class:`_Kernel` of a known name or a callable, else raise."""
+    if callable(kernel):
+        return _Kernel(function=kernel)
+    if isinstance(kernel, str) and kernel in _KERNELS:
+        return _Kernel(name=kernel)
     raise ValueError(
         f"kernel={kernel!r} is not supported; use one of {sorted(_KERNELS)} "
         "or a callable"
@@ -207,18 +255,20 @@ def _softmax_numerators(shifted_r2, coefficient):
 def _dense_weights(r2, kernel, exponent, sample_weight=None):
     """Attention weights (rows sum to 1) from squared distances in work units.
 
-    The scaled squared distances are ``4**exponent * r2``; the kernel value of
+    ``kernel`` is a :class:`_Kernel`. The scaled squared distances are
+    ``4**exponent * r2``; the kernel value of
     key ``i`` is multiplied by ``sample_weight[i]`` (positive) when given. A
     row whose kernel weights are all zero gets weight 1 on its nearest key.
     """
     nearest = np.argmin(r2, axis=-1)
-    if kernel == "gaussian":
-        r2_min = np.take_along_axis(r2, nearest[..., None], axis=-1)
-        weights = _softmax_numerators(r2 - r2_min, _gaussian_coefficient(exponent))
-    elif callable(kernel):
-        weights = _call_kernel(kernel, _to_scaled(np.sqrt(r2), exponent))
-    else:
-        weights = _COMPACT_KERNELS[kernel](_to_scaled(r2, 2 * exponent))
+    shifted = r2
+    if kernel.gaussian:
+        shifted = r2 - np.take_along_axis(r2, nearest[..., None], axis=-1)
+    weights = kernel.weights(
+        shifted,
+        lambda values, power: _to_scaled(values, power * exponent),
+        _gaussian_coefficient(exponent),
+    )
     if sample_weight is not None:
         weights *= sample_weight
     total = weights.sum(axis=-1)
@@ -232,14 +282,23 @@ def _dense_weights(r2, kernel, exponent, sample_weight=None):
 
 
 def _chunk_map(func, n_rows, n_cols, n_jobs):
-    """Apply ``func`` to row slices of at most ``_CHUNK_ELEMENTS / n_cols`` rows."""
+    """Apply ``func`` to row slices of at most ``_CHUNK_ELEMENTS / n_cols`` rows.
+
+    The slices run in joblib (threads by default, or the backend of an
+    enclosing ``joblib.parallel_config``, e.g. ``"dask"``), each with one
+    BLAS thread, as scikit-learn's ``KMeans`` runs its chunks: a slice is a
+    few small products, and a second BLAS thread that must share a core
+    with another program makes every one of them wait for it (the search
+    took 3 times as long on a machine with one busy core).
+    """
     size = max(1, _CHUNK_ELEMENTS // max(n_cols, 1))
     slices = list(gen_batches(n_rows, size))
-    if effective_n_jobs(n_jobs) == 1 or len(slices) == 1:
-        return [func(rows) for rows in slices]
-    return Parallel(n_jobs=n_jobs, prefer="threads")(
-        delayed(func)(rows) for rows in slices
-    )
+    with threadpool_limits(limits=1, user_api="blas"):
+        if effective_n_jobs(n_jobs) == 1 or len(slices) == 1:
+            return [func(rows) for rows in slices]
+        return Parallel(n_jobs=n_jobs, prefer="threads")(
+            delayed(func)(rows) for rows in slices
+        )
 
 
 def _loo_weights(sample_weight, n):
@@ -275,23 +334,22 @@ def _loo_sse(Z, Y, scales, kernel, metric, n_jobs, sample_weight=None):
         diagonal = (local, rows.start + local)
         r2 = _sq_distances(Z[rows], Z, metric, sq_norms)
         r2[diagonal] = 0.0
-        if callable(kernel):
-            r = np.sqrt(r2)
+        r = np.sqrt(r2) if kernel.function is not None else None
         r2[diagonal] = np.where(kept[rows] > 0, 0.0, np.inf)
         nearest = np.argmin(r2, axis=1)
-        if kernel == "gaussian":
+        if kernel.gaussian:
             # softmax(-r2 / 2 c**2) is unchanged by the shift; it keeps the
             # nearest weight at 1 however small c is.
             r2 -= r2[local, nearest][:, None]
         Y_nearest, Y_rows = Y[nearest], Y[rows]
         out = np.empty(len(scales))
         for k, scale in enumerate(scales):
-            if kernel == "gaussian":
-                weights = _softmax_numerators(r2, -0.5 / scale**2)
-            elif callable(kernel):
-                weights = _call_kernel(kernel, r / scale)
-            else:
-                weights = _COMPACT_KERNELS[kernel](r2 / scale**2)
+            weights = kernel.weights(
+                r2,
+                lambda values, power, scale=scale: values / scale**power,
+                -0.5 / scale**2,
+                r,
+            )
             weights[diagonal] *= kept[rows]
             total = weights.sum(axis=1) if w is None else weights @ w
             empty = total <= 0.0
@@ -589,9 +647,12 @@ or array-like of shape (n_features,), default="loo_cv"
     metric : {"euclidean", "manhattan", "chebyshev"}, default="euclidean"
         Distance between scaled points.
     n_jobs : int, default=None
-        Threads for the row chunks of the leave-one-out search and of
-        prediction. ``None`` means 1 unless in a
-        :obj:`joblib.parallel_backend` context; ``-1`` uses all processors.
+        Parallel jobs (joblib, threads by default) for the row chunks of the
+        leave-one-out search and of prediction; each chunk uses one BLAS
+        thread. ``None`` means 1 unless in a :obj:`joblib.parallel_config`
+        context; ``-1`` uses all processors. Under
+        ``joblib.parallel_config(backend="dask")`` the chunks run on the
+        workers of a dask cluster.
 
     Attributes
     ----------
@@ -759,8 +820,9 @@ or array-like of shape (n_features,), default="loo_cv"
             multi_output=True,
         )
         Y = check_finite_target(y).reshape(len(y), -1).astype(np.float64)
-        if callable(self.kernel):
-            _call_kernel(self.kernel, np.array([0.0, 0.5, 1.0, 2.0]))
+        kernel = _check_kernel(self.kernel)
+        if kernel.function is not None:
+            _call_kernel(kernel.function, np.array([0.0, 0.5, 1.0, 2.0]))
         support = None
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
@@ -785,6 +847,7 @@ or array-like of shape (n_features,), default="loo_cv"
             bandwidth, cv_mse = self._loo_bandwidth(
                 X_centered,
                 Y,
+                kernel,
                 per_feature=self.bandwidth == "loo_cv_per_feature",
                 sample_weight=sample_weight,
             )
@@ -802,7 +865,8 @@ or array-like of shape (n_features,), default="loo_cv"
         self._Y = Y
         self._sample_weight = sample_weight
         self._support = support
-        if isinstance(self.kernel, str) and self.kernel in _COMPACT_KERNELS:
+        self._kernel = kernel
+        if kernel.compact:
             self._tree = NearestNeighbors(metric=self.metric).fit(Z)
         self.X_fit_ = X
         self.y_fit_ = y
@@ -811,13 +875,14 @@ or array-like of shape (n_features,), default="loo_cv"
             self.cv_mse_ = cv_mse
         return self
 
-    def _loo_bandwidth(self, X_centered, Y, per_feature, sample_weight):
+    def _loo_bandwidth(self, X_centered, Y, kernel, per_feature, sample_weight):
         """Scott's bandwidth times the leave-one-out-optimal factor(s), and the MSE.
 
         The search runs on the targets centred and divided by a power of two
         (``2**y_exponent``): the errors are invariant to the shift and scale
         exactly with the power of two, and their squares cannot overflow.
-        The MSE divides the (weighted) SSE by the total weight.
+        The MSE divides the (weighted) SSE by the total weight. ``kernel``
+        is the :class:`_Kernel` of ``self.kernel``.
         """
         reference = _rule_of_thumb(X_centered, "scott", sample_weight)
         Z = X_centered / reference
@@ -834,10 +899,10 @@ or array-like of shape (n_features,), default="loo_cv"
 
         def sse(scales, Z=Z):
             return _loo_sse(
-                Z, Y, scales, self.kernel, self.metric, self.n_jobs, sample_weight
+                Z, Y, scales, kernel, self.metric, self.n_jobs, sample_weight
             )
 
-        if self.kernel == "gaussian":
+        if kernel.gaussian:
             factor, best_sse = self._gaussian_loo_factor(Z, Y, sample_weight)
         else:
             grid_sse = sse(_LOO_GRID)
@@ -947,8 +1012,11 @@ or array-like of shape (n_features,), default="loo_cv"
                     factor, best_sse = candidate, float(loo)
         return factor, best_sse
 
-    def _weight_chunks(self, X):
-        """Validate ``X``; return the attention weights of its row chunks."""
+    def _weight_chunks(self, X, pool=None):
+        """Validate ``X``; return the attention weights of its row chunks.
+
+        With ``pool``, return ``pool(weights)`` of each chunk instead.
+        """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         exponent = self._exponent
@@ -957,18 +1025,21 @@ or array-like of shape (n_features,), default="loo_cv"
         n_train = self._Z_fit.shape[0]
         sample_weight = self._sample_weight
         if hasattr(self, "_tree"):
-            profile = _COMPACT_KERNELS[self.kernel]
+            profile = self._kernel.profile
 
-            def chunk(rows):
+            def weights(rows):
                 return _compact_weights(
                     self._tree, Zq[rows], profile, n_train, exponent, sample_weight
                 )
 
         else:
 
-            def chunk(rows):
+            def weights(rows):
                 r2 = _sq_distances(Zq[rows], self._Z_fit, self.metric, self._Z_sq_norms)
-                return _dense_weights(r2, self.kernel, exponent, sample_weight)
+                return _dense_weights(r2, self._kernel, exponent, sample_weight)
+
+        def chunk(rows):
+            return weights(rows) if pool is None else pool(weights(rows))
 
         return _chunk_map(chunk, X.shape[0], n_train, self.n_jobs)
 
@@ -985,7 +1056,7 @@ or array-like of shape (n_features,), default="loo_cv"
         y_pred : ndarray of shape (n_queries,) or (n_queries, n_outputs)
             Kernel-weighted averages of the training targets.
         """
-        parts = [weights @ self._Y for weights in self._weight_chunks(X)]
+        parts = self._weight_chunks(X, pool=lambda weights: weights @ self._Y)
         y_pred = np.vstack(parts).astype(self.X_fit_.dtype, copy=False)
         return y_pred.ravel() if self.y_fit_.ndim == 1 else y_pred
 

@@ -186,19 +186,22 @@ def grid_shape(X, n_units, *, svd=None):
     return max(1, round(n_units / n_cols)), n_cols
 
 
-def radius_schedule(start, end, n_steps):
-    """``start / (1 + t (start / end - 1) / (n_steps - 1))``, ``t = 0..n_steps-1``.
+def radius_schedule(start, end, n_steps, steps=None):
+    """``start / (1 + t (start / end - 1) / (n_steps - 1))`` at ``t`` in ``steps``.
 
-    Inverse-time decay from ``start`` to ``end``: the radius halves early
+    Inverse-time decay from ``start`` to ``end`` over ``t = 0..n_steps-1``
+    (``steps``, integers, defaults to all of them): the radius halves early
     and then lingers near ``end``, where the batch map needs a few epochs to
-    settle. A single step uses ``end``. Computed as the equal
-    ``1 / ((1 - u) / start + u / end)``, ``u = t / (n_steps - 1)``: never
-    NaN, where ``start / end`` may overflow (it is ``0`` only when ``end``
-    is subnormal, a radius that :func:`neighborhood` treats as any tiny one).
+    settle. A single step uses ``end``, and so does every ``t`` past the
+    last. Computed as the equal ``1 / ((1 - u) / start + u / end)``,
+    ``u = t / (n_steps - 1)``: never NaN, where ``start / end`` may overflow
+    (it is ``0`` only when ``end`` is subnormal, a radius that
+    :func:`neighborhood` treats as any tiny one).
     """
+    steps = np.arange(n_steps) if steps is None else np.asarray(steps)
     if n_steps == 1:
-        return np.array([end], dtype=np.float64)
-    u = np.arange(n_steps) / (n_steps - 1)
+        return np.full(steps.shape, end, dtype=np.float64)
+    u = np.minimum(steps / (n_steps - 1), 1.0)
     return 1.0 / ((1.0 - u) / start + u / end)
 
 
@@ -357,17 +360,16 @@ def random_init(X, n_units, rng, sample_weight=None):
     return X[idx].copy()
 
 
-def batch_epoch(X, W, H, *, mask=None, sample_weight=None):
-    """One epoch of Kohonen's batch map; returns ``(new_W, units)``.
+def unit_sums(X, W, *, mask=None, sample_weight=None):
+    """Best units of the rows of ``X``, and the sums a batch epoch needs.
 
-    Each unit becomes the neighbourhood-weighted mean of the data,
-    ``w_v = sum_i s_i H[v, c_i] x_i / sum_i s_i H[v, c_i]`` with ``c_i`` the
-    best unit of row ``i`` under the current codebook and ``s_i`` its sample
-    weight (1 by default), computed as ``H @ (one_hot.T @ X)`` over
-    ``H @ counts`` with the weights in the one-hot matrix. With a mask, sums
-    and counts are taken per feature over the observed entries only. A unit
-    (or, with a mask, a unit's feature) that receives no weight keeps its
-    value.
+    Returns ``(S, counts, units)``: ``S[v]`` is the sum of the rows whose
+    best unit under ``W`` is ``v`` (weighted by ``sample_weight``), computed
+    as the sparse one-hot product ``one_hot @ X``; ``counts[v]`` their
+    number (total weight), or with a mask ``one_hot @ mask``, the count per
+    feature of their observed entries. Sums over row blocks add up to the
+    sums of all rows: :func:`batch_epoch` on data held in chunks is the sum
+    of each chunk's sums, then :func:`neighborhood_update`.
     """
     n_samples, n_units = X.shape[0], W.shape[0]
     units = best_units(X, W, mask=mask)[:, 0]
@@ -378,34 +380,61 @@ def batch_epoch(X, W, H, *, mask=None, sample_weight=None):
     one_hot = sparse.csr_matrix(
         (hits, (units, np.arange(n_samples))), shape=(n_units, n_samples)
     )
-    numerator = H @ np.asarray(one_hot @ X)
+    S = np.asarray(one_hot @ X)
     if mask is None:
         counts = np.bincount(units, weights=hits, minlength=n_units).astype(X.dtype)
-        denominator = (H @ counts)[:, None]
     else:
-        denominator = H @ np.asarray(one_hot @ mask)
+        counts = np.asarray(one_hot @ mask)
+    return S, counts, units
+
+
+def neighborhood_update(W, H, S, counts):
+    """``w_v = (H @ S)[v] / (H @ counts)[v]``; a unit with no weight keeps ``w_v``.
+
+    ``S`` and ``counts`` are from :func:`unit_sums` (``counts`` of shape
+    ``(n_units,)``, or per feature with a mask).
+    """
+    numerator = H @ S
+    denominator = H @ counts
+    if denominator.ndim == 1:
+        denominator = denominator[:, None]
     has_weight = denominator > 0
     safe = np.where(has_weight, denominator, 1.0)
-    new_W = np.where(has_weight, numerator / safe, W).astype(X.dtype, copy=False)
-    return new_W, units
+    return np.where(has_weight, numerator / safe, W).astype(W.dtype, copy=False)
 
 
-def online_epoch(X, W, grid_sq_dist, order, sigmas, rates, kind):
+def batch_epoch(X, W, H, *, mask=None, sample_weight=None):
+    """One epoch of Kohonen's batch map; returns ``(new_W, units)``.
+
+    Each unit becomes the neighbourhood-weighted mean of the data,
+    ``w_v = sum_i s_i H[v, c_i] x_i / sum_i s_i H[v, c_i]`` with ``c_i`` the
+    best unit of row ``i`` under the current codebook and ``s_i`` its sample
+    weight (1 by default), computed as ``H @ (one_hot.T @ X)`` over
+    ``H @ counts`` with the weights in the one-hot matrix
+    (:func:`unit_sums`, then :func:`neighborhood_update`). With a mask, sums
+    and counts are taken per feature over the observed entries only. A unit
+    (or, with a mask, a unit's feature) that receives no weight keeps its
+    value.
+    """
+    S, counts, units = unit_sums(X, W, mask=mask, sample_weight=sample_weight)
+    return neighborhood_update(W, H, S, counts), units
+
+
+def online_epoch(X, W, grid_sq_dist, order, sigmas, rates, kind, *, mask=None):
     """Kohonen's original rule, one sample at a time, in place on ``W``.
 
     For sample ``x`` presented at step ``t`` with best unit ``c``:
     ``w_v <- w_v + rates[t] * h_sigmas[t](|r_v - r_c|) * (x - w_v)``, the
-    neighbourhood row ``h`` being :func:`neighborhood`'s, inlined: a function
-    call per sample costs several percent here.
+    neighbourhood row ``h`` being :func:`neighborhood`'s. With a ``mask``
+    (1.0 where observed), the best unit is the closest on the sample's
+    observed features and only those move: ``x - w_v`` is multiplied by the
+    mask.
     """
-    coefficients = _gaussian_coefficient(sigmas)
     for t, i in enumerate(order):
-        x = X[i]
-        diff = x - W
+        diff = X[i] - W
+        if mask is not None:
+            diff *= mask[i]
         c = np.argmin(np.einsum("ij,ij->i", diff, diff))
-        if kind == "gaussian":
-            h = np.exp(grid_sq_dist[c] * coefficients[t])
-        else:
-            h = (grid_sq_dist[c] <= sigmas[t] ** 2 * (1 + 1e-9)).astype(X.dtype)
+        h = neighborhood(grid_sq_dist[c], sigmas[t], kind, np.float64)
         W += (rates[t] * h)[:, None].astype(X.dtype, copy=False) * diff
     return W

@@ -47,9 +47,18 @@ def plot_grid_values(estimator, values, *, ax, cmap, label, labels=None):
     """Colour each unit's cell by ``values`` (one per unit, flat order).
 
     ``label`` names the colour bar. ``labels``, if given, holds one text per
-    unit (flat order; ``None`` or ``""`` leaves a cell blank), written in the
+    unit (flat order or laid out as the grid; ``None`` or ``""`` leaves a
+    cell blank), written in the
     middle of its cell in black or white, whichever stands out on the cell.
     """
+    n_units = estimator.grid_coordinates_.shape[0]
+    if labels is not None:
+        labels = np.asarray(labels, dtype=object).ravel()
+        if labels.shape != (n_units,):
+            raise ValueError(
+                f"labels must hold one text per unit, n_rows_ * n_cols_ = "
+                f"{n_units}; got {labels.shape[0]}"
+            )
     plt = import_matplotlib_pyplot()
     from matplotlib.collections import PolyCollection
 

@@ -13,7 +13,7 @@ from sklearn.base import (
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from mathlearn.som import _core, _plot
+from mathlearn.som import _core, _plot, _training
 from mathlearn.utils._doc_link import DocLinkMixin
 from mathlearn.utils._sklearn_compat import (
     Interval,
@@ -31,16 +31,13 @@ def _best_units(X, W, center, n_best=1):
     Both are centred at ``center`` and scaled to work units first.
     """
     X_w, W_w, _ = _core.work_units(X, W, center)
-    return _core.best_units(X_w, W_w, n_best=n_best)
+    with _training.single_blas_thread():
+        return _core.best_units(X_w, W_w, n_best=n_best)
 
 
-def _mean_distance(X, W, units, e):
-    """Mean distance from the rows of ``X`` to their ``units`` (one per row).
-
-    ``X`` and ``W`` are in work units of ``2**e``; the result in data units.
-    """
-    sq_dist = _core.unit_sq_distances(X, W, units[:, None])
-    return float(_core.to_data_units(float(np.sqrt(sq_dist).mean()), e))
+# Default map size: about this many units per square root of a training
+# sample, rounded down (see the Notes of SelfOrganizingMap).
+_UNITS_PER_SQRT_SAMPLE = 0.5
 
 
 def _reject_nan(X, estimator_name):
@@ -72,10 +69,12 @@ class SelfOrganizingMap(
 
     Parameters
     ----------
-    n_rows : int, default=10
-        Number of rows of the grid.
-    n_cols : int, default=10
-        Number of columns of the grid.
+    n_rows : int, default=None
+        Number of rows of the grid. ``None``: chosen from the training data
+        (or the shape of an array ``init``), see Notes.
+    n_cols : int, default=None
+        Number of columns of the grid. ``None``: chosen from the training
+        data (or the shape of an array ``init``), see Notes.
     topology : {"rectangular", "hexagonal"}, default="rectangular"
         Arrangement of the units: square cells, each touching 8 others, or
         hexagonal cells (odd rows shifted right by half a unit), each
@@ -87,7 +86,7 @@ class SelfOrganizingMap(
         beyond.
     sigma : float, default=None
         Initial neighbourhood radius, in grid units. ``None`` uses
-        ``max(n_rows, n_cols) / 2``. It decays to ``sigma_end`` over
+        ``max(n_rows_, n_cols_) / 2``. It decays to ``sigma_end`` over
         training (see Notes).
     sigma_end : float, default=None
         Final neighbourhood radius, at most ``sigma``. ``None`` uses
@@ -121,12 +120,16 @@ n_features), default="pca"
 
     Attributes
     ----------
-    weights_ : ndarray of shape (n_rows, n_cols, n_features)
+    weights_ : ndarray of shape (`n_rows_`, `n_cols_`, n_features)
         Weight vector of every unit.
-    cluster_centers_ : ndarray of shape (n_rows * n_cols, n_features)
+    n_rows_ : int
+        Number of rows of the grid actually used.
+    n_cols_ : int
+        Number of columns of the grid actually used.
+    cluster_centers_ : ndarray of shape (n_rows_ * n_cols_, n_features)
         The same weights, one row per unit in flat (row-major) order; the
         ``predict`` labels index these rows.
-    grid_coordinates_ : ndarray of shape (n_rows * n_cols, 2)
+    grid_coordinates_ : ndarray of shape (n_rows_ * n_cols_, 2)
         Position of each unit in the plane (vertical, horizontal). Rows and
         columns are 1 apart; on a hexagonal grid all 6 neighbours of a unit
         are 1 away.
@@ -137,7 +140,8 @@ n_features), default="pca"
     sigma_end_ : float
         Final neighbourhood radius actually used.
     n_iter_ : int
-        Number of epochs run.
+        Number of epochs run (by :meth:`fit`, or one per :meth:`partial_fit`
+        call).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -152,6 +156,19 @@ n_features), default="pca"
 
     Notes
     -----
+    *Grid.* Unless given, the grid has about ``sqrt(n_samples) / 2`` units
+    (rounded down, at least 1; ``n_samples`` counts sample weights), its
+    sides in the ratio of the two largest singular values of the centred
+    data, the longer side along the first principal component (the SOM
+    Toolbox rule); with one of ``n_rows``, ``n_cols`` given, the other makes
+    about that many units. So every unit stands for many samples (on
+    average twice the square root of their number) and the labels are
+    clusters: 3 units for 50 samples, 50 for 10,000. For a detailed picture
+    of the data, where many units between the clusters hold no sample and
+    the U-matrix draws the borders, ask for a larger map: Vesanto's
+    ``5 * sqrt(n_samples)`` units, or the 10 x 10 maps of the first
+    versions of this class (the old default).
+
     Epoch ``t = 0, ..., T - 1`` (``T = n_epochs``) uses the radius
     ``sigma_t = sigma / (1 + t (sigma / sigma_end - 1) / (T - 1))`` (a single
     epoch uses ``sigma_end``): an inverse-time decay, as MiniSom's, which
@@ -202,6 +219,19 @@ n_features), default="pca"
     per presentation as above. Cost ``O(N * n_units *
     n_features)`` with a Python-level step per sample.
 
+    *Dask.* ``fit`` with ``algorithm="batch"`` also takes a dask array: the
+    mean, the scale and the PCA initialisation (a tall-and-skinny QR) are
+    computed over its chunks, and each epoch maps the best units and
+    per-unit sums over the row blocks (on the workers) and adds them up
+    before the neighbourhood update, so the map equals the in-memory one to
+    round-off. :meth:`partial_fit` trains on one chunk at a time
+    (``dask_ml.wrappers.Incremental``).
+
+    *Threads.* Training and the distance computations run with one BLAS
+    thread (``threadpoolctl``, as scikit-learn's ``KMeans``): an epoch is
+    many small products, and a second BLAS thread sharing a core with
+    another program made each of them wait for it (2-3 times the time).
+
     The plot helpers (:meth:`plot_u_matrix`, :meth:`plot_component_planes`,
     :meth:`plot_hit_map`) need matplotlib, imported only when they run.
 
@@ -222,7 +252,7 @@ n_features), default="pca"
     >>> from mathlearn.som import SelfOrganizingMap
     >>> rng = np.random.RandomState(0)
     >>> X = np.vstack([rng.normal(c, 0.1, size=(50, 3)) for c in (0, 3)])
-    >>> som = SelfOrganizingMap(4, 4, random_state=0).fit(X)
+    >>> som = SelfOrganizingMap(n_rows=4, n_cols=4, random_state=0).fit(X)
     >>> som.weights_.shape
     (4, 4, 3)
     >>> len(set(som.labels_[:50]) & set(som.labels_[50:]))
@@ -231,11 +261,13 @@ n_features), default="pca"
     0.13
     >>> som.transform(X[:2]).shape
     (2, 16)
+    >>> SelfOrganizingMap().fit(X).weights_.shape  # grid of sqrt(100) / 2 units
+    (5, 1, 3)
     """
 
     _parameter_constraints = {
-        "n_rows": [Interval(Integral, 1, None, closed="left")],
-        "n_cols": [Interval(Integral, 1, None, closed="left")],
+        "n_rows": [Interval(Integral, 1, None, closed="left"), None],
+        "n_cols": [Interval(Integral, 1, None, closed="left"), None],
         "topology": [StrOptions({"rectangular", "hexagonal"})],
         "neighborhood": [StrOptions({"gaussian", "bubble"})],
         "sigma": [Interval(Real, 0, None, closed="neither"), None],
@@ -248,15 +280,10 @@ n_features), default="pca"
         "verbose": ["verbose"],
     }
 
-    # A 3 x 1 map with a narrow neighbourhood is a three-cluster clusterer,
-    # which the common clustering check (three blobs, every label used)
-    # expects; it is also fast.
-    _test_params = {"n_rows": 3, "n_cols": 1, "sigma": 0.5}
-
     def __init__(
         self,
-        n_rows=10,
-        n_cols=10,
+        n_rows=None,
+        n_cols=None,
         *,
         topology="rectangular",
         neighborhood="gaussian",
@@ -293,27 +320,15 @@ n_features), default="pca"
         _reject_nan(X, type(self).__name__)
         return X
 
-    def _initial_weights(self, X, center, coords, rng, sample_weight):
-        """Training data and initial codebook in work units (see ``_core``).
-
-        Returns ``(X_w, W_w, e)``: both centred at ``center`` and divided by
-        ``2**e``. The PCA and random inits are drawn from ``X_w`` (weighted
-        by ``sample_weight``); an array init is converted, and counts in the
-        choice of ``e``.
-        """
-        n_units = self.n_rows * self.n_cols
-        X_c = X - center
-        if isinstance(self.init, str):
-            e = _core.unit_exponent(X_c)
-            X_w = np.ldexp(X_c, -e, out=X_c)
-            if self.init == "pca":
-                W_w = _core.pca_init(
-                    X_w, self.n_rows, self.n_cols, coords, sample_weight=sample_weight
-                )
-                return X_w, W_w, e
-            return X_w, _core.random_init(X_w, n_units, rng, sample_weight), e
+    def _array_init(self, X):
+        """The ``init`` array as ``X``'s dtype, checked against the grid."""
         W = np.asarray(self.init, dtype=X.dtype)
-        expected = (self.n_rows, self.n_cols, X.shape[1])
+        grid = W.shape[:2] if W.ndim == 3 else ("n_rows", "n_cols")
+        expected = (
+            grid[0] if self.n_rows is None else self.n_rows,
+            grid[1] if self.n_cols is None else self.n_cols,
+            X.shape[1],
+        )
         if W.shape != expected:
             raise ValueError(
                 f"init has shape {W.shape}; an array init must have shape "
@@ -321,9 +336,48 @@ n_features), default="pca"
             )
         if not np.isfinite(W).all():
             raise ValueError("init contains NaN or infinity")
-        W_c = W.reshape(n_units, -1) - center
-        e = _core.unit_exponent(X_c, W_c)
-        return np.ldexp(X_c, -e, out=X_c), np.ldexp(W_c, -e, out=W_c), e
+        return W
+
+    def _initial_weights(self, X_c, largest, center, rng, sample_weight):
+        """Training data, initial codebook and grid (see ``_core``).
+
+        ``X_c`` is the data centred at ``center`` (an ndarray, overwritten,
+        or a dask array), ``largest`` its largest magnitude. Returns
+        ``(X_w, W_w, e, n_rows, n_cols)``: data and codebook centred at
+        ``center`` and divided by ``2**e``. The grid is the parameters, the
+        shape of an array init, or chosen from the data (see Notes). The PCA
+        and random inits are drawn from ``X_w`` (weighted by
+        ``sample_weight``); an array init counts in the choice of ``e``.
+        """
+        if not isinstance(self.init, str):
+            W = self._array_init(X_c)
+            n_rows, n_cols = W.shape[:2]
+            W_c = W.reshape(n_rows * n_cols, -1) - center
+            e = _core.unit_exponent(np.float64(largest), W_c)
+            X_w = _training.scale_down(X_c, e)
+            return X_w, np.ldexp(W_c, -e, out=W_c), e, n_rows, n_cols
+        e = _core.unit_exponent(np.float64(largest))
+        X_w = _training.scale_down(X_c, e)
+        sized_from_data = self.n_rows is None or self.n_cols is None
+        svd = None
+        if self.init == "pca" or sized_from_data:
+            svd = _training.centred_svd(X_w, sample_weight)
+        n_samples = X_c.shape[0] if sample_weight is None else sample_weight.sum()
+        n_rows, n_cols = _training.grid_size(
+            self.n_rows,
+            self.n_cols,
+            _training.units_per_sqrt_sample(n_samples, _UNITS_PER_SQRT_SAMPLE),
+            X_w,
+            svd=svd,
+        )
+        coords = _core.grid_coordinates(n_rows, n_cols, self.topology)
+        if self.init == "pca":
+            W_w = _core.pca_init(
+                X_w, n_rows, n_cols, coords, svd=svd, sample_weight=sample_weight
+            )
+        else:
+            W_w = _core.random_init(X_w, n_rows * n_cols, rng, sample_weight)
+        return X_w, np.asarray(W_w), e, n_rows, n_cols
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, sample_weight=None):
@@ -332,7 +386,9 @@ n_features), default="pca"
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training data, without missing values.
+            Training data, without missing values. With ``algorithm="batch"``
+            it may also be a dask array, trained on chunk by chunk (see
+            Notes).
         y : Ignored
             Not used, present for API consistency by convention.
         sample_weight : array-like of shape (n_samples,), default=None
@@ -347,6 +403,8 @@ n_features), default="pca"
         self : SelfOrganizingMap
             The fitted map.
         """
+        if _training.is_dask_array(X):
+            return self._fit_chunked(X, sample_weight)
         X = self._validate_X(X, reset=True)
         if sample_weight is not None:
             if self.algorithm != "batch":
@@ -359,97 +417,179 @@ n_features), default="pca"
                 sample_weight, X, dtype=X.dtype, ensure_non_negative=True
             )
         rng = check_random_state(self.random_state)
-        coords = _core.grid_coordinates(self.n_rows, self.n_cols, self.topology)
-        grid_sq_dist = _core.grid_sq_distances(coords)
-        sigma, sigma_end = _core.resolve_radii(
-            self.sigma, self.sigma_end, self.n_rows, self.n_cols, self.neighborhood
-        )
         # Training runs in work units: centred at the training mean, scaled by
         # a power of two (see _core), so that no distance loses its digits.
         center = np.average(
             X.astype(np.float64, copy=False), axis=0, weights=sample_weight
         ).astype(X.dtype)
-        X_w, W_w, e = self._initial_weights(X, center, coords, rng, sample_weight)
-        if self.verbose:
-            print(f"{'epoch':>5} {'sigma':>8} {'rate':>8} {'quant. error':>13}")
-        if self.algorithm == "batch":
-            W_w = self._fit_batch(
-                X_w, W_w, e, grid_sq_dist, sigma, sigma_end, sample_weight
+        X_c = X - center
+        largest = _training.largest_magnitude(X_c)
+        with _training.single_blas_thread():
+            X_w, W_w, e, n_rows, n_cols = self._initial_weights(
+                X_c, largest, center, rng, sample_weight
             )
-        else:
-            W_w = self._fit_online(X_w, W_w, e, grid_sq_dist, sigma, sigma_end, rng)
-        W = _core.to_data_units(W_w, e) + center
-        units = _best_units(X, W, center)
-
-        self.sigma_ = sigma
-        self.sigma_end_ = sigma_end
-        self.grid_coordinates_ = coords
-        self._grid_sq_dist = grid_sq_dist
-        self._center = center
-        self.cluster_centers_ = W
-        self.weights_ = W.reshape(self.n_rows, self.n_cols, -1)
-        self.labels_ = units[:, 0]
-        self.n_iter_ = self.n_epochs
-        self._n_features_out = W.shape[0]
+            grid = self._grid(n_rows, n_cols)
+            if self.verbose:
+                print(f"{'epoch':>5} {'sigma':>8} {'rate':>8} {'quant. error':>13}")
+            if self.algorithm == "batch":
+                W_w = self._fit_batch(X_w, W_w, e, grid, sample_weight)
+            else:
+                for epoch in range(self.n_epochs):
+                    self._online_pass(X_w, W_w, e, grid, epoch, rng)
+            W = _core.to_data_units(W_w, e) + center
+            units = _best_units(X, W, center)
+        self._set_fitted(grid, center, W, units[:, 0], self.n_epochs)
+        self._partial_rng = None
         return self
 
-    def _fit_batch(self, X, W, e, grid_sq_dist, sigma, sigma_end, sample_weight):
-        """Batch epochs on ``X`` and ``W`` in work units of ``2**e``."""
-        sigmas = _core.radius_schedule(sigma, sigma_end, self.n_epochs)
-        for epoch, sigma_t in enumerate(sigmas):
-            H = _core.neighborhood(grid_sq_dist, sigma_t, self.neighborhood, X.dtype)
-            new_W, units = _core.batch_epoch(X, W, H, sample_weight=sample_weight)
-            if self.verbose:
-                error = _mean_distance(X, W, units, e)
-                print(f"{epoch + 1:>5} {sigma_t:>8.3f} {'-':>8} {error:>13.6g}")
-            W = new_W
-        return W
-
-    def _fit_online(self, X, W, e, grid_sq_dist, sigma, sigma_end, rng):
-        """Online epochs on ``X`` and ``W`` in work units of ``2**e``."""
-        n_samples = X.shape[0]
-        n_steps = self.n_epochs * n_samples
-        sigmas = _core.radius_schedule(sigma, sigma_end, n_steps)
-        rates = self.learning_rate * (1.0 - np.arange(n_steps) / n_steps)
-        for epoch in range(self.n_epochs):
-            if self.verbose:
-                error = _mean_distance(X, W, _core.best_units(X, W)[:, 0], e)
-            steps = slice(epoch * n_samples, (epoch + 1) * n_samples)
-            order = rng.permutation(n_samples)
-            _core.online_epoch(
-                X,
-                W,
-                grid_sq_dist,
-                order,
-                sigmas[steps],
-                rates[steps],
-                self.neighborhood,
+    def _fit_chunked(self, X, sample_weight):
+        """:meth:`fit` on a dask array: batch epochs over its row blocks."""
+        if self.algorithm != "batch" or sample_weight is not None:
+            raise ValueError(
+                "a dask array X needs algorithm='batch' and no sample_weight; "
+                f"got algorithm={self.algorithm!r}"
+                + ("" if sample_weight is None else " and a sample_weight")
             )
+        if X.dtype not in (np.float32, np.float64):
+            X = X.astype(np.float64)
+        # n_features_in_ and the checks of shape and dtype, on the first row;
+        # NaN and infinity are looked for in the pass that takes the mean.
+        self._validate_X(X[:1].compute(), reset=True)
+        rng = check_random_state(self.random_state)
+        center, largest = _training.center_chunked(X)
+        X_c = X - center
+        with _training.single_blas_thread():
+            X_w, W_w, e, n_rows, n_cols = self._initial_weights(
+                X_c, largest, center, rng, None
+            )
+            grid = self._grid(n_rows, n_cols)
             if self.verbose:
-                print(
-                    f"{epoch + 1:>5} {sigmas[steps][0]:>8.3f} "
-                    f"{rates[steps][0]:>8.3f} {error:>13.6g}"
-                )
-        return W
+                print(f"{'epoch':>5} {'sigma':>8} {'rate':>8} {'quant. error':>13}")
+            W_w = self._fit_batch(X_w, W_w, e, grid, None)
+        W = _core.to_data_units(W_w, e) + center
+        units = X.map_blocks(
+            lambda block: _best_units(block, W, center)[:, 0],
+            drop_axis=1,
+            dtype=np.int64,
+        )
+        self._set_fitted(grid, center, W, units.compute(), self.n_epochs)
+        self._partial_rng = None
+        return self
 
-    def fit_predict(self, X, y=None, sample_weight=None):
-        """Train the map and return the best-matching unit of each sample.
+    def _grid(self, n_rows, n_cols):
+        return _training.Grid.build(
+            n_rows,
+            n_cols,
+            self.topology,
+            self.sigma,
+            self.sigma_end,
+            self.neighborhood,
+        )
+
+    def _set_fitted(self, grid, center, W, labels, n_iter):
+        self.n_rows_, self.n_cols_ = grid.n_rows, grid.n_cols
+        self.sigma_ = grid.sigma
+        self.sigma_end_ = grid.sigma_end
+        self.grid_coordinates_ = grid.coords
+        self._grid_sq_dist = grid.sq_dist
+        self._center = center
+        self.cluster_centers_ = W
+        self.weights_ = W.reshape(grid.n_rows, grid.n_cols, -1)
+        self.labels_ = labels
+        self.n_iter_ = n_iter
+        self._n_features_out = W.shape[0]
+
+    def _fit_batch(self, X, W, e, grid, sample_weight):
+        """Batch epochs on ``X`` and ``W`` in work units of ``2**e``."""
+
+        def report(epoch, sigma_t, error):
+            print(f"{epoch + 1:>5} {sigma_t:>8.3f} {'-':>8} {error:>13.6g}")
+
+        return _training.train_batch(
+            X,
+            W,
+            grid.sq_dist,
+            _core.radius_schedule(grid.sigma, grid.sigma_end, self.n_epochs),
+            self.neighborhood,
+            sample_weight=sample_weight,
+            e=e,
+            report=report if self.verbose else None,
+        )
+
+    def _online_pass(self, X, W, e, grid, epoch, rng):
+        """Online epoch ``epoch`` of ``n_epochs`` on ``X`` (work units of ``2**e``)."""
+
+        def report(sigma_t, rate, error):
+            print(f"{epoch + 1:>5} {sigma_t:>8.3f} {rate:>8.3f} {error:>13.6g}")
+
+        _training.train_online_pass(
+            X,
+            W,
+            grid,
+            self.neighborhood,
+            _training.OnlineSchedule(epoch, self.n_epochs, self.learning_rate),
+            rng,
+            e=e,
+            report=report if self.verbose else None,
+        )
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """One online pass over ``X``: train the map a chunk at a time.
+
+        Kohonen's online rule is the incremental one, so ``partial_fit``
+        uses it whatever ``algorithm`` (which only chooses how :meth:`fit`
+        trains), without sample weights. The first call sets up the map from
+        ``X`` as :meth:`fit` does (grid, training mean, initial weights,
+        random state); every call presents the rows of ``X`` once, in a
+        random order. Call ``k`` (from 0) is epoch ``k`` of the online
+        schedule of :meth:`fit` over ``n_epochs`` epochs of ``len(X)`` rows,
+        so ``n_epochs`` calls on the same ``X`` train the map that
+        ``fit(X)`` with ``algorithm="online"`` trains. From call
+        ``n_epochs`` on the learning rate is 0: set ``n_epochs`` to the
+        number of chunks you will present (times the passes over them). Calls
+        after :meth:`fit` continue its schedule. ``dask_ml``'s
+        ``Incremental`` calls this on each block of a dask array.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training data, without missing values.
+            A chunk of training data, without missing values.
         y : Ignored
             Not used, present for API consistency by convention.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Weight of each sample in training, see :meth:`fit`.
 
         Returns
         -------
-        labels : ndarray of shape (n_samples,)
-            Flat index (``row * n_cols + col``) of each sample's unit.
+        self : SelfOrganizingMap
+            The map, trained on one more chunk.
         """
-        return self.fit(X, sample_weight=sample_weight).labels_
+        first_call = not hasattr(self, "n_iter_")
+        X = self._validate_X(X, reset=first_call)
+        if getattr(self, "_partial_rng", None) is None:
+            self._partial_rng = check_random_state(self.random_state)
+        with _training.single_blas_thread():
+            if first_call:
+                center = X.mean(axis=0, dtype=np.float64).astype(X.dtype)
+                X_c = X - center
+                X_w, W_w, e, n_rows, n_cols = self._initial_weights(
+                    X_c,
+                    np.max(np.abs(X_c), initial=0.0),
+                    center,
+                    self._partial_rng,
+                    None,
+                )
+                grid = self._grid(n_rows, n_cols)
+                epoch = 0
+            else:
+                center = self._center
+                X_w, W_w, e = _core.work_units(X, self.cluster_centers_, center)
+                grid = self._grid(self.n_rows_, self.n_cols_)
+                epoch = self.n_iter_
+            self._online_pass(X_w, W_w, e, grid, epoch, self._partial_rng)
+            W = _core.to_data_units(W_w, e) + center
+            units = _best_units(X, W, center)
+        self._set_fitted(grid, center, W, units[:, 0], epoch + 1)
+        return self
 
     def predict(self, X):
         """Flat index of the best-matching unit of each sample.
@@ -484,7 +624,8 @@ n_features), default="pca"
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         X_w, W_w, e = _core.work_units(X, self.cluster_centers_, self._center)
-        return _core.to_data_units(_core.all_distances(X_w, W_w), e)
+        with _training.single_blas_thread():
+            return _core.to_data_units(_core.all_distances(X_w, W_w), e)
 
     def quantization_error(self, X):
         """Mean distance between each sample and its best-matching unit.
@@ -502,7 +643,9 @@ n_features), default="pca"
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         X_w, W_w, e = _core.work_units(X, self.cluster_centers_, self._center)
-        return _mean_distance(X_w, W_w, _core.best_units(X_w, W_w)[:, 0], e)
+        with _training.single_blas_thread():
+            units = _core.best_units(X_w, W_w)[:, 0]
+            return _training.mean_distance(X_w, W_w, units, e)
 
     def score(self, X, y=None):
         """Negative quantization error of ``X`` (higher is better).
@@ -542,7 +685,7 @@ n_features), default="pca"
         if self.cluster_centers_.shape[0] < 2:
             raise ValueError(
                 "topographic_error needs at least 2 units; the map has "
-                f"n_rows * n_cols = {self.n_rows * self.n_cols}"
+                f"n_rows_ * n_cols_ = {self.n_rows_ * self.n_cols_}"
             )
         units = _best_units(X, self.cluster_centers_, self._center, n_best=2)
         adjacent = _core.adjacency(self._grid_sq_dist, self.topology)
@@ -573,15 +716,17 @@ n_features), default="pca"
         total = np.where(adjacent, distances, 0.0).sum(axis=1)
         counts = adjacent.sum(axis=1)
         mean = np.divide(total, counts, out=np.zeros_like(total), where=counts > 0)
-        return mean.reshape(self.n_rows, self.n_cols)
+        return mean.reshape(self.n_rows_, self.n_cols_)
 
-    def plot_u_matrix(self, ax=None, *, cmap="bone_r"):
+    def plot_u_matrix(self, ax=None, *, cmap="bone_r", labels=None):
         """Draw the U-matrix, one cell (square or hexagon) per unit.
 
         Needs matplotlib. Unit ``k``, at ``(row, col) = grid_coordinates_[k]``,
         is drawn centred at ``x = col, y = -row``: columns run left to right
-        and rows top to bottom, as in :meth:`u_matrix`. To write on unit
-        ``k``'s cell, use ``ax.text(col, -row, text)``.
+        and rows top to bottom, as in :meth:`u_matrix`; on a hexagonal grid
+        ``col`` holds the half-unit shift of odd rows and ``row`` is a
+        multiple of ``sqrt(3) / 2``. Pass ``labels`` to write on the cells,
+        or use ``ax.text(col, -row, text)`` to write on unit ``k``'s cell.
 
         Parameters
         ----------
@@ -589,6 +734,11 @@ n_features), default="pca"
             Where to draw; ``None`` uses the current axes.
         cmap : str, default="bone_r"
             Colormap; with the default, dark cells are cluster borders.
+        labels : array-like of shape (n_rows_ * n_cols_,) or (n_rows_, \
+n_cols_), default=None
+            One text per unit (flat order, or laid out as the grid), written
+            in the middle of its cell, white on dark cells and black on light
+            ones; ``None`` or ``""`` leaves a cell blank.
 
         Returns
         -------
@@ -596,7 +746,12 @@ n_features), default="pca"
             The axes drawn on (hidden, equal aspect), with a colour bar.
         """
         return _plot.plot_grid_values(
-            self, self.u_matrix().ravel(), ax=ax, cmap=cmap, label="U-matrix"
+            self,
+            self.u_matrix().ravel(),
+            ax=ax,
+            cmap=cmap,
+            label="U-matrix",
+            labels=labels,
         )
 
     @validate_params(
@@ -630,7 +785,7 @@ n_features), default="pca"
         check_is_fitted(self)
         return _plot.plot_component_planes(self, features, n_cols=n_cols, cmap=cmap)
 
-    def plot_hit_map(self, X, ax=None, *, cmap="Blues"):
+    def plot_hit_map(self, X, ax=None, *, cmap="Blues", labels=None):
         """Draw how many samples of ``X`` each unit is the best match for.
 
         Needs matplotlib. Unit ``k``, at ``(row, col) = grid_coordinates_[k]``,
@@ -645,6 +800,10 @@ n_features), default="pca"
             Where to draw; ``None`` uses the current axes.
         cmap : str, default="Blues"
             Colormap.
+        labels : array-like of shape (n_rows_ * n_cols_,) or (n_rows_, \
+n_cols_), default=None
+            One text per unit, written on its cell as in
+            :meth:`plot_u_matrix`.
 
         Returns
         -------
@@ -652,7 +811,9 @@ n_features), default="pca"
             The axes drawn on (hidden, equal aspect), with a colour bar.
         """
         hits = np.bincount(self.predict(X), minlength=self.cluster_centers_.shape[0])
-        return _plot.plot_grid_values(self, hits, ax=ax, cmap=cmap, label="hits")
+        return _plot.plot_grid_values(
+            self, hits, ax=ax, cmap=cmap, label="hits", labels=labels
+        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
