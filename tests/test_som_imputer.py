@@ -3,6 +3,7 @@
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -139,7 +140,6 @@ def test_float32_is_preserved():
 
 
 def test_feature_names_are_kept():
-    pd = pytest.importorskip("pandas")
     frame = pd.DataFrame(_with_missing(_manifold(100), 0.1), columns=list("abcde"))
     imputer = SOMImputer(3, 3).fit(frame)
     assert imputer.get_feature_names_out().tolist() == list("abcde")
