@@ -539,3 +539,73 @@ def test_pareto_front_sympy_column_round_trips_exactly():
         assert sympy.sstr(expr, full_prec=False) == text
     assert front["selected"].sum() == 1
     assert reg.sympy_expr_ == front["sympy"][front["selected"]].iloc[0]
+
+
+# ------------------------------------------------------------- sample_weight
+
+
+def _weighted_linear_data():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 2))
+    w = rng.uniform(0.05, 5.0, size=60)
+    # The noise is large where the weight is small: WLS and OLS disagree.
+    y = 1.0 + 2.0 * X[:, 0] - 3.0 * X[:, 1] + rng.normal(size=60) / np.sqrt(w)
+    return X, y, w
+
+
+def test_sample_weight_gives_weighted_least_squares():
+    X, y, w = _weighted_linear_data()
+    reg = SymbolicRegressor(
+        operators=("add",), generations=0, max_terms=2, random_state=0
+    ).fit(X, y, sample_weight=w)
+    # Reference: ordinary least squares on the rows scaled by sqrt(w).
+    A = np.column_stack([np.ones(len(y)), X])
+    coef, *_ = np.linalg.lstsq(A * np.sqrt(w)[:, None], y * np.sqrt(w), rcond=None)
+    wls = A @ coef
+    weighted_mse = np.sum(w * (wls - y) ** 2) / np.sum(w)
+    assert weighted_mse <= reg.loss_ <= 1.001 * weighted_mse
+    np.testing.assert_allclose(reg.predict(X), wls, atol=0.05)
+    ols = LinearRegression().fit(X, y).predict(X)
+    assert np.max(np.abs(wls - ols)) > 0.2  # the weights matter here
+    sk = LinearRegression().fit(X, y, sample_weight=w).predict(X)
+    np.testing.assert_allclose(reg.predict(X), sk, atol=0.05)
+
+
+def test_integer_weights_are_repeated_rows():
+    rng = np.random.RandomState(1)
+    X = rng.uniform(0.5, 2, size=(30, 2))
+    y = X[:, 0] / X[:, 1] + 0.3 * np.sin(X[:, 0]) + 0.02 * rng.normal(size=30)
+    counts = rng.randint(0, 4, size=30)  # 0: the row is left out
+    params = dict(generations=1, population_size=20, max_terms=3, random_state=0)
+    weighted = SymbolicRegressor(**params).fit(X, y, sample_weight=counts)
+    repeated = SymbolicRegressor(**params).fit(
+        np.repeat(X, counts, axis=0), np.repeat(y, counts)
+    )
+    a, b = weighted.pareto_front_, repeated.pareto_front_
+    assert weighted.expression_ == repeated.expression_
+    assert a["expression"].tolist() == b["expression"].tolist()
+    np.testing.assert_allclose(a["loss"], b["loss"], rtol=1e-8)
+
+
+def test_sample_weight_is_routed_through_a_pipeline():
+    from sklearn import config_context
+    from sklearn.pipeline import Pipeline
+
+    X, y, w = _weighted_linear_data()
+    params = dict(operators=("add",), generations=0, max_terms=2, random_state=0)
+    direct = SymbolicRegressor(**params).fit(X, y, sample_weight=w)
+    with config_context(enable_metadata_routing=True):
+        reg = SymbolicRegressor(**params).set_fit_request(sample_weight=True)
+        pipe = Pipeline([("reg", reg)]).fit(X, y, sample_weight=w)
+    assert pipe[-1].expression_ == direct.expression_
+    np.testing.assert_array_equal(pipe.predict(X), direct.predict(X))
+
+
+@pytest.mark.parametrize(
+    "weights, match",
+    [(-np.ones(10), "Negative values"), (np.zeros(10), "non-zero")],
+)
+def test_bad_sample_weight(weights, match):
+    X = np.linspace(0, 1, 10)[:, None]
+    with pytest.raises(ValueError, match=match):
+        SymbolicRegressor(generations=0).fit(X, X[:, 0], sample_weight=weights)

@@ -21,6 +21,8 @@ by least squares. The pieces:
 """
 
 import time
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from scipy.optimize import least_squares, minimize
@@ -48,6 +50,11 @@ _MAX_ABS = 1e12
 LOSS_FLOOR = 1e-15
 
 
+def past(deadline):
+    """Whether the wall-clock ``deadline`` (``time.perf_counter``) has passed."""
+    return deadline is not None and time.perf_counter() > deadline
+
+
 def _keys(V, bits):
     """One hashable fingerprint per row of ``V``: values rounded to ``bits`` bits."""
     mantissa, exponent = np.frexp(V)
@@ -56,9 +63,17 @@ def _keys(V, bits):
     return [row.tobytes() for row in rounded]
 
 
-def _normalise(V):
-    """Centre rows and scale them to unit norm; also return which rows are usable."""
-    centred = V - V.mean(axis=1, keepdims=True)
+def _normalise(V, weights=None):
+    """Centre rows and scale them to unit norm; also return which rows are usable.
+
+    With ``weights``, rows are centred by their weighted mean and multiplied
+    by ``sqrt(weights)``: least squares on the normalised rows is then
+    weighted least squares on ``V``.
+    """
+    if weights is None:
+        centred = V - V.mean(axis=1, keepdims=True)
+    else:
+        centred = (V - (V @ weights / weights.sum())[:, None]) * np.sqrt(weights)
     norm = np.sqrt((centred * centred).sum(axis=1))
     scale = np.abs(V).max(axis=1)
     ok = np.isfinite(norm) & (norm > 1e-9 * np.maximum(scale, 1e-300))
@@ -73,9 +88,14 @@ def _normalise(V):
 
 
 class TermPool:
-    """The basis terms: trees, raw values and normalised values (one row each)."""
+    """The basis terms: trees, raw values and normalised values (one row each).
 
-    def __init__(self, n_samples, max_entries):
+    ``weights`` (the sample weights, or None) set the normalisation (see
+    :func:`_normalise`).
+    """
+
+    def __init__(self, n_samples, max_entries, weights=None):
+        self.weights = weights
         self.trees = []
         self.sizes = []
         self._values = np.empty((256, n_samples))
@@ -103,7 +123,7 @@ class TermPool:
             return 0
         with np.errstate(all="ignore"):
             finite = np.isfinite(V).all(axis=1)
-            Z, ok = _normalise(np.where(finite[:, None], V, 0.0))
+            Z, ok = _normalise(np.where(finite[:, None], V, 0.0), self.weights)
         ok &= finite
         added = 0
         index = np.flatnonzero(ok)
@@ -354,28 +374,43 @@ def pair_candidates(
     return out
 
 
+class Objective(NamedTuple):
+    """What the beam search optimises: the problem, not the effort."""
+
+    max_terms: int  # basis terms at most, besides the intercept
+    max_complexity: int  # nodes of the terms + one per coefficient, at most
+    parsimony: float  # price of one unit of complexity in log(nmse)
+    loss_floor: float  # a normalised loss below it is round-off (exact)
+    tol: float  # stop once the best normalised loss is at most this
+
+
+@dataclass(frozen=True)
+class BeamConfig:
+    """How hard the beam search looks (see :func:`beam_select`)."""
+
+    beam_width: int  # states kept per step, by penalised loss
+    per_size: int  # best extensions kept per term size
+    per_complexity: int  # states kept per complexity besides the beam
+    pair_budget: float  # flops of the exact two-term search (0: none)
+    swap_rounds: int = 2  # rounds of swap moves on the best states
+
+
+#: The wide search over the whole pool (after enumeration, and at the end).
+WIDE = BeamConfig(beam_width=16, per_size=3, per_complexity=3, pair_budget=2e9)
+#: The search after each generation.
+QUICK = BeamConfig(beam_width=8, per_size=2, per_complexity=1, pair_budget=0)
+#: The searches on transformed targets (see ``_reduce``), which look for a
+#: few terms each and run a dozen times.
+NARROW = BeamConfig(beam_width=4, per_size=2, per_complexity=1, pair_budget=0)
+
+
 def penalised(nmse, complexity, parsimony, loss_floor):
     """The ranking objective ``log(max(nmse, loss_floor)) + parsimony * complexity``."""
     return np.log(np.maximum(nmse, loss_floor)) + parsimony * complexity
 
 
 def beam_select(
-    pool,
-    y_centred,
-    *,
-    max_terms,
-    max_complexity,
-    parsimony,
-    loss_floor,
-    front,
-    beam_width=16,
-    per_size=2,
-    swap_rounds=2,
-    per_complexity=2,
-    pair_budget=0,
-    subset=None,
-    tol=0.0,
-    deadline=None,
+    pool, y_centred, front, objective, config, *, subset=None, deadline=None
 ):
     """Beam search over subsets of pool terms; fills ``front`` and returns the beam.
 
@@ -385,8 +420,12 @@ def beam_select(
     ``beam_width`` best children by the penalised loss, and polishes them by
     swap moves (remove one term, add the best replacement). A normalised loss
     below ``loss_floor`` (round-off) counts as ``loss_floor``, so among exact
-    formulas the simplest ranks first.
+    formulas the simplest ranks first. ``objective`` is an :class:`Objective`,
+    ``config`` a :class:`BeamConfig`; ``subset`` restricts the search to some
+    rows of the pool.
     """
+    max_terms, max_complexity, parsimony, loss_floor, tol = objective
+    beam_width, per_size = config.beam_width, config.per_size
     Z = pool.Z if subset is None else pool.Z[subset]
     sizes = np.asarray(pool.sizes)
     if subset is not None:
@@ -442,9 +481,9 @@ def beam_select(
         if deadline is not None and time.perf_counter() > deadline:
             break
         candidates = {}
-        if _depth == 1 and pair_budget:
+        if _depth == 1 and config.pair_budget:
             for child, child_sse in pair_candidates(
-                Z, y_centred, sizes, max_complexity, budget=pair_budget
+                Z, y_centred, sizes, max_complexity, budget=config.pair_budget
             ):
                 candidates[child] = child_sse
         for state, sse in beam:
@@ -463,7 +502,10 @@ def beam_select(
         chosen = []
         for state, child_sse in ranked:
             c = complexity_of(sizes[list(state)])
-            if len(chosen) < beam_width or by_complexity.get(c, 0) < per_complexity:
+            if (
+                len(chosen) < beam_width
+                or by_complexity.get(c, 0) < config.per_complexity
+            ):
                 by_complexity[c] = by_complexity.get(c, 0) + 1
                 chosen.append((state, child_sse))
         beam = []
@@ -473,7 +515,7 @@ def beam_select(
         # Swap moves on the best few states.
         polished = []
         for state, sse in beam[: max(2, beam_width // 4)]:
-            for _ in range(swap_rounds):
+            for _ in range(config.swap_rounds):
                 improved = False
                 for pos in range(len(state)):
                     rest = state[:pos] + state[pos + 1 :]
@@ -521,13 +563,20 @@ class _SubsetFront:
         self.front.offer(complexity, loss, self.key(state))
 
 
-def fit_linear(G, y):
-    """Least-squares ``c0, c`` of ``y ~ c0 + G.T @ c`` (``G`` is (k, n_samples))."""
+def fit_linear(G, y, sqrt_w=None):
+    """Least-squares ``c0, c`` of ``y ~ c0 + G.T @ c`` (``G`` is (k, n_samples)).
+
+    With ``sqrt_w``, the square roots of the sample weights, the rows are
+    scaled by it (weighted least squares); the sum of squares returned is
+    the weighted one.
+    """
     A = (
         np.column_stack([np.ones(y.shape[0]), *G])
         if len(G)
         else np.ones((y.shape[0], 1))
     )
+    if sqrt_w is not None:
+        A, y = A * sqrt_w[:, None], y * sqrt_w
     coef, *_ = np.linalg.lstsq(A, y, rcond=None)
     resid = A @ coef - y
     return coef[0], coef[1:], float(resid @ resid)
@@ -542,7 +591,7 @@ def evaluate_terms(trees, X):
         return np.array([evaluate(t, X, cache) for t in trees])
 
 
-def optimize_constants(trees, X, y, method):
+def optimize_constants(trees, X, y, method, sqrt_w=None):
     """Tune every constant leaf of ``trees`` (variable projection).
 
     The linear coefficients are re-solved by least squares for each trial of
@@ -550,14 +599,17 @@ def optimize_constants(trees, X, y, method):
     is ``"least_squares"`` (Levenberg-Marquardt, or trust-region reflective
     when there are more constants than samples) or ``"lbfgs"``.
 
-    Returns ``(trees, sse)`` with the optimised constants, or the input trees
-    when nothing improved.
+    With ``sqrt_w`` (square roots of the sample weights) the residuals are
+    weighted. Returns ``(trees, sse)`` with the optimised constants, or the
+    input trees when nothing improved.
     """
     counts = [len(constants(t)) for t in trees]
     theta0 = np.array([c for t in trees for c in constants(t)], dtype=float)
     n = y.shape[0]
     if theta0.size == 0:
-        return trees, fit_linear(evaluate_terms(trees, X), y)[2]
+        return trees, fit_linear(evaluate_terms(trees, X), y, sqrt_w)[2]
+    ones = np.ones(n) if sqrt_w is None else sqrt_w
+    yw = y if sqrt_w is None else y * sqrt_w
 
     def rebuild(theta):
         out, k = [], 0
@@ -566,15 +618,15 @@ def optimize_constants(trees, X, y, method):
             k += c
         return out
 
-    penalty = np.sqrt(np.sum(y * y) + 1.0) * 1e3
+    penalty = np.sqrt(np.sum(yw * yw) + 1.0) * 1e3
 
     def residual(theta):
         G = evaluate_terms(rebuild(theta), X)
         if not np.isfinite(G).all() or (np.abs(G) > _MAX_ABS).any():
             return np.full(n, penalty)
-        A = np.column_stack([np.ones(n), *G])
-        coef, *_ = np.linalg.lstsq(A, y, rcond=None)
-        return A @ coef - y
+        A = np.column_stack([ones, *G] if sqrt_w is None else [ones, *(G * ones)])
+        coef, *_ = np.linalg.lstsq(A, yw, rcond=None)
+        return A @ coef - yw
 
     def half_sse(theta):
         r = residual(theta)  # one evaluation of the terms per call

@@ -13,7 +13,7 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from mathlearn.symbolic import _search
+from mathlearn.symbolic import _reduce, _search
 from mathlearn.symbolic._expr import (
     DEFAULT_OPERATORS,
     OPERATORS,
@@ -29,6 +29,7 @@ from mathlearn.utils._optional import import_matplotlib_pyplot
 from mathlearn.utils._sklearn_compat import (
     Interval,
     StrOptions,
+    _check_sample_weight,
     _fit_context,
     validate_data,
 )
@@ -40,6 +41,12 @@ _ACCURATE_FACTOR = 1.5
 _ACCURATE_NMSE = 1e-4
 #: Distinct subtrees enumerated at most when ``enumeration_size="auto"``.
 _AUTO_SUBTREES = 30_000
+#: Largest term size enumerated when ``enumeration_size="auto"`` (the subtree
+#: limit stops it earlier with more than one feature).
+_AUTO_MAX_SIZE = 7
+#: Share of ``max_time`` the exhaustive enumeration may take: the searches
+#: over its terms need the rest.
+_ENUMERATION_SHARE = 0.4
 #: Floats held by the pool of basis terms at most (terms x samples).
 _POOL_ENTRIES = 20_000_000
 #: Round-off of the data: a normalised loss up to (_ROUNDOFF * eps)**2 *
@@ -59,17 +66,22 @@ class _Target(NamedTuple):
 
     y: np.ndarray  # y / scale, float64: max |y| in [1, 2), or all zero
     scale: float  # a power of two, so that y / scale and back are exact
-    mean: float  # mean of the scaled y
-    sst: float  # sum of squares of the scaled y about its mean
+    mean: float  # (weighted) mean of the scaled y
+    sst: float  # (weighted) sum of squares of the scaled y about its mean
     loss_floor: float  # normalised loss treated as exact (round-off)
+    weights: np.ndarray | None  # the sample weights, None for unit weights
+    sqrt_w: np.ndarray | None  # their square roots (the rows' scale in least squares)
+    n: float  # number of samples, or sum of the weights: the n of the BIC
 
 
-def _scale_target(y, X_dtype):
+def _scale_target(y, X_dtype, weights=None):
     """The :class:`_Target` of ``y``; ``X_dtype`` sets the round-off with y's.
 
     The search squares the target (sums of squares, least squares), which
     overflows beyond about 1e154 and underflows below about 1e-154; on
     ``y / scale`` it sees the same numbers whatever the units of ``y``.
+    With ``weights`` the mean and the sum of squares are weighted, so that
+    integer weights give what repeated samples give.
     """
     y_dtype = y.dtype if y.dtype.kind == "f" else np.float64  # ints are exact
     eps = max(np.finfo(X_dtype).eps, np.finfo(y_dtype).eps)
@@ -77,15 +89,21 @@ def _scale_target(y, X_dtype):
     peak = float(np.max(np.abs(y)))
     scale = float(np.ldexp(1.0, np.frexp(peak)[1] - 1)) if peak > 0 else 1.0
     scaled = y / scale
-    mean = float(scaled.mean())
-    centred = scaled - mean
+    if weights is None:
+        sqrt_w, n = None, float(scaled.shape[0])
+        mean = float(scaled.mean())
+        centred = scaled - mean
+    else:
+        sqrt_w, n = np.sqrt(weights), float(weights.sum())
+        mean = float(weights @ scaled / n)
+        centred = (scaled - mean) * sqrt_w
     sst = float(centred @ centred)
-    var = sst / scaled.shape[0]
+    var = sst / n
     loss_floor = _search.LOSS_FLOOR
     if var > 0:
         roundoff = (_ROUNDOFF * eps) ** 2 * (1.0 + mean * mean / var)
         loss_floor = max(loss_floor, roundoff)
-    return _Target(scaled, scale, mean, sst, loss_floor)
+    return _Target(scaled, scale, mean, sst, loss_floor, weights, sqrt_w, n)
 
 
 def _feature_scales(X):
@@ -475,7 +493,7 @@ default="least_squares"
     # ---------------------------------------------------------------- fit
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Search for formulas ``y = f(X)`` and select one.
 
         Parameters
@@ -484,6 +502,12 @@ default="least_squares"
             Training data; column names of a DataFrame name the variables.
         y : array-like of shape (n_samples,)
             Target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the samples: every least-squares fit of
+            the search is weighted, and the selection rule counts
+            ``sum(sample_weight)`` samples, so integer weights give the
+            formula that repeating each sample that many times gives.
+            ``None`` weighs every sample 1.
 
         Returns
         -------
@@ -492,14 +516,18 @@ default="least_squares"
         """
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], y_numeric=True)
         y = check_finite_target(y)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            )
         operators = self._resolve_operators()
         feature_dims, _ = self._resolve_units(X.shape[1])
         # The search multiplies tall, narrow matrices many times: one BLAS
         # thread is faster than several (and does not fight n_jobs).
         with threadpool_limits(limits=1, user_api="blas"):
-            return self._fit(X, y, operators, feature_dims)
+            return self._fit(X, y, sample_weight, operators, feature_dims)
 
-    def _fit(self, X, y, operators, feature_dims):
+    def _fit(self, X, y, sample_weight, operators, feature_dims):
         rng = check_random_state(self.random_state)
         start = time.perf_counter()
         deadline = None if self.max_time is None else start + self.max_time
@@ -507,16 +535,18 @@ default="least_squares"
         # both exact (powers of two).
         x_scale = _feature_scales(X)
         Xf = np.asarray(X, dtype=np.float64) / x_scale
-        target = _scale_target(y, X.dtype)
+        target = _scale_target(y, X.dtype, sample_weight)
         yf, sst = target.y, target.sst
+        # The centred target as least squares sees it (rows times sqrt(w)).
         yc = yf - target.mean
-        n_samples = Xf.shape[0]
+        if target.sqrt_w is not None:
+            yc = yc * target.sqrt_w
         # Round-off is as exact as it gets: the search stops there at the latest.
         tol = max(self.tol, target.loss_floor)
 
-        pool = _search.TermPool(n_samples, _POOL_ENTRIES)
+        pool = _search.TermPool(Xf.shape[0], _POOL_ENTRIES, target.weights)
         if self.enumeration_size == "auto":
-            max_size, max_subtrees = 7, _AUTO_SUBTREES
+            max_size, max_subtrees = _AUTO_MAX_SIZE, _AUTO_SUBTREES
         else:
             max_size, max_subtrees = self.enumeration_size, np.inf
         max_size = min(max_size, max(self.max_complexity - 2, 1))
@@ -526,44 +556,54 @@ default="least_squares"
             max_size,
             pool,
             feature_dims=feature_dims,
-            deadline=deadline,
+            deadline=(
+                None if deadline is None else start + _ENUMERATION_SHARE * self.max_time
+            ),
             max_subtrees=max_subtrees,
         )
         small = [t for s in (1, 2, 3) for t, _, _ in levels.get(s, [])]
+        # Products of powers of the features, from a fit of log|y|.
+        factors = _reduce.power_factors(Xf, yf, target.weights)
+        if feature_dims is not None:
+            factors = [t for t in factors if is_consistent(t, feature_dims)]
+        if factors:
+            pool.add(factors, _search.evaluate_terms(factors, Xf))
         front = _search.Front()
-        search = dict(
-            max_terms=self.max_terms,
-            max_complexity=self.max_complexity,
-            parsimony=self.parsimony,
-            loss_floor=target.loss_floor,
-            front=front,
-            tol=tol,
-            beam_width=16,
-            per_size=3,
-            per_complexity=3,
-            pair_budget=2e9,
+        objective = _search.Objective(
+            self.max_terms, self.max_complexity, self.parsimony, target.loss_floor, tol
         )
         # max |yf| is 0 or in [1, 2): a spread below 1e-12 of it is round-off.
-        if sst <= (1e-12 * np.max(np.abs(yf))) ** 2 * n_samples or len(pool) == 0:
+        if sst <= (1e-12 * np.max(np.abs(yf))) ** 2 * target.n or len(pool) == 0:
             front.offer(1, 0.0, ())  # a constant target: the intercept is exact
             beam = [((), sst)]
         else:
-            beam = self._search_all(pool, yc, deadline, search)
+            beam = self._search_all(pool, yc, front, objective, deadline)
+        if len(pool) and not self._done(front, deadline, tol):
+            reduced = _reduce.reduced_terms(
+                pool, Xf, yf, target.weights, factors, objective, deadline
+            )
+            if feature_dims is not None:
+                reduced = [t for t in reduced if is_consistent(t, feature_dims)]
+            if reduced and pool.add(reduced, _search.evaluate_terms(reduced, Xf)):
+                beam = _search.beam_select(
+                    pool, yc, front, objective, _search.QUICK, deadline=deadline
+                )
         if self.verbose:
             print(f"{'gen':>4} {'best nmse':>11} {'front':>6} {'terms':>8} {'time':>7}")
             self._report(0, front, pool, start)
 
-        quick = {
-            **search,
-            "beam_width": 8,
-            "per_size": 2,
-            "per_complexity": 1,
-            "pair_budget": 0,
-        }
         optimised = set()
-        tune = dict(X=Xf, y=yf, feature_dims=feature_dims, optimised=optimised)
+        tune = dict(
+            X=Xf,
+            y=yf,
+            sqrt_w=target.sqrt_w,
+            feature_dims=feature_dims,
+            optimised=optimised,
+        )
         if len(pool) and self._tune_constants(front, beam, pool, **tune):
-            beam = _search.beam_select(pool, yc, deadline=deadline, **search)
+            beam = _search.beam_select(
+                pool, yc, front, objective, _search.WIDE, deadline=deadline
+            )
         n_iter = 0
         bred = set(pool.trees)
         for generation in range(1, self.generations + 1):
@@ -586,14 +626,18 @@ default="least_squares"
                     children.append(child)
             if children:
                 pool.add(children, _search.evaluate_terms(children, Xf))
-            beam = _search.beam_select(pool, yc, deadline=deadline, **quick)
+            beam = _search.beam_select(
+                pool, yc, front, objective, _search.QUICK, deadline=deadline
+            )
             if self._tune_constants(front, beam, pool, **tune):
-                beam = _search.beam_select(pool, yc, deadline=deadline, **quick)
+                beam = _search.beam_select(
+                    pool, yc, front, objective, _search.QUICK, deadline=deadline
+                )
             if self.verbose:
                 self._report(generation, front, pool, start)
         if n_iter and not self._done(front, deadline, tol):
             # A last, wide search over every term found.
-            self._search_all(pool, yc, deadline, search)
+            self._search_all(pool, yc, front, objective, deadline)
 
         formulas = self._front_formulas(front, pool, Xf, target, x_scale)
         table, selected = self._front_table(formulas, target)
@@ -621,7 +665,7 @@ default="least_squares"
         self._set_selected(selected)
         return self
 
-    def _search_all(self, pool, yc, deadline, search):
+    def _search_all(self, pool, yc, front, objective, deadline):
         """Wide beam search over the pool, then over its algebraic terms.
 
         Smooth transcendental terms (exp, sin, cos) approximate polynomials so
@@ -630,11 +674,13 @@ default="least_squares"
         without exp, log, sin, cos and tanh, gives those a fair chance. Both
         feed the same front.
         """
-        beam = _search.beam_select(pool, yc, deadline=deadline, **search)
+        wide = _search.WIDE
+        beam = _search.beam_select(pool, yc, front, objective, wide, deadline=deadline)
         algebraic = [i for i, t in enumerate(pool.trees) if _search.is_algebraic(t)]
         if 0 < len(algebraic) < len(pool):
+            subset = np.array(algebraic)
             _search.beam_select(
-                pool, yc, deadline=deadline, subset=np.array(algebraic), **search
+                pool, yc, front, objective, wide, subset=subset, deadline=deadline
             )
         return beam
 
@@ -665,7 +711,9 @@ default="least_squares"
                 break
         return out
 
-    def _tune_constants(self, front, beam, pool, *, X, y, feature_dims, optimised):
+    def _tune_constants(
+        self, front, beam, pool, *, X, y, sqrt_w, feature_dims, optimised
+    ):
         """Tune the constants of promising formulas; add the tuned terms to the pool."""
         if self.constant_optimizer is None:
             return 0
@@ -673,7 +721,9 @@ default="least_squares"
         if not jobs:
             return 0
         results = Parallel(n_jobs=self.n_jobs)(
-            delayed(_search.optimize_constants)(trees, X, y, self.constant_optimizer)
+            delayed(_search.optimize_constants)(
+                trees, X, y, self.constant_optimizer, sqrt_w
+            )
             for trees in jobs
         )
         tuned = [t for trees, _ in results for t in trees]
@@ -725,11 +775,13 @@ default="least_squares"
         for _, _, state in front.pareto():
             trees = [pool.trees[i] for i in state]
             G = _search.evaluate_terms(trees, X)
-            c0, coef, sse = _search.fit_linear(G, y)
+            c0, coef, sse = _search.fit_linear(G, y, target.sqrt_w)
             # Rounding may cost 0.1% of the squared error, or round-off.
             budget = sse * 1.001 + target.loss_floor * target.sst
             strict = sse * (1 + 1e-9) + target.loss_floor * target.sst
-            trees, G, c0, coef = self._round_constants(trees, G, X, y, budget)
+            trees, G, c0, coef = self._round_constants(
+                trees, G, X, y, target.sqrt_w, budget
+            )
             terms = [_user_term(tree, user_symbols, x_scale) for tree in trees]
             factors = [float(factor) for factor, _ in terms]  # inf or 0 if beyond
             params, sse = self._round_coefficients(
@@ -739,6 +791,7 @@ default="least_squares"
                 target.scale * np.array([1.0, *factors]),
                 budget,
                 strict,
+                target.sqrt_w,
             )
             c0, coef = float(params[0]), params[1:]
             keep = coef != 0
@@ -757,7 +810,7 @@ default="least_squares"
                     "trees": trees,
                     "intercept": c0,
                     "coef": coef,
-                    "loss": sse / max(y.shape[0], 1),
+                    "loss": sse / target.n,
                     "complexity": complexity,
                     "sympy": expr,
                 }
@@ -781,13 +834,13 @@ default="least_squares"
         ]
 
     @staticmethod
-    def _round_constants(trees, G, X, y, budget):
+    def _round_constants(trees, G, X, y, sqrt_w, budget):
         """Round the constants inside the terms to the fewest significant digits
         that keep the squared error within ``budget``.
 
         Returns the trees, their values ``G`` and the linear fit ``c0, coef``.
         """
-        fitted = _search.fit_linear(G, y)
+        fitted = _search.fit_linear(G, y, sqrt_w)
         trees = list(trees)
         for k, tree in enumerate(trees):
             values = constants(tree)
@@ -805,7 +858,7 @@ default="least_squares"
                     G_trial = _search.evaluate_terms(candidate, X)
                     if not np.isfinite(G_trial).all():
                         continue
-                    fitted_trial = _search.fit_linear(G_trial, y)
+                    fitted_trial = _search.fit_linear(G_trial, y, sqrt_w)
                     if fitted_trial[2] <= budget:
                         trees, values, G = candidate, trial, G_trial
                         tree = trees[k]
@@ -814,7 +867,7 @@ default="least_squares"
         return trees, G, fitted[0], fitted[1]
 
     @staticmethod
-    def _round_coefficients(params, G, y, to_user, budget, strict):
+    def _round_coefficients(params, G, y, to_user, budget, strict, sqrt_w):
         """Round ``c0, c1, ...`` to the fewest significant digits that keep the
         squared error within ``budget`` (a ratio of small integers: ``strict``).
 
@@ -825,6 +878,8 @@ default="least_squares"
 
         def sse_of(p):
             r = p[0] + p[1:] @ G - y if len(G) else p[0] - y
+            if sqrt_w is not None:
+                r = r * sqrt_w
             return float(r @ r)
 
         with np.errstate(over="ignore", under="ignore"):
@@ -861,8 +916,8 @@ default="least_squares"
         import sympy
 
         scale = target.scale
-        n_samples = target.y.shape[0]
-        var = target.sst / max(n_samples, 1)
+        n_samples = target.n  # the sum of the weights
+        var = target.sst / n_samples
         loss = np.array([formula["loss"] for formula in formulas])  # scaled y
         nmse = loss / max(var, 1e-300)
         complexity = np.array([formula["complexity"] for formula in formulas])
@@ -880,7 +935,7 @@ default="least_squares"
             "sympy": [sympy.srepr(e) for e in exprs],
         }
         floored = np.maximum(nmse, target.loss_floor)
-        bic = n_samples * np.log(floored) + np.log(max(n_samples, 2)) * complexity
+        bic = n_samples * np.log(floored) + np.log(max(n_samples, 2.0)) * complexity
         best = int(np.argmin(bic))
         if nmse[best] <= target.loss_floor:
             selected = best  # an exact formula
