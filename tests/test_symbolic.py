@@ -609,3 +609,69 @@ def test_bad_sample_weight(weights, match):
     X = np.linspace(0, 1, 10)[:, None]
     with pytest.raises(ValueError, match=match):
         SymbolicRegressor(generations=0).fit(X, X[:, 0], sample_weight=weights)
+
+
+# ------------------------------------------- searches on transformed targets
+# Each formula below is larger than the enumerated terms (enumeration_size)
+# and no generation runs, so only the transformed searches can find it.
+
+
+def _positive_data(n_features, low=1.0, high=5.0, n_samples=300, seed=0):
+    rng = np.random.RandomState(seed)
+    return rng.uniform(low, high, size=(n_samples, n_features))
+
+
+def _symbols(n):
+    return sympy.symbols(" ".join(f"x{j}" for j in range(n)), real=True)
+
+
+def test_power_law_recovers_a_product_of_powers():
+    X = _positive_data(4)
+    y = 2.5 * X[:, 0] * X[:, 1] / (X[:, 2] * X[:, 3] ** 2)
+    reg = SymbolicRegressor(enumeration_size=2, generations=0).fit(X, y)
+    x0, x1, x2, x3 = _symbols(4)
+    assert _exact(reg.sympy(), sympy.Rational(5, 2) * x0 * x1 / (x2 * x3**2))
+
+
+def test_squared_target_recovers_a_distance():
+    X = _positive_data(4)
+    y = np.sqrt((X[:, 1] - X[:, 0]) ** 2 + (X[:, 3] - X[:, 2]) ** 2)
+    reg = SymbolicRegressor(enumeration_size=4, generations=0).fit(X, y)
+    x0, x1, x2, x3 = _symbols(4)
+    assert _exact(reg.sympy(), sympy.sqrt((x1 - x0) ** 2 + (x3 - x2) ** 2))
+
+
+def test_inverse_square_target_recovers_a_lorentz_factor():
+    rng = np.random.RandomState(0)
+    X = np.column_stack(
+        [rng.uniform(1, 5, 300), rng.uniform(1, 2, 300), rng.uniform(3, 10, 300)]
+    )
+    y = X[:, 0] / np.sqrt(1 - X[:, 1] ** 2 / X[:, 2] ** 2)
+    reg = SymbolicRegressor(enumeration_size=4, generations=0).fit(X, y)
+    x0, x1, x2 = _symbols(3)
+    assert _exact(reg.sympy(), x0 / sympy.sqrt(1 - x1**2 / x2**2))
+
+
+def test_inverse_target_recovers_a_lens_formula():
+    X = _positive_data(3)
+    y = 1 / (1 / X[:, 0] + X[:, 1] / X[:, 2])
+    reg = SymbolicRegressor(enumeration_size=3, generations=0).fit(X, y)
+    x0, x1, x2 = _symbols(3)
+    assert _exact(reg.sympy(), 1 / (1 / x0 + x1 / x2))
+
+
+def test_power_tree_and_linear_tree_evaluate_as_written():
+    from mathlearn.symbolic._expr import evaluate
+    from mathlearn.symbolic._reduce import linear_tree, power_tree
+
+    X = _positive_data(3)
+    with np.errstate(all="ignore"):
+        power = evaluate(power_tree([1.0, -2.0, 0.5]), X)
+        linear = evaluate(
+            linear_tree(
+                0.25, np.array([1.0, -1.0, 3.0]), [("x", 0), ("x", 1), ("x", 2)]
+            ),
+            X,
+        )
+    np.testing.assert_allclose(power, X[:, 0] * np.sqrt(X[:, 2]) / X[:, 1] ** 2)
+    np.testing.assert_allclose(linear, 0.25 + X[:, 0] - X[:, 1] + 3 * X[:, 2])
