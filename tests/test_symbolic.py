@@ -395,7 +395,7 @@ def test_units_change_a_meaningless_answer():
     bound = SymbolicRegressor(generations=0, units=units, random_state=0).fit(X, y)
 
     def consistent(reg):
-        trees = reg._formulas[reg._selected]["trees"]
+        trees = reg._formulas[reg._selected][0]  # Formula.trees
         return all(is_consistent(tree, dims) for tree in trees)
 
     assert not consistent(free), free.expression_
@@ -403,7 +403,7 @@ def test_units_change_a_meaningless_answer():
     assert bound.expression_ != free.expression_
     # Every formula of the constrained front passes the checker.
     for formula in bound._formulas:
-        for tree in formula["trees"]:
+        for tree in formula[0]:  # Formula.trees
             dimension_of(tree, dims)
     assert sympy.exp(-X0 / X1) in bound.sympy().atoms(sympy.exp), bound.sympy()
     assert sympy.exp(-X0) in free.sympy().atoms(sympy.exp), free.sympy()

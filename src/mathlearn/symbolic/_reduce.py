@@ -96,8 +96,10 @@ def power_factors(X, y, weights=None):
     """Candidate factors ``P`` from a power-law fit of ``log |y|``.
 
     Returns a list of distinct trees (possibly empty): the product of the
-    rounded powers of every positive feature, and of those whose fitted
-    exponent is within :data:`_EXPONENT_TOL` of a multiple of 1/2.
+    rounded powers of every positive feature, then of fewer and fewer of
+    them, dropping first the feature whose fitted exponent is farthest from
+    a multiple of 1/2 (a feature that does not enter as a power), down to
+    those within :data:`_EXPONENT_TOL` of one.
     """
     positive = np.flatnonzero((X > 0).all(axis=0))
     if positive.size == 0 or not (np.all(y > 0) or np.all(y < 0)):
@@ -110,14 +112,18 @@ def power_factors(X, y, weights=None):
     fitted, *_ = np.linalg.lstsq(A, b, rcond=None)
     exponents = fitted[1:]
     rounded = np.round(2 * exponents) / 2
-    close = np.abs(exponents - rounded) <= _EXPONENT_TOL
+    distance = np.abs(exponents - rounded)
+    keep = np.ones(positive.size, dtype=bool)
     trees = []
-    for keep in (np.ones_like(close), close):
+    for worst in np.argsort(-distance, kind="stable"):
         full = np.zeros(X.shape[1])
         full[positive] = np.where(keep, rounded, 0.0)
         tree = power_tree(full)
         if tree is not None and tree not in trees:
             trees.append(tree)
+        if distance[worst] <= _EXPONENT_TOL:
+            break
+        keep[worst] = False
     return trees
 
 

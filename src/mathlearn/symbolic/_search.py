@@ -129,7 +129,7 @@ class TermPool:
         index = np.flatnonzero(ok)
         if index.size == 0:
             return 0
-        keys = _keys(Z[index], 26)
+        keys = _keys(Z[index], _AFFINE_BITS)
         for i, key in zip(index, keys, strict=True):
             if key in self._affine_keys or self.full():
                 continue
@@ -157,6 +157,127 @@ def _dim_or_false(node, child_dims):
         return False
 
 
+#: Fingerprints of value vectors in the enumeration keep this many mantissa
+#: bits: two subtrees with the same rounded values are one function (about 12
+#: significant digits, well above the round-off of a few operations).
+_VALUE_BITS = 40
+#: Fingerprints of normalised terms in the pool keep this many bits (about 8
+#: digits): terms equal up to ``a g + b`` to that precision are one basis term,
+#: a coarser test than _VALUE_BITS because the normalisation itself rounds.
+_AFFINE_BITS = 26
+#: Constant subtrees (no feature) are kept up to this size: 1, 2, 1/2, ...
+_MAX_CONSTANT_SIZE = 3
+
+
+class Subtree(NamedTuple):
+    """A distinct function found by the enumeration."""
+
+    tree: tuple
+    values: np.ndarray  # on the training data
+    dim: object  # its dimension (a dict), None without units
+
+
+def _distinct(trees, V, dims, seen, keep_constant):
+    """The rows of ``V`` that are usable and not in ``seen`` (which gets them).
+
+    Usable: finite, below :data:`_MAX_ABS`, not constant (unless
+    ``keep_constant``) and dimensionally consistent (``dims[i]`` not False).
+    """
+    with np.errstate(all="ignore"):
+        finite = np.isfinite(V).all(axis=1) & (np.abs(V) < _MAX_ABS).all(axis=1)
+        spread = np.ptp(np.where(finite[:, None], V, 0.0), axis=1)
+        constant = spread <= 1e-12 * np.maximum(np.abs(V).max(axis=1), 1.0)
+    index = np.flatnonzero(finite & (~constant | keep_constant))
+    out = []
+    if index.size == 0:
+        return out
+    for i, key in zip(index, _keys(V[index], _VALUE_BITS), strict=True):
+        if key in seen or dims[i] is False:
+            continue
+        seen.add(key)
+        out.append(Subtree(trees[i], V[i], dims[i]))
+    return out
+
+
+class _Levels:
+    """The distinct subtrees of each size, with their values stacked once."""
+
+    def __init__(self, first, units):
+        self.by_size = {1: first}
+        self.units = units
+        self._stacked = {}
+
+    def __getitem__(self, size):
+        return self.by_size.get(size, [])
+
+    def values(self, size):
+        if size not in self._stacked:
+            self._stacked[size] = np.array([e.values for e in self.by_size[size]])
+        return self._stacked[size]
+
+    def dims(self, trees, child_dims):
+        if not self.units:
+            return [None] * len(trees)
+        return [
+            _dim_or_false(tree, dims)
+            for tree, dims in zip(trees, child_dims, strict=True)
+        ]
+
+
+def _unary_level(op, s, levels, seen):
+    """Distinct subtrees ``op(t)`` of size ``s``."""
+    children = levels[s - 1]
+    if not children:
+        return []
+    with np.errstate(all="ignore"):
+        V = op.func(levels.values(s - 1))
+    trees = [(op.name, e.tree) for e in children]
+    dims = levels.dims(trees, [[e.dim] for e in children])
+    return _distinct(trees, V, dims, seen, s <= _MAX_CONSTANT_SIZE)
+
+
+def _binary_level(op, s, levels, seen, budget, deadline):
+    """Distinct subtrees ``op(a, b)`` of size ``s``.
+
+    Stops after the left size whose subtrees exceed ``budget``, or when the
+    ``deadline`` passes.
+    """
+    found = []
+    for a in range(1, s - 1):
+        b = s - 1 - a
+        left, right = levels[a], levels[b]
+        if (op.commutative and a > b) or not left or not right:
+            continue
+        VR = levels.values(b)
+        for i, entry in enumerate(left):
+            start = i if (op.commutative and a == b) else 0
+            rights = right[start:]
+            if not rights or past(deadline):
+                continue
+            with np.errstate(all="ignore"):
+                V = op.func(entry.values[None, :], VR[start:])
+            trees = [(op.name, entry.tree, e.tree) for e in rights]
+            dims = levels.dims(trees, [[entry.dim, e.dim] for e in rights])
+            found += _distinct(trees, V, dims, seen, s <= _MAX_CONSTANT_SIZE)
+        if len(found) > budget or past(deadline):
+            break
+    return found
+
+
+def _add_level(pool, level):
+    """Add a level's feature terms to the pool, fewest constants first.
+
+    Within an affine class the pool keeps the first tree: this prefers
+    ``exp(-x^2)`` to ``exp(1 - x^2)``.
+    """
+    terms = sorted(
+        (e for e in level if not is_constant(e.tree)),
+        key=lambda e: len(constants(e.tree)),
+    )
+    if terms:
+        pool.add([e.tree for e in terms], np.array([e.values for e in terms]))
+
+
 def enumerate_terms(
     X,
     operators,
@@ -173,118 +294,50 @@ def enumerate_terms(
     sizes (one tree per distinct value vector on ``X``), so the work grows
     with the number of distinct functions, not of trees. Constant subtrees
     are kept only up to 3 nodes (1, 2, 1/2, ...). With ``feature_dims``,
-    dimensionally inconsistent subtrees are dropped as they are built.
+    dimensionally inconsistent subtrees are dropped as they are built. A
+    size is not started when it would take the subtrees beyond
+    ``max_subtrees`` (each size being about as many times larger as the
+    previous one), and the enumeration stops within a size at the
+    ``deadline``.
 
-    Returns the levels ``{size: [(tree, values, dim), ...]}``, used later for
-    the small random subtrees of mutation.
+    Returns the levels ``{size: [Subtree, ...]}``, used later for the small
+    random subtrees of mutation.
     """
-    n_features = X.shape[1]
-    seen = set()
-    levels = {}
     units = feature_dims is not None
-    first = []
-    for j in range(n_features):
-        first.append(
-            (("x", j), X[:, j].astype(np.float64), feature_dims[j] if units else None)
+    first = [
+        Subtree(
+            ("x", j), X[:, j].astype(np.float64), feature_dims[j] if units else None
         )
-    first.append((("c", 1.0), np.ones(X.shape[0]), {} if units else None))
-    levels[1] = []
-    for tree, values, dim in first:
-        key = _keys(values[None, :], 40)[0]
-        if key in seen:
-            continue
-        seen.add(key)
-        levels[1].append((tree, values, dim))
-    pool.add(
-        [t for t, _, _ in levels[1] if not is_constant(t)],
-        np.array([v for t, v, _ in levels[1] if not is_constant(t)]),
-    )
+        for j in range(X.shape[1])
+    ]
+    first.append(Subtree(("c", 1.0), np.ones(X.shape[0]), {} if units else None))
+    seen = set()
+    first = [
+        e for e in first if _distinct([e.tree], e.values[None, :], [e.dim], seen, True)
+    ]
+    levels = _Levels(first, units)
+    _add_level(pool, first)
     unary = [OPERATORS[name] for name in operators if OPERATORS[name].arity == 1]
     binary = [OPERATORS[name] for name in operators if OPERATORS[name].arity == 2]
-    total = len(levels[1])
-    stacked = {}  # size -> values of that (finished) level, one row per subtree
-
-    def level_values(k):
-        if k not in stacked:
-            stacked[k] = np.array([v for _, v, _ in levels[k]])
-        return stacked[k]
-
+    total = len(first)
     for s in range(2, max_size + 1):
-        if deadline is not None and time.perf_counter() > deadline:
+        previous, before = levels[s - 1], levels[s - 2]
+        growth = len(previous) / len(before) if s > 2 and before else 0.0
+        if past(deadline) or (growth and total + len(previous) * growth > max_subtrees):
             break
-        if s > 2 and levels[s - 2]:
-            # Each level is about as many times larger as the previous one.
-            growth = len(levels[s - 1]) / len(levels[s - 2])
-            if total + len(levels[s - 1]) * growth > max_subtrees:
-                break
         new = []
-
-        def consider(trees, V, dims, new=new, s=s):
-            with np.errstate(all="ignore"):
-                finite = np.isfinite(V).all(axis=1) & (np.abs(V) < _MAX_ABS).all(axis=1)
-                spread = np.ptp(np.where(finite[:, None], V, 0.0), axis=1)
-                constant = spread <= 1e-12 * np.maximum(np.abs(V).max(axis=1), 1.0)
-            keep = finite & (~constant | (s <= 3))
-            index = np.flatnonzero(keep)
-            if index.size == 0:
-                return
-            keys = _keys(V[index], 40)
-            for i, key in zip(index, keys, strict=True):
-                if key in seen or dims[i] is False:
-                    continue
-                seen.add(key)
-                new.append((trees[i], V[i], dims[i]))
-
-        with np.errstate(all="ignore"):
-            for op in unary:
-                children = levels[s - 1]
-                if not children:
-                    continue
-                V = op.func(level_values(s - 1))
-                trees = [(op.name, t) for t, _, _ in children]
-                dims = [
-                    _dim_or_false(tree, [d]) if units else None
-                    for tree, (_, _, d) in zip(trees, children, strict=True)
-                ]
-                consider(trees, V, dims)
-            for op in binary:
-                for a in range(1, s - 1):
-                    b = s - 1 - a
-                    if op.commutative and a > b:
-                        continue
-                    left, right = levels.get(a, []), levels.get(b, [])
-                    if not left or not right:
-                        continue
-                    VR = level_values(b)
-                    for i, (ta, va, da) in enumerate(left):
-                        start = i if (op.commutative and a == b) else 0
-                        rights = right[start:]
-                        if not rights:
-                            continue
-                        V = op.func(va[None, :], VR[start:])
-                        trees = [(op.name, ta, tb) for tb, _, _ in rights]
-                        dims = [
-                            _dim_or_false(tree, [da, db]) if units else None
-                            for tree, (_, _, db) in zip(trees, rights, strict=True)
-                        ]
-                        consider(trees, V, dims)
-                    if len(new) + total > max_subtrees:
-                        break
-        levels[s] = new
-        total += len(new)
-        # Within an affine class the pool keeps the first tree: prefer the one
-        # with the fewest constants (exp(-x^2) rather than exp(1 - x^2)).
-        feature_terms = sorted(
-            ((t, v) for t, v, _ in new if not is_constant(t)),
-            key=lambda tv: len(constants(tv[0])),
-        )
-        if feature_terms:
-            pool.add(
-                [t for t, _ in feature_terms], np.array([v for _, v in feature_terms])
+        for op in unary:
+            new += _unary_level(op, s, levels, seen)
+        for op in binary:
+            new += _binary_level(
+                op, s, levels, seen, max_subtrees - total - len(new), deadline
             )
+        levels.by_size[s] = new
+        total += len(new)
+        _add_level(pool, new)
         if total > max_subtrees or pool.full():
             break
-    return levels
+    return levels.by_size
 
 
 def complexity_of(sizes):
@@ -478,8 +531,8 @@ def beam_select(
         )
 
     for _depth in range(max_terms):
-        if deadline is not None and time.perf_counter() > deadline:
-            break
+        if _depth and past(deadline):
+            break  # the single terms are always tried: one matrix product
         candidates = {}
         if _depth == 1 and config.pair_budget:
             for child, child_sse in pair_candidates(

@@ -47,6 +47,9 @@ _AUTO_MAX_SIZE = 7
 #: Share of ``max_time`` the exhaustive enumeration may take: the searches
 #: over its terms need the rest.
 _ENUMERATION_SHARE = 0.4
+#: The searches on transformed targets stop at this share of ``max_time``,
+#: leaving the rest to the wide search over all terms.
+_REDUCED_SHARE = 0.7
 #: Floats held by the pool of basis terms at most (terms x samples).
 _POOL_ENTRIES = 20_000_000
 #: Round-off of the data: a normalised loss up to (_ROUNDOFF * eps)**2 *
@@ -59,6 +62,21 @@ _ROUNDOFF = 4
 #: the enumeration builds (up to the sixth) stay within the values the search
 #: accepts (below _search._MAX_ABS = 1e12, and varying by more than 1e-12).
 _FEATURE_WINDOW = 6
+
+
+class Formula(NamedTuple):
+    """One formula of the front: ``intercept + coef @ [g(X) for g in trees]``.
+
+    In the search's units (features divided by ``x_scale``, target by its
+    scale); ``expr`` is the sympy expression in the user's units.
+    """
+
+    trees: list  # the basis terms (expression trees)
+    intercept: float
+    coef: np.ndarray  # one per tree
+    loss: float  # (weighted) mean squared error on the scaled target
+    complexity: int
+    expr: object  # sympy.Expr, or None once fitted (rebuilt from _front)
 
 
 class _Target(NamedTuple):
@@ -197,9 +215,12 @@ class SymbolicRegressor(DocLinkMixin, RegressorMixin, BaseEstimator):
         Generations of genetic programming after the exhaustive enumeration;
         ``0`` keeps the enumerated terms only.
     max_time : float, default=None
-        Wall-clock budget of ``fit`` in seconds, checked between the phases of
-        the search (it can overrun by the time of one phase). ``None`` means
-        no limit. A budget makes the result depend on the machine's speed.
+        Wall-clock budget of ``fit`` in seconds: the enumeration stops at 40%
+        of it, the searches on transformed targets at 70%, and every later
+        step is checked against the whole budget (the single-term step of
+        each search and the final rounding of the front always run).
+        ``None`` means no limit. A budget makes the result depend on the
+        machine's speed.
     parsimony : float, default=0.01
         Price of one unit of complexity in the search: candidates are ranked
         by ``log(nmse) + parsimony * complexity`` where ``nmse`` is the mean
@@ -252,8 +273,9 @@ default="least_squares"
     ----------
     pareto_front_ : pandas.DataFrame
         One row per formula on the front, by increasing complexity, with
-        columns ``complexity``, ``loss`` (mean squared error on the training
-        data, in the units of ``y`` squared: ``inf`` if beyond float64),
+        columns ``complexity``, ``loss`` (mean squared error on the
+        training data, weighted by ``sample_weight`` when given, in the
+        units of ``y`` squared: ``inf`` if beyond float64),
         ``score`` (drop of ``log(loss)`` per unit of complexity from
         the previous row), ``expression`` (string) and ``sympy`` (the sympy
         expression), plus ``selected`` marking the formula used by
@@ -268,7 +290,8 @@ default="least_squares"
     complexity_ : int
         Complexity of the selected formula.
     loss_ : float
-        Mean squared error of the selected formula on the training data.
+        Mean squared error of the selected formula on the training data
+        (weighted by ``sample_weight`` when given).
     feature_units_ : list of dict or None
         Parsed units of the features (base unit to exponent), ``None``
         without ``units``.
@@ -303,7 +326,12 @@ default="least_squares"
     breeds ``population_size`` new terms from the terms of the best formulas
     (subtree crossover, wrapping in an operator, grafting a small tree, point
     mutation, hoisting, scaling a feature by a constant); the new distinct
-    terms join the pool and the beam search runs again. (4) The constants
+    terms join the pool and the beam search runs again. Before (3), power
+    laws ``P`` fitted to ``log |y|`` (exponents rounded to halves) join the
+    pool, and the beam search runs on ``F(y / P)`` for ``F`` the identity,
+    square, inverse, inverse square and logarithm; each formula it finds
+    becomes one term ``P * F^-1(c0 + sum c_i g_i)`` (a root of a sum of
+    squares, a Lorentz factor; Udrescu & Tegmark, 2020). (4) The constants
     inside the terms of the best formulas are tuned by ``scipy.optimize``,
     including a constant scale on each feature under a transcendental
     operator (``sin(x)`` can become ``sin(1.3 x)``); tuned terms join the
@@ -375,6 +403,9 @@ default="least_squares"
     Semantically-based crossover in genetic programming: application to
     real-valued symbolic regression. Genetic Programming and Evolvable
     Machines 12, 91-119 (the Nguyen problems).
+
+    S.-M. Udrescu and M. Tegmark (2020). AI Feynman: a physics-inspired
+    method for symbolic regression. Science Advances 6, eaay2631.
 
     M. Cranmer (2023). Interpretable machine learning for science with PySR
     and SymbolicRegression.jl. arXiv:2305.01582 (the Pareto-front score).
@@ -561,13 +592,7 @@ default="least_squares"
             ),
             max_subtrees=max_subtrees,
         )
-        small = [t for s in (1, 2, 3) for t, _, _ in levels.get(s, [])]
-        # Products of powers of the features, from a fit of log|y|.
-        factors = _reduce.power_factors(Xf, yf, target.weights)
-        if feature_dims is not None:
-            factors = [t for t in factors if is_consistent(t, feature_dims)]
-        if factors:
-            pool.add(factors, _search.evaluate_terms(factors, Xf))
+        small = [e.tree for s in (1, 2, 3) for e in levels.get(s, [])]
         front = _search.Front()
         objective = _search.Objective(
             self.max_terms, self.max_complexity, self.parsimony, target.loss_floor, tol
@@ -577,17 +602,15 @@ default="least_squares"
             front.offer(1, 0.0, ())  # a constant target: the intercept is exact
             beam = [((), sst)]
         else:
-            beam = self._search_all(pool, yc, front, objective, deadline)
-        if len(pool) and not self._done(front, deadline, tol):
-            reduced = _reduce.reduced_terms(
-                pool, Xf, yf, target.weights, factors, objective, deadline
+            self._add_reduced_terms(
+                pool,
+                Xf,
+                target,
+                objective,
+                feature_dims,
+                None if deadline is None else start + _REDUCED_SHARE * self.max_time,
             )
-            if feature_dims is not None:
-                reduced = [t for t in reduced if is_consistent(t, feature_dims)]
-            if reduced and pool.add(reduced, _search.evaluate_terms(reduced, Xf)):
-                beam = _search.beam_select(
-                    pool, yc, front, objective, _search.QUICK, deadline=deadline
-                )
+            beam = self._search_all(pool, yc, front, objective, deadline)
         if self.verbose:
             print(f"{'gen':>4} {'best nmse':>11} {'front':>6} {'terms':>8} {'time':>7}")
             self._report(0, front, pool, start)
@@ -650,10 +673,7 @@ default="least_squares"
         # Fitted state is plain Python and NumPy (no DataFrame, no sympy
         # object), so that skops can save it without trusting pandas' or
         # sympy's internals; pareto_front_ and sympy_expr_ are rebuilt from it.
-        self._formulas = [
-            {key: value for key, value in formula.items() if key != "sympy"}
-            for formula in formulas
-        ]
+        self._formulas = [tuple(formula._replace(expr=None)) for formula in formulas]
         self._front = table
         self.n_iter_ = n_iter
         self.n_terms_searched_ = len(pool)
@@ -664,6 +684,22 @@ default="least_squares"
         self._bounds = (low, high)
         self._set_selected(selected)
         return self
+
+    @staticmethod
+    def _add_reduced_terms(pool, X, target, objective, feature_dims, deadline):
+        """Add power laws and the terms of searches on transformed targets."""
+        factors = _reduce.power_factors(X, target.y, target.weights)
+        if feature_dims is not None:
+            factors = [t for t in factors if is_consistent(t, feature_dims)]
+        if factors:
+            pool.add(factors, _search.evaluate_terms(factors, X))
+        reduced = _reduce.reduced_terms(
+            pool, X, target.y, target.weights, factors, objective, deadline
+        )
+        if feature_dims is not None:
+            reduced = [t for t in reduced if is_consistent(t, feature_dims)]
+        if reduced:
+            pool.add(reduced, _search.evaluate_terms(reduced, X))
 
     def _search_all(self, pool, yc, front, objective, deadline):
         """Wide beam search over the pool, then over its algebraic terms.
@@ -763,11 +799,11 @@ default="least_squares"
     # ------------------------------------------------------------- front
 
     def _front_formulas(self, front, pool, X, target, x_scale):
-        """Fit, round and describe each front entry: list of dicts.
+        """Fit, round and describe each front entry: a list of :class:`Formula`.
 
         The search sees ``X / x_scale`` and ``target.y``: trees, coefficients
         and losses stay in those units (``predict`` uses them), and the
-        ``"sympy"`` expression is in the user's.
+        sympy expression is in the user's.
         """
         y = target.y
         user_symbols = self._user_symbols(x_scale)
@@ -805,23 +841,14 @@ default="least_squares"
             expr = _user_number(c0, target.scale)
             for c, (factor, rest) in zip(coef, terms, strict=True):
                 expr = expr + _user_number(c, target.scale, factor) * rest
-            formulas.append(
-                {
-                    "trees": trees,
-                    "intercept": c0,
-                    "coef": coef,
-                    "loss": sse / target.n,
-                    "complexity": complexity,
-                    "sympy": expr,
-                }
-            )
+            formulas.append(Formula(trees, c0, coef, sse / target.n, complexity, expr))
         # Rounding can merge or reorder entries: keep the Pareto-optimal ones.
-        formulas.sort(key=lambda f: (f["complexity"], f["loss"]))
+        formulas.sort(key=lambda f: (f.complexity, f.loss))
         kept, best = [], np.inf
         for formula in formulas:
-            if formula["loss"] < best * (1 - 1e-9) or not kept:
+            if formula.loss < best * (1 - 1e-9) or not kept:
                 kept.append(formula)
-                best = formula["loss"]
+                best = formula.loss
         return kept
 
     def _user_symbols(self, x_scale):
@@ -918,13 +945,13 @@ default="least_squares"
         scale = target.scale
         n_samples = target.n  # the sum of the weights
         var = target.sst / n_samples
-        loss = np.array([formula["loss"] for formula in formulas])  # scaled y
+        loss = np.array([formula.loss for formula in formulas])  # scaled y
         nmse = loss / max(var, 1e-300)
-        complexity = np.array([formula["complexity"] for formula in formulas])
+        complexity = np.array([formula.complexity for formula in formulas])
         log_loss = np.log(np.maximum(loss, max(var * target.loss_floor, 1e-300)))
         score = np.zeros(len(formulas))
         score[1:] = -np.diff(log_loss) / np.diff(complexity)
-        exprs = [formula["sympy"] for formula in formulas]
+        exprs = [formula.expr for formula in formulas]
         with np.errstate(over="ignore"):  # an MSE beyond float64 is inf
             user_loss = loss * scale * scale  # scale**2 alone can overflow
         table = {
@@ -1053,14 +1080,14 @@ default="least_squares"
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        formula = self._formulas[self._selected]
+        formula = Formula(*self._formulas[self._selected])
         # The formula is in the search's units (see fit); the bounds keep
         # y * _y_scale finite.
         Xf = np.asarray(X, dtype=np.float64) / self._x_scale
-        G = _search.evaluate_terms(formula["trees"], Xf)
+        G = _search.evaluate_terms(formula.trees, Xf)
         with np.errstate(all="ignore"):
-            y = formula["intercept"] + (
-                formula["coef"] @ G if len(G) else np.zeros(Xf.shape[0])
+            y = formula.intercept + (
+                formula.coef @ G if len(G) else np.zeros(Xf.shape[0])
             )
         y = np.where(np.isnan(y), self._y_mean, y)
         return np.clip(y, *self._bounds) * self._y_scale
@@ -1138,8 +1165,8 @@ default="least_squares"
         reference = values[np.argmax(counts)]
         mask = parameter == reference
         self.fit(X[mask], y[mask])
-        formula = self._formulas[self._selected]
-        trees = [_search.scale_variant(t) for t in formula["trees"]]
+        formula = Formula(*self._formulas[self._selected])
+        trees = [_search.scale_variant(t) for t in formula.trees]
         inner0 = np.array([c for t in trees for c in constants(t)], dtype=float)
         # The trees are in the search's units (see fit); theta0, theta1, ...
         # in the user's.
