@@ -475,10 +475,8 @@ def beam_select(
     below ``loss_floor`` (round-off) counts as ``loss_floor``, so among exact
     formulas the simplest ranks first. ``objective`` is an :class:`Objective`,
     ``config`` a :class:`BeamConfig`; ``subset`` restricts the search to some
-    rows of the pool.
+    rows of the pool. Returns the last beam, ``[(state, sse), ...]``.
     """
-    max_terms, max_complexity, parsimony, loss_floor, tol = objective
-    beam_width, per_size = config.beam_width, config.per_size
     Z = pool.Z if subset is None else pool.Z[subset]
     sizes = np.asarray(pool.sizes)
     if subset is not None:
@@ -489,118 +487,156 @@ def beam_select(
         front.offer(1, 0.0, ())
         return [()]
     front.offer(1, 1.0, ())
-    groups = [np.flatnonzero(sizes == s) for s in np.unique(sizes)]
-    beam = [((), sst)]
-    seen = {()}
-    best_beam = []
+    search = _BeamSearch(Z, y_centred, sizes, sst, objective, config, front)
+    best_beam = search.run(deadline)
+    if subset is not None:
+        best_beam = [(front.key(state), sse) for state, sse in best_beam]
+    return best_beam
 
-    def children_of(state, sse):
-        Q = _state_basis(Z, state)
-        r = y_centred - Q @ (Q.T @ y_centred)
-        gains = _gains(Z, Q, r)
+
+class _BeamSearch:
+    """The state of one :func:`beam_select` run over the rows ``Z`` of a pool."""
+
+    def __init__(self, Z, y_centred, sizes, sst, objective, config, front):
+        self.Z, self.y, self.sizes, self.sst = Z, y_centred, sizes, sst
+        self.objective, self.config, self.front = objective, config, front
+        self.groups = [np.flatnonzero(sizes == s) for s in np.unique(sizes)]
+        self.seen = {()}
+
+    def complexity(self, state):
+        return complexity_of(self.sizes[list(state)])
+
+    def score(self, state, sse):
+        """The penalised loss of ``state`` (lower is better)."""
+        objective = self.objective
+        return penalised(
+            sse / self.sst,
+            self.complexity(state),
+            objective.parsimony,
+            objective.loss_floor,
+        )
+
+    def exact_sse(self, state):
+        if not state:
+            return self.sst
+        Q = _state_basis(self.Z, state)
+        r = self.y - Q @ (Q.T @ self.y)
+        return float(r @ r)
+
+    def children(self, state, sse):
+        """``[(child, sse), ...]``: the best one-term extensions per term size."""
+        Q = _state_basis(self.Z, state)
+        r = self.y - Q @ (Q.T @ self.y)
+        gains = _gains(self.Z, Q, r)
         if state:
             gains[list(state)] = -1.0
-        base = complexity_of(sizes[list(state)]) if state else 1
-        allowed = base + sizes + 1 <= max_complexity
+        base = self.complexity(state) if state else 1
+        allowed = base + self.sizes + 1 <= self.objective.max_complexity
         gains = np.where(allowed, gains, -1.0)
+        per_size = self.config.per_size
         out = []
-        for idx in groups:
+        for idx in self.groups:
             g = gains[idx]
             if idx.size > per_size:
                 part = np.argpartition(-g, per_size - 1)[:per_size]
                 top = idx[part[np.argsort(-g[part], kind="stable")]]
             else:
                 top = idx[np.argsort(-g, kind="stable")]
-            for i in top:
-                if gains[i] > 0:
-                    out.append(
-                        (tuple(sorted((*state, int(i)))), max(sse - gains[i], 0.0))
-                    )
+            out.extend(
+                (tuple(sorted((*state, int(i)))), max(sse - gains[i], 0.0))
+                for i in top
+                if gains[i] > 0
+            )
         return out
 
-    def exact_sse(state):
-        if not state:
-            return sst
-        Q = _state_basis(Z, state)
-        r = y_centred - Q @ (Q.T @ y_centred)
-        return float(r @ r)
-
-    def score(state, sse):
-        return penalised(
-            sse / sst, complexity_of(sizes[list(state)]), parsimony, loss_floor
-        )
-
-    for _depth in range(max_terms):
-        if _depth and past(deadline):
-            break  # the single terms are always tried: one matrix product
+    def candidates(self, beam, depth):
+        """The unseen children of the beam, with the exact pairs at depth 1."""
         candidates = {}
-        if _depth == 1 and config.pair_budget:
-            for child, child_sse in pair_candidates(
-                Z, y_centred, sizes, max_complexity, budget=config.pair_budget
-            ):
-                candidates[child] = child_sse
+        if depth == 1 and self.config.pair_budget:
+            pairs = pair_candidates(
+                self.Z,
+                self.y,
+                self.sizes,
+                self.objective.max_complexity,
+                budget=self.config.pair_budget,
+            )
+            candidates.update(pairs)
         for state, sse in beam:
-            for child, child_sse in children_of(state, sse):
-                if child in seen:
+            for child, child_sse in self.children(state, sse):
+                if child in self.seen:
                     continue
                 if child not in candidates or child_sse < candidates[child]:
                     candidates[child] = child_sse
-        if not candidates:
-            break
-        ranked = sorted(candidates.items(), key=lambda kv: (score(kv[0], kv[1]), kv[0]))
-        # Keep the best states overall and the best few at each complexity, so
-        # that short partial formulas (x, x + x^2, ...) are not crowded out by
-        # long terms that fit a little better at first.
+        return candidates
+
+    def choose(self, ranked):
+        """The best states overall and the best few at each complexity.
+
+        Short partial formulas (x, x + x^2, ...) are then not crowded out by
+        long terms that fit a little better at first.
+        """
         by_complexity = {}
         chosen = []
-        for state, child_sse in ranked:
-            c = complexity_of(sizes[list(state)])
+        for state, _ in ranked:
+            c = self.complexity(state)
             if (
-                len(chosen) < beam_width
-                or by_complexity.get(c, 0) < config.per_complexity
+                len(chosen) < self.config.beam_width
+                or by_complexity.get(c, 0) < self.config.per_complexity
             ):
                 by_complexity[c] = by_complexity.get(c, 0) + 1
-                chosen.append((state, child_sse))
-        beam = []
-        for state, _ in chosen:
-            seen.add(state)
-            beam.append((state, exact_sse(state)))
-        # Swap moves on the best few states.
-        polished = []
-        for state, sse in beam[: max(2, beam_width // 4)]:
-            for _ in range(config.swap_rounds):
-                improved = False
-                for pos in range(len(state)):
-                    rest = state[:pos] + state[pos + 1 :]
-                    rest_sse = exact_sse(rest)
-                    for child, child_sse in children_of(rest, rest_sse):
-                        if child == state or child in seen:
-                            continue
-                        seen.add(child)
-                        child_sse = exact_sse(child)
-                        front.offer(
-                            complexity_of(sizes[list(child)]), child_sse / sst, child
-                        )
-                        if score(child, child_sse) < score(state, sse) - 1e-12:
-                            state, sse, improved = child, child_sse, True
-                    if improved:
-                        break
-                if not improved:
-                    break
-            polished.append((state, sse))
-        beam = polished + beam[len(polished) :]
-        for state, sse in beam:
-            front.offer(complexity_of(sizes[list(state)]), sse / sst, state)
-        for child, child_sse in ranked:
-            # Cheap (upper-bound-free) record of the rest: the gain formula is
-            # exact for a one-term extension, so these losses are exact too.
-            front.offer(complexity_of(sizes[list(child)]), child_sse / sst, child)
-        best_beam = beam
-        if min(sse for _, sse in beam) / sst <= tol:
-            break
-    if subset is not None:
-        best_beam = [(front.key(state), sse) for state, sse in best_beam]
-    return best_beam
+                chosen.append(state)
+        self.seen.update(chosen)
+        return [(state, self.exact_sse(state)) for state in chosen]
+
+    def swap(self, state, sse):
+        """One round of swap moves: the first improving ``(state, sse)``, or None."""
+        for pos in range(len(state)):
+            rest = state[:pos] + state[pos + 1 :]
+            improved = None
+            for child, _ in self.children(rest, self.exact_sse(rest)):
+                if child == state or child in self.seen:
+                    continue
+                self.seen.add(child)
+                child_sse = self.exact_sse(child)
+                self.front.offer(self.complexity(child), child_sse / self.sst, child)
+                if self.score(child, child_sse) < self.score(state, sse) - 1e-12:
+                    state, sse = child, child_sse
+                    improved = (state, sse)
+            if improved is not None:
+                return improved
+        return None
+
+    def polish(self, state, sse):
+        for _ in range(self.config.swap_rounds):
+            improved = self.swap(state, sse)
+            if improved is None:
+                break
+            state, sse = improved
+        return state, sse
+
+    def run(self, deadline):
+        beam = [((), self.sst)]
+        best_beam = []
+        for depth in range(self.objective.max_terms):
+            if depth and past(deadline):
+                break  # the single terms are always tried: one matrix product
+            candidates = self.candidates(beam, depth)
+            if not candidates:
+                break
+            ranked = sorted(candidates.items(), key=lambda kv: (self.score(*kv), kv[0]))
+            beam = self.choose(ranked)
+            n_polished = max(2, self.config.beam_width // 4)
+            beam = [self.polish(*entry) for entry in beam[:n_polished]] + beam[
+                n_polished:
+            ]
+            # The gain formula is exact for a one-term extension, so the
+            # losses of the ranked states are exact too.
+            for state, sse in beam + ranked:
+                self.front.offer(self.complexity(state), sse / self.sst, state)
+            best_beam = beam
+            if min(sse for _, sse in beam) / self.sst <= self.objective.tol:
+                break
+        return best_beam
 
 
 class _SubsetFront:

@@ -50,6 +50,17 @@ _ENUMERATION_SHARE = 0.4
 #: The searches on transformed targets stop at this share of ``max_time``,
 #: leaving the rest to the wide search over all terms.
 _REDUCED_SHARE = 0.7
+#: predict clips its values this many spans of the training target beyond it.
+_PREDICT_SPANS = 1000
+#: Formulas whose inner constants are tuned per round (each a scipy fit).
+_TUNED_PER_ROUND = 6
+#: Formulas (of the beam, then the front) whose terms breed each generation.
+_PARENT_FORMULAS = 12
+#: Parents when no formula has a term yet: the first (smallest) pool terms.
+_FALLBACK_PARENTS = 50
+#: A coefficient is tried as a ratio of integers up to this denominator
+#: (1/12, 5/6, ...); the same limit as ``_expr.sympy_number``.
+_MAX_DENOMINATOR = 12
 #: Floats held by the pool of basis terms at most (terms x samples).
 _POOL_ENTRIES = 20_000_000
 #: Round-off of the data: a normalised loss up to (_ROUNDOFF * eps)**2 *
@@ -668,8 +679,8 @@ default="least_squares"
         # least the target's magnitude (1 here), and within float64 once scaled back.
         span = max(float(np.ptp(yf)), abs(target.mean), 1.0)
         limit = float(np.finfo(np.float64).max) / target.scale  # inf if scale < 1
-        low = max(float(yf.min()) - 1000 * span, -limit)
-        high = min(float(yf.max()) + 1000 * span, limit)
+        low = max(float(yf.min()) - _PREDICT_SPANS * span, -limit)
+        high = min(float(yf.max()) + _PREDICT_SPANS * span, limit)
         # Fitted state is plain Python and NumPy (no DataFrame, no sympy
         # object), so that skops can save it without trusting pandas' or
         # sympy's internals; pareto_front_ and sympy_expr_ are rebuilt from it.
@@ -786,15 +797,15 @@ default="least_squares"
                     continue
                 optimised.add(key)
                 jobs.append(variant)
-            if len(jobs) >= 6:
+            if len(jobs) >= _TUNED_PER_ROUND:
                 break
         return jobs
 
     def _parents(self, front, beam, pool):
         parents = []
-        for state in self._promising(front, beam, 12):
+        for state in self._promising(front, beam, _PARENT_FORMULAS):
             parents.extend(pool.trees[i] for i in state)
-        return parents or list(pool.trees[:50])
+        return parents or list(pool.trees[:_FALLBACK_PARENTS])
 
     # ------------------------------------------------------------- front
 
@@ -915,7 +926,7 @@ default="least_squares"
             value = user[k]
             if not np.isfinite(value) or value == 0:
                 continue  # zero, or beyond float64 in the user's units
-            nice = float(Fraction(value).limit_denominator(12))
+            nice = float(Fraction(value).limit_denominator(_MAX_DENOMINATOR))
             if nice != value and nice != 0:
                 # A ratio of small integers only where it is exact to round-off.
                 trial = params.copy()
