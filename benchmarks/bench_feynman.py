@@ -215,9 +215,12 @@ def is_recovered(found, truth, symbols, points, *, noise_free):
         try:
             a = np.broadcast_to(
                 sympy.lambdify(symbols, found, "numpy")(*points.T), len(points)
-            ).astype(float)
+            ).astype(complex)
         except (TypeError, ValueError, NameError, ZeroDivisionError):
             a = None  # not evaluable numerically: let sympy decide
+        if a is not None and np.any(a.imag != 0):
+            return False  # complex on the domain (sqrt of a negative number)
+        a = None if a is None else a.real
         b = np.broadcast_to(
             sympy.lambdify(symbols, truth, "numpy")(*points.T), len(points)
         ).astype(float)

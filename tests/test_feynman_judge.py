@@ -34,6 +34,8 @@ def test_wrong_formula_does_not_count():
     assert not _judge(sympy.Float(0.0796) * q / (eps * r**3))
     assert not _judge(sympy.Float(0.0796) * q / (eps * r**2) + r)
     assert not _judge(sympy.Float(0.0796) * q / (eps * r**2 + 1))
+    # Complex on the domain: not the law, whatever its real part.
+    assert not _judge(TRUTH + sympy.sqrt(sympy.Float(-1.0) * r))
 
 
 def test_noise_free_constant_must_be_zero_or_one():
