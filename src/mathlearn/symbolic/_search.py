@@ -2,10 +2,10 @@
 
 A candidate formula is ``c0 + c1 g1(x) + ... + ck gk(x)``: a sum of *basis
 terms* ``g_i`` (expression trees) whose linear coefficients are solved exactly
-by least squares. The pieces:
+by least squares. The pieces (1 and 3 live in ``_enumerate`` and ``_mutate``):
 
-1. :func:`enumerate_terms` lists every small tree over the operators,
-   bottom-up by size, keeping one tree per distinct vector of values on the
+1. ``_enumerate.enumerate_terms`` lists every small tree over the
+   operators, bottom-up by size, keeping one tree per distinct vector of values on the
    training data (observational equivalence), dropping non-finite and
    constant ones, and one term per distinct *affine* class (``g`` and
    ``a g + b`` are the same basis term).
@@ -13,7 +13,7 @@ by least squares. The pieces:
    matching pursuit steps (the gain of adding a term is computed for the whole
    pool at once) with swap moves, ranked by a penalised loss. It records the
    best formula found at each complexity: the Pareto front.
-3. :func:`mutate` / crossover grow deeper terms from the terms of good
+3. ``_mutate.mutate`` / crossover grow deeper terms from the terms of good
    formulas (genetic programming on the basis terms).
 4. :func:`optimize_constants` tunes the numeric constants inside the terms of
    promising formulas with ``scipy.optimize`` (variable projection: the
@@ -28,19 +28,10 @@ import numpy as np
 from scipy.optimize import least_squares, minimize
 
 from mathlearn.symbolic._expr import (
-    OPERATORS,
     constants,
     evaluate,
-    is_constant,
-    replace,
     size,
-    subtrees,
     with_constants,
-)
-from mathlearn.symbolic._units import (
-    _NEEDS_DIMENSIONLESS,
-    DimensionError,
-    node_dimension,
 )
 
 #: Values larger than this (in absolute value) make a term unusable.
@@ -48,6 +39,13 @@ _MAX_ABS = 1e12
 #: Normalised squared error treated as exact in float64 (see loss_floor in
 #: ``SymbolicRegressor._fit``, which raises it for coarser data).
 LOSS_FLOOR = 1e-15
+
+
+#: Fingerprints of normalised terms in the pool keep this many bits (about 8
+#: digits): terms equal up to ``a g + b`` to that precision are one basis term,
+#: coarser than the enumeration's fingerprints (``_enumerate._VALUE_BITS``)
+#: because the normalisation itself rounds.
+_AFFINE_BITS = 26
 
 
 def past(deadline):
@@ -147,197 +145,6 @@ class TermPool:
             self.sizes.append(size(trees[i]))
             added += 1
         return added
-
-
-def _dim_or_false(node, child_dims):
-    """Dimension of ``node`` from its children's, or ``False`` if inconsistent."""
-    try:
-        return node_dimension(node, child_dims)
-    except DimensionError:
-        return False
-
-
-#: Fingerprints of value vectors in the enumeration keep this many mantissa
-#: bits: two subtrees with the same rounded values are one function (about 12
-#: significant digits, well above the round-off of a few operations).
-_VALUE_BITS = 40
-#: Fingerprints of normalised terms in the pool keep this many bits (about 8
-#: digits): terms equal up to ``a g + b`` to that precision are one basis term,
-#: a coarser test than _VALUE_BITS because the normalisation itself rounds.
-_AFFINE_BITS = 26
-#: Constant subtrees (no feature) are kept up to this size: 1, 2, 1/2, ...
-_MAX_CONSTANT_SIZE = 3
-
-
-class Subtree(NamedTuple):
-    """A distinct function found by the enumeration."""
-
-    tree: tuple
-    values: np.ndarray  # on the training data
-    dim: object  # its dimension (a dict), None without units
-
-
-def _distinct(trees, V, dims, seen, keep_constant):
-    """The rows of ``V`` that are usable and not in ``seen`` (which gets them).
-
-    Usable: finite, below :data:`_MAX_ABS`, not constant (unless
-    ``keep_constant``) and dimensionally consistent (``dims[i]`` not False).
-    """
-    with np.errstate(all="ignore"):
-        finite = np.isfinite(V).all(axis=1) & (np.abs(V) < _MAX_ABS).all(axis=1)
-        spread = np.ptp(np.where(finite[:, None], V, 0.0), axis=1)
-        constant = spread <= 1e-12 * np.maximum(np.abs(V).max(axis=1), 1.0)
-    index = np.flatnonzero(finite & (~constant | keep_constant))
-    out = []
-    if index.size == 0:
-        return out
-    for i, key in zip(index, _keys(V[index], _VALUE_BITS), strict=True):
-        if key in seen or dims[i] is False:
-            continue
-        seen.add(key)
-        out.append(Subtree(trees[i], V[i], dims[i]))
-    return out
-
-
-class _Levels:
-    """The distinct subtrees of each size, with their values stacked once."""
-
-    def __init__(self, first, units):
-        self.by_size = {1: first}
-        self.units = units
-        self._stacked = {}
-
-    def __getitem__(self, size):
-        return self.by_size.get(size, [])
-
-    def values(self, size):
-        if size not in self._stacked:
-            self._stacked[size] = np.array([e.values for e in self.by_size[size]])
-        return self._stacked[size]
-
-    def dims(self, trees, child_dims):
-        if not self.units:
-            return [None] * len(trees)
-        return [
-            _dim_or_false(tree, dims)
-            for tree, dims in zip(trees, child_dims, strict=True)
-        ]
-
-
-def _unary_level(op, s, levels, seen):
-    """Distinct subtrees ``op(t)`` of size ``s``."""
-    children = levels[s - 1]
-    if not children:
-        return []
-    with np.errstate(all="ignore"):
-        V = op.func(levels.values(s - 1))
-    trees = [(op.name, e.tree) for e in children]
-    dims = levels.dims(trees, [[e.dim] for e in children])
-    return _distinct(trees, V, dims, seen, s <= _MAX_CONSTANT_SIZE)
-
-
-def _binary_level(op, s, levels, seen, budget, deadline):
-    """Distinct subtrees ``op(a, b)`` of size ``s``.
-
-    Stops after the left size whose subtrees exceed ``budget``, or when the
-    ``deadline`` passes.
-    """
-    found = []
-    for a in range(1, s - 1):
-        b = s - 1 - a
-        left, right = levels[a], levels[b]
-        if (op.commutative and a > b) or not left or not right:
-            continue
-        VR = levels.values(b)
-        for i, entry in enumerate(left):
-            start = i if (op.commutative and a == b) else 0
-            rights = right[start:]
-            if not rights or past(deadline):
-                continue
-            with np.errstate(all="ignore"):
-                V = op.func(entry.values[None, :], VR[start:])
-            trees = [(op.name, entry.tree, e.tree) for e in rights]
-            dims = levels.dims(trees, [[entry.dim, e.dim] for e in rights])
-            found += _distinct(trees, V, dims, seen, s <= _MAX_CONSTANT_SIZE)
-        if len(found) > budget or past(deadline):
-            break
-    return found
-
-
-def _add_level(pool, level):
-    """Add a level's feature terms to the pool, fewest constants first.
-
-    Within an affine class the pool keeps the first tree: this prefers
-    ``exp(-x^2)`` to ``exp(1 - x^2)``.
-    """
-    terms = sorted(
-        (e for e in level if not is_constant(e.tree)),
-        key=lambda e: len(constants(e.tree)),
-    )
-    if terms:
-        pool.add([e.tree for e in terms], np.array([e.values for e in terms]))
-
-
-def enumerate_terms(
-    X,
-    operators,
-    max_size,
-    pool,
-    *,
-    feature_dims=None,
-    deadline=None,
-    max_subtrees=200_000,
-):
-    """Fill ``pool`` with every distinct tree of at most ``max_size`` nodes.
-
-    Trees are built bottom-up by size from the representatives of smaller
-    sizes (one tree per distinct value vector on ``X``), so the work grows
-    with the number of distinct functions, not of trees. Constant subtrees
-    are kept only up to 3 nodes (1, 2, 1/2, ...). With ``feature_dims``,
-    dimensionally inconsistent subtrees are dropped as they are built. A
-    size is not started when it would take the subtrees beyond
-    ``max_subtrees`` (each size being about as many times larger as the
-    previous one), and the enumeration stops within a size at the
-    ``deadline``.
-
-    Returns the levels ``{size: [Subtree, ...]}``, used later for the small
-    random subtrees of mutation.
-    """
-    units = feature_dims is not None
-    first = [
-        Subtree(
-            ("x", j), X[:, j].astype(np.float64), feature_dims[j] if units else None
-        )
-        for j in range(X.shape[1])
-    ]
-    first.append(Subtree(("c", 1.0), np.ones(X.shape[0]), {} if units else None))
-    seen = set()
-    first = [
-        e for e in first if _distinct([e.tree], e.values[None, :], [e.dim], seen, True)
-    ]
-    levels = _Levels(first, units)
-    _add_level(pool, first)
-    unary = [OPERATORS[name] for name in operators if OPERATORS[name].arity == 1]
-    binary = [OPERATORS[name] for name in operators if OPERATORS[name].arity == 2]
-    total = len(first)
-    for s in range(2, max_size + 1):
-        previous, before = levels[s - 1], levels[s - 2]
-        growth = len(previous) / len(before) if s > 2 and before else 0.0
-        if past(deadline) or (growth and total + len(previous) * growth > max_subtrees):
-            break
-        new = []
-        for op in unary:
-            new += _unary_level(op, s, levels, seen)
-        for op in binary:
-            new += _binary_level(
-                op, s, levels, seen, max_subtrees - total - len(new), deadline
-            )
-        levels.by_size[s] = new
-        total += len(new)
-        _add_level(pool, new)
-        if total > max_subtrees or pool.full():
-            break
-    return levels.by_size
 
 
 def complexity_of(sizes):
@@ -750,68 +557,3 @@ def optimize_constants(trees, X, y, method, sqrt_w=None):
 
 
 # ---------------------------------------------------------------- mutation
-
-
-#: Operators under which a feature gets a tunable scale (see scale_variant).
-_TRANSCENDENTAL = _NEEDS_DIMENSIONLESS | {"pow"}
-
-
-def is_algebraic(tree):
-    """Whether ``tree`` uses no exp, log, sin, cos or tanh."""
-    if tree[0] in _NEEDS_DIMENSIONLESS:
-        return False
-    if tree[0] in ("x", "c"):
-        return True
-    return all(is_algebraic(child) for child in tree[1:])
-
-
-def scale_variant(tree):
-    """``tree`` with ``c * x_j`` in place of each feature under a transcendental op.
-
-    The constant starts at 1, so the values are unchanged until
-    :func:`optimize_constants` moves it (``sin(x)`` -> ``sin(1.3 x)``).
-    Returns ``tree`` itself when no feature is under such an operator.
-    """
-
-    def walk(node, inside):
-        if node[0] == "x":
-            return ("mul", ("c", 1.0), node) if inside else node
-        if node[0] == "c":
-            return node
-        inner = inside or node[0] in _TRANSCENDENTAL
-        return (node[0], *(walk(child, inner) for child in node[1:]))
-
-    new = walk(tree, False)
-    return new if new != tree else tree
-
-
-def mutate(tree, other, small, operators, rng):
-    """One random genetic-programming variation of ``tree``.
-
-    ``other`` is a second parent for crossover, ``small`` a list of small
-    trees (up to 3 nodes) to graft, ``operators`` the allowed operator names.
-    """
-    nodes = list(subtrees(tree))
-    path, node = nodes[rng.randint(len(nodes))]
-    unary = [o for o in operators if OPERATORS[o].arity == 1]
-    binary = [o for o in operators if OPERATORS[o].arity == 2]
-    kind = rng.randint(6)
-    if kind == 0:  # crossover
-        other_nodes = list(subtrees(other))
-        new = other_nodes[rng.randint(len(other_nodes))][1]
-    elif kind == 1 and unary:  # wrap in a unary operator
-        new = (unary[rng.randint(len(unary))], node)
-    elif kind == 2 and binary:  # combine with a small tree
-        graft = small[rng.randint(len(small))]
-        op = binary[rng.randint(len(binary))]
-        new = (op, node, graft) if rng.rand() < 0.5 else (op, graft, node)
-    elif kind == 3:  # replace with a small tree
-        new = small[rng.randint(len(small))]
-    elif kind == 4 and node[0] not in ("x", "c"):  # point mutation
-        same = [o for o in operators if OPERATORS[o].arity == len(node) - 1]
-        new = (same[rng.randint(len(same))], *node[1:])
-    elif kind == 5 and node[0] == "x":  # scale a feature
-        new = ("mul", ("c", float(np.round(np.exp(rng.normal()), 3))), node)
-    else:  # hoist: the chosen subtree becomes the whole term
-        return node
-    return replace(tree, path, new)

@@ -1,7 +1,6 @@
 """Symbolic regression: find a formula ``y = f(x)`` that is short and accurate."""
 
 import time
-from fractions import Fraction
 from numbers import Integral, Real
 from typing import NamedTuple
 
@@ -13,7 +12,7 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from mathlearn.symbolic import _reduce, _search
+from mathlearn.symbolic import _enumerate, _mutate, _reduce, _search
 from mathlearn.symbolic._expr import (
     DEFAULT_OPERATORS,
     OPERATORS,
@@ -21,7 +20,12 @@ from mathlearn.symbolic._expr import (
     size,
     sympy_number,
     to_sympy,
-    with_constants,
+)
+from mathlearn.symbolic._front import (
+    Formula,
+    _round_sig,
+    front_formulas,
+    front_table,
 )
 from mathlearn.symbolic._units import is_consistent, parse_unit
 from mathlearn.utils._doc_link import DocLinkMixin
@@ -35,10 +39,6 @@ from mathlearn.utils._sklearn_compat import (
 )
 from mathlearn.utils._validation import check_finite_target
 
-#: Formulas with nmse <= max(factor * nmse of the BIC choice, _ACCURATE_NMSE)
-#: are "accurate enough"; the one with the largest score among them is selected.
-_ACCURATE_FACTOR = 1.5
-_ACCURATE_NMSE = 1e-4
 #: Distinct subtrees enumerated at most when ``enumeration_size="auto"``.
 _AUTO_SUBTREES = 30_000
 #: Largest term size enumerated when ``enumeration_size="auto"`` (the subtree
@@ -50,6 +50,9 @@ _ENUMERATION_SHARE = 0.4
 #: The searches on transformed targets stop at this share of ``max_time``,
 #: leaving the rest to the wide search over all terms.
 _REDUCED_SHARE = 0.7
+#: Share of ``max_time`` the searches may take; the rest is for rounding the
+#: constants of the front.
+_SEARCH_SHARE = 0.9
 #: predict clips its values this many spans of the training target beyond it.
 _PREDICT_SPANS = 1000
 #: Formulas whose inner constants are tuned per round (each a scipy fit).
@@ -58,9 +61,6 @@ _TUNED_PER_ROUND = 6
 _PARENT_FORMULAS = 12
 #: Parents when no formula has a term yet: the first (smallest) pool terms.
 _FALLBACK_PARENTS = 50
-#: A coefficient is tried as a ratio of integers up to this denominator
-#: (1/12, 5/6, ...); the same limit as ``_expr.sympy_number``.
-_MAX_DENOMINATOR = 12
 #: Floats held by the pool of basis terms at most (terms x samples).
 _POOL_ENTRIES = 20_000_000
 #: Round-off of the data: a normalised loss up to (_ROUNDOFF * eps)**2 *
@@ -73,21 +73,6 @@ _ROUNDOFF = 4
 #: the enumeration builds (up to the sixth) stay within the values the search
 #: accepts (below _search._MAX_ABS = 1e12, and varying by more than 1e-12).
 _FEATURE_WINDOW = 6
-
-
-class Formula(NamedTuple):
-    """One formula of the front: ``intercept + coef @ [g(X) for g in trees]``.
-
-    In the search's units (features divided by ``x_scale``, target by its
-    scale); ``expr`` is the sympy expression in the user's units.
-    """
-
-    trees: list  # the basis terms (expression trees)
-    intercept: float
-    coef: np.ndarray  # one per tree
-    loss: float  # (weighted) mean squared error on the scaled target
-    complexity: int
-    expr: object  # sympy.Expr, or None once fitted (rebuilt from _front)
 
 
 class _Target(NamedTuple):
@@ -135,6 +120,21 @@ def _scale_target(y, X_dtype, weights=None):
     return _Target(scaled, scale, mean, sst, loss_floor, weights, sqrt_w, n)
 
 
+def _predict_bounds(target):
+    """The interval ``predict`` clips to, in the search's units of y.
+
+    ``_PREDICT_SPANS`` spans beyond the training target, a span being at
+    least the target's magnitude (1 here), and within float64 once scaled
+    back.
+    """
+    y = target.y
+    span = max(float(np.ptp(y)), abs(target.mean), 1.0)
+    limit = float(np.finfo(np.float64).max) / target.scale  # inf if scale < 1
+    low = max(float(y.min()) - _PREDICT_SPANS * span, -limit)
+    high = min(float(y.max()) + _PREDICT_SPANS * span, limit)
+    return (low, high)
+
+
 def _feature_scales(X):
     """The power of two dividing each feature in the search (1 for most).
 
@@ -144,40 +144,6 @@ def _feature_scales(X):
     exponent = np.frexp(np.max(np.abs(X), axis=0))[1]  # max in [2**(e-1), 2**e)
     window = np.clip(exponent, 1 - _FEATURE_WINDOW, _FEATURE_WINDOW)
     return np.ldexp(1.0, exponent - window)
-
-
-def _user_term(tree, user_symbols, x_scale):
-    """A term in the user's units, as a sympy number times an expression.
-
-    The search's term is ``g(x / x_scale)``; when a feature is rescaled, the
-    number gathers the scales (``x**2/4096`` gives ``(1/4096, x**2)``).
-    """
-    import sympy
-
-    expr = to_sympy(tree, user_symbols)
-    if np.all(x_scale == 1):
-        return sympy.Integer(1), expr
-    return expr.as_independent(*expr.free_symbols, as_Add=False)
-
-
-def _user_number(c, y_scale, factor=1):
-    """``c * y_scale * factor`` (``factor`` a sympy number) as a sympy number.
-
-    From the float product where float64 holds it, else exact: sympy
-    numbers have no exponent range.
-    """
-    import sympy
-
-    user = float(c) * y_scale * float(factor)
-    if np.isfinite(user) and (user != 0 or c == 0):
-        return sympy_number(user)
-    return sympy_number(c) * sympy.Rational(y_scale) * factor
-
-
-def _round_sig(value, digits):
-    if value == 0 or not np.isfinite(value):
-        return value
-    return float(f"{value:.{digits - 1}e}")
 
 
 def _symbol_names(names):
@@ -227,9 +193,9 @@ class SymbolicRegressor(DocLinkMixin, RegressorMixin, BaseEstimator):
         ``0`` keeps the enumerated terms only.
     max_time : float, default=None
         Wall-clock budget of ``fit`` in seconds: the enumeration stops at 40%
-        of it, the searches on transformed targets at 70%, and every later
-        step is checked against the whole budget (the single-term step of
-        each search and the final rounding of the front always run).
+        of it, the searches on transformed targets at 70%, the other searches
+        at 90%, and the rounding of the front's constants takes the rest (the
+        single-term step of each search and the rounding always run).
         ``None`` means no limit. A budget makes the result depend on the
         machine's speed.
     parsimony : float, default=0.01
@@ -572,7 +538,11 @@ default="least_squares"
     def _fit(self, X, y, sample_weight, operators, feature_dims):
         rng = check_random_state(self.random_state)
         start = time.perf_counter()
-        deadline = None if self.max_time is None else start + self.max_time
+        # The searches stop at _SEARCH_SHARE of the budget: rounding the
+        # front's constants takes the rest.
+        deadline = None
+        if self.max_time is not None:
+            deadline = start + _SEARCH_SHARE * self.max_time
         # The search works on unit-scale numbers: X / x_scale and y / target.scale,
         # both exact (powers of two).
         x_scale = _feature_scales(X)
@@ -586,24 +556,7 @@ default="least_squares"
         # Round-off is as exact as it gets: the search stops there at the latest.
         tol = max(self.tol, target.loss_floor)
 
-        pool = _search.TermPool(Xf.shape[0], _POOL_ENTRIES, target.weights)
-        if self.enumeration_size == "auto":
-            max_size, max_subtrees = _AUTO_MAX_SIZE, _AUTO_SUBTREES
-        else:
-            max_size, max_subtrees = self.enumeration_size, np.inf
-        max_size = min(max_size, max(self.max_complexity - 2, 1))
-        levels = _search.enumerate_terms(
-            Xf,
-            operators,
-            max_size,
-            pool,
-            feature_dims=feature_dims,
-            deadline=(
-                None if deadline is None else start + _ENUMERATION_SHARE * self.max_time
-            ),
-            max_subtrees=max_subtrees,
-        )
-        small = [e.tree for s in (1, 2, 3) for e in levels.get(s, [])]
+        pool, small = self._enumerate(Xf, target, operators, feature_dims, start)
         front = _search.Front()
         objective = _search.Objective(
             self.max_terms, self.max_complexity, self.parsimony, target.loss_floor, tol
@@ -633,6 +586,7 @@ default="least_squares"
             sqrt_w=target.sqrt_w,
             feature_dims=feature_dims,
             optimised=optimised,
+            deadline=deadline,
         )
         if len(pool) and self._tune_constants(front, beam, pool, **tune):
             beam = _search.beam_select(
@@ -646,18 +600,7 @@ default="least_squares"
             n_iter = generation
             # Genetic programming on the terms of the best formulas.
             parents = self._parents(front, beam, pool)
-            children = []
-            for _ in range(self.population_size):
-                a = parents[rng.randint(len(parents))]
-                b = parents[rng.randint(len(parents))]
-                child = _search.mutate(a, b, small, operators, rng)
-                if (
-                    child not in bred
-                    and size(child) + 2 <= self.max_complexity
-                    and (feature_dims is None or is_consistent(child, feature_dims))
-                ):
-                    bred.add(child)
-                    children.append(child)
+            children = self._breed(parents, small, operators, feature_dims, bred, rng)
             if children:
                 pool.add(children, _search.evaluate_terms(children, Xf))
             beam = _search.beam_select(
@@ -673,14 +616,10 @@ default="least_squares"
             # A last, wide search over every term found.
             self._search_all(pool, yc, front, objective, deadline)
 
-        formulas = self._front_formulas(front, pool, Xf, target, x_scale)
-        table, selected = self._front_table(formulas, target)
-        # predict clips 1000 spans beyond the training target, a span being at
-        # least the target's magnitude (1 here), and within float64 once scaled back.
-        span = max(float(np.ptp(yf)), abs(target.mean), 1.0)
-        limit = float(np.finfo(np.float64).max) / target.scale  # inf if scale < 1
-        low = max(float(yf.min()) - _PREDICT_SPANS * span, -limit)
-        high = min(float(yf.max()) + _PREDICT_SPANS * span, limit)
+        formulas = front_formulas(
+            front, pool, Xf, target, x_scale, self._user_symbols(x_scale)
+        )
+        table, selected = front_table(formulas, target)
         # Fitted state is plain Python and NumPy (no DataFrame, no sympy
         # object), so that skops can save it without trusting pandas' or
         # sympy's internals; pareto_front_ and sympy_expr_ are rebuilt from it.
@@ -692,9 +631,48 @@ default="least_squares"
         self._x_scale = x_scale
         self._y_scale = target.scale
         self._y_mean = target.mean
-        self._bounds = (low, high)
+        self._bounds = _predict_bounds(target)
         self._set_selected(selected)
         return self
+
+    def _enumerate(self, X, target, operators, feature_dims, start):
+        """The pool of enumerated terms, and the small subtrees for mutation."""
+        pool = _search.TermPool(X.shape[0], _POOL_ENTRIES, target.weights)
+        if self.enumeration_size == "auto":
+            max_size, max_subtrees = _AUTO_MAX_SIZE, _AUTO_SUBTREES
+        else:
+            max_size, max_subtrees = self.enumeration_size, np.inf
+        max_size = min(max_size, max(self.max_complexity - 2, 1))
+        deadline = None
+        if self.max_time is not None:
+            deadline = start + _ENUMERATION_SHARE * self.max_time
+        levels = _enumerate.enumerate_terms(
+            X,
+            operators,
+            max_size,
+            pool,
+            feature_dims=feature_dims,
+            deadline=deadline,
+            max_subtrees=max_subtrees,
+        )
+        small = [e.tree for s in (1, 2, 3) for e in levels.get(s, [])]
+        return pool, small
+
+    def _breed(self, parents, small, operators, feature_dims, bred, rng):
+        """``population_size`` mutations of the parents; the new ones join ``bred``."""
+        children = []
+        for _ in range(self.population_size):
+            a = parents[rng.randint(len(parents))]
+            b = parents[rng.randint(len(parents))]
+            child = _mutate.mutate(a, b, small, operators, rng)
+            if (
+                child not in bred
+                and size(child) + 2 <= self.max_complexity
+                and (feature_dims is None or is_consistent(child, feature_dims))
+            ):
+                bred.add(child)
+                children.append(child)
+        return children
 
     @staticmethod
     def _add_reduced_terms(pool, X, target, objective, feature_dims, deadline):
@@ -723,7 +701,7 @@ default="least_squares"
         """
         wide = _search.WIDE
         beam = _search.beam_select(pool, yc, front, objective, wide, deadline=deadline)
-        algebraic = [i for i, t in enumerate(pool.trees) if _search.is_algebraic(t)]
+        algebraic = [i for i, t in enumerate(pool.trees) if _mutate.is_algebraic(t)]
         if 0 < len(algebraic) < len(pool):
             subset = np.array(algebraic)
             _search.beam_select(
@@ -759,10 +737,10 @@ default="least_squares"
         return out
 
     def _tune_constants(
-        self, front, beam, pool, *, X, y, sqrt_w, feature_dims, optimised
+        self, front, beam, pool, *, X, y, sqrt_w, feature_dims, optimised, deadline
     ):
         """Tune the constants of promising formulas; add the tuned terms to the pool."""
-        if self.constant_optimizer is None:
+        if self.constant_optimizer is None or _search.past(deadline):
             return 0
         jobs = self._constant_jobs(front, beam, pool, optimised)
         if not jobs:
@@ -788,7 +766,7 @@ default="least_squares"
         for state in states:
             trees = [pool.trees[i] for i in state]
             variants = [trees]
-            scaled = [_search.scale_variant(t) for t in trees]
+            scaled = [_mutate.scale_variant(t) for t in trees]
             if scaled != trees:
                 variants.append(scaled)
             for variant in variants:
@@ -809,59 +787,6 @@ default="least_squares"
 
     # ------------------------------------------------------------- front
 
-    def _front_formulas(self, front, pool, X, target, x_scale):
-        """Fit, round and describe each front entry: a list of :class:`Formula`.
-
-        The search sees ``X / x_scale`` and ``target.y``: trees, coefficients
-        and losses stay in those units (``predict`` uses them), and the
-        sympy expression is in the user's.
-        """
-        y = target.y
-        user_symbols = self._user_symbols(x_scale)
-        formulas = []
-        for _, _, state in front.pareto():
-            trees = [pool.trees[i] for i in state]
-            G = _search.evaluate_terms(trees, X)
-            c0, coef, sse = _search.fit_linear(G, y, target.sqrt_w)
-            # Rounding may cost 0.1% of the squared error, or round-off.
-            budget = sse * 1.001 + target.loss_floor * target.sst
-            strict = sse * (1 + 1e-9) + target.loss_floor * target.sst
-            trees, G, c0, coef = self._round_constants(
-                trees, G, X, y, target.sqrt_w, budget
-            )
-            terms = [_user_term(tree, user_symbols, x_scale) for tree in trees]
-            factors = [float(factor) for factor, _ in terms]  # inf or 0 if beyond
-            params, sse = self._round_coefficients(
-                np.concatenate([[c0], coef]),
-                G,
-                y,
-                target.scale * np.array([1.0, *factors]),
-                budget,
-                strict,
-                target.sqrt_w,
-            )
-            c0, coef = float(params[0]), params[1:]
-            keep = coef != 0
-            trees = [t for t, k in zip(trees, keep, strict=True) if k]
-            terms = [t for t, k in zip(terms, keep, strict=True) if k]
-            coef = coef[keep]
-            complexity = _search.complexity_of([size(t) for t in trees])
-            if c0 == 0 and trees:
-                complexity -= 1
-            # Coefficients in the user's units, as rounded.
-            expr = _user_number(c0, target.scale)
-            for c, (factor, rest) in zip(coef, terms, strict=True):
-                expr = expr + _user_number(c, target.scale, factor) * rest
-            formulas.append(Formula(trees, c0, coef, sse / target.n, complexity, expr))
-        # Rounding can merge or reorder entries: keep the Pareto-optimal ones.
-        formulas.sort(key=lambda f: (f.complexity, f.loss))
-        kept, best = [], np.inf
-        for formula in formulas:
-            if formula.loss < best * (1 - 1e-9) or not kept:
-                kept.append(formula)
-                best = formula.loss
-        return kept
-
     def _user_symbols(self, x_scale):
         """The symbol of each feature, divided by its scale (as the search saw it)."""
         import sympy
@@ -870,119 +795,6 @@ default="least_squares"
             sympy.Symbol(name, real=True) / sympy.Rational(float(scale))
             for name, scale in zip(self._names(), x_scale, strict=True)
         ]
-
-    @staticmethod
-    def _round_constants(trees, G, X, y, sqrt_w, budget):
-        """Round the constants inside the terms to the fewest significant digits
-        that keep the squared error within ``budget``.
-
-        Returns the trees, their values ``G`` and the linear fit ``c0, coef``.
-        """
-        fitted = _search.fit_linear(G, y, sqrt_w)
-        trees = list(trees)
-        for k, tree in enumerate(trees):
-            values = constants(tree)
-            for pos, value in enumerate(values):
-                for digits in range(1, 13):
-                    trial = list(values)
-                    trial[pos] = _round_sig(value, digits)
-                    if trial[pos] == value:
-                        break
-                    candidate = [
-                        *trees[:k],
-                        with_constants(tree, trial),
-                        *trees[k + 1 :],
-                    ]
-                    G_trial = _search.evaluate_terms(candidate, X)
-                    if not np.isfinite(G_trial).all():
-                        continue
-                    fitted_trial = _search.fit_linear(G_trial, y, sqrt_w)
-                    if fitted_trial[2] <= budget:
-                        trees, values, G = candidate, trial, G_trial
-                        tree = trees[k]
-                        fitted = fitted_trial
-                        break
-        return trees, G, fitted[0], fitted[1]
-
-    @staticmethod
-    def _round_coefficients(params, G, y, to_user, budget, strict, sqrt_w):
-        """Round ``c0, c1, ...`` to the fewest significant digits that keep the
-        squared error within ``budget`` (a ratio of small integers: ``strict``).
-
-        Rounded as the user reads them, ``params * to_user`` (the number in
-        front of each term in the user's units). Returns the coefficients, in
-        the search's units, and their sum of squared errors.
-        """
-
-        def sse_of(p):
-            r = p[0] + p[1:] @ G - y if len(G) else p[0] - y
-            if sqrt_w is not None:
-                r = r * sqrt_w
-            return float(r @ r)
-
-        with np.errstate(over="ignore", under="ignore"):
-            user = params * to_user
-        for k in range(params.size):
-            value = user[k]
-            if not np.isfinite(value) or value == 0:
-                continue  # zero, or beyond float64 in the user's units
-            nice = float(Fraction(value).limit_denominator(_MAX_DENOMINATOR))
-            if nice != value and nice != 0:
-                # A ratio of small integers only where it is exact to round-off.
-                trial = params.copy()
-                trial[k] = nice / to_user[k]
-                if sse_of(trial) <= strict:
-                    params = trial
-                    continue
-            for digits in range(0, 16):
-                trial = params.copy()
-                trial[k] = 0.0 if digits == 0 else _round_sig(value, digits)
-                trial[k] /= to_user[k]
-                if digits and trial[k] == params[k]:
-                    break
-                if sse_of(trial) <= budget:
-                    params = trial
-                    break
-        return params, sse_of(params)
-
-    def _front_table(self, formulas, target):
-        """The front in the units of ``y`` as a dict of columns, and the selected row.
-
-        The ``sympy`` column holds ``sympy.srepr`` strings, which
-        :attr:`pareto_front_` turns back into expressions.
-        """
-        import sympy
-
-        scale = target.scale
-        n_samples = target.n  # the sum of the weights
-        var = target.sst / n_samples
-        loss = np.array([formula.loss for formula in formulas])  # scaled y
-        nmse = loss / max(var, 1e-300)
-        complexity = np.array([formula.complexity for formula in formulas])
-        log_loss = np.log(np.maximum(loss, max(var * target.loss_floor, 1e-300)))
-        score = np.zeros(len(formulas))
-        score[1:] = -np.diff(log_loss) / np.diff(complexity)
-        exprs = [formula.expr for formula in formulas]
-        with np.errstate(over="ignore"):  # an MSE beyond float64 is inf
-            user_loss = loss * scale * scale  # scale**2 alone can overflow
-        table = {
-            "complexity": complexity,
-            "loss": user_loss,
-            "score": score,
-            "expression": [sympy.sstr(e, full_prec=False) for e in exprs],
-            "sympy": [sympy.srepr(e) for e in exprs],
-        }
-        floored = np.maximum(nmse, target.loss_floor)
-        bic = n_samples * np.log(floored) + np.log(max(n_samples, 2.0)) * complexity
-        best = int(np.argmin(bic))
-        if nmse[best] <= target.loss_floor:
-            selected = best  # an exact formula
-        else:
-            admissible = (
-                nmse <= max(_ACCURATE_FACTOR * nmse[best], _ACCURATE_NMSE)
-            ) & (complexity <= complexity[best])
-            selected = int(np.argmax(np.where(admissible, score, -np.inf)))
-        return table, selected
 
     def _set_selected(self, index):
         front = self._front
@@ -1177,7 +989,7 @@ default="least_squares"
         mask = parameter == reference
         self.fit(X[mask], y[mask])
         formula = Formula(*self._formulas[self._selected])
-        trees = [_search.scale_variant(t) for t in formula.trees]
+        trees = [_mutate.scale_variant(t) for t in formula.trees]
         inner0 = np.array([c for t in trees for c in constants(t)], dtype=float)
         # The trees are in the search's units (see fit); theta0, theta1, ...
         # in the user's.
