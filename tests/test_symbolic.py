@@ -395,7 +395,7 @@ def test_units_change_a_meaningless_answer():
     bound = SymbolicRegressor(generations=0, units=units, random_state=0).fit(X, y)
 
     def consistent(reg):
-        trees = reg._formulas[reg._selected]["trees"]
+        trees = reg._formulas[reg._selected][0]  # Formula.trees
         return all(is_consistent(tree, dims) for tree in trees)
 
     assert not consistent(free), free.expression_
@@ -403,7 +403,7 @@ def test_units_change_a_meaningless_answer():
     assert bound.expression_ != free.expression_
     # Every formula of the constrained front passes the checker.
     for formula in bound._formulas:
-        for tree in formula["trees"]:
+        for tree in formula[0]:  # Formula.trees
             dimension_of(tree, dims)
     assert sympy.exp(-X0 / X1) in bound.sympy().atoms(sympy.exp), bound.sympy()
     assert sympy.exp(-X0) in free.sympy().atoms(sympy.exp), free.sympy()
@@ -539,3 +539,139 @@ def test_pareto_front_sympy_column_round_trips_exactly():
         assert sympy.sstr(expr, full_prec=False) == text
     assert front["selected"].sum() == 1
     assert reg.sympy_expr_ == front["sympy"][front["selected"]].iloc[0]
+
+
+# ------------------------------------------------------------- sample_weight
+
+
+def _weighted_linear_data():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 2))
+    w = rng.uniform(0.05, 5.0, size=60)
+    # The noise is large where the weight is small: WLS and OLS disagree.
+    y = 1.0 + 2.0 * X[:, 0] - 3.0 * X[:, 1] + rng.normal(size=60) / np.sqrt(w)
+    return X, y, w
+
+
+def test_sample_weight_gives_weighted_least_squares():
+    X, y, w = _weighted_linear_data()
+    reg = SymbolicRegressor(
+        operators=("add",), generations=0, max_terms=2, random_state=0
+    ).fit(X, y, sample_weight=w)
+    # Reference: ordinary least squares on the rows scaled by sqrt(w).
+    A = np.column_stack([np.ones(len(y)), X])
+    coef, *_ = np.linalg.lstsq(A * np.sqrt(w)[:, None], y * np.sqrt(w), rcond=None)
+    wls = A @ coef
+    weighted_mse = np.sum(w * (wls - y) ** 2) / np.sum(w)
+    assert weighted_mse <= reg.loss_ <= 1.001 * weighted_mse
+    np.testing.assert_allclose(reg.predict(X), wls, atol=0.05)
+    ols = LinearRegression().fit(X, y).predict(X)
+    assert np.max(np.abs(wls - ols)) > 0.2  # the weights matter here
+    sk = LinearRegression().fit(X, y, sample_weight=w).predict(X)
+    np.testing.assert_allclose(reg.predict(X), sk, atol=0.05)
+
+
+def test_integer_weights_are_repeated_rows():
+    rng = np.random.RandomState(1)
+    X = rng.uniform(0.5, 2, size=(30, 2))
+    y = X[:, 0] / X[:, 1] + 0.3 * np.sin(X[:, 0]) + 0.02 * rng.normal(size=30)
+    counts = rng.randint(0, 4, size=30)  # 0: the row is left out
+    params = dict(generations=1, population_size=20, max_terms=3, random_state=0)
+    weighted = SymbolicRegressor(**params).fit(X, y, sample_weight=counts)
+    repeated = SymbolicRegressor(**params).fit(
+        np.repeat(X, counts, axis=0), np.repeat(y, counts)
+    )
+    a, b = weighted.pareto_front_, repeated.pareto_front_
+    assert weighted.expression_ == repeated.expression_
+    assert a["expression"].tolist() == b["expression"].tolist()
+    np.testing.assert_allclose(a["loss"], b["loss"], rtol=1e-8)
+
+
+def test_sample_weight_is_routed_through_a_pipeline():
+    from sklearn import config_context
+    from sklearn.pipeline import Pipeline
+
+    X, y, w = _weighted_linear_data()
+    params = dict(operators=("add",), generations=0, max_terms=2, random_state=0)
+    direct = SymbolicRegressor(**params).fit(X, y, sample_weight=w)
+    with config_context(enable_metadata_routing=True):
+        reg = SymbolicRegressor(**params).set_fit_request(sample_weight=True)
+        pipe = Pipeline([("reg", reg)]).fit(X, y, sample_weight=w)
+    assert pipe[-1].expression_ == direct.expression_
+    np.testing.assert_array_equal(pipe.predict(X), direct.predict(X))
+
+
+@pytest.mark.parametrize(
+    "weights, match",
+    [(-np.ones(10), "Negative values"), (np.zeros(10), "non-zero")],
+)
+def test_bad_sample_weight(weights, match):
+    X = np.linspace(0, 1, 10)[:, None]
+    with pytest.raises(ValueError, match=match):
+        SymbolicRegressor(generations=0).fit(X, X[:, 0], sample_weight=weights)
+
+
+# ------------------------------------------- searches on transformed targets
+# Each formula below is larger than the enumerated terms (enumeration_size)
+# and no generation runs, so only the transformed searches can find it.
+
+
+def _positive_data(n_features, low=1.0, high=5.0, n_samples=300, seed=0):
+    rng = np.random.RandomState(seed)
+    return rng.uniform(low, high, size=(n_samples, n_features))
+
+
+def _symbols(n):
+    return sympy.symbols(" ".join(f"x{j}" for j in range(n)), real=True)
+
+
+def test_power_law_recovers_a_product_of_powers():
+    X = _positive_data(4)
+    y = 2.5 * X[:, 0] * X[:, 1] / (X[:, 2] * X[:, 3] ** 2)
+    reg = SymbolicRegressor(enumeration_size=2, generations=0).fit(X, y)
+    x0, x1, x2, x3 = _symbols(4)
+    assert _exact(reg.sympy(), sympy.Rational(5, 2) * x0 * x1 / (x2 * x3**2))
+
+
+def test_squared_target_recovers_a_distance():
+    X = _positive_data(4)
+    y = np.sqrt((X[:, 1] - X[:, 0]) ** 2 + (X[:, 3] - X[:, 2]) ** 2)
+    reg = SymbolicRegressor(enumeration_size=4, generations=0).fit(X, y)
+    x0, x1, x2, x3 = _symbols(4)
+    assert _exact(reg.sympy(), sympy.sqrt((x1 - x0) ** 2 + (x3 - x2) ** 2))
+
+
+def test_inverse_square_target_recovers_a_lorentz_factor():
+    rng = np.random.RandomState(0)
+    X = np.column_stack(
+        [rng.uniform(1, 5, 300), rng.uniform(1, 2, 300), rng.uniform(3, 10, 300)]
+    )
+    y = X[:, 0] / np.sqrt(1 - X[:, 1] ** 2 / X[:, 2] ** 2)
+    reg = SymbolicRegressor(enumeration_size=4, generations=0).fit(X, y)
+    x0, x1, x2 = _symbols(3)
+    assert _exact(reg.sympy(), x0 / sympy.sqrt(1 - x1**2 / x2**2))
+
+
+def test_inverse_target_recovers_a_lens_formula():
+    X = _positive_data(3)
+    y = 1 / (1 / X[:, 0] + X[:, 1] / X[:, 2])
+    reg = SymbolicRegressor(enumeration_size=3, generations=0).fit(X, y)
+    x0, x1, x2 = _symbols(3)
+    assert _exact(reg.sympy(), 1 / (1 / x0 + x1 / x2))
+
+
+def test_power_tree_and_linear_tree_evaluate_as_written():
+    from mathlearn.symbolic._expr import evaluate
+    from mathlearn.symbolic._reduce import linear_tree, power_tree
+
+    X = _positive_data(3)
+    with np.errstate(all="ignore"):
+        power = evaluate(power_tree([1.0, -2.0, 0.5]), X)
+        linear = evaluate(
+            linear_tree(
+                0.25, np.array([1.0, -1.0, 3.0]), [("x", 0), ("x", 1), ("x", 2)]
+            ),
+            X,
+        )
+    np.testing.assert_allclose(power, X[:, 0] * np.sqrt(X[:, 2]) / X[:, 1] ** 2)
+    np.testing.assert_allclose(linear, 0.25 + X[:, 0] - X[:, 1] + 3 * X[:, 2])

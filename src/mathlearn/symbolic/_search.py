@@ -2,10 +2,10 @@
 
 A candidate formula is ``c0 + c1 g1(x) + ... + ck gk(x)``: a sum of *basis
 terms* ``g_i`` (expression trees) whose linear coefficients are solved exactly
-by least squares. The pieces:
+by least squares. The pieces (1 and 3 live in ``_enumerate`` and ``_mutate``):
 
-1. :func:`enumerate_terms` lists every small tree over the operators,
-   bottom-up by size, keeping one tree per distinct vector of values on the
+1. ``_enumerate.enumerate_terms`` lists every small tree over the
+   operators, bottom-up by size, keeping one tree per distinct vector of values on the
    training data (observational equivalence), dropping non-finite and
    constant ones, and one term per distinct *affine* class (``g`` and
    ``a g + b`` are the same basis term).
@@ -13,7 +13,7 @@ by least squares. The pieces:
    matching pursuit steps (the gain of adding a term is computed for the whole
    pool at once) with swap moves, ranked by a penalised loss. It records the
    best formula found at each complexity: the Pareto front.
-3. :func:`mutate` / crossover grow deeper terms from the terms of good
+3. ``_mutate.mutate`` / crossover grow deeper terms from the terms of good
    formulas (genetic programming on the basis terms).
 4. :func:`optimize_constants` tunes the numeric constants inside the terms of
    promising formulas with ``scipy.optimize`` (variable projection: the
@@ -21,24 +21,17 @@ by least squares. The pieces:
 """
 
 import time
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from scipy.optimize import least_squares, minimize
 
 from mathlearn.symbolic._expr import (
-    OPERATORS,
     constants,
     evaluate,
-    is_constant,
-    replace,
     size,
-    subtrees,
     with_constants,
-)
-from mathlearn.symbolic._units import (
-    _NEEDS_DIMENSIONLESS,
-    DimensionError,
-    node_dimension,
 )
 
 #: Values larger than this (in absolute value) make a term unusable.
@@ -46,6 +39,18 @@ _MAX_ABS = 1e12
 #: Normalised squared error treated as exact in float64 (see loss_floor in
 #: ``SymbolicRegressor._fit``, which raises it for coarser data).
 LOSS_FLOOR = 1e-15
+
+
+#: Fingerprints of normalised terms in the pool keep this many bits (about 8
+#: digits): terms equal up to ``a g + b`` to that precision are one basis term,
+#: coarser than the enumeration's fingerprints (``_enumerate._VALUE_BITS``)
+#: because the normalisation itself rounds.
+_AFFINE_BITS = 26
+
+
+def past(deadline):
+    """Whether the wall-clock ``deadline`` (``time.perf_counter``) has passed."""
+    return deadline is not None and time.perf_counter() > deadline
 
 
 def _keys(V, bits):
@@ -56,9 +61,17 @@ def _keys(V, bits):
     return [row.tobytes() for row in rounded]
 
 
-def _normalise(V):
-    """Centre rows and scale them to unit norm; also return which rows are usable."""
-    centred = V - V.mean(axis=1, keepdims=True)
+def _normalise(V, weights=None):
+    """Centre rows and scale them to unit norm; also return which rows are usable.
+
+    With ``weights``, rows are centred by their weighted mean and multiplied
+    by ``sqrt(weights)``: least squares on the normalised rows is then
+    weighted least squares on ``V``.
+    """
+    if weights is None:
+        centred = V - V.mean(axis=1, keepdims=True)
+    else:
+        centred = (V - (V @ weights / weights.sum())[:, None]) * np.sqrt(weights)
     norm = np.sqrt((centred * centred).sum(axis=1))
     scale = np.abs(V).max(axis=1)
     ok = np.isfinite(norm) & (norm > 1e-9 * np.maximum(scale, 1e-300))
@@ -73,9 +86,14 @@ def _normalise(V):
 
 
 class TermPool:
-    """The basis terms: trees, raw values and normalised values (one row each)."""
+    """The basis terms: trees, raw values and normalised values (one row each).
 
-    def __init__(self, n_samples, max_entries):
+    ``weights`` (the sample weights, or None) set the normalisation (see
+    :func:`_normalise`).
+    """
+
+    def __init__(self, n_samples, max_entries, weights=None):
+        self.weights = weights
         self.trees = []
         self.sizes = []
         self._values = np.empty((256, n_samples))
@@ -103,13 +121,13 @@ class TermPool:
             return 0
         with np.errstate(all="ignore"):
             finite = np.isfinite(V).all(axis=1)
-            Z, ok = _normalise(np.where(finite[:, None], V, 0.0))
+            Z, ok = _normalise(np.where(finite[:, None], V, 0.0), self.weights)
         ok &= finite
         added = 0
         index = np.flatnonzero(ok)
         if index.size == 0:
             return 0
-        keys = _keys(Z[index], 26)
+        keys = _keys(Z[index], _AFFINE_BITS)
         for i, key in zip(index, keys, strict=True):
             if key in self._affine_keys or self.full():
                 continue
@@ -127,144 +145,6 @@ class TermPool:
             self.sizes.append(size(trees[i]))
             added += 1
         return added
-
-
-def _dim_or_false(node, child_dims):
-    """Dimension of ``node`` from its children's, or ``False`` if inconsistent."""
-    try:
-        return node_dimension(node, child_dims)
-    except DimensionError:
-        return False
-
-
-def enumerate_terms(
-    X,
-    operators,
-    max_size,
-    pool,
-    *,
-    feature_dims=None,
-    deadline=None,
-    max_subtrees=200_000,
-):
-    """Fill ``pool`` with every distinct tree of at most ``max_size`` nodes.
-
-    Trees are built bottom-up by size from the representatives of smaller
-    sizes (one tree per distinct value vector on ``X``), so the work grows
-    with the number of distinct functions, not of trees. Constant subtrees
-    are kept only up to 3 nodes (1, 2, 1/2, ...). With ``feature_dims``,
-    dimensionally inconsistent subtrees are dropped as they are built.
-
-    Returns the levels ``{size: [(tree, values, dim), ...]}``, used later for
-    the small random subtrees of mutation.
-    """
-    n_features = X.shape[1]
-    seen = set()
-    levels = {}
-    units = feature_dims is not None
-    first = []
-    for j in range(n_features):
-        first.append(
-            (("x", j), X[:, j].astype(np.float64), feature_dims[j] if units else None)
-        )
-    first.append((("c", 1.0), np.ones(X.shape[0]), {} if units else None))
-    levels[1] = []
-    for tree, values, dim in first:
-        key = _keys(values[None, :], 40)[0]
-        if key in seen:
-            continue
-        seen.add(key)
-        levels[1].append((tree, values, dim))
-    pool.add(
-        [t for t, _, _ in levels[1] if not is_constant(t)],
-        np.array([v for t, v, _ in levels[1] if not is_constant(t)]),
-    )
-    unary = [OPERATORS[name] for name in operators if OPERATORS[name].arity == 1]
-    binary = [OPERATORS[name] for name in operators if OPERATORS[name].arity == 2]
-    total = len(levels[1])
-    stacked = {}  # size -> values of that (finished) level, one row per subtree
-
-    def level_values(k):
-        if k not in stacked:
-            stacked[k] = np.array([v for _, v, _ in levels[k]])
-        return stacked[k]
-
-    for s in range(2, max_size + 1):
-        if deadline is not None and time.perf_counter() > deadline:
-            break
-        if s > 2 and levels[s - 2]:
-            # Each level is about as many times larger as the previous one.
-            growth = len(levels[s - 1]) / len(levels[s - 2])
-            if total + len(levels[s - 1]) * growth > max_subtrees:
-                break
-        new = []
-
-        def consider(trees, V, dims, new=new, s=s):
-            with np.errstate(all="ignore"):
-                finite = np.isfinite(V).all(axis=1) & (np.abs(V) < _MAX_ABS).all(axis=1)
-                spread = np.ptp(np.where(finite[:, None], V, 0.0), axis=1)
-                constant = spread <= 1e-12 * np.maximum(np.abs(V).max(axis=1), 1.0)
-            keep = finite & (~constant | (s <= 3))
-            index = np.flatnonzero(keep)
-            if index.size == 0:
-                return
-            keys = _keys(V[index], 40)
-            for i, key in zip(index, keys, strict=True):
-                if key in seen or dims[i] is False:
-                    continue
-                seen.add(key)
-                new.append((trees[i], V[i], dims[i]))
-
-        with np.errstate(all="ignore"):
-            for op in unary:
-                children = levels[s - 1]
-                if not children:
-                    continue
-                V = op.func(level_values(s - 1))
-                trees = [(op.name, t) for t, _, _ in children]
-                dims = [
-                    _dim_or_false(tree, [d]) if units else None
-                    for tree, (_, _, d) in zip(trees, children, strict=True)
-                ]
-                consider(trees, V, dims)
-            for op in binary:
-                for a in range(1, s - 1):
-                    b = s - 1 - a
-                    if op.commutative and a > b:
-                        continue
-                    left, right = levels.get(a, []), levels.get(b, [])
-                    if not left or not right:
-                        continue
-                    VR = level_values(b)
-                    for i, (ta, va, da) in enumerate(left):
-                        start = i if (op.commutative and a == b) else 0
-                        rights = right[start:]
-                        if not rights:
-                            continue
-                        V = op.func(va[None, :], VR[start:])
-                        trees = [(op.name, ta, tb) for tb, _, _ in rights]
-                        dims = [
-                            _dim_or_false(tree, [da, db]) if units else None
-                            for tree, (_, _, db) in zip(trees, rights, strict=True)
-                        ]
-                        consider(trees, V, dims)
-                    if len(new) + total > max_subtrees:
-                        break
-        levels[s] = new
-        total += len(new)
-        # Within an affine class the pool keeps the first tree: prefer the one
-        # with the fewest constants (exp(-x^2) rather than exp(1 - x^2)).
-        feature_terms = sorted(
-            ((t, v) for t, v, _ in new if not is_constant(t)),
-            key=lambda tv: len(constants(tv[0])),
-        )
-        if feature_terms:
-            pool.add(
-                [t for t, _ in feature_terms], np.array([v for _, v in feature_terms])
-            )
-        if total > max_subtrees or pool.full():
-            break
-    return levels
 
 
 def complexity_of(sizes):
@@ -354,28 +234,43 @@ def pair_candidates(
     return out
 
 
+class Objective(NamedTuple):
+    """What the beam search optimises: the problem, not the effort."""
+
+    max_terms: int  # basis terms at most, besides the intercept
+    max_complexity: int  # nodes of the terms + one per coefficient, at most
+    parsimony: float  # price of one unit of complexity in log(nmse)
+    loss_floor: float  # a normalised loss below it is round-off (exact)
+    tol: float  # stop once the best normalised loss is at most this
+
+
+@dataclass(frozen=True)
+class BeamConfig:
+    """How hard the beam search looks (see :func:`beam_select`)."""
+
+    beam_width: int  # states kept per step, by penalised loss
+    per_size: int  # best extensions kept per term size
+    per_complexity: int  # states kept per complexity besides the beam
+    pair_budget: float  # flops of the exact two-term search (0: none)
+    swap_rounds: int = 2  # rounds of swap moves on the best states
+
+
+#: The wide search over the whole pool (after enumeration, and at the end).
+WIDE = BeamConfig(beam_width=16, per_size=3, per_complexity=3, pair_budget=2e9)
+#: The search after each generation.
+QUICK = BeamConfig(beam_width=8, per_size=2, per_complexity=1, pair_budget=0)
+#: The searches on transformed targets (see ``_reduce``), which look for a
+#: few terms each and run a dozen times.
+NARROW = BeamConfig(beam_width=4, per_size=2, per_complexity=1, pair_budget=0)
+
+
 def penalised(nmse, complexity, parsimony, loss_floor):
     """The ranking objective ``log(max(nmse, loss_floor)) + parsimony * complexity``."""
     return np.log(np.maximum(nmse, loss_floor)) + parsimony * complexity
 
 
 def beam_select(
-    pool,
-    y_centred,
-    *,
-    max_terms,
-    max_complexity,
-    parsimony,
-    loss_floor,
-    front,
-    beam_width=16,
-    per_size=2,
-    swap_rounds=2,
-    per_complexity=2,
-    pair_budget=0,
-    subset=None,
-    tol=0.0,
-    deadline=None,
+    pool, y_centred, front, objective, config, *, subset=None, deadline=None
 ):
     """Beam search over subsets of pool terms; fills ``front`` and returns the beam.
 
@@ -385,7 +280,9 @@ def beam_select(
     ``beam_width`` best children by the penalised loss, and polishes them by
     swap moves (remove one term, add the best replacement). A normalised loss
     below ``loss_floor`` (round-off) counts as ``loss_floor``, so among exact
-    formulas the simplest ranks first.
+    formulas the simplest ranks first. ``objective`` is an :class:`Objective`,
+    ``config`` a :class:`BeamConfig`; ``subset`` restricts the search to some
+    rows of the pool. Returns the last beam, ``[(state, sse), ...]``.
     """
     Z = pool.Z if subset is None else pool.Z[subset]
     sizes = np.asarray(pool.sizes)
@@ -397,115 +294,156 @@ def beam_select(
         front.offer(1, 0.0, ())
         return [()]
     front.offer(1, 1.0, ())
-    groups = [np.flatnonzero(sizes == s) for s in np.unique(sizes)]
-    beam = [((), sst)]
-    seen = {()}
-    best_beam = []
+    search = _BeamSearch(Z, y_centred, sizes, sst, objective, config, front)
+    best_beam = search.run(deadline)
+    if subset is not None:
+        best_beam = [(front.key(state), sse) for state, sse in best_beam]
+    return best_beam
 
-    def children_of(state, sse):
-        Q = _state_basis(Z, state)
-        r = y_centred - Q @ (Q.T @ y_centred)
-        gains = _gains(Z, Q, r)
+
+class _BeamSearch:
+    """The state of one :func:`beam_select` run over the rows ``Z`` of a pool."""
+
+    def __init__(self, Z, y_centred, sizes, sst, objective, config, front):
+        self.Z, self.y, self.sizes, self.sst = Z, y_centred, sizes, sst
+        self.objective, self.config, self.front = objective, config, front
+        self.groups = [np.flatnonzero(sizes == s) for s in np.unique(sizes)]
+        self.seen = {()}
+
+    def complexity(self, state):
+        return complexity_of(self.sizes[list(state)])
+
+    def score(self, state, sse):
+        """The penalised loss of ``state`` (lower is better)."""
+        objective = self.objective
+        return penalised(
+            sse / self.sst,
+            self.complexity(state),
+            objective.parsimony,
+            objective.loss_floor,
+        )
+
+    def exact_sse(self, state):
+        if not state:
+            return self.sst
+        Q = _state_basis(self.Z, state)
+        r = self.y - Q @ (Q.T @ self.y)
+        return float(r @ r)
+
+    def children(self, state, sse):
+        """``[(child, sse), ...]``: the best one-term extensions per term size."""
+        Q = _state_basis(self.Z, state)
+        r = self.y - Q @ (Q.T @ self.y)
+        gains = _gains(self.Z, Q, r)
         if state:
             gains[list(state)] = -1.0
-        base = complexity_of(sizes[list(state)]) if state else 1
-        allowed = base + sizes + 1 <= max_complexity
+        base = self.complexity(state) if state else 1
+        allowed = base + self.sizes + 1 <= self.objective.max_complexity
         gains = np.where(allowed, gains, -1.0)
+        per_size = self.config.per_size
         out = []
-        for idx in groups:
+        for idx in self.groups:
             g = gains[idx]
             if idx.size > per_size:
                 part = np.argpartition(-g, per_size - 1)[:per_size]
                 top = idx[part[np.argsort(-g[part], kind="stable")]]
             else:
                 top = idx[np.argsort(-g, kind="stable")]
-            for i in top:
-                if gains[i] > 0:
-                    out.append(
-                        (tuple(sorted((*state, int(i)))), max(sse - gains[i], 0.0))
-                    )
+            out.extend(
+                (tuple(sorted((*state, int(i)))), max(sse - gains[i], 0.0))
+                for i in top
+                if gains[i] > 0
+            )
         return out
 
-    def exact_sse(state):
-        if not state:
-            return sst
-        Q = _state_basis(Z, state)
-        r = y_centred - Q @ (Q.T @ y_centred)
-        return float(r @ r)
-
-    def score(state, sse):
-        return penalised(
-            sse / sst, complexity_of(sizes[list(state)]), parsimony, loss_floor
-        )
-
-    for _depth in range(max_terms):
-        if deadline is not None and time.perf_counter() > deadline:
-            break
+    def candidates(self, beam, depth):
+        """The unseen children of the beam, with the exact pairs at depth 1."""
         candidates = {}
-        if _depth == 1 and pair_budget:
-            for child, child_sse in pair_candidates(
-                Z, y_centred, sizes, max_complexity, budget=pair_budget
-            ):
-                candidates[child] = child_sse
+        if depth == 1 and self.config.pair_budget:
+            pairs = pair_candidates(
+                self.Z,
+                self.y,
+                self.sizes,
+                self.objective.max_complexity,
+                budget=self.config.pair_budget,
+            )
+            candidates.update(pairs)
         for state, sse in beam:
-            for child, child_sse in children_of(state, sse):
-                if child in seen:
+            for child, child_sse in self.children(state, sse):
+                if child in self.seen:
                     continue
                 if child not in candidates or child_sse < candidates[child]:
                     candidates[child] = child_sse
-        if not candidates:
-            break
-        ranked = sorted(candidates.items(), key=lambda kv: (score(kv[0], kv[1]), kv[0]))
-        # Keep the best states overall and the best few at each complexity, so
-        # that short partial formulas (x, x + x^2, ...) are not crowded out by
-        # long terms that fit a little better at first.
+        return candidates
+
+    def choose(self, ranked):
+        """The best states overall and the best few at each complexity.
+
+        Short partial formulas (x, x + x^2, ...) are then not crowded out by
+        long terms that fit a little better at first.
+        """
         by_complexity = {}
         chosen = []
-        for state, child_sse in ranked:
-            c = complexity_of(sizes[list(state)])
-            if len(chosen) < beam_width or by_complexity.get(c, 0) < per_complexity:
+        for state, _ in ranked:
+            c = self.complexity(state)
+            if (
+                len(chosen) < self.config.beam_width
+                or by_complexity.get(c, 0) < self.config.per_complexity
+            ):
                 by_complexity[c] = by_complexity.get(c, 0) + 1
-                chosen.append((state, child_sse))
-        beam = []
-        for state, _ in chosen:
-            seen.add(state)
-            beam.append((state, exact_sse(state)))
-        # Swap moves on the best few states.
-        polished = []
-        for state, sse in beam[: max(2, beam_width // 4)]:
-            for _ in range(swap_rounds):
-                improved = False
-                for pos in range(len(state)):
-                    rest = state[:pos] + state[pos + 1 :]
-                    rest_sse = exact_sse(rest)
-                    for child, child_sse in children_of(rest, rest_sse):
-                        if child == state or child in seen:
-                            continue
-                        seen.add(child)
-                        child_sse = exact_sse(child)
-                        front.offer(
-                            complexity_of(sizes[list(child)]), child_sse / sst, child
-                        )
-                        if score(child, child_sse) < score(state, sse) - 1e-12:
-                            state, sse, improved = child, child_sse, True
-                    if improved:
-                        break
-                if not improved:
-                    break
-            polished.append((state, sse))
-        beam = polished + beam[len(polished) :]
-        for state, sse in beam:
-            front.offer(complexity_of(sizes[list(state)]), sse / sst, state)
-        for child, child_sse in ranked:
-            # Cheap (upper-bound-free) record of the rest: the gain formula is
-            # exact for a one-term extension, so these losses are exact too.
-            front.offer(complexity_of(sizes[list(child)]), child_sse / sst, child)
-        best_beam = beam
-        if min(sse for _, sse in beam) / sst <= tol:
-            break
-    if subset is not None:
-        best_beam = [(front.key(state), sse) for state, sse in best_beam]
-    return best_beam
+                chosen.append(state)
+        self.seen.update(chosen)
+        return [(state, self.exact_sse(state)) for state in chosen]
+
+    def swap(self, state, sse):
+        """One round of swap moves: the first improving ``(state, sse)``, or None."""
+        for pos in range(len(state)):
+            rest = state[:pos] + state[pos + 1 :]
+            improved = None
+            for child, _ in self.children(rest, self.exact_sse(rest)):
+                if child == state or child in self.seen:
+                    continue
+                self.seen.add(child)
+                child_sse = self.exact_sse(child)
+                self.front.offer(self.complexity(child), child_sse / self.sst, child)
+                if self.score(child, child_sse) < self.score(state, sse) - 1e-12:
+                    state, sse = child, child_sse
+                    improved = (state, sse)
+            if improved is not None:
+                return improved
+        return None
+
+    def polish(self, state, sse):
+        for _ in range(self.config.swap_rounds):
+            improved = self.swap(state, sse)
+            if improved is None:
+                break
+            state, sse = improved
+        return state, sse
+
+    def run(self, deadline):
+        beam = [((), self.sst)]
+        best_beam = []
+        for depth in range(self.objective.max_terms):
+            if depth and past(deadline):
+                break  # the single terms are always tried: one matrix product
+            candidates = self.candidates(beam, depth)
+            if not candidates:
+                break
+            ranked = sorted(candidates.items(), key=lambda kv: (self.score(*kv), kv[0]))
+            beam = self.choose(ranked)
+            n_polished = max(2, self.config.beam_width // 4)
+            beam = [self.polish(*entry) for entry in beam[:n_polished]] + beam[
+                n_polished:
+            ]
+            # The gain formula is exact for a one-term extension, so the
+            # losses of the ranked states are exact too.
+            for state, sse in beam + ranked:
+                self.front.offer(self.complexity(state), sse / self.sst, state)
+            best_beam = beam
+            if min(sse for _, sse in beam) / self.sst <= self.objective.tol:
+                break
+        return best_beam
 
 
 class _SubsetFront:
@@ -521,13 +459,20 @@ class _SubsetFront:
         self.front.offer(complexity, loss, self.key(state))
 
 
-def fit_linear(G, y):
-    """Least-squares ``c0, c`` of ``y ~ c0 + G.T @ c`` (``G`` is (k, n_samples))."""
+def fit_linear(G, y, sqrt_w=None):
+    """Least-squares ``c0, c`` of ``y ~ c0 + G.T @ c`` (``G`` is (k, n_samples)).
+
+    With ``sqrt_w``, the square roots of the sample weights, the rows are
+    scaled by it (weighted least squares); the sum of squares returned is
+    the weighted one.
+    """
     A = (
         np.column_stack([np.ones(y.shape[0]), *G])
         if len(G)
         else np.ones((y.shape[0], 1))
     )
+    if sqrt_w is not None:
+        A, y = A * sqrt_w[:, None], y * sqrt_w
     coef, *_ = np.linalg.lstsq(A, y, rcond=None)
     resid = A @ coef - y
     return coef[0], coef[1:], float(resid @ resid)
@@ -542,7 +487,7 @@ def evaluate_terms(trees, X):
         return np.array([evaluate(t, X, cache) for t in trees])
 
 
-def optimize_constants(trees, X, y, method):
+def optimize_constants(trees, X, y, method, sqrt_w=None):
     """Tune every constant leaf of ``trees`` (variable projection).
 
     The linear coefficients are re-solved by least squares for each trial of
@@ -550,14 +495,17 @@ def optimize_constants(trees, X, y, method):
     is ``"least_squares"`` (Levenberg-Marquardt, or trust-region reflective
     when there are more constants than samples) or ``"lbfgs"``.
 
-    Returns ``(trees, sse)`` with the optimised constants, or the input trees
-    when nothing improved.
+    With ``sqrt_w`` (square roots of the sample weights) the residuals are
+    weighted. Returns ``(trees, sse)`` with the optimised constants, or the
+    input trees when nothing improved.
     """
     counts = [len(constants(t)) for t in trees]
     theta0 = np.array([c for t in trees for c in constants(t)], dtype=float)
     n = y.shape[0]
     if theta0.size == 0:
-        return trees, fit_linear(evaluate_terms(trees, X), y)[2]
+        return trees, fit_linear(evaluate_terms(trees, X), y, sqrt_w)[2]
+    ones = np.ones(n) if sqrt_w is None else sqrt_w
+    yw = y if sqrt_w is None else y * sqrt_w
 
     def rebuild(theta):
         out, k = [], 0
@@ -566,15 +514,15 @@ def optimize_constants(trees, X, y, method):
             k += c
         return out
 
-    penalty = np.sqrt(np.sum(y * y) + 1.0) * 1e3
+    penalty = np.sqrt(np.sum(yw * yw) + 1.0) * 1e3
 
     def residual(theta):
         G = evaluate_terms(rebuild(theta), X)
         if not np.isfinite(G).all() or (np.abs(G) > _MAX_ABS).any():
             return np.full(n, penalty)
-        A = np.column_stack([np.ones(n), *G])
-        coef, *_ = np.linalg.lstsq(A, y, rcond=None)
-        return A @ coef - y
+        A = np.column_stack([ones, *G] if sqrt_w is None else [ones, *(G * ones)])
+        coef, *_ = np.linalg.lstsq(A, yw, rcond=None)
+        return A @ coef - yw
 
     def half_sse(theta):
         r = residual(theta)  # one evaluation of the terms per call
@@ -609,68 +557,3 @@ def optimize_constants(trees, X, y, method):
 
 
 # ---------------------------------------------------------------- mutation
-
-
-#: Operators under which a feature gets a tunable scale (see scale_variant).
-_TRANSCENDENTAL = _NEEDS_DIMENSIONLESS | {"pow"}
-
-
-def is_algebraic(tree):
-    """Whether ``tree`` uses no exp, log, sin, cos or tanh."""
-    if tree[0] in _NEEDS_DIMENSIONLESS:
-        return False
-    if tree[0] in ("x", "c"):
-        return True
-    return all(is_algebraic(child) for child in tree[1:])
-
-
-def scale_variant(tree):
-    """``tree`` with ``c * x_j`` in place of each feature under a transcendental op.
-
-    The constant starts at 1, so the values are unchanged until
-    :func:`optimize_constants` moves it (``sin(x)`` -> ``sin(1.3 x)``).
-    Returns ``tree`` itself when no feature is under such an operator.
-    """
-
-    def walk(node, inside):
-        if node[0] == "x":
-            return ("mul", ("c", 1.0), node) if inside else node
-        if node[0] == "c":
-            return node
-        inner = inside or node[0] in _TRANSCENDENTAL
-        return (node[0], *(walk(child, inner) for child in node[1:]))
-
-    new = walk(tree, False)
-    return new if new != tree else tree
-
-
-def mutate(tree, other, small, operators, rng):
-    """One random genetic-programming variation of ``tree``.
-
-    ``other`` is a second parent for crossover, ``small`` a list of small
-    trees (up to 3 nodes) to graft, ``operators`` the allowed operator names.
-    """
-    nodes = list(subtrees(tree))
-    path, node = nodes[rng.randint(len(nodes))]
-    unary = [o for o in operators if OPERATORS[o].arity == 1]
-    binary = [o for o in operators if OPERATORS[o].arity == 2]
-    kind = rng.randint(6)
-    if kind == 0:  # crossover
-        other_nodes = list(subtrees(other))
-        new = other_nodes[rng.randint(len(other_nodes))][1]
-    elif kind == 1 and unary:  # wrap in a unary operator
-        new = (unary[rng.randint(len(unary))], node)
-    elif kind == 2 and binary:  # combine with a small tree
-        graft = small[rng.randint(len(small))]
-        op = binary[rng.randint(len(binary))]
-        new = (op, node, graft) if rng.rand() < 0.5 else (op, graft, node)
-    elif kind == 3:  # replace with a small tree
-        new = small[rng.randint(len(small))]
-    elif kind == 4 and node[0] not in ("x", "c"):  # point mutation
-        same = [o for o in operators if OPERATORS[o].arity == len(node) - 1]
-        new = (same[rng.randint(len(same))], *node[1:])
-    elif kind == 5 and node[0] == "x":  # scale a feature
-        new = ("mul", ("c", float(np.round(np.exp(rng.normal()), 3))), node)
-    else:  # hoist: the chosen subtree becomes the whole term
-        return node
-    return replace(tree, path, new)

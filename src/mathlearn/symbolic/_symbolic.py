@@ -1,7 +1,6 @@
 """Symbolic regression: find a formula ``y = f(x)`` that is short and accurate."""
 
 import time
-from fractions import Fraction
 from numbers import Integral, Real
 from typing import NamedTuple
 
@@ -13,7 +12,7 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from mathlearn.symbolic import _search
+from mathlearn.symbolic import _enumerate, _mutate, _reduce, _search
 from mathlearn.symbolic._expr import (
     DEFAULT_OPERATORS,
     OPERATORS,
@@ -21,7 +20,12 @@ from mathlearn.symbolic._expr import (
     size,
     sympy_number,
     to_sympy,
-    with_constants,
+)
+from mathlearn.symbolic._front import (
+    Formula,
+    _round_sig,
+    front_formulas,
+    front_table,
 )
 from mathlearn.symbolic._units import is_consistent, parse_unit
 from mathlearn.utils._doc_link import DocLinkMixin
@@ -29,17 +33,34 @@ from mathlearn.utils._optional import import_matplotlib_pyplot
 from mathlearn.utils._sklearn_compat import (
     Interval,
     StrOptions,
+    _check_sample_weight,
     _fit_context,
     validate_data,
 )
 from mathlearn.utils._validation import check_finite_target
 
-#: Formulas with nmse <= max(factor * nmse of the BIC choice, _ACCURATE_NMSE)
-#: are "accurate enough"; the one with the largest score among them is selected.
-_ACCURATE_FACTOR = 1.5
-_ACCURATE_NMSE = 1e-4
 #: Distinct subtrees enumerated at most when ``enumeration_size="auto"``.
 _AUTO_SUBTREES = 30_000
+#: Largest term size enumerated when ``enumeration_size="auto"`` (the subtree
+#: limit stops it earlier with more than one feature).
+_AUTO_MAX_SIZE = 7
+#: Share of ``max_time`` the exhaustive enumeration may take: the searches
+#: over its terms need the rest.
+_ENUMERATION_SHARE = 0.4
+#: The searches on transformed targets stop at this share of ``max_time``,
+#: leaving the rest to the wide search over all terms.
+_REDUCED_SHARE = 0.7
+#: Share of ``max_time`` the searches may take; the rest is for rounding the
+#: constants of the front.
+_SEARCH_SHARE = 0.9
+#: predict clips its values this many spans of the training target beyond it.
+_PREDICT_SPANS = 1000
+#: Formulas whose inner constants are tuned per round (each a scipy fit).
+_TUNED_PER_ROUND = 6
+#: Formulas (of the beam, then the front) whose terms breed each generation.
+_PARENT_FORMULAS = 12
+#: Parents when no formula has a term yet: the first (smallest) pool terms.
+_FALLBACK_PARENTS = 50
 #: Floats held by the pool of basis terms at most (terms x samples).
 _POOL_ENTRIES = 20_000_000
 #: Round-off of the data: a normalised loss up to (_ROUNDOFF * eps)**2 *
@@ -59,17 +80,22 @@ class _Target(NamedTuple):
 
     y: np.ndarray  # y / scale, float64: max |y| in [1, 2), or all zero
     scale: float  # a power of two, so that y / scale and back are exact
-    mean: float  # mean of the scaled y
-    sst: float  # sum of squares of the scaled y about its mean
+    mean: float  # (weighted) mean of the scaled y
+    sst: float  # (weighted) sum of squares of the scaled y about its mean
     loss_floor: float  # normalised loss treated as exact (round-off)
+    weights: np.ndarray | None  # the sample weights, None for unit weights
+    sqrt_w: np.ndarray | None  # their square roots (the rows' scale in least squares)
+    n: float  # number of samples, or sum of the weights: the n of the BIC
 
 
-def _scale_target(y, X_dtype):
+def _scale_target(y, X_dtype, weights=None):
     """The :class:`_Target` of ``y``; ``X_dtype`` sets the round-off with y's.
 
     The search squares the target (sums of squares, least squares), which
     overflows beyond about 1e154 and underflows below about 1e-154; on
     ``y / scale`` it sees the same numbers whatever the units of ``y``.
+    With ``weights`` the mean and the sum of squares are weighted, so that
+    integer weights give what repeated samples give.
     """
     y_dtype = y.dtype if y.dtype.kind == "f" else np.float64  # ints are exact
     eps = max(np.finfo(X_dtype).eps, np.finfo(y_dtype).eps)
@@ -77,15 +103,36 @@ def _scale_target(y, X_dtype):
     peak = float(np.max(np.abs(y)))
     scale = float(np.ldexp(1.0, np.frexp(peak)[1] - 1)) if peak > 0 else 1.0
     scaled = y / scale
-    mean = float(scaled.mean())
-    centred = scaled - mean
+    if weights is None:
+        sqrt_w, n = None, float(scaled.shape[0])
+        mean = float(scaled.mean())
+        centred = scaled - mean
+    else:
+        sqrt_w, n = np.sqrt(weights), float(weights.sum())
+        mean = float(weights @ scaled / n)
+        centred = (scaled - mean) * sqrt_w
     sst = float(centred @ centred)
-    var = sst / scaled.shape[0]
+    var = sst / n
     loss_floor = _search.LOSS_FLOOR
     if var > 0:
         roundoff = (_ROUNDOFF * eps) ** 2 * (1.0 + mean * mean / var)
         loss_floor = max(loss_floor, roundoff)
-    return _Target(scaled, scale, mean, sst, loss_floor)
+    return _Target(scaled, scale, mean, sst, loss_floor, weights, sqrt_w, n)
+
+
+def _predict_bounds(target):
+    """The interval ``predict`` clips to, in the search's units of y.
+
+    ``_PREDICT_SPANS`` spans beyond the training target, a span being at
+    least the target's magnitude (1 here), and within float64 once scaled
+    back.
+    """
+    y = target.y
+    span = max(float(np.ptp(y)), abs(target.mean), 1.0)
+    limit = float(np.finfo(np.float64).max) / target.scale  # inf if scale < 1
+    low = max(float(y.min()) - _PREDICT_SPANS * span, -limit)
+    high = min(float(y.max()) + _PREDICT_SPANS * span, limit)
+    return (low, high)
 
 
 def _feature_scales(X):
@@ -97,40 +144,6 @@ def _feature_scales(X):
     exponent = np.frexp(np.max(np.abs(X), axis=0))[1]  # max in [2**(e-1), 2**e)
     window = np.clip(exponent, 1 - _FEATURE_WINDOW, _FEATURE_WINDOW)
     return np.ldexp(1.0, exponent - window)
-
-
-def _user_term(tree, user_symbols, x_scale):
-    """A term in the user's units, as a sympy number times an expression.
-
-    The search's term is ``g(x / x_scale)``; when a feature is rescaled, the
-    number gathers the scales (``x**2/4096`` gives ``(1/4096, x**2)``).
-    """
-    import sympy
-
-    expr = to_sympy(tree, user_symbols)
-    if np.all(x_scale == 1):
-        return sympy.Integer(1), expr
-    return expr.as_independent(*expr.free_symbols, as_Add=False)
-
-
-def _user_number(c, y_scale, factor=1):
-    """``c * y_scale * factor`` (``factor`` a sympy number) as a sympy number.
-
-    From the float product where float64 holds it, else exact: sympy
-    numbers have no exponent range.
-    """
-    import sympy
-
-    user = float(c) * y_scale * float(factor)
-    if np.isfinite(user) and (user != 0 or c == 0):
-        return sympy_number(user)
-    return sympy_number(c) * sympy.Rational(y_scale) * factor
-
-
-def _round_sig(value, digits):
-    if value == 0 or not np.isfinite(value):
-        return value
-    return float(f"{value:.{digits - 1}e}")
 
 
 def _symbol_names(names):
@@ -179,9 +192,12 @@ class SymbolicRegressor(DocLinkMixin, RegressorMixin, BaseEstimator):
         Generations of genetic programming after the exhaustive enumeration;
         ``0`` keeps the enumerated terms only.
     max_time : float, default=None
-        Wall-clock budget of ``fit`` in seconds, checked between the phases of
-        the search (it can overrun by the time of one phase). ``None`` means
-        no limit. A budget makes the result depend on the machine's speed.
+        Wall-clock budget of ``fit`` in seconds: the enumeration stops at 40%
+        of it, the searches on transformed targets at 70%, the other searches
+        at 90%, and the rounding of the front's constants takes the rest (the
+        single-term step of each search and the rounding always run).
+        ``None`` means no limit. A budget makes the result depend on the
+        machine's speed.
     parsimony : float, default=0.01
         Price of one unit of complexity in the search: candidates are ranked
         by ``log(nmse) + parsimony * complexity`` where ``nmse`` is the mean
@@ -234,8 +250,9 @@ default="least_squares"
     ----------
     pareto_front_ : pandas.DataFrame
         One row per formula on the front, by increasing complexity, with
-        columns ``complexity``, ``loss`` (mean squared error on the training
-        data, in the units of ``y`` squared: ``inf`` if beyond float64),
+        columns ``complexity``, ``loss`` (mean squared error on the
+        training data, weighted by ``sample_weight`` when given, in the
+        units of ``y`` squared: ``inf`` if beyond float64),
         ``score`` (drop of ``log(loss)`` per unit of complexity from
         the previous row), ``expression`` (string) and ``sympy`` (the sympy
         expression), plus ``selected`` marking the formula used by
@@ -250,7 +267,8 @@ default="least_squares"
     complexity_ : int
         Complexity of the selected formula.
     loss_ : float
-        Mean squared error of the selected formula on the training data.
+        Mean squared error of the selected formula on the training data
+        (weighted by ``sample_weight`` when given).
     feature_units_ : list of dict or None
         Parsed units of the features (base unit to exponent), ``None``
         without ``units``.
@@ -285,7 +303,12 @@ default="least_squares"
     breeds ``population_size`` new terms from the terms of the best formulas
     (subtree crossover, wrapping in an operator, grafting a small tree, point
     mutation, hoisting, scaling a feature by a constant); the new distinct
-    terms join the pool and the beam search runs again. (4) The constants
+    terms join the pool and the beam search runs again. Before (3), power
+    laws ``P`` fitted to ``log |y|`` (exponents rounded to halves) join the
+    pool, and the beam search runs on ``F(y / P)`` for ``F`` the identity,
+    square, inverse, inverse square and logarithm; each formula it finds
+    becomes one term ``P * F^-1(c0 + sum c_i g_i)`` (a root of a sum of
+    squares, a Lorentz factor; Udrescu & Tegmark, 2020). (4) The constants
     inside the terms of the best formulas are tuned by ``scipy.optimize``,
     including a constant scale on each feature under a transcendental
     operator (``sin(x)`` can become ``sin(1.3 x)``); tuned terms join the
@@ -357,6 +380,9 @@ default="least_squares"
     Semantically-based crossover in genetic programming: application to
     real-valued symbolic regression. Genetic Programming and Evolvable
     Machines 12, 91-119 (the Nguyen problems).
+
+    S.-M. Udrescu and M. Tegmark (2020). AI Feynman: a physics-inspired
+    method for symbolic regression. Science Advances 6, eaay2631.
 
     M. Cranmer (2023). Interpretable machine learning for science with PySR
     and SymbolicRegression.jl. arXiv:2305.01582 (the Pareto-front score).
@@ -475,7 +501,7 @@ default="least_squares"
     # ---------------------------------------------------------------- fit
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Search for formulas ``y = f(X)`` and select one.
 
         Parameters
@@ -484,6 +510,12 @@ default="least_squares"
             Training data; column names of a DataFrame name the variables.
         y : array-like of shape (n_samples,)
             Target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the samples: every least-squares fit of
+            the search is weighted, and the selection rule counts
+            ``sum(sample_weight)`` samples, so integer weights give the
+            formula that repeating each sample that many times gives.
+            ``None`` weighs every sample 1.
 
         Returns
         -------
@@ -492,78 +524,74 @@ default="least_squares"
         """
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], y_numeric=True)
         y = check_finite_target(y)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, X, dtype=np.float64, ensure_non_negative=True
+            )
         operators = self._resolve_operators()
         feature_dims, _ = self._resolve_units(X.shape[1])
         # The search multiplies tall, narrow matrices many times: one BLAS
         # thread is faster than several (and does not fight n_jobs).
         with threadpool_limits(limits=1, user_api="blas"):
-            return self._fit(X, y, operators, feature_dims)
+            return self._fit(X, y, sample_weight, operators, feature_dims)
 
-    def _fit(self, X, y, operators, feature_dims):
+    def _fit(self, X, y, sample_weight, operators, feature_dims):
         rng = check_random_state(self.random_state)
         start = time.perf_counter()
-        deadline = None if self.max_time is None else start + self.max_time
+        # The searches stop at _SEARCH_SHARE of the budget: rounding the
+        # front's constants takes the rest.
+        deadline = None
+        if self.max_time is not None:
+            deadline = start + _SEARCH_SHARE * self.max_time
         # The search works on unit-scale numbers: X / x_scale and y / target.scale,
         # both exact (powers of two).
         x_scale = _feature_scales(X)
         Xf = np.asarray(X, dtype=np.float64) / x_scale
-        target = _scale_target(y, X.dtype)
+        target = _scale_target(y, X.dtype, sample_weight)
         yf, sst = target.y, target.sst
+        # The centred target as least squares sees it (rows times sqrt(w)).
         yc = yf - target.mean
-        n_samples = Xf.shape[0]
+        if target.sqrt_w is not None:
+            yc = yc * target.sqrt_w
         # Round-off is as exact as it gets: the search stops there at the latest.
         tol = max(self.tol, target.loss_floor)
 
-        pool = _search.TermPool(n_samples, _POOL_ENTRIES)
-        if self.enumeration_size == "auto":
-            max_size, max_subtrees = 7, _AUTO_SUBTREES
-        else:
-            max_size, max_subtrees = self.enumeration_size, np.inf
-        max_size = min(max_size, max(self.max_complexity - 2, 1))
-        levels = _search.enumerate_terms(
-            Xf,
-            operators,
-            max_size,
-            pool,
-            feature_dims=feature_dims,
-            deadline=deadline,
-            max_subtrees=max_subtrees,
-        )
-        small = [t for s in (1, 2, 3) for t, _, _ in levels.get(s, [])]
+        pool, small = self._enumerate(Xf, target, operators, feature_dims, start)
         front = _search.Front()
-        search = dict(
-            max_terms=self.max_terms,
-            max_complexity=self.max_complexity,
-            parsimony=self.parsimony,
-            loss_floor=target.loss_floor,
-            front=front,
-            tol=tol,
-            beam_width=16,
-            per_size=3,
-            per_complexity=3,
-            pair_budget=2e9,
+        objective = _search.Objective(
+            self.max_terms, self.max_complexity, self.parsimony, target.loss_floor, tol
         )
         # max |yf| is 0 or in [1, 2): a spread below 1e-12 of it is round-off.
-        if sst <= (1e-12 * np.max(np.abs(yf))) ** 2 * n_samples or len(pool) == 0:
+        if sst <= (1e-12 * np.max(np.abs(yf))) ** 2 * target.n or len(pool) == 0:
             front.offer(1, 0.0, ())  # a constant target: the intercept is exact
             beam = [((), sst)]
         else:
-            beam = self._search_all(pool, yc, deadline, search)
+            self._add_reduced_terms(
+                pool,
+                Xf,
+                target,
+                objective,
+                feature_dims,
+                None if deadline is None else start + _REDUCED_SHARE * self.max_time,
+            )
+            beam = self._search_all(pool, yc, front, objective, deadline)
         if self.verbose:
             print(f"{'gen':>4} {'best nmse':>11} {'front':>6} {'terms':>8} {'time':>7}")
             self._report(0, front, pool, start)
 
-        quick = {
-            **search,
-            "beam_width": 8,
-            "per_size": 2,
-            "per_complexity": 1,
-            "pair_budget": 0,
-        }
         optimised = set()
-        tune = dict(X=Xf, y=yf, feature_dims=feature_dims, optimised=optimised)
+        tune = dict(
+            X=Xf,
+            y=yf,
+            sqrt_w=target.sqrt_w,
+            feature_dims=feature_dims,
+            optimised=optimised,
+            deadline=deadline,
+        )
         if len(pool) and self._tune_constants(front, beam, pool, **tune):
-            beam = _search.beam_select(pool, yc, deadline=deadline, **search)
+            beam = _search.beam_select(
+                pool, yc, front, objective, _search.WIDE, deadline=deadline
+            )
         n_iter = 0
         bred = set(pool.trees)
         for generation in range(1, self.generations + 1):
@@ -572,44 +600,30 @@ default="least_squares"
             n_iter = generation
             # Genetic programming on the terms of the best formulas.
             parents = self._parents(front, beam, pool)
-            children = []
-            for _ in range(self.population_size):
-                a = parents[rng.randint(len(parents))]
-                b = parents[rng.randint(len(parents))]
-                child = _search.mutate(a, b, small, operators, rng)
-                if (
-                    child not in bred
-                    and size(child) + 2 <= self.max_complexity
-                    and (feature_dims is None or is_consistent(child, feature_dims))
-                ):
-                    bred.add(child)
-                    children.append(child)
+            children = self._breed(parents, small, operators, feature_dims, bred, rng)
             if children:
                 pool.add(children, _search.evaluate_terms(children, Xf))
-            beam = _search.beam_select(pool, yc, deadline=deadline, **quick)
+            beam = _search.beam_select(
+                pool, yc, front, objective, _search.QUICK, deadline=deadline
+            )
             if self._tune_constants(front, beam, pool, **tune):
-                beam = _search.beam_select(pool, yc, deadline=deadline, **quick)
+                beam = _search.beam_select(
+                    pool, yc, front, objective, _search.QUICK, deadline=deadline
+                )
             if self.verbose:
                 self._report(generation, front, pool, start)
         if n_iter and not self._done(front, deadline, tol):
             # A last, wide search over every term found.
-            self._search_all(pool, yc, deadline, search)
+            self._search_all(pool, yc, front, objective, deadline)
 
-        formulas = self._front_formulas(front, pool, Xf, target, x_scale)
-        table, selected = self._front_table(formulas, target)
-        # predict clips 1000 spans beyond the training target, a span being at
-        # least the target's magnitude (1 here), and within float64 once scaled back.
-        span = max(float(np.ptp(yf)), abs(target.mean), 1.0)
-        limit = float(np.finfo(np.float64).max) / target.scale  # inf if scale < 1
-        low = max(float(yf.min()) - 1000 * span, -limit)
-        high = min(float(yf.max()) + 1000 * span, limit)
+        formulas = front_formulas(
+            front, pool, Xf, target, x_scale, self._user_symbols(x_scale)
+        )
+        table, selected = front_table(formulas, target)
         # Fitted state is plain Python and NumPy (no DataFrame, no sympy
         # object), so that skops can save it without trusting pandas' or
         # sympy's internals; pareto_front_ and sympy_expr_ are rebuilt from it.
-        self._formulas = [
-            {key: value for key, value in formula.items() if key != "sympy"}
-            for formula in formulas
-        ]
+        self._formulas = [tuple(formula._replace(expr=None)) for formula in formulas]
         self._front = table
         self.n_iter_ = n_iter
         self.n_terms_searched_ = len(pool)
@@ -617,11 +631,66 @@ default="least_squares"
         self._x_scale = x_scale
         self._y_scale = target.scale
         self._y_mean = target.mean
-        self._bounds = (low, high)
+        self._bounds = _predict_bounds(target)
         self._set_selected(selected)
         return self
 
-    def _search_all(self, pool, yc, deadline, search):
+    def _enumerate(self, X, target, operators, feature_dims, start):
+        """The pool of enumerated terms, and the small subtrees for mutation."""
+        pool = _search.TermPool(X.shape[0], _POOL_ENTRIES, target.weights)
+        if self.enumeration_size == "auto":
+            max_size, max_subtrees = _AUTO_MAX_SIZE, _AUTO_SUBTREES
+        else:
+            max_size, max_subtrees = self.enumeration_size, np.inf
+        max_size = min(max_size, max(self.max_complexity - 2, 1))
+        deadline = None
+        if self.max_time is not None:
+            deadline = start + _ENUMERATION_SHARE * self.max_time
+        levels = _enumerate.enumerate_terms(
+            X,
+            operators,
+            max_size,
+            pool,
+            feature_dims=feature_dims,
+            deadline=deadline,
+            max_subtrees=max_subtrees,
+        )
+        small = [e.tree for s in (1, 2, 3) for e in levels.get(s, [])]
+        return pool, small
+
+    def _breed(self, parents, small, operators, feature_dims, bred, rng):
+        """``population_size`` mutations of the parents; the new ones join ``bred``."""
+        children = []
+        for _ in range(self.population_size):
+            a = parents[rng.randint(len(parents))]
+            b = parents[rng.randint(len(parents))]
+            child = _mutate.mutate(a, b, small, operators, rng)
+            if (
+                child not in bred
+                and size(child) + 2 <= self.max_complexity
+                and (feature_dims is None or is_consistent(child, feature_dims))
+            ):
+                bred.add(child)
+                children.append(child)
+        return children
+
+    @staticmethod
+    def _add_reduced_terms(pool, X, target, objective, feature_dims, deadline):
+        """Add power laws and the terms of searches on transformed targets."""
+        factors = _reduce.power_factors(X, target.y, target.weights)
+        if feature_dims is not None:
+            factors = [t for t in factors if is_consistent(t, feature_dims)]
+        if factors:
+            pool.add(factors, _search.evaluate_terms(factors, X))
+        reduced = _reduce.reduced_terms(
+            pool, X, target.y, target.weights, factors, objective, deadline
+        )
+        if feature_dims is not None:
+            reduced = [t for t in reduced if is_consistent(t, feature_dims)]
+        if reduced:
+            pool.add(reduced, _search.evaluate_terms(reduced, X))
+
+    def _search_all(self, pool, yc, front, objective, deadline):
         """Wide beam search over the pool, then over its algebraic terms.
 
         Smooth transcendental terms (exp, sin, cos) approximate polynomials so
@@ -630,11 +699,13 @@ default="least_squares"
         without exp, log, sin, cos and tanh, gives those a fair chance. Both
         feed the same front.
         """
-        beam = _search.beam_select(pool, yc, deadline=deadline, **search)
-        algebraic = [i for i, t in enumerate(pool.trees) if _search.is_algebraic(t)]
+        wide = _search.WIDE
+        beam = _search.beam_select(pool, yc, front, objective, wide, deadline=deadline)
+        algebraic = [i for i, t in enumerate(pool.trees) if _mutate.is_algebraic(t)]
         if 0 < len(algebraic) < len(pool):
+            subset = np.array(algebraic)
             _search.beam_select(
-                pool, yc, deadline=deadline, subset=np.array(algebraic), **search
+                pool, yc, front, objective, wide, subset=subset, deadline=deadline
             )
         return beam
 
@@ -665,15 +736,19 @@ default="least_squares"
                 break
         return out
 
-    def _tune_constants(self, front, beam, pool, *, X, y, feature_dims, optimised):
+    def _tune_constants(
+        self, front, beam, pool, *, X, y, sqrt_w, feature_dims, optimised, deadline
+    ):
         """Tune the constants of promising formulas; add the tuned terms to the pool."""
-        if self.constant_optimizer is None:
+        if self.constant_optimizer is None or _search.past(deadline):
             return 0
         jobs = self._constant_jobs(front, beam, pool, optimised)
         if not jobs:
             return 0
         results = Parallel(n_jobs=self.n_jobs)(
-            delayed(_search.optimize_constants)(trees, X, y, self.constant_optimizer)
+            delayed(_search.optimize_constants)(
+                trees, X, y, self.constant_optimizer, sqrt_w
+            )
             for trees in jobs
         )
         tuned = [t for trees, _ in results for t in trees]
@@ -691,7 +766,7 @@ default="least_squares"
         for state in states:
             trees = [pool.trees[i] for i in state]
             variants = [trees]
-            scaled = [_search.scale_variant(t) for t in trees]
+            scaled = [_mutate.scale_variant(t) for t in trees]
             if scaled != trees:
                 variants.append(scaled)
             for variant in variants:
@@ -700,76 +775,17 @@ default="least_squares"
                     continue
                 optimised.add(key)
                 jobs.append(variant)
-            if len(jobs) >= 6:
+            if len(jobs) >= _TUNED_PER_ROUND:
                 break
         return jobs
 
     def _parents(self, front, beam, pool):
         parents = []
-        for state in self._promising(front, beam, 12):
+        for state in self._promising(front, beam, _PARENT_FORMULAS):
             parents.extend(pool.trees[i] for i in state)
-        return parents or list(pool.trees[:50])
+        return parents or list(pool.trees[:_FALLBACK_PARENTS])
 
     # ------------------------------------------------------------- front
-
-    def _front_formulas(self, front, pool, X, target, x_scale):
-        """Fit, round and describe each front entry: list of dicts.
-
-        The search sees ``X / x_scale`` and ``target.y``: trees, coefficients
-        and losses stay in those units (``predict`` uses them), and the
-        ``"sympy"`` expression is in the user's.
-        """
-        y = target.y
-        user_symbols = self._user_symbols(x_scale)
-        formulas = []
-        for _, _, state in front.pareto():
-            trees = [pool.trees[i] for i in state]
-            G = _search.evaluate_terms(trees, X)
-            c0, coef, sse = _search.fit_linear(G, y)
-            # Rounding may cost 0.1% of the squared error, or round-off.
-            budget = sse * 1.001 + target.loss_floor * target.sst
-            strict = sse * (1 + 1e-9) + target.loss_floor * target.sst
-            trees, G, c0, coef = self._round_constants(trees, G, X, y, budget)
-            terms = [_user_term(tree, user_symbols, x_scale) for tree in trees]
-            factors = [float(factor) for factor, _ in terms]  # inf or 0 if beyond
-            params, sse = self._round_coefficients(
-                np.concatenate([[c0], coef]),
-                G,
-                y,
-                target.scale * np.array([1.0, *factors]),
-                budget,
-                strict,
-            )
-            c0, coef = float(params[0]), params[1:]
-            keep = coef != 0
-            trees = [t for t, k in zip(trees, keep, strict=True) if k]
-            terms = [t for t, k in zip(terms, keep, strict=True) if k]
-            coef = coef[keep]
-            complexity = _search.complexity_of([size(t) for t in trees])
-            if c0 == 0 and trees:
-                complexity -= 1
-            # Coefficients in the user's units, as rounded.
-            expr = _user_number(c0, target.scale)
-            for c, (factor, rest) in zip(coef, terms, strict=True):
-                expr = expr + _user_number(c, target.scale, factor) * rest
-            formulas.append(
-                {
-                    "trees": trees,
-                    "intercept": c0,
-                    "coef": coef,
-                    "loss": sse / max(y.shape[0], 1),
-                    "complexity": complexity,
-                    "sympy": expr,
-                }
-            )
-        # Rounding can merge or reorder entries: keep the Pareto-optimal ones.
-        formulas.sort(key=lambda f: (f["complexity"], f["loss"]))
-        kept, best = [], np.inf
-        for formula in formulas:
-            if formula["loss"] < best * (1 - 1e-9) or not kept:
-                kept.append(formula)
-                best = formula["loss"]
-        return kept
 
     def _user_symbols(self, x_scale):
         """The symbol of each feature, divided by its scale (as the search saw it)."""
@@ -779,117 +795,6 @@ default="least_squares"
             sympy.Symbol(name, real=True) / sympy.Rational(float(scale))
             for name, scale in zip(self._names(), x_scale, strict=True)
         ]
-
-    @staticmethod
-    def _round_constants(trees, G, X, y, budget):
-        """Round the constants inside the terms to the fewest significant digits
-        that keep the squared error within ``budget``.
-
-        Returns the trees, their values ``G`` and the linear fit ``c0, coef``.
-        """
-        fitted = _search.fit_linear(G, y)
-        trees = list(trees)
-        for k, tree in enumerate(trees):
-            values = constants(tree)
-            for pos, value in enumerate(values):
-                for digits in range(1, 13):
-                    trial = list(values)
-                    trial[pos] = _round_sig(value, digits)
-                    if trial[pos] == value:
-                        break
-                    candidate = [
-                        *trees[:k],
-                        with_constants(tree, trial),
-                        *trees[k + 1 :],
-                    ]
-                    G_trial = _search.evaluate_terms(candidate, X)
-                    if not np.isfinite(G_trial).all():
-                        continue
-                    fitted_trial = _search.fit_linear(G_trial, y)
-                    if fitted_trial[2] <= budget:
-                        trees, values, G = candidate, trial, G_trial
-                        tree = trees[k]
-                        fitted = fitted_trial
-                        break
-        return trees, G, fitted[0], fitted[1]
-
-    @staticmethod
-    def _round_coefficients(params, G, y, to_user, budget, strict):
-        """Round ``c0, c1, ...`` to the fewest significant digits that keep the
-        squared error within ``budget`` (a ratio of small integers: ``strict``).
-
-        Rounded as the user reads them, ``params * to_user`` (the number in
-        front of each term in the user's units). Returns the coefficients, in
-        the search's units, and their sum of squared errors.
-        """
-
-        def sse_of(p):
-            r = p[0] + p[1:] @ G - y if len(G) else p[0] - y
-            return float(r @ r)
-
-        with np.errstate(over="ignore", under="ignore"):
-            user = params * to_user
-        for k in range(params.size):
-            value = user[k]
-            if not np.isfinite(value) or value == 0:
-                continue  # zero, or beyond float64 in the user's units
-            nice = float(Fraction(value).limit_denominator(12))
-            if nice != value and nice != 0:
-                # A ratio of small integers only where it is exact to round-off.
-                trial = params.copy()
-                trial[k] = nice / to_user[k]
-                if sse_of(trial) <= strict:
-                    params = trial
-                    continue
-            for digits in range(0, 16):
-                trial = params.copy()
-                trial[k] = 0.0 if digits == 0 else _round_sig(value, digits)
-                trial[k] /= to_user[k]
-                if digits and trial[k] == params[k]:
-                    break
-                if sse_of(trial) <= budget:
-                    params = trial
-                    break
-        return params, sse_of(params)
-
-    def _front_table(self, formulas, target):
-        """The front in the units of ``y`` as a dict of columns, and the selected row.
-
-        The ``sympy`` column holds ``sympy.srepr`` strings, which
-        :attr:`pareto_front_` turns back into expressions.
-        """
-        import sympy
-
-        scale = target.scale
-        n_samples = target.y.shape[0]
-        var = target.sst / max(n_samples, 1)
-        loss = np.array([formula["loss"] for formula in formulas])  # scaled y
-        nmse = loss / max(var, 1e-300)
-        complexity = np.array([formula["complexity"] for formula in formulas])
-        log_loss = np.log(np.maximum(loss, max(var * target.loss_floor, 1e-300)))
-        score = np.zeros(len(formulas))
-        score[1:] = -np.diff(log_loss) / np.diff(complexity)
-        exprs = [formula["sympy"] for formula in formulas]
-        with np.errstate(over="ignore"):  # an MSE beyond float64 is inf
-            user_loss = loss * scale * scale  # scale**2 alone can overflow
-        table = {
-            "complexity": complexity,
-            "loss": user_loss,
-            "score": score,
-            "expression": [sympy.sstr(e, full_prec=False) for e in exprs],
-            "sympy": [sympy.srepr(e) for e in exprs],
-        }
-        floored = np.maximum(nmse, target.loss_floor)
-        bic = n_samples * np.log(floored) + np.log(max(n_samples, 2)) * complexity
-        best = int(np.argmin(bic))
-        if nmse[best] <= target.loss_floor:
-            selected = best  # an exact formula
-        else:
-            admissible = (
-                nmse <= max(_ACCURATE_FACTOR * nmse[best], _ACCURATE_NMSE)
-            ) & (complexity <= complexity[best])
-            selected = int(np.argmax(np.where(admissible, score, -np.inf)))
-        return table, selected
 
     def _set_selected(self, index):
         front = self._front
@@ -998,14 +903,14 @@ default="least_squares"
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        formula = self._formulas[self._selected]
+        formula = Formula(*self._formulas[self._selected])
         # The formula is in the search's units (see fit); the bounds keep
         # y * _y_scale finite.
         Xf = np.asarray(X, dtype=np.float64) / self._x_scale
-        G = _search.evaluate_terms(formula["trees"], Xf)
+        G = _search.evaluate_terms(formula.trees, Xf)
         with np.errstate(all="ignore"):
-            y = formula["intercept"] + (
-                formula["coef"] @ G if len(G) else np.zeros(Xf.shape[0])
+            y = formula.intercept + (
+                formula.coef @ G if len(G) else np.zeros(Xf.shape[0])
             )
         y = np.where(np.isnan(y), self._y_mean, y)
         return np.clip(y, *self._bounds) * self._y_scale
@@ -1083,8 +988,8 @@ default="least_squares"
         reference = values[np.argmax(counts)]
         mask = parameter == reference
         self.fit(X[mask], y[mask])
-        formula = self._formulas[self._selected]
-        trees = [_search.scale_variant(t) for t in formula["trees"]]
+        formula = Formula(*self._formulas[self._selected])
+        trees = [_mutate.scale_variant(t) for t in formula.trees]
         inner0 = np.array([c for t in trees for c in constants(t)], dtype=float)
         # The trees are in the search's units (see fit); theta0, theta1, ...
         # in the user's.

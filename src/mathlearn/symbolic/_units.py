@@ -133,7 +133,7 @@ def _combine(a, b, sign):
 
 
 #: The transcendental functions of one argument: they need a dimensionless
-#: argument, and a term using one is not algebraic (``_search.is_algebraic``).
+#: argument, and a term using one is not algebraic (``_mutate.is_algebraic``).
 _NEEDS_DIMENSIONLESS = frozenset({"exp", "log", "sin", "cos", "tanh"})
 
 

@@ -1,0 +1,245 @@
+"""The Pareto front as the user reads it: rounded constants, sympy, selection.
+
+The search's front holds subsets of pool terms with least-squares
+coefficients, in the search's units. :func:`front_formulas` refits each,
+rounds the constants inside the terms and the coefficients to the fewest
+significant digits the data allow, and writes the sympy expression in the
+user's units; :func:`front_table` scores the formulas and selects one.
+"""
+
+from fractions import Fraction
+from typing import NamedTuple
+
+import numpy as np
+
+from mathlearn.symbolic import _search
+from mathlearn.symbolic._expr import (
+    constants,
+    size,
+    sympy_number,
+    to_sympy,
+    with_constants,
+)
+
+#: Formulas with nmse <= max(factor * nmse of the BIC choice, _ACCURATE_NMSE)
+#: are "accurate enough"; the one with the largest score among them is selected.
+_ACCURATE_FACTOR = 1.5
+_ACCURATE_NMSE = 1e-4
+#: A coefficient is tried as a ratio of integers up to this denominator
+#: (1/12, 5/6, ...); the same limit as ``_expr.sympy_number``.
+_MAX_DENOMINATOR = 12
+
+
+class Formula(NamedTuple):
+    """One formula of the front: ``intercept + coef @ [g(X) for g in trees]``.
+
+    In the search's units (features divided by ``x_scale``, target by its
+    scale); ``expr`` is the sympy expression in the user's units.
+    """
+
+    trees: list  # the basis terms (expression trees)
+    intercept: float
+    coef: np.ndarray  # one per tree
+    loss: float  # (weighted) mean squared error on the scaled target
+    complexity: int
+    expr: object  # sympy.Expr, or None once fitted (rebuilt from _front)
+
+
+def _user_term(tree, user_symbols, x_scale):
+    """A term in the user's units, as a sympy number times an expression.
+
+    The search's term is ``g(x / x_scale)``; when a feature is rescaled, the
+    number gathers the scales (``x**2/4096`` gives ``(1/4096, x**2)``).
+    """
+    import sympy
+
+    expr = to_sympy(tree, user_symbols)
+    if np.all(x_scale == 1):
+        return sympy.Integer(1), expr
+    return expr.as_independent(*expr.free_symbols, as_Add=False)
+
+
+def _user_number(c, y_scale, factor=1):
+    """``c * y_scale * factor`` (``factor`` a sympy number) as a sympy number.
+
+    From the float product where float64 holds it, else exact: sympy
+    numbers have no exponent range.
+    """
+    import sympy
+
+    user = float(c) * y_scale * float(factor)
+    if np.isfinite(user) and (user != 0 or c == 0):
+        return sympy_number(user)
+    return sympy_number(c) * sympy.Rational(y_scale) * factor
+
+
+def _round_sig(value, digits):
+    if value == 0 or not np.isfinite(value):
+        return value
+    return float(f"{value:.{digits - 1}e}")
+
+
+def front_formulas(front, pool, X, target, x_scale, user_symbols):
+    """Fit, round and describe each front entry: a list of :class:`Formula`.
+
+    The search sees ``X / x_scale`` and ``target.y``: trees, coefficients
+    and losses stay in those units (``predict`` uses them), and the
+    sympy expression is in the user's (``user_symbols``, the features divided
+    by ``x_scale``).
+    """
+    y = target.y
+    formulas = []
+    for _, _, state in front.pareto():
+        trees = [pool.trees[i] for i in state]
+        G = _search.evaluate_terms(trees, X)
+        c0, coef, sse = _search.fit_linear(G, y, target.sqrt_w)
+        # Rounding may cost 0.1% of the squared error, or round-off.
+        budget = sse * 1.001 + target.loss_floor * target.sst
+        strict = sse * (1 + 1e-9) + target.loss_floor * target.sst
+        trees, G, c0, coef = _round_constants(trees, G, X, y, target.sqrt_w, budget)
+        terms = [_user_term(tree, user_symbols, x_scale) for tree in trees]
+        factors = [float(factor) for factor, _ in terms]  # inf or 0 if beyond
+        params, sse = _round_coefficients(
+            np.concatenate([[c0], coef]),
+            G,
+            y,
+            target.scale * np.array([1.0, *factors]),
+            budget,
+            strict,
+            target.sqrt_w,
+        )
+        c0, coef = float(params[0]), params[1:]
+        keep = coef != 0
+        trees = [t for t, k in zip(trees, keep, strict=True) if k]
+        terms = [t for t, k in zip(terms, keep, strict=True) if k]
+        coef = coef[keep]
+        complexity = _search.complexity_of([size(t) for t in trees])
+        if c0 == 0 and trees:
+            complexity -= 1
+        # Coefficients in the user's units, as rounded.
+        expr = _user_number(c0, target.scale)
+        for c, (factor, rest) in zip(coef, terms, strict=True):
+            expr = expr + _user_number(c, target.scale, factor) * rest
+        formulas.append(Formula(trees, c0, coef, sse / target.n, complexity, expr))
+    # Rounding can merge or reorder entries: keep the Pareto-optimal ones.
+    formulas.sort(key=lambda f: (f.complexity, f.loss))
+    kept, best = [], np.inf
+    for formula in formulas:
+        if formula.loss < best * (1 - 1e-9) or not kept:
+            kept.append(formula)
+            best = formula.loss
+    return kept
+
+
+def _round_constants(trees, G, X, y, sqrt_w, budget):
+    """Round the constants inside the terms to the fewest significant digits
+    that keep the squared error within ``budget``.
+
+    Returns the trees, their values ``G`` and the linear fit ``c0, coef``.
+    """
+    fitted = _search.fit_linear(G, y, sqrt_w)
+    trees = list(trees)
+    for k, tree in enumerate(trees):
+        values = constants(tree)
+        for pos, value in enumerate(values):
+            for digits in range(1, 13):
+                trial = list(values)
+                trial[pos] = _round_sig(value, digits)
+                if trial[pos] == value:
+                    break
+                candidate = [
+                    *trees[:k],
+                    with_constants(tree, trial),
+                    *trees[k + 1 :],
+                ]
+                G_trial = _search.evaluate_terms(candidate, X)
+                if not np.isfinite(G_trial).all():
+                    continue
+                fitted_trial = _search.fit_linear(G_trial, y, sqrt_w)
+                if fitted_trial[2] <= budget:
+                    trees, values, G = candidate, trial, G_trial
+                    tree = trees[k]
+                    fitted = fitted_trial
+                    break
+    return trees, G, fitted[0], fitted[1]
+
+
+def _round_coefficients(params, G, y, to_user, budget, strict, sqrt_w):
+    """Round ``c0, c1, ...`` to the fewest significant digits that keep the
+    squared error within ``budget`` (a ratio of small integers: ``strict``).
+
+    Rounded as the user reads them, ``params * to_user`` (the number in
+    front of each term in the user's units). Returns the coefficients, in
+    the search's units, and their sum of squared errors.
+    """
+
+    def sse_of(p):
+        r = p[0] + p[1:] @ G - y if len(G) else p[0] - y
+        if sqrt_w is not None:
+            r = r * sqrt_w
+        return float(r @ r)
+
+    with np.errstate(over="ignore", under="ignore"):
+        user = params * to_user
+    for k in range(params.size):
+        value = user[k]
+        if not np.isfinite(value) or value == 0:
+            continue  # zero, or beyond float64 in the user's units
+        nice = float(Fraction(value).limit_denominator(_MAX_DENOMINATOR))
+        if nice != value and nice != 0:
+            # A ratio of small integers only where it is exact to round-off.
+            trial = params.copy()
+            trial[k] = nice / to_user[k]
+            if sse_of(trial) <= strict:
+                params = trial
+                continue
+        for digits in range(0, 16):
+            trial = params.copy()
+            trial[k] = 0.0 if digits == 0 else _round_sig(value, digits)
+            trial[k] /= to_user[k]
+            if digits and trial[k] == params[k]:
+                break
+            if sse_of(trial) <= budget:
+                params = trial
+                break
+    return params, sse_of(params)
+
+
+def front_table(formulas, target):
+    """The front in the units of ``y`` as a dict of columns, and the selected row.
+
+    The ``sympy`` column holds ``sympy.srepr`` strings, which
+    :attr:`pareto_front_` turns back into expressions.
+    """
+    import sympy
+
+    scale = target.scale
+    n_samples = target.n  # the sum of the weights
+    var = target.sst / n_samples
+    loss = np.array([formula.loss for formula in formulas])  # scaled y
+    nmse = loss / max(var, 1e-300)
+    complexity = np.array([formula.complexity for formula in formulas])
+    log_loss = np.log(np.maximum(loss, max(var * target.loss_floor, 1e-300)))
+    score = np.zeros(len(formulas))
+    score[1:] = -np.diff(log_loss) / np.diff(complexity)
+    exprs = [formula.expr for formula in formulas]
+    with np.errstate(over="ignore"):  # an MSE beyond float64 is inf
+        user_loss = loss * scale * scale  # scale**2 alone can overflow
+    table = {
+        "complexity": complexity,
+        "loss": user_loss,
+        "score": score,
+        "expression": [sympy.sstr(e, full_prec=False) for e in exprs],
+        "sympy": [sympy.srepr(e) for e in exprs],
+    }
+    floored = np.maximum(nmse, target.loss_floor)
+    bic = n_samples * np.log(floored) + np.log(max(n_samples, 2.0)) * complexity
+    best = int(np.argmin(bic))
+    if nmse[best] <= target.loss_floor:
+        selected = best  # an exact formula
+    else:
+        admissible = (nmse <= max(_ACCURATE_FACTOR * nmse[best], _ACCURATE_NMSE)) & (
+            complexity <= complexity[best]
+        )
+        selected = int(np.argmax(np.where(admissible, score, -np.inf)))
+    return table, selected

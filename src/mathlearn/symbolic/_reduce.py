@@ -1,0 +1,268 @@
+"""Terms found by searching a transformed target: power laws, roots, inverses.
+
+Physics formulas are often a product of powers times a simpler function
+(``q Ef / (m (w0^2 - w^2))``), the root of a sum of squares
+(``sqrt((x2 - x1)^2 + (y2 - y1)^2)``), the inverse of a sum
+(``1 / (1/d1 + n/d2)``) or the exponential of one (``n0 exp(-m g x / kT)``).
+None of these is a short sum of small terms, so the linear-in-terms search
+misses them; each is one once the target is transformed. Following AI
+Feynman (Udrescu & Tegmark, 2020), who fit ``log |y|`` for products of
+powers and test the data for such structure before searching, this module:
+
+1. fits ``log |y| = b + sum_j a_j log x_j`` over the positive features by
+   least squares, and rounds the exponents to halves: the *factor*
+   ``P = prod_j x_j ** a_j`` (of all features, and of those whose exponent
+   is a half-integer to within :data:`_EXPONENT_TOL`);
+2. for each factor ``P`` (and ``P = 1``) and each transform ``F`` of
+   :data:`TRANSFORMS`, runs the beam search on ``F(y / P)`` over the same
+   pool of terms, and turns its best formulas ``c0 + sum c_i g_i`` into one
+   new term ``P * F^-1(c0 + sum c_i g_i)``.
+
+The new terms join the pool; the search on ``y`` itself then decides whether
+they are the formula. Their inner constants are tuned and rounded like any
+other term's.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from mathlearn.symbolic import _search
+from mathlearn.symbolic._expr import size
+
+#: An exponent within this distance of a multiple of 1/2 is taken to be it.
+_EXPONENT_TOL = 0.05
+#: Formulas of each transformed search turned into new terms, at most.
+_PER_SEARCH = 3
+#: A coefficient within this relative distance of an integer is that integer
+#: (the linear solve leaves 0.9999999999 for 1).
+_INTEGER_TOL = 1e-9
+#: Terms of a formula for a transformed target, at most: the transform is
+#: there to make it short.
+_MAX_TERMS = 3
+#: A transformed target must stay this far from zero (relative to its peak)
+#: to be inverted.
+_MIN_RELATIVE = 1e-6
+
+
+class Transform(NamedTuple):
+    """``F`` applied to a positive target, and the operators that undo it."""
+
+    name: str
+    forward: object  # F, on a positive array
+    inverse: tuple  # operators applied to c0 + sum c_i g_i, innermost first
+
+
+#: The transforms tried on ``y / P`` (made positive): sums of squares under a
+#: root, inverses of sums (``1/(1/d1 + n/d2)``), relativistic factors
+#: (``1/sqrt(1 - v^2/c^2)``), exponentials of sums.
+TRANSFORMS = (
+    Transform("identity", lambda t: t, ()),
+    Transform("square", lambda t: t * t, ("sqrt",)),
+    Transform("inverse", lambda t: 1.0 / t, ("inv",)),
+    Transform("inverse square", lambda t: 1.0 / (t * t), ("sqrt", "inv")),
+    Transform("log", np.log, ("exp",)),
+)
+
+
+def _power(j, exponent):
+    """The tree of ``x_j ** exponent`` for a positive multiple of 1/2."""
+    x = ("x", j)
+    named = {1.0: x, 2.0: ("square", x), 3.0: ("cube", x), 0.5: ("sqrt", x)}
+    if exponent in named:
+        return named[exponent]
+    return ("pow", x, ("c", float(exponent)))
+
+
+def _product(factors):
+    tree = factors[0]
+    for factor in factors[1:]:
+        tree = ("mul", tree, factor)
+    return tree
+
+
+def power_tree(exponents):
+    """``prod_j x_j ** exponents[j]`` as ``numerator / denominator``, or None."""
+    up = [_power(j, a) for j, a in enumerate(exponents) if a > 0]
+    down = [_power(j, -a) for j, a in enumerate(exponents) if a < 0]
+    if not up and not down:
+        return None
+    if not down:
+        return _product(up)
+    return ("div", _product(up) if up else ("c", 1.0), _product(down))
+
+
+def power_factors(X, y, weights=None):
+    """Candidate factors ``P`` from a power-law fit of ``log |y|``.
+
+    Returns a list of distinct trees (possibly empty): the product of the
+    rounded powers of every positive feature, then of fewer and fewer of
+    them, dropping first the feature whose fitted exponent is farthest from
+    a multiple of 1/2 (a feature that does not enter as a power), down to
+    those within :data:`_EXPONENT_TOL` of one.
+    """
+    positive = np.flatnonzero((X > 0).all(axis=0))
+    if positive.size == 0 or not (np.all(y > 0) or np.all(y < 0)):
+        return []
+    A = np.column_stack([np.ones(X.shape[0]), np.log(X[:, positive])])
+    b = np.log(np.abs(y))
+    if weights is not None:
+        root = np.sqrt(weights)
+        A, b = A * root[:, None], b * root
+    fitted, *_ = np.linalg.lstsq(A, b, rcond=None)
+    exponents = fitted[1:]
+    rounded = np.round(2 * exponents) / 2
+    distance = np.abs(exponents - rounded)
+    keep = np.ones(positive.size, dtype=bool)
+    trees = []
+    for worst in np.argsort(-distance, kind="stable"):
+        full = np.zeros(X.shape[1])
+        full[positive] = np.where(keep, rounded, 0.0)
+        tree = power_tree(full)
+        if tree is not None and tree not in trees:
+            trees.append(tree)
+        if distance[worst] <= _EXPONENT_TOL:
+            break
+        keep[worst] = False
+    return trees
+
+
+def _clean(value):
+    nearest = round(value)
+    if nearest != 0 and abs(value - nearest) <= _INTEGER_TOL * abs(value):
+        return float(nearest)
+    return float(value)
+
+
+def linear_tree(c0, coef, trees):
+    """The tree of ``c0 + sum coef_i trees_i`` (coefficients 1 and -1 unwritten)."""
+    out = None
+    for c, tree in zip(coef, trees, strict=True):
+        c = _clean(c)
+        term = tree if abs(c) == 1 else ("mul", ("c", c), tree)
+        if out is None:
+            out = ("neg", term) if c == -1 else term
+        else:
+            out = ("sub", out, term) if c == -1 else ("add", out, term)
+    if c0 != 0:
+        out = ("add", out, ("c", _clean(c0)))
+    return out
+
+
+class _Search(NamedTuple):
+    """What a transformed search needs from the main one."""
+
+    pool: object  # the TermPool (its terms are reused; it is not changed)
+    X: np.ndarray  # the features as the pool's terms see them
+    weights: np.ndarray | None
+    objective: object  # the main search's Objective
+    deadline: float | None
+
+
+def _inner_terms(search, t, front):
+    """``(c0, coef, trees)`` of the best formulas for ``t`` on ``front``."""
+    entries = front.pareto()
+    parsimony, floor = search.objective.parsimony, search.objective.loss_floor
+    entries = sorted(
+        (e for e in entries if e[2]),
+        key=lambda e: _search.penalised(e[1], e[0], parsimony, floor),
+    )[:_PER_SEARCH]
+    sqrt_w = None if search.weights is None else np.sqrt(search.weights)
+    out = []
+    for _, _, state in entries:
+        trees = [search.pool.trees[i] for i in state]
+        G = _search.evaluate_terms(trees, search.X)
+        c0, coef, sse = _search.fit_linear(G, t, sqrt_w)
+        # No intercept where the fit does not need it (x^2 + y^2, not + 1e-12).
+        A = (G * sqrt_w).T if sqrt_w is not None else G.T
+        tw = t * sqrt_w if sqrt_w is not None else t
+        plain, *_ = np.linalg.lstsq(A, tw, rcond=None)
+        residual = A @ plain - tw
+        if float(residual @ residual) <= sse * (1 + 1e-6) + floor * float(tw @ tw):
+            c0, coef = 0.0, plain
+        out.append((c0, coef, trees))
+    return out
+
+
+def _target_terms(search, t, transform, factor):
+    """New terms ``factor * F^-1(c0 + sum c_i g_i)`` from the search on ``F(t)``."""
+    with np.errstate(all="ignore"):
+        u = transform.forward(t)
+    if not np.isfinite(u).all():
+        return []
+    if search.weights is None:
+        centred = u - u.mean()
+    else:
+        centred = (u - search.weights @ u / search.weights.sum()) * np.sqrt(
+            search.weights
+        )
+    if not float(centred @ centred) > 0:
+        return []
+    front = _search.Front()
+    _search.beam_select(
+        search.pool,
+        centred,
+        front,
+        search.objective._replace(
+            max_terms=min(search.objective.max_terms, _MAX_TERMS)
+        ),
+        _search.NARROW,
+        deadline=search.deadline,
+    )
+    out = []
+    for c0, coef, trees in _inner_terms(search, u, front):
+        if transform.inverse == ("exp",):  # exp(c0 + ...): exp(c0) goes outside
+            tree = linear_tree(0.0, coef, trees)
+        else:  # F^-1(a v) is F^-1(v) times a number for sqrt and inv
+            tree = linear_tree(c0 / abs(coef[0]), coef / abs(coef[0]), trees)
+        for operator in transform.inverse:
+            tree = (operator, tree)
+        if factor is not None:
+            tree = ("mul", factor, tree)
+        out.append(tree)
+    return out
+
+
+def reduced_terms(pool, X, y, weights, factors, objective, deadline):
+    """New pool terms from searches on transformed targets (see module doc).
+
+    ``factors`` are the trees of :func:`power_factors`, tried before
+    ``P = 1``. Returns a list of trees, none larger than
+    ``objective.max_complexity - 2`` nodes (one coefficient and the
+    intercept).
+    """
+    search = _Search(pool, X, weights, objective, deadline)
+    sign = 1.0 if np.all(y > 0) else -1.0 if np.all(y < 0) else 0.0
+    trees = []
+    for factor in [*factors, None]:
+        if factor is not None:
+            p = _search.evaluate_terms([factor], X)[0]
+            if not np.isfinite(p).all() or np.any(p == 0):
+                continue
+            t = y / p
+        else:
+            t = y
+        positive = t * (1.0 if sign == 0 else sign)
+        ok_positive = bool(np.all(positive > 0))
+        peak = np.max(np.abs(t))
+        for transform in TRANSFORMS:
+            if _search.past(deadline):
+                return trees
+            if transform.name == "identity" and factor is None:
+                continue  # the main search does that
+            if transform.name != "identity" and not ok_positive:
+                continue
+            if transform.name.startswith("inverse") and (
+                np.min(positive) < _MIN_RELATIVE * peak
+            ):
+                continue
+            trees.extend(
+                _target_terms(
+                    search,
+                    positive if transform.name != "identity" else t,
+                    transform,
+                    factor,
+                )
+            )
+    limit = objective.max_complexity - 2
+    return [tree for tree in dict.fromkeys(trees) if size(tree) <= limit]
