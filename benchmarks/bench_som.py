@@ -97,8 +97,8 @@ def train_runs(X, n_rows, n_cols, n_epochs, max_online, seed):
             continue
         som, times = _timed(
             lambda algorithm=algorithm: SelfOrganizingMap(
-                n_rows,
-                n_cols,
+                n_rows=n_rows,
+                n_cols=n_cols,
                 n_epochs=n_epochs,
                 algorithm=algorithm,
                 init=W0,

@@ -46,7 +46,7 @@ imputers = {
     "KNNImputer (k=5)": KNNImputer(),
     "SOMImputer (defaults)": SOMImputer(random_state=0),
     "SOMImputer, 10 x 10, best unit": SOMImputer(
-        10, 10, n_neighbors_units=1, random_state=0
+        n_rows=10, n_cols=10, n_neighbors_units=1, random_state=0
     ),
 }
 errors = {name: [] for name in imputers}

@@ -24,7 +24,9 @@ def _digits_map(out_dir, lines):
     digits = load_digits()
     X, y = digits.data / 16.0, digits.target
     start = time.perf_counter()
-    som = SelfOrganizingMap(12, 12, topology="hexagonal", random_state=0).fit(X)
+    som = SelfOrganizingMap(
+        n_rows=12, n_cols=12, topology="hexagonal", random_state=0
+    ).fit(X)
     seconds = time.perf_counter() - start
     majority = _unit_majority(som.labels_, y, 144)
     purity = np.mean(majority[som.labels_] == y)
