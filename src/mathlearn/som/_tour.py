@@ -1,22 +1,24 @@
-"""Tour section: a self-organizing map of the digits, and SOM imputation."""
+"""Tour section: a self-organizing map of the digits, and SOM imputation.
+
+The digits map is also the gallery example
+``examples/som/plot_digits_umatrix.py``, which calls :func:`digits_map`,
+:func:`unit_majority` and :func:`plot_digits_map` so both show one demo.
+"""
 
 import time
 
 import numpy as np
 
 from mathlearn._tour import TourSection, save_figure
-from mathlearn.som import _plot
 from mathlearn.utils._optional import import_matplotlib_pyplot
 
 
-def _unit_majority(labels, target, n_units):
-    """Most frequent class of each unit's samples (-1 for an empty unit)."""
-    counts = np.zeros((n_units, target.max() + 1), dtype=np.int64)
-    np.add.at(counts, (labels, target), 1)
-    return np.where(counts.sum(axis=1) > 0, counts.argmax(axis=1), -1)
+def digits_map(algorithm="batch"):
+    """The 12 x 12 hexagonal map of scikit-learn's digits, pixels in [0, 1].
 
-
-def _digits_map(out_dir, lines):
+    Returns the data ``X``, the digits ``y`` (never shown to the map), the
+    map fitted with ``algorithm`` and the seconds its fit took.
+    """
     from sklearn.datasets import load_digits
 
     from mathlearn.som import SelfOrganizingMap
@@ -25,10 +27,46 @@ def _digits_map(out_dir, lines):
     X, y = digits.data / 16.0, digits.target
     start = time.perf_counter()
     som = SelfOrganizingMap(
-        n_rows=12, n_cols=12, topology="hexagonal", random_state=0
+        n_rows=12, n_cols=12, topology="hexagonal", algorithm=algorithm, random_state=0
     ).fit(X)
-    seconds = time.perf_counter() - start
-    majority = _unit_majority(som.labels_, y, 144)
+    return X, y, som, time.perf_counter() - start
+
+
+def unit_majority(som, y):
+    """Most frequent class of each unit's samples (-1 for an empty unit)."""
+    counts = np.zeros((som.n_rows_ * som.n_cols_, y.max() + 1), dtype=np.int64)
+    np.add.at(counts, (som.labels_, y), 1)
+    return np.where(counts.sum(axis=1) > 0, counts.argmax(axis=1), -1)
+
+
+def plot_digits_map(som, X, majority, pixels):
+    """U-matrix with each unit's majority digit, hit map, and component planes.
+
+    Returns the two figures: the U-matrix beside the hit map, and the
+    component planes of the 8 ``pixels``.
+    """
+    plt = import_matplotlib_pyplot()
+
+    maps, axes = plt.subplots(1, 2, figsize=(11, 4.6))
+    som.plot_u_matrix(
+        ax=axes[0], labels=[str(digit) if digit >= 0 else "" for digit in majority]
+    )
+    axes[0].set_title(
+        "U-matrix: dark cells are cluster borders;\n"
+        "the number on a unit is its majority digit"
+    )
+    som.plot_hit_map(X, ax=axes[1])
+    axes[1].set_title("Hit map: images per unit")
+
+    planes = som.plot_component_planes(pixels, n_cols=4)
+    for ax, pixel in zip(planes.axes, pixels, strict=False):
+        ax.set_title(f"pixel ({pixel // 8}, {pixel % 8})")
+    return maps, planes
+
+
+def _digits_map(out_dir, lines):
+    X, y, som, seconds = digits_map()
+    majority = unit_majority(som, y)
     purity = np.mean(majority[som.labels_] == y)
     baseline = np.bincount(y).max() / y.size
     lines += [
@@ -42,31 +80,11 @@ def _digits_map(out_dir, lines):
     ]
     if out_dir is None:
         return
-    plt = import_matplotlib_pyplot()
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
-    _plot.plot_grid_values(
-        som,
-        som.u_matrix().ravel(),
-        ax=axes[0],
-        cmap="bone_r",
-        label="mean distance to the neighbouring units",
-        labels=[str(digit) if digit >= 0 else "" for digit in majority],
-    )
-    axes[0].set_title(
-        "U-matrix: dark cells are cluster borders;\n"
-        "the number on a unit is its majority digit"
-    )
-    som.plot_hit_map(X, ax=axes[1])
-    axes[1].set_title("Hit map: images per unit")
-    save_figure(fig, out_dir, "som_digits_umatrix.png")
-
     pixels = np.argsort(X.var(axis=0))[::-1][:8]
-    fig = som.plot_component_planes(pixels, n_cols=4)
-    for ax, pixel in zip(fig.axes, pixels, strict=False):
-        ax.set_title(f"pixel ({pixel // 8}, {pixel % 8})")
-    fig.suptitle("Component planes: the 8 most variable pixels")
-    save_figure(fig, out_dir, "som_digits_component_planes.png")
+    maps, planes = plot_digits_map(som, X, majority, pixels)
+    planes.suptitle("Component planes: the 8 most variable pixels")
+    save_figure(maps, out_dir, "som_digits_umatrix.png")
+    save_figure(planes, out_dir, "som_digits_component_planes.png")
 
 
 def _imputation(out_dir, lines):
