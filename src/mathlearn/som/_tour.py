@@ -2,7 +2,10 @@
 
 The digits map is also the gallery example
 ``examples/som/plot_digits_umatrix.py``, which calls :func:`digits_map`,
-:func:`unit_majority` and :func:`plot_digits_map` so both show one demo.
+:func:`unit_majority` and :func:`plot_digits_map` so both show one demo. The
+imputation comparison shares :func:`standardised`, :func:`remove_at_random`
+and :func:`rmse_on_missing` with ``examples/som/plot_som_imputer.py`` and
+``benchmarks/bench_som.py``.
 """
 
 import time
@@ -87,6 +90,32 @@ def _digits_map(out_dir, lines):
     save_figure(planes, out_dir, "som_digits_component_planes.png")
 
 
+def standardised(load, n_samples=None):
+    """The first ``n_samples`` rows of ``load().data``, standardised.
+
+    Constant features (zero variance after scaling) are dropped.
+    """
+    from sklearn.preprocessing import StandardScaler
+
+    X = StandardScaler().fit_transform(load().data[:n_samples])
+    return X[:, X.std(axis=0) > 0]
+
+
+def remove_at_random(X, rate, rng):
+    """A copy of ``X`` with each entry set to NaN with probability ``rate``.
+
+    Returns the copy and its boolean mask of missing entries.
+    """
+    X_missing = X.copy()
+    X_missing[rng.rand(*X.shape) < rate] = np.nan
+    return X_missing, np.isnan(X_missing)
+
+
+def rmse_on_missing(X_filled, X, missing):
+    """Root mean squared error of ``X_filled`` against ``X`` on ``missing``."""
+    return float(np.sqrt(np.mean((X_filled - X)[missing] ** 2)))
+
+
 def _imputation(out_dir, lines):
     import warnings
 
@@ -97,7 +126,6 @@ def _imputation(out_dir, lines):
         load_wine,
     )
     from sklearn.impute import KNNImputer
-    from sklearn.preprocessing import StandardScaler
 
     from mathlearn.impute import SOMImputer
 
@@ -115,11 +143,8 @@ def _imputation(out_dir, lines):
         ("digits", load_digits),
     ]:
         # The first 600 digits keep the tour fast (KNN is quadratic).
-        X = StandardScaler().fit_transform(load().data[:600])
-        X = X[:, X.std(axis=0) > 0]
-        X_missing = X.copy()
-        X_missing[rng.rand(*X.shape) < 0.3] = np.nan
-        missing = np.isnan(X_missing)
+        X = standardised(load, n_samples=600)
+        X_missing, missing = remove_at_random(X, 0.3, rng)
         with warnings.catch_warnings():
             # Rows with every entry missing get the column means in both.
             warnings.simplefilter("ignore", UserWarning)
@@ -129,8 +154,7 @@ def _imputation(out_dir, lines):
                 "SOM": SOMImputer(random_state=0).fit_transform(X_missing),
             }
         rmse = {
-            key: float(np.sqrt(np.mean((value - X)[missing] ** 2)))
-            for key, value in filled.items()
+            key: rmse_on_missing(value, X, missing) for key, value in filled.items()
         }
         results[name] = rmse
         lines.append(
