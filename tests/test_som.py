@@ -583,6 +583,32 @@ def test_plot_helpers_draw_one_cell_per_unit():
         plt.close(fig)
 
 
+def test_tour_digits_figures_match_the_public_api():
+    # The tour section and the gallery example share som/_tour; its report
+    # must show what the public estimator computes on the digits.
+    from sklearn.datasets import load_digits
+
+    from mathlearn.som._tour import SECTION, unit_majority
+
+    digits = load_digits()
+    X, y = digits.data / 16.0, digits.target
+    som = SelfOrganizingMap(
+        n_rows=12, n_cols=12, topology="hexagonal", random_state=0
+    ).fit(X)
+    majority = np.full(144, -1)
+    for unit in np.unique(som.labels_):
+        majority[unit] = np.bincount(y[som.labels_ == unit]).argmax()
+    np.testing.assert_array_equal(unit_majority(som, y), majority)
+    purity = np.mean(majority[som.labels_] == y)
+
+    report = SECTION.run(None)
+    assert (
+        f"quantization error {som.quantization_error(X):.3f}, topographic "
+        f"error {som.topographic_error(X):.3f}"
+    ) in report
+    assert f"majority digit: {purity:.1%} correct" in report
+
+
 def test_import_does_not_load_matplotlib():
     code = "import sys, mathlearn.som; print('matplotlib' in sys.modules)"
     out = subprocess.run(
