@@ -50,6 +50,7 @@ from sklearn.preprocessing import StandardScaler
 
 from mathlearn.impute import SOMImputer
 from mathlearn.som import SelfOrganizingMap
+from mathlearn.som._tour import remove_at_random, rmse_on_missing, standardised
 
 
 def map_errors(W, X, chunk=2000):
@@ -97,8 +98,8 @@ def train_runs(X, n_rows, n_cols, n_epochs, max_online, seed):
             continue
         som, times = _timed(
             lambda algorithm=algorithm: SelfOrganizingMap(
-                n_rows,
-                n_cols,
+                n_rows=n_rows,
+                n_cols=n_cols,
                 n_epochs=n_epochs,
                 algorithm=algorithm,
                 init=W0,
@@ -262,12 +263,9 @@ def bench_imputation(quick, seed):
     table = []
     rng = np.random.RandomState(seed)
     for name, load in datasets:
-        X = StandardScaler().fit_transform(load().data)
-        X = X[:, X.std(axis=0) > 0]
+        X = standardised(load)
         for rate in rates:
-            X_missing = X.copy()
-            X_missing[rng.rand(*X.shape) < rate] = np.nan
-            missing = np.isnan(X_missing)
+            X_missing, missing = remove_at_random(X, rate, rng)
             rows = []
             for label, make in imputers.items():
                 imputer = make()
@@ -277,7 +275,7 @@ def bench_imputation(quick, seed):
                     X_filled, transform = _timed(
                         lambda i=imputer, Z=X_missing: i.transform(Z)
                     )
-                rmse = float(np.sqrt(np.mean((X_filled - X)[missing] ** 2)))
+                rmse = rmse_on_missing(X_filled, X, missing)
                 rows.append((label, rmse, fit, transform))
             knn = {label: (rmse, t) for label, rmse, _, t in rows}["KNNImputer"]
             for label, rmse, fit, transform in rows:

@@ -586,3 +586,27 @@ def test_search_and_prediction_run_with_one_blas_thread(monkeypatch, kernel):
     if kernel == "gaussian":
         assert len(seen) > n_search
     assert all(threads and set(threads) == {1} for threads in seen)
+
+
+def test_tour_figures_match_the_public_api():
+    # The tour section and the gallery example share kernel_regression/_tour;
+    # its report must show what the public estimator computes on the curve.
+    from mathlearn.kernel_regression._tour import SECTION
+
+    report = SECTION.run(None)
+    rng = np.random.RandomState(0)
+    X_train = np.sort(rng.uniform(0, 5, size=(200, 1)), axis=0)
+    y_train = 2 * np.sin(X_train[:, 0]) + X_train[:, 0] ** 0.8
+    y_train += 0.5 * rng.normal(size=200)
+    X_test = np.linspace(0, 5, 100)[:, None]
+    y_test = 2 * np.sin(X_test[:, 0]) + X_test[:, 0] ** 0.8
+    reg = NadarayaWatsonRegressor().fit(X_train, y_train)
+    scott = NadarayaWatsonRegressor(bandwidth="scott").fit(X_train, y_train)
+    assert f"h = {reg.bandwidth_[0]:.3f}" in report
+    assert f"(Scott's rule: {scott.bandwidth_[0]:.3f})" in report
+    assert f"LOO MSE {reg.cv_mse_:.3f}" in report
+    for model, label in [(reg, "LOO"), (scott, "Scott")]:
+        mse = np.mean((model.predict(X_test) - y_test) ** 2)
+        assert f"Nadaraya-Watson, {label} bandwidth".ljust(33) + f"{mse:.4f}" in report
+    mean_mse = np.mean((y_train.mean() - y_test) ** 2)
+    assert f"predict the mean (baseline)      {mean_mse:.4f}" in report

@@ -29,8 +29,8 @@ def _planted(W0, topology="rectangular"):
     """
     n_rows, n_cols, n_features = W0.shape
     som = SelfOrganizingMap(
-        n_rows,
-        n_cols,
+        n_rows=n_rows,
+        n_cols=n_cols,
         topology=topology,
         neighborhood="bubble",
         sigma=0.1,
@@ -53,8 +53,8 @@ def test_online_step_matches_minisom_update():
     W0 = rng.normal(size=(5, 4, 3))
     x = rng.normal(size=(1, 3))
     som = SelfOrganizingMap(
-        5,
-        4,
+        n_rows=5,
+        n_cols=4,
         sigma=1.0,
         sigma_end=1.0,
         learning_rate=0.3,
@@ -76,7 +76,12 @@ def test_online_step_uses_the_batch_neighbourhood(neighborhood):
     x = rng.normal(size=(1, 3))
     params = {"sigma": 1.5, "sigma_end": 1.5, "n_epochs": 1, "init": W0}
     som = SelfOrganizingMap(
-        4, 5, neighborhood=neighborhood, learning_rate=0.4, algorithm="online", **params
+        n_rows=4,
+        n_cols=5,
+        neighborhood=neighborhood,
+        learning_rate=0.4,
+        algorithm="online",
+        **params,
     ).fit(x)
     flat = W0.reshape(-1, 3)
     winner = cdist(x, flat).argmin()
@@ -101,7 +106,13 @@ def test_batch_epoch_matches_minisom_offline_batch(topology):
     X = rng.normal(size=(200, 4))
     W0 = rng.normal(size=(6, 5, 4))
     som = SelfOrganizingMap(
-        6, 5, topology=topology, sigma=1.0, sigma_end=1.0, n_epochs=1, init=W0
+        n_rows=6,
+        n_cols=5,
+        topology=topology,
+        sigma=1.0,
+        sigma_end=1.0,
+        n_epochs=1,
+        init=W0,
     ).fit(X)
     if topology == "rectangular":
         ref = minisom.MiniSom(6, 5, 4, sigma=1.0, learning_rate=1.0)
@@ -125,7 +136,7 @@ def test_quantization_error_close_to_minisom(algorithm):
     X = _sheet(800)
     n_epochs = 10
     som = SelfOrganizingMap(
-        8, 8, n_epochs=n_epochs, algorithm=algorithm, random_state=0
+        n_rows=8, n_cols=8, n_epochs=n_epochs, algorithm=algorithm, random_state=0
     ).fit(X)
     ref = minisom.MiniSom(8, 8, 3, sigma=4.0, learning_rate=0.5, random_seed=0)
     ref.pca_weights_init(X)
@@ -143,7 +154,7 @@ def test_batch_map_quantizes_no_worse_than_minisom_online():
     X = _sheet(800)
     W0 = _core.pca_init(X, 8, 8, _core.grid_coordinates(8, 8, "rectangular"))
     W0 = W0.reshape(8, 8, 3)
-    som = SelfOrganizingMap(8, 8, n_epochs=10, init=W0).fit(X)
+    som = SelfOrganizingMap(n_rows=8, n_cols=8, n_epochs=10, init=W0).fit(X)
     assert som.sigma_ == 4.0 and som.sigma_end_ == 0.8
     for method in ["train_batch", "train_random"]:
         ref = minisom.MiniSom(8, 8, 3, sigma=4.0, learning_rate=0.5, random_seed=0)
@@ -158,7 +169,7 @@ def test_batch_map_quantizes_no_worse_than_minisom_online():
 
 def test_predict_transform_and_errors_match_brute_force():
     X, _ = make_blobs(300, 5, centers=4, random_state=0)
-    som = SelfOrganizingMap(6, 7, random_state=0).fit(X)
+    som = SelfOrganizingMap(n_rows=6, n_cols=7, random_state=0).fit(X)
     W = som.weights_.reshape(-1, 5)
     D = cdist(X, W)
     np.testing.assert_allclose(som.transform(X), D, rtol=1e-9, atol=1e-9)
@@ -181,7 +192,7 @@ def test_batch_update_matches_kohonen_formula_by_loops():
     rng = np.random.RandomState(2)
     X = rng.normal(size=(40, 3))
     W0 = rng.normal(size=(3, 4, 3))
-    som = SelfOrganizingMap(3, 4, sigma=0.8, n_epochs=1, init=W0).fit(X)
+    som = SelfOrganizingMap(n_rows=3, n_cols=4, sigma=0.8, n_epochs=1, init=W0).fit(X)
     flat = W0.reshape(-1, 3)
     positions = [(i, j) for i in range(3) for j in range(4)]
     expected = np.empty_like(flat)
@@ -213,7 +224,7 @@ def test_data_with_an_offset(dtype, offset):
     """
     rng = np.random.RandomState(0)
     X = (offset + 0.1 * rng.normal(size=(500, 5))).astype(dtype)
-    som = SelfOrganizingMap(5, 5, random_state=0).fit(X)
+    som = SelfOrganizingMap(n_rows=5, n_cols=5, random_state=0).fit(X)
     D = _brute_force(X, som.cluster_centers_)
     np.testing.assert_array_equal(som.labels_, D.argmin(axis=1))
     np.testing.assert_array_equal(som.predict(X), D.argmin(axis=1))
@@ -224,7 +235,9 @@ def test_data_with_an_offset(dtype, offset):
     touching = (np.abs(r1 - r2) <= 1) & (np.abs(c1 - c2) <= 1)
     assert som.topographic_error(X) == pytest.approx(1 - touching.mean())
     # The map itself spreads over the data, as the map of the centred data.
-    centred = SelfOrganizingMap(5, 5, random_state=0).fit(X.astype(np.float64) - offset)
+    centred = SelfOrganizingMap(n_rows=5, n_cols=5, random_state=0).fit(
+        X.astype(np.float64) - offset
+    )
     np.testing.assert_allclose(
         som.cluster_centers_ - offset, centred.cluster_centers_, atol=1e-3
     )
@@ -238,10 +251,10 @@ def test_shift_of_every_feature_changes_nothing(dtype, offset, algorithm):
     Q = _sheet(50, seed=1)
     X_shifted, Q_shifted = (X + offset).astype(dtype), (Q + offset).astype(dtype)
     params = {"algorithm": algorithm, "random_state": 0}
-    reference = SelfOrganizingMap(4, 5, **params).fit(
+    reference = SelfOrganizingMap(n_rows=4, n_cols=5, **params).fit(
         X_shifted.astype(np.float64) - offset
     )
-    som = SelfOrganizingMap(4, 5, **params).fit(X_shifted)
+    som = SelfOrganizingMap(n_rows=4, n_cols=5, **params).fit(X_shifted)
     Q_centred = Q_shifted.astype(np.float64) - offset
     np.testing.assert_array_equal(som.labels_, reference.labels_)
     np.testing.assert_array_equal(som.predict(Q_shifted), reference.predict(Q_centred))
@@ -255,8 +268,10 @@ def test_shift_of_every_feature_changes_nothing(dtype, offset, algorithm):
 @pytest.mark.parametrize("algorithm", ["batch", "online"])
 def test_float32_and_float64_give_the_same_map(algorithm):
     X = _sheet(300)
-    a = SelfOrganizingMap(4, 5, algorithm=algorithm, random_state=0).fit(X)
-    b = SelfOrganizingMap(4, 5, algorithm=algorithm, random_state=0)
+    a = SelfOrganizingMap(n_rows=4, n_cols=5, algorithm=algorithm, random_state=0).fit(
+        X
+    )
+    b = SelfOrganizingMap(n_rows=4, n_cols=5, algorithm=algorithm, random_state=0)
     b.fit(X.astype(np.float32))
     np.testing.assert_array_equal(a.labels_, b.labels_)
     np.testing.assert_allclose(a.cluster_centers_, b.cluster_centers_, atol=1e-5)
@@ -272,8 +287,10 @@ def test_extreme_magnitudes(dtype, scale):
     """Squares of X ~ 1e160 overflowed: transform was NaN."""
     X = _sheet(200)
     Q = _sheet(30, seed=1)
-    reference = SelfOrganizingMap(4, 4, random_state=0).fit(X)
-    som = SelfOrganizingMap(4, 4, random_state=0).fit((X * scale).astype(dtype))
+    reference = SelfOrganizingMap(n_rows=4, n_cols=4, random_state=0).fit(X)
+    som = SelfOrganizingMap(n_rows=4, n_cols=4, random_state=0).fit(
+        (X * scale).astype(dtype)
+    )
     Q_scaled = (Q * scale).astype(dtype)
     np.testing.assert_array_equal(som.predict(Q_scaled), reference.predict(Q))
     rtol = 1e-9 if dtype == np.float64 else 1e-4
@@ -304,7 +321,7 @@ def test_float32_distances_to_a_close_unit_keep_their_digits():
 def test_far_query_finds_its_unit():
     """A query 1e200 away: finite distances and the unit furthest its way."""
     X = _sheet(200)
-    som = SelfOrganizingMap(4, 4, random_state=0).fit(X)
+    som = SelfOrganizingMap(n_rows=4, n_cols=4, random_state=0).fit(X)
     query = np.array([[1e200, 0.0, 0.0]])
     assert som.predict(query)[0] == np.argmax(som.cluster_centers_[:, 0])
     np.testing.assert_allclose(som.transform(query), 1e200, rtol=1e-12)
@@ -318,7 +335,7 @@ def test_tiny_radius_is_winner_take_all(sigma, neighborhood):
     X = rng.normal(size=(100, 2))
     W0 = X[:6].reshape(2, 3, 2) + 0.01
     som = SelfOrganizingMap(
-        2, 3, neighborhood=neighborhood, sigma=sigma, n_epochs=1, init=W0
+        n_rows=2, n_cols=3, neighborhood=neighborhood, sigma=sigma, n_epochs=1, init=W0
     ).fit(X)
     labels = cdist(X, W0.reshape(-1, 2)).argmin(axis=1)
     expected = np.array([X[labels == u].mean(axis=0) for u in range(6)])
@@ -326,8 +343,8 @@ def test_tiny_radius_is_winner_take_all(sigma, neighborhood):
     # Online: each presentation moves its winner only.
     x = X[:1]
     online = SelfOrganizingMap(
-        2,
-        3,
+        n_rows=2,
+        n_cols=3,
         neighborhood=neighborhood,
         sigma=sigma,
         learning_rate=0.5,
@@ -359,7 +376,7 @@ def test_radius_schedule_of_extreme_radii():
 
 def test_hexagonal_neighbours_are_the_six_expected_ones():
     """Even rows: up-left/up/left/right/down-left/down; odd rows shifted."""
-    som = SelfOrganizingMap(5, 5, topology="hexagonal", n_epochs=1).fit(
+    som = SelfOrganizingMap(n_rows=5, n_cols=5, topology="hexagonal", n_epochs=1).fit(
         np.random.RandomState(0).normal(size=(30, 2))
     )
     coords = som.grid_coordinates_
@@ -412,7 +429,9 @@ def test_topographic_error_and_u_matrix_use_touching_cells(topology):
 def test_blobs_map_to_contiguous_regions(topology):
     centers = 10 * np.eye(4, 6)
     X, y = make_blobs(800, centers=centers, cluster_std=0.5, random_state=0)
-    som = SelfOrganizingMap(10, 10, topology=topology, random_state=0).fit(X)
+    som = SelfOrganizingMap(
+        n_rows=10, n_cols=10, topology=topology, random_state=0
+    ).fit(X)
     nearest_blob = cdist(som.cluster_centers_, centers).argmin(axis=1)
     np.testing.assert_array_equal(nearest_blob[som.labels_], y)
     coords = som.grid_coordinates_
@@ -428,7 +447,7 @@ def test_blobs_map_to_contiguous_regions(topology):
 def test_topographic_error_small_on_a_2d_manifold(topology, algorithm):
     X = _sheet(1000)
     som = SelfOrganizingMap(
-        10, 10, topology=topology, algorithm=algorithm, random_state=0
+        n_rows=10, n_cols=10, topology=topology, algorithm=algorithm, random_state=0
     ).fit(X)
     assert som.topographic_error(X) < 0.05
 
@@ -437,7 +456,9 @@ def test_quantization_error_decreases_with_epochs():
     """A constant radius makes longer runs continue the same trajectory."""
     X = _sheet(600)
     errors = [
-        SelfOrganizingMap(8, 8, sigma=1.0, init="random", n_epochs=e, random_state=0)
+        SelfOrganizingMap(
+            n_rows=8, n_cols=8, sigma=1.0, init="random", n_epochs=e, random_state=0
+        )
         .fit(X)
         .quantization_error(X)
         for e in (1, 2, 4, 8)
@@ -467,7 +488,7 @@ def test_pca_init_spans_the_first_two_components():
 
 def test_float32_is_preserved():
     X = _sheet(200).astype(np.float32)
-    som = SelfOrganizingMap(4, 4, random_state=0).fit(X)
+    som = SelfOrganizingMap(n_rows=4, n_cols=4, random_state=0).fit(X)
     assert som.weights_.dtype == np.float32
     assert som.transform(X).dtype == np.float32
 
@@ -475,15 +496,21 @@ def test_float32_is_preserved():
 @pytest.mark.parametrize("init", ["random", "pca"])
 def test_same_seed_same_map_for_online_training(init):
     X = _sheet(200)
-    a = SelfOrganizingMap(4, 4, algorithm="online", init=init, random_state=3).fit(X)
-    b = SelfOrganizingMap(4, 4, algorithm="online", init=init, random_state=3).fit(X)
-    c = SelfOrganizingMap(4, 4, algorithm="online", init=init, random_state=4).fit(X)
+    a = SelfOrganizingMap(
+        n_rows=4, n_cols=4, algorithm="online", init=init, random_state=3
+    ).fit(X)
+    b = SelfOrganizingMap(
+        n_rows=4, n_cols=4, algorithm="online", init=init, random_state=3
+    ).fit(X)
+    c = SelfOrganizingMap(
+        n_rows=4, n_cols=4, algorithm="online", init=init, random_state=4
+    ).fit(X)
     np.testing.assert_array_equal(a.weights_, b.weights_)
     assert not np.array_equal(a.weights_, c.weights_)
 
 
 def test_verbose_prints_one_line_per_epoch(capsys):
-    SelfOrganizingMap(3, 3, n_epochs=4, verbose=1).fit(_sheet(100))
+    SelfOrganizingMap(n_rows=3, n_cols=3, n_epochs=4, verbose=1).fit(_sheet(100))
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 5 and "quant. error" in lines[0]
 
@@ -517,7 +544,7 @@ def test_bubble_neighbourhood_with_small_radius_is_kmeans_step():
     X = rng.normal(size=(100, 2))
     W0 = X[:6].reshape(2, 3, 2)
     som = SelfOrganizingMap(
-        2, 3, neighborhood="bubble", sigma=0.5, n_epochs=1, init=W0
+        n_rows=2, n_cols=3, neighborhood="bubble", sigma=0.5, n_epochs=1, init=W0
     ).fit(X)
     labels = cdist(X, W0.reshape(-1, 2)).argmin(axis=1)
     expected = np.array([X[labels == u].mean(axis=0) for u in range(6)])
@@ -534,7 +561,9 @@ def test_plot_helpers_draw_one_cell_per_unit():
 
     X = _sheet(200)
     for topology, n_vertices in [("rectangular", 4), ("hexagonal", 6)]:
-        som = SelfOrganizingMap(4, 5, topology=topology, random_state=0).fit(X)
+        som = SelfOrganizingMap(
+            n_rows=4, n_cols=5, topology=topology, random_state=0
+        ).fit(X)
         fig, axes = plt.subplots(1, 2)
         som.plot_u_matrix(ax=axes[0])
         som.plot_hit_map(X, ax=axes[1])
@@ -554,12 +583,51 @@ def test_plot_helpers_draw_one_cell_per_unit():
         plt.close(fig)
 
 
+def test_tour_digits_figures_match_the_public_api():
+    # The tour section and the gallery example share som/_tour; its report
+    # must show what the public estimator computes on the digits.
+    from sklearn.datasets import load_digits
+
+    from mathlearn.som._tour import SECTION, unit_majority
+
+    digits = load_digits()
+    X, y = digits.data / 16.0, digits.target
+    som = SelfOrganizingMap(
+        n_rows=12, n_cols=12, topology="hexagonal", random_state=0
+    ).fit(X)
+    majority = np.full(144, -1)
+    for unit in np.unique(som.labels_):
+        majority[unit] = np.bincount(y[som.labels_ == unit]).argmax()
+    np.testing.assert_array_equal(unit_majority(som, y), majority)
+    purity = np.mean(majority[som.labels_] == y)
+
+    report = SECTION.run(None)
+    assert (
+        f"quantization error {som.quantization_error(X):.3f}, topographic "
+        f"error {som.topographic_error(X):.3f}"
+    ) in report
+    assert f"majority digit: {purity:.1%} correct" in report
+
+
 def test_import_does_not_load_matplotlib():
     code = "import sys, mathlearn.som; print('matplotlib' in sys.modules)"
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "False"
+
+
+def test_positional_grid_size_is_deprecated_but_gives_the_same_map():
+    X = _sheet(100)
+    with pytest.warns(FutureWarning, match=r"Pass n_rows=3, n_cols=4 as keyword"):
+        positional = SelfOrganizingMap(3, 4, random_state=0)
+    assert (
+        positional.get_params()
+        == SelfOrganizingMap(n_rows=3, n_cols=4, random_state=0).get_params()
+    )
+    keywords = SelfOrganizingMap(n_rows=3, n_cols=4, random_state=0).fit(X)
+    np.testing.assert_array_equal(positional.fit(X).weights_, keywords.weights_)
+    assert positional.weights_.shape == (3, 4, 3)
 
 
 # ----------------------------------------------------------- bad input
@@ -590,8 +658,8 @@ def test_nan_points_to_som_imputer():
     X = _sheet(20)
     X[3, 1] = np.nan
     with pytest.raises(ValueError, match="NaN.*SOMImputer"):
-        SelfOrganizingMap(3, 3).fit(X)
-    som = SelfOrganizingMap(3, 3).fit(_sheet(20))
+        SelfOrganizingMap(n_rows=3, n_cols=3).fit(X)
+    som = SelfOrganizingMap(n_rows=3, n_cols=3).fit(_sheet(20))
     with pytest.raises(ValueError, match="SOMImputer"):
         som.predict(X)
 
@@ -600,29 +668,29 @@ def test_infinity_is_rejected():
     X = _sheet(20)
     X[0, 0] = np.inf
     with pytest.raises(ValueError, match="infinity"):
-        SelfOrganizingMap(3, 3).fit(X)
+        SelfOrganizingMap(n_rows=3, n_cols=3).fit(X)
 
 
 def test_init_array_of_wrong_shape_is_named():
     with pytest.raises(ValueError, match=r"init has shape \(3, 3, 2\).*\(3, 3, 3\)"):
-        SelfOrganizingMap(3, 3, init=np.zeros((3, 3, 2))).fit(_sheet(20))
+        SelfOrganizingMap(n_rows=3, n_cols=3, init=np.zeros((3, 3, 2))).fit(_sheet(20))
 
 
 def test_topographic_error_needs_two_units():
-    som = SelfOrganizingMap(1, 1).fit(_sheet(20))
+    som = SelfOrganizingMap(n_rows=1, n_cols=1).fit(_sheet(20))
     with pytest.raises(ValueError, match="at least 2 units"):
         som.topographic_error(_sheet(20))
 
 
 def test_wrong_number_of_features_is_named():
-    som = SelfOrganizingMap(3, 3).fit(_sheet(20))
+    som = SelfOrganizingMap(n_rows=3, n_cols=3).fit(_sheet(20))
     with pytest.raises(ValueError, match="3 features"):
         som.transform(np.zeros((2, 4)))
 
 
 def test_plots_without_matplotlib_say_how_to_install_it(monkeypatch):
     X = np.random.RandomState(0).normal(size=(20, 3))
-    som = SelfOrganizingMap(2, 2, random_state=0).fit(X)
+    som = SelfOrganizingMap(n_rows=2, n_cols=2, random_state=0).fit(X)
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     with pytest.raises(ModuleNotFoundError, match="pip install matplotlib"):
@@ -673,7 +741,9 @@ def test_weighted_batch_update_against_explicit_sums():
     # the unweighted reference on the rows repeated by their weights.
     X, weights = _weighted_blobs(seed=2)
     W0 = X[[0, 10, 20, 30, 40, 50]].reshape(2, 3, 3)
-    som = SelfOrganizingMap(2, 3, sigma=0.7, sigma_end=0.7, n_epochs=4, init=W0)
+    som = SelfOrganizingMap(
+        n_rows=2, n_cols=3, sigma=0.7, sigma_end=0.7, n_epochs=4, init=W0
+    )
     som.fit(X, sample_weight=weights)
     coords = _core.grid_coordinates(2, 3, "rectangular")
     H = np.exp(-cdist(coords, coords, "sqeuclidean") / (2 * 0.7**2))
@@ -687,9 +757,9 @@ def test_weighted_batch_update_against_explicit_sums():
 def test_zero_weights_equal_dropped_rows(init):
     X, weights = _weighted_blobs(seed=3)
     keep = weights > 0
-    som = SelfOrganizingMap(3, 3, init=init, random_state=0)
+    som = SelfOrganizingMap(n_rows=3, n_cols=3, init=init, random_state=0)
     som.fit(X, sample_weight=weights)
-    dropped = SelfOrganizingMap(3, 3, init=init, random_state=0)
+    dropped = SelfOrganizingMap(n_rows=3, n_cols=3, init=init, random_state=0)
     dropped.fit(X[keep], sample_weight=weights[keep])
     if init == "pca":
         np.testing.assert_allclose(som.cluster_centers_, dropped.cluster_centers_)
@@ -705,14 +775,16 @@ def test_zero_weights_equal_dropped_rows(init):
 def test_sample_weight_needs_the_batch_algorithm():
     X, weights = _weighted_blobs()
     with pytest.raises(ValueError, match="sample_weight needs algorithm='batch'"):
-        SelfOrganizingMap(3, 1, algorithm="online").fit(X, sample_weight=weights)
+        SelfOrganizingMap(n_rows=3, n_cols=1, algorithm="online").fit(
+            X, sample_weight=weights
+        )
     with pytest.raises(ValueError, match="[Nn]egative"):
-        SelfOrganizingMap(3, 1).fit(X, sample_weight=-weights)
+        SelfOrganizingMap(n_rows=3, n_cols=1).fit(X, sample_weight=-weights)
 
 
 def test_plot_component_planes_names_a_bad_n_cols():
     X = np.random.RandomState(0).normal(size=(20, 3))
-    som = SelfOrganizingMap(2, 2, random_state=0).fit(X)
+    som = SelfOrganizingMap(n_rows=2, n_cols=2, random_state=0).fit(X)
     with pytest.raises(ValueError, match="'n_cols' parameter"):
         som.plot_component_planes(n_cols=0)
 

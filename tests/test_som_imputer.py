@@ -42,7 +42,9 @@ def _rmse(X_filled, X, missing):
 
 def test_masked_best_unit_matches_brute_force_loop():
     X_missing = _with_missing(_manifold(120), 0.3)
-    imputer = SOMImputer(5, 4, n_neighbors_units=1, random_state=0).fit(X_missing)
+    imputer = SOMImputer(n_rows=5, n_cols=4, n_neighbors_units=1, random_state=0).fit(
+        X_missing
+    )
     W = imputer.weights_.reshape(-1, 5)
     X_filled = imputer.transform(X_missing)
     for x, filled in zip(X_missing, X_filled, strict=True):
@@ -59,7 +61,9 @@ def test_masked_best_unit_matches_brute_force_loop():
 
 def test_k_best_units_are_mixed_by_inverse_distance():
     X_missing = _with_missing(_manifold(120), 0.3)
-    imputer = SOMImputer(5, 4, n_neighbors_units=3, random_state=0).fit(X_missing)
+    imputer = SOMImputer(n_rows=5, n_cols=4, n_neighbors_units=3, random_state=0).fit(
+        X_missing
+    )
     W = imputer.weights_.reshape(-1, 5)
     X_filled = imputer.transform(X_missing)
     for x, filled in zip(X_missing, X_filled, strict=True):
@@ -89,19 +93,25 @@ def test_train_on_complete_uses_only_complete_rows():
     X = _manifold(400)
     X_missing = _with_missing(X, 0.05)
     complete = ~np.isnan(X_missing).any(axis=1)
-    imputer = SOMImputer(5, 5, train_on="complete", sigma_end=0.5, n_epochs=5).fit(
-        X_missing
+    imputer = SOMImputer(
+        n_rows=5, n_cols=5, train_on="complete", sigma_end=0.5, n_epochs=5
+    ).fit(X_missing)
+    som = SelfOrganizingMap(n_rows=5, n_cols=5, sigma_end=0.5, n_epochs=5).fit(
+        X_missing[complete]
     )
-    som = SelfOrganizingMap(5, 5, sigma_end=0.5, n_epochs=5).fit(X_missing[complete])
     np.testing.assert_allclose(imputer.weights_, som.weights_, rtol=1e-9, atol=1e-12)
 
 
 def test_masked_training_on_complete_data_is_the_plain_batch_map():
     X = _manifold(300)
     for topology in ["rectangular", "hexagonal"]:
-        imputer = SOMImputer(4, 6, topology=topology, sigma_end=0.5, n_epochs=4)
+        imputer = SOMImputer(
+            n_rows=4, n_cols=6, topology=topology, sigma_end=0.5, n_epochs=4
+        )
         imputer.fit(X)
-        som = SelfOrganizingMap(4, 6, topology=topology, sigma_end=0.5, n_epochs=4)
+        som = SelfOrganizingMap(
+            n_rows=4, n_cols=6, topology=topology, sigma_end=0.5, n_epochs=4
+        )
         som.fit(X)
         np.testing.assert_allclose(
             imputer.weights_, som.weights_, rtol=1e-9, atol=1e-12
@@ -111,7 +121,7 @@ def test_masked_training_on_complete_data_is_the_plain_batch_map():
 def test_transform_fills_only_missing_entries_and_copies():
     X_missing = _with_missing(_manifold(200), 0.2)
     before = X_missing.copy()
-    imputer = SOMImputer(4, 4, random_state=0).fit(X_missing)
+    imputer = SOMImputer(n_rows=4, n_cols=4, random_state=0).fit(X_missing)
     X_filled = imputer.transform(X_missing)
     np.testing.assert_array_equal(X_missing, before)
     observed = ~np.isnan(X_missing)
@@ -126,22 +136,24 @@ def test_transform_fills_only_missing_entries_and_copies():
 def test_other_missing_value_marker():
     X_missing = _with_missing(_manifold(200), 0.2)
     X_marked = np.where(np.isnan(X_missing), -1.0, X_missing)
-    a = SOMImputer(4, 4, random_state=0).fit_transform(X_missing)
-    b = SOMImputer(4, 4, missing_values=-1.0, random_state=0).fit_transform(X_marked)
+    a = SOMImputer(n_rows=4, n_cols=4, random_state=0).fit_transform(X_missing)
+    b = SOMImputer(
+        n_rows=4, n_cols=4, missing_values=-1.0, random_state=0
+    ).fit_transform(X_marked)
     np.testing.assert_allclose(a, b)
     assert not SOMImputer(missing_values=-1.0).__sklearn_tags__().input_tags.allow_nan
 
 
 def test_float32_is_preserved():
     X_missing = _with_missing(_manifold(200), 0.2).astype(np.float32)
-    imputer = SOMImputer(4, 4, random_state=0).fit(X_missing)
+    imputer = SOMImputer(n_rows=4, n_cols=4, random_state=0).fit(X_missing)
     assert imputer.weights_.dtype == np.float32
     assert imputer.transform(X_missing).dtype == np.float32
 
 
 def test_feature_names_are_kept():
     frame = pd.DataFrame(_with_missing(_manifold(100), 0.1), columns=list("abcde"))
-    imputer = SOMImputer(3, 3).fit(frame)
+    imputer = SOMImputer(n_rows=3, n_cols=3).fit(frame)
     assert imputer.get_feature_names_out().tolist() == list("abcde")
 
 
@@ -170,11 +182,11 @@ def test_default_grid_has_about_ten_sqrt_n_units_shaped_like_the_data():
 
 def test_default_radius_ends_at_one_half():
     X = _with_missing(_manifold(100), 0.1)
-    imputer = SOMImputer(4, 4).fit(X)
+    imputer = SOMImputer(n_rows=4, n_cols=4).fit(X)
     assert (imputer.sigma_, imputer.sigma_end_) == (2.0, 0.5)
-    imputer = SOMImputer(4, 4, neighborhood="bubble").fit(X)
+    imputer = SOMImputer(n_rows=4, n_cols=4, neighborhood="bubble").fit(X)
     assert imputer.sigma_end_ == 1.0
-    assert SOMImputer(4, 4, sigma=0.3).fit(X).sigma_end_ == 0.3
+    assert SOMImputer(n_rows=4, n_cols=4, sigma=0.3).fit(X).sigma_end_ == 0.3
 
 
 @pytest.mark.filterwarnings("ignore::mathlearn.exceptions.MathlearnWarning")
@@ -210,7 +222,9 @@ def test_data_with_an_offset(dtype, offset):
     """The masked |x|^2 - 2 x.w + |w|^2 of uncentred data cancelled."""
     X = _manifold(300) * 0.1 + offset
     X_missing = _with_missing(X, 0.2).astype(dtype)
-    imputer = SOMImputer(5, 4, n_neighbors_units=1, random_state=0).fit(X_missing)
+    imputer = SOMImputer(n_rows=5, n_cols=4, n_neighbors_units=1, random_state=0).fit(
+        X_missing
+    )
     X_filled = imputer.transform(X_missing)
     W = imputer.weights_.reshape(-1, 5)
     rows = np.flatnonzero(np.isnan(X_missing).any(axis=1))
@@ -218,7 +232,7 @@ def test_data_with_an_offset(dtype, offset):
     missing = np.isnan(X_missing[rows])
     np.testing.assert_array_equal(X_filled[rows][missing], W[units][missing])
     # The weights of the same points centred, in float64.
-    centred = SOMImputer(5, 4, n_neighbors_units=1, random_state=0).fit(
+    centred = SOMImputer(n_rows=5, n_cols=4, n_neighbors_units=1, random_state=0).fit(
         X_missing.astype(np.float64) - offset
     )
     np.testing.assert_allclose(
@@ -265,14 +279,14 @@ def test_extreme_magnitudes(scale):
 def test_all_missing_rows_fall_back_to_feature_means_with_a_warning():
     X_missing = _with_missing(_manifold(200), 0.2)
     X_missing[[5, 17]] = np.nan
-    imputer = SOMImputer(4, 4, random_state=0).fit(X_missing)
+    imputer = SOMImputer(n_rows=4, n_cols=4, random_state=0).fit(X_missing)
     np.testing.assert_allclose(imputer.statistics_, np.nanmean(X_missing, axis=0))
     with pytest.warns(EmptyRowWarning, match="2 rows of X have no observed"):
         X_filled = imputer.transform(X_missing)
     np.testing.assert_allclose(X_filled[[5, 17]], [imputer.statistics_] * 2)
     # The empty rows carry no information: training ignores them.
     kept = np.delete(X_missing, [5, 17], axis=0)
-    other = SOMImputer(4, 4, random_state=0).fit(kept)
+    other = SOMImputer(n_rows=4, n_cols=4, random_state=0).fit(kept)
     np.testing.assert_allclose(imputer.weights_, other.weights_)
 
 
@@ -282,7 +296,7 @@ def test_too_few_complete_rows_for_train_on_complete():
     with pytest.raises(
         ValueError, match=rf"train_on='complete' needs at least .* 100 .* {n_complete}"
     ):
-        SOMImputer(10, 10, train_on="complete").fit(X_missing)
+        SOMImputer(n_rows=10, n_cols=10, train_on="complete").fit(X_missing)
     # A map sized from the data (wholly or on one side) needs one complete row.
     X_missing[:, 0][~np.isnan(X_missing).any(axis=1)] = np.nan
     for sides in ({}, {"n_rows": 3}, {"n_cols": 3}):
@@ -300,7 +314,21 @@ def test_feature_never_observed_is_named():
     X_missing = _manifold(50)
     X_missing[:, 3] = np.nan
     with pytest.raises(ValueError, match=r"features \[3\] have no observed value"):
-        SOMImputer(3, 3).fit(X_missing)
+        SOMImputer(n_rows=3, n_cols=3).fit(X_missing)
+
+
+def test_positional_grid_size_is_deprecated_but_gives_the_same_map():
+    X_missing = _with_missing(_manifold(100), 0.1)
+    with pytest.warns(FutureWarning, match=r"Pass n_rows=3, n_cols=4 as keyword"):
+        positional = SOMImputer(3, 4, random_state=0)
+    keywords = SOMImputer(n_rows=3, n_cols=4, random_state=0).fit(X_missing)
+    assert positional.get_params() == keywords.get_params()
+    positional.fit(X_missing)
+    assert positional.weights_.shape == (3, 4, X_missing.shape[1])
+    np.testing.assert_array_equal(positional.weights_, keywords.weights_)
+    np.testing.assert_array_equal(
+        positional.transform(X_missing), keywords.transform(X_missing)
+    )
 
 
 @pytest.mark.parametrize(
@@ -324,7 +352,7 @@ def test_infinity_is_rejected():
     X = _with_missing(_manifold(30), 0.1)
     X[0, 0] = np.inf
     with pytest.raises(ValueError, match="infinity"):
-        SOMImputer(3, 3).fit(X)
+        SOMImputer(n_rows=3, n_cols=3).fit(X)
 
 
 @settings(max_examples=40, deadline=None)

@@ -14,21 +14,15 @@ fitted curve, for the Gaussian and the compact Epanechnikov kernel.
 # %%
 # Data: a smooth curve plus noise
 # -------------------------------
+# The curve, the data and the attention plot are shared with the
+# ``kernel_regression`` section of ``mathlearn tour``, which shows this demo.
 import matplotlib.pyplot as plt
 import numpy as np
 
 from mathlearn.kernel_regression import NadarayaWatsonRegressor, nadaraya_watson
+from mathlearn.kernel_regression._tour import noisy_curve, plot_attention, truth
 
-rng = np.random.RandomState(0)
-X_train = np.sort(rng.uniform(0, 5, size=(150, 1)), axis=0)
-
-
-def truth(x):
-    return 2 * np.sin(x) + x**0.8
-
-
-y_train = truth(X_train[:, 0]) + 0.5 * rng.normal(size=150)
-X_test = np.linspace(0, 5, 120)[:, None]
+X_train, y_train, X_test = noisy_curve(n_train=150, n_test=120)
 
 # %%
 # Bandwidth by leave-one-out cross-validation
@@ -65,20 +59,6 @@ for row, (name, reg) in enumerate([("gaussian", gaussian), ("epanechnikov", comp
     weights = reg.attention_weights(X_test)
     if hasattr(weights, "toarray"):
         print(f"{name}: {weights.nnz} non-zero weights out of {np.prod(weights.shape)}")
-        weights = weights.toarray()
-    mesh = axes[row, 0].pcolormesh(
-        X_train[:, 0], X_test[:, 0], weights, shading="nearest", cmap="Reds"
-    )
-    fig.colorbar(mesh, ax=axes[row, 0], label="attention weight")
-    axes[row, 0].set(
-        xlabel="training input (key)",
-        ylabel="test input (query)",
-        title=f"{name} attention weights",
-    )
-    axes[row, 1].plot(X_train[:, 0], y_train, ".", color="0.6", label="data")
-    axes[row, 1].plot(X_test[:, 0], truth(X_test[:, 0]), "k--", label="truth")
-    axes[row, 1].plot(X_test[:, 0], reg.predict(X_test), "C3", label="prediction")
-    axes[row, 1].set(xlabel="x", ylabel="y", title=f"h = {reg.bandwidth_[0]:.3f}")
-    axes[row, 1].legend(loc="lower right")
+    plot_attention(reg, X_train, y_train, X_test, axes[row], name=name)
 fig.tight_layout()
 plt.show()

@@ -16,24 +16,20 @@ rule.
 # Train the map
 # -------------
 # Pixels are scaled to [0, 1]. Batch training (the default) runs 10 epochs,
-# each a few matrix products over all 1797 images.
-import time
-
+# each a few matrix products over all 1797 images; Kohonen's online rule
+# presents them one at a time. ``digits_map`` fits
+# ``SelfOrganizingMap(n_rows=12, n_cols=12, topology="hexagonal",
+# algorithm=algorithm, random_state=0)`` to ``load_digits().data / 16``; it
+# and the plots are shared with the ``som`` section of ``mathlearn tour``.
 import matplotlib.pyplot as plt
 import numpy as np
-from sklearn.datasets import load_digits
 
-from mathlearn.som import SelfOrganizingMap
+from mathlearn.som._tour import digits_map, plot_digits_map, unit_majority
 
-digits = load_digits()
-X, y = digits.data / 16.0, digits.target
-
+maps = {}
 for algorithm in ["batch", "online"]:
-    start = time.perf_counter()
-    som = SelfOrganizingMap(
-        n_rows=12, n_cols=12, topology="hexagonal", algorithm=algorithm, random_state=0
-    ).fit(X)
-    seconds = time.perf_counter() - start
+    X, y, som, seconds = digits_map(algorithm)
+    maps[algorithm] = som
     print(
         f"{algorithm:>6}: {seconds:5.2f} s, quantization error "
         f"{som.quantization_error(X):.3f}, topographic error "
@@ -44,41 +40,20 @@ for algorithm in ["batch", "online"]:
 # The batch map is kept for the plots. How well do its units separate the
 # digits it never saw the labels of? Label every unit with the most frequent
 # digit among its samples.
-som = SelfOrganizingMap(n_rows=12, n_cols=12, topology="hexagonal", random_state=0).fit(
-    X
-)
-counts = np.zeros((144, 10), dtype=int)
-np.add.at(counts, (som.labels_, y), 1)
-majority = np.where(counts.sum(axis=1) > 0, counts.argmax(axis=1), -1)
+som = maps["batch"]
+majority = unit_majority(som, y)
 print(
     f"majority digit of the unit is right for {np.mean(majority[som.labels_] == y):.1%}"
 )
 
 # %%
-# U-matrix and hit map
-# --------------------
+# U-matrix, hit map and component planes
+# --------------------------------------
 # The plot methods draw unit ``k``, at grid position
 # ``(row, col) = som.grid_coordinates_[k]``, as a cell centred at
 # ``x = col, y = -row``. ``labels`` writes one text per unit on its cell,
-# white on dark cells and black on light ones.
-fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
-som.plot_u_matrix(
-    ax=axes[0], labels=[str(digit) if digit >= 0 else "" for digit in majority]
-)
-axes[0].set_title(
-    "U-matrix (dark: cluster borders)\nand the majority digit of each unit"
-)
-som.plot_hit_map(X, ax=axes[1])
-axes[1].set_title("Images per unit")
-plt.show()
-
-# %%
-# Component planes
-# ----------------
-# Each panel colours the map by one pixel's weight: units of zeros have ink
-# on the sides of the image and none in the middle.
-pixels = [19, 27, 28, 36, 43, 44, 51, 53]
-fig = som.plot_component_planes(pixels, n_cols=4)
-for ax, pixel in zip(fig.axes, pixels, strict=False):
-    ax.set_title(f"pixel ({pixel // 8}, {pixel % 8})")
+# white on dark cells and black on light ones. Each component plane colours
+# the map by one pixel's weight: units of zeros have ink on the sides of the
+# image and none in the middle.
+plot_digits_map(som, X, majority, pixels=[19, 27, 28, 36, 43, 44, 51, 53])
 plt.show()

@@ -14,23 +14,20 @@ error on the removed entries is compared with column means and with
 # %%
 # Data with holes
 # ---------------
+# ``standardised``, ``remove_at_random`` and ``rmse_on_missing`` are shared
+# with the ``som`` section of ``mathlearn tour`` and with the benchmark.
 import time
 
 import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.datasets import load_breast_cancer
 from sklearn.impute import KNNImputer, SimpleImputer
-from sklearn.preprocessing import StandardScaler
 
 from mathlearn.impute import SOMImputer
+from mathlearn.som._tour import remove_at_random, rmse_on_missing, standardised
 
-X = StandardScaler().fit_transform(load_breast_cancer().data)
+X = standardised(load_breast_cancer)
 rng = np.random.RandomState(0)
-
-
-def rmse(X_filled, missing):
-    return np.sqrt(np.mean((X_filled - X)[missing] ** 2))
-
 
 # %%
 # Compare the imputers
@@ -46,19 +43,17 @@ imputers = {
     "KNNImputer (k=5)": KNNImputer(),
     "SOMImputer (defaults)": SOMImputer(random_state=0),
     "SOMImputer, 10 x 10, best unit": SOMImputer(
-        10, 10, n_neighbors_units=1, random_state=0
+        n_rows=10, n_cols=10, n_neighbors_units=1, random_state=0
     ),
 }
 errors = {name: [] for name in imputers}
 for rate in rates:
-    X_missing = X.copy()
-    X_missing[rng.rand(*X.shape) < rate] = np.nan
-    missing = np.isnan(X_missing)
+    X_missing, missing = remove_at_random(X, rate, rng)
     for name, imputer in imputers.items():
         start = time.perf_counter()
         X_filled = imputer.fit_transform(X_missing)
         seconds = time.perf_counter() - start
-        errors[name].append(rmse(X_filled, missing))
+        errors[name].append(rmse_on_missing(X_filled, X, missing))
         error = errors[name][-1]
         print(f"{rate:.0%} missing, {name:<31} RMSE {error:.3f} ({seconds:.2f} s)")
 

@@ -14,6 +14,7 @@ from mathlearn.utils._doc_link import DocLinkMixin
 from mathlearn.utils._sklearn_compat import (
     Interval,
     StrOptions,
+    _deprecate_positional_args,
     _fit_context,
     validate_data,
 )
@@ -211,11 +212,12 @@ class SOMImputer(DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstim
 
     _test_params = {"n_rows": 3, "n_cols": 3}
 
+    @_deprecate_positional_args(version="0.2")
     def __init__(
         self,
+        *,
         n_rows=None,
         n_cols=None,
-        *,
         train_on="all",
         n_neighbors_units=5,
         topology="rectangular",

@@ -19,6 +19,7 @@ from mathlearn.utils._sklearn_compat import (
     Interval,
     StrOptions,
     _check_sample_weight,
+    _deprecate_positional_args,
     _fit_context,
     validate_data,
     validate_params,
@@ -280,11 +281,12 @@ n_features), default="pca"
         "verbose": ["verbose"],
     }
 
+    @_deprecate_positional_args(version="0.2")
     def __init__(
         self,
+        *,
         n_rows=None,
         n_cols=None,
-        *,
         topology="rectangular",
         neighborhood="gaussian",
         sigma=None,

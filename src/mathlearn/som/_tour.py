@@ -1,22 +1,27 @@
-"""Tour section: a self-organizing map of the digits, and SOM imputation."""
+"""Tour section: a self-organizing map of the digits, and SOM imputation.
+
+The digits map is also the gallery example
+``examples/som/plot_digits_umatrix.py``, which calls :func:`digits_map`,
+:func:`unit_majority` and :func:`plot_digits_map` so both show one demo. The
+imputation comparison shares :func:`standardised`, :func:`remove_at_random`
+and :func:`rmse_on_missing` with ``examples/som/plot_som_imputer.py`` and
+``benchmarks/bench_som.py``.
+"""
 
 import time
 
 import numpy as np
 
 from mathlearn._tour import TourSection, save_figure
-from mathlearn.som import _plot
 from mathlearn.utils._optional import import_matplotlib_pyplot
 
 
-def _unit_majority(labels, target, n_units):
-    """Most frequent class of each unit's samples (-1 for an empty unit)."""
-    counts = np.zeros((n_units, target.max() + 1), dtype=np.int64)
-    np.add.at(counts, (labels, target), 1)
-    return np.where(counts.sum(axis=1) > 0, counts.argmax(axis=1), -1)
+def digits_map(algorithm="batch"):
+    """The 12 x 12 hexagonal map of scikit-learn's digits, pixels in [0, 1].
 
-
-def _digits_map(out_dir, lines):
+    Returns the data ``X``, the digits ``y`` (never shown to the map), the
+    map fitted with ``algorithm`` and the seconds its fit took.
+    """
     from sklearn.datasets import load_digits
 
     from mathlearn.som import SelfOrganizingMap
@@ -24,9 +29,47 @@ def _digits_map(out_dir, lines):
     digits = load_digits()
     X, y = digits.data / 16.0, digits.target
     start = time.perf_counter()
-    som = SelfOrganizingMap(12, 12, topology="hexagonal", random_state=0).fit(X)
-    seconds = time.perf_counter() - start
-    majority = _unit_majority(som.labels_, y, 144)
+    som = SelfOrganizingMap(
+        n_rows=12, n_cols=12, topology="hexagonal", algorithm=algorithm, random_state=0
+    ).fit(X)
+    return X, y, som, time.perf_counter() - start
+
+
+def unit_majority(som, y):
+    """Most frequent class of each unit's samples (-1 for an empty unit)."""
+    counts = np.zeros((som.n_rows_ * som.n_cols_, y.max() + 1), dtype=np.int64)
+    np.add.at(counts, (som.labels_, y), 1)
+    return np.where(counts.sum(axis=1) > 0, counts.argmax(axis=1), -1)
+
+
+def plot_digits_map(som, X, majority, pixels):
+    """U-matrix with each unit's majority digit, hit map, and component planes.
+
+    Returns the two figures: the U-matrix beside the hit map, and the
+    component planes of the 8 ``pixels``.
+    """
+    plt = import_matplotlib_pyplot()
+
+    maps, axes = plt.subplots(1, 2, figsize=(11, 4.6))
+    som.plot_u_matrix(
+        ax=axes[0], labels=[str(digit) if digit >= 0 else "" for digit in majority]
+    )
+    axes[0].set_title(
+        "U-matrix: dark cells are cluster borders;\n"
+        "the number on a unit is its majority digit"
+    )
+    som.plot_hit_map(X, ax=axes[1])
+    axes[1].set_title("Hit map: images per unit")
+
+    planes = som.plot_component_planes(pixels, n_cols=4)
+    for ax, pixel in zip(planes.axes, pixels, strict=False):
+        ax.set_title(f"pixel ({pixel // 8}, {pixel % 8})")
+    return maps, planes
+
+
+def _digits_map(out_dir, lines):
+    X, y, som, seconds = digits_map()
+    majority = unit_majority(som, y)
     purity = np.mean(majority[som.labels_] == y)
     baseline = np.bincount(y).max() / y.size
     lines += [
@@ -40,31 +83,37 @@ def _digits_map(out_dir, lines):
     ]
     if out_dir is None:
         return
-    plt = import_matplotlib_pyplot()
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
-    _plot.plot_grid_values(
-        som,
-        som.u_matrix().ravel(),
-        ax=axes[0],
-        cmap="bone_r",
-        label="mean distance to the neighbouring units",
-        labels=[str(digit) if digit >= 0 else "" for digit in majority],
-    )
-    axes[0].set_title(
-        "U-matrix: dark cells are cluster borders;\n"
-        "the number on a unit is its majority digit"
-    )
-    som.plot_hit_map(X, ax=axes[1])
-    axes[1].set_title("Hit map: images per unit")
-    save_figure(fig, out_dir, "som_digits_umatrix.png")
-
     pixels = np.argsort(X.var(axis=0))[::-1][:8]
-    fig = som.plot_component_planes(pixels, n_cols=4)
-    for ax, pixel in zip(fig.axes, pixels, strict=False):
-        ax.set_title(f"pixel ({pixel // 8}, {pixel % 8})")
-    fig.suptitle("Component planes: the 8 most variable pixels")
-    save_figure(fig, out_dir, "som_digits_component_planes.png")
+    maps, planes = plot_digits_map(som, X, majority, pixels)
+    planes.suptitle("Component planes: the 8 most variable pixels")
+    save_figure(maps, out_dir, "som_digits_umatrix.png")
+    save_figure(planes, out_dir, "som_digits_component_planes.png")
+
+
+def standardised(load, n_samples=None):
+    """The first ``n_samples`` rows of ``load().data``, standardised.
+
+    Constant features (zero variance after scaling) are dropped.
+    """
+    from sklearn.preprocessing import StandardScaler
+
+    X = StandardScaler().fit_transform(load().data[:n_samples])
+    return X[:, X.std(axis=0) > 0]
+
+
+def remove_at_random(X, rate, rng):
+    """A copy of ``X`` with each entry set to NaN with probability ``rate``.
+
+    Returns the copy and its boolean mask of missing entries.
+    """
+    X_missing = X.copy()
+    X_missing[rng.rand(*X.shape) < rate] = np.nan
+    return X_missing, np.isnan(X_missing)
+
+
+def rmse_on_missing(X_filled, X, missing):
+    """Root mean squared error of ``X_filled`` against ``X`` on ``missing``."""
+    return float(np.sqrt(np.mean((X_filled - X)[missing] ** 2)))
 
 
 def _imputation(out_dir, lines):
@@ -77,7 +126,6 @@ def _imputation(out_dir, lines):
         load_wine,
     )
     from sklearn.impute import KNNImputer
-    from sklearn.preprocessing import StandardScaler
 
     from mathlearn.impute import SOMImputer
 
@@ -95,11 +143,8 @@ def _imputation(out_dir, lines):
         ("digits", load_digits),
     ]:
         # The first 600 digits keep the tour fast (KNN is quadratic).
-        X = StandardScaler().fit_transform(load().data[:600])
-        X = X[:, X.std(axis=0) > 0]
-        X_missing = X.copy()
-        X_missing[rng.rand(*X.shape) < 0.3] = np.nan
-        missing = np.isnan(X_missing)
+        X = standardised(load, n_samples=600)
+        X_missing, missing = remove_at_random(X, 0.3, rng)
         with warnings.catch_warnings():
             # Rows with every entry missing get the column means in both.
             warnings.simplefilter("ignore", UserWarning)
@@ -109,8 +154,7 @@ def _imputation(out_dir, lines):
                 "SOM": SOMImputer(random_state=0).fit_transform(X_missing),
             }
         rmse = {
-            key: float(np.sqrt(np.mean((value - X)[missing] ** 2)))
-            for key, value in filled.items()
+            key: rmse_on_missing(value, X, missing) for key, value in filled.items()
         }
         results[name] = rmse
         lines.append(

@@ -15,7 +15,11 @@ from sklearn.utils._param_validation import (
     StrOptions,
     validate_params,
 )
-from sklearn.utils.validation import _check_sample_weight, validate_data
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    _deprecate_positional_args,
+    validate_data,
+)
 
 __all__ = [
     "HasMethods",
@@ -25,6 +29,7 @@ __all__ = [
     "Options",
     "StrOptions",
     "_check_sample_weight",
+    "_deprecate_positional_args",
     "_fit_context",
     "validate_data",
     "validate_params",
