@@ -17,11 +17,17 @@ mathlearn used on the same problem and seed (``max_time`` is not a gplearn
 option, so it runs generations until the budget is spent); PyOperon gets
 the same budget rounded up to whole seconds (its ``max_time``), one thread.
 
+mathlearn fits each problem twice: on the idle machine and next to one
+competing process (``_timing.competing_process``), the "busy" columns; the
+budget is the same, so a busy machine shows as a slower fit or, when the
+budget runs out, a missed formula.
+
 Run ``python benchmarks/bench_symbolic.py [--seeds N] [--problems 1,2,...]
-[--no-gplearn] [--no-operon]``.
+[--no-gplearn] [--no-operon] [--no-busy]``.
 """
 
 import argparse
+import contextlib
 import signal
 import statistics
 import time
@@ -29,6 +35,7 @@ import warnings
 
 import numpy as np
 import sympy
+from _timing import competing_process, measure
 from sklearn.metrics import r2_score
 
 from mathlearn.symbolic import SymbolicRegressor
@@ -127,11 +134,12 @@ def is_exact(found, truth, symbols, low=-1.0, high=1.0, seconds=30, negligible=0
         signal.signal(signal.SIGALRM, previous)
 
 
-def run_mathlearn(X, y, seed, max_time, n_jobs):
+def run_mathlearn(X, y, seed, max_time, n_jobs, busy=False):
+    """Fit on an idle machine or, with ``busy``, next to one competing process."""
     reg = SymbolicRegressor(random_state=seed, max_time=max_time, n_jobs=n_jobs)
-    start = time.perf_counter()
-    reg.fit(X, y)
-    return reg, time.perf_counter() - start, reg.sympy()
+    with competing_process() if busy else contextlib.nullcontext():
+        seconds = measure(reg.fit, X, y).seconds
+    return reg, seconds, reg.sympy()
 
 
 def gplearn_to_sympy(program):
@@ -205,9 +213,7 @@ def run_operon(X, y, seed, budget):
         random_state=seed,
         n_threads=1,
     )
-    start = time.perf_counter()
-    reg.fit(X, y)
-    seconds = time.perf_counter() - start
+    seconds = measure(reg.fit, X, y).seconds
     text = reg.get_model_string(reg.model_, 12).replace("^", "**")
     names = {f"X{j + 1}": sympy.Symbol(f"x{j}", real=True) for j in range(2)}
     try:
@@ -225,12 +231,18 @@ def main():
     parser.add_argument("--no-operon", action="store_true")
     parser.add_argument("--max-time", type=float, default=120.0)
     parser.add_argument("--n-jobs", type=int, default=None)
+    parser.add_argument(
+        "--no-busy",
+        action="store_true",
+        help="skip mathlearn's second fit next to one competing process",
+    )
     args = parser.parse_args()
     problems = [int(p) for p in args.problems.split(",")]
     rows = []
     print(
         f"{'problem':<10}{'seed':>5} | {'mathlearn':>9}{'R2':>9}{'time':>8} | "
-        f"{'gplearn':>8}{'R2':>9}{'time':>8} | {'operon':>7}{'R2':>9}{'time':>8} | "
+        f"{'busy':>5}{'time':>8} | {'gplearn':>8}{'R2':>9}{'time':>8} | "
+        f"{'operon':>7}{'R2':>9}{'time':>8} | "
         "formula (mathlearn)"
     )
     for problem in problems:
@@ -244,6 +256,11 @@ def main():
                 "ml_r2": r2_score(y_test, reg.predict(X_test)),
                 "ml_time": seconds,
             }
+            if not args.no_busy:
+                busy, row["busy_time"], busy_found = run_mathlearn(
+                    X, yv, seed, args.max_time, args.n_jobs, busy=True
+                )
+                row["busy_exact"] = is_exact(busy_found, truth, symbols, *domain)
             if not args.no_gplearn:
                 gp, gp_seconds, gp_expr = run_gplearn(X, yv, seed, seconds)
                 row["gp_exact"] = is_exact(gp_expr, truth, symbols, *domain)
@@ -275,11 +292,16 @@ def main():
                 if "op_exact" in row
                 else f"{'-':>7}{'-':>9}{'-':>8}"
             )
+            busy_part = (
+                f"{'yes' if row['busy_exact'] else 'no':>5}{row['busy_time']:>7.1f}s"
+                if "busy_exact" in row
+                else f"{'-':>5}{'-':>8}"
+            )
             print(
                 f"Nguyen-{problem:<3}{seed:>5} | "
                 f"{'yes' if row['ml_exact'] else 'no':>9}"
-                f"{row['ml_r2']:>9.4f}{seconds:>7.1f}s | {gp_part} | {op_part} | "
-                f"{found}",
+                f"{row['ml_r2']:>9.4f}{seconds:>7.1f}s | {busy_part} | "
+                f"{gp_part} | {op_part} | {found}",
                 flush=True,
             )
     print()
@@ -305,6 +327,13 @@ def main():
             f"median test R2 {statistics.median(r[key + '_r2'] for r in rows):.4f}, "
             f"median time {statistics.median(r[key + '_time'] for r in rows):.1f} s"
         )
+        if key == "ml" and not args.no_busy:
+            busy_exact = sum(r["busy_exact"] for r in rows)
+            print(
+                f"{'':<10} next to one competing process: exact recovery "
+                f"{busy_exact / n:.0%} ({busy_exact}/{n}), median time "
+                f"{statistics.median(r['busy_time'] for r in rows):.1f} s"
+            )
         if key == "gp":
             ratio = rates["ml"] / rates["gp"] if rates["gp"] else float("inf")
             print(f"recovery ratio mathlearn / gplearn: {ratio:.2f}")
