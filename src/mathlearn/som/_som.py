@@ -127,10 +127,10 @@ n_features), default="pca"
         Number of rows of the grid actually used.
     n_cols_ : int
         Number of columns of the grid actually used.
-    cluster_centers_ : ndarray of shape (n_rows_ * n_cols_, n_features)
+    cluster_centers_ : ndarray of shape (`n_rows_` * `n_cols_`, n_features)
         The same weights, one row per unit in flat (row-major) order; the
         ``predict`` labels index these rows.
-    grid_coordinates_ : ndarray of shape (n_rows_ * n_cols_, 2)
+    grid_coordinates_ : ndarray of shape (`n_rows_` * `n_cols_`, 2)
         Position of each unit in the plane (vertical, horizontal). Rows and
         columns are 1 apart; on a hexagonal grid all 6 neighbours of a unit
         are 1 away.
@@ -736,8 +736,8 @@ n_features), default="pca"
             Where to draw; ``None`` uses the current axes.
         cmap : str, default="bone_r"
             Colormap; with the default, dark cells are cluster borders.
-        labels : array-like of shape (n_rows_ * n_cols_,) or (n_rows_, \
-n_cols_), default=None
+        labels : array-like of shape (`n_rows_` * `n_cols_`,) or \
+(`n_rows_`, `n_cols_`), default=None
             One text per unit (flat order, or laid out as the grid), written
             in the middle of its cell, white on dark cells and black on light
             ones; ``None`` or ``""`` leaves a cell blank.
@@ -802,8 +802,8 @@ n_cols_), default=None
             Where to draw; ``None`` uses the current axes.
         cmap : str, default="Blues"
             Colormap.
-        labels : array-like of shape (n_rows_ * n_cols_,) or (n_rows_, \
-n_cols_), default=None
+        labels : array-like of shape (`n_rows_` * `n_cols_`,) or \
+(`n_rows_`, `n_cols_`), default=None
             One text per unit, written on its cell as in
             :meth:`plot_u_matrix`.
 
