@@ -242,6 +242,7 @@ def test_trace_norm_with_column_effects_matches_dense_block_descent():
     imputer = TraceNormImputer(
         lam / _unit(X_missing),
         center="columns",
+        effects_penalty=0.0,
         tol=1e-14,
         max_iter=20000,
         random_state=0,
@@ -397,10 +398,11 @@ def test_effects_are_fitted_first_above_the_joint_size_or_with_scale(monkeypatch
     X = _low_rank(30, 20, 3, seed=3) + 2.0 * rng.normal(size=(1, 20))
     X_missing = _hide(X, 0.4, seed=5)
     means = np.nanmean(X_missing, axis=0)
-    joint = TraceNormImputer(1.5, center="columns", random_state=0).fit(X_missing)
+    params = {"center": "columns", "effects_penalty": 0.0, "random_state": 0}
+    joint = TraceNormImputer(1.5, **params).fit(X_missing)
     assert np.max(np.abs(joint.mean_ + joint.column_effects_ - means)) > 1e-2
-    monkeypatch.setattr(trace_norm, "_JOINT_MAX_OBSERVED", 100)
-    first = TraceNormImputer(1.5, center="columns", random_state=0).fit(X_missing)
+    monkeypatch.setattr(trace_norm, "_SMALL_TABLE_ENTRIES", 100)
+    first = TraceNormImputer(1.5, **params).fit(X_missing)
     np.testing.assert_allclose(first.mean_ + first.column_effects_, means)
 
 
@@ -568,8 +570,10 @@ def test_fitted_columns_are_the_ridge_fit_on_the_fitted_rows(imputer, penalty, j
         base = X_missing[observed, j] - imputer.mean_ - imputer.row_effects_[observed]
         root = np.sqrt(penalty(imputer, X_missing, j))
         if joint:
+            # The column effect's own ridge penalty (effects_penalty).
+            root_effect = np.sqrt(imputer.effects_penalties_[1])
             design = np.column_stack([weight, A[observed]])
-            ridge = np.diag(np.concatenate([[0.0], root]))[1:]
+            ridge = np.diag(np.concatenate([[root_effect], root]))
             expected = [imputer.column_effects_[j], *imputer.column_factors_[j]]
         else:
             design, ridge = A[observed], np.diag(root)
@@ -577,7 +581,7 @@ def test_fitted_columns_are_the_ridge_fit_on_the_fitted_rows(imputer, penalty, j
             expected = imputer.column_factors_[j]
         solution = np.linalg.lstsq(
             np.vstack([design, ridge]),
-            np.concatenate([base * weight, np.zeros(rank)]),
+            np.concatenate([base * weight, np.zeros(ridge.shape[0])]),
             rcond=None,
         )[0]
         np.testing.assert_allclose(solution, expected, rtol=1e-5, atol=1e-6)
@@ -815,10 +819,14 @@ def test_center_auto_drops_row_effects_that_are_noise():
     for name, data in [("plain", X), ("offsets", X_offsets)]:
         X_missing = _hide(data, 0.5, seed=2)
         missing = np.isnan(X_missing)
-        auto = TraceNormImputer(random_state=0).fit(X_missing)
+        # Unpenalised effects: the row effects' own penalty would also
+        # shrink noise offsets away (see the effects_penalty tests).
+        auto = TraceNormImputer(effects_penalty=0.0, random_state=0).fit(X_missing)
         errors = {}
         for center in ["columns", "both"]:
-            imputer = TraceNormImputer(center=center, random_state=0)
+            imputer = TraceNormImputer(
+                center=center, effects_penalty=0.0, random_state=0
+            )
             errors[center] = _relative_error(
                 imputer.fit_transform(X_missing), data, missing
             )
@@ -1038,7 +1046,7 @@ def test_convergence_warning():
     # The default tol, with the effects fitted jointly: 2 iterations per
     # solve are far from enough.
     with pytest.warns(ConvergenceWarning, match="max_iter=2"):
-        TraceNormImputer(0.1, max_iter=2, random_state=0).fit(X)
+        TraceNormImputer(0.1, max_iter=2, effects_penalty=0.0, random_state=0).fit(X)
 
 
 # _hide leaves a row with no observed entry here; the warning is tested in
@@ -1055,7 +1063,7 @@ def test_convergence_warning_when_the_joint_effects_do_not_settle():
     rng = np.random.RandomState(0)
     X = _low_rank(300, 10, 2, seed=1) + 0.3 * rng.normal(size=(300, 10))
     X_missing = _hide(X, 0.5, seed=2)
-    params = {"center": "both", "random_state": 0}
+    params = {"center": "both", "effects_penalty": 0.0, "random_state": 0}
     lam_max = TraceNormImputer(**params).fit(X_missing).shrinkage_path_[0]
     with pytest.warns(ConvergenceWarning, match="did not settle"):
         TraceNormImputer(0.003 * lam_max, max_iter=10, **params).fit(X_missing)
