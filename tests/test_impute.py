@@ -1188,3 +1188,64 @@ def test_svd_imputer_default_rank_fits_small_tables(n_features, expected_rank):
     assert np.isfinite(imputer.transform(X)).all()
     with pytest.raises(ValueError, match=f"rank={n_features} must be <"):
         SVDImputer(rank=n_features).fit(X)
+
+
+def test_fixed_effects_penalty_gives_the_shrunken_column_means():
+    """Reference: each column's residual sum over its count plus the penalty.
+
+    At a shrinkage above lambda_max Z = 0, so the column effects are the
+    ridge (posterior-mean) estimates of a one-way model, computed here with
+    numpy directly.
+    """
+    X_missing = _hide(_low_rank(30, 12, 2, seed=4) + 3.0, 0.6, seed=1)
+    penalty = 5.0
+    imputer = TraceNormImputer(
+        1e6, center="columns", effects_penalty=penalty, random_state=0
+    ).fit(X_missing)
+    observed = ~np.isnan(X_missing)
+    mean = np.nanmean(X_missing)
+    sums = np.where(observed, X_missing - mean, 0.0).sum(axis=0)
+    expected = sums / (observed.sum(axis=0) + penalty)
+    np.testing.assert_allclose(imputer.mean_, mean)
+    np.testing.assert_allclose(imputer.column_effects_, expected, rtol=1e-10)
+    np.testing.assert_allclose(imputer.effects_penalties_, [penalty, penalty])
+
+
+def test_svd_imputer_default_is_not_worse_than_the_effects_alone():
+    """Issue 19: SVDImputer() on ratings was worse than the effects alone.
+
+    Reference: the unpenalised two-way model mean + a_i + b_j fitted by
+    least squares with scipy's lsqr on the one-hot design, scored on the same
+    held-out ratings.
+    """
+    from scipy.sparse.linalg import lsqr
+
+    from mathlearn.datasets import make_ratings
+
+    frame, _ = make_ratings(120, 200, 3000, random_state=0)
+    users, items, ratings = (frame[c].to_numpy() for c in frame.columns)
+    test = np.random.RandomState(0).rand(ratings.size) < 0.2
+    train = ~test
+    X = sp.csr_matrix((ratings[train], (users[train], items[train])), shape=(120, 200))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EmptyRowWarning)
+        imputer = SVDImputer(random_state=0).fit(X)
+    predicted = imputer.predict_entries(users[test], items[test])
+
+    def design(u, i):
+        n = u.size
+        return sp.hstack(
+            [
+                sp.csr_matrix(np.ones((n, 1))),
+                sp.csr_matrix((np.ones(n), (np.arange(n), u)), shape=(n, 120)),
+                sp.csr_matrix((np.ones(n), (np.arange(n), i)), shape=(n, 200)),
+            ]
+        ).tocsr()
+
+    coef = lsqr(design(users[train], items[train]), ratings[train], atol=1e-12)[0]
+    effects_only = design(users[test], items[test]) @ coef
+
+    def rmse(p):
+        return np.sqrt(np.mean((p - ratings[test]) ** 2))
+
+    assert rmse(predicted) <= 1.01 * rmse(effects_only)
