@@ -1249,3 +1249,25 @@ def test_svd_imputer_default_is_not_worse_than_the_effects_alone():
         return np.sqrt(np.mean((p - ratings[test]) ** 2))
 
     assert rmse(predicted) <= 1.01 * rmse(effects_only)
+
+
+@pytest.mark.parametrize(
+    "shape, n_obs", [((610, 8972), 80_000), ((6000, 4000), 800_000), ((5, 7), 35)]
+)
+def test_identifiable_rank_is_the_largest_rank_the_entries_determine(shape, n_obs):
+    """Reference: brute force over r of r (m + n - r) <= n_obs."""
+    from mathlearn.impute._trace_norm import identifiable_rank
+
+    m, n = shape
+    feasible = [r for r in range(1, min(m, n) + 1) if r * (m + n - r) <= n_obs]
+    assert identifiable_rank(shape, n_obs) == max(feasible, default=1)
+
+
+def test_verbose_prints_progress_within_a_solve(monkeypatch, capsys):
+    """Issue 19: verbose=1 printed only between path steps."""
+    import mathlearn.impute._soft_impute as soft_impute
+
+    monkeypatch.setattr(soft_impute, "_PROGRESS_SECONDS", 0.0)
+    X_missing = _hide(_low_rank(30, 12, 2, seed=4), 0.3)
+    TraceNormImputer(0.1, verbose=1, random_state=0).fit(X_missing)
+    assert "    iter " in capsys.readouterr().out

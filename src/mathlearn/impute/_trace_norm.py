@@ -228,7 +228,11 @@ class TraceNormImputer(_BaseLowRankImputer):
     max_rank : int, default=None
         Largest rank of ``Z``. ``None`` lets the working rank grow as needed
         up to ``min(n_samples, n_features) - 1`` and gives the exact
-        soft-impute solution; a smaller value bounds time and memory (the
+        soft-impute solution on tables of at most 250,000 entries; above,
+        the working rank stays below the largest rank the observed entries
+        can determine (``r (n_samples + n_features - r) <= n_observed``) and
+        at most doubles per shrinkage of the path, so that the cost of a fit
+        follows from the data's size; a smaller value bounds time and memory (the
         solution is then the best of rank at most ``max_rank``).
     max_iter : int, default=100
         Maximum number of iterations for each shrinkage. When the effects
