@@ -465,7 +465,10 @@ class _BaseLowRankImputer(
         with threadpool_limits(limits=1, user_api="blas"):
             center, selection = self._select(part.obs, rng)
             centering = fit_centering(
-                part.obs, center=center, scale=self.scale, penalty=self.effects_penalty
+                part.obs,
+                center=center,
+                scale=self.scale,
+                penalty=self._effects_penalty(part.obs.shape),
             )
             residual = standardize(part.obs, centering)
             fitted = self._fit_low_rank(
@@ -656,6 +659,10 @@ class _BaseLowRankImputer(
 
         ``obs`` holds the rows and columns with an observed entry.
         """
+
+    def _effects_penalty(self, shape):
+        """The ``penalty`` of :func:`fit_centering`: ``effects_penalty``."""
+        return self.effects_penalty
 
     def _select(self, obs, rng):
         """The centring to use, and what the selection learnt on the way.

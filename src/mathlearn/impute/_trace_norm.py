@@ -342,8 +342,10 @@ class TraceNormImputer(_BaseLowRankImputer):
         ``"auto"`` estimates each kind's penalty from the data by empirical
         Bayes: the noise variance over the variance of the effects, both
         estimated by the method of moments (near 0 when every row and column
-        has many entries, large when the effects are mostly noise); ``0``
-        gives the unpenalised effects. The penalties used are
+        has many entries, large when the effects are mostly noise); on a
+        table of at most 250,000 entries, where the effects are fitted
+        jointly with ``Z`` and ``center="auto"`` compares centrings, it means
+        0. ``0`` gives the unpenalised effects. The penalties used are
         ``effects_penalties_``.
     scale : bool, default=False
         Also divide each residual by a row scale times a column scale, fitted
@@ -516,7 +518,7 @@ class TraceNormImputer(_BaseLowRankImputer):
     >>> bool(error < 1e-3)
     True
     >>> imputer.shrinkage_power_, imputer.singular_values_.round(1)
-    (2, array([96.3, 80.4]))
+    (2, array([96.3, 80.2]))
     """
 
     _parameter_constraints = {
@@ -602,6 +604,15 @@ class TraceNormImputer(_BaseLowRankImputer):
                 f"(shrinkage_power=1), got shrinkage_power=2; use "
                 f"svd_solver='auto', 'arpack' or 'randomized'."
             )
+
+    def _effects_penalty(self, shape):
+        """``"auto"`` means 0 on a small table, where the effects are fitted
+        jointly with ``Z`` (which carries what shrunk effects would leave,
+        and corrects the observed means under values missing not at random)
+        and ``center="auto"`` drops row effects that are noise."""
+        if self.effects_penalty == "auto" and _is_small_table(shape):
+            return 0.0
+        return self.effects_penalty
 
     def _rank_cap(self, shape, n_obs, state):
         """The working rank's bound: ``max_rank``, or one from the data.
@@ -757,7 +768,10 @@ class TraceNormImputer(_BaseLowRankImputer):
         for held_out in folds:
             train, valid = subset(obs, ~held_out), subset(obs, held_out)
             c = fit_centering(
-                train, center=center, scale=self.scale, penalty=self.effects_penalty
+                train,
+                center=center,
+                scale=self.scale,
+                penalty=self._effects_penalty(obs.shape),
             )
             fit = {
                 "train": train,
@@ -775,7 +789,10 @@ class TraceNormImputer(_BaseLowRankImputer):
         else:
             # The fixed shrinkage, relative to lambda_max on all entries.
             full = fit_centering(
-                obs, center=center, scale=self.scale, penalty=self.effects_penalty
+                obs,
+                center=center,
+                scale=self.scale,
+                penalty=self._effects_penalty(obs.shape),
             )
             lam_max = _top_singular_value(Pattern(obs), standardize(obs, full))
             target = self.shrinkage / lam_max if lam_max > 0 else 1.0
