@@ -242,6 +242,7 @@ def test_trace_norm_with_column_effects_matches_dense_block_descent():
     imputer = TraceNormImputer(
         lam / _unit(X_missing),
         center="columns",
+        effects_penalty=0.0,
         tol=1e-14,
         max_iter=20000,
         random_state=0,
@@ -397,10 +398,11 @@ def test_effects_are_fitted_first_above_the_joint_size_or_with_scale(monkeypatch
     X = _low_rank(30, 20, 3, seed=3) + 2.0 * rng.normal(size=(1, 20))
     X_missing = _hide(X, 0.4, seed=5)
     means = np.nanmean(X_missing, axis=0)
-    joint = TraceNormImputer(1.5, center="columns", random_state=0).fit(X_missing)
+    params = {"center": "columns", "effects_penalty": 0.0, "random_state": 0}
+    joint = TraceNormImputer(1.5, **params).fit(X_missing)
     assert np.max(np.abs(joint.mean_ + joint.column_effects_ - means)) > 1e-2
-    monkeypatch.setattr(trace_norm, "_JOINT_MAX_OBSERVED", 100)
-    first = TraceNormImputer(1.5, center="columns", random_state=0).fit(X_missing)
+    monkeypatch.setattr(trace_norm, "_SMALL_TABLE_ENTRIES", 100)
+    first = TraceNormImputer(1.5, **params).fit(X_missing)
     np.testing.assert_allclose(first.mean_ + first.column_effects_, means)
 
 
@@ -568,8 +570,10 @@ def test_fitted_columns_are_the_ridge_fit_on_the_fitted_rows(imputer, penalty, j
         base = X_missing[observed, j] - imputer.mean_ - imputer.row_effects_[observed]
         root = np.sqrt(penalty(imputer, X_missing, j))
         if joint:
+            # The column effect's own ridge penalty (effects_penalty).
+            root_effect = np.sqrt(imputer.effects_penalties_[1])
             design = np.column_stack([weight, A[observed]])
-            ridge = np.diag(np.concatenate([[0.0], root]))[1:]
+            ridge = np.diag(np.concatenate([[root_effect], root]))
             expected = [imputer.column_effects_[j], *imputer.column_factors_[j]]
         else:
             design, ridge = A[observed], np.diag(root)
@@ -577,7 +581,7 @@ def test_fitted_columns_are_the_ridge_fit_on_the_fitted_rows(imputer, penalty, j
             expected = imputer.column_factors_[j]
         solution = np.linalg.lstsq(
             np.vstack([design, ridge]),
-            np.concatenate([base * weight, np.zeros(rank)]),
+            np.concatenate([base * weight, np.zeros(ridge.shape[0])]),
             rcond=None,
         )[0]
         np.testing.assert_allclose(solution, expected, rtol=1e-5, atol=1e-6)
@@ -815,10 +819,14 @@ def test_center_auto_drops_row_effects_that_are_noise():
     for name, data in [("plain", X), ("offsets", X_offsets)]:
         X_missing = _hide(data, 0.5, seed=2)
         missing = np.isnan(X_missing)
-        auto = TraceNormImputer(random_state=0).fit(X_missing)
+        # Unpenalised effects: the row effects' own penalty would also
+        # shrink noise offsets away (see the effects_penalty tests).
+        auto = TraceNormImputer(effects_penalty=0.0, random_state=0).fit(X_missing)
         errors = {}
         for center in ["columns", "both"]:
-            imputer = TraceNormImputer(center=center, random_state=0)
+            imputer = TraceNormImputer(
+                center=center, effects_penalty=0.0, random_state=0
+            )
             errors[center] = _relative_error(
                 imputer.fit_transform(X_missing), data, missing
             )
@@ -1038,7 +1046,7 @@ def test_convergence_warning():
     # The default tol, with the effects fitted jointly: 2 iterations per
     # solve are far from enough.
     with pytest.warns(ConvergenceWarning, match="max_iter=2"):
-        TraceNormImputer(0.1, max_iter=2, random_state=0).fit(X)
+        TraceNormImputer(0.1, max_iter=2, effects_penalty=0.0, random_state=0).fit(X)
 
 
 # _hide leaves a row with no observed entry here; the warning is tested in
@@ -1055,7 +1063,7 @@ def test_convergence_warning_when_the_joint_effects_do_not_settle():
     rng = np.random.RandomState(0)
     X = _low_rank(300, 10, 2, seed=1) + 0.3 * rng.normal(size=(300, 10))
     X_missing = _hide(X, 0.5, seed=2)
-    params = {"center": "both", "random_state": 0}
+    params = {"center": "both", "effects_penalty": 0.0, "random_state": 0}
     lam_max = TraceNormImputer(**params).fit(X_missing).shrinkage_path_[0]
     with pytest.warns(ConvergenceWarning, match="did not settle"):
         TraceNormImputer(0.003 * lam_max, max_iter=10, **params).fit(X_missing)
@@ -1180,3 +1188,86 @@ def test_svd_imputer_default_rank_fits_small_tables(n_features, expected_rank):
     assert np.isfinite(imputer.transform(X)).all()
     with pytest.raises(ValueError, match=f"rank={n_features} must be <"):
         SVDImputer(rank=n_features).fit(X)
+
+
+def test_fixed_effects_penalty_gives_the_shrunken_column_means():
+    """Reference: each column's residual sum over its count plus the penalty.
+
+    At a shrinkage above lambda_max Z = 0, so the column effects are the
+    ridge (posterior-mean) estimates of a one-way model, computed here with
+    numpy directly.
+    """
+    X_missing = _hide(_low_rank(30, 12, 2, seed=4) + 3.0, 0.6, seed=1)
+    penalty = 5.0
+    imputer = TraceNormImputer(
+        1e6, center="columns", effects_penalty=penalty, random_state=0
+    ).fit(X_missing)
+    observed = ~np.isnan(X_missing)
+    mean = np.nanmean(X_missing)
+    sums = np.where(observed, X_missing - mean, 0.0).sum(axis=0)
+    expected = sums / (observed.sum(axis=0) + penalty)
+    np.testing.assert_allclose(imputer.mean_, mean)
+    np.testing.assert_allclose(imputer.column_effects_, expected, rtol=1e-10)
+    np.testing.assert_allclose(imputer.effects_penalties_, [penalty, penalty])
+
+
+def test_svd_imputer_default_is_not_worse_than_the_effects_alone():
+    """Issue 19: SVDImputer() on ratings was worse than the effects alone.
+
+    Reference: the unpenalised two-way model mean + a_i + b_j fitted by
+    least squares with scipy's lsqr on the one-hot design, scored on the same
+    held-out ratings.
+    """
+    from scipy.sparse.linalg import lsqr
+
+    from mathlearn.datasets import make_ratings
+
+    frame, _ = make_ratings(120, 200, 3000, random_state=0)
+    users, items, ratings = (frame[c].to_numpy() for c in frame.columns)
+    test = np.random.RandomState(0).rand(ratings.size) < 0.2
+    train = ~test
+    X = sp.csr_matrix((ratings[train], (users[train], items[train])), shape=(120, 200))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EmptyRowWarning)
+        imputer = SVDImputer(random_state=0).fit(X)
+    predicted = imputer.predict_entries(users[test], items[test])
+
+    def design(u, i):
+        n = u.size
+        return sp.hstack(
+            [
+                sp.csr_matrix(np.ones((n, 1))),
+                sp.csr_matrix((np.ones(n), (np.arange(n), u)), shape=(n, 120)),
+                sp.csr_matrix((np.ones(n), (np.arange(n), i)), shape=(n, 200)),
+            ]
+        ).tocsr()
+
+    coef = lsqr(design(users[train], items[train]), ratings[train], atol=1e-12)[0]
+    effects_only = design(users[test], items[test]) @ coef
+
+    def rmse(p):
+        return np.sqrt(np.mean((p - ratings[test]) ** 2))
+
+    assert rmse(predicted) <= 1.01 * rmse(effects_only)
+
+
+@pytest.mark.parametrize(
+    "shape, n_obs", [((610, 8972), 80_000), ((6000, 4000), 800_000), ((5, 7), 35)]
+)
+def test_identifiable_rank_is_the_largest_rank_the_entries_determine(shape, n_obs):
+    """Reference: brute force over r of r (m + n - r) <= n_obs."""
+    from mathlearn.impute._trace_norm import identifiable_rank
+
+    m, n = shape
+    feasible = [r for r in range(1, min(m, n) + 1) if r * (m + n - r) <= n_obs]
+    assert identifiable_rank(shape, n_obs) == max(feasible, default=1)
+
+
+def test_verbose_prints_progress_within_a_solve(monkeypatch, capsys):
+    """Issue 19: verbose=1 printed only between path steps."""
+    import mathlearn.impute._soft_impute as soft_impute
+
+    monkeypatch.setattr(soft_impute, "_PROGRESS_SECONDS", 0.0)
+    X_missing = _hide(_low_rank(30, 12, 2, seed=4), 0.3)
+    TraceNormImputer(0.1, verbose=1, random_state=0).fit(X_missing)
+    assert "    iter " in capsys.readouterr().out

@@ -110,6 +110,24 @@ def observed_entries(X, missing_values):
     return Observed(rows, cols, X[rows, cols].astype(np.float64), X.shape)
 
 
+def subset(obs, mask):
+    """The entries of ``obs`` where ``mask`` is true (same shape)."""
+    return Observed(obs.rows[mask], obs.cols[mask], obs.vals[mask], obs.shape)
+
+
+def held_out_split(n_obs, fraction, rng):
+    """Boolean mask holding out a random ``fraction`` of ``n_obs`` entries.
+
+    At least one entry is held out and one kept (when there are two).
+    """
+    held_out = rng.rand(n_obs) < fraction
+    if not held_out.any() and n_obs > 1:
+        held_out[rng.randint(n_obs)] = True
+    if held_out.all():
+        held_out[rng.randint(n_obs)] = False
+    return held_out
+
+
 class Pattern:
     """The observed positions, as a CSR skeleton whose data is swapped in."""
 
@@ -230,15 +248,20 @@ def _row_penalties(penalty, n_rows, rank):
     )
 
 
-def ridge_rows_with_effect(pattern, values, B, penalty, effect_column):
-    """:func:`ridge_rows` plus an unpenalised effect per row.
+def ridge_rows_with_effect(
+    pattern, values, B, penalty, effect_column, effect_penalty=0.0
+):
+    """:func:`ridge_rows` plus an effect per row, penalised by ``effect_penalty``.
 
     Each row's effect multiplies ``effect_column`` (one value per column),
     its factors ``B``; returns ``(effects, A)``.
     """
     n_rows, rank = pattern.shape[0], B.shape[1]
     penalties = np.column_stack(
-        [np.zeros(n_rows), _row_penalties(penalty, n_rows, rank)]
+        [
+            np.broadcast_to(effect_penalty, (n_rows,)),
+            _row_penalties(penalty, n_rows, rank),
+        ]
     )
     design = np.column_stack([effect_column, B])
     solution = ridge_rows(pattern, values, design, penalties)
@@ -441,7 +464,12 @@ class _BaseLowRankImputer(
         # a busy machine); the heavy sparse products are single-threaded.
         with threadpool_limits(limits=1, user_api="blas"):
             center, selection = self._select(part.obs, rng)
-            centering = fit_centering(part.obs, center=center, scale=self.scale)
+            centering = fit_centering(
+                part.obs,
+                center=center,
+                scale=self.scale,
+                penalty=self._effects_penalty(part.obs.shape),
+            )
             residual = standardize(part.obs, centering)
             fitted = self._fit_low_rank(
                 part.obs, residual, centering, center, rng, selection
@@ -468,6 +496,9 @@ class _BaseLowRankImputer(
         root = np.sqrt(scale)
         self._model = model
         self.center_ = center
+        self.effects_penalties_ = np.array(
+            [model.effects.row_penalty, model.effects.column_penalty]
+        )
         self.mean_ = model.effects.mean * scale
         self.row_effects_ = a * scale
         self.column_effects_ = model.effects.column_effects * scale
@@ -628,6 +659,10 @@ class _BaseLowRankImputer(
 
         ``obs`` holds the rows and columns with an observed entry.
         """
+
+    def _effects_penalty(self, shape):
+        """The ``penalty`` of :func:`fit_centering`: ``effects_penalty``."""
+        return self.effects_penalty
 
     def _select(self, obs, rng):
         """The centring to use, and what the selection learnt on the way.

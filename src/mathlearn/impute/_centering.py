@@ -4,7 +4,11 @@ The model is ``x_ij = mean + a_i + b_j + s_i t_j e_ij``: a global mean, a row
 effect ``a_i`` and a column effect ``b_j``, and, for the bi-scaler option of
 Hastie, Mazumder, Lee & Zadeh (2015), a row scale ``s_i`` and a column scale
 ``t_j`` (all ones otherwise). The effects are fitted by alternating weighted
-means over the observed entries, a few sweeps. Every sweep ends with the row
+means over the observed entries, a few sweeps, optionally shrunk towards 0
+by a ridge penalty counted in pseudo-entries (``sum / (count + penalty)``),
+the penalty of each kind of effect estimated from the data (empirical Bayes,
+see :func:`effect_penalty`): a row or column seen a few times gets an effect
+near 0 instead of the mean of its few noisy entries. Every sweep ends with the row
 updates, so the row parameters of a training row are exactly what
 :func:`fold_in_rows` computes for it from the fitted column parameters: a row
 seen at ``transform`` time is treated like a training row.
@@ -35,13 +39,50 @@ class Centering(NamedTuple):
     row_scales: np.ndarray  # (n_rows,)
     column_scales: np.ndarray  # (n_cols,)
     prior: float  # pseudo-observation of the squared row scale
+    row_penalty: float = 0.0  # pseudo-entries shrinking each row effect to 0
+    column_penalty: float = 0.0  # same for the column effects
 
 
-def _weighted_mean(index, values, weights, size):
-    """Per-group weighted mean; 0 for a group with no entry."""
+# An effect's penalty is at most this many times the noise variance over the
+# variance of the effects it is estimated to have: where the effects carry
+# no detectable variance, they are shrunk to 0 without an infinite penalty.
+_MAX_PENALTY_RATIO = 1e12
+
+
+def _weighted_mean(index, values, weights, size, penalty=0.0):
+    """Per-group weighted mean, shrunk by ``penalty`` pseudo-entries of 0.
+
+    0 for a group with no entry.
+    """
     num = np.bincount(index, weights=values * weights, minlength=size)
-    den = np.bincount(index, weights=weights, minlength=size)
+    den = np.bincount(index, weights=weights, minlength=size) + penalty
     return np.divide(num, den, out=np.zeros(size), where=den > 0)
+
+
+def effect_penalty(index, values, weights, size):
+    """Empirical-Bayes ridge penalty of per-group effects, in pseudo-entries.
+
+    With ``values = effect_g + noise`` (noise variance ``sigma^2`` per unit
+    weight) and effects of variance ``tau^2`` around 0, the posterior mean of
+    an effect is ``sum / (count + sigma^2 / tau^2)``. ``sigma^2`` is the
+    pooled within-group variance and ``tau^2`` the method-of-moments
+    estimate ``mean_g(m_g^2 - sigma^2 / n_g)`` from the group means ``m_g``
+    (as in James-Stein shrinkage); ``O(len(values))``.
+    """
+    count = np.bincount(index, weights=weights, minlength=size)
+    total = np.bincount(index, weights=values * weights, minlength=size)
+    seen = count > 0
+    n_groups = int(seen.sum())
+    n_entries = int(index.shape[0])
+    if n_groups == 0 or n_entries <= n_groups:
+        return 0.0
+    means = total[seen] / count[seen]
+    deviation = values - (total / np.where(seen, count, 1.0))[index]
+    sigma2 = float(np.sum(weights * deviation**2)) / (n_entries - n_groups)
+    if sigma2 <= 0:
+        return 0.0
+    tau2 = float(np.mean(means**2 - sigma2 / count[seen]))
+    return sigma2 / max(tau2, sigma2 / _MAX_PENALTY_RATIO)
 
 
 def _row_scales(index, residual_sq, weights, size, prior):
@@ -51,19 +92,30 @@ def _row_scales(index, residual_sq, weights, size, prior):
     return np.sqrt((num + prior) / (count + 1.0))
 
 
-def fit_centering(obs, *, center, scale, max_iter=20, tol=1e-7, start=None):
+def fit_centering(
+    obs, *, center, scale, penalty=None, max_iter=20, tol=1e-7, start=None
+):
     """Fit the effects of ``obs`` by alternating weighted means.
 
     ``center`` is one of :data:`CENTER_OPTIONS` or ``None``; ``scale`` turns
-    on the row and column scales. The sweeps start from the effects of the
-    :class:`Centering` ``start`` (default: zero effects, unit scales).
+    on the row and column scales. ``penalty`` shrinks the effects: a number
+    of pseudo-entries for both kinds, ``"auto"`` to estimate each kind's at
+    each sweep (:func:`effect_penalty`), or ``None`` to keep those of
+    ``start`` (none without ``start``). The sweeps start from the
+    effects of the :class:`Centering` ``start`` (default: zero effects, unit
+    scales).
     """
     n_rows, n_cols = obs.shape
     rows, cols, vals = obs.rows, obs.cols, obs.vals
     mean = float(vals.mean()) if center is not None and vals.size else 0.0
     a, b = np.zeros(n_rows), np.zeros(n_cols)
+    row_penalty = column_penalty = 0.0
     if start is not None:
         a, b = start.row_effects, start.column_effects
+        row_penalty, column_penalty = start.row_penalty, start.column_penalty
+    if penalty is not None and penalty != "auto":
+        row_penalty = column_penalty = float(penalty)
+    shrink = penalty == "auto"
     s, t = np.ones(n_rows), np.ones(n_cols)
     fit_rows = center in ("both", "rows")
     fit_cols = center in ("both", "columns")
@@ -73,7 +125,7 @@ def fit_centering(obs, *, center, scale, max_iter=20, tol=1e-7, start=None):
         prior = float(np.mean(residual**2)) if residual.size else 1.0
         prior = prior if prior > 0 else 1.0
     if not (fit_rows or fit_cols or scale):
-        return Centering(mean, a, b, s, t, prior)
+        return Centering(mean, a, b, s, t, prior, row_penalty, column_penalty)
     n_sweeps = max_iter if (scale or (fit_rows and fit_cols)) else 1
     spread = float(np.std(vals)) if vals.size else 1.0
     spread = spread if spread > 0 else 1.0
@@ -81,13 +133,19 @@ def fit_centering(obs, *, center, scale, max_iter=20, tol=1e-7, start=None):
         a_old, b_old, s_old = a, b, s
         w_row = 1.0 / s[rows] ** 2
         if fit_cols:
-            b = _weighted_mean(cols, vals - mean - a[rows], w_row, n_cols)
+            target = vals - mean - a[rows]
+            if shrink:
+                column_penalty = effect_penalty(cols, target, w_row, n_cols)
+            b = _weighted_mean(cols, target, w_row, n_cols, column_penalty)
         if scale:
             residual = vals - mean - a[rows] - b[cols]
             t = _row_scales(cols, residual**2, w_row, n_cols, 1.0)
         w_col = 1.0 / t[cols] ** 2
         if fit_rows:
-            a = _weighted_mean(rows, vals - mean - b[cols], w_col, n_rows)
+            target = vals - mean - b[cols]
+            if shrink:
+                row_penalty = effect_penalty(rows, target, w_col, n_rows)
+            a = _weighted_mean(rows, target, w_col, n_rows, row_penalty)
         if scale:
             residual = vals - mean - a[rows] - b[cols]
             s = _row_scales(rows, residual**2, w_col, n_rows, prior)
@@ -98,7 +156,7 @@ def fit_centering(obs, *, center, scale, max_iter=20, tol=1e-7, start=None):
         )
         if change < tol:
             break
-    return Centering(mean, a, b, s, t, prior)
+    return Centering(mean, a, b, s, t, prior, row_penalty, column_penalty)
 
 
 def standardize(obs, centering):
@@ -120,7 +178,11 @@ def fold_in_rows(obs, centering, *, center, scale):
     w_col = 1.0 / t[obs.cols] ** 2
     if center in ("both", "rows"):
         a = _weighted_mean(
-            obs.rows, obs.vals - c.mean - c.column_effects[obs.cols], w_col, n_rows
+            obs.rows,
+            obs.vals - c.mean - c.column_effects[obs.cols],
+            w_col,
+            n_rows,
+            c.row_penalty,
         )
     else:
         a = np.zeros(n_rows)
@@ -138,7 +200,8 @@ def refit_effects(obs, centering, offset, *, center):
     The block update of the effects given the low-rank part ``offset`` (its
     values at the observed entries, on the scale of ``X``) when the effects
     and the low-rank part are fitted jointly (never with scales): the
-    least-squares effects of :func:`fit_centering`, from the current ones.
+    (penalised) least-squares effects of :func:`fit_centering`, from the
+    current ones, with their penalties.
     """
     shifted = obs._replace(vals=obs.vals - offset)
     new = fit_centering(shifted, center=center, scale=False, start=centering)

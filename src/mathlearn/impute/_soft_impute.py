@@ -18,12 +18,32 @@ ever multiplied by thin matrices: ``X* W = S W + U (d * (V^T W))`` costs
   map of the non-convex :func:`spectral_penalty` with ``power=2``.
 """
 
+import time
 from typing import NamedTuple
 
 import numpy as np
 from scipy.sparse.linalg import LinearOperator, svds
 
 from mathlearn.impute._base import ridge_rows, row_dot
+
+# verbose=1 prints an iteration's line within a solve at most this often
+# (seconds); verbose >= 2 prints every iteration.
+_PROGRESS_SECONDS = 5.0
+
+
+class _Progress:
+    """Prints a solve's iterations: all of them, or one every few seconds."""
+
+    def __init__(self, verbose):
+        self.verbose = verbose
+        self.last = time.monotonic()
+
+    def __call__(self, n_iter, rank, change):
+        now = time.monotonic()
+        due = self.verbose and now - self.last >= _PROGRESS_SECONDS
+        if self.verbose > 1 or due:
+            print(f"    iter {n_iter:>4}  rank {rank:>4}  change {change:.3e}")
+            self.last = now
 
 
 class ALSState(NamedTuple):
@@ -54,18 +74,25 @@ def _orthonormal_extension(U, k, rng):
     return Q
 
 
+# Below this value, the expanded form of the squared change has lost too
+# many digits to cancellation (its error is a few eps relative): it is then
+# recomputed from QR factors, exactly.
+_EXPANSION_FLOOR = 1e-8
+
+
 def _squared_change(U0, d0, V0, U1, d1, V1):
     """``||Z0 - Z1||_F^2 / ||Z0||_F^2`` for ``Z = U diag(d) V^T``.
 
     The convergence criterion of Mazumder, Hastie & Tibshirani (2010) and of
-    R's softImpute (its ``thresh``).
-
-    ``Z0 - Z1 = [U0 U1] diag(d0, -d1) [V0 V1]^T``; with QR factors of the
-    stacked bases the norm is that of a small ``2r x 2r`` matrix, accurate
-    to machine precision (expanding ``||Z0||^2 + ||Z1||^2 - 2 <Z0, Z1>``
-    cancels catastrophically near convergence). When the dense matrices cost
-    no more than those factorisations (small, low-aspect matrices), the
-    difference is formed entry by entry instead, as accurate.
+    R's softImpute (its ``thresh``), computed as softImpute does, expanded:
+    ``||Z0||^2 + ||Z1||^2 - 2 <Z0, Z1>`` from ``r x r`` products,
+    ``O((m + n) r^2)``. Near convergence the expansion cancels (its error is
+    a few machine epsilons relative to ``||Z0||^2``), so a value below
+    ``_EXPANSION_FLOOR`` is recomputed exactly: ``Z0 - Z1 = [U0 U1]
+    diag(d0, -d1) [V0 V1]^T``, whose norm, with QR factors of the stacked
+    bases, is that of a small ``2r x 2r`` matrix. When the dense matrices
+    cost no more than those factorisations (small, low-aspect matrices),
+    the difference is formed entry by entry instead, as accurate.
     """
     (m, n), k = (U0.shape[0], V0.shape[0]), d0.shape[0] + d1.shape[0]
     if m * n <= 2 * (m + n) * k:
@@ -75,6 +102,13 @@ def _squared_change(U0, d0, V0, U1, d1, V1):
             return 0.0 if not np.any(d1) else 1.0
         Z0 -= (U1 * d1) @ V1.T
         return (float(np.linalg.norm(Z0)) / norm0) ** 2
+    norm0_sq = _inner(U0, d0, V0, U0, d0, V0)
+    if norm0_sq <= 0:
+        return 0.0 if not np.any(d1) else 1.0
+    change = norm0_sq + _inner(U1, d1, V1, U1, d1, V1)
+    change -= 2 * _inner(U0, d0, V0, U1, d1, V1)
+    if change / norm0_sq >= _EXPANSION_FLOOR:
+        return change / norm0_sq
     _, Ru = np.linalg.qr(np.hstack([U0, U1]))
     _, Rv = np.linalg.qr(np.hstack([V0, V1]))
     k0 = d0.shape[0]
@@ -83,6 +117,11 @@ def _squared_change(U0, d0, V0, U1, d1, V1):
         return 0.0 if not np.any(d1) else 1.0
     core = (Ru * np.concatenate([d0, -d1])) @ Rv.T
     return (float(np.linalg.norm(core)) / norm0) ** 2
+
+
+def _inner(Ua, da, Va, Ub, db, Vb):
+    """``<Za, Zb>_F`` for ``Z = U diag(d) V^T``, from ``r x r`` products."""
+    return float(np.sum(np.outer(da, db) * (Ua.T @ Ub) * (Va.T @ Vb)))
 
 
 def _ridge_shrink(D, D2, lam):
@@ -238,6 +277,7 @@ def _run_als(
     ``rank_cap``).
     """
     n_iter = 0
+    progress = _Progress(verbose)
     state = revive_als_state(state, lam)
     while True:
         U, D, V = state
@@ -256,8 +296,7 @@ def _run_als(
             U0, d0, V0 = U, D**2, V
             U, D, V = step(U, D, V)
             change = _squared_change(U0, d0, V0, U, D**2, V)
-            if verbose > 1:
-                print(f"    iter {n_iter:>4}  rank {D.size:>4}  change {change:.3e}")
+            progress(n_iter, D.size, change)
             if _saturated(pattern, residual, lam, U, D, V, rank_cap, n_iter - start):
                 saturated = True
                 break
@@ -419,6 +458,7 @@ def soft_impute_svd(
     """
     U, d, V, rank = state
     n_iter = 0
+    progress = _Progress(verbose)
     converged = False
     while n_iter < max_iter:
         n_iter += 1
@@ -431,8 +471,7 @@ def soft_impute_svd(
             rank = min(rank_cap, 2 * rank)
             change = np.inf
         U, d, V = Un[:, keep], dn[keep], Vn[:, keep]
-        if verbose > 1:
-            print(f"    iter {n_iter:>4}  rank {d.size:>4}  change {change:.3e}")
+        progress(n_iter, d.size, change)
         if change < tol:
             converged = True
             break

@@ -2,6 +2,7 @@
 
 import warnings
 from numbers import Integral, Real
+from typing import NamedTuple
 
 import numpy as np
 from scipy.optimize import minimize
@@ -10,22 +11,50 @@ from sklearn.utils.extmath import randomized_svd
 
 from mathlearn.impute._base import (
     LowRankFit,
+    Model,
     Pattern,
     _BaseLowRankImputer,
     check_rank,
+    held_out_split,
     ridge_rows,
     ridge_rows_with_effect,
     row_dot,
+    subset,
 )
-from mathlearn.impute._centering import CENTER_OPTIONS
+from mathlearn.impute._centering import CENTER_OPTIONS, fit_centering, standardize
 from mathlearn.utils._sklearn_compat import Interval, StrOptions
 
 # rank="auto": at most this many factors, fewer when the table is smaller.
 _AUTO_RANK = 10
+# alpha="auto": the penalties compared on held-out entries, from the largest
+# (the factors nearly 0: the effects alone) down, two per decade; the walk
+# stops once the held-out error has not improved for _PATIENCE of them.
+_AUTO_ALPHAS = np.geomspace(100.0, 0.01, 9)
+_PATIENCE = 2
+# Fraction of the observed entries held out to choose alpha.
+_VALIDATION_FRACTION = 0.1
+
+
+class AlphaSelection(NamedTuple):
+    """What ``alpha="auto"`` chose, and the held-out errors on the way."""
+
+    alpha: float
+    alphas: np.ndarray  # (n_path,) the penalties tried
+    errors: np.ndarray  # (n_path,) held-out RMSE of each, on the unit scale
 
 
 def factor_objective(
-    theta, pattern, target, inv_scale, rank, alpha, w_row, w_col, fit_rows, fit_cols
+    theta,
+    pattern,
+    target,
+    inv_scale,
+    rank,
+    alpha,
+    w_row,
+    w_col,
+    fit_rows,
+    fit_cols,
+    effects_penalty=(0.0, 0.0),
 ):
     """Penalised squared error on the observed entries, and its gradient.
 
@@ -35,10 +64,12 @@ def factor_objective(
     ``c = inv_scale``. With errors ``e = prediction - target``,
 
     ``f = 1/2 sum_O e^2 + alpha/2 (sum_i w_row_i ||a_i||^2
-    + sum_j w_col_j ||b_j||^2)``,
+    + sum_j w_col_j ||b_j||^2) + 1/2 (p_r ||r||^2 + p_k ||k||^2)``,
+    ``(p_r, p_k) = effects_penalty``;
 
     ``df/dA = E B + alpha w_row A``, ``df/dB = E^T A + alpha w_col B``,
-    ``df/dr_i = sum_j c_ij e_ij``, ``df/dk_j = sum_i c_ij e_ij``, with ``E``
+    ``df/dr_i = sum_j c_ij e_ij + p_r r_i``,
+    ``df/dk_j = sum_i c_ij e_ij + p_k k_j``, with ``E``
     the sparse matrix of the errors: ``O(|O| rank)`` time. ``theta`` is
     ``concat(A.ravel(), B.ravel(), r, k)``.
     """
@@ -48,6 +79,7 @@ def factor_objective(
     B = theta[m * rank : (m + n) * rank].reshape(n, rank)
     offset = (m + n) * rank
     prediction = row_dot(A, B, rows, cols)
+    row_eff, col_eff = np.zeros(m), np.zeros(n)
     if fit_rows:
         row_eff = theta[offset : offset + m]
         offset += m
@@ -58,9 +90,11 @@ def factor_objective(
     error = prediction - target
     wA = w_row[:, None] * A
     wB = w_col[:, None] * B
+    p_row, p_col = effects_penalty
     f = 0.5 * float(error @ error) + 0.5 * alpha * (
         float(np.sum(wA * A)) + float(np.sum(wB * B))
     )
+    f += 0.5 * (p_row * float(row_eff @ row_eff) + p_col * float(col_eff @ col_eff))
     E = pattern.matrix(error)
     grads = [
         (np.asarray(E @ B) + alpha * wA).ravel(),
@@ -68,9 +102,9 @@ def factor_objective(
     ]
     weighted = error * inv_scale
     if fit_rows:
-        grads.append(np.bincount(rows, weights=weighted, minlength=m))
+        grads.append(np.bincount(rows, weights=weighted, minlength=m) + p_row * row_eff)
     if fit_cols:
-        grads.append(np.bincount(cols, weights=weighted, minlength=n))
+        grads.append(np.bincount(cols, weights=weighted, minlength=n) + p_col * col_eff)
     return f, np.concatenate(grads)
 
 
@@ -109,9 +143,16 @@ class SVDImputer(_BaseLowRankImputer):
         n_features)``. ``"auto"`` takes ``min(10, min(n_samples, n_features)
         - 1)`` (rows and columns with an observed entry), so the default
         works on tables with few features; the rank used is ``rank_``.
-    alpha : float, default=1e-2
+    alpha : "auto" or float, default="auto"
         Weight of the L2 penalty on the factors, on the scale of ``X``
         divided by the root-mean-square of its centred observed entries.
+        ``"auto"`` holds out 10% of the observed entries, fits the others
+        with penalties from 100 down to 0.01 (two per decade; 100 leaves the
+        factors near 0, the effects alone) until the held-out error has not
+        improved for two of them, and refits all entries with the best (the
+        rows folded in as ``transform`` does): the default is never
+        much worse than the effects alone, whatever the rank. The penalty
+        used is ``alpha_``.
     regularization : {"uniform", "weighted"}, default="uniform"
         ``"uniform"``: every row and column weighs 1 (``w_i = w_j = 1``).
         ``"weighted"``: each weighs its number of observed entries, so the
@@ -128,6 +169,18 @@ class SVDImputer(_BaseLowRankImputer):
         Effects removed before the factorisation: a global mean plus row and
         column effects (``"both"``), plus only one kind, only the global mean,
         or nothing (``None``).
+    effects_penalty : "auto" or float, default="auto"
+        Ridge penalty of the row and column effects, in pseudo-entries: an
+        effect is the sum of its row's (column's) residuals divided by their
+        count plus the penalty, so an effect seen a few times is shrunk
+        towards 0 rather than set to the mean of a few noisy entries (the
+        regularised baseline of Koren 2008, Surprise's ``BaselineOnly``).
+        ``"auto"`` estimates each kind's penalty from the data by empirical
+        Bayes: the noise variance over the variance of the effects, both
+        estimated by the method of moments (near 0 when every row and column
+        has many entries, large when the effects are mostly noise); ``0``
+        gives the unpenalised effects. The penalties used are
+        ``effects_penalties_``.
     scale : bool, default=False
         Also divide each residual by a row scale times a column scale, fitted
         on the observed entries (a bi-scaler).
@@ -149,6 +202,13 @@ class SVDImputer(_BaseLowRankImputer):
         The factors ``v_j``; zero for a column with no observed entry.
     rank_ : int
         The number of factors fitted: ``rank``, or what ``"auto"`` chose.
+    alpha_ : float
+        The penalty used: ``alpha``, or the one ``"auto"`` chose.
+    alphas_ : ndarray of shape (n_alphas,)
+        The penalties tried by ``alpha="auto"`` (only then).
+    validation_errors_ : ndarray of shape (n_alphas,)
+        The held-out RMSE of each of ``alphas_``, on the scale of ``X``
+        (only with ``alpha="auto"``).
     objective_ : float
         The penalised objective at the fitted factors and effects (on the
         scale of ``X`` divided by the root-mean-square of its centred
@@ -157,6 +217,9 @@ class SVDImputer(_BaseLowRankImputer):
         The centring used, equal to ``center``.
     mean_ : float
         Global mean removed (0 when ``center=None``).
+    effects_penalties_ : ndarray of shape (2,)
+        The penalties of the row and of the column effects (see
+        ``effects_penalty``).
     row_effects_ : ndarray of shape (n_samples_fit,)
         Row effects of the training rows (0 for a row with no observed
         entry).
@@ -221,11 +284,15 @@ class SVDImputer(_BaseLowRankImputer):
 
     _parameter_constraints = {
         "rank": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
-        "alpha": [Interval(Real, 0, None, closed="left")],
+        "alpha": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
         "regularization": [StrOptions({"uniform", "weighted"})],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "center": [StrOptions(CENTER_OPTIONS), None],
+        "effects_penalty": [
+            StrOptions({"auto"}),
+            Interval(Real, 0, None, closed="left"),
+        ],
         "scale": ["boolean"],
         "missing_values": [Interval(Real, None, None, closed="neither"), "nan"],
         "random_state": ["random_state"],
@@ -238,11 +305,12 @@ class SVDImputer(_BaseLowRankImputer):
         self,
         rank="auto",
         *,
-        alpha=1e-2,
+        alpha="auto",
         regularization="uniform",
         max_iter=500,
         tol=1e-6,
         center="both",
+        effects_penalty=0.0,
         scale=False,
         missing_values=np.nan,
         random_state=None,
@@ -254,6 +322,7 @@ class SVDImputer(_BaseLowRankImputer):
         self.max_iter = max_iter
         self.tol = tol
         self.center = center
+        self.effects_penalty = effects_penalty
         self.scale = scale
         self.missing_values = missing_values
         self.random_state = random_state
@@ -273,7 +342,57 @@ class SVDImputer(_BaseLowRankImputer):
             return counts.astype(np.float64)
         return np.ones(counts.shape[0])
 
-    def _fit_low_rank(self, obs, residual, centering, center, rng, selection):
+    def _select(self, obs, rng):
+        """``alpha="auto"``: the penalty with the smallest held-out error.
+
+        A fraction ``_VALIDATION_FRACTION`` of the observed entries is held
+        out; the factorisation of the others is fitted at each penalty of
+        ``_AUTO_ALPHAS``, from the largest (factors near 0: the effects
+        alone) down, each from the SVD start, until the
+        held-out error has not improved for ``_PATIENCE`` penalties.
+        """
+        if self.alpha != "auto":
+            return self.center, None
+        held_out = held_out_split(obs.rows.shape[0], _VALIDATION_FRACTION, rng)
+        train, valid = subset(obs, ~held_out), subset(obs, held_out)
+        centering = fit_centering(
+            train, center=self.center, scale=self.scale, penalty=self.effects_penalty
+        )
+        errors, best, since_best = [], None, 0
+        for alpha in _AUTO_ALPHAS:
+            # Each from the SVD start: the factors of a large penalty are
+            # near 0, a stationary point of every penalty.
+            theta, _ = self._minimize(train, centering, self.center, alpha, None, rng)
+            effects, _, B = self._unpack(theta, train.shape, self.center, centering)
+            # Scored as transform predicts: the rows folded in by ridge on
+            # their training entries (the L-BFGS iterate, stopped early, can
+            # hide how a row with few entries is overfitted).
+            model = Model(1.0, self.center, centering, effects, None, B, alpha, None)
+            a, s, A = self._fold_in_rows(train, model)
+            low_rank = row_dot(A, B, valid.rows, valid.cols)
+            predicted = (
+                effects.mean
+                + a[valid.rows]
+                + effects.column_effects[valid.cols]
+                + s[valid.rows] * effects.column_scales[valid.cols] * low_rank
+            )
+            errors.append(float(np.sqrt(np.mean((predicted - valid.vals) ** 2))))
+            if self.verbose:
+                print(f"alpha {alpha:>10.4g}  held-out RMSE {errors[-1]:.6g}")
+            if best is None or errors[-1] < errors[best]:
+                best, since_best = len(errors) - 1, 0
+            else:
+                since_best += 1
+                if since_best >= _PATIENCE:
+                    break
+        return self.center, AlphaSelection(
+            alpha=float(_AUTO_ALPHAS[best]),
+            alphas=_AUTO_ALPHAS[: len(errors)],
+            errors=np.asarray(errors),
+        )
+
+    def _minimize(self, obs, centering, center, alpha, theta0, rng):
+        """L-BFGS on the factors and effects from ``theta0`` (or an SVD start)."""
         m, n = obs.shape
         rank = self._rank(obs.shape)
         pattern = Pattern(obs)
@@ -287,14 +406,19 @@ class SVDImputer(_BaseLowRankImputer):
             centering.row_scales[obs.rows] * centering.column_scales[obs.cols]
         )
         target = (obs.vals - centering.mean) * inv_scale
-        fraction = obs.rows.shape[0] / (m * n)
-        U, sigma, Vt = randomized_svd(pattern.matrix(residual), rank, random_state=rng)
-        root = np.sqrt(sigma / fraction)
-        theta0 = [(U * root).ravel(), (Vt.T * root).ravel()]
-        if fit_rows:
-            theta0.append(centering.row_effects)
-        if fit_cols:
-            theta0.append(centering.column_effects)
+        if theta0 is None:
+            residual = standardize(obs, centering)
+            fraction = obs.rows.shape[0] / (m * n)
+            U, sigma, Vt = randomized_svd(
+                pattern.matrix(residual), rank, random_state=rng
+            )
+            root = np.sqrt(sigma / fraction)
+            theta0 = [(U * root).ravel(), (Vt.T * root).ravel()]
+            if fit_rows:
+                theta0.append(centering.row_effects)
+            if fit_cols:
+                theta0.append(centering.column_effects)
+            theta0 = np.concatenate(theta0)
         callback = None
         if self.verbose:
             print(f"{'iter':>5} {'objective':>14}")
@@ -305,16 +429,37 @@ class SVDImputer(_BaseLowRankImputer):
                     print(f"{callback.n_iter:>5} {intermediate_result.fun:>14.8g}")
 
             callback.n_iter = 0
-        args = (pattern, target, inv_scale, rank, self.alpha, w_row, w_col)
+        args = (pattern, target, inv_scale, rank, alpha, w_row, w_col)
+        penalties = (centering.row_penalty, centering.column_penalty)
         result = minimize(
             factor_objective,
-            np.concatenate(theta0),
-            args=(*args, fit_rows, fit_cols),
+            theta0,
+            args=(*args, fit_rows, fit_cols, penalties),
             method="L-BFGS-B",
             jac=True,
             options={"maxiter": self.max_iter, "ftol": self.tol, "gtol": self.tol},
             callback=callback,
         )
+        return result.x, result
+
+    def _unpack(self, theta, shape, center, centering):
+        """``(effects, A, B)`` from the L-BFGS vector ``theta``."""
+        m, n = shape
+        rank = self._rank(shape)
+        offset = (m + n) * rank
+        effects = centering
+        if center in ("both", "rows"):
+            effects = effects._replace(row_effects=theta[offset : offset + m])
+            offset += m
+        if center in ("both", "columns"):
+            effects = effects._replace(column_effects=theta[offset : offset + n])
+        A = theta[: m * rank].reshape(m, rank)
+        B = theta[m * rank : (m + n) * rank].reshape(n, rank)
+        return effects, A, B
+
+    def _fit_low_rank(self, obs, residual, centering, center, rng, selection):
+        alpha = self.alpha if selection is None else selection.alpha
+        theta, result = self._minimize(obs, centering, center, alpha, None, rng)
         if result.status == 1:
             warnings.warn(
                 f"SVDImputer did not converge in max_iter={self.max_iter} "
@@ -322,16 +467,12 @@ class SVDImputer(_BaseLowRankImputer):
                 ConvergenceWarning,
                 stacklevel=3,
             )
-        theta = result.x
-        offset = (m + n) * rank
-        effects = centering
-        if fit_rows:
-            effects = effects._replace(row_effects=theta[offset : offset + m])
-            offset += m
-        if fit_cols:
-            effects = effects._replace(column_effects=theta[offset : offset + n])
-        column_factors = theta[m * rank : (m + n) * rank].reshape(n, rank)
-        return LowRankFit(effects, column_factors, None, {"n_iter_": int(result.nit)})
+        effects, _, column_factors = self._unpack(theta, obs.shape, center, centering)
+        attributes = {"n_iter_": int(result.nit), "alpha_": float(alpha)}
+        if selection is not None:
+            attributes["alphas_"] = selection.alphas
+            attributes["validation_errors_"] = selection.errors
+        return LowRankFit(effects, column_factors, float(alpha), attributes)
 
     def _fold_in(self, obs, model, row_effects, row_scales, counts):
         """Joint ridge fit of each row's effect (unpenalised) and factors."""
@@ -339,20 +480,29 @@ class SVDImputer(_BaseLowRankImputer):
         t = e.column_scales
         s = row_scales[obs.rows]
         target = (obs.vals - e.mean - e.column_effects[obs.cols]) / (s * t[obs.cols])
-        penalty = self.alpha * self._weights(counts)
+        penalty = model.fold_in * self._weights(counts)
         pattern = Pattern(obs)
         if model.center not in ("both", "rows"):
             return row_effects, ridge_rows(
                 pattern, target, model.column_factors, penalty
             )
         # Unknowns (r_i / s_i, u_i) against design (1 / t_j, v_j).
+        # The effect's penalty on r_i is p s_i^2 on r_i / s_i.
         effects, A = ridge_rows_with_effect(
-            pattern, target, model.column_factors, penalty, 1.0 / t
+            pattern,
+            target,
+            model.column_factors,
+            penalty,
+            1.0 / t,
+            e.row_penalty * row_scales**2,
         )
         return effects * row_scales, A
 
     def _fitted_attributes(self, obs, model, attributes):
-        """The objective at the final factors (after the rows' fold-in)."""
+        """The objective at the final factors (after the rows' fold-in).
+
+        The held-out errors are put on the scale of ``X``.
+        """
         m, n = obs.shape
         e = model.effects
         inv_scale = 1.0 / (e.row_scales[obs.rows] * e.column_scales[obs.cols])
@@ -369,10 +519,16 @@ class SVDImputer(_BaseLowRankImputer):
             (obs.vals - e.mean) * inv_scale,
             inv_scale,
             model.column_factors.shape[1],
-            self.alpha,
+            model.fold_in,
             self._weights(np.bincount(obs.rows, minlength=m)),
             self._weights(np.bincount(obs.cols, minlength=n)),
             fit_rows,
             fit_cols,
+            (e.row_penalty, e.column_penalty),
         )
-        return {**attributes, "objective_": objective}
+        attributes = {**attributes, "objective_": objective}
+        if "validation_errors_" in attributes:
+            attributes["validation_errors_"] = (
+                attributes["validation_errors_"] * model.data_scale
+            )
+        return attributes

@@ -10,13 +10,14 @@ from sklearn.exceptions import ConvergenceWarning
 
 from mathlearn.impute._base import (
     LowRankFit,
-    Observed,
     Pattern,
     _BaseLowRankImputer,
     check_rank,
+    held_out_split,
     ridge_rows,
     ridge_rows_with_effect,
     row_dot,
+    subset,
 )
 from mathlearn.impute._centering import (
     CENTER_OPTIONS,
@@ -25,6 +26,7 @@ from mathlearn.impute._centering import (
     standardize,
 )
 from mathlearn.impute._soft_impute import (
+    ALSState,
     Solution,
     filled_singular_values,
     initial_als_state,
@@ -39,11 +41,28 @@ _INITIAL_RANK = 8
 # Path steps only rank the shrinkages; they need less accuracy than the refit
 # (a squared relative change, as ``tol``).
 _PATH_TOL = 1e-5
-# center="auto" compares these centrings on held-out entries when X has at
-# most _AUTO_CENTER_MAX_OBSERVED observed entries (each candidate costs one
-# more path), and uses "both" above.
+# Three path steps per decade of shrinkage, on the path of shrinkage="auto"
+# (n_shrinkages over 1 / shrinkage_ratio, by default) and on the warm-start
+# path to a fixed shrinkage.
+_STEPS_PER_DECADE = 3
+# The path stops once the held-out error has not improved for this many
+# scored steps.
+_PATIENCE = 2
+# Above a small table, a solve at most multiplies the working rank of its
+# warm start by this factor.
+_RANK_GROWTH = 2
+# A "small table": at most this many entries, observed or not (1,000 x 250).
+# There one more path costs little, so "auto" compares the centrings and the
+# shrinkage powers on held-out entries, power 2 takes a full SVD of the
+# dense filled matrix (about 20 ms per iteration), and the effects are
+# fitted jointly with Z (each effects update of the final fit is one more
+# solve). Above, one path: center "both" (its shrunk row effects vanish where
+# rows do not differ), power 1, the effects fitted first and held fixed --
+# the fit then costs a path of solves, each O(|observed| r + (m + n) r^2)
+# per iteration.
+_SMALL_TABLE_ENTRIES = 250_000
+# center="auto" compares these centrings on held-out entries of a small table.
 _AUTO_CENTERS = ("columns", "both")
-_AUTO_CENTER_MAX_OBSERVED = 200_000
 # n_folds="auto": 5-fold cross-validation up to this many observed entries
 # (5 paths instead of 1, cheap there), one held-out split above.
 _CV_MAX_OBSERVED = 10_000
@@ -57,19 +76,31 @@ _AUTO_RELAXATIONS = np.linspace(0.0, 1.0, 5)
 # (300 x 10 noisy factor data with row effects: about 170).
 _MAX_JOINT_STEPS = 500
 _JOINT_ITER_FACTOR = 10
-# The effects are fitted jointly with Z up to this many observed entries;
-# above, each effects update of the final fit would cost another solve.
-_JOINT_MAX_OBSERVED = 200_000
-# shrinkage_power="auto" compares these powers on held-out entries up to
-# _AUTO_POWER_MAX_OBSERVED observed entries (each costs one more path, and
-# power 2 needs the SVD iteration, slower than ALS on large sparse data).
+# shrinkage_power="auto" compares these powers on held-out entries of a small
+# table.
 _AUTO_POWERS = (1, 2)
-_AUTO_POWER_MAX_OBSERVED = 200_000
 # The solvers specific to the nuclear norm (power 1).
 _ALS_SOLVERS = ("als", "ridge-als")
-# svd_solver="auto" with power 2 takes a full SVD of the dense filled matrix
-# up to this many entries (1,000 x 250: about 20 ms per iteration).
-_DENSE_SVD_MAX_ENTRIES = 250_000
+# svd_solver="auto" with power 1 runs ridge-ALS below this observed fraction
+# (its iteration count does not grow with the missing fraction), ALS above.
+_RIDGE_ALS_MAX_FRACTION = 0.2
+
+
+def _is_small_table(shape):
+    """Whether ``shape`` is a small table (see ``_SMALL_TABLE_ENTRIES``)."""
+    return shape[0] * shape[1] <= _SMALL_TABLE_ENTRIES
+
+
+def identifiable_rank(shape, n_obs):
+    """Largest rank ``r`` with no more parameters than observed entries.
+
+    A rank-``r`` matrix of shape ``(m, n)`` has ``r (m + n - r)`` degrees of
+    freedom: above the root of ``r (m + n - r) = n_obs`` the observed entries
+    cannot determine it, and the working rank is capped there (at least 1).
+    """
+    total = shape[0] + shape[1]
+    root = 0.5 * (total - np.sqrt(max(total**2 - 4.0 * n_obs, 0.0)))
+    return max(int(root), 1)
 
 
 def _top_singular_value(pattern, residual):
@@ -105,12 +136,15 @@ def _least_squares_singular_values(pattern, residual, U, V, chunk=1 << 16):
     return np.maximum(d, 0.0)
 
 
-def _ridge_fold_in(pattern, residual, column_factors, penalty, row_effects, refit):
+def _ridge_fold_in(
+    pattern, residual, column_factors, penalty, row_effects, refit, row_penalty
+):
     """Each row's factors by ridge regression on its observed residuals.
 
     ``penalty`` is per component. With ``refit``, each row's effect (its
     current value in ``row_effects``, already removed from ``residual``) is
-    refitted with its factors, unpenalised. Returns ``(row_effects, A)``.
+    refitted with its factors, penalised by ``row_penalty``. Returns
+    ``(row_effects, A)``.
     """
     if not refit:
         return row_effects, ridge_rows(
@@ -122,6 +156,7 @@ def _ridge_fold_in(pattern, residual, column_factors, penalty, row_effects, refi
         column_factors,
         penalty[None, :],
         np.ones(column_factors.shape[0]),
+        row_penalty,
     )
 
 
@@ -131,10 +166,6 @@ class RidgeFoldIn(NamedTuple):
     penalty: np.ndarray  # (rank,) per component: sigma_k - d_k
     ratio: np.ndarray  # (rank,) d_relax / d
     refit_rows: bool  # the row effect is refitted with the factors
-
-
-def _subset(obs, mask):
-    return Observed(obs.rows[mask], obs.cols[mask], obs.vals[mask], obs.shape)
 
 
 def _set_effects(fit, c):
@@ -197,7 +228,11 @@ class TraceNormImputer(_BaseLowRankImputer):
     max_rank : int, default=None
         Largest rank of ``Z``. ``None`` lets the working rank grow as needed
         up to ``min(n_samples, n_features) - 1`` and gives the exact
-        soft-impute solution; a smaller value bounds time and memory (the
+        soft-impute solution on tables of at most 250,000 entries; above,
+        the working rank stays below the largest rank the observed entries
+        can determine (``r (n_samples + n_features - r) <= n_observed``) and
+        at most doubles per shrinkage of the path, so that the cost of a fit
+        follows from the data's size; a smaller value bounds time and memory (the
         solution is then the best of rank at most ``max_rank``).
     max_iter : int, default=100
         Maximum number of iterations for each shrinkage. When the effects
@@ -212,6 +247,10 @@ class TraceNormImputer(_BaseLowRankImputer):
         about 0.3% per iteration, which predicts as well as a tighter solve on
         noisy data (further iterations mostly fit the noise); use a smaller
         value, e.g. ``1e-12``, to solve the convex problem to high accuracy.
+        The time/accuracy knob: ``tol=1e-3, n_shrinkages=10,
+        shrinkage_ratio=1e-2`` is the fast setting (on ratings with the
+        shape of MovieLens latest-small, about 7x less CPU than the
+        default for a test RMSE within 0.1%).
     svd_solver : {"auto", "als", "ridge-als", "arpack", "randomized"}, \
             default="auto"
         How each shrinkage is solved; all reach the same solution.
@@ -294,6 +333,20 @@ class TraceNormImputer(_BaseLowRankImputer):
         features). Above 200,000 observed entries, where a second path would
         double the fitting time, ``"auto"`` means ``"both"``. The centring
         used is ``center_``.
+    effects_penalty : "auto" or float, default="auto"
+        Ridge penalty of the row and column effects, in pseudo-entries: an
+        effect is the sum of its row's (column's) residuals divided by their
+        count plus the penalty, so an effect seen a few times is shrunk
+        towards 0 rather than set to the mean of a few noisy entries (the
+        regularised baseline of Koren 2008, Surprise's ``BaselineOnly``).
+        ``"auto"`` estimates each kind's penalty from the data by empirical
+        Bayes: the noise variance over the variance of the effects, both
+        estimated by the method of moments (near 0 when every row and column
+        has many entries, large when the effects are mostly noise); on a
+        table of at most 250,000 entries, where the effects are fitted
+        jointly with ``Z`` and ``center="auto"`` compares centrings, it means
+        0. ``0`` gives the unpenalised effects. The penalties used are
+        ``effects_penalties_``.
     scale : bool, default=False
         Also divide each residual by a row scale times a column scale, fitted
         on the observed entries (the bi-scaler of Hastie et al. 2015).
@@ -339,6 +392,9 @@ class TraceNormImputer(_BaseLowRankImputer):
         Rank of ``Z``.
     mean_ : float
         Global mean removed (0 when ``center=None``).
+    effects_penalties_ : ndarray of shape (2,)
+        The penalties of the row and of the column effects (see
+        ``effects_penalty``).
     row_effects_ : ndarray of shape (n_samples_fit,)
         Row effects of the training rows (0 for a row with no observed
         entry).
@@ -441,6 +497,9 @@ class TraceNormImputer(_BaseLowRankImputer):
     J. Josse and F. Husson (2012). Handling missing values in exploratory
     multivariate data analysis methods. Journal de la SFdS 153(2), 79-99.
 
+    Y. Koren (2008). Factorization meets the neighborhood: a multifaceted
+    collaborative filtering model. KDD 2008, 426-434.
+
     N. Meinshausen (2007). Relaxed lasso. Computational Statistics & Data
     Analysis 52, 374-393.
 
@@ -477,6 +536,10 @@ class TraceNormImputer(_BaseLowRankImputer):
         "n_folds": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "center": [StrOptions(CENTER_OPTIONS | {"auto"}), None],
+        "effects_penalty": [
+            StrOptions({"auto"}),
+            Interval(Real, 0, None, closed="left"),
+        ],
         "scale": ["boolean"],
         "missing_values": [Interval(Real, None, None, closed="neither"), "nan"],
         "random_state": ["random_state"],
@@ -502,6 +565,7 @@ class TraceNormImputer(_BaseLowRankImputer):
         n_folds="auto",
         validation_fraction=0.1,
         center="auto",
+        effects_penalty="auto",
         scale=False,
         missing_values=np.nan,
         random_state=None,
@@ -519,6 +583,7 @@ class TraceNormImputer(_BaseLowRankImputer):
         self.n_folds = n_folds
         self.validation_fraction = validation_fraction
         self.center = center
+        self.effects_penalty = effects_penalty
         self.scale = scale
         self.missing_values = missing_values
         self.random_state = random_state
@@ -540,8 +605,31 @@ class TraceNormImputer(_BaseLowRankImputer):
                 f"svd_solver='auto', 'arpack' or 'randomized'."
             )
 
-    def _rank_cap(self, shape):
+    def _effects_penalty(self, shape):
+        """``"auto"`` means 0 on a small table, where the effects are fitted
+        jointly with ``Z`` (which carries what shrunk effects would leave,
+        and corrects the observed means under values missing not at random)
+        and ``center="auto"`` drops row effects that are noise."""
+        if self.effects_penalty == "auto" and _is_small_table(shape):
+            return 0.0
+        return self.effects_penalty
+
+    def _rank_cap(self, shape, n_obs, state):
+        """The working rank's bound: ``max_rank``, or one from the data.
+
+        A small table may reach ``min(shape) - 1``. Above, the working rank
+        stays within :func:`identifiable_rank`, and a solve at most doubles
+        the working rank of its warm start ``state``: no path step jumps to
+        a rank whose cost (``O(|O| r + (m + n) r^2)`` per iteration) the data
+        cannot justify; the next steps grow it further if the held-out error
+        keeps improving.
+        """
         cap = max(min(shape) - 1, 1)
+        if not _is_small_table(shape):
+            cap = min(cap, identifiable_rank(shape, n_obs))
+            if state is not None:
+                working = state.U.shape[1] if isinstance(state, ALSState) else state[3]
+                cap = min(cap, max(_RANK_GROWTH * working, _INITIAL_RANK))
         return cap if self.max_rank is None else min(self.max_rank, cap)
 
     def _solve(self, pattern, residual, lam, state, rng, tol=None, power=1):
@@ -571,14 +659,13 @@ class TraceNormImputer(_BaseLowRankImputer):
             # The ALS solvers are specific to the nuclear norm. A small
             # filled matrix is cheaper to decompose whole than through
             # ARPACK's many products.
-            if shape[0] * shape[1] <= _DENSE_SVD_MAX_ENTRIES:
-                return "dense"
-            return "arpack"
-        return "ridge-als" if n_obs / (shape[0] * shape[1]) < 0.2 else "als"
+            return "dense" if _is_small_table(shape) else "arpack"
+        fraction = n_obs / (shape[0] * shape[1])
+        return "ridge-als" if fraction < _RIDGE_ALS_MAX_FRACTION else "als"
 
     def _run_solver(self, pattern, residual, lam, state, rng, tol, power):
         tol = self.tol if tol is None else tol
-        rank_cap = self._rank_cap(pattern.shape)
+        rank_cap = self._rank_cap(pattern.shape, pattern.rows.shape[0], state)
         solver = self._svd_solver(pattern.shape, pattern.rows.shape[0], power)
         if solver in _ALS_SOLVERS:
             run = soft_impute_als if solver == "als" else soft_impute_ridge_als
@@ -626,14 +713,13 @@ class TraceNormImputer(_BaseLowRankImputer):
         folds; the combination with the smallest pooled held-out RMSE wins.
         """
         n_obs = obs.rows.shape[0]
-        self._joint_effects = not self.scale and n_obs <= _JOINT_MAX_OBSERVED
+        small = _is_small_table(obs.shape)
+        self._joint_effects = not self.scale and small
         if self.center == "auto":
-            centers = (
-                list(_AUTO_CENTERS) if n_obs <= _AUTO_CENTER_MAX_OBSERVED else ["both"]
-            )
+            centers = list(_AUTO_CENTERS) if small else ["both"]
         else:
             centers = [self.center]
-        powers = self._powers(n_obs)
+        powers = self._powers(small)
         if self.shrinkage != "auto" and len(centers) == 1:
             return centers[0], {"power": powers[0]}
         folds = self._folds(n_obs, rng)
@@ -648,12 +734,12 @@ class TraceNormImputer(_BaseLowRankImputer):
                     best = (score, center, result)
         return best[1], best[2]
 
-    def _powers(self, n_obs):
+    def _powers(self, small):
         """The shrinkage powers compared on held-out entries."""
         if self.shrinkage_power != "auto":
             return [self.shrinkage_power]
         auto = self.shrinkage == "auto" and self.svd_solver not in _ALS_SOLVERS
-        if auto and n_obs <= _AUTO_POWER_MAX_OBSERVED:
+        if auto and small:
             return list(_AUTO_POWERS)
         return [1]
 
@@ -666,12 +752,7 @@ class TraceNormImputer(_BaseLowRankImputer):
         """Boolean held-out masks: K folds, or one ``validation_fraction``."""
         n_folds = self._n_folds(n_obs)
         if n_folds == 1:
-            held_out = rng.rand(n_obs) < self.validation_fraction
-            if not held_out.any() and n_obs > 1:
-                held_out[rng.randint(n_obs)] = True
-            if held_out.all():
-                held_out[rng.randint(n_obs)] = False
-            return [held_out]
+            return [held_out_split(n_obs, self.validation_fraction, rng)]
         label = rng.permutation(n_obs) % n_folds
         return [label == k for k in range(n_folds) if (label == k).any()]
 
@@ -685,8 +766,13 @@ class TraceNormImputer(_BaseLowRankImputer):
         """
         fits = []
         for held_out in folds:
-            train, valid = _subset(obs, ~held_out), _subset(obs, held_out)
-            c = fit_centering(train, center=center, scale=self.scale)
+            train, valid = subset(obs, ~held_out), subset(obs, held_out)
+            c = fit_centering(
+                train,
+                center=center,
+                scale=self.scale,
+                penalty=self._effects_penalty(obs.shape),
+            )
             fit = {
                 "train": train,
                 "pattern": Pattern(train),
@@ -702,11 +788,16 @@ class TraceNormImputer(_BaseLowRankImputer):
             scored = np.ones(relative.size, dtype=bool)
         else:
             # The fixed shrinkage, relative to lambda_max on all entries.
-            full = fit_centering(obs, center=center, scale=self.scale)
+            full = fit_centering(
+                obs,
+                center=center,
+                scale=self.scale,
+                penalty=self._effects_penalty(obs.shape),
+            )
             lam_max = _top_singular_value(Pattern(obs), standardize(obs, full))
             target = self.shrinkage / lam_max if lam_max > 0 else 1.0
             floor = min(target if target > 0 else self.shrinkage_ratio, 1.0)
-            steps = int(np.ceil(3 * np.log10(1 / floor)))
+            steps = int(np.ceil(_STEPS_PER_DECADE * np.log10(1 / floor)))
             relative = np.geomspace(1.0, floor, steps + 1)
             if target == 0:
                 relative = np.append(relative, 0.0)
@@ -764,6 +855,7 @@ class TraceNormImputer(_BaseLowRankImputer):
                     filled_singular_values(d, lam, power) - d,
                     c.row_effects,
                     self._joint_rows(center),
+                    c.row_penalty,
                 )
                 base = fit["base"] + (row_effects - c.row_effects)[valid.rows]
                 soft = row_dot(A, B, valid.rows, valid.cols)
@@ -795,7 +887,7 @@ class TraceNormImputer(_BaseLowRankImputer):
                 best_effects = fits[0]["centering"]
             else:
                 since_best += 1
-                if since_best >= 2:
+                if since_best >= _PATIENCE:
                     break
         relative = relative[scored][: len(errors)]
         errors = np.asarray(errors).reshape(-1, relaxations.size)
@@ -856,7 +948,7 @@ class TraceNormImputer(_BaseLowRankImputer):
             # lambda_max, as on the path: a cold start there is very slow.
             # The intermediate steps only provide warm starts: a tolerance
             # 100 times looser (at most the path's) is enough for them.
-            steps = int(np.ceil(3 * np.log10(lam_max / lam)))
+            steps = int(np.ceil(_STEPS_PER_DECADE * np.log10(lam_max / lam)))
             path_tol = max(self.tol, min(_PATH_TOL, 100 * self.tol))
             for lam_k in np.geomspace(lam_max, lam, steps + 1)[1:-1]:
                 state = self._solve(
@@ -898,7 +990,12 @@ class TraceNormImputer(_BaseLowRankImputer):
                 # relative (tol bounds a squared relative change of Z; the
                 # objective's change near its minimum is of that order).
                 fit = residual - z
-                penalty = spectral_penalty(solution.d, lam, power)
+                penalty = spectral_penalty(solution.d, lam, power) + 0.5 * (
+                    centering.row_penalty
+                    * float(centering.row_effects @ centering.row_effects)
+                    + centering.column_penalty
+                    * float(centering.column_effects @ centering.column_effects)
+                )
                 objective = 0.5 * float(fit @ fit) + penalty
                 stalled = (
                     solution.converged
@@ -986,6 +1083,7 @@ class TraceNormImputer(_BaseLowRankImputer):
             model.fold_in.penalty,
             row_effects,
             model.fold_in.refit_rows,
+            e.row_penalty,
         )
         return row_effects, A * model.fold_in.ratio
 
