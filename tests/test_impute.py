@@ -1271,3 +1271,23 @@ def test_verbose_prints_progress_within_a_solve(monkeypatch, capsys):
     X_missing = _hide(_low_rank(30, 12, 2, seed=4), 0.3)
     TraceNormImputer(0.1, verbose=1, random_state=0).fit(X_missing)
     assert "    iter " in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("cls", [TraceNormImputer, SVDImputer])
+def test_skops_asks_to_trust_only_the_estimator(cls):
+    """The private NamedTuples of the fitted model are saved as plain tuples."""
+    sio = pytest.importorskip("skops.io")
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 6))
+    X[rng.random(X.shape) < 0.2] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        imputer = cls(random_state=0).fit(X)
+    data = sio.dumps(imputer)
+    untrusted = sio.get_untrusted_types(data=data)
+    assert untrusted == [f"{cls.__module__}.{cls.__name__}"]
+    loaded = sio.loads(data, trusted=untrusted)
+    np.testing.assert_array_equal(loaded.transform(X), imputer.transform(X))
+    np.testing.assert_array_equal(
+        loaded.predict_entries([0, 5], [1, 2]), imputer.predict_entries([0, 5], [1, 2])
+    )

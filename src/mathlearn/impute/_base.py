@@ -386,10 +386,50 @@ class Model(NamedTuple):
     dtype: np.dtype
 
 
+def _to_plain(value):
+    """``value`` with every NamedTuple as ``(name, *fields)``, a dtype as text.
+
+    The fitted model is a tree of private NamedTuples; pickled or saved with
+    skops in this plain form, loading it asks users to trust only the
+    estimator's own class, not ``Model`` or ``Centering``.
+    """
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        return (type(value).__name__, *(_to_plain(field) for field in value))
+    if isinstance(value, np.dtype):
+        return ("dtype", value.str)
+    return value
+
+
+def _from_plain(value, types):
+    """Inverse of :func:`_to_plain`; ``types`` maps names to NamedTuple types."""
+    # The model's fields hold no other tuple whose first item is a string.
+    if isinstance(value, tuple) and value and isinstance(value[0], str):
+        name, *fields = value
+        if name == "dtype":
+            return np.dtype(fields[0])
+        return types[name](*(_from_plain(field, types) for field in fields))
+    return value
+
+
 class _BaseLowRankImputer(
     DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstimator
 ):
     """Validation, centring, fold-in and ``predict_entries`` of the completers."""
+
+    # The NamedTuples ``_model`` is made of (see _to_plain).
+    _model_types = (Model, Centering)
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        if "_model" in state:
+            state = {**state, "_model": _to_plain(state["_model"])}
+        return state
+
+    def __setstate__(self, state):
+        if "_model" in state:
+            types = {cls.__name__: cls for cls in self._model_types}
+            state = {**state, "_model": _from_plain(state["_model"], types)}
+        super().__setstate__(state)
 
     def _validate_input(self, X, *, reset):
         nan_is_missing = bool(np.isnan(self.missing_values))

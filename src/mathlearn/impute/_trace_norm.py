@@ -521,6 +521,8 @@ class TraceNormImputer(_BaseLowRankImputer):
     (2, array([96.3, 80.2]))
     """
 
+    _model_types = (*_BaseLowRankImputer._model_types, RidgeFoldIn)
+
     _parameter_constraints = {
         "shrinkage": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left")],
         "max_rank": [Interval(Integral, 1, None, closed="left"), None],
