@@ -5,12 +5,13 @@ and is scored by the root-mean-square error of its predictions on the test
 ratings (and, for synthetic data, on their known noiseless truth):
 
 * mathlearn ``RatingsRecommender`` with its default completer
-  ``TraceNormImputer(random_state=0)``; with
+  ``TraceNormImputer(random_state=0)``; with the documented fast setting
+  ``TraceNormImputer(tol=1e-3, n_shrinkages=10, shrinkage_ratio=1e-2)``; with
   ``TraceNormImputer(shrinkage_power=1, random_state=0)``, the nuclear norm
-  alone, solved by the ALS solvers (the default also compares power 2, whose
-  truncated-SVD iteration is slower); and with ``SVDImputer(random_state=0)``
-  (its defaults: rank 10, ``alpha=1e-2``); a test pair whose user or item has
-  no training rating gets the fitted effects;
+  alone (on a small table the default also compares power 2); and with
+  ``SVDImputer(random_state=0)`` (its defaults: the rank from the data, the
+  penalty ``alpha`` chosen on held-out ratings); a test pair whose user or
+  item has no training rating gets the fitted effects;
 * scikit-surprise ``SVD``, ``SVDpp`` and ``BaselineOnly`` (defaults, seeded);
   a cold pair gets Surprise's own fallback (the global mean plus the known
   biases), and predictions are clipped to the rating scale, as Surprise does;
