@@ -5,9 +5,9 @@ another, ``tracemalloc`` in a third (which slows Python-heavy code 2.5x and
 so skewed the very timings it sat next to). They all go through here now:
 
 * :func:`measure` -- best wall-clock time over ``repeat`` calls, the CPU time
-  of that call (all threads of this process) and, on request, the peak growth
-  of the resident set during the call, sampled from ``/proc`` by a thread
-  (no allocation hooks, so the timing is not disturbed).
+  of that call (all threads of this process) and, on request, the peak
+  memory allocated during one more call, traced by ``tracemalloc`` apart from
+  the timed calls (so the timing is not disturbed).
 * :func:`competing_process` -- a second process spinning on one core while
   the block runs: the machine a user has when a browser, a notebook or a
   ``GridSearchCV`` worker is busy next to the fit.
@@ -21,79 +21,45 @@ import this module as ``from _timing import ...``.
 
 import contextlib
 import multiprocessing
-import os
-import threading
 import time
+import tracemalloc
 from typing import Any, NamedTuple
-
-_PAGE_MB = os.sysconf("SC_PAGE_SIZE") / 1e6 if hasattr(os, "sysconf") else 0.0
-# How often the memory sampler reads /proc/self/statm (seconds).
-_SAMPLE_INTERVAL = 0.005
 
 
 class Measurement(NamedTuple):
     result: Any
     seconds: float  # best wall clock over the repeats
     cpu_seconds: float  # CPU time of this process (all threads) for that call
-    peak_mb: float | None  # peak RSS growth during the call, if measured
+    peak_mb: float | None  # peak traced allocation of one more call, if asked
 
 
-def _rss_mb():
-    """Resident set size of this process in MB (Linux), or None."""
+def _traced_peak_mb(fn, *args, **kwargs):
+    """Peak of the allocations Python and NumPy trace during one call (MB)."""
+    tracemalloc.start()
     try:
-        with open("/proc/self/statm") as statm:
-            return int(statm.read().split()[1]) * _PAGE_MB
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-class _PeakSampler:
-    """Sample the RSS in a daemon thread; ``peak`` is the growth in MB."""
-
-    def __init__(self):
-        self._start = _rss_mb()
-        self._peak = self._start
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        while not self._done.wait(_SAMPLE_INTERVAL):
-            self._peak = max(self._peak, _rss_mb())
-
-    def __enter__(self):
-        if self._start is not None:
-            self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info):
-        if self._start is None:
-            return
-        self._done.set()
-        self._thread.join()
-        self._peak = max(self._peak, _rss_mb())
-
-    @property
-    def peak(self):
-        return None if self._start is None else self._peak - self._start
+        fn(*args, **kwargs)
+        return tracemalloc.get_traced_memory()[1] / 1e6
+    finally:
+        tracemalloc.stop()
 
 
 def measure(fn, *args, repeat=1, memory=False, **kwargs):
     """Call ``fn(*args, **kwargs)`` ``repeat`` times; keep the fastest call.
 
     Returns a :class:`Measurement` with the last call's result, the best
-    wall-clock seconds, the CPU seconds of that call and, when ``memory`` is
-    true, the peak RSS growth (MB) over all the calls.
+    wall-clock seconds and the CPU seconds of that call. With ``memory``,
+    one more call runs under ``tracemalloc`` for the peak of the memory
+    allocated through Python and NumPy (BLAS scratch is not traced): the
+    timed calls are never traced, since tracing slows Python-heavy code.
     """
     best = (float("inf"), float("nan"))
     result = None
-    sampler = _PeakSampler() if memory else contextlib.nullcontext()
-    with sampler:
-        for _ in range(max(1, repeat)):
-            wall, cpu = time.perf_counter(), time.process_time()
-            result = fn(*args, **kwargs)
-            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-            best = min(best, (wall, cpu))
-    peak = sampler.peak if memory else None
+    for _ in range(max(1, repeat)):
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = fn(*args, **kwargs)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        best = min(best, (wall, cpu))
+    peak = _traced_peak_mb(fn, *args, **kwargs) if memory else None
     return Measurement(result, best[0], best[1], peak)
 
 

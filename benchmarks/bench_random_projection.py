@@ -20,9 +20,9 @@ Data:
 For each: p99 and max of ``|ratio - 1|`` over 2,000 random pairs of rows
 (:func:`mathlearn.random_projection.pairwise_distortion`, the same pairs for
 every projection), fit and transform times (``_timing.measure``), fit +
-transform with one competing process ("busy"), the peak growth of the
-process's resident memory during fit and during transform (the larger of the
-two, sampled from ``/proc``; BLAS scratch included), and the size of the
+transform with one competing process ("busy"), the peak memory allocated
+during fit and during transform (the larger of the two, traced in one more
+call apart from the timed ones; BLAS scratch is not traced), and the size of the
 fitted object (its pickle). The last columns are p99 and transform time
 relative to ``GaussianRandomProjection``.
 
