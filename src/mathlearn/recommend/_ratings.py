@@ -210,11 +210,8 @@ class RatingsRecommender(DocLinkMixin, RegressorMixin, BaseEstimator):
     1  dee  book     1
     """
 
-    # The completer's own small, converging settings for the estimator checks.
     _test_params = {
-        "completer": TraceNormImputer(
-            **TraceNormImputer._test_params, n_folds=1, random_state=0
-        )
+        "completer": TraceNormImputer(n_shrinkages=5, n_folds=1, random_state=0)
     }
     _test_grid = {"completer__shrinkage_power": [1, 2]}
 
