@@ -45,6 +45,7 @@ from sklearn.metrics import r2_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import measure, print_table  # noqa: E402
+from bench_symbolic import gplearn_functions, gplearn_to_sympy  # noqa: E402
 
 DEFAULT_CSV = (
     Path(__file__).resolve().parents[2] / "shared" / "data" / "feynman_dev.csv"
@@ -308,18 +309,6 @@ def fit_operon(problem, max_time, seed):
     return sympy.sympify(text, locals=names), reg.predict(problem.X_test)
 
 
-def _gplearn_functions():
-    from gplearn.functions import make_function
-
-    def _exp(a):
-        with np.errstate(over="ignore"):
-            return np.where(a < 100, np.exp(np.minimum(a, 100)), 0.0)
-
-    exp = make_function(function=_exp, name="exp", arity=1)
-    square = make_function(function=lambda a: a * a, name="square", arity=1)
-    return ["add", "sub", "mul", "div", "sqrt", "log", "sin", "cos", exp, square]
-
-
 def fit_gplearn(problem, max_time, seed):
     import time
 
@@ -328,7 +317,7 @@ def fit_gplearn(problem, max_time, seed):
     reg = GPRegressor(
         population_size=1000,
         generations=1,
-        function_set=_gplearn_functions(),
+        function_set=gplearn_functions(cube=False),
         parsimony_coefficient=0.001,
         stopping_criteria=1e-10,
         random_state=seed,
@@ -345,22 +334,9 @@ def fit_gplearn(problem, max_time, seed):
             reg.fit(problem.X_train, problem.y_train)
             if time.monotonic() > deadline or reg._program.raw_fitness_ < 1e-10:
                 break
-    rules = {
-        "add": lambda a, b: a + b,
-        "sub": lambda a, b: a - b,
-        "mul": lambda a, b: a * b,
-        "div": lambda a, b: a / b,
-        "sqrt": sympy.sqrt,
-        "log": sympy.log,
-        "sin": sympy.sin,
-        "cos": sympy.cos,
-        "exp": sympy.exp,
-        "square": lambda a: a**2,
-    }
-    rules.update({f"X{j}": s for j, s in enumerate(problem.symbols)})
     with np.errstate(all="ignore"):
         predict = np.nan_to_num(reg.predict(problem.X_test))
-    return sympy.sympify(str(reg._program), locals=rules), predict
+    return gplearn_to_sympy(reg._program, problem.symbols), predict
 
 
 FITTERS = {"mathlearn": fit_mathlearn, "operon": fit_operon, "gplearn": fit_gplearn}
@@ -444,10 +420,11 @@ def main(argv=None):
                 f"{r['r2']:.4f}",
                 f"{r['seconds']:.1f}",
             ]
-        first = by_key[equation.name, methods[0]]
-        line.append(
-            f"`{first['formula'] if methods[0] == 'mathlearn' else first['truth']}`"
-        )
+        if "mathlearn" in methods:
+            shown = by_key[equation.name, "mathlearn"]["formula"]
+        else:
+            shown = by_key[equation.name, methods[0]]["truth"]
+        line.append(f"`{shown}`")
         table.append(line)
     print_table(header, table)
     print()

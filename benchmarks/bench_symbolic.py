@@ -142,42 +142,53 @@ def run_mathlearn(X, y, seed, max_time, n_jobs, busy=False):
     return reg, seconds, reg.sympy()
 
 
-def gplearn_to_sympy(program):
-    locals_ = {
-        "add": lambda a, b: a + b,
-        "sub": lambda a, b: a - b,
-        "mul": lambda a, b: a * b,
-        "div": lambda a, b: a / b,
-        "sqrt": sympy.sqrt,
-        "log": sympy.log,
-        "sin": sympy.sin,
-        "cos": sympy.cos,
-        "exp": sympy.exp,
-        "square": lambda a: a**2,
-        "cube": lambda a: a**3,
-        "X0": sympy.Symbol("x0", real=True),
-        "X1": sympy.Symbol("x1", real=True),
-    }
-    return sympy.sympify(str(program), locals=locals_)
+# gplearn's operators as sympy functions (the names of gplearn_functions).
+_GPLEARN_SYMPY = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / b,
+    "sqrt": sympy.sqrt,
+    "log": sympy.log,
+    "sin": sympy.sin,
+    "cos": sympy.cos,
+    "exp": sympy.exp,
+    "square": lambda a: a**2,
+    "cube": lambda a: a**3,
+}
 
 
-def run_gplearn(X, y, seed, budget):
+def gplearn_functions(*, cube=True):
+    """gplearn's function set: its own operators, a guarded exp, square (cube)."""
     from gplearn.functions import make_function
-    from gplearn.genetic import SymbolicRegressor as GPRegressor
 
     def _exp(a):
         with np.errstate(over="ignore"):
             return np.where(a < 100, np.exp(np.minimum(a, 100)), 0.0)
 
-    exp = make_function(function=_exp, name="exp", arity=1)
-    square = make_function(function=lambda a: a * a, name="square", arity=1)
-    cube = make_function(function=lambda a: a * a * a, name="cube", arity=1)
     functions = ["add", "sub", "mul", "div", "sqrt", "log", "sin", "cos"]
-    functions += [exp, square, cube]
+    functions.append(make_function(function=_exp, name="exp", arity=1))
+    functions.append(make_function(function=lambda a: a * a, name="square", arity=1))
+    if cube:
+        functions.append(
+            make_function(function=lambda a: a * a * a, name="cube", arity=1)
+        )
+    return functions
+
+
+def gplearn_to_sympy(program, symbols):
+    """A gplearn program as sympy; feature ``Xj`` is ``symbols[j]``."""
+    rules = {**_GPLEARN_SYMPY, **{f"X{j}": s for j, s in enumerate(symbols)}}
+    return sympy.sympify(str(program), locals=rules)
+
+
+def run_gplearn(X, y, seed, budget):
+    from gplearn.genetic import SymbolicRegressor as GPRegressor
+
     reg = GPRegressor(
         population_size=1000,
         generations=1,
-        function_set=functions,
+        function_set=gplearn_functions(),
         parsimony_coefficient=0.001,
         stopping_criteria=1e-10,
         random_state=seed,
@@ -198,7 +209,7 @@ def run_gplearn(X, y, seed, budget):
                 break
     seconds = time.perf_counter() - start
     try:
-        expr = gplearn_to_sympy(reg._program)
+        expr = gplearn_to_sympy(reg._program, sympy.symbols("x0 x1", real=True))
     except (sympy.SympifyError, TypeError):  # pragma: no cover
         expr = sympy.nan
     return reg, seconds, expr
