@@ -179,3 +179,31 @@ def test_tour_random_projection_figures():
     result = pairwise_distortion(X, X_new, n_pairs=2000, random_state=0)
     figures = f"{result.distortion_quantile(0.99):>7.2f}{result.max_distortion:>7.2f}"
     assert f"  {'HadamardRandomProjection':<34}{figures}" in report
+
+
+@pytest.mark.slow
+def test_tour_impute_figures():
+    from scipy.stats import spearmanr
+    from sklearn.impute import SimpleImputer
+
+    from mathlearn.datasets import make_race_speeds
+    from mathlearn.impute import SVDImputer
+
+    report = _report("impute")
+    speed, X, ability = make_race_speeds(random_state=0)
+    missing = np.isnan(X)
+    mean = SimpleImputer().fit_transform(X)
+    u_v = SVDImputer(1, center=None, random_state=0).fit_transform(X)
+    mean_rmse = np.sqrt(np.mean((mean - speed)[missing] ** 2))
+    u_v_rmse = np.sqrt(np.mean((u_v - speed)[missing] ** 2))
+    assert f"  {'SimpleImputer (race mean)':<44}{mean_rmse:>8.4f}{1:>8.2f}" in report
+    assert (
+        f"  {'SVDImputer(rank=1, center=None): u_i v_j':<44}{u_v_rmse:>8.4f}"
+        f"{u_v_rmse / mean_rmse:>8.2f}"
+    ) in report
+    completed = spearmanr(np.log(u_v).mean(axis=1), ability).statistic
+    observed = spearmanr(np.nanmean(X, axis=1), ability).statistic
+    assert (
+        f"completed matrix {completed:.3f}, mean of observed speeds {observed:.3f}"
+    ) in report
+    assert f"rank 1 {u_v_rmse:.4f}, rank 2 " in report

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from mathlearn.utils._optional import import_matplotlib_pyplot
 
 
@@ -102,6 +104,11 @@ def run_tour(sections, *, out_dir=None, stream=None):
     if out_dir is not None and sections:
         print(f"Plots saved in {out_dir.resolve()}", file=stream)
     return timings
+
+
+def rmse_on_missing(X_filled, X, missing):
+    """Root mean squared error of ``X_filled`` against ``X`` on ``missing``."""
+    return float(np.sqrt(np.mean((X_filled - X)[missing] ** 2)))
 
 
 def plain_log_ticks(axis):
