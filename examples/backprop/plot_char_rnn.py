@@ -14,39 +14,32 @@ plot both loss curves.
 # %%
 # The data: François Pinard's essay on heaps, ``heapq.__about__``
 # ------------------------------------------------------------------
-import heapq
-
+# The data, the training loop and the loss-curve plot are shared with the
+# ``backprop`` section of ``mathlearn tour``.
 import matplotlib.pyplot as plt
 import numpy as np
 
 from mathlearn.backprop import (
     check_gradient,
-    clip_gradients,
     init_lstm_params,
-    init_rnn_params,
     lstm_backward,
     lstm_forward,
     lstm_step_forward,
-    rnn_backward,
-    rnn_forward,
     softmax,
 )
+from mathlearn.backprop._tour import (
+    essay,
+    held_out_loss,
+    plot_moving_averages,
+    train_adagrad,
+    unigram_loss,
+    windows,
+)
 
-text = " ".join(heapq.__about__.split())
-chars = sorted(set(text))
-ids = np.searchsorted(chars, list(text))
-split = int(0.85 * len(ids))
-train, test = ids[:split], ids[split:]
+text, chars, train, test = essay()
 n_chars = len(chars)
 print(f"{len(text)} characters, {n_chars} distinct; {len(train)} to train on")
 print(repr(text[:120]))
-
-
-def windows(data, starts, length=25):
-    """Inputs and next-character targets, shape (batch, length)."""
-    chunks = data[starts[:, None] + np.arange(length + 1)]
-    return chunks[:, :-1], chunks[:, 1:]
-
 
 # %%
 # Check the gradients before trusting them
@@ -55,7 +48,7 @@ def windows(data, starts, length=25):
 # with central finite differences (here on 40 random entries of each
 # parameter).
 rng = np.random.RandomState(0)
-x, y = windows(train, rng.randint(len(train) - 25, size=4))
+x, y = windows(train, rng.randint(len(train) - 25, size=4), 25)
 params = init_lstm_params(n_chars, 16, n_chars, random_state=0)
 loss, cache = lstm_forward(x, None, None, params, y)
 *_, grads = lstm_backward(1.0, cache)
@@ -83,43 +76,26 @@ for name, error in zip(names, errors, strict=True):
 # (the summed negative log-likelihood), backpropagates through time, clips
 # the global gradient norm at 5 and applies Adagrad.
 
-
-def loss_and_grads(model, x, y, params):
-    if model == "RNN":
-        loss, cache = rnn_forward(x, None, params, y)
-        return loss, rnn_backward(1.0, cache)[-1]
-    loss, cache = lstm_forward(x, None, None, params, y)
-    return loss, lstm_backward(1.0, cache)[-1]
-
-
-def held_out_loss(model, params):
-    x, y = windows(test, np.arange(0, len(test) - 25, 25))
-    return loss_and_grads(model, x, y, params)[0] / x.size
-
-
-n_iter, n_hidden, learning_rate = 500, 32, 0.1
+n_iter, n_hidden = 500, 32
 curves, trained = {}, {}
-for model, init in (("RNN", init_rnn_params), ("LSTM", init_lstm_params)):
-    rng = np.random.RandomState(0)
-    params = init(n_chars, n_hidden, n_chars, random_state=rng)
-    memory = {key: np.zeros_like(value) for key, value in params.items()}
-    curve = []
-    for _ in range(n_iter):
-        x, y = windows(train, rng.randint(len(train) - 25, size=16))
-        loss, grads = loss_and_grads(model, x, y, params)
-        grads, norm = clip_gradients(grads, max_norm=5.0)
-        for key, grad in grads.items():  # Adagrad
-            memory[key] += grad * grad
-            params[key] -= learning_rate * grad / np.sqrt(memory[key] + 1e-8)
-        curve.append(loss / x.size)
-    curves[model], trained[model] = np.array(curve), params
+for model in ("rnn", "lstm"):
+    curve, params = train_adagrad(
+        model,
+        train,
+        n_chars,
+        n_iter=n_iter,
+        n_hidden=n_hidden,
+        seq_len=25,
+        batch=16,
+        rng=np.random.RandomState(0),
+    )
+    curves[model.upper()], trained[model] = curve, params
     print(
-        f"{model}: train loss {curve[0]:.2f} -> {np.mean(curve[-50:]):.2f}, "
-        f"held-out {held_out_loss(model, params):.2f} nats/char"
+        f"{model.upper()}: train loss {curve[0]:.2f} -> {np.mean(curve[-50:]):.2f}, "
+        f"held-out {held_out_loss(model, params, test, seq_len=25):.2f} nats/char"
     )
 
-counts = np.bincount(train, minlength=n_chars) + 1.0
-unigram = -np.log(counts / counts.sum())[test].mean()
+unigram = unigram_loss(train, test, n_chars)
 print(f"baselines: unigram {unigram:.2f}, uniform {np.log(n_chars):.2f} nats/char")
 
 # %%
@@ -127,7 +103,7 @@ print(f"baselines: unigram {unigram:.2f}, uniform {np.log(n_chars):.2f} nats/cha
 # ----------------------------------------
 # :func:`~mathlearn.backprop.lstm_step_forward` runs a single step; the
 # output layer and a softmax give the next character's distribution.
-p = trained["LSTM"]
+p = trained["lstm"]
 rng = np.random.RandomState(1)
 h = s = np.zeros((1, n_hidden))
 char = chars.index("T")
@@ -144,10 +120,7 @@ print("".join(sample))
 # Both loss curves
 # ----------------
 fig, ax = plt.subplots(figsize=(7, 4))
-width = 25
-for model, curve in curves.items():
-    smooth = np.convolve(curve, np.ones(width) / width, mode="valid")
-    ax.plot(np.arange(width, len(curve) + 1), smooth, label=model)
+plot_moving_averages(ax, curves, width=25)
 ax.axhline(unigram, color="gray", ls="--", label="unigram baseline (held out)")
 ax.axhline(np.log(n_chars), color="gray", ls=":", label="uniform")
 ax.set_xlabel("Adagrad step")

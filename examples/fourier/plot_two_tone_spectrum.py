@@ -19,30 +19,27 @@ three normalisations and above the Nyquist frequency.
 import matplotlib.pyplot as plt
 import numpy as np
 
-from mathlearn.fourier import dft, fft, fftfreq, fftshift, rfft, rfftfreq
+from mathlearn.fourier import dft, fft, fftfreq, fftshift, rfft
+from mathlearn.fourier._tour import amplitude_spectrum, two_tone_signal
 
-rng = np.random.RandomState(0)
+# ``two_tone_signal`` and ``amplitude_spectrum`` are shared with the
+# ``fourier`` section of ``mathlearn tour``.
 rate, n = 1000.0, 1000
-t = np.arange(n) / rate
-clean = np.sin(2 * np.pi * 50 * t) + 0.5 * np.sin(2 * np.pi * 120 * t)
-x = clean + 0.8 * rng.standard_normal(n)
+t, clean, x = two_tone_signal(np.random.RandomState(0), rate, n)
 
 # %%
 # Its spectrum
 # ------------
 # ``rfft`` returns ``n // 2 + 1 = 501`` bins, from 0 Hz to the Nyquist
 # frequency ``rate / 2 = 500`` Hz, spaced ``rate / n = 1`` Hz apart.
-X = rfft(x)
-freqs = rfftfreq(n, d=1 / rate)
-amplitude = 2 * np.abs(X) / n
-peaks = np.sort(np.argsort(amplitude)[-2:])
+freqs, amplitude, peaks = amplitude_spectrum(x, rate)
 for k in peaks:
     print(f"peak at {freqs[k]:.0f} Hz, amplitude {amplitude[k]:.2f}")
 
 # %%
 # Same numbers as numpy and as the definition
 # -------------------------------------------
-reference = np.fft.rfft(x)
+X, reference = rfft(x), np.fft.rfft(x)
 print(
     f"max |rfft - numpy.fft.rfft| / max |X| = "
     f"{np.max(np.abs(X - reference)) / np.max(np.abs(reference)):.1e}"
