@@ -415,7 +415,7 @@ def test_error_growth_against_high_precision(n):
 
 @pytest.mark.parametrize("func", [fft, ifft, rfft, irfft, dct, idct])
 def test_bad_lengths(func):
-    with pytest.raises(ValueError, match="Invalid number of FFT data points"):
+    with pytest.raises(ValueError, match=r"x has 0 point\(s\) along axis 0"):
         func(np.array([]))
     for n in (0, -3):
         with pytest.raises(ValueError, match=rf"n={n}"):
@@ -453,7 +453,7 @@ def test_other_bad_input():
         rfftfreq(4, d=np.nan)
     with pytest.raises(TypeError, match="n=True"):
         fftfreq(True)
-    with pytest.raises(ValueError, match="Invalid number of FFT data points"):
+    with pytest.raises(ValueError, match=r"x has 0 point\(s\) along axis 1"):
         dft(np.ones((3, 0)))
 
 

@@ -40,8 +40,10 @@ from mathlearn.backprop._sequence import (
     output_forward,
     project_inputs,
 )
+from mathlearn.utils._sklearn_compat import StrOptions
+from mathlearn.utils._validation import check_scalar
 
-_ACTIVATIONS = ("sigmoid", "tanh")
+_ACTIVATIONS = StrOptions({"sigmoid", "tanh"})
 
 
 class LSTMStepCache(NamedTuple):
@@ -93,10 +95,7 @@ class LSTMCache(NamedTuple):
 
 
 def _check_activation(cell_activation):
-    if cell_activation not in _ACTIVATIONS:
-        raise ValueError(
-            f"cell_activation={cell_activation!r} must be one of {_ACTIVATIONS}"
-        )
+    check_scalar("cell_activation", cell_activation, _ACTIVATIONS)
 
 
 def _gate_scales(n_hidden, cell_activation, dtype):

@@ -3,6 +3,10 @@
 import numpy as np
 
 from mathlearn.backprop._checks import as_float, as_targets
+from mathlearn.utils._sklearn_compat import StrOptions
+from mathlearn.utils._validation import check_scalar
+
+_REDUCTIONS = StrOptions({"sum", "mean"})
 
 
 def _check_axis(x, axis):
@@ -235,8 +239,7 @@ def cross_entropy(logits, targets, *, reduction="sum"):
     logits = as_float("logits", logits)
     if logits.ndim == 0:
         raise ValueError("logits must have at least 1 dimension, got a scalar")
-    if reduction not in ("sum", "mean"):
-        raise ValueError(f"reduction={reduction!r} must be 'sum' or 'mean'")
+    check_scalar("reduction", reduction, _REDUCTIONS)
     targets = as_targets("targets", targets, logits.shape[:-1], logits.shape[-1])
     log_p = log_softmax(logits)
     n_rows = max(targets.size, 1)

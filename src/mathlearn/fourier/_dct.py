@@ -8,6 +8,7 @@ The DCT-III (the inverse, up to scaling) runs the same steps backwards.
 
 import functools
 import math
+from numbers import Integral
 
 import numpy as np
 
@@ -21,6 +22,10 @@ from mathlearn.fourier._fft import (
     irfft,
     rfft,
 )
+from mathlearn.utils._sklearn_compat import Options
+from mathlearn.utils._validation import check_scalar
+
+_TYPES = Options(Integral, {2, 3})
 
 
 @functools.lru_cache(maxsize=32)
@@ -62,12 +67,11 @@ def _dct3(x):
 
 
 def _transform(x, type, n, axis, norm, inverse):
-    if type not in (2, 3):
-        raise ValueError(f"type={type!r} is not supported; only DCT types 2 and 3 are")
+    check_scalar("type", type, _TYPES)
     norm = _check_norm(norm)
     x = _as_array(x, real=True)
     axis = _check_axis(axis, x.ndim)
-    n = _check_n(x.shape[axis] if n is None else n)
+    n = _check_n(n, x, axis)
     x = _resize(x, n, axis)
     dtype = np.float32 if x.dtype in (np.float16, np.float32) else np.float64
     moved = np.moveaxis(x, axis, -1)

@@ -24,10 +24,15 @@ reduced angles and cached.
 import functools
 import math
 import operator
+from numbers import Integral
 
 import numpy as np
 
-_NORMS = ("backward", "ortho", "forward")
+from mathlearn.utils._sklearn_compat import Interval, StrOptions
+from mathlearn.utils._validation import check_scalar
+
+_NORMS = StrOptions({"backward", "ortho", "forward"})
+_N_POINTS = Interval(Integral, 1, None, closed="left")
 # Largest factor made of primes above 13 that one dense DFT stage handles.
 _MAX_LEAF = 128
 # Elements transformed at a time: a block of rows whose buffers fit in cache.
@@ -49,25 +54,24 @@ _INPLACE_MIN = 4096
 
 
 def _check_norm(norm):
-    if norm is None:
-        return "backward"
-    if norm not in _NORMS:
-        raise ValueError(
-            f'Invalid norm value norm={norm!r}; should be "backward", "ortho" '
-            'or "forward".'
-        )
-    return norm
+    return "backward" if norm is None else check_scalar("norm", norm, _NORMS)
 
 
-def _check_n(n, name="n"):
-    try:
-        n = operator.index(n)
-    except TypeError:
-        raise TypeError(
-            f"{name}={n!r} must be an integer number of FFT data points"
-        ) from None
+def _check_n(n, x, axis, *, from_length=None):
+    """The number of FFT data points: ``n``, or read off ``x`` when None.
+
+    ``from_length`` turns the length of ``x`` along ``axis`` into the default
+    (irfft's ``2 (m - 1)``); both must be at least 1.
+    """
+    if n is not None:
+        return int(check_scalar("n", n, _N_POINTS))
+    length = x.shape[axis]
+    n = length if from_length is None else from_length(length)
     if n < 1:
-        raise ValueError(f"Invalid number of FFT data points ({name}={n}) specified.")
+        raise ValueError(
+            f"x has {length} point(s) along axis {axis}, which gives n={n} FFT "
+            "data points; pass n >= 1 or more points"
+        )
     return n
 
 
@@ -157,7 +161,7 @@ def _prepare(x, n, axis, *, real=False):
     """Validate, crop or pad, and return ``(x, axis, n)`` with ``axis >= 0``."""
     x = _as_array(x, real=real)
     axis = _check_axis(axis, x.ndim)
-    n = _check_n(x.shape[axis] if n is None else n)
+    n = _check_n(n, x, axis)
     return _resize(x, n, axis), axis, n
 
 
@@ -639,7 +643,7 @@ def dft(x, axis=-1, norm="backward"):
     x = _as_array(x)
     axis = _check_axis(axis, x.ndim)
     norm = _check_norm(norm)
-    n = _check_n(x.shape[axis])
+    n = _check_n(None, x, axis)
     dtype = _complex_dtype(x.dtype)
     j = np.arange(n, dtype=np.float64)
     # F[j, k] = w[(j k) mod n] with the n roots of unity w computed once; the
@@ -900,7 +904,7 @@ def irfft(x, n=None, axis=-1, norm=None):
     """
     x = _as_array(x)
     axis = _check_axis(axis, x.ndim)
-    n = _check_n(2 * (x.shape[axis] - 1) if n is None else n)
+    n = _check_n(n, x, axis, from_length=lambda m: 2 * (m - 1))
     norm = _check_norm(norm)
     x = _resize(x, n // 2 + 1, axis)
     cdtype = _complex_dtype(x.dtype)

@@ -17,12 +17,12 @@ from mathlearn.sph._kernels import (
     _poly6_value_profile,
     _spiky_gradient_profile,
 )
-from mathlearn.utils._sklearn_compat import Interval
+from mathlearn.utils._sklearn_compat import Interval, StrOptions
 from mathlearn.utils._validation import check_scalar
 
 _TAIT_GAMMA = 7.0
-_EQUATIONS_OF_STATE = ("ideal_gas", "tait")
-_INTEGRATORS = ("leapfrog", "symplectic_euler")
+_EQUATIONS_OF_STATE = StrOptions({"ideal_gas", "tait"})
+_INTEGRATORS = StrOptions({"leapfrog", "symplectic_euler"})
 # Fraction of the box that the default dam-break block fills along each axis:
 # (x, vertical) in 2-D and (x, y, vertical) in 3-D.
 _BLOCK_FRACTION = {2: (0.4, 0.8), 3: (0.4, 1.0, 0.8)}
@@ -42,12 +42,6 @@ def _check_real(name, value, *, low, low_closed=True, high=None):
     if high is not None:
         closed = {"left": "both", "neither": "right"}[closed]
     return float(check_scalar(name, value, Interval(Real, low, high, closed=closed)))
-
-
-def _check_option(name, value, options):
-    if not isinstance(value, str) or value not in options:
-        raise ValueError(f"{name}={value!r} must be one of {list(options)}.")
-    return value
 
 
 def _fitting_lattice(extent, n):
@@ -295,7 +289,7 @@ class SPHFluid:
         self.rest_density = _check_real(
             "rest_density", rest_density, low=0.0, low_closed=False
         )
-        self.equation_of_state = _check_option(
+        self.equation_of_state = check_scalar(
             "equation_of_state", equation_of_state, _EQUATIONS_OF_STATE
         )
         self.stiffness = _check_real("stiffness", stiffness, low=0.0)
@@ -304,23 +298,22 @@ class SPHFluid:
         self.surface_threshold = _check_real(
             "surface_threshold", surface_threshold, low=0.0
         )
-        if not isinstance(clamp_pressure, bool | np.bool_):
-            raise ValueError(f"clamp_pressure={clamp_pressure!r} must be a bool.")
+        check_scalar("clamp_pressure", clamp_pressure, "boolean")
         self.clamp_pressure = bool(clamp_pressure)
         self.gravity = self._check_gravity(gravity)
         self.box = self._check_box(box)
         self.restitution = _check_real("restitution", restitution, low=0.0, high=1.0)
         if isinstance(dt, str):
-            _check_option("dt", dt, ("cfl",))
+            check_scalar("dt", dt, StrOptions({"cfl"}))
             self.dt = dt
         else:
             self.dt = _check_real("dt", dt, low=0.0, low_closed=False)
         self.cfl_number = _check_real(
             "cfl_number", cfl_number, low=0.0, low_closed=False, high=1.0
         )
-        self.integrator = _check_option("integrator", integrator, _INTEGRATORS)
+        self.integrator = check_scalar("integrator", integrator, _INTEGRATORS)
         if isinstance(neighbour_skin, str):
-            _check_option("neighbour_skin", neighbour_skin, ("auto",))
+            check_scalar("neighbour_skin", neighbour_skin, StrOptions({"auto"}))
             self.neighbour_skin = _AUTO_SKIN[self.dim]
         else:
             self.neighbour_skin = _check_real("neighbour_skin", neighbour_skin, low=0.0)

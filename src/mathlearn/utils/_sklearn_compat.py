@@ -13,13 +13,17 @@ from sklearn.utils._param_validation import (
     InvalidParameterError,
     Options,
     StrOptions,
+    make_constraint,
     validate_params,
 )
 from sklearn.utils.validation import (
     _check_sample_weight,
-    _deprecate_positional_args,
     validate_data,
 )
+
+# Not scikit-learn's: its decorator warns with the default stacklevel, which
+# points at its own validation.py instead of the caller's line.
+from mathlearn.utils._deprecation import _deprecate_positional_args
 
 __all__ = [
     "HasMethods",
@@ -31,6 +35,7 @@ __all__ = [
     "_check_sample_weight",
     "_deprecate_positional_args",
     "_fit_context",
+    "make_constraint",
     "validate_data",
     "validate_params",
 ]

@@ -2,7 +2,12 @@
 
 from sklearn.utils import check_array
 
-from mathlearn.utils._sklearn_compat import InvalidParameterError
+from mathlearn.utils._sklearn_compat import (
+    Interval,
+    InvalidParameterError,
+    Options,
+    make_constraint,
+)
 
 
 def check_finite_target(y):
@@ -19,13 +24,14 @@ def check_scalar(name, value, constraint):
     """``value`` if it satisfies ``constraint``, else an error naming both.
 
     ``constraint`` is one of scikit-learn's parameter constraints (an
-    ``Interval`` or ``Options``), the rules ``validate_params`` and the
-    estimators' ``_parameter_constraints`` use, checked without the
-    decorator, whose cost (about 0.1 ms a call) would dominate the step
-    functions and kernels that call this once per time step. Unlike the
-    decorator, a bool is refused where a number is expected: ``h=True`` is a
-    mistake, not ``h=1``. NaN is refused by every ``Interval``, and so is an
-    infinity at an unbounded end.
+    ``Interval``, ``Options``, ``StrOptions``, or a name such as
+    ``"boolean"``), the rules ``validate_params`` and the estimators'
+    ``_parameter_constraints`` use, checked without the decorator, whose cost
+    (about 0.1 ms a call) would dominate the step functions and kernels that
+    call this once per time step. Unlike the decorator, a bool is refused
+    where a number is expected (an ``Interval`` or ``Options``):
+    ``h=True`` is a mistake, not ``h=1``. NaN is refused by every
+    ``Interval``, and so is an infinity at an unbounded end.
 
     Raises
     ------
@@ -45,7 +51,11 @@ def check_scalar(name, value, constraint):
     ...
     sklearn.utils._param_validation.InvalidParameterError: h=True must be a float \
 in the range (0.0, inf).
+    >>> check_scalar("copy", True, "boolean")
+    True
     """
-    if isinstance(value, bool) or not constraint.is_satisfied_by(value):
+    constraint = make_constraint(constraint)
+    number = isinstance(constraint, Interval | Options)
+    if (number and isinstance(value, bool)) or not constraint.is_satisfied_by(value):
         raise InvalidParameterError(f"{name}={value!r} must be {constraint}.")
     return value
