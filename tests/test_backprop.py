@@ -447,15 +447,24 @@ def test_self_attention_per_batch_mask_is_shared_by_heads():
 # ---------------------------------------------------------------- RNN
 
 
-def _rnn_case(rng, batch, T, n_in, H, K, tokens, dtype=np.float64):
-    params = init_rnn_params(n_in, H, K, random_state=rng, dtype=dtype)
-    params["b"] = rng.normal(size=H).astype(dtype) * 0.1
-    params["c"] = rng.normal(size=K).astype(dtype) * 0.1
+def _inputs_and_state(rng, batch, T, n_in, H, tokens, dtype):
+    """Token ids or input vectors, and a random initial hidden state."""
     if tokens:
         x = rng.randint(n_in, size=(batch, T))
     else:
         x = rng.normal(size=(batch, T, n_in)).astype(dtype)
-    h0 = rng.normal(size=(batch, H)).astype(dtype) * 0.5
+    return x, _state(rng, batch, H, dtype)
+
+
+def _state(rng, batch, H, dtype):
+    return rng.normal(size=(batch, H)).astype(dtype) * 0.5
+
+
+def _rnn_case(rng, batch, T, n_in, H, K, tokens, dtype=np.float64):
+    params = init_rnn_params(n_in, H, K, random_state=rng, dtype=dtype)
+    params["b"] = rng.normal(size=H).astype(dtype) * 0.1
+    params["c"] = rng.normal(size=K).astype(dtype) * 0.1
+    x, h0 = _inputs_and_state(rng, batch, T, n_in, H, tokens, dtype)
     y = rng.randint(K, size=(batch, T))
     return x, h0, params, y
 
@@ -525,12 +534,8 @@ def _lstm_case(rng, batch, T, n_in, H, K, tokens, dtype=np.float64):
     params = init_lstm_params(n_in, H, K, random_state=rng, dtype=dtype)
     params["b"] = params["b"] + rng.normal(size=4 * H).astype(dtype) * 0.1
     params["c"] = rng.normal(size=K).astype(dtype) * 0.1
-    if tokens:
-        x = rng.randint(n_in, size=(batch, T))
-    else:
-        x = rng.normal(size=(batch, T, n_in)).astype(dtype)
-    h0 = rng.normal(size=(batch, H)).astype(dtype) * 0.5
-    s0 = rng.normal(size=(batch, H)).astype(dtype) * 0.5
+    x, h0 = _inputs_and_state(rng, batch, T, n_in, H, tokens, dtype)
+    s0 = _state(rng, batch, H, dtype)
     return x, h0, s0, params, rng.randint(K, size=(batch, T))
 
 

@@ -35,6 +35,7 @@ from mathlearn.backprop._sequence import (
     check_keys,
     check_params,
     check_sequence,
+    check_step,
     input_gradients,
     output_backward,
     output_forward,
@@ -233,22 +234,10 @@ def lstm_step_forward(x, h_prev, s_prev, U, W, b, *, cell_activation="tanh"):
     array([[0.5, 0.5]])
     """
     _check_activation(cell_activation)
-    x = as_float("x", x)
-    h_prev = as_float("h_prev", h_prev, x.dtype, like="x")
+    x, h_prev, U, W, b = check_step(x, h_prev, U, W, b, n_gates=4)
     s_prev = as_float("s_prev", s_prev, x.dtype, like="x")
-    U = as_float("U", U, x.dtype, like="x")
-    W = as_float("W", W, x.dtype, like="x")
-    b = as_float("b", b, x.dtype, like="x")
-    if x.ndim != 2 or h_prev.ndim != 2 or x.shape[0] != h_prev.shape[0]:
-        raise ValueError(
-            f"x (batch, n_inputs) and h_prev (batch, n_hidden) must be matrices with "
-            f"the same batch, got shapes {x.shape} and {h_prev.shape}"
-        )
-    H = h_prev.shape[1]
     check_shape("s_prev", s_prev, h_prev.shape)
-    check_shape("U", U, (4 * H, x.shape[1]))
-    check_shape("W", W, (4 * H, H))
-    check_shape("b", b, (4 * H,))
+    H = h_prev.shape[1]
     alpha, beta, gamma = _gate_scales(H, cell_activation, x.dtype)
     gates = (h_prev @ W.T + x @ U.T + b) * alpha
     s, tanh_s, h = (np.empty_like(h_prev) for _ in range(3))

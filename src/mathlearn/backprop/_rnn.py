@@ -27,6 +27,7 @@ from mathlearn.backprop._sequence import (
     check_keys,
     check_params,
     check_sequence,
+    check_step,
     input_gradients,
     output_backward,
     output_forward,
@@ -149,20 +150,7 @@ def rnn_step_forward(x, h_prev, U, W, b):
     >>> h.round(4)
     array([[0.7616, 0.7616, 0.7616]])
     """
-    x = as_float("x", x)
-    h_prev = as_float("h_prev", h_prev, x.dtype, like="x")
-    U = as_float("U", U, x.dtype, like="x")
-    W = as_float("W", W, x.dtype, like="x")
-    b = as_float("b", b, x.dtype, like="x")
-    if x.ndim != 2 or h_prev.ndim != 2 or x.shape[0] != h_prev.shape[0]:
-        raise ValueError(
-            f"x (batch, n_inputs) and h_prev (batch, n_hidden) must be matrices with "
-            f"the same batch, got shapes {x.shape} and {h_prev.shape}"
-        )
-    batch, n_hidden = h_prev.shape
-    check_shape("U", U, (n_hidden, x.shape[1]))
-    check_shape("W", W, (n_hidden, n_hidden))
-    check_shape("b", b, (n_hidden,))
+    x, h_prev, U, W, b = check_step(x, h_prev, U, W, b, n_gates=1)
     h = np.empty_like(h_prev)
     _cell_forward(x @ U.T + b, h_prev, W.T, h)
     return h, RNNStepCache(x, h_prev, h, U, W)

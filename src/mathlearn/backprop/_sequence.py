@@ -89,6 +89,29 @@ def check_sequence(x, y, states, n_inputs, n_hidden, n_outputs, dtype, names=("h
     return x, is_tokens, y, initial
 
 
+def check_step(x, h_prev, U, W, b, n_gates):
+    """One step's inputs in ``x``'s float dtype, their shapes checked.
+
+    ``U``, ``W`` and ``b`` stack ``n_gates`` blocks of ``n_hidden`` rows (1
+    for the RNN, 4 for the LSTM's g, f, z, q).
+    """
+    x = as_float("x", x)
+    h_prev, U, W, b = (
+        as_float(name, value, x.dtype, like="x")
+        for name, value in (("h_prev", h_prev), ("U", U), ("W", W), ("b", b))
+    )
+    if x.ndim != 2 or h_prev.ndim != 2 or x.shape[0] != h_prev.shape[0]:
+        raise ValueError(
+            f"x (batch, n_inputs) and h_prev (batch, n_hidden) must be matrices with "
+            f"the same batch, got shapes {x.shape} and {h_prev.shape}"
+        )
+    n_hidden = h_prev.shape[1]
+    check_shape("U", U, (n_gates * n_hidden, x.shape[1]))
+    check_shape("W", W, (n_gates * n_hidden, n_hidden))
+    check_shape("b", b, (n_gates * n_hidden,))
+    return x, h_prev, U, W, b
+
+
 def project_inputs(x, is_tokens, U, b):
     """``x U^T + b`` for every time step at once, time major ``(T, batch, m)``."""
     if is_tokens:
