@@ -54,8 +54,9 @@ in the range (0.0, inf).
     >>> check_scalar("copy", True, "boolean")
     True
     """
-    constraint = make_constraint(constraint)
-    number = isinstance(constraint, Interval | Options)
+    if isinstance(constraint, str):
+        constraint = make_constraint(constraint)
+    number = isinstance(constraint, (Interval, Options))
     if (number and isinstance(value, bool)) or not constraint.is_satisfied_by(value):
         raise InvalidParameterError(f"{name}={value!r} must be {constraint}.")
     return value
