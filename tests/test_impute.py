@@ -169,7 +169,7 @@ def _solved_to_precision(X_missing, lam, svd_solver, **params):
 
 @pytest.mark.parametrize("shape", [(30, 20), (20, 30)], ids=["tall", "wide"])
 @pytest.mark.parametrize(
-    "svd_solver", ["auto", "als", "ridge-als", "arpack", "randomized"]
+    "svd_solver", ["auto", "als", "ridge-als", "arpack", "randomized", "full"]
 )
 def test_trace_norm_objective_matches_dense_proximal_gradient(svd_solver, shape):
     # Every solver on a tall and on a wide matrix: ARPACK's start vector is a
@@ -188,6 +188,28 @@ def test_trace_norm_objective_matches_dense_proximal_gradient(svd_solver, shape)
     )
     # The solution is rank-deficient here, so it is the exact one.
     assert imputer.rank_ < 19
+
+
+@pytest.mark.parametrize(
+    "params, observed, expected",
+    [
+        ({"shrinkage_power": 1}, 0.5, "als"),
+        ({"shrinkage_power": 1}, 0.15, "ridge-als"),
+        ({"shrinkage_power": 2}, 0.5, "full"),
+        ({"svd_solver": "randomized", "shrinkage_power": 1}, 0.5, "randomized"),
+    ],
+)
+def test_svd_solver_auto_is_resolved_to_a_named_solver(params, observed, expected):
+    """``svd_solver_`` names the solver "auto" chose, and naming it is the same fit."""
+    rng = np.random.RandomState(0)
+    X = _low_rank(120, 80, 2, seed=1) + 0.1 * rng.normal(size=(120, 80))
+    X_missing = _hide(X, 1 - observed, seed=2)
+    params = {"shrinkage": 0.5, "center": "both", "random_state": 0, **params}
+    auto = TraceNormImputer(**params).fit(X_missing)
+    assert auto.svd_solver_ == expected
+    named = TraceNormImputer(**{**params, "svd_solver": expected}).fit(X_missing)
+    assert named.svd_solver_ == expected
+    np.testing.assert_array_equal(named.transform(X_missing), auto.transform(X_missing))
 
 
 def test_arpack_on_a_wide_matrix():
@@ -294,7 +316,7 @@ def _power_two_objective(X_missing, Z, lam):
     return fit + _power_two_penalty(d[d > 1e-10 * d[0]], lam)
 
 
-@pytest.mark.parametrize("svd_solver", ["arpack", "randomized"])
+@pytest.mark.parametrize("svd_solver", ["arpack", "randomized", "full"])
 def test_power_two_reaches_a_fixed_point_of_the_dense_iteration(svd_solver):
     """Adaptive shrinkage at a fixed lambda against a dense reference.
 

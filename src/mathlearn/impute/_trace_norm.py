@@ -1,5 +1,6 @@
 """Trace-norm (nuclear-norm) regularised matrix completion: soft-impute."""
 
+import itertools
 import warnings
 from numbers import Integral, Real
 from typing import NamedTuple
@@ -21,9 +22,12 @@ from mathlearn.impute._base import (
 )
 from mathlearn.impute._centering import (
     CENTER_OPTIONS,
+    Centering,
+    Observed,
     fit_centering,
     refit_effects,
     standardize,
+    value_spread,
 )
 from mathlearn.impute._soft_impute import (
     ALSState,
@@ -41,10 +45,16 @@ _INITIAL_RANK = 8
 # Path steps only rank the shrinkages; they need less accuracy than the refit
 # (a squared relative change, as ``tol``).
 _PATH_TOL = 1e-5
-# Three path steps per decade of shrinkage, on the path of shrinkage="auto"
-# (n_shrinkages over 1 / shrinkage_ratio, by default) and on the warm-start
-# path to a fixed shrinkage.
+# The warm-start path to a fixed shrinkage (on the folds and in the final
+# fit) takes three steps per decade from lambda_max: each warm start is then
+# close enough to converge in a few iterations.
 _STEPS_PER_DECADE = 3
+# Those intermediate steps only provide warm starts: their tolerance is this
+# many times looser than tol (at most the path's).
+_WARM_START_TOL_FACTOR = 100
+# In the joint descent, a solve for Z while the effects still move is made
+# this much more accurate (in relative change) than the effects' last change.
+_INNER_TOL_FACTOR = 0.1
 # The path stops once the held-out error has not improved for this many
 # scored steps.
 _PATIENCE = 2
@@ -63,8 +73,10 @@ _RANK_GROWTH = 2
 _SMALL_TABLE_ENTRIES = 250_000
 # center="auto" compares these centrings on held-out entries of a small table.
 _AUTO_CENTERS = ("columns", "both")
-# n_folds="auto": 5-fold cross-validation up to this many observed entries
-# (5 paths instead of 1, cheap there), one held-out split above.
+# n_folds="auto": _AUTO_N_FOLDS-fold cross-validation up to _CV_MAX_OBSERVED
+# observed entries (5 paths instead of 1, cheap there), one held-out split
+# above.
+_AUTO_N_FOLDS = 5
 _CV_MAX_OBSERVED = 10_000
 # relax="auto": relaxations compared along the path (free to score: the
 # prediction is linear in the relaxation).
@@ -81,6 +93,8 @@ _JOINT_ITER_FACTOR = 10
 _AUTO_POWERS = (1, 2)
 # The solvers specific to the nuclear norm (power 1).
 _ALS_SOLVERS = ("als", "ridge-als")
+# The solvers of the soft-impute iteration, by the name soft_impute_svd knows.
+_SVD_SOLVERS = {"arpack": "arpack", "randomized": "randomized", "full": "dense"}
 # svd_solver="auto" with power 1 runs ridge-ALS below this observed fraction
 # (its iteration count does not grow with the missing fraction), ALS above.
 _RIDGE_ALS_MAX_FRACTION = 0.2
@@ -168,12 +182,69 @@ class RidgeFoldIn(NamedTuple):
     refit_rows: bool  # the row effect is refitted with the factors
 
 
-def _set_effects(fit, c):
-    """A fold's effects ``c``, its standardised residuals and held-out base."""
-    valid = fit["valid"]
-    fit["centering"] = c
-    fit["residual"] = standardize(fit["train"], c)
-    fit["base"] = c.mean + c.row_effects[valid.rows] + c.column_effects[valid.cols]
+def _held_out_base(valid, c):
+    """The effects' prediction ``mean + a_i + b_j`` of the held-out entries."""
+    return c.mean + c.row_effects[valid.rows] + c.column_effects[valid.cols]
+
+
+class _Fold(NamedTuple):
+    """One held-out split walking the path: its training fit, its held-out part."""
+
+    train: Observed
+    pattern: Pattern  # of ``train``
+    valid: Observed  # the held-out entries
+    scales: np.ndarray  # (n_valid,) row scale times column scale of each
+    centering: Centering  # the effects of the training entries
+    residual: np.ndarray  # (n_train,) standardised residuals under them
+    base: np.ndarray  # (n_valid,) their prediction of the held-out entries
+    lam_max: float  # the shrinkage above which Z = 0 on ``train``
+    state: object  # warm start of the next solve
+
+
+def _with_effects(fit, c):
+    """The fold ``fit`` with effects ``c``: residuals and held-out base follow."""
+    return fit._replace(
+        centering=c,
+        residual=standardize(fit.train, c),
+        base=_held_out_base(fit.valid, c),
+    )
+
+
+class _PathResult(NamedTuple):
+    """What a walk of the path on the folds found (one centring and power)."""
+
+    relative: np.ndarray  # (n_path,) scored shrinkages, relative to lambda_max
+    errors: np.ndarray  # (n_path,) pooled held-out RMSE, chosen relaxation
+    ratio: float  # the best of ``relative``
+    relaxation: float  # the best relaxation there
+    state: object  # the first fold's solution there: warm start of the refit
+    effects: Centering  # the first fold's (joint) effects there
+
+
+class _Selection(NamedTuple):
+    """What :meth:`TraceNormImputer._select` passes to the final fit."""
+
+    power: int
+    path: _PathResult = None  # None when nothing was compared
+
+
+class _Descent(NamedTuple):
+    """Progress of the block descent on the effects and ``Z`` (final fit)."""
+
+    centering: Centering  # the current effects
+    residual: np.ndarray  # the standardised residuals under them
+    state: object  # warm start of the next solve for Z
+    inner_tol: float  # tolerance of the next solve
+    n_iter: int = 0  # solver iterations so far
+    n_steps: int = 0  # solves so far
+    settled: bool = False  # the last effects update changed them by < sqrt(tol)
+    stalled: bool = False  # an exact solve lowered the objective by <= tol
+    previous: float = None  # the objective after the last exact solve
+
+
+def _n_path_steps(ratio):
+    """Path steps over a ``ratio`` of shrinkages, ``_STEPS_PER_DECADE`` a decade."""
+    return int(np.ceil(_STEPS_PER_DECADE * np.log10(ratio)))
 
 
 class TraceNormImputer(_BaseLowRankImputer):
@@ -251,7 +322,7 @@ class TraceNormImputer(_BaseLowRankImputer):
         shrinkage_ratio=1e-2`` is the fast setting (on ratings with the
         shape of MovieLens latest-small, about 7x less CPU than the
         default for a test RMSE within 0.1%).
-    svd_solver : {"auto", "als", "ridge-als", "arpack", "randomized"}, \
+    svd_solver : {"auto", "als", "ridge-als", "arpack", "randomized", "full"}, \
             default="auto"
         How each shrinkage is solved; all reach the same solution.
         ``"als"`` is softImpute-ALS (Hastie, Mazumder, Lee & Zadeh 2015):
@@ -264,13 +335,16 @@ class TraceNormImputer(_BaseLowRankImputer):
         missing entries grows. ``"arpack"`` and ``"randomized"`` run the
         original soft-impute iteration with a warm-started truncated SVD of
         the filled matrix as a :class:`~scipy.sparse.linalg.LinearOperator`
-        (ARPACK, or a randomized subspace iteration). ``"auto"`` uses
+        (ARPACK, or a randomized subspace iteration); ``"full"`` runs it with
+        a full SVD of the dense filled matrix, ``O(n_samples n_features
+        min(n_samples, n_features))`` time and ``O(n_samples n_features)``
+        memory per iteration (for small tables only). ``"auto"`` uses
         ``"ridge-als"`` when less than 20% of the entries are observed and
         ``"als"`` otherwise; for ``shrinkage_power=2``, which the ALS
-        solvers do not solve, a full SVD of the dense filled matrix up to
-        250,000 entries and ``"arpack"`` above. (``"randomized"`` is often faster
-        on small matrices, but its inexact SVD stops further from the
-        solution at a given ``tol``.)
+        solvers do not solve, ``"full"`` up to 250,000 entries and
+        ``"arpack"`` above. (``"randomized"`` is often faster on small
+        matrices, but its inexact SVD stops further from the solution at a
+        given ``tol``.) The solver of the final fit is ``svd_solver_``.
     n_shrinkages : int, default=20
         Number of shrinkages on the path of ``shrinkage="auto"``.
     shrinkage_ratio : float, default=1e-3
@@ -367,6 +441,11 @@ class TraceNormImputer(_BaseLowRankImputer):
         The relaxation used for the final fit (see ``relax``).
     shrinkage_power_ : int
         The shrinkage power used for the final fit (see ``shrinkage_power``).
+    svd_solver_ : str
+        The solver of the final fit (see ``svd_solver``): ``svd_solver``, or
+        the one ``"auto"`` resolved to for all observed entries at
+        ``shrinkage_power_`` (a fold of the validation, with fewer observed
+        entries, may resolve to another).
     center_ : str or None
         The centring used (``center``, or the one chosen by ``"auto"``).
     shrinkage_path_ : ndarray of shape (n_path,)
@@ -528,9 +607,7 @@ class TraceNormImputer(_BaseLowRankImputer):
         "max_rank": [Interval(Integral, 1, None, closed="left"), None],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
-        "svd_solver": [
-            StrOptions({"auto", "als", "ridge-als", "arpack", "randomized"})
-        ],
+        "svd_solver": [StrOptions({"auto", *_ALS_SOLVERS, *_SVD_SOLVERS})],
         "n_shrinkages": [Interval(Integral, 1, None, closed="left")],
         "shrinkage_ratio": [Interval(Real, 0, 1, closed="neither")],
         "relax": [StrOptions({"auto"}), Interval(Real, 0, 1, closed="both")],
@@ -604,7 +681,7 @@ class TraceNormImputer(_BaseLowRankImputer):
             raise ValueError(
                 f"svd_solver={self.svd_solver!r} solves the nuclear norm only "
                 f"(shrinkage_power=1), got shrinkage_power=2; use "
-                f"svd_solver='auto', 'arpack' or 'randomized'."
+                f"svd_solver='auto', 'arpack', 'randomized' or 'full'."
             )
 
     def _effects_penalty(self, shape):
@@ -661,7 +738,7 @@ class TraceNormImputer(_BaseLowRankImputer):
             # The ALS solvers are specific to the nuclear norm. A small
             # filled matrix is cheaper to decompose whole than through
             # ARPACK's many products.
-            return "dense" if _is_small_table(shape) else "arpack"
+            return "full" if _is_small_table(shape) else "arpack"
         fraction = n_obs / (shape[0] * shape[1])
         return "ridge-als" if fraction < _RIDGE_ALS_MAX_FRACTION else "als"
 
@@ -702,7 +779,7 @@ class TraceNormImputer(_BaseLowRankImputer):
             max_iter=self.max_iter,
             tol=tol,
             rank_cap=rank_cap,
-            solver=solver,
+            solver=_SVD_SOLVERS[solver],
             rng=rng,
             power=power,
             verbose=self.verbose,
@@ -714,27 +791,25 @@ class TraceNormImputer(_BaseLowRankImputer):
         Every candidate centring and power walks the same path on the same
         folds; the combination with the smallest pooled held-out RMSE wins.
         """
-        n_obs = obs.rows.shape[0]
         small = _is_small_table(obs.shape)
-        self._joint_effects = not self.scale and small
-        if self.center == "auto":
-            centers = list(_AUTO_CENTERS) if small else ["both"]
-        else:
-            centers = [self.center]
+        centers = self._centers(small)
         powers = self._powers(small)
         if self.shrinkage != "auto" and len(centers) == 1:
-            return centers[0], {"power": powers[0]}
-        folds = self._folds(n_obs, rng)
+            return centers[0], _Selection(powers[0])
+        folds = self._folds(obs.rows.shape[0], rng)
         best = None
-        for center in centers:
-            for power in powers:
-                result = self._fold_path(obs, folds, center, power, rng)
-                result["power"] = power
-                errors = result["errors"]
-                score = np.min(errors) if errors.size else np.inf
-                if best is None or score < best[0]:
-                    best = (score, center, result)
+        for center, power in itertools.product(centers, powers):
+            path = self._fold_path(obs, folds, center, power, rng)
+            score = np.min(path.errors)
+            if best is None or score < best[0]:
+                best = (score, center, _Selection(power, path))
         return best[1], best[2]
+
+    def _centers(self, small):
+        """The centrings compared on held-out entries."""
+        if self.center != "auto":
+            return [self.center]
+        return list(_AUTO_CENTERS) if small else ["both"]
 
     def _powers(self, small):
         """The shrinkage powers compared on held-out entries."""
@@ -747,7 +822,7 @@ class TraceNormImputer(_BaseLowRankImputer):
 
     def _n_folds(self, n_obs):
         if self.n_folds == "auto":
-            return 5 if n_obs <= _CV_MAX_OBSERVED else 1
+            return _AUTO_N_FOLDS if n_obs <= _CV_MAX_OBSERVED else 1
         return self.n_folds
 
     def _folds(self, n_obs, rng):
@@ -758,125 +833,99 @@ class TraceNormImputer(_BaseLowRankImputer):
         label = rng.permutation(n_obs) % n_folds
         return [label == k for k in range(n_folds) if (label == k).any()]
 
+    def _joint(self, center, shape):
+        """Whether the effects are refitted jointly with ``Z``.
+
+        On a small table and without scales (see ``_SMALL_TABLE_ENTRIES``).
+        """
+        return center is not None and not self.scale and _is_small_table(shape)
+
+    def _joint_rows(self, center, shape):
+        """Whether row effects are fitted jointly with ``Z`` (and folded in)."""
+        return self._joint(center, shape) and center in ("both", "rows")
+
+    def _make_fold(self, obs, held_out, center):
+        """A :class:`_Fold` of ``obs``: the effects of its training entries."""
+        train, valid = subset(obs, ~held_out), subset(obs, held_out)
+        c = fit_centering(
+            train,
+            center=center,
+            scale=self.scale,
+            penalty=self._effects_penalty(obs.shape),
+        )
+        pattern = Pattern(train)
+        residual = standardize(train, c)
+        return _Fold(
+            train=train,
+            pattern=pattern,
+            valid=valid,
+            scales=c.row_scales[valid.rows] * c.column_scales[valid.cols],
+            centering=c,
+            residual=residual,
+            base=_held_out_base(valid, c),
+            lam_max=_top_singular_value(pattern, residual),
+            state=None,
+        )
+
+    def _path_ratios(self, obs, center):
+        """The path's shrinkages relative to ``lambda_max``, and which are scored.
+
+        ``shrinkage="auto"`` scores ``n_shrinkages`` of them. A fixed
+        ``shrinkage`` is relative to ``lambda_max`` on all entries; the path
+        there (three steps per decade) only warm-starts the one value scored.
+        """
+        if self.shrinkage == "auto":
+            relative = np.geomspace(1.0, self.shrinkage_ratio, self.n_shrinkages)
+            return relative, np.ones(relative.size, dtype=bool)
+        full = fit_centering(
+            obs,
+            center=center,
+            scale=self.scale,
+            penalty=self._effects_penalty(obs.shape),
+        )
+        lam_max = _top_singular_value(Pattern(obs), standardize(obs, full))
+        target = self.shrinkage / lam_max if lam_max > 0 else 1.0
+        floor = min(target if target > 0 else self.shrinkage_ratio, 1.0)
+        relative = np.geomspace(1.0, floor, _n_path_steps(1 / floor) + 1)
+        if target == 0:
+            relative = np.append(relative, 0.0)
+        relative[-1] = target
+        scored = np.zeros(relative.size, dtype=bool)
+        scored[-1] = True
+        return relative, scored
+
     def _fold_path(self, obs, folds, center, power, rng):
         """Walk the shrinkage path on every fold in step; pooled held-out RMSE.
 
         The path is relative to each fold's ``lambda_max`` (the shrinkage
         above which ``Z = 0``), so that it transfers to the refit on all
-        entries. With a fixed ``shrinkage``, the path only warm-starts the
-        one value scored.
+        entries. It stops once the pooled error has not improved for
+        ``_PATIENCE`` scored steps. Returns a :class:`_PathResult`.
         """
-        fits = []
-        for held_out in folds:
-            train, valid = subset(obs, ~held_out), subset(obs, held_out)
-            c = fit_centering(
-                train,
-                center=center,
-                scale=self.scale,
-                penalty=self._effects_penalty(obs.shape),
-            )
-            fit = {
-                "train": train,
-                "pattern": Pattern(train),
-                "valid": valid,
-                "scales": c.row_scales[valid.rows] * c.column_scales[valid.cols],
-                "state": None,
-            }
-            _set_effects(fit, c)
-            fit["lam_max"] = _top_singular_value(fit["pattern"], fit["residual"])
-            fits.append(fit)
-        if self.shrinkage == "auto":
-            relative = np.geomspace(1.0, self.shrinkage_ratio, self.n_shrinkages)
-            scored = np.ones(relative.size, dtype=bool)
-        else:
-            # The fixed shrinkage, relative to lambda_max on all entries.
-            full = fit_centering(
-                obs,
-                center=center,
-                scale=self.scale,
-                penalty=self._effects_penalty(obs.shape),
-            )
-            lam_max = _top_singular_value(Pattern(obs), standardize(obs, full))
-            target = self.shrinkage / lam_max if lam_max > 0 else 1.0
-            floor = min(target if target > 0 else self.shrinkage_ratio, 1.0)
-            steps = int(np.ceil(_STEPS_PER_DECADE * np.log10(1 / floor)))
-            relative = np.geomspace(1.0, floor, steps + 1)
-            if target == 0:
-                relative = np.append(relative, 0.0)
-            relative[-1] = target
-            scored = np.zeros(relative.size, dtype=bool)
-            scored[-1] = True
+        fits = [self._make_fold(obs, held_out, center) for held_out in folds]
+        relative, scored = self._path_ratios(obs, center)
         if self.verbose:
             print(f"center={center!r}, power={power}, {len(folds)} fold(s)")
             print(f"{'rel. shrink.':>12} {'rank':>5} {'iter':>5} {'valid. RMSE':>12}")
         relaxations = self._relaxations()
-        joint = self._joint(center)
-        errors, best_state, best_effects = [], None, None
+        joint = self._joint(center, obs.shape)
+        joint_rows = self._joint_rows(center, obs.shape)
+        errors, best_fold = [], None
         best, since_best = 0, 0
-        for k, rel in enumerate(relative):
+        for rel, is_scored in zip(relative, scored, strict=True):
             squares, count, ranks, iters = np.zeros(relaxations.size), 0, [], 0
-            for fit in fits:
-                lam = rel * fit["lam_max"]
-                if rel >= 1.0 or fit["lam_max"] == 0.0:
-                    # Z = 0 exactly at lambda_max: nothing to solve.
-                    m, n = fit["pattern"].shape
-                    solution = Solution(
-                        np.zeros((m, 0)), np.zeros(0), np.zeros((n, 0)), 0, True, None
-                    )
-                else:
-                    path_tol = max(self.tol, _PATH_TOL)
-                    solution = self._solve(
-                        fit["pattern"],
-                        fit["residual"],
-                        lam,
-                        fit["state"],
-                        rng,
-                        path_tol,
-                        power,
-                    )
-                fit["state"] = solution.state
-                valid = fit["valid"]
-                U, d, V = solution.U, solution.d, solution.V
-                if joint and d.size:
-                    # One block update of the effects per shrinkage: they
-                    # follow the path along with Z.
-                    self._update_effects(fit, U * d, V, center)
-                if not scored[k]:
+            for k, fit in enumerate(fits):
+                fit, solution = self._fold_step(fit, rel, power, center, joint, rng)
+                fits[k] = fit
+                if not is_scored:
                     continue
-                # Scored as transform predicts: every row folded in by ridge
-                # on its training entries. At the exact solution this is the
-                # fitted Z; where a row's entries barely determine its
-                # factors (a small penalty, few entries), the fold-in
-                # exposes what the iterates, stopped early, hide.
-                c = fit["centering"]
-                B = V * np.sqrt(d)
-                row_effects, A = _ridge_fold_in(
-                    fit["pattern"],
-                    fit["residual"],
-                    B,
-                    filled_singular_values(d, lam, power) - d,
-                    c.row_effects,
-                    self._joint_rows(center),
-                    c.row_penalty,
+                squares += self._fold_squares(
+                    fit, solution, rel * fit.lam_max, power, relaxations, joint_rows
                 )
-                base = fit["base"] + (row_effects - c.row_effects)[valid.rows]
-                soft = row_dot(A, B, valid.rows, valid.cols)
-                if relaxations.size > 1 or relaxations[0] > 0:
-                    d_ls = _least_squares_singular_values(
-                        fit["pattern"], fit["residual"], U, V
-                    )
-                    ratio = np.divide(d_ls, d, out=np.zeros_like(d), where=d > 0)
-                    refit = row_dot(A * ratio, B, valid.rows, valid.cols)
-                else:
-                    refit = soft
-                for g, gamma in enumerate(relaxations):
-                    low_rank = soft + gamma * (refit - soft)
-                    error = base + fit["scales"] * low_rank - valid.vals
-                    squares[g] += float(error @ error)
-                count += valid.vals.size
-                ranks.append(d.size)
+                count += fit.valid.vals.size
+                ranks.append(solution.d.size)
                 iters += solution.n_iter
-            if not scored[k]:
+            if not is_scored:
                 continue
             errors.append(np.sqrt(squares / max(count, 1)))
             if self.verbose:
@@ -884,38 +933,88 @@ class TraceNormImputer(_BaseLowRankImputer):
                     f"{rel:>12.5g} {max(ranks):>5} {iters:>5} {errors[-1].min():>12.6g}"
                 )
             if errors[-1].min() <= errors[best].min():
-                best, since_best = len(errors) - 1, 0
-                best_state = fits[0]["state"]
-                best_effects = fits[0]["centering"]
+                best, since_best, best_fold = len(errors) - 1, 0, fits[0]
             else:
                 since_best += 1
                 if since_best >= _PATIENCE:
                     break
-        relative = relative[scored][: len(errors)]
-        errors = np.asarray(errors).reshape(-1, relaxations.size)
-        gamma = int(np.argmin(errors[best])) if errors.size else 0
-        return {
-            "relative": relative,
-            "errors": errors[:, gamma],
-            "best": relative[best] if errors.size else 1.0,
-            "relaxation": float(relaxations[gamma]),
-            "state": best_state,
-            "effects": best_effects,
-        }
+        errors = np.asarray(errors)
+        gamma = int(np.argmin(errors[best]))
+        return _PathResult(
+            relative=relative[scored][: len(errors)],
+            errors=errors[:, gamma],
+            ratio=relative[scored][best],
+            relaxation=float(relaxations[gamma]),
+            state=best_fold.state,
+            effects=best_fold.centering,
+        )
 
-    def _joint(self, center):
-        """Whether the effects are refitted jointly with ``Z``."""
-        return center is not None and self._joint_effects
+    def _fold_step(self, fit, rel, power, center, joint, rng):
+        """Solve a fold at ``rel * lam_max`` from its warm start.
 
-    def _joint_rows(self, center):
-        """Whether row effects are fitted jointly with ``Z`` (and folded in)."""
-        return self._joint(center) and center in ("both", "rows")
+        With joint effects, one block update of the effects follows: they
+        follow the path along with ``Z`` at no extra solve. Returns the
+        updated fold and the solution.
+        """
+        if rel >= 1.0 or fit.lam_max == 0.0:
+            # Z = 0 exactly at lambda_max: nothing to solve.
+            m, n = fit.pattern.shape
+            solution = Solution(
+                np.zeros((m, 0)), np.zeros(0), np.zeros((n, 0)), 0, True, None
+            )
+        else:
+            solution = self._solve(
+                fit.pattern,
+                fit.residual,
+                rel * fit.lam_max,
+                fit.state,
+                rng,
+                max(self.tol, _PATH_TOL),
+                power,
+            )
+        fit = fit._replace(state=solution.state)
+        if joint and solution.d.size:
+            train = fit.train
+            z = row_dot(solution.U * solution.d, solution.V, train.rows, train.cols)
+            effects = refit_effects(train, fit.centering, z, center=center)
+            fit = _with_effects(fit, effects)
+        return fit, solution
 
-    def _update_effects(self, fit, Ud, V, center):
-        """Effects of a fold given ``Z = Ud V^T``; residual and base follow."""
-        train = fit["train"]
-        z = row_dot(Ud, V, train.rows, train.cols)
-        _set_effects(fit, refit_effects(train, fit["centering"], z, center=center))
+    def _fold_squares(self, fit, solution, lam, power, relaxations, joint_rows):
+        """Sum of squared held-out errors of a fold, for each relaxation.
+
+        Scored as transform predicts: every row folded in by ridge on its
+        training entries. At the exact solution this is the fitted Z; where a
+        row's entries barely determine its factors (a small penalty, few
+        entries), the fold-in exposes what the iterates, stopped early, hide.
+        The prediction is linear in the relaxation: two low-rank predictions
+        score them all.
+        """
+        U, d, V = solution.U, solution.d, solution.V
+        c, valid = fit.centering, fit.valid
+        B = V * np.sqrt(d)
+        row_effects, A = _ridge_fold_in(
+            fit.pattern,
+            fit.residual,
+            B,
+            filled_singular_values(d, lam, power) - d,
+            c.row_effects,
+            joint_rows,
+            c.row_penalty,
+        )
+        base = fit.base + (row_effects - c.row_effects)[valid.rows]
+        soft = row_dot(A, B, valid.rows, valid.cols)
+        refit = soft
+        if relaxations.size > 1 or relaxations[0] > 0:
+            d_ls = _least_squares_singular_values(fit.pattern, fit.residual, U, V)
+            ratio = np.divide(d_ls, d, out=np.zeros_like(d), where=d > 0)
+            refit = row_dot(A * ratio, B, valid.rows, valid.cols)
+        squares = np.zeros(relaxations.size)
+        for g, gamma in enumerate(relaxations):
+            low_rank = soft + gamma * (refit - soft)
+            error = base + fit.scales * low_rank - valid.vals
+            squares[g] = float(error @ error)
+        return squares
 
     def _relaxations(self):
         """The relaxations compared on held-out entries."""
@@ -925,126 +1024,183 @@ class TraceNormImputer(_BaseLowRankImputer):
             return _AUTO_RELAXATIONS
         return np.array([0.0])
 
-    def _fit_low_rank(self, obs, residual, centering, center, rng, selection):
-        pattern = Pattern(obs)
-        lam_max = _top_singular_value(pattern, residual)
+    def _warm_start(self, pattern, residual, lam, lam_max, rng, power):
+        """The state at ``lam``'s neighbour on a path down from ``lambda_max``.
+
+        A small shrinkage is reached through warm starts from lambda_max, as
+        on the path: a cold start there is very slow. The intermediate steps
+        only provide warm starts, so a looser tolerance is enough for them.
+        """
+        path_tol = max(self.tol, min(_PATH_TOL, _WARM_START_TOL_FACTOR * self.tol))
         state = None
-        power = selection["power"]
-        if self.shrinkage == "auto":
-            # The relative shrinkage chosen on the folds, on all entries; the
-            # first fold's solution there warm-starts the refit.
-            lam = float(selection["best"] * lam_max)
-            path = selection["relative"] * lam_max
-            errors = selection["errors"]
-            state = selection["state"]
-            relaxation = selection["relaxation"]
-            if self._joint(center) and selection["effects"] is not None:
-                # The first fold's joint effects there start the refit's.
-                centering = selection["effects"]
-                residual = standardize(obs, centering)
-        else:
-            path, errors, lam = np.empty(0), np.empty(0), self.shrinkage
-            relaxation = float(self._relaxations()[0])
-        if state is None and 0 < lam < lam_max:
-            # A small shrinkage is reached through warm starts from
-            # lambda_max, as on the path: a cold start there is very slow.
-            # The intermediate steps only provide warm starts: a tolerance
-            # 100 times looser (at most the path's) is enough for them.
-            steps = int(np.ceil(_STEPS_PER_DECADE * np.log10(lam_max / lam)))
-            path_tol = max(self.tol, min(_PATH_TOL, 100 * self.tol))
-            for lam_k in np.geomspace(lam_max, lam, steps + 1)[1:-1]:
-                state = self._solve(
-                    pattern, residual, lam_k, state, rng, path_tol, power
-                ).state
-        # Block coordinate descent on the joint (convex) objective: Z given
-        # the effects, then the (unpenalised, least-squares) effects given Z,
-        # until the effects settle or the objective stops decreasing; it ends
-        # with a solve for Z.
-        joint = self._joint(center)
-        spread = float(np.std(obs.vals)) if obs.vals.size else 1.0
-        spread = spread if spread > 0 else 1.0
-        # The solves for Z are inexact while the effects still move (their
-        # tolerance follows the effects' change), exact at the end.
-        # A solve that has not converged in max_iter goes on from where it
-        # stopped in the next step (after an effects update, itself a descent
-        # step), within the budget of _JOINT_ITER_FACTOR * max_iter; the
-        # descent ends only after a converged solve.
-        n_iter, n_steps, settled, stalled, previous = 0, 0, False, False, None
-        inner_tol = max(self.tol, _PATH_TOL) if joint else self.tol
-        while n_steps < _MAX_JOINT_STEPS:
-            n_steps += 1
-            solution = self._solve(pattern, residual, lam, state, rng, inner_tol, power)
-            state = solution.state
-            n_iter += solution.n_iter
-            done = not joint or not solution.d.size
-            if done or (settled and inner_tol == self.tol and solution.converged):
-                break
-            if n_iter >= _JOINT_ITER_FACTOR * self.max_iter:
+        steps = _n_path_steps(lam_max / lam)
+        for lam_k in np.geomspace(lam_max, lam, steps + 1)[1:-1]:
+            state = self._solve(
+                pattern, residual, lam_k, state, rng, path_tol, power
+            ).state
+        return state
+
+    def _joint_descent(self, obs, pattern, start, lam, power, center, rng):
+        """Block coordinate descent on the joint (convex) objective.
+
+        ``Z`` given the effects, then the (least-squares) effects given ``Z``,
+        from the :class:`_Descent` ``start``, until the effects settle or an
+        exact solve stops lowering the objective; it ends with a solve for
+        ``Z`` (unless ``_MAX_JOINT_STEPS`` runs out). The solves for ``Z`` are
+        inexact while the effects still move (their tolerance follows the
+        effects' change), exact at the end. A solve that has not converged in
+        ``max_iter`` goes on from where it stopped in the next step (after an
+        effects update, itself a descent step), within the budget of
+        ``_JOINT_ITER_FACTOR * max_iter``; the descent ends only after a
+        converged solve. Returns the last solution and the final descent.
+        """
+        spread = value_spread(obs.vals)
+        descent = start
+        while descent.n_steps < _MAX_JOINT_STEPS:
+            solution = self._solve(
+                pattern,
+                descent.residual,
+                lam,
+                descent.state,
+                rng,
+                descent.inner_tol,
+                power,
+            )
+            descent = descent._replace(
+                state=solution.state,
+                n_iter=descent.n_iter + solution.n_iter,
+                n_steps=descent.n_steps + 1,
+            )
+            if self._descent_done(descent, solution):
                 break
             z = row_dot(solution.U * solution.d, solution.V, obs.rows, obs.cols)
-            if inner_tol == self.tol:
-                # The joint objective after this solve. Where the effects and
-                # Z trade off along a nearly flat direction (row effects and
-                # a Z spanning nearly every column), block descent moves the
-                # effects slowly and for long while the objective, and the
-                # completion, no longer change: the descent also stops once
-                # an exact step lowers the objective by less than tol
-                # relative (tol bounds a squared relative change of Z; the
-                # objective's change near its minimum is of that order).
-                fit = residual - z
-                penalty = spectral_penalty(solution.d, lam, power) + 0.5 * (
-                    centering.row_penalty
-                    * float(centering.row_effects @ centering.row_effects)
-                    + centering.column_penalty
-                    * float(centering.column_effects @ centering.column_effects)
-                )
-                objective = 0.5 * float(fit @ fit) + penalty
-                stalled = (
-                    solution.converged
-                    and previous is not None
-                    and previous - objective <= self.tol * previous
-                )
-                previous = objective
-                if stalled:
-                    break
-            else:
-                previous = None
-            new = refit_effects(obs, centering, z, center=center)
-            change = max(
-                abs(new.mean - centering.mean),
-                np.max(np.abs(new.row_effects - centering.row_effects), initial=0),
-                np.max(
-                    np.abs(new.column_effects - centering.column_effects), initial=0
-                ),
-            )
-            centering = new
-            residual = standardize(obs, centering)
-            # tol bounds a squared relative change: its square root is the
-            # relative change, of Z there and of the effects here.
-            settled = change < np.sqrt(self.tol) * spread
-            inner_tol = max(self.tol, min(_PATH_TOL, (0.1 * change / spread) ** 2))
-            if settled:
-                inner_tol = self.tol
+            descent = self._check_stall(descent, solution, z, lam, power)
+            if descent.stalled:
+                break
+            descent = self._effects_step(obs, descent, z, center, spread)
+        return solution, descent
+
+    def _descent_done(self, descent, solution):
+        """Z vanished, the effects settled under an exact solve, or no budget."""
+        exact = descent.settled and descent.inner_tol == self.tol
+        return (
+            not solution.d.size
+            or (exact and solution.converged)
+            or descent.n_iter >= _JOINT_ITER_FACTOR * self.max_iter
+        )
+
+    def _check_stall(self, descent, solution, z, lam, power):
+        """Whether an exact solve lowered the joint objective by at most ``tol``.
+
+        Where the effects and Z trade off along a nearly flat direction (row
+        effects and a Z spanning nearly every column), block descent moves
+        the effects slowly and for long while the objective, and the
+        completion, no longer change: the descent also stops once an exact
+        step lowers the objective by less than tol relative (tol bounds a
+        squared relative change of Z; the objective's change near its minimum
+        is of that order). Only exact solves are compared.
+        """
+        if descent.inner_tol != self.tol:
+            return descent._replace(previous=None)
+        c = descent.centering
+        fit = descent.residual - z
+        penalty = spectral_penalty(solution.d, lam, power) + 0.5 * (
+            c.row_penalty * float(c.row_effects @ c.row_effects)
+            + c.column_penalty * float(c.column_effects @ c.column_effects)
+        )
+        objective = 0.5 * float(fit @ fit) + penalty
+        previous = descent.previous
+        stalled = (
+            solution.converged
+            and previous is not None
+            and previous - objective <= self.tol * previous
+        )
+        return descent._replace(previous=objective, stalled=stalled)
+
+    def _effects_step(self, obs, descent, z, center, spread):
+        """The effects given ``Z`` (values ``z`` at the observed entries).
+
+        The next solve's tolerance follows the effects' change: tol bounds a
+        squared relative change, so its square root is the relative change,
+        of Z there and of the effects here.
+        """
+        old = descent.centering
+        new = refit_effects(obs, old, z, center=center)
+        change = max(
+            abs(new.mean - old.mean),
+            np.max(np.abs(new.row_effects - old.row_effects), initial=0),
+            np.max(np.abs(new.column_effects - old.column_effects), initial=0),
+        )
+        settled = change < np.sqrt(self.tol) * spread
+        inner_tol = self.tol
+        if not settled:
+            relative = _INNER_TOL_FACTOR * change / spread
+            inner_tol = max(self.tol, min(_PATH_TOL, relative**2))
+        return descent._replace(
+            centering=new,
+            residual=standardize(obs, new),
+            settled=settled,
+            inner_tol=inner_tol,
+        )
+
+    def _warn_if_unconverged(self, solution, descent, lam, joint):
+        """A ConvergenceWarning for an unconverged solve or unsettled effects."""
         if not solution.converged:
             warnings.warn(
                 f"TraceNormImputer did not converge in max_iter={self.max_iter} "
                 f"iterations at shrinkage={lam:.4g}; increase max_iter or tol",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
-        elif joint and solution.d.size and not (settled or stalled):
+        elif joint and solution.d.size and not (descent.settled or descent.stalled):
             warnings.warn(
                 f"TraceNormImputer: the effects fitted jointly with Z did not "
-                f"settle in {n_steps} block updates ({n_iter} iterations, at most "
-                f"{_JOINT_ITER_FACTOR} * max_iter={self.max_iter}) at "
-                f"shrinkage={lam:.4g}; increase max_iter or tol",
+                f"settle in {descent.n_steps} block updates ({descent.n_iter} "
+                f"iterations, at most {_JOINT_ITER_FACTOR} * "
+                f"max_iter={self.max_iter}) at shrinkage={lam:.4g}; increase "
+                "max_iter or tol",
                 ConvergenceWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
-        U, d, V = solution.U, solution.d, solution.V
+
+    def _fit_low_rank(self, obs, residual, centering, center, rng, selection):
+        pattern = Pattern(obs)
+        lam_max = _top_singular_value(pattern, residual)
+        power = selection.power
+        joint = self._joint(center, obs.shape)
+        state, path, errors = None, np.empty(0), np.empty(0)
+        if self.shrinkage == "auto":
+            # The relative shrinkage chosen on the folds, on all entries; the
+            # first fold's solution (and joint effects) there start the refit.
+            chosen = selection.path
+            lam = float(chosen.ratio * lam_max)
+            path, errors = chosen.relative * lam_max, chosen.errors
+            state, relaxation = chosen.state, chosen.relaxation
+            if joint and chosen.effects is not None:
+                centering = chosen.effects
+                residual = standardize(obs, centering)
+        else:
+            lam = self.shrinkage
+            relaxation = float(self._relaxations()[0])
+        if state is None and 0 < lam < lam_max:
+            state = self._warm_start(pattern, residual, lam, lam_max, rng, power)
+        if joint:
+            start = _Descent(centering, residual, state, max(self.tol, _PATH_TOL))
+            solution, descent = self._joint_descent(
+                obs, pattern, start, lam, power, center, rng
+            )
+        else:
+            solution = self._solve(pattern, residual, lam, state, rng, self.tol, power)
+            descent = _Descent(
+                centering, residual, solution.state, self.tol, solution.n_iter, 1
+            )
+        self._warn_if_unconverged(solution, descent, lam, joint)
+        d = solution.d
         relaxed = d
         if relaxation > 0:
-            d_ls = _least_squares_singular_values(pattern, residual, U, V)
+            d_ls = _least_squares_singular_values(
+                pattern, descent.residual, solution.U, solution.V
+            )
             relaxed = d + relaxation * (d_ls - d)
         # Fold-in is the ridge fit on column_factors = V sqrt(d), penalty
         # sigma_k - d_k on component k (lambda for power 1), which returns
@@ -1053,19 +1209,20 @@ class TraceNormImputer(_BaseLowRankImputer):
         fold_in = RidgeFoldIn(
             penalty=filled_singular_values(d, lam, power) - d,
             ratio=relaxed / d if d.size else d,
-            refit_rows=self._joint_rows(center),
+            refit_rows=self._joint_rows(center, obs.shape),
         )
         return LowRankFit(
-            effects=centering,
-            column_factors=V * np.sqrt(d),
+            effects=descent.centering,
+            column_factors=solution.V * np.sqrt(d),
             fold_in=fold_in,
             attributes={
                 "shrinkage_": float(lam),
                 "relaxation_": relaxation,
                 "shrinkage_power_": power,
+                "svd_solver_": self._svd_solver(obs.shape, obs.rows.shape[0], power),
                 "shrinkage_path_": path,
                 "validation_errors_": errors,
-                "n_iter_": n_iter,
+                "n_iter_": descent.n_iter,
             },
         )
 
