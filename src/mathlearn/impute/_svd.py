@@ -15,6 +15,7 @@ from mathlearn.impute._base import (
     Pattern,
     _BaseLowRankImputer,
     check_rank,
+    fill_shared_docs,
     held_out_split,
     ridge_rows,
     ridge_rows_with_effect,
@@ -22,9 +23,9 @@ from mathlearn.impute._base import (
     subset,
 )
 from mathlearn.impute._centering import CENTER_OPTIONS, fit_centering, standardize
-from mathlearn.utils._sklearn_compat import Interval, StrOptions
+from mathlearn.utils._sklearn_compat import Hidden, Interval, StrOptions
 
-# rank="auto": at most this many factors, fewer when the table is smaller.
+# n_components="auto": at most this many factors, fewer when the table is smaller.
 _AUTO_RANK = 10
 # alpha="auto": the penalties compared on held-out entries, from the largest
 # (the factors nearly 0: the effects alone) down, two per decade; the walk
@@ -108,12 +109,13 @@ def factor_objective(
     return f, np.concatenate(grads)
 
 
+@fill_shared_docs
 class SVDImputer(_BaseLowRankImputer):
-    """Complete a matrix with a rank-``rank`` factorisation fitted by L-BFGS.
+    """Complete a matrix with a rank-``n_components`` factorisation fitted by L-BFGS.
 
     After removing a global mean and row and column effects (see ``center``),
     the residuals ``e_ij`` of the observed entries are fitted by
-    ``u_i . v_j`` with ``u_i, v_j`` in ``R^rank``, minimising
+    ``u_i . v_j`` with ``u_i, v_j`` in ``R^n_components``, minimising
 
     ``1/2 sum_{(i, j) observed} (u_i . v_j - e_ij)^2
     + alpha/2 (sum_i w_i ||u_i||^2 + sum_j w_j ||v_j||^2)``
@@ -121,28 +123,23 @@ class SVDImputer(_BaseLowRankImputer):
     with :func:`scipy.optimize.minimize` (``method="L-BFGS-B"``) and the
     analytic gradient, vectorised over the observed entries; the effects are
     refitted with the factors. The model of an entry is
-    ``mean_ + a_i + b_j + u_i . v_j``; with ``center=None`` and ``rank=1``
+    ``mean_ + a_i + b_j + u_i . v_j``; with ``center=None`` and ``n_components=1``
     it is ``u_i v_j``, an athlete's speed times a course's difficulty.
     Observed entries are kept by ``transform``.
 
-    The fit does not depend on the units of ``X``: it runs on ``X`` divided
-    by the root-mean-square of its observed entries after removing their
-    mean (without removing it when ``center=None``), so the residuals
-    ``e_ij`` and ``alpha`` are numbers on that scale, and completing
-    ``a X + c`` gives ``a`` times the completion of ``X`` plus ``c``.
+    {{units}}
+    The residuals ``e_ij`` are on that scale too.
 
-    Sparse input is accepted, and then its *stored entries are the observed
-    values* (unstored entries are missing; a stored NaN is an error). A row
-    or column with no observed entry is predicted from the effects alone
-    (see :meth:`fit`).
+    {{sparse_input}}
 
     Parameters
     ----------
-    rank : int or "auto", default="auto"
-        Number of factors; an int must be below ``min(n_samples,
+    n_components : int or "auto", default="auto"
+        Number of factors (the rank); an int must be below ``min(n_samples,
         n_features)``. ``"auto"`` takes ``min(10, min(n_samples, n_features)
         - 1)`` (rows and columns with an observed entry), so the default
-        works on tables with few features; the rank used is ``rank_``.
+        works on tables with few features; the rank used is
+        ``n_components_``.
     alpha : "auto" or float, default="auto"
         Weight of the L2 penalty on the factors, on the scale of ``X``
         divided by the root-mean-square of its centred observed entries.
@@ -152,7 +149,10 @@ class SVDImputer(_BaseLowRankImputer):
         improved for two of them, and refits all entries with the best (the
         rows folded in as ``transform`` does): the default is never
         much worse than the effects alone, whatever the rank. The penalty
-        used is ``alpha_``.
+        used is ``alpha_``. With ``regularization="uniform"`` it is the
+        ``alpha`` of :class:`TraceNormImputer` restricted to rank
+        ``n_components``, since ``||Z||_*`` is the least
+        ``(||U||^2 + ||V||^2) / 2`` over ``Z = U V^T``.
     regularization : {"uniform", "weighted"}, default="uniform"
         ``"uniform"``: every row and column weighs 1 (``w_i = w_j = 1``).
         ``"weighted"``: each weighs its number of observed entries, so the
@@ -169,39 +169,31 @@ class SVDImputer(_BaseLowRankImputer):
         Effects removed before the factorisation: a global mean plus row and
         column effects (``"both"``), plus only one kind, only the global mean,
         or nothing (``None``).
-    effects_penalty : "auto" or float, default="auto"
-        Ridge penalty of the row and column effects, in pseudo-entries: an
-        effect is the sum of its row's (column's) residuals divided by their
-        count plus the penalty, so an effect seen a few times is shrunk
-        towards 0 rather than set to the mean of a few noisy entries (the
-        regularised baseline of Koren 2008, Surprise's ``BaselineOnly``).
-        ``"auto"`` estimates each kind's penalty from the data by empirical
-        Bayes: the noise variance over the variance of the effects, both
-        estimated by the method of moments (near 0 when every row and column
-        has many entries, large when the effects are mostly noise); ``0``
-        gives the unpenalised effects. The penalties used are
-        ``effects_penalties_``.
-    scale : bool, default=False
-        Also divide each residual by a row scale times a column scale, fitted
-        on the observed entries (a bi-scaler).
-    missing_values : float or np.nan, default=np.nan
-        The placeholder for missing entries of a dense ``X``: a finite
-        number or ``np.nan``. Not ``np.inf``: as in scikit-learn's imputers,
-        ``X`` must be finite where observed.
+    effects_penalty : "auto" or float, default=0.0
+        {{effects_penalty}}
+    {{scale}}
+    {{missing_values}}
     random_state : int, RandomState instance or None, default=None
         Seeds the randomized SVD that starts the factors.
     verbose : int, default=0
         If positive, print L-BFGS's progress every ``verbose`` iterations.
+    rank : int or "auto", default="deprecated"
+        Former name of ``n_components``.
+
+        .. deprecated:: 0.2
+           ``rank`` was renamed ``n_components`` in 0.2 and will be removed in
+           0.3.
 
     Attributes
     ----------
-    row_factors_ : ndarray of shape (n_samples_fit, rank)
+    row_factors_ : ndarray of shape (n_samples_fit, `n_components_`)
         The factors ``u_i`` of the training rows: their fold-in (see Notes).
         Zero for a row with no observed entry.
-    column_factors_ : ndarray of shape (n_features, rank)
+    column_factors_ : ndarray of shape (n_features, `n_components_`)
         The factors ``v_j``; zero for a column with no observed entry.
-    rank_ : int
-        The number of factors fitted: ``rank``, or what ``"auto"`` chose.
+    n_components_ : int
+        The number of factors fitted: ``n_components``, or what ``"auto"``
+        chose.
     alpha_ : float
         The penalty used: ``alpha``, or the one ``"auto"`` chose.
     alphas_ : ndarray of shape (n_alphas,)
@@ -215,28 +207,10 @@ class SVDImputer(_BaseLowRankImputer):
         observed entries).
     center_ : str or None
         The centring used, equal to ``center``.
-    mean_ : float
-        Global mean removed (0 when ``center=None``).
-    effects_penalties_ : ndarray of shape (2,)
-        The penalties of the row and of the column effects (see
-        ``effects_penalty``).
-    row_effects_ : ndarray of shape (n_samples_fit,)
-        Row effects of the training rows (0 for a row with no observed
-        entry).
-    column_effects_ : ndarray of shape (n_features,)
-        Column effects (0 for a column with no observed entry).
-    row_scales_ : ndarray of shape (n_samples_fit,)
-        Row scales of the training rows (ones unless ``scale=True``),
-        relative to the root-mean-square of the centred observed entries.
-    column_scales_ : ndarray of shape (n_features,)
-        Column scales (ones unless ``scale=True``).
+    {{effects_attributes}}
     n_iter_ : int
         Number of L-BFGS iterations.
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of features seen during fit. Defined only when ``X`` has
-        feature names that are all strings.
+    {{feature_attributes}}
 
     See Also
     --------
@@ -248,7 +222,8 @@ class SVDImputer(_BaseLowRankImputer):
     -----
     The factors start from a truncated SVD of the zero-filled residual
     matrix divided by the observed fraction. Objective and gradient cost
-    ``O(|O| rank)``; memory is ``O(|O| + (n_samples + n_features) rank)``.
+    ``O(|O| r)``; memory is ``O(|O| + (n_samples + n_features) r)``, ``r`` the
+    rank ``n_components_``.
 
     Given the column factors and effects, the optimal ``u_i`` (with the
     row effect, when there is one) is the ridge fit of row ``i``'s residuals
@@ -274,7 +249,7 @@ class SVDImputer(_BaseLowRankImputer):
     >>> X = rng.normal(size=(100, 2)) @ rng.normal(size=(2, 30))
     >>> X_missing = X.copy()
     >>> X_missing[rng.rand(*X.shape) < 0.5] = np.nan
-    >>> imputer = SVDImputer(rank=2, alpha=1e-6, random_state=0)
+    >>> imputer = SVDImputer(n_components=2, alpha=1e-6, random_state=0)
     >>> X_filled = imputer.fit_transform(X_missing)
     >>> missing = np.isnan(X_missing)
     >>> error = np.linalg.norm((X_filled - X)[missing]) / np.linalg.norm(X[missing])
@@ -283,7 +258,10 @@ class SVDImputer(_BaseLowRankImputer):
     """
 
     _parameter_constraints = {
-        "rank": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "n_components": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
         "alpha": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
         "regularization": [StrOptions({"uniform", "weighted"})],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -297,13 +275,20 @@ class SVDImputer(_BaseLowRankImputer):
         "missing_values": [Interval(Real, None, None, closed="neither"), "nan"],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "rank": [
+            Hidden(StrOptions({"deprecated"})),
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
     }
 
-    _test_params = {"rank": 1}
+    _renamed_params = {"rank": "n_components"}
+
+    _test_params = {"n_components": 1}
 
     def __init__(
         self,
-        rank="auto",
+        n_components="auto",
         *,
         alpha="auto",
         regularization="uniform",
@@ -315,8 +300,9 @@ class SVDImputer(_BaseLowRankImputer):
         missing_values=np.nan,
         random_state=None,
         verbose=0,
+        rank="deprecated",
     ):
-        self.rank = rank
+        self.n_components = n_components
         self.alpha = alpha
         self.regularization = regularization
         self.max_iter = max_iter
@@ -327,15 +313,17 @@ class SVDImputer(_BaseLowRankImputer):
         self.missing_values = missing_values
         self.random_state = random_state
         self.verbose = verbose
+        self.rank = rank
 
     def _check_params(self, obs):
-        check_rank("rank", self._rank(obs.shape), obs.shape)
+        check_rank("n_components", self._rank(obs.shape), obs.shape)
 
     def _rank(self, shape):
-        """The rank to fit: ``rank``, or ``"auto"`` resolved for ``shape``."""
-        if self.rank == "auto":
+        """The rank to fit: ``n_components``, or ``"auto"`` resolved for ``shape``."""
+        n_components = self._param("n_components")
+        if n_components == "auto":
             return max(1, min(_AUTO_RANK, min(shape) - 1))
-        return self.rank
+        return n_components
 
     def _weights(self, counts):
         if self.regularization == "weighted":

@@ -8,12 +8,14 @@ from typing import NamedTuple
 import numpy as np
 from scipy.sparse.linalg import svds
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import deprecated
 
 from mathlearn.impute._base import (
     LowRankFit,
     Pattern,
     _BaseLowRankImputer,
     check_rank,
+    fill_shared_docs,
     held_out_split,
     ridge_rows,
     ridge_rows_with_effect,
@@ -39,7 +41,7 @@ from mathlearn.impute._soft_impute import (
     soft_impute_svd,
     spectral_penalty,
 )
-from mathlearn.utils._sklearn_compat import Interval, Options, StrOptions
+from mathlearn.utils._sklearn_compat import Hidden, Interval, Options, StrOptions
 
 _INITIAL_RANK = 8
 # Path steps only rank the shrinkages; they need less accuracy than the refit
@@ -247,6 +249,7 @@ def _n_path_steps(ratio):
     return int(np.ceil(_STEPS_PER_DECADE * np.log10(ratio)))
 
 
+@fill_shared_docs
 class TraceNormImputer(_BaseLowRankImputer):
     """Complete a matrix by trace-norm (nuclear-norm) regularised soft-impute.
 
@@ -255,7 +258,7 @@ class TraceNormImputer(_BaseLowRankImputer):
     fitted jointly on the observed entries:
 
     ``min_{E, Z} 1/2 sum_{(i, j) observed} (X_ij - E_ij - Z_ij)^2
-    + shrinkage * ||Z||_*``,
+    + alpha * ||Z||_*``,
 
     the nuclear norm ``||Z||_*`` (sum of singular values) being the convex
     relaxation of the rank (Mazumder, Hastie & Tibshirani 2010). Observed
@@ -267,22 +270,16 @@ class TraceNormImputer(_BaseLowRankImputer):
     and the best is refitted on all entries.
 
     The solver never forms the dense matrix: observed entries are kept as
-    (row, column, value) triplets and ``Z`` as ``U diag(d) V^T``. Sparse
-    input is accepted, and then its *stored entries are the observed values*
-    (unstored entries are missing, unlike scikit-learn's dense convention;
-    a stored NaN is an error). A row or column with no observed entry is
-    predicted from the effects alone (see :meth:`fit`).
+    (row, column, value) triplets and ``Z`` as ``U diag(d) V^T``.
+    {{sparse_input}}
 
-    The fit does not depend on the units of ``X``: it runs on ``X``
-    divided by the root-mean-square of its observed entries after removing
-    their mean (without removing it when ``center=None``), so completing
-    ``a X + c`` gives ``a`` times the completion of ``X`` plus ``c``, and
-    ``shrinkage`` is a number on that scale.
+    {{units}}
 
     Parameters
     ----------
-    shrinkage : "auto" or float, default="auto"
-        The weight ``lambda >= 0`` of the nuclear norm, on the scale of the
+    alpha : "auto" or float, default="auto"
+        The weight ``lambda >= 0`` of the nuclear norm (the penalty
+        ``alpha`` of :class:`SVDImputer`, see Notes), on the scale of the
         standardised residuals (``X`` divided by the root-mean-square of its
         centred observed entries, see above, and by the row and column scales
         when ``scale=True``). ``"auto"`` picks it on held-out observed
@@ -296,15 +293,16 @@ class TraceNormImputer(_BaseLowRankImputer):
         training entries; the refit on all entries uses that ratio times
         their ``lambda_max``, since the scale of the data term grows with the
         number of entries while the penalty's does not.
-    max_rank : int, default=None
-        Largest rank of ``Z``. ``None`` lets the working rank grow as needed
-        up to ``min(n_samples, n_features) - 1`` and gives the exact
-        soft-impute solution on tables of at most 250,000 entries; above,
-        the working rank stays below the largest rank the observed entries
-        can determine (``r (n_samples + n_features - r) <= n_observed``) and
-        at most doubles per shrinkage of the path, so that the cost of a fit
-        follows from the data's size; a smaller value bounds time and memory (the
-        solution is then the best of rank at most ``max_rank``).
+    n_components : int, default=None
+        Largest rank of ``Z`` (number of components). ``None`` lets the
+        working rank grow as needed up to ``min(n_samples, n_features) - 1``
+        and gives the exact soft-impute solution on tables of at most 250,000
+        entries; above, the working rank stays below the largest rank the
+        observed entries can determine (``r (n_samples + n_features - r) <=
+        n_observed``) and at most doubles per shrinkage of the path, so that
+        the cost of a fit follows from the data's size; a smaller value bounds
+        time and memory (the solution is then the best of rank at most
+        ``n_components``).
     max_iter : int, default=100
         Maximum number of iterations for each shrinkage. When the effects
         are fitted jointly with ``Z``, the solves of the final fit (one per
@@ -346,7 +344,8 @@ class TraceNormImputer(_BaseLowRankImputer):
         matrices, but its inexact SVD stops further from the solution at a
         given ``tol``.) The solver of the final fit is ``svd_solver_``.
     n_shrinkages : int, default=20
-        Number of shrinkages on the path of ``shrinkage="auto"``.
+        Number of shrinkages (values of ``alpha``) on the path of
+        ``alpha="auto"``.
     shrinkage_ratio : float, default=1e-3
         Smallest shrinkage of the path, relative to ``lambda_max``.
     relax : "auto" or float in [0, 1], default="auto"
@@ -362,7 +361,7 @@ class TraceNormImputer(_BaseLowRankImputer):
         soft-impute solution. ``"auto"`` chooses among 0, 0.25, 0.5, 0.75
         and 1 jointly with the shrinkage, on the same held-out entries
         (scoring them is nearly free: the prediction is linear in
-        ``relax``); with a fixed ``shrinkage`` it means 0.
+        ``relax``); with a fixed ``alpha`` it means 0.
     shrinkage_power : "auto", 1 or 2, default="auto"
         How each iteration shrinks the singular values ``sigma`` of the
         filled matrix: ``sigma (1 - (lambda / sigma)^power)_+``, the adaptive
@@ -377,7 +376,7 @@ class TraceNormImputer(_BaseLowRankImputer):
         correlated features, but its iteration is slower to converge and
         needs an SVD solver (see ``svd_solver``).
         ``"auto"`` compares 1 and 2 on the held-out entries when
-        ``shrinkage="auto"``, ``svd_solver`` is not an ALS solver and there
+        ``alpha="auto"``, ``svd_solver`` is not an ALS solver and there
         are at most 200,000 observed entries (one more path); otherwise it
         means 1. The power used is
         ``shrinkage_power_``.
@@ -408,35 +407,33 @@ class TraceNormImputer(_BaseLowRankImputer):
         double the fitting time, ``"auto"`` means ``"both"``. The centring
         used is ``center_``.
     effects_penalty : "auto" or float, default="auto"
-        Ridge penalty of the row and column effects, in pseudo-entries: an
-        effect is the sum of its row's (column's) residuals divided by their
-        count plus the penalty, so an effect seen a few times is shrunk
-        towards 0 rather than set to the mean of a few noisy entries (the
-        regularised baseline of Koren 2008, Surprise's ``BaselineOnly``).
-        ``"auto"`` estimates each kind's penalty from the data by empirical
-        Bayes: the noise variance over the variance of the effects, both
-        estimated by the method of moments (near 0 when every row and column
-        has many entries, large when the effects are mostly noise); on a
-        table of at most 250,000 entries, where the effects are fitted
-        jointly with ``Z`` and ``center="auto"`` compares centrings, it means
-        0. ``0`` gives the unpenalised effects. The penalties used are
-        ``effects_penalties_``.
-    scale : bool, default=False
-        Also divide each residual by a row scale times a column scale, fitted
-        on the observed entries (the bi-scaler of Hastie et al. 2015).
-    missing_values : float or np.nan, default=np.nan
-        The placeholder for missing entries of a dense ``X``: a finite
-        number or ``np.nan``. Not ``np.inf``: as in scikit-learn's imputers,
-        ``X`` must be finite where observed.
+        {{effects_penalty}}
+        On a table of at most 250,000 entries, where the effects are fitted
+        jointly with ``Z`` and ``center="auto"`` compares centrings, ``"auto"``
+        means 0.
+    {{scale}}
+    {{missing_values}}
     random_state : int, RandomState instance or None, default=None
         Seeds the held-out split and the initial factors.
     verbose : int, default=0
         ``1`` prints one line per shrinkage; ``2`` also one per iteration.
+    shrinkage : "auto" or float, default="deprecated"
+        Former name of ``alpha``.
+
+        .. deprecated:: 0.2
+           ``shrinkage`` was renamed ``alpha`` in 0.2 and will be removed in
+           0.3.
+    max_rank : int or None, default="deprecated"
+        Former name of ``n_components``.
+
+        .. deprecated:: 0.2
+           ``max_rank`` was renamed ``n_components`` in 0.2 and will be
+           removed in 0.3.
 
     Attributes
     ----------
-    shrinkage_ : float
-        The shrinkage used for the final fit (on the scale of ``shrinkage``).
+    alpha_ : float
+        The shrinkage used for the final fit (on the scale of ``alpha``).
     relaxation_ : float
         The relaxation used for the final fit (see ``relax``).
     shrinkage_power_ : int
@@ -448,49 +445,31 @@ class TraceNormImputer(_BaseLowRankImputer):
         entries, may resolve to another).
     center_ : str or None
         The centring used (``center``, or the one chosen by ``"auto"``).
-    shrinkage_path_ : ndarray of shape (n_path,)
+    alphas_ : ndarray of shape (n_path,)
         The path's shrinkages, as ratios to ``lambda_max`` times the
-        ``lambda_max`` of all entries (``shrinkage="auto"`` only; the path
+        ``lambda_max`` of all entries (``alpha="auto"`` only; the path
         stops early once the validation error has risen for 2 steps).
     validation_errors_ : ndarray of shape (n_path,)
         Root-mean-square error on the held-out entries (pooled over the
-        folds) for each shrinkage of ``shrinkage_path_``, at the chosen
+        folds) for each shrinkage of ``alphas_``, at the chosen
         relaxation and centring, on the scale of ``X``.
-    singular_values_ : ndarray of shape (`rank_`,)
+    singular_values_ : ndarray of shape (`n_components_`,)
         Singular values of ``Z = row_factors_ @ column_factors_.T`` (after
         relaxation), on the scale of ``X``.
-    row_factors_ : ndarray of shape (n_samples_fit, `rank_`)
+    row_factors_ : ndarray of shape (n_samples_fit, `n_components_`)
         The fold-in of each training row (see Notes):
         ``U diag(d_relax / sqrt(d))`` at the exact solution, so that
         ``Z = row_factors_ @ column_factors_.T``. Zero for a row with no
         observed entry.
-    column_factors_ : ndarray of shape (n_features, `rank_`)
+    column_factors_ : ndarray of shape (n_features, `n_components_`)
         ``V diag(sqrt(d))``, so that ``Z = row_factors_ @ column_factors_.T``.
         Zero for a column with no observed entry.
-    rank_ : int
+    n_components_ : int
         Rank of ``Z``.
-    mean_ : float
-        Global mean removed (0 when ``center=None``).
-    effects_penalties_ : ndarray of shape (2,)
-        The penalties of the row and of the column effects (see
-        ``effects_penalty``).
-    row_effects_ : ndarray of shape (n_samples_fit,)
-        Row effects of the training rows (0 for a row with no observed
-        entry).
-    column_effects_ : ndarray of shape (n_features,)
-        Column effects (0 for a column with no observed entry).
-    row_scales_ : ndarray of shape (n_samples_fit,)
-        Row scales of the training rows (ones unless ``scale=True``),
-        relative to the root-mean-square of the centred observed entries.
-    column_scales_ : ndarray of shape (n_features,)
-        Column scales (ones unless ``scale=True``).
+    {{effects_attributes}}
     n_iter_ : int
         Iterations of the final fit.
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of features seen during fit. Defined only when ``X`` has
-        feature names that are all strings.
+    {{feature_attributes}}
 
     See Also
     --------
@@ -501,7 +480,7 @@ class TraceNormImputer(_BaseLowRankImputer):
     Notes
     -----
     Soft-impute iterates ``Z <- S_lambda(P_O(X) + P_O^perp(Z))``, where
-    ``S_lambda`` soft-thresholds singular values. A fixed ``shrinkage`` is
+    ``S_lambda`` soft-thresholds singular values. A fixed ``alpha`` is
     reached by warm starts along a geometric path from ``lambda_max`` (three
     steps per decade), since convergence from a cold start is slow when the
     shrinkage is small. Writing the filled matrix as
@@ -545,9 +524,11 @@ class TraceNormImputer(_BaseLowRankImputer):
     observed entries, ``O(|O| r^2)`` once per shrinkage of the path: about
     one more solver iteration.
 
-    The solution ``Z = U diag(d) V^T`` also minimises
-    ``1/2 ||P_O(R - A B^T)||^2 + lambda/2 (||A||^2 + ||B||^2)`` at
-    ``A = U diag(sqrt(d))``, ``B = V diag(sqrt(d))``. So the factors of a
+    The solution ``Z = U diag(d) V^T`` also minimises ``1/2 ||P_O(R - A
+    B^T)||^2 + lambda/2 (||A||^2 + ||B||^2)`` at ``A = U diag(sqrt(d))``,
+    ``B = V diag(sqrt(d))``: the objective of :class:`SVDImputer` with
+    ``alpha = lambda`` (uniform regularisation) at any ``n_components`` at
+    least the rank of ``Z``, hence one name for both. So the factors of a
     row are the ridge fit of its observed entries on ``B``: rows are folded
     in this way (jointly with their unpenalised row effect, when there is
     one; with ``shrinkage_power=2`` the penalty of component ``k`` is
@@ -555,8 +536,8 @@ class TraceNormImputer(_BaseLowRankImputer):
     holds), then each component is multiplied by ``d_relax / d``. The fit
     ends by folding in every training row (an exact block update given
     ``B``, ``O(|O| r^2)``): a solve stopped by ``tol`` is not the exact
-    solution, and its rows would differ from their fold-in. So
-    ``transform`` returns a training row's fitted completion, the value
+    solution, and its rows would differ from their fold-in. So ``transform``
+    returns a training row's fitted completion, the value
     :meth:`predict_entries` reads, and extends the model to new rows.
 
     ``transform`` returns a dense array; for a large sparse matrix use
@@ -603,8 +584,8 @@ class TraceNormImputer(_BaseLowRankImputer):
     _model_types = (*_BaseLowRankImputer._model_types, RidgeFoldIn)
 
     _parameter_constraints = {
-        "shrinkage": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left")],
-        "max_rank": [Interval(Integral, 1, None, closed="left"), None],
+        "alpha": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left")],
+        "n_components": [Interval(Integral, 1, None, closed="left"), None],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "svd_solver": [StrOptions({"auto", *_ALS_SOLVERS, *_SVD_SOLVERS})],
@@ -623,7 +604,19 @@ class TraceNormImputer(_BaseLowRankImputer):
         "missing_values": [Interval(Real, None, None, closed="neither"), "nan"],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "shrinkage": [
+            Hidden(StrOptions({"deprecated"})),
+            StrOptions({"auto"}),
+            Interval(Real, 0, None, closed="left"),
+        ],
+        "max_rank": [
+            Hidden(StrOptions({"deprecated"})),
+            Interval(Integral, 1, None, closed="left"),
+            None,
+        ],
     }
+
+    _renamed_params = {"shrinkage": "alpha", "max_rank": "n_components"}
 
     # The common tests' data are noise with no low-rank structure: a short
     # path and a looser tolerance converge there, and run twice as fast.
@@ -631,9 +624,9 @@ class TraceNormImputer(_BaseLowRankImputer):
 
     def __init__(
         self,
-        shrinkage="auto",
+        alpha="auto",
         *,
-        max_rank=None,
+        n_components=None,
         max_iter=100,
         tol=1e-5,
         svd_solver="auto",
@@ -649,9 +642,11 @@ class TraceNormImputer(_BaseLowRankImputer):
         missing_values=np.nan,
         random_state=None,
         verbose=0,
+        shrinkage="deprecated",
+        max_rank="deprecated",
     ):
-        self.shrinkage = shrinkage
-        self.max_rank = max_rank
+        self.alpha = alpha
+        self.n_components = n_components
         self.max_iter = max_iter
         self.tol = tol
         self.svd_solver = svd_solver
@@ -667,10 +662,29 @@ class TraceNormImputer(_BaseLowRankImputer):
         self.missing_values = missing_values
         self.random_state = random_state
         self.verbose = verbose
+        self.shrinkage = shrinkage
+        self.max_rank = max_rank
+
+    @deprecated(
+        "Attribute `shrinkage_` was deprecated in 0.2 and will be removed in "
+        "0.3; use `alpha_`"
+    )
+    @property
+    def shrinkage_(self):
+        return self.alpha_
+
+    @deprecated(
+        "Attribute `shrinkage_path_` was deprecated in 0.2 and will be removed "
+        "in 0.3; use `alphas_`"
+    )
+    @property
+    def shrinkage_path_(self):
+        return self.alphas_
 
     def _check_params(self, obs):
-        if self.max_rank is not None:
-            check_rank("max_rank", self.max_rank, obs.shape)
+        n_components = self._param("n_components")
+        if n_components is not None:
+            check_rank("n_components", n_components, obs.shape)
         n_obs = obs.rows.shape[0]
         if self.n_folds != "auto" and self.n_folds > n_obs:
             raise ValueError(
@@ -694,7 +708,7 @@ class TraceNormImputer(_BaseLowRankImputer):
         return self.effects_penalty
 
     def _rank_cap(self, shape, n_obs, state):
-        """The working rank's bound: ``max_rank``, or one from the data.
+        """The working rank's bound: ``n_components``, or one from the data.
 
         A small table may reach ``min(shape) - 1``. Above, the working rank
         stays within :func:`identifiable_rank`, and a solve at most doubles
@@ -709,7 +723,8 @@ class TraceNormImputer(_BaseLowRankImputer):
             if state is not None:
                 working = state.U.shape[1] if isinstance(state, ALSState) else state[3]
                 cap = min(cap, max(_RANK_GROWTH * working, _INITIAL_RANK))
-        return cap if self.max_rank is None else min(self.max_rank, cap)
+        n_components = self._param("n_components")
+        return cap if n_components is None else min(n_components, cap)
 
     def _solve(self, pattern, residual, lam, state, rng, tol=None, power=1):
         """One shrinkage, warm-started; returns the Solution.
@@ -794,7 +809,7 @@ class TraceNormImputer(_BaseLowRankImputer):
         small = _is_small_table(obs.shape)
         centers = self._centers(small)
         powers = self._powers(small)
-        if self.shrinkage != "auto" and len(centers) == 1:
+        if self._param("alpha") != "auto" and len(centers) == 1:
             return centers[0], _Selection(powers[0])
         folds = self._folds(obs.rows.shape[0], rng)
         best = None
@@ -815,7 +830,7 @@ class TraceNormImputer(_BaseLowRankImputer):
         """The shrinkage powers compared on held-out entries."""
         if self.shrinkage_power != "auto":
             return [self.shrinkage_power]
-        auto = self.shrinkage == "auto" and self.svd_solver not in _ALS_SOLVERS
+        auto = self._param("alpha") == "auto" and self.svd_solver not in _ALS_SOLVERS
         if auto and small:
             return list(_AUTO_POWERS)
         return [1]
@@ -870,11 +885,11 @@ class TraceNormImputer(_BaseLowRankImputer):
     def _path_ratios(self, obs, center):
         """The path's shrinkages relative to ``lambda_max``, and which are scored.
 
-        ``shrinkage="auto"`` scores ``n_shrinkages`` of them. A fixed
-        ``shrinkage`` is relative to ``lambda_max`` on all entries; the path
+        ``alpha="auto"`` scores ``n_shrinkages`` of them. A fixed
+        ``alpha`` is relative to ``lambda_max`` on all entries; the path
         there (three steps per decade) only warm-starts the one value scored.
         """
-        if self.shrinkage == "auto":
+        if self._param("alpha") == "auto":
             relative = np.geomspace(1.0, self.shrinkage_ratio, self.n_shrinkages)
             return relative, np.ones(relative.size, dtype=bool)
         full = fit_centering(
@@ -884,7 +899,7 @@ class TraceNormImputer(_BaseLowRankImputer):
             penalty=self._effects_penalty(obs.shape),
         )
         lam_max = _top_singular_value(Pattern(obs), standardize(obs, full))
-        target = self.shrinkage / lam_max if lam_max > 0 else 1.0
+        target = self._param("alpha") / lam_max if lam_max > 0 else 1.0
         floor = min(target if target > 0 else self.shrinkage_ratio, 1.0)
         relative = np.geomspace(1.0, floor, _n_path_steps(1 / floor) + 1)
         if target == 0:
@@ -1020,7 +1035,7 @@ class TraceNormImputer(_BaseLowRankImputer):
         """The relaxations compared on held-out entries."""
         if self.relax != "auto":
             return np.array([float(self.relax)])
-        if self.shrinkage == "auto":
+        if self._param("alpha") == "auto":
             return _AUTO_RELAXATIONS
         return np.array([0.0])
 
@@ -1148,7 +1163,7 @@ class TraceNormImputer(_BaseLowRankImputer):
         if not solution.converged:
             warnings.warn(
                 f"TraceNormImputer did not converge in max_iter={self.max_iter} "
-                f"iterations at shrinkage={lam:.4g}; increase max_iter or tol",
+                f"iterations at alpha={lam:.4g}; increase max_iter or tol",
                 ConvergenceWarning,
                 stacklevel=4,
             )
@@ -1157,7 +1172,7 @@ class TraceNormImputer(_BaseLowRankImputer):
                 f"TraceNormImputer: the effects fitted jointly with Z did not "
                 f"settle in {descent.n_steps} block updates ({descent.n_iter} "
                 f"iterations, at most {_JOINT_ITER_FACTOR} * "
-                f"max_iter={self.max_iter}) at shrinkage={lam:.4g}; increase "
+                f"max_iter={self.max_iter}) at alpha={lam:.4g}; increase "
                 "max_iter or tol",
                 ConvergenceWarning,
                 stacklevel=4,
@@ -1169,7 +1184,7 @@ class TraceNormImputer(_BaseLowRankImputer):
         power = selection.power
         joint = self._joint(center, obs.shape)
         state, path, errors = None, np.empty(0), np.empty(0)
-        if self.shrinkage == "auto":
+        if self._param("alpha") == "auto":
             # The relative shrinkage chosen on the folds, on all entries; the
             # first fold's solution (and joint effects) there start the refit.
             chosen = selection.path
@@ -1180,7 +1195,7 @@ class TraceNormImputer(_BaseLowRankImputer):
                 centering = chosen.effects
                 residual = standardize(obs, centering)
         else:
-            lam = self.shrinkage
+            lam = self._param("alpha")
             relaxation = float(self._relaxations()[0])
         if state is None and 0 < lam < lam_max:
             state = self._warm_start(pattern, residual, lam, lam_max, rng, power)
@@ -1216,18 +1231,18 @@ class TraceNormImputer(_BaseLowRankImputer):
             column_factors=solution.V * np.sqrt(d),
             fold_in=fold_in,
             attributes={
-                "shrinkage_": float(lam),
+                "alpha_": float(lam),
                 "relaxation_": relaxation,
                 "shrinkage_power_": power,
                 "svd_solver_": self._svd_solver(obs.shape, obs.rows.shape[0], power),
-                "shrinkage_path_": path,
+                "alphas_": path,
                 "validation_errors_": errors,
                 "n_iter_": descent.n_iter,
             },
         )
 
     def _fold_in(self, obs, model, row_effects, row_scales, counts):
-        """Ridge fit of each row's factors (penalty ``shrinkage_`` for power 1)."""
+        """Ridge fit of each row's factors (penalty ``alpha_`` for power 1)."""
         e = model.effects
         t = e.column_scales
         residual = (
