@@ -1394,3 +1394,43 @@ def test_shared_descriptions_are_in_both_docstrings(fragment):
     for Imputer in (TraceNormImputer, SVDImputer):
         assert "{{" not in Imputer.__doc__
         assert first_line in Imputer.__doc__, (Imputer.__name__, fragment)
+
+
+def test_svd_default_is_not_worse_than_the_effects_alone_on_noise():
+    """Issue 19: a default must never be worse than the effects-only baseline.
+
+    Pure noise around mean + row + column effects, on a matrix wide enough
+    that the noise's top singular value (about sqrt(20000), in the unit of
+    the fit) exceeds 100, the largest finite penalty of alpha="auto": there
+    every finite penalty fits noise (alpha=100 is 1% worse on the held-out
+    entries), and the default must fall back to the effects alone. The
+    reference is the least-squares fit of mean + row + column effects by
+    scipy's lsqr on the training entries.
+    """
+    from scipy.sparse.linalg import lsqr
+
+    rng = np.random.RandomState(0)
+    m, n = 20, 20000
+    X = 3.0 + 0.1 * rng.normal(size=(m, 1)) + 0.1 * rng.normal(size=(1, n))
+    X = X + rng.normal(size=(m, n))
+    test = rng.rand(m, n) < 0.1
+    rows, cols = np.nonzero(~test)
+    k = rows.size
+    design = sp.hstack(
+        [
+            sp.csr_matrix(np.ones((k, 1))),
+            sp.csr_matrix((np.ones(k), (np.arange(k), rows)), shape=(k, m)),
+            sp.csr_matrix((np.ones(k), (np.arange(k), cols)), shape=(k, n)),
+        ]
+    ).tocsr()
+    coef = lsqr(design, X[rows, cols], atol=1e-12, btol=1e-12)[0]
+    effects = coef[0] + coef[1 : 1 + m][:, None] + coef[1 + m :][None, :]
+    reference = np.sqrt(np.mean((effects - X)[test] ** 2))
+
+    imputer = SVDImputer(random_state=0).fit(np.where(test, np.nan, X))
+    filled = imputer.transform(np.where(test, np.nan, X))
+    error = np.sqrt(np.mean((filled - X)[test] ** 2))
+    assert error <= reference * (1 + 1e-3)
+    # The effects alone were chosen; any factor would fit noise here.
+    assert imputer.alpha_ == np.inf and imputer.n_components_ == 0
+    assert np.isinf(imputer.alphas_[0])

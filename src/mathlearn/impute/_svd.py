@@ -28,8 +28,10 @@ from mathlearn.utils._sklearn_compat import Hidden, Interval, StrOptions
 # n_components="auto": at most this many factors, fewer when the table is smaller.
 _AUTO_RANK = 10
 # alpha="auto": the penalties compared on held-out entries, from the largest
-# (the factors nearly 0: the effects alone) down, two per decade; the walk
-# stops once the held-out error has not improved for _PATIENCE of them.
+# (the factors nearly 0) down, two per decade; the walk stops once the
+# held-out error has not improved for _PATIENCE of them. The effects alone
+# (alpha=inf, rank 0) are a candidate too: a penalty of 100 still fits noise
+# where the noise's top singular value exceeds 100 (a large or skewed matrix).
 _AUTO_ALPHAS = np.geomspace(100.0, 0.01, 9)
 _PATIENCE = 2
 # Fraction of the observed entries held out to choose alpha.
@@ -109,6 +111,11 @@ def factor_objective(
     return f, np.concatenate(grads)
 
 
+def _fold_in_penalty(alpha, column_factors):
+    """The factors' penalty in the fold-in: ``alpha``, 0 with no factors."""
+    return float(alpha) if column_factors.shape[1] else 0.0
+
+
 @fill_shared_docs
 class SVDImputer(_BaseLowRankImputer):
     """Complete a matrix with a rank-``n_components`` factorisation fitted by L-BFGS.
@@ -141,18 +148,20 @@ class SVDImputer(_BaseLowRankImputer):
         works on tables with few features; the rank used is
         ``n_components_``.
     alpha : "auto" or float, default="auto"
-        Weight of the L2 penalty on the factors, on the scale of ``X``
-        divided by the root-mean-square of its centred observed entries.
-        ``"auto"`` holds out 10% of the observed entries, fits the others
-        with penalties from 100 down to 0.01 (two per decade; 100 leaves the
-        factors near 0, the effects alone) until the held-out error has not
-        improved for two of them, and refits all entries with the best (the
-        rows folded in as ``transform`` does): the default is never
-        much worse than the effects alone, whatever the rank. The penalty
-        used is ``alpha_``. With ``regularization="uniform"`` it is the
-        ``alpha`` of :class:`TraceNormImputer` restricted to rank
-        ``n_components``, since ``||Z||_*`` is the least
-        ``(||U||^2 + ||V||^2) / 2`` over ``Z = U V^T``.
+        Weight of the L2 penalty on the factors, on the scale of ``X`` divided
+        by the root-mean-square of its centred observed entries.
+        ``alpha=np.inf`` fits no factors: the effects alone (``n_components_``
+        is then 0). ``"auto"`` holds out 10% of the observed entries, fits the
+        others with penalties from 100 down to 0.01 (two per decade) until
+        the held-out error has not improved for two of them, scores the
+        effects alone (``np.inf``) on the same entries, and refits all
+        entries with the best (the rows folded in as ``transform`` does): the
+        default is never worse than the effects alone on the held-out
+        entries, whatever the rank. The penalty used is ``alpha_``. With
+        ``regularization="uniform"`` it is the ``alpha`` of
+        :class:`TraceNormImputer` restricted to rank ``n_components``, since
+        ``||Z||_*`` is the least ``(||U||^2 + ||V||^2) / 2`` over
+        ``Z = U V^T``.
     regularization : {"uniform", "weighted"}, default="uniform"
         ``"uniform"``: every row and column weighs 1 (``w_i = w_j = 1``).
         ``"weighted"``: each weighs its number of observed entries, so the
@@ -193,11 +202,12 @@ class SVDImputer(_BaseLowRankImputer):
         The factors ``v_j``; zero for a column with no observed entry.
     n_components_ : int
         The number of factors fitted: ``n_components``, or what ``"auto"``
-        chose.
+        chose; 0 when ``alpha_`` is infinite (the effects alone).
     alpha_ : float
         The penalty used: ``alpha``, or the one ``"auto"`` chose.
     alphas_ : ndarray of shape (n_alphas,)
-        The penalties tried by ``alpha="auto"`` (only then).
+        The penalties tried by ``alpha="auto"`` (only then): ``inf`` (the
+        effects alone), then the walk from 100 down.
     validation_errors_ : ndarray of shape (n_alphas,)
         The held-out RMSE of each of ``alphas_``, on the scale of ``X``
         (only with ``alpha="auto"``).
@@ -262,7 +272,7 @@ class SVDImputer(_BaseLowRankImputer):
             Interval(Integral, 1, None, closed="left"),
             StrOptions({"auto"}),
         ],
-        "alpha": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
+        "alpha": [Interval(Real, 0, None, closed="both"), StrOptions({"auto"})],
         "regularization": [StrOptions({"uniform", "weighted"})],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
@@ -334,10 +344,13 @@ class SVDImputer(_BaseLowRankImputer):
         """``alpha="auto"``: the penalty with the smallest held-out error.
 
         A fraction ``_VALIDATION_FRACTION`` of the observed entries is held
-        out; the factorisation of the others is fitted at each penalty of
-        ``_AUTO_ALPHAS``, from the largest (factors near 0: the effects
-        alone) down, each from the SVD start, until the
-        held-out error has not improved for ``_PATIENCE`` penalties.
+        out. The factorisation of the others is fitted at each penalty of
+        ``_AUTO_ALPHAS``, from the largest down, each from the SVD start,
+        until the held-out error has not improved for ``_PATIENCE``
+        penalties. The effects alone (``alpha=inf``) are scored too, apart
+        from that walk (the largest penalties, whose factors are near 0, tie
+        with them, and would use up its patience), and chosen only if their
+        error is smaller than every penalty's.
         """
         if self.alpha != "auto":
             return self.center, None
@@ -348,36 +361,60 @@ class SVDImputer(_BaseLowRankImputer):
         )
         errors, best, since_best = [], None, 0
         for alpha in _AUTO_ALPHAS:
-            # Each from the SVD start: the factors of a large penalty are
-            # near 0, a stationary point of every penalty.
-            theta, _ = self._minimize(train, centering, self.center, alpha, None, rng)
-            effects, _, B = self._unpack(theta, train.shape, self.center, centering)
-            # Scored as transform predicts: the rows folded in by ridge on
-            # their training entries (the L-BFGS iterate, stopped early, can
-            # hide how a row with few entries is overfitted).
-            model = Model(1.0, self.center, centering, effects, None, B, alpha, None)
-            a, s, A = self._fold_in_rows(train, model)
-            low_rank = row_dot(A, B, valid.rows, valid.cols)
-            predicted = (
-                effects.mean
-                + a[valid.rows]
-                + effects.column_effects[valid.cols]
-                + s[valid.rows] * effects.column_scales[valid.cols] * low_rank
-            )
-            errors.append(float(np.sqrt(np.mean((predicted - valid.vals) ** 2))))
-            if self.verbose:
-                print(f"alpha {alpha:>10.4g}  held-out RMSE {errors[-1]:.6g}")
+            errors.append(self._held_out_error(train, valid, centering, alpha, rng))
             if best is None or errors[-1] < errors[best]:
                 best, since_best = len(errors) - 1, 0
             else:
                 since_best += 1
                 if since_best >= _PATIENCE:
                     break
+        alphas = _AUTO_ALPHAS[: len(errors)]
+        alpha = alphas[best]
+        effects_alone = self._held_out_error(train, valid, centering, np.inf, rng)
+        if effects_alone < errors[best]:
+            alpha = np.inf
         return self.center, AlphaSelection(
-            alpha=float(_AUTO_ALPHAS[best]),
-            alphas=_AUTO_ALPHAS[: len(errors)],
-            errors=np.asarray(errors),
+            alpha=float(alpha),
+            alphas=np.concatenate([[np.inf], alphas]),
+            errors=np.asarray([effects_alone, *errors]),
         )
+
+    def _held_out_error(self, train, valid, centering, alpha, rng):
+        """RMSE on ``valid`` of the model fitted on ``train`` at ``alpha``.
+
+        Scored as transform predicts: the rows folded in by ridge on their
+        training entries (the L-BFGS iterate, stopped early, can hide how a
+        row with few entries is overfitted).
+        """
+        effects, B, _ = self._factors(train, centering, self.center, alpha, rng)
+        penalty = _fold_in_penalty(alpha, B)
+        model = Model(1.0, self.center, centering, effects, None, B, penalty, None)
+        a, s, A = self._fold_in_rows(train, model)
+        low_rank = row_dot(A, B, valid.rows, valid.cols)
+        predicted = (
+            effects.mean
+            + a[valid.rows]
+            + effects.column_effects[valid.cols]
+            + s[valid.rows] * effects.column_scales[valid.cols] * low_rank
+        )
+        error = float(np.sqrt(np.mean((predicted - valid.vals) ** 2)))
+        if self.verbose:
+            print(f"alpha {alpha:>10.4g}  held-out RMSE {error:.6g}")
+        return error
+
+    def _factors(self, obs, centering, center, alpha, rng):
+        """The effects and column factors at ``alpha``, and L-BFGS's result.
+
+        At ``alpha=inf`` the factors are 0: the model is the effects of
+        ``centering`` alone (rank 0, no L-BFGS result). Otherwise L-BFGS
+        starts from the SVD start (the factors of a large penalty are near 0,
+        a stationary point of every penalty).
+        """
+        if np.isinf(alpha):
+            return centering, np.zeros((obs.shape[1], 0)), None
+        theta, result = self._minimize(obs, centering, center, alpha, None, rng)
+        effects, _, B = self._unpack(theta, obs.shape, center, centering)
+        return effects, B, result
 
     def _minimize(self, obs, centering, center, alpha, theta0, rng):
         """L-BFGS on the factors and effects from ``theta0`` (or an SVD start)."""
@@ -447,20 +484,23 @@ class SVDImputer(_BaseLowRankImputer):
 
     def _fit_low_rank(self, obs, residual, centering, center, rng, selection):
         alpha = self.alpha if selection is None else selection.alpha
-        theta, result = self._minimize(obs, centering, center, alpha, None, rng)
-        if result.status == 1:
+        effects, column_factors, result = self._factors(
+            obs, centering, center, alpha, rng
+        )
+        if result is not None and result.status == 1:
             warnings.warn(
                 f"SVDImputer did not converge in max_iter={self.max_iter} "
                 "L-BFGS iterations; increase max_iter or tol",
                 ConvergenceWarning,
                 stacklevel=3,
             )
-        effects, _, column_factors = self._unpack(theta, obs.shape, center, centering)
-        attributes = {"n_iter_": int(result.nit), "alpha_": float(alpha)}
+        n_iter = 0 if result is None else int(result.nit)
+        attributes = {"n_iter_": n_iter, "alpha_": float(alpha)}
         if selection is not None:
             attributes["alphas_"] = selection.alphas
             attributes["validation_errors_"] = selection.errors
-        return LowRankFit(effects, column_factors, float(alpha), attributes)
+        penalty = _fold_in_penalty(alpha, column_factors)
+        return LowRankFit(effects, column_factors, penalty, attributes)
 
     def _fold_in(self, obs, model, row_effects, row_scales, counts):
         """Joint ridge fit of each row's effect (unpenalised) and factors."""
