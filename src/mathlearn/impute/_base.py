@@ -383,9 +383,10 @@ the mean of a few noisy entries (the regularised baseline of Koren 2008,
 Surprise's ``BaselineOnly``). ``"auto"`` estimates each kind's penalty from
 the data by empirical Bayes: the noise variance over the variance of the
 effects, both estimated by the method of moments (near 0 when every row and
-column has many entries, large when the effects are mostly noise). ``0``
-gives the unpenalised effects. The penalties used are
-``effects_penalties_``.""",
+column has many entries, large when the effects are mostly noise); on a
+table of at most 250,000 entries (observed or not), where the effects are
+fitted jointly with the low-rank part, it means 0. ``0`` gives the
+unpenalised effects. The penalties used are ``effects_penalties_``.""",
     "scale": """\
 scale : bool, default=False
     Also divide each residual by a row scale times a column scale, fitted on
@@ -807,7 +808,16 @@ class _BaseLowRankImputer(
         """
 
     def _effects_penalty(self, shape):
-        """The ``penalty`` of :func:`fit_centering`: ``effects_penalty``."""
+        """The ``penalty`` of :func:`fit_centering`: ``effects_penalty``.
+
+        ``"auto"`` means 0 on a small table (:func:`is_small_table`), where
+        the effects are fitted jointly with the low-rank part (which carries
+        what shrunk effects would leave, and corrects the observed means
+        under values missing not at random); empirical-Bayes shrinkage pays
+        where rows and columns have few entries each, as in ratings.
+        """
+        if self.effects_penalty == "auto" and is_small_table(shape):
+            return 0.0
         return self.effects_penalty
 
     def _select(self, obs, rng):
@@ -833,6 +843,16 @@ class _BaseLowRankImputer(
         tags.input_tags.sparse = True
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+# A "small table": at most this many entries, observed or not (1,000 x 250).
+# The completers choose some options by it (see where is_small_table is used).
+SMALL_TABLE_ENTRIES = 250_000
+
+
+def is_small_table(shape):
+    """Whether ``shape`` has at most ``SMALL_TABLE_ENTRIES`` entries."""
+    return shape[0] * shape[1] <= SMALL_TABLE_ENTRIES
 
 
 def _is_set(value):

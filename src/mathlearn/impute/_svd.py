@@ -178,7 +178,7 @@ class SVDImputer(_BaseLowRankImputer):
         Effects removed before the factorisation: a global mean plus row and
         column effects (``"both"``), plus only one kind, only the global mean,
         or nothing (``None``).
-    effects_penalty : "auto" or float, default=0.0
+    effects_penalty : "auto" or float, default="auto"
         {{effects_penalty}}
     {{scale}}
     {{missing_values}}
@@ -305,7 +305,7 @@ class SVDImputer(_BaseLowRankImputer):
         max_iter=500,
         tol=1e-6,
         center="both",
-        effects_penalty=0.0,
+        effects_penalty="auto",
         scale=False,
         missing_values=np.nan,
         random_state=None,
@@ -357,7 +357,10 @@ class SVDImputer(_BaseLowRankImputer):
         held_out = held_out_split(obs.rows.shape[0], _VALIDATION_FRACTION, rng)
         train, valid = subset(obs, ~held_out), subset(obs, held_out)
         centering = fit_centering(
-            train, center=self.center, scale=self.scale, penalty=self.effects_penalty
+            train,
+            center=self.center,
+            scale=self.scale,
+            penalty=self._effects_penalty(obs.shape),
         )
         errors, best, since_best = [], None, 0
         for alpha in _AUTO_ALPHAS:

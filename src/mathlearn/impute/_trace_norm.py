@@ -17,6 +17,7 @@ from mathlearn.impute._base import (
     check_rank,
     fill_shared_docs,
     held_out_split,
+    is_small_table,
     ridge_rows,
     ridge_rows_with_effect,
     row_dot,
@@ -63,8 +64,8 @@ _PATIENCE = 2
 # Above a small table, a solve at most multiplies the working rank of its
 # warm start by this factor.
 _RANK_GROWTH = 2
-# A "small table": at most this many entries, observed or not (1,000 x 250).
-# There one more path costs little, so "auto" compares the centrings and the
+# On a "small table" (is_small_table: at most 250,000 entries, observed or
+# not, 1,000 x 250) one more path costs little, so "auto" compares the centrings and the
 # shrinkage powers on held-out entries, power 2 takes a full SVD of the
 # dense filled matrix (about 20 ms per iteration), and the effects are
 # fitted jointly with Z (each effects update of the final fit is one more
@@ -72,7 +73,6 @@ _RANK_GROWTH = 2
 # rows do not differ), power 1, the effects fitted first and held fixed --
 # the fit then costs a path of solves, each O(|observed| r + (m + n) r^2)
 # per iteration.
-_SMALL_TABLE_ENTRIES = 250_000
 # center="auto" compares these centrings on held-out entries of a small table.
 _AUTO_CENTERS = ("columns", "both")
 # n_folds="auto": _AUTO_N_FOLDS-fold cross-validation up to _CV_MAX_OBSERVED
@@ -100,11 +100,6 @@ _SVD_SOLVERS = {"arpack": "arpack", "randomized": "randomized", "full": "dense"}
 # svd_solver="auto" with power 1 runs ridge-ALS below this observed fraction
 # (its iteration count does not grow with the missing fraction), ALS above.
 _RIDGE_ALS_MAX_FRACTION = 0.2
-
-
-def _is_small_table(shape):
-    """Whether ``shape`` is a small table (see ``_SMALL_TABLE_ENTRIES``)."""
-    return shape[0] * shape[1] <= _SMALL_TABLE_ENTRIES
 
 
 def identifiable_rank(shape, n_obs):
@@ -408,9 +403,6 @@ class TraceNormImputer(_BaseLowRankImputer):
         used is ``center_``.
     effects_penalty : "auto" or float, default="auto"
         {{effects_penalty}}
-        On a table of at most 250,000 entries, where the effects are fitted
-        jointly with ``Z`` and ``center="auto"`` compares centrings, ``"auto"``
-        means 0.
     {{scale}}
     {{missing_values}}
     random_state : int, RandomState instance or None, default=None
@@ -698,15 +690,6 @@ class TraceNormImputer(_BaseLowRankImputer):
                 f"svd_solver='auto', 'arpack', 'randomized' or 'full'."
             )
 
-    def _effects_penalty(self, shape):
-        """``"auto"`` means 0 on a small table, where the effects are fitted
-        jointly with ``Z`` (which carries what shrunk effects would leave,
-        and corrects the observed means under values missing not at random)
-        and ``center="auto"`` drops row effects that are noise."""
-        if self.effects_penalty == "auto" and _is_small_table(shape):
-            return 0.0
-        return self.effects_penalty
-
     def _rank_cap(self, shape, n_obs, state):
         """The working rank's bound: ``n_components``, or one from the data.
 
@@ -718,7 +701,7 @@ class TraceNormImputer(_BaseLowRankImputer):
         keeps improving.
         """
         cap = max(min(shape) - 1, 1)
-        if not _is_small_table(shape):
+        if not is_small_table(shape):
             cap = min(cap, identifiable_rank(shape, n_obs))
             if state is not None:
                 working = state.U.shape[1] if isinstance(state, ALSState) else state[3]
@@ -753,7 +736,7 @@ class TraceNormImputer(_BaseLowRankImputer):
             # The ALS solvers are specific to the nuclear norm. A small
             # filled matrix is cheaper to decompose whole than through
             # ARPACK's many products.
-            return "full" if _is_small_table(shape) else "arpack"
+            return "full" if is_small_table(shape) else "arpack"
         fraction = n_obs / (shape[0] * shape[1])
         return "ridge-als" if fraction < _RIDGE_ALS_MAX_FRACTION else "als"
 
@@ -806,7 +789,7 @@ class TraceNormImputer(_BaseLowRankImputer):
         Every candidate centring and power walks the same path on the same
         folds; the combination with the smallest pooled held-out RMSE wins.
         """
-        small = _is_small_table(obs.shape)
+        small = is_small_table(obs.shape)
         centers = self._centers(small)
         powers = self._powers(small)
         if self._param("alpha") != "auto" and len(centers) == 1:
@@ -851,9 +834,9 @@ class TraceNormImputer(_BaseLowRankImputer):
     def _joint(self, center, shape):
         """Whether the effects are refitted jointly with ``Z``.
 
-        On a small table and without scales (see ``_SMALL_TABLE_ENTRIES``).
+        On a small table (:func:`is_small_table`) and without scales.
         """
-        return center is not None and not self.scale and _is_small_table(shape)
+        return center is not None and not self.scale and is_small_table(shape)
 
     def _joint_rows(self, center, shape):
         """Whether row effects are fitted jointly with ``Z`` (and folded in)."""
