@@ -30,7 +30,7 @@ def _fast_trace_norm():
     )
 
 
-COMPLETERS = [_fast_trace_norm(), SVDImputer(rank=3, alpha=1.0, random_state=0)]
+COMPLETERS = [_fast_trace_norm(), SVDImputer(n_components=3, alpha=1.0, random_state=0)]
 COMPLETER_IDS = ["TraceNormImputer", "SVDImputer"]
 
 
@@ -83,7 +83,7 @@ def test_order_of_rating_rows_and_relabelling_do_not_matter(ratings):
 
 
 def test_duplicate_pairs_are_one_entry_with_their_mean_rating(ratings):
-    completer = SVDImputer(rank=2, alpha=1.0, random_state=0)
+    completer = SVDImputer(n_components=2, alpha=1.0, random_state=0)
     first = ratings.iloc[0]
     again = pd.DataFrame(
         {"user": [first["user"]] * 2, "item": [first["item"]] * 2, "rating": [1.0, 4.0]}
@@ -100,7 +100,7 @@ def test_duplicate_pairs_are_one_entry_with_their_mean_rating(ratings):
 
 
 def test_unseen_users_and_items_get_the_fitted_effects(ratings):
-    model = _fit(SVDImputer(rank=2, alpha=1.0, random_state=0), ratings)
+    model = _fit(SVDImputer(n_components=2, alpha=1.0, random_state=0), ratings)
     c = model.completer_
     pairs = pd.DataFrame({"user": [3, 999, 3, 999, 5], "item": [7, 7, 999, 998, 8]})
     with warnings.catch_warnings(record=True) as caught:
@@ -122,7 +122,7 @@ def test_unseen_users_and_items_get_the_fitted_effects(ratings):
 
 
 def test_known_pairs_do_not_warn(ratings):
-    model = _fit(SVDImputer(rank=2, random_state=0), ratings)
+    model = _fit(SVDImputer(n_components=2, random_state=0), ratings)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         model.predict(ratings[["user", "item"]])
@@ -190,7 +190,7 @@ def test_als_factors_reproduce_predict_entries(ratings, completer):
     np.testing.assert_array_equal(items["id"], model.item_ids_)
     P = np.array(users["features"].tolist())
     Q = np.array(items["features"].tolist())
-    assert P.shape == (60, model.completer_.rank_ + 2)
+    assert P.shape == (60, model.completer_.n_components_ + 2)
     rows, cols = np.indices((60, 40)).reshape(2, -1)
     np.testing.assert_allclose(
         np.einsum("ij,ij->i", P[rows], Q[cols]),
@@ -245,7 +245,11 @@ def test_als_factors_load_into_spark(ratings, tmp_path):
     )
     try:
         _save_als_model(
-            spark, str(tmp_path / "als"), users, items, model.completer_.rank_ + 2
+            spark,
+            str(tmp_path / "als"),
+            users,
+            items,
+            model.completer_.n_components_ + 2,
         )
         als = ALSModel.load(str(tmp_path / "als"))
         pairs = ratings[["user", "item"]].astype("int32").iloc[:200]
@@ -265,8 +269,8 @@ def test_grid_search_over_the_completer_with_cv_over_ratings():
     frame, _ = make_ratings(80, 60, 2000, noise=0.3, random_state=0)
     X, y = frame[["user", "item"]], frame["rating"]
     search = GridSearchCV(
-        RatingsRecommender(SVDImputer(rank=2, random_state=0)),
-        {"completer__alpha": [1e-3, 10.0], "completer__rank": [1, 3]},
+        RatingsRecommender(SVDImputer(n_components=2, random_state=0)),
+        {"completer__alpha": [1e-3, 10.0], "completer__n_components": [1, 3]},
         cv=KFold(3, shuffle=True, random_state=0),
         scoring="neg_root_mean_squared_error",
     )
@@ -275,8 +279,8 @@ def test_grid_search_over_the_completer_with_cv_over_ratings():
         search.fit(X, y)
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
     assert (
-        search.best_estimator_.completer_.rank_
-        == search.best_params_["completer__rank"]
+        search.best_estimator_.completer_.n_components_
+        == search.best_params_["completer__n_components"]
     )
     # The same scores by hand: a held-out fold's cold pairs get the effects.
     with warnings.catch_warnings():
@@ -324,18 +328,20 @@ def test_default_completer_is_a_trace_norm_imputer(ratings):
 )
 def test_bad_input_is_named(X, y, error, match):
     with pytest.raises(error, match=match):
-        RatingsRecommender(SVDImputer(rank=1)).fit(X, y)
+        RatingsRecommender(SVDImputer(n_components=1)).fit(X, y)
 
 
 def test_a_completer_error_says_which_matrix():
-    with pytest.raises(ValueError, match="2 users .* x 1 items .* rank=1 must be"):
-        RatingsRecommender(SVDImputer(rank=1)).fit([[1, 2], [3, 2]], [3.0, 4.0])
+    with pytest.raises(
+        ValueError, match="2 users .* x 1 items .* n_components=1 must be"
+    ):
+        RatingsRecommender(SVDImputer(n_components=1)).fit([[1, 2], [3, 2]], [3.0, 4.0])
 
 
 def test_bad_parameters_are_named(ratings):
     with pytest.raises(InvalidParameterError, match="completer"):
         RatingsRecommender(completer="svd").fit([[1, 2], [2, 3]], [1.0, 2.0])
-    model = _fit(SVDImputer(rank=2, random_state=0), ratings)
+    model = _fit(SVDImputer(n_components=2, random_state=0), ratings)
     with pytest.raises(InvalidParameterError, match="'n' parameter"):
         model.recommend([1], n=0)
     with pytest.raises(ValueError, match="users must be a 1-D"):
@@ -352,7 +358,9 @@ def test_bad_parameters_are_named(ratings):
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_recommend_memory_does_not_grow_with_users_times_items():
     frame, _ = make_ratings(3000, 20_000, 60_000, random_state=0)
-    model = _fit(SVDImputer(rank=2, alpha=1.0, max_iter=20, random_state=0), frame)
+    model = _fit(
+        SVDImputer(n_components=2, alpha=1.0, max_iter=20, random_state=0), frame
+    )
     users = model.user_ids_
     dense_bytes = users.shape[0] * model.item_ids_.shape[0] * 8  # 480 MB
     tracemalloc.start()

@@ -16,6 +16,8 @@ and sparse-observed input, scaling, centring, ``predict_entries`` -- is
 written once here.
 """
 
+import re
+import textwrap
 import warnings
 from numbers import Integral
 from typing import NamedTuple
@@ -23,7 +25,7 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
-from sklearn.utils import check_random_state
+from sklearn.utils import check_random_state, deprecated
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
@@ -358,6 +360,79 @@ def expand_centering(c, part, shape):
     )
 
 
+# Descriptions both completers share, written once: a line ``{{name}}`` of a
+# completer's docstring is replaced by fragment ``name``, indented as that line
+# (see fill_shared_docs).
+SHARED_DOCS = {
+    "units": """\
+The fit does not depend on the units of ``X``: it runs on ``X`` divided by
+the root-mean-square of its observed entries after removing their mean
+(without removing it when ``center=None``), so completing ``a X + c`` gives
+``a`` times the completion of ``X`` plus ``c``, and ``alpha`` is a number on
+that scale.""",
+    "sparse_input": """\
+Sparse input is accepted, and then its *stored entries are the observed
+values* (unstored entries are missing, unlike scikit-learn's dense
+convention; a stored NaN is an error). A row or column with no observed entry
+is predicted from the effects alone (see :meth:`fit`).""",
+    "effects_penalty": """\
+Ridge penalty of the row and column effects, in pseudo-entries: an effect is
+the sum of its row's (column's) residuals divided by their count plus the
+penalty, so an effect seen a few times is shrunk towards 0 rather than set to
+the mean of a few noisy entries (the regularised baseline of Koren 2008,
+Surprise's ``BaselineOnly``). ``"auto"`` estimates each kind's penalty from
+the data by empirical Bayes: the noise variance over the variance of the
+effects, both estimated by the method of moments (near 0 when every row and
+column has many entries, large when the effects are mostly noise); on a
+table of at most 250,000 entries (observed or not), where the effects are
+fitted jointly with the low-rank part, it means 0. ``0`` gives the
+unpenalised effects. The penalties used are ``effects_penalties_``.""",
+    "scale": """\
+scale : bool, default=False
+    Also divide each residual by a row scale times a column scale, fitted on
+    the observed entries (the bi-scaler of Hastie, Mazumder, Lee & Zadeh
+    2015).""",
+    "missing_values": """\
+missing_values : float or np.nan, default=np.nan
+    The placeholder for missing entries of a dense ``X``: a finite number or
+    ``np.nan``. Not ``np.inf``: as in scikit-learn's imputers, ``X`` must be
+    finite where observed.""",
+    "effects_attributes": """\
+mean_ : float
+    Global mean removed (0 when ``center=None``).
+effects_penalties_ : ndarray of shape (2,)
+    The penalties of the row and of the column effects (see
+    ``effects_penalty``).
+row_effects_ : ndarray of shape (n_samples_fit,)
+    Row effects of the training rows (0 for a row with no observed entry).
+column_effects_ : ndarray of shape (n_features,)
+    Column effects (0 for a column with no observed entry).
+row_scales_ : ndarray of shape (n_samples_fit,)
+    Row scales of the training rows (ones unless ``scale=True``), relative to
+    the root-mean-square of the centred observed entries.
+column_scales_ : ndarray of shape (n_features,)
+    Column scales (ones unless ``scale=True``).""",
+    "feature_attributes": """\
+n_features_in_ : int
+    Number of features seen during fit.
+feature_names_in_ : ndarray of shape (`n_features_in_`,)
+    Names of features seen during fit. Defined only when ``X`` has feature
+    names that are all strings.""",
+}
+
+_SHARED_DOC_LINE = re.compile(r"^( *)\{\{(\w+)\}\}$", re.MULTILINE)
+
+
+def fill_shared_docs(cls):
+    """Class decorator: put the :data:`SHARED_DOCS` into ``cls.__doc__``."""
+    if cls.__doc__:
+        cls.__doc__ = _SHARED_DOC_LINE.sub(
+            lambda match: textwrap.indent(SHARED_DOCS[match[2]], match[1]),
+            cls.__doc__,
+        )
+    return cls
+
+
 class LowRankFit(NamedTuple):
     """What :meth:`_BaseLowRankImputer._fit_low_rank` returns (unit scale)."""
 
@@ -418,6 +493,37 @@ class _BaseLowRankImputer(
 
     # The NamedTuples ``_model`` is made of (see _to_plain).
     _model_types = (Model, Centering)
+
+    # Renamed parameters, old name -> new name: the old one defaults to
+    # "deprecated" and, when set, is used for the new one with a FutureWarning
+    # (deprecated in 0.2, removed in 0.3).
+    _renamed_params = {}
+
+    def _param(self, name):
+        """The value of parameter ``name``, or of its old name when that is set."""
+        for old, new in self._renamed_params.items():
+            if new == name and _is_set(getattr(self, old)):
+                return getattr(self, old)
+        return getattr(self, name)
+
+    def _warn_renamed_params(self):
+        """One FutureWarning per old parameter name that is set."""
+        for old, new in self._renamed_params.items():
+            if _is_set(getattr(self, old)):
+                warnings.warn(
+                    f"`{old}` was deprecated in 0.2 and will be removed in 0.3; "
+                    f"use `{new}`",
+                    FutureWarning,
+                    stacklevel=4,
+                )
+
+    @deprecated(
+        "Attribute `rank_` was deprecated in 0.2 and will be removed in 0.3; "
+        "use `n_components_`"
+    )
+    @property
+    def rank_(self):
+        return self.n_components_
 
     def __getstate__(self):
         state = super().__getstate__()
@@ -485,6 +591,7 @@ class _BaseLowRankImputer(
         self : object
             The fitted imputer.
         """
+        self._warn_renamed_params()
         X, obs = self._validate_input(X, reset=True)
         if not obs.vals.size:
             raise ValueError(
@@ -546,7 +653,7 @@ class _BaseLowRankImputer(
         self.column_scales_ = model.effects.column_scales
         self.row_factors_ = A * root
         self.column_factors_ = model.column_factors * root
-        self.rank_ = A.shape[1]
+        self.n_components_ = A.shape[1]
         for name, value in attributes.items():
             setattr(self, name, value)
         return self
@@ -659,7 +766,7 @@ class _BaseLowRankImputer(
         -------
         values : ndarray of shape (n_entries,)
             The model's value ``mean + a_i + b_j + s_i t_j u_i . v_j`` of
-            each entry (observed or not), in ``O(n_entries * rank_)`` time
+            each entry (observed or not), in ``O(n_entries * n_components_)`` time
             and memory: for a missing entry, the value ``transform`` gives
             it (to round-off). Same dtype as the ``X`` passed to ``fit``.
         """
@@ -701,7 +808,16 @@ class _BaseLowRankImputer(
         """
 
     def _effects_penalty(self, shape):
-        """The ``penalty`` of :func:`fit_centering`: ``effects_penalty``."""
+        """The ``penalty`` of :func:`fit_centering`: ``effects_penalty``.
+
+        ``"auto"`` means 0 on a small table (:func:`is_small_table`), where
+        the effects are fitted jointly with the low-rank part (which carries
+        what shrunk effects would leave, and corrects the observed means
+        under values missing not at random); empirical-Bayes shrinkage pays
+        where rows and columns have few entries each, as in ratings.
+        """
+        if self.effects_penalty == "auto" and is_small_table(shape):
+            return 0.0
         return self.effects_penalty
 
     def _select(self, obs, rng):
@@ -727,6 +843,21 @@ class _BaseLowRankImputer(
         tags.input_tags.sparse = True
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+# A "small table": at most this many entries, observed or not (1,000 x 250).
+# The completers choose some options by it (see where is_small_table is used).
+SMALL_TABLE_ENTRIES = 250_000
+
+
+def is_small_table(shape):
+    """Whether ``shape`` has at most ``SMALL_TABLE_ENTRIES`` entries."""
+    return shape[0] * shape[1] <= SMALL_TABLE_ENTRIES
+
+
+def _is_set(value):
+    """Whether a renamed parameter's old name was given a value."""
+    return not (isinstance(value, str) and value == "deprecated")
 
 
 def check_rank(name, value, shape):

@@ -92,6 +92,79 @@ def _row_scales(index, residual_sq, weights, size, prior):
     return np.sqrt((num + prior) / (count + 1.0))
 
 
+def value_spread(vals):
+    """Standard deviation of ``vals`` (1 when it is 0 or there are none)."""
+    spread = float(np.std(vals)) if vals.size else 1.0
+    return spread if spread > 0 else 1.0
+
+
+def _sweep(obs, c, *, fit_rows, fit_cols, scale, shrink):
+    """One sweep: the column parameters given the rows', then the rows'.
+
+    With ``shrink``, each kind's penalty is re-estimated before its effects.
+    """
+    rows, cols, vals = obs.rows, obs.cols, obs.vals
+    n_rows, n_cols = obs.shape
+    a, b, s, t = c.row_effects, c.column_effects, c.row_scales, c.column_scales
+    row_penalty, column_penalty = c.row_penalty, c.column_penalty
+    w_row = 1.0 / s[rows] ** 2
+    if fit_cols:
+        target = vals - c.mean - a[rows]
+        if shrink:
+            column_penalty = effect_penalty(cols, target, w_row, n_cols)
+        b = _weighted_mean(cols, target, w_row, n_cols, column_penalty)
+    if scale:
+        residual = vals - c.mean - a[rows] - b[cols]
+        t = _row_scales(cols, residual**2, w_row, n_cols, 1.0)
+    w_col = 1.0 / t[cols] ** 2
+    if fit_rows:
+        target = vals - c.mean - b[cols]
+        if shrink:
+            row_penalty = effect_penalty(rows, target, w_col, n_rows)
+        a = _weighted_mean(rows, target, w_col, n_rows, row_penalty)
+    if scale:
+        residual = vals - c.mean - a[rows] - b[cols]
+        s = _row_scales(rows, residual**2, w_col, n_rows, c.prior)
+    return c._replace(
+        row_effects=a,
+        column_effects=b,
+        row_scales=s,
+        column_scales=t,
+        row_penalty=row_penalty,
+        column_penalty=column_penalty,
+    )
+
+
+def _sweep_change(old, new, spread):
+    """Largest change of an effect (relative to ``spread``) or of a row scale."""
+    return max(
+        np.max(np.abs(new.row_effects - old.row_effects), initial=0.0) / spread,
+        np.max(np.abs(new.column_effects - old.column_effects), initial=0.0) / spread,
+        np.max(np.abs(new.row_scales - old.row_scales) / old.row_scales, initial=0.0),
+    )
+
+
+def _scale_prior(residual):
+    """Mean squared residual: the prior of the squared row scales (1 if 0)."""
+    prior = float(np.mean(residual**2)) if residual.size else 1.0
+    return prior if prior > 0 else 1.0
+
+
+def _start(shape, mean, prior, start, penalty):
+    """The :class:`Centering` the sweeps start from (unit scales)."""
+    n_rows, n_cols = shape
+    a, b = np.zeros(n_rows), np.zeros(n_cols)
+    row_penalty = column_penalty = 0.0
+    if start is not None:
+        a, b = start.row_effects, start.column_effects
+        row_penalty, column_penalty = start.row_penalty, start.column_penalty
+    if penalty is not None and penalty != "auto":
+        row_penalty = column_penalty = float(penalty)
+    return Centering(
+        mean, a, b, np.ones(n_rows), np.ones(n_cols), prior, row_penalty, column_penalty
+    )
+
+
 def fit_centering(
     obs, *, center, scale, penalty=None, max_iter=20, tol=1e-7, start=None
 ):
@@ -105,58 +178,30 @@ def fit_centering(
     effects of the :class:`Centering` ``start`` (default: zero effects, unit
     scales).
     """
-    n_rows, n_cols = obs.shape
-    rows, cols, vals = obs.rows, obs.cols, obs.vals
-    mean = float(vals.mean()) if center is not None and vals.size else 0.0
-    a, b = np.zeros(n_rows), np.zeros(n_cols)
-    row_penalty = column_penalty = 0.0
-    if start is not None:
-        a, b = start.row_effects, start.column_effects
-        row_penalty, column_penalty = start.row_penalty, start.column_penalty
-    if penalty is not None and penalty != "auto":
-        row_penalty = column_penalty = float(penalty)
-    shrink = penalty == "auto"
-    s, t = np.ones(n_rows), np.ones(n_cols)
+    mean = float(obs.vals.mean()) if center is not None and obs.vals.size else 0.0
+    prior = _scale_prior(obs.vals - mean) if scale else 1.0
+    c = _start(obs.shape, mean, prior, start, penalty)
     fit_rows = center in ("both", "rows")
     fit_cols = center in ("both", "columns")
-    prior = 1.0
-    if scale:
-        residual = vals - mean
-        prior = float(np.mean(residual**2)) if residual.size else 1.0
-        prior = prior if prior > 0 else 1.0
     if not (fit_rows or fit_cols or scale):
-        return Centering(mean, a, b, s, t, prior, row_penalty, column_penalty)
+        return c
+    # Without scales, one kind of effect is fitted exactly in one sweep.
     n_sweeps = max_iter if (scale or (fit_rows and fit_cols)) else 1
-    spread = float(np.std(vals)) if vals.size else 1.0
-    spread = spread if spread > 0 else 1.0
+    spread = value_spread(obs.vals)
     for _ in range(n_sweeps):
-        a_old, b_old, s_old = a, b, s
-        w_row = 1.0 / s[rows] ** 2
-        if fit_cols:
-            target = vals - mean - a[rows]
-            if shrink:
-                column_penalty = effect_penalty(cols, target, w_row, n_cols)
-            b = _weighted_mean(cols, target, w_row, n_cols, column_penalty)
-        if scale:
-            residual = vals - mean - a[rows] - b[cols]
-            t = _row_scales(cols, residual**2, w_row, n_cols, 1.0)
-        w_col = 1.0 / t[cols] ** 2
-        if fit_rows:
-            target = vals - mean - b[cols]
-            if shrink:
-                row_penalty = effect_penalty(rows, target, w_col, n_rows)
-            a = _weighted_mean(rows, target, w_col, n_rows, row_penalty)
-        if scale:
-            residual = vals - mean - a[rows] - b[cols]
-            s = _row_scales(rows, residual**2, w_col, n_rows, prior)
-        change = max(
-            np.max(np.abs(a - a_old), initial=0.0) / spread,
-            np.max(np.abs(b - b_old), initial=0.0) / spread,
-            np.max(np.abs(s - s_old) / s_old, initial=0.0),
+        new = _sweep(
+            obs,
+            c,
+            fit_rows=fit_rows,
+            fit_cols=fit_cols,
+            scale=scale,
+            shrink=penalty == "auto",
         )
+        change = _sweep_change(c, new, spread)
+        c = new
         if change < tol:
             break
-    return Centering(mean, a, b, s, t, prior, row_penalty, column_penalty)
+    return c
 
 
 def standardize(obs, centering):

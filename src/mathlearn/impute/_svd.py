@@ -15,6 +15,7 @@ from mathlearn.impute._base import (
     Pattern,
     _BaseLowRankImputer,
     check_rank,
+    fill_shared_docs,
     held_out_split,
     ridge_rows,
     ridge_rows_with_effect,
@@ -22,13 +23,15 @@ from mathlearn.impute._base import (
     subset,
 )
 from mathlearn.impute._centering import CENTER_OPTIONS, fit_centering, standardize
-from mathlearn.utils._sklearn_compat import Interval, StrOptions
+from mathlearn.utils._sklearn_compat import Hidden, Interval, StrOptions
 
-# rank="auto": at most this many factors, fewer when the table is smaller.
+# n_components="auto": at most this many factors, fewer when the table is smaller.
 _AUTO_RANK = 10
 # alpha="auto": the penalties compared on held-out entries, from the largest
-# (the factors nearly 0: the effects alone) down, two per decade; the walk
-# stops once the held-out error has not improved for _PATIENCE of them.
+# (the factors nearly 0) down, two per decade; the walk stops once the
+# held-out error has not improved for _PATIENCE of them. The effects alone
+# (alpha=inf, rank 0) are a candidate too: a penalty of 100 still fits noise
+# where the noise's top singular value exceeds 100 (a large or skewed matrix).
 _AUTO_ALPHAS = np.geomspace(100.0, 0.01, 9)
 _PATIENCE = 2
 # Fraction of the observed entries held out to choose alpha.
@@ -108,12 +111,18 @@ def factor_objective(
     return f, np.concatenate(grads)
 
 
+def _fold_in_penalty(alpha, column_factors):
+    """The factors' penalty in the fold-in: ``alpha``, 0 with no factors."""
+    return float(alpha) if column_factors.shape[1] else 0.0
+
+
+@fill_shared_docs
 class SVDImputer(_BaseLowRankImputer):
-    """Complete a matrix with a rank-``rank`` factorisation fitted by L-BFGS.
+    """Complete a matrix with a rank-``n_components`` factorisation fitted by L-BFGS.
 
     After removing a global mean and row and column effects (see ``center``),
     the residuals ``e_ij`` of the observed entries are fitted by
-    ``u_i . v_j`` with ``u_i, v_j`` in ``R^rank``, minimising
+    ``u_i . v_j`` with ``u_i, v_j`` in ``R^n_components``, minimising
 
     ``1/2 sum_{(i, j) observed} (u_i . v_j - e_ij)^2
     + alpha/2 (sum_i w_i ||u_i||^2 + sum_j w_j ||v_j||^2)``
@@ -121,38 +130,38 @@ class SVDImputer(_BaseLowRankImputer):
     with :func:`scipy.optimize.minimize` (``method="L-BFGS-B"``) and the
     analytic gradient, vectorised over the observed entries; the effects are
     refitted with the factors. The model of an entry is
-    ``mean_ + a_i + b_j + u_i . v_j``; with ``center=None`` and ``rank=1``
+    ``mean_ + a_i + b_j + u_i . v_j``; with ``center=None`` and ``n_components=1``
     it is ``u_i v_j``, an athlete's speed times a course's difficulty.
     Observed entries are kept by ``transform``.
 
-    The fit does not depend on the units of ``X``: it runs on ``X`` divided
-    by the root-mean-square of its observed entries after removing their
-    mean (without removing it when ``center=None``), so the residuals
-    ``e_ij`` and ``alpha`` are numbers on that scale, and completing
-    ``a X + c`` gives ``a`` times the completion of ``X`` plus ``c``.
+    {{units}}
+    The residuals ``e_ij`` are on that scale too.
 
-    Sparse input is accepted, and then its *stored entries are the observed
-    values* (unstored entries are missing; a stored NaN is an error). A row
-    or column with no observed entry is predicted from the effects alone
-    (see :meth:`fit`).
+    {{sparse_input}}
 
     Parameters
     ----------
-    rank : int or "auto", default="auto"
-        Number of factors; an int must be below ``min(n_samples,
+    n_components : int or "auto", default="auto"
+        Number of factors (the rank); an int must be below ``min(n_samples,
         n_features)``. ``"auto"`` takes ``min(10, min(n_samples, n_features)
         - 1)`` (rows and columns with an observed entry), so the default
-        works on tables with few features; the rank used is ``rank_``.
+        works on tables with few features; the rank used is
+        ``n_components_``.
     alpha : "auto" or float, default="auto"
-        Weight of the L2 penalty on the factors, on the scale of ``X``
-        divided by the root-mean-square of its centred observed entries.
-        ``"auto"`` holds out 10% of the observed entries, fits the others
-        with penalties from 100 down to 0.01 (two per decade; 100 leaves the
-        factors near 0, the effects alone) until the held-out error has not
-        improved for two of them, and refits all entries with the best (the
-        rows folded in as ``transform`` does): the default is never
-        much worse than the effects alone, whatever the rank. The penalty
-        used is ``alpha_``.
+        Weight of the L2 penalty on the factors, on the scale of ``X`` divided
+        by the root-mean-square of its centred observed entries.
+        ``alpha=np.inf`` fits no factors: the effects alone (``n_components_``
+        is then 0). ``"auto"`` holds out 10% of the observed entries, fits the
+        others with penalties from 100 down to 0.01 (two per decade) until
+        the held-out error has not improved for two of them, scores the
+        effects alone (``np.inf``) on the same entries, and refits all
+        entries with the best (the rows folded in as ``transform`` does): the
+        default is never worse than the effects alone on the held-out
+        entries, whatever the rank. The penalty used is ``alpha_``. With
+        ``regularization="uniform"`` it is the ``alpha`` of
+        :class:`TraceNormImputer` restricted to rank ``n_components``, since
+        ``||Z||_*`` is the least ``(||U||^2 + ||V||^2) / 2`` over
+        ``Z = U V^T``.
     regularization : {"uniform", "weighted"}, default="uniform"
         ``"uniform"``: every row and column weighs 1 (``w_i = w_j = 1``).
         ``"weighted"``: each weighs its number of observed entries, so the
@@ -170,42 +179,35 @@ class SVDImputer(_BaseLowRankImputer):
         column effects (``"both"``), plus only one kind, only the global mean,
         or nothing (``None``).
     effects_penalty : "auto" or float, default="auto"
-        Ridge penalty of the row and column effects, in pseudo-entries: an
-        effect is the sum of its row's (column's) residuals divided by their
-        count plus the penalty, so an effect seen a few times is shrunk
-        towards 0 rather than set to the mean of a few noisy entries (the
-        regularised baseline of Koren 2008, Surprise's ``BaselineOnly``).
-        ``"auto"`` estimates each kind's penalty from the data by empirical
-        Bayes: the noise variance over the variance of the effects, both
-        estimated by the method of moments (near 0 when every row and column
-        has many entries, large when the effects are mostly noise); ``0``
-        gives the unpenalised effects. The penalties used are
-        ``effects_penalties_``.
-    scale : bool, default=False
-        Also divide each residual by a row scale times a column scale, fitted
-        on the observed entries (a bi-scaler).
-    missing_values : float or np.nan, default=np.nan
-        The placeholder for missing entries of a dense ``X``: a finite
-        number or ``np.nan``. Not ``np.inf``: as in scikit-learn's imputers,
-        ``X`` must be finite where observed.
+        {{effects_penalty}}
+    {{scale}}
+    {{missing_values}}
     random_state : int, RandomState instance or None, default=None
         Seeds the randomized SVD that starts the factors.
     verbose : int, default=0
         If positive, print L-BFGS's progress every ``verbose`` iterations.
+    rank : int or "auto", default="deprecated"
+        Former name of ``n_components``.
+
+        .. deprecated:: 0.2
+           ``rank`` was renamed ``n_components`` in 0.2 and will be removed in
+           0.3.
 
     Attributes
     ----------
-    row_factors_ : ndarray of shape (n_samples_fit, rank)
+    row_factors_ : ndarray of shape (n_samples_fit, `n_components_`)
         The factors ``u_i`` of the training rows: their fold-in (see Notes).
         Zero for a row with no observed entry.
-    column_factors_ : ndarray of shape (n_features, rank)
+    column_factors_ : ndarray of shape (n_features, `n_components_`)
         The factors ``v_j``; zero for a column with no observed entry.
-    rank_ : int
-        The number of factors fitted: ``rank``, or what ``"auto"`` chose.
+    n_components_ : int
+        The number of factors fitted: ``n_components``, or what ``"auto"``
+        chose; 0 when ``alpha_`` is infinite (the effects alone).
     alpha_ : float
         The penalty used: ``alpha``, or the one ``"auto"`` chose.
     alphas_ : ndarray of shape (n_alphas,)
-        The penalties tried by ``alpha="auto"`` (only then).
+        The penalties tried by ``alpha="auto"`` (only then): ``inf`` (the
+        effects alone), then the walk from 100 down.
     validation_errors_ : ndarray of shape (n_alphas,)
         The held-out RMSE of each of ``alphas_``, on the scale of ``X``
         (only with ``alpha="auto"``).
@@ -215,28 +217,10 @@ class SVDImputer(_BaseLowRankImputer):
         observed entries).
     center_ : str or None
         The centring used, equal to ``center``.
-    mean_ : float
-        Global mean removed (0 when ``center=None``).
-    effects_penalties_ : ndarray of shape (2,)
-        The penalties of the row and of the column effects (see
-        ``effects_penalty``).
-    row_effects_ : ndarray of shape (n_samples_fit,)
-        Row effects of the training rows (0 for a row with no observed
-        entry).
-    column_effects_ : ndarray of shape (n_features,)
-        Column effects (0 for a column with no observed entry).
-    row_scales_ : ndarray of shape (n_samples_fit,)
-        Row scales of the training rows (ones unless ``scale=True``),
-        relative to the root-mean-square of the centred observed entries.
-    column_scales_ : ndarray of shape (n_features,)
-        Column scales (ones unless ``scale=True``).
+    {{effects_attributes}}
     n_iter_ : int
         Number of L-BFGS iterations.
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of features seen during fit. Defined only when ``X`` has
-        feature names that are all strings.
+    {{feature_attributes}}
 
     See Also
     --------
@@ -248,7 +232,8 @@ class SVDImputer(_BaseLowRankImputer):
     -----
     The factors start from a truncated SVD of the zero-filled residual
     matrix divided by the observed fraction. Objective and gradient cost
-    ``O(|O| rank)``; memory is ``O(|O| + (n_samples + n_features) rank)``.
+    ``O(|O| r)``; memory is ``O(|O| + (n_samples + n_features) r)``, ``r`` the
+    rank ``n_components_``.
 
     Given the column factors and effects, the optimal ``u_i`` (with the
     row effect, when there is one) is the ridge fit of row ``i``'s residuals
@@ -274,7 +259,7 @@ class SVDImputer(_BaseLowRankImputer):
     >>> X = rng.normal(size=(100, 2)) @ rng.normal(size=(2, 30))
     >>> X_missing = X.copy()
     >>> X_missing[rng.rand(*X.shape) < 0.5] = np.nan
-    >>> imputer = SVDImputer(rank=2, alpha=1e-6, random_state=0)
+    >>> imputer = SVDImputer(n_components=2, alpha=1e-6, random_state=0)
     >>> X_filled = imputer.fit_transform(X_missing)
     >>> missing = np.isnan(X_missing)
     >>> error = np.linalg.norm((X_filled - X)[missing]) / np.linalg.norm(X[missing])
@@ -283,8 +268,11 @@ class SVDImputer(_BaseLowRankImputer):
     """
 
     _parameter_constraints = {
-        "rank": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
-        "alpha": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
+        "n_components": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
+        "alpha": [Interval(Real, 0, None, closed="both"), StrOptions({"auto"})],
         "regularization": [StrOptions({"uniform", "weighted"})],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
@@ -297,26 +285,34 @@ class SVDImputer(_BaseLowRankImputer):
         "missing_values": [Interval(Real, None, None, closed="neither"), "nan"],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "rank": [
+            Hidden(StrOptions({"deprecated"})),
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
     }
 
-    _test_params = {"rank": 1}
+    _renamed_params = {"rank": "n_components"}
+
+    _test_params = {"n_components": 1}
 
     def __init__(
         self,
-        rank="auto",
+        n_components="auto",
         *,
         alpha="auto",
         regularization="uniform",
         max_iter=500,
         tol=1e-6,
         center="both",
-        effects_penalty=0.0,
+        effects_penalty="auto",
         scale=False,
         missing_values=np.nan,
         random_state=None,
         verbose=0,
+        rank="deprecated",
     ):
-        self.rank = rank
+        self.n_components = n_components
         self.alpha = alpha
         self.regularization = regularization
         self.max_iter = max_iter
@@ -327,15 +323,17 @@ class SVDImputer(_BaseLowRankImputer):
         self.missing_values = missing_values
         self.random_state = random_state
         self.verbose = verbose
+        self.rank = rank
 
     def _check_params(self, obs):
-        check_rank("rank", self._rank(obs.shape), obs.shape)
+        check_rank("n_components", self._rank(obs.shape), obs.shape)
 
     def _rank(self, shape):
-        """The rank to fit: ``rank``, or ``"auto"`` resolved for ``shape``."""
-        if self.rank == "auto":
+        """The rank to fit: ``n_components``, or ``"auto"`` resolved for ``shape``."""
+        n_components = self._param("n_components")
+        if n_components == "auto":
             return max(1, min(_AUTO_RANK, min(shape) - 1))
-        return self.rank
+        return n_components
 
     def _weights(self, counts):
         if self.regularization == "weighted":
@@ -346,50 +344,80 @@ class SVDImputer(_BaseLowRankImputer):
         """``alpha="auto"``: the penalty with the smallest held-out error.
 
         A fraction ``_VALIDATION_FRACTION`` of the observed entries is held
-        out; the factorisation of the others is fitted at each penalty of
-        ``_AUTO_ALPHAS``, from the largest (factors near 0: the effects
-        alone) down, each from the SVD start, until the
-        held-out error has not improved for ``_PATIENCE`` penalties.
+        out. The factorisation of the others is fitted at each penalty of
+        ``_AUTO_ALPHAS``, from the largest down, each from the SVD start,
+        until the held-out error has not improved for ``_PATIENCE``
+        penalties. The effects alone (``alpha=inf``) are scored too, apart
+        from that walk (the largest penalties, whose factors are near 0, tie
+        with them, and would use up its patience), and chosen only if their
+        error is smaller than every penalty's.
         """
         if self.alpha != "auto":
             return self.center, None
         held_out = held_out_split(obs.rows.shape[0], _VALIDATION_FRACTION, rng)
         train, valid = subset(obs, ~held_out), subset(obs, held_out)
         centering = fit_centering(
-            train, center=self.center, scale=self.scale, penalty=self.effects_penalty
+            train,
+            center=self.center,
+            scale=self.scale,
+            penalty=self._effects_penalty(obs.shape),
         )
         errors, best, since_best = [], None, 0
         for alpha in _AUTO_ALPHAS:
-            # Each from the SVD start: the factors of a large penalty are
-            # near 0, a stationary point of every penalty.
-            theta, _ = self._minimize(train, centering, self.center, alpha, None, rng)
-            effects, _, B = self._unpack(theta, train.shape, self.center, centering)
-            # Scored as transform predicts: the rows folded in by ridge on
-            # their training entries (the L-BFGS iterate, stopped early, can
-            # hide how a row with few entries is overfitted).
-            model = Model(1.0, self.center, centering, effects, None, B, alpha, None)
-            a, s, A = self._fold_in_rows(train, model)
-            low_rank = row_dot(A, B, valid.rows, valid.cols)
-            predicted = (
-                effects.mean
-                + a[valid.rows]
-                + effects.column_effects[valid.cols]
-                + s[valid.rows] * effects.column_scales[valid.cols] * low_rank
-            )
-            errors.append(float(np.sqrt(np.mean((predicted - valid.vals) ** 2))))
-            if self.verbose:
-                print(f"alpha {alpha:>10.4g}  held-out RMSE {errors[-1]:.6g}")
+            errors.append(self._held_out_error(train, valid, centering, alpha, rng))
             if best is None or errors[-1] < errors[best]:
                 best, since_best = len(errors) - 1, 0
             else:
                 since_best += 1
                 if since_best >= _PATIENCE:
                     break
+        alphas = _AUTO_ALPHAS[: len(errors)]
+        alpha = alphas[best]
+        effects_alone = self._held_out_error(train, valid, centering, np.inf, rng)
+        if effects_alone < errors[best]:
+            alpha = np.inf
         return self.center, AlphaSelection(
-            alpha=float(_AUTO_ALPHAS[best]),
-            alphas=_AUTO_ALPHAS[: len(errors)],
-            errors=np.asarray(errors),
+            alpha=float(alpha),
+            alphas=np.concatenate([[np.inf], alphas]),
+            errors=np.asarray([effects_alone, *errors]),
         )
+
+    def _held_out_error(self, train, valid, centering, alpha, rng):
+        """RMSE on ``valid`` of the model fitted on ``train`` at ``alpha``.
+
+        Scored as transform predicts: the rows folded in by ridge on their
+        training entries (the L-BFGS iterate, stopped early, can hide how a
+        row with few entries is overfitted).
+        """
+        effects, B, _ = self._factors(train, centering, self.center, alpha, rng)
+        penalty = _fold_in_penalty(alpha, B)
+        model = Model(1.0, self.center, centering, effects, None, B, penalty, None)
+        a, s, A = self._fold_in_rows(train, model)
+        low_rank = row_dot(A, B, valid.rows, valid.cols)
+        predicted = (
+            effects.mean
+            + a[valid.rows]
+            + effects.column_effects[valid.cols]
+            + s[valid.rows] * effects.column_scales[valid.cols] * low_rank
+        )
+        error = float(np.sqrt(np.mean((predicted - valid.vals) ** 2)))
+        if self.verbose:
+            print(f"alpha {alpha:>10.4g}  held-out RMSE {error:.6g}")
+        return error
+
+    def _factors(self, obs, centering, center, alpha, rng):
+        """The effects and column factors at ``alpha``, and L-BFGS's result.
+
+        At ``alpha=inf`` the factors are 0: the model is the effects of
+        ``centering`` alone (rank 0, no L-BFGS result). Otherwise L-BFGS
+        starts from the SVD start (the factors of a large penalty are near 0,
+        a stationary point of every penalty).
+        """
+        if np.isinf(alpha):
+            return centering, np.zeros((obs.shape[1], 0)), None
+        theta, result = self._minimize(obs, centering, center, alpha, None, rng)
+        effects, _, B = self._unpack(theta, obs.shape, center, centering)
+        return effects, B, result
 
     def _minimize(self, obs, centering, center, alpha, theta0, rng):
         """L-BFGS on the factors and effects from ``theta0`` (or an SVD start)."""
@@ -459,20 +487,23 @@ class SVDImputer(_BaseLowRankImputer):
 
     def _fit_low_rank(self, obs, residual, centering, center, rng, selection):
         alpha = self.alpha if selection is None else selection.alpha
-        theta, result = self._minimize(obs, centering, center, alpha, None, rng)
-        if result.status == 1:
+        effects, column_factors, result = self._factors(
+            obs, centering, center, alpha, rng
+        )
+        if result is not None and result.status == 1:
             warnings.warn(
                 f"SVDImputer did not converge in max_iter={self.max_iter} "
                 "L-BFGS iterations; increase max_iter or tol",
                 ConvergenceWarning,
                 stacklevel=3,
             )
-        effects, _, column_factors = self._unpack(theta, obs.shape, center, centering)
-        attributes = {"n_iter_": int(result.nit), "alpha_": float(alpha)}
+        n_iter = 0 if result is None else int(result.nit)
+        attributes = {"n_iter_": n_iter, "alpha_": float(alpha)}
         if selection is not None:
             attributes["alphas_"] = selection.alphas
             attributes["validation_errors_"] = selection.errors
-        return LowRankFit(effects, column_factors, float(alpha), attributes)
+        penalty = _fold_in_penalty(alpha, column_factors)
+        return LowRankFit(effects, column_factors, penalty, attributes)
 
     def _fold_in(self, obs, model, row_effects, row_scales, counts):
         """Joint ridge fit of each row's effect (unpenalised) and factors."""

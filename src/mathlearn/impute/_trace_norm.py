@@ -1,5 +1,6 @@
 """Trace-norm (nuclear-norm) regularised matrix completion: soft-impute."""
 
+import itertools
 import warnings
 from numbers import Integral, Real
 from typing import NamedTuple
@@ -7,13 +8,16 @@ from typing import NamedTuple
 import numpy as np
 from scipy.sparse.linalg import svds
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import deprecated
 
 from mathlearn.impute._base import (
     LowRankFit,
     Pattern,
     _BaseLowRankImputer,
     check_rank,
+    fill_shared_docs,
     held_out_split,
+    is_small_table,
     ridge_rows,
     ridge_rows_with_effect,
     row_dot,
@@ -21,9 +25,12 @@ from mathlearn.impute._base import (
 )
 from mathlearn.impute._centering import (
     CENTER_OPTIONS,
+    Centering,
+    Observed,
     fit_centering,
     refit_effects,
     standardize,
+    value_spread,
 )
 from mathlearn.impute._soft_impute import (
     ALSState,
@@ -35,24 +42,30 @@ from mathlearn.impute._soft_impute import (
     soft_impute_svd,
     spectral_penalty,
 )
-from mathlearn.utils._sklearn_compat import Interval, Options, StrOptions
+from mathlearn.utils._sklearn_compat import Hidden, Interval, Options, StrOptions
 
 _INITIAL_RANK = 8
 # Path steps only rank the shrinkages; they need less accuracy than the refit
 # (a squared relative change, as ``tol``).
 _PATH_TOL = 1e-5
-# Three path steps per decade of shrinkage, on the path of shrinkage="auto"
-# (n_shrinkages over 1 / shrinkage_ratio, by default) and on the warm-start
-# path to a fixed shrinkage.
+# The warm-start path to a fixed shrinkage (on the folds and in the final
+# fit) takes three steps per decade from lambda_max: each warm start is then
+# close enough to converge in a few iterations.
 _STEPS_PER_DECADE = 3
+# Those intermediate steps only provide warm starts: their tolerance is this
+# many times looser than tol (at most the path's).
+_WARM_START_TOL_FACTOR = 100
+# In the joint descent, a solve for Z while the effects still move is made
+# this much more accurate (in relative change) than the effects' last change.
+_INNER_TOL_FACTOR = 0.1
 # The path stops once the held-out error has not improved for this many
 # scored steps.
 _PATIENCE = 2
 # Above a small table, a solve at most multiplies the working rank of its
 # warm start by this factor.
 _RANK_GROWTH = 2
-# A "small table": at most this many entries, observed or not (1,000 x 250).
-# There one more path costs little, so "auto" compares the centrings and the
+# On a "small table" (is_small_table: at most 250,000 entries, observed or
+# not, 1,000 x 250) one more path costs little, so "auto" compares the centrings and the
 # shrinkage powers on held-out entries, power 2 takes a full SVD of the
 # dense filled matrix (about 20 ms per iteration), and the effects are
 # fitted jointly with Z (each effects update of the final fit is one more
@@ -60,11 +73,12 @@ _RANK_GROWTH = 2
 # rows do not differ), power 1, the effects fitted first and held fixed --
 # the fit then costs a path of solves, each O(|observed| r + (m + n) r^2)
 # per iteration.
-_SMALL_TABLE_ENTRIES = 250_000
 # center="auto" compares these centrings on held-out entries of a small table.
 _AUTO_CENTERS = ("columns", "both")
-# n_folds="auto": 5-fold cross-validation up to this many observed entries
-# (5 paths instead of 1, cheap there), one held-out split above.
+# n_folds="auto": _AUTO_N_FOLDS-fold cross-validation up to _CV_MAX_OBSERVED
+# observed entries (5 paths instead of 1, cheap there), one held-out split
+# above.
+_AUTO_N_FOLDS = 5
 _CV_MAX_OBSERVED = 10_000
 # relax="auto": relaxations compared along the path (free to score: the
 # prediction is linear in the relaxation).
@@ -81,14 +95,11 @@ _JOINT_ITER_FACTOR = 10
 _AUTO_POWERS = (1, 2)
 # The solvers specific to the nuclear norm (power 1).
 _ALS_SOLVERS = ("als", "ridge-als")
+# The solvers of the soft-impute iteration, by the name soft_impute_svd knows.
+_SVD_SOLVERS = {"arpack": "arpack", "randomized": "randomized", "full": "dense"}
 # svd_solver="auto" with power 1 runs ridge-ALS below this observed fraction
 # (its iteration count does not grow with the missing fraction), ALS above.
 _RIDGE_ALS_MAX_FRACTION = 0.2
-
-
-def _is_small_table(shape):
-    """Whether ``shape`` is a small table (see ``_SMALL_TABLE_ENTRIES``)."""
-    return shape[0] * shape[1] <= _SMALL_TABLE_ENTRIES
 
 
 def identifiable_rank(shape, n_obs):
@@ -168,14 +179,72 @@ class RidgeFoldIn(NamedTuple):
     refit_rows: bool  # the row effect is refitted with the factors
 
 
-def _set_effects(fit, c):
-    """A fold's effects ``c``, its standardised residuals and held-out base."""
-    valid = fit["valid"]
-    fit["centering"] = c
-    fit["residual"] = standardize(fit["train"], c)
-    fit["base"] = c.mean + c.row_effects[valid.rows] + c.column_effects[valid.cols]
+def _held_out_base(valid, c):
+    """The effects' prediction ``mean + a_i + b_j`` of the held-out entries."""
+    return c.mean + c.row_effects[valid.rows] + c.column_effects[valid.cols]
 
 
+class _Fold(NamedTuple):
+    """One held-out split walking the path: its training fit, its held-out part."""
+
+    train: Observed
+    pattern: Pattern  # of ``train``
+    valid: Observed  # the held-out entries
+    scales: np.ndarray  # (n_valid,) row scale times column scale of each
+    centering: Centering  # the effects of the training entries
+    residual: np.ndarray  # (n_train,) standardised residuals under them
+    base: np.ndarray  # (n_valid,) their prediction of the held-out entries
+    lam_max: float  # the shrinkage above which Z = 0 on ``train``
+    state: object  # warm start of the next solve
+
+
+def _with_effects(fit, c):
+    """The fold ``fit`` with effects ``c``: residuals and held-out base follow."""
+    return fit._replace(
+        centering=c,
+        residual=standardize(fit.train, c),
+        base=_held_out_base(fit.valid, c),
+    )
+
+
+class _PathResult(NamedTuple):
+    """What a walk of the path on the folds found (one centring and power)."""
+
+    relative: np.ndarray  # (n_path,) scored shrinkages, relative to lambda_max
+    errors: np.ndarray  # (n_path,) pooled held-out RMSE, chosen relaxation
+    ratio: float  # the best of ``relative``
+    relaxation: float  # the best relaxation there
+    state: object  # the first fold's solution there: warm start of the refit
+    effects: Centering  # the first fold's (joint) effects there
+
+
+class _Selection(NamedTuple):
+    """What :meth:`TraceNormImputer._select` passes to the final fit."""
+
+    power: int
+    path: _PathResult = None  # None when nothing was compared
+
+
+class _Descent(NamedTuple):
+    """Progress of the block descent on the effects and ``Z`` (final fit)."""
+
+    centering: Centering  # the current effects
+    residual: np.ndarray  # the standardised residuals under them
+    state: object  # warm start of the next solve for Z
+    inner_tol: float  # tolerance of the next solve
+    n_iter: int = 0  # solver iterations so far
+    n_steps: int = 0  # solves so far
+    settled: bool = False  # the last effects update changed them by < sqrt(tol)
+    stalled: bool = False  # an exact solve lowered the objective by <= tol
+    previous: float = None  # the objective after the last exact solve
+
+
+def _n_path_steps(ratio):
+    """Path steps over a ``ratio`` of shrinkages, ``_STEPS_PER_DECADE`` a decade."""
+    return int(np.ceil(_STEPS_PER_DECADE * np.log10(ratio)))
+
+
+@fill_shared_docs
 class TraceNormImputer(_BaseLowRankImputer):
     """Complete a matrix by trace-norm (nuclear-norm) regularised soft-impute.
 
@@ -184,7 +253,7 @@ class TraceNormImputer(_BaseLowRankImputer):
     fitted jointly on the observed entries:
 
     ``min_{E, Z} 1/2 sum_{(i, j) observed} (X_ij - E_ij - Z_ij)^2
-    + shrinkage * ||Z||_*``,
+    + alpha * ||Z||_*``,
 
     the nuclear norm ``||Z||_*`` (sum of singular values) being the convex
     relaxation of the rank (Mazumder, Hastie & Tibshirani 2010). Observed
@@ -196,22 +265,16 @@ class TraceNormImputer(_BaseLowRankImputer):
     and the best is refitted on all entries.
 
     The solver never forms the dense matrix: observed entries are kept as
-    (row, column, value) triplets and ``Z`` as ``U diag(d) V^T``. Sparse
-    input is accepted, and then its *stored entries are the observed values*
-    (unstored entries are missing, unlike scikit-learn's dense convention;
-    a stored NaN is an error). A row or column with no observed entry is
-    predicted from the effects alone (see :meth:`fit`).
+    (row, column, value) triplets and ``Z`` as ``U diag(d) V^T``.
+    {{sparse_input}}
 
-    The fit does not depend on the units of ``X``: it runs on ``X``
-    divided by the root-mean-square of its observed entries after removing
-    their mean (without removing it when ``center=None``), so completing
-    ``a X + c`` gives ``a`` times the completion of ``X`` plus ``c``, and
-    ``shrinkage`` is a number on that scale.
+    {{units}}
 
     Parameters
     ----------
-    shrinkage : "auto" or float, default="auto"
-        The weight ``lambda >= 0`` of the nuclear norm, on the scale of the
+    alpha : "auto" or float, default="auto"
+        The weight ``lambda >= 0`` of the nuclear norm (the penalty
+        ``alpha`` of :class:`SVDImputer`, see Notes), on the scale of the
         standardised residuals (``X`` divided by the root-mean-square of its
         centred observed entries, see above, and by the row and column scales
         when ``scale=True``). ``"auto"`` picks it on held-out observed
@@ -225,15 +288,16 @@ class TraceNormImputer(_BaseLowRankImputer):
         training entries; the refit on all entries uses that ratio times
         their ``lambda_max``, since the scale of the data term grows with the
         number of entries while the penalty's does not.
-    max_rank : int, default=None
-        Largest rank of ``Z``. ``None`` lets the working rank grow as needed
-        up to ``min(n_samples, n_features) - 1`` and gives the exact
-        soft-impute solution on tables of at most 250,000 entries; above,
-        the working rank stays below the largest rank the observed entries
-        can determine (``r (n_samples + n_features - r) <= n_observed``) and
-        at most doubles per shrinkage of the path, so that the cost of a fit
-        follows from the data's size; a smaller value bounds time and memory (the
-        solution is then the best of rank at most ``max_rank``).
+    n_components : int, default=None
+        Largest rank of ``Z`` (number of components). ``None`` lets the
+        working rank grow as needed up to ``min(n_samples, n_features) - 1``
+        and gives the exact soft-impute solution on tables of at most 250,000
+        entries; above, the working rank stays below the largest rank the
+        observed entries can determine (``r (n_samples + n_features - r) <=
+        n_observed``) and at most doubles per shrinkage of the path, so that
+        the cost of a fit follows from the data's size; a smaller value bounds
+        time and memory (the solution is then the best of rank at most
+        ``n_components``).
     max_iter : int, default=100
         Maximum number of iterations for each shrinkage. When the effects
         are fitted jointly with ``Z``, the solves of the final fit (one per
@@ -251,7 +315,7 @@ class TraceNormImputer(_BaseLowRankImputer):
         shrinkage_ratio=1e-2`` is the fast setting (on ratings with the
         shape of MovieLens latest-small, about 7x less CPU than the
         default for a test RMSE within 0.1%).
-    svd_solver : {"auto", "als", "ridge-als", "arpack", "randomized"}, \
+    svd_solver : {"auto", "als", "ridge-als", "arpack", "randomized", "full"}, \
             default="auto"
         How each shrinkage is solved; all reach the same solution.
         ``"als"`` is softImpute-ALS (Hastie, Mazumder, Lee & Zadeh 2015):
@@ -264,15 +328,19 @@ class TraceNormImputer(_BaseLowRankImputer):
         missing entries grows. ``"arpack"`` and ``"randomized"`` run the
         original soft-impute iteration with a warm-started truncated SVD of
         the filled matrix as a :class:`~scipy.sparse.linalg.LinearOperator`
-        (ARPACK, or a randomized subspace iteration). ``"auto"`` uses
+        (ARPACK, or a randomized subspace iteration); ``"full"`` runs it with
+        a full SVD of the dense filled matrix, ``O(n_samples n_features
+        min(n_samples, n_features))`` time and ``O(n_samples n_features)``
+        memory per iteration (for small tables only). ``"auto"`` uses
         ``"ridge-als"`` when less than 20% of the entries are observed and
         ``"als"`` otherwise; for ``shrinkage_power=2``, which the ALS
-        solvers do not solve, a full SVD of the dense filled matrix up to
-        250,000 entries and ``"arpack"`` above. (``"randomized"`` is often faster
-        on small matrices, but its inexact SVD stops further from the
-        solution at a given ``tol``.)
+        solvers do not solve, ``"full"`` up to 250,000 entries and
+        ``"arpack"`` above. (``"randomized"`` is often faster on small
+        matrices, but its inexact SVD stops further from the solution at a
+        given ``tol``.) The solver of the final fit is ``svd_solver_``.
     n_shrinkages : int, default=20
-        Number of shrinkages on the path of ``shrinkage="auto"``.
+        Number of shrinkages (values of ``alpha``) on the path of
+        ``alpha="auto"``.
     shrinkage_ratio : float, default=1e-3
         Smallest shrinkage of the path, relative to ``lambda_max``.
     relax : "auto" or float in [0, 1], default="auto"
@@ -288,7 +356,7 @@ class TraceNormImputer(_BaseLowRankImputer):
         soft-impute solution. ``"auto"`` chooses among 0, 0.25, 0.5, 0.75
         and 1 jointly with the shrinkage, on the same held-out entries
         (scoring them is nearly free: the prediction is linear in
-        ``relax``); with a fixed ``shrinkage`` it means 0.
+        ``relax``); with a fixed ``alpha`` it means 0.
     shrinkage_power : "auto", 1 or 2, default="auto"
         How each iteration shrinks the singular values ``sigma`` of the
         filled matrix: ``sigma (1 - (lambda / sigma)^power)_+``, the adaptive
@@ -303,7 +371,7 @@ class TraceNormImputer(_BaseLowRankImputer):
         correlated features, but its iteration is slower to converge and
         needs an SVD solver (see ``svd_solver``).
         ``"auto"`` compares 1 and 2 on the held-out entries when
-        ``shrinkage="auto"``, ``svd_solver`` is not an ALS solver and there
+        ``alpha="auto"``, ``svd_solver`` is not an ALS solver and there
         are at most 200,000 observed entries (one more path); otherwise it
         means 1. The power used is
         ``shrinkage_power_``.
@@ -334,84 +402,66 @@ class TraceNormImputer(_BaseLowRankImputer):
         double the fitting time, ``"auto"`` means ``"both"``. The centring
         used is ``center_``.
     effects_penalty : "auto" or float, default="auto"
-        Ridge penalty of the row and column effects, in pseudo-entries: an
-        effect is the sum of its row's (column's) residuals divided by their
-        count plus the penalty, so an effect seen a few times is shrunk
-        towards 0 rather than set to the mean of a few noisy entries (the
-        regularised baseline of Koren 2008, Surprise's ``BaselineOnly``).
-        ``"auto"`` estimates each kind's penalty from the data by empirical
-        Bayes: the noise variance over the variance of the effects, both
-        estimated by the method of moments (near 0 when every row and column
-        has many entries, large when the effects are mostly noise); on a
-        table of at most 250,000 entries, where the effects are fitted
-        jointly with ``Z`` and ``center="auto"`` compares centrings, it means
-        0. ``0`` gives the unpenalised effects. The penalties used are
-        ``effects_penalties_``.
-    scale : bool, default=False
-        Also divide each residual by a row scale times a column scale, fitted
-        on the observed entries (the bi-scaler of Hastie et al. 2015).
-    missing_values : float or np.nan, default=np.nan
-        The placeholder for missing entries of a dense ``X``: a finite
-        number or ``np.nan``. Not ``np.inf``: as in scikit-learn's imputers,
-        ``X`` must be finite where observed.
+        {{effects_penalty}}
+    {{scale}}
+    {{missing_values}}
     random_state : int, RandomState instance or None, default=None
         Seeds the held-out split and the initial factors.
     verbose : int, default=0
         ``1`` prints one line per shrinkage; ``2`` also one per iteration.
+    shrinkage : "auto" or float, default="deprecated"
+        Former name of ``alpha``.
+
+        .. deprecated:: 0.2
+           ``shrinkage`` was renamed ``alpha`` in 0.2 and will be removed in
+           0.3.
+    max_rank : int or None, default="deprecated"
+        Former name of ``n_components``.
+
+        .. deprecated:: 0.2
+           ``max_rank`` was renamed ``n_components`` in 0.2 and will be
+           removed in 0.3.
 
     Attributes
     ----------
-    shrinkage_ : float
-        The shrinkage used for the final fit (on the scale of ``shrinkage``).
+    alpha_ : float
+        The shrinkage used for the final fit (on the scale of ``alpha``).
     relaxation_ : float
         The relaxation used for the final fit (see ``relax``).
     shrinkage_power_ : int
         The shrinkage power used for the final fit (see ``shrinkage_power``).
+    svd_solver_ : str
+        The solver of the final fit (see ``svd_solver``): ``svd_solver``, or
+        the one ``"auto"`` resolved to for all observed entries at
+        ``shrinkage_power_`` (a fold of the validation, with fewer observed
+        entries, may resolve to another).
     center_ : str or None
         The centring used (``center``, or the one chosen by ``"auto"``).
-    shrinkage_path_ : ndarray of shape (n_path,)
+    alphas_ : ndarray of shape (n_path,)
         The path's shrinkages, as ratios to ``lambda_max`` times the
-        ``lambda_max`` of all entries (``shrinkage="auto"`` only; the path
+        ``lambda_max`` of all entries (``alpha="auto"`` only; the path
         stops early once the validation error has risen for 2 steps).
     validation_errors_ : ndarray of shape (n_path,)
         Root-mean-square error on the held-out entries (pooled over the
-        folds) for each shrinkage of ``shrinkage_path_``, at the chosen
+        folds) for each shrinkage of ``alphas_``, at the chosen
         relaxation and centring, on the scale of ``X``.
-    singular_values_ : ndarray of shape (`rank_`,)
+    singular_values_ : ndarray of shape (`n_components_`,)
         Singular values of ``Z = row_factors_ @ column_factors_.T`` (after
         relaxation), on the scale of ``X``.
-    row_factors_ : ndarray of shape (n_samples_fit, `rank_`)
+    row_factors_ : ndarray of shape (n_samples_fit, `n_components_`)
         The fold-in of each training row (see Notes):
         ``U diag(d_relax / sqrt(d))`` at the exact solution, so that
         ``Z = row_factors_ @ column_factors_.T``. Zero for a row with no
         observed entry.
-    column_factors_ : ndarray of shape (n_features, `rank_`)
+    column_factors_ : ndarray of shape (n_features, `n_components_`)
         ``V diag(sqrt(d))``, so that ``Z = row_factors_ @ column_factors_.T``.
         Zero for a column with no observed entry.
-    rank_ : int
+    n_components_ : int
         Rank of ``Z``.
-    mean_ : float
-        Global mean removed (0 when ``center=None``).
-    effects_penalties_ : ndarray of shape (2,)
-        The penalties of the row and of the column effects (see
-        ``effects_penalty``).
-    row_effects_ : ndarray of shape (n_samples_fit,)
-        Row effects of the training rows (0 for a row with no observed
-        entry).
-    column_effects_ : ndarray of shape (n_features,)
-        Column effects (0 for a column with no observed entry).
-    row_scales_ : ndarray of shape (n_samples_fit,)
-        Row scales of the training rows (ones unless ``scale=True``),
-        relative to the root-mean-square of the centred observed entries.
-    column_scales_ : ndarray of shape (n_features,)
-        Column scales (ones unless ``scale=True``).
+    {{effects_attributes}}
     n_iter_ : int
         Iterations of the final fit.
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of features seen during fit. Defined only when ``X`` has
-        feature names that are all strings.
+    {{feature_attributes}}
 
     See Also
     --------
@@ -422,7 +472,7 @@ class TraceNormImputer(_BaseLowRankImputer):
     Notes
     -----
     Soft-impute iterates ``Z <- S_lambda(P_O(X) + P_O^perp(Z))``, where
-    ``S_lambda`` soft-thresholds singular values. A fixed ``shrinkage`` is
+    ``S_lambda`` soft-thresholds singular values. A fixed ``alpha`` is
     reached by warm starts along a geometric path from ``lambda_max`` (three
     steps per decade), since convergence from a cold start is slow when the
     shrinkage is small. Writing the filled matrix as
@@ -466,9 +516,11 @@ class TraceNormImputer(_BaseLowRankImputer):
     observed entries, ``O(|O| r^2)`` once per shrinkage of the path: about
     one more solver iteration.
 
-    The solution ``Z = U diag(d) V^T`` also minimises
-    ``1/2 ||P_O(R - A B^T)||^2 + lambda/2 (||A||^2 + ||B||^2)`` at
-    ``A = U diag(sqrt(d))``, ``B = V diag(sqrt(d))``. So the factors of a
+    The solution ``Z = U diag(d) V^T`` also minimises ``1/2 ||P_O(R - A
+    B^T)||^2 + lambda/2 (||A||^2 + ||B||^2)`` at ``A = U diag(sqrt(d))``,
+    ``B = V diag(sqrt(d))``: the objective of :class:`SVDImputer` with
+    ``alpha = lambda`` (uniform regularisation) at any ``n_components`` at
+    least the rank of ``Z``, hence one name for both. So the factors of a
     row are the ridge fit of its observed entries on ``B``: rows are folded
     in this way (jointly with their unpenalised row effect, when there is
     one; with ``shrinkage_power=2`` the penalty of component ``k`` is
@@ -476,8 +528,8 @@ class TraceNormImputer(_BaseLowRankImputer):
     holds), then each component is multiplied by ``d_relax / d``. The fit
     ends by folding in every training row (an exact block update given
     ``B``, ``O(|O| r^2)``): a solve stopped by ``tol`` is not the exact
-    solution, and its rows would differ from their fold-in. So
-    ``transform`` returns a training row's fitted completion, the value
+    solution, and its rows would differ from their fold-in. So ``transform``
+    returns a training row's fitted completion, the value
     :meth:`predict_entries` reads, and extends the model to new rows.
 
     ``transform`` returns a dense array; for a large sparse matrix use
@@ -524,13 +576,11 @@ class TraceNormImputer(_BaseLowRankImputer):
     _model_types = (*_BaseLowRankImputer._model_types, RidgeFoldIn)
 
     _parameter_constraints = {
-        "shrinkage": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left")],
-        "max_rank": [Interval(Integral, 1, None, closed="left"), None],
+        "alpha": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left")],
+        "n_components": [Interval(Integral, 1, None, closed="left"), None],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
-        "svd_solver": [
-            StrOptions({"auto", "als", "ridge-als", "arpack", "randomized"})
-        ],
+        "svd_solver": [StrOptions({"auto", *_ALS_SOLVERS, *_SVD_SOLVERS})],
         "n_shrinkages": [Interval(Integral, 1, None, closed="left")],
         "shrinkage_ratio": [Interval(Real, 0, 1, closed="neither")],
         "relax": [StrOptions({"auto"}), Interval(Real, 0, 1, closed="both")],
@@ -546,7 +596,19 @@ class TraceNormImputer(_BaseLowRankImputer):
         "missing_values": [Interval(Real, None, None, closed="neither"), "nan"],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "shrinkage": [
+            Hidden(StrOptions({"deprecated"})),
+            StrOptions({"auto"}),
+            Interval(Real, 0, None, closed="left"),
+        ],
+        "max_rank": [
+            Hidden(StrOptions({"deprecated"})),
+            Interval(Integral, 1, None, closed="left"),
+            None,
+        ],
     }
+
+    _renamed_params = {"shrinkage": "alpha", "max_rank": "n_components"}
 
     # The common tests' data are noise with no low-rank structure: a short
     # path and a looser tolerance converge there, and run twice as fast.
@@ -554,9 +616,9 @@ class TraceNormImputer(_BaseLowRankImputer):
 
     def __init__(
         self,
-        shrinkage="auto",
+        alpha="auto",
         *,
-        max_rank=None,
+        n_components=None,
         max_iter=100,
         tol=1e-5,
         svd_solver="auto",
@@ -572,9 +634,11 @@ class TraceNormImputer(_BaseLowRankImputer):
         missing_values=np.nan,
         random_state=None,
         verbose=0,
+        shrinkage="deprecated",
+        max_rank="deprecated",
     ):
-        self.shrinkage = shrinkage
-        self.max_rank = max_rank
+        self.alpha = alpha
+        self.n_components = n_components
         self.max_iter = max_iter
         self.tol = tol
         self.svd_solver = svd_solver
@@ -590,10 +654,29 @@ class TraceNormImputer(_BaseLowRankImputer):
         self.missing_values = missing_values
         self.random_state = random_state
         self.verbose = verbose
+        self.shrinkage = shrinkage
+        self.max_rank = max_rank
+
+    @deprecated(
+        "Attribute `shrinkage_` was deprecated in 0.2 and will be removed in "
+        "0.3; use `alpha_`"
+    )
+    @property
+    def shrinkage_(self):
+        return self.alpha_
+
+    @deprecated(
+        "Attribute `shrinkage_path_` was deprecated in 0.2 and will be removed "
+        "in 0.3; use `alphas_`"
+    )
+    @property
+    def shrinkage_path_(self):
+        return self.alphas_
 
     def _check_params(self, obs):
-        if self.max_rank is not None:
-            check_rank("max_rank", self.max_rank, obs.shape)
+        n_components = self._param("n_components")
+        if n_components is not None:
+            check_rank("n_components", n_components, obs.shape)
         n_obs = obs.rows.shape[0]
         if self.n_folds != "auto" and self.n_folds > n_obs:
             raise ValueError(
@@ -604,20 +687,11 @@ class TraceNormImputer(_BaseLowRankImputer):
             raise ValueError(
                 f"svd_solver={self.svd_solver!r} solves the nuclear norm only "
                 f"(shrinkage_power=1), got shrinkage_power=2; use "
-                f"svd_solver='auto', 'arpack' or 'randomized'."
+                f"svd_solver='auto', 'arpack', 'randomized' or 'full'."
             )
 
-    def _effects_penalty(self, shape):
-        """``"auto"`` means 0 on a small table, where the effects are fitted
-        jointly with ``Z`` (which carries what shrunk effects would leave,
-        and corrects the observed means under values missing not at random)
-        and ``center="auto"`` drops row effects that are noise."""
-        if self.effects_penalty == "auto" and _is_small_table(shape):
-            return 0.0
-        return self.effects_penalty
-
     def _rank_cap(self, shape, n_obs, state):
-        """The working rank's bound: ``max_rank``, or one from the data.
+        """The working rank's bound: ``n_components``, or one from the data.
 
         A small table may reach ``min(shape) - 1``. Above, the working rank
         stays within :func:`identifiable_rank`, and a solve at most doubles
@@ -627,12 +701,13 @@ class TraceNormImputer(_BaseLowRankImputer):
         keeps improving.
         """
         cap = max(min(shape) - 1, 1)
-        if not _is_small_table(shape):
+        if not is_small_table(shape):
             cap = min(cap, identifiable_rank(shape, n_obs))
             if state is not None:
                 working = state.U.shape[1] if isinstance(state, ALSState) else state[3]
                 cap = min(cap, max(_RANK_GROWTH * working, _INITIAL_RANK))
-        return cap if self.max_rank is None else min(self.max_rank, cap)
+        n_components = self._param("n_components")
+        return cap if n_components is None else min(n_components, cap)
 
     def _solve(self, pattern, residual, lam, state, rng, tol=None, power=1):
         """One shrinkage, warm-started; returns the Solution.
@@ -661,7 +736,7 @@ class TraceNormImputer(_BaseLowRankImputer):
             # The ALS solvers are specific to the nuclear norm. A small
             # filled matrix is cheaper to decompose whole than through
             # ARPACK's many products.
-            return "dense" if _is_small_table(shape) else "arpack"
+            return "full" if is_small_table(shape) else "arpack"
         fraction = n_obs / (shape[0] * shape[1])
         return "ridge-als" if fraction < _RIDGE_ALS_MAX_FRACTION else "als"
 
@@ -702,7 +777,7 @@ class TraceNormImputer(_BaseLowRankImputer):
             max_iter=self.max_iter,
             tol=tol,
             rank_cap=rank_cap,
-            solver=solver,
+            solver=_SVD_SOLVERS[solver],
             rng=rng,
             power=power,
             verbose=self.verbose,
@@ -714,40 +789,38 @@ class TraceNormImputer(_BaseLowRankImputer):
         Every candidate centring and power walks the same path on the same
         folds; the combination with the smallest pooled held-out RMSE wins.
         """
-        n_obs = obs.rows.shape[0]
-        small = _is_small_table(obs.shape)
-        self._joint_effects = not self.scale and small
-        if self.center == "auto":
-            centers = list(_AUTO_CENTERS) if small else ["both"]
-        else:
-            centers = [self.center]
+        small = is_small_table(obs.shape)
+        centers = self._centers(small)
         powers = self._powers(small)
-        if self.shrinkage != "auto" and len(centers) == 1:
-            return centers[0], {"power": powers[0]}
-        folds = self._folds(n_obs, rng)
+        if self._param("alpha") != "auto" and len(centers) == 1:
+            return centers[0], _Selection(powers[0])
+        folds = self._folds(obs.rows.shape[0], rng)
         best = None
-        for center in centers:
-            for power in powers:
-                result = self._fold_path(obs, folds, center, power, rng)
-                result["power"] = power
-                errors = result["errors"]
-                score = np.min(errors) if errors.size else np.inf
-                if best is None or score < best[0]:
-                    best = (score, center, result)
+        for center, power in itertools.product(centers, powers):
+            path = self._fold_path(obs, folds, center, power, rng)
+            score = np.min(path.errors)
+            if best is None or score < best[0]:
+                best = (score, center, _Selection(power, path))
         return best[1], best[2]
+
+    def _centers(self, small):
+        """The centrings compared on held-out entries."""
+        if self.center != "auto":
+            return [self.center]
+        return list(_AUTO_CENTERS) if small else ["both"]
 
     def _powers(self, small):
         """The shrinkage powers compared on held-out entries."""
         if self.shrinkage_power != "auto":
             return [self.shrinkage_power]
-        auto = self.shrinkage == "auto" and self.svd_solver not in _ALS_SOLVERS
+        auto = self._param("alpha") == "auto" and self.svd_solver not in _ALS_SOLVERS
         if auto and small:
             return list(_AUTO_POWERS)
         return [1]
 
     def _n_folds(self, n_obs):
         if self.n_folds == "auto":
-            return 5 if n_obs <= _CV_MAX_OBSERVED else 1
+            return _AUTO_N_FOLDS if n_obs <= _CV_MAX_OBSERVED else 1
         return self.n_folds
 
     def _folds(self, n_obs, rng):
@@ -758,125 +831,99 @@ class TraceNormImputer(_BaseLowRankImputer):
         label = rng.permutation(n_obs) % n_folds
         return [label == k for k in range(n_folds) if (label == k).any()]
 
+    def _joint(self, center, shape):
+        """Whether the effects are refitted jointly with ``Z``.
+
+        On a small table (:func:`is_small_table`) and without scales.
+        """
+        return center is not None and not self.scale and is_small_table(shape)
+
+    def _joint_rows(self, center, shape):
+        """Whether row effects are fitted jointly with ``Z`` (and folded in)."""
+        return self._joint(center, shape) and center in ("both", "rows")
+
+    def _make_fold(self, obs, held_out, center):
+        """A :class:`_Fold` of ``obs``: the effects of its training entries."""
+        train, valid = subset(obs, ~held_out), subset(obs, held_out)
+        c = fit_centering(
+            train,
+            center=center,
+            scale=self.scale,
+            penalty=self._effects_penalty(obs.shape),
+        )
+        pattern = Pattern(train)
+        residual = standardize(train, c)
+        return _Fold(
+            train=train,
+            pattern=pattern,
+            valid=valid,
+            scales=c.row_scales[valid.rows] * c.column_scales[valid.cols],
+            centering=c,
+            residual=residual,
+            base=_held_out_base(valid, c),
+            lam_max=_top_singular_value(pattern, residual),
+            state=None,
+        )
+
+    def _path_ratios(self, obs, center):
+        """The path's shrinkages relative to ``lambda_max``, and which are scored.
+
+        ``alpha="auto"`` scores ``n_shrinkages`` of them. A fixed
+        ``alpha`` is relative to ``lambda_max`` on all entries; the path
+        there (three steps per decade) only warm-starts the one value scored.
+        """
+        if self._param("alpha") == "auto":
+            relative = np.geomspace(1.0, self.shrinkage_ratio, self.n_shrinkages)
+            return relative, np.ones(relative.size, dtype=bool)
+        full = fit_centering(
+            obs,
+            center=center,
+            scale=self.scale,
+            penalty=self._effects_penalty(obs.shape),
+        )
+        lam_max = _top_singular_value(Pattern(obs), standardize(obs, full))
+        target = self._param("alpha") / lam_max if lam_max > 0 else 1.0
+        floor = min(target if target > 0 else self.shrinkage_ratio, 1.0)
+        relative = np.geomspace(1.0, floor, _n_path_steps(1 / floor) + 1)
+        if target == 0:
+            relative = np.append(relative, 0.0)
+        relative[-1] = target
+        scored = np.zeros(relative.size, dtype=bool)
+        scored[-1] = True
+        return relative, scored
+
     def _fold_path(self, obs, folds, center, power, rng):
         """Walk the shrinkage path on every fold in step; pooled held-out RMSE.
 
         The path is relative to each fold's ``lambda_max`` (the shrinkage
         above which ``Z = 0``), so that it transfers to the refit on all
-        entries. With a fixed ``shrinkage``, the path only warm-starts the
-        one value scored.
+        entries. It stops once the pooled error has not improved for
+        ``_PATIENCE`` scored steps. Returns a :class:`_PathResult`.
         """
-        fits = []
-        for held_out in folds:
-            train, valid = subset(obs, ~held_out), subset(obs, held_out)
-            c = fit_centering(
-                train,
-                center=center,
-                scale=self.scale,
-                penalty=self._effects_penalty(obs.shape),
-            )
-            fit = {
-                "train": train,
-                "pattern": Pattern(train),
-                "valid": valid,
-                "scales": c.row_scales[valid.rows] * c.column_scales[valid.cols],
-                "state": None,
-            }
-            _set_effects(fit, c)
-            fit["lam_max"] = _top_singular_value(fit["pattern"], fit["residual"])
-            fits.append(fit)
-        if self.shrinkage == "auto":
-            relative = np.geomspace(1.0, self.shrinkage_ratio, self.n_shrinkages)
-            scored = np.ones(relative.size, dtype=bool)
-        else:
-            # The fixed shrinkage, relative to lambda_max on all entries.
-            full = fit_centering(
-                obs,
-                center=center,
-                scale=self.scale,
-                penalty=self._effects_penalty(obs.shape),
-            )
-            lam_max = _top_singular_value(Pattern(obs), standardize(obs, full))
-            target = self.shrinkage / lam_max if lam_max > 0 else 1.0
-            floor = min(target if target > 0 else self.shrinkage_ratio, 1.0)
-            steps = int(np.ceil(_STEPS_PER_DECADE * np.log10(1 / floor)))
-            relative = np.geomspace(1.0, floor, steps + 1)
-            if target == 0:
-                relative = np.append(relative, 0.0)
-            relative[-1] = target
-            scored = np.zeros(relative.size, dtype=bool)
-            scored[-1] = True
+        fits = [self._make_fold(obs, held_out, center) for held_out in folds]
+        relative, scored = self._path_ratios(obs, center)
         if self.verbose:
             print(f"center={center!r}, power={power}, {len(folds)} fold(s)")
             print(f"{'rel. shrink.':>12} {'rank':>5} {'iter':>5} {'valid. RMSE':>12}")
         relaxations = self._relaxations()
-        joint = self._joint(center)
-        errors, best_state, best_effects = [], None, None
+        joint = self._joint(center, obs.shape)
+        joint_rows = self._joint_rows(center, obs.shape)
+        errors, best_fold = [], None
         best, since_best = 0, 0
-        for k, rel in enumerate(relative):
+        for rel, is_scored in zip(relative, scored, strict=True):
             squares, count, ranks, iters = np.zeros(relaxations.size), 0, [], 0
-            for fit in fits:
-                lam = rel * fit["lam_max"]
-                if rel >= 1.0 or fit["lam_max"] == 0.0:
-                    # Z = 0 exactly at lambda_max: nothing to solve.
-                    m, n = fit["pattern"].shape
-                    solution = Solution(
-                        np.zeros((m, 0)), np.zeros(0), np.zeros((n, 0)), 0, True, None
-                    )
-                else:
-                    path_tol = max(self.tol, _PATH_TOL)
-                    solution = self._solve(
-                        fit["pattern"],
-                        fit["residual"],
-                        lam,
-                        fit["state"],
-                        rng,
-                        path_tol,
-                        power,
-                    )
-                fit["state"] = solution.state
-                valid = fit["valid"]
-                U, d, V = solution.U, solution.d, solution.V
-                if joint and d.size:
-                    # One block update of the effects per shrinkage: they
-                    # follow the path along with Z.
-                    self._update_effects(fit, U * d, V, center)
-                if not scored[k]:
+            for k, fit in enumerate(fits):
+                fit, solution = self._fold_step(fit, rel, power, center, joint, rng)
+                fits[k] = fit
+                if not is_scored:
                     continue
-                # Scored as transform predicts: every row folded in by ridge
-                # on its training entries. At the exact solution this is the
-                # fitted Z; where a row's entries barely determine its
-                # factors (a small penalty, few entries), the fold-in
-                # exposes what the iterates, stopped early, hide.
-                c = fit["centering"]
-                B = V * np.sqrt(d)
-                row_effects, A = _ridge_fold_in(
-                    fit["pattern"],
-                    fit["residual"],
-                    B,
-                    filled_singular_values(d, lam, power) - d,
-                    c.row_effects,
-                    self._joint_rows(center),
-                    c.row_penalty,
+                squares += self._fold_squares(
+                    fit, solution, rel * fit.lam_max, power, relaxations, joint_rows
                 )
-                base = fit["base"] + (row_effects - c.row_effects)[valid.rows]
-                soft = row_dot(A, B, valid.rows, valid.cols)
-                if relaxations.size > 1 or relaxations[0] > 0:
-                    d_ls = _least_squares_singular_values(
-                        fit["pattern"], fit["residual"], U, V
-                    )
-                    ratio = np.divide(d_ls, d, out=np.zeros_like(d), where=d > 0)
-                    refit = row_dot(A * ratio, B, valid.rows, valid.cols)
-                else:
-                    refit = soft
-                for g, gamma in enumerate(relaxations):
-                    low_rank = soft + gamma * (refit - soft)
-                    error = base + fit["scales"] * low_rank - valid.vals
-                    squares[g] += float(error @ error)
-                count += valid.vals.size
-                ranks.append(d.size)
+                count += fit.valid.vals.size
+                ranks.append(solution.d.size)
                 iters += solution.n_iter
-            if not scored[k]:
+            if not is_scored:
                 continue
             errors.append(np.sqrt(squares / max(count, 1)))
             if self.verbose:
@@ -884,167 +931,274 @@ class TraceNormImputer(_BaseLowRankImputer):
                     f"{rel:>12.5g} {max(ranks):>5} {iters:>5} {errors[-1].min():>12.6g}"
                 )
             if errors[-1].min() <= errors[best].min():
-                best, since_best = len(errors) - 1, 0
-                best_state = fits[0]["state"]
-                best_effects = fits[0]["centering"]
+                best, since_best, best_fold = len(errors) - 1, 0, fits[0]
             else:
                 since_best += 1
                 if since_best >= _PATIENCE:
                     break
-        relative = relative[scored][: len(errors)]
-        errors = np.asarray(errors).reshape(-1, relaxations.size)
-        gamma = int(np.argmin(errors[best])) if errors.size else 0
-        return {
-            "relative": relative,
-            "errors": errors[:, gamma],
-            "best": relative[best] if errors.size else 1.0,
-            "relaxation": float(relaxations[gamma]),
-            "state": best_state,
-            "effects": best_effects,
-        }
+        errors = np.asarray(errors)
+        gamma = int(np.argmin(errors[best]))
+        return _PathResult(
+            relative=relative[scored][: len(errors)],
+            errors=errors[:, gamma],
+            ratio=relative[scored][best],
+            relaxation=float(relaxations[gamma]),
+            state=best_fold.state,
+            effects=best_fold.centering,
+        )
 
-    def _joint(self, center):
-        """Whether the effects are refitted jointly with ``Z``."""
-        return center is not None and self._joint_effects
+    def _fold_step(self, fit, rel, power, center, joint, rng):
+        """Solve a fold at ``rel * lam_max`` from its warm start.
 
-    def _joint_rows(self, center):
-        """Whether row effects are fitted jointly with ``Z`` (and folded in)."""
-        return self._joint(center) and center in ("both", "rows")
+        With joint effects, one block update of the effects follows: they
+        follow the path along with ``Z`` at no extra solve. Returns the
+        updated fold and the solution.
+        """
+        if rel >= 1.0 or fit.lam_max == 0.0:
+            # Z = 0 exactly at lambda_max: nothing to solve.
+            m, n = fit.pattern.shape
+            solution = Solution(
+                np.zeros((m, 0)), np.zeros(0), np.zeros((n, 0)), 0, True, None
+            )
+        else:
+            solution = self._solve(
+                fit.pattern,
+                fit.residual,
+                rel * fit.lam_max,
+                fit.state,
+                rng,
+                max(self.tol, _PATH_TOL),
+                power,
+            )
+        fit = fit._replace(state=solution.state)
+        if joint and solution.d.size:
+            train = fit.train
+            z = row_dot(solution.U * solution.d, solution.V, train.rows, train.cols)
+            effects = refit_effects(train, fit.centering, z, center=center)
+            fit = _with_effects(fit, effects)
+        return fit, solution
 
-    def _update_effects(self, fit, Ud, V, center):
-        """Effects of a fold given ``Z = Ud V^T``; residual and base follow."""
-        train = fit["train"]
-        z = row_dot(Ud, V, train.rows, train.cols)
-        _set_effects(fit, refit_effects(train, fit["centering"], z, center=center))
+    def _fold_squares(self, fit, solution, lam, power, relaxations, joint_rows):
+        """Sum of squared held-out errors of a fold, for each relaxation.
+
+        Scored as transform predicts: every row folded in by ridge on its
+        training entries. At the exact solution this is the fitted Z; where a
+        row's entries barely determine its factors (a small penalty, few
+        entries), the fold-in exposes what the iterates, stopped early, hide.
+        The prediction is linear in the relaxation: two low-rank predictions
+        score them all.
+        """
+        U, d, V = solution.U, solution.d, solution.V
+        c, valid = fit.centering, fit.valid
+        B = V * np.sqrt(d)
+        row_effects, A = _ridge_fold_in(
+            fit.pattern,
+            fit.residual,
+            B,
+            filled_singular_values(d, lam, power) - d,
+            c.row_effects,
+            joint_rows,
+            c.row_penalty,
+        )
+        base = fit.base + (row_effects - c.row_effects)[valid.rows]
+        soft = row_dot(A, B, valid.rows, valid.cols)
+        refit = soft
+        if relaxations.size > 1 or relaxations[0] > 0:
+            d_ls = _least_squares_singular_values(fit.pattern, fit.residual, U, V)
+            ratio = np.divide(d_ls, d, out=np.zeros_like(d), where=d > 0)
+            refit = row_dot(A * ratio, B, valid.rows, valid.cols)
+        squares = np.zeros(relaxations.size)
+        for g, gamma in enumerate(relaxations):
+            low_rank = soft + gamma * (refit - soft)
+            error = base + fit.scales * low_rank - valid.vals
+            squares[g] = float(error @ error)
+        return squares
 
     def _relaxations(self):
         """The relaxations compared on held-out entries."""
         if self.relax != "auto":
             return np.array([float(self.relax)])
-        if self.shrinkage == "auto":
+        if self._param("alpha") == "auto":
             return _AUTO_RELAXATIONS
         return np.array([0.0])
+
+    def _warm_start(self, pattern, residual, lam, lam_max, rng, power):
+        """The state at ``lam``'s neighbour on a path down from ``lambda_max``.
+
+        A small shrinkage is reached through warm starts from lambda_max, as
+        on the path: a cold start there is very slow. The intermediate steps
+        only provide warm starts, so a looser tolerance is enough for them.
+        """
+        path_tol = max(self.tol, min(_PATH_TOL, _WARM_START_TOL_FACTOR * self.tol))
+        state = None
+        steps = _n_path_steps(lam_max / lam)
+        for lam_k in np.geomspace(lam_max, lam, steps + 1)[1:-1]:
+            state = self._solve(
+                pattern, residual, lam_k, state, rng, path_tol, power
+            ).state
+        return state
+
+    def _joint_descent(self, obs, pattern, start, lam, power, center, rng):
+        """Block coordinate descent on the joint (convex) objective.
+
+        ``Z`` given the effects, then the (least-squares) effects given ``Z``,
+        from the :class:`_Descent` ``start``, until the effects settle or an
+        exact solve stops lowering the objective; it ends with a solve for
+        ``Z`` (unless ``_MAX_JOINT_STEPS`` runs out). The solves for ``Z`` are
+        inexact while the effects still move (their tolerance follows the
+        effects' change), exact at the end. A solve that has not converged in
+        ``max_iter`` goes on from where it stopped in the next step (after an
+        effects update, itself a descent step), within the budget of
+        ``_JOINT_ITER_FACTOR * max_iter``; the descent ends only after a
+        converged solve. Returns the last solution and the final descent.
+        """
+        spread = value_spread(obs.vals)
+        descent = start
+        while descent.n_steps < _MAX_JOINT_STEPS:
+            solution = self._solve(
+                pattern,
+                descent.residual,
+                lam,
+                descent.state,
+                rng,
+                descent.inner_tol,
+                power,
+            )
+            descent = descent._replace(
+                state=solution.state,
+                n_iter=descent.n_iter + solution.n_iter,
+                n_steps=descent.n_steps + 1,
+            )
+            if self._descent_done(descent, solution):
+                break
+            z = row_dot(solution.U * solution.d, solution.V, obs.rows, obs.cols)
+            descent = self._check_stall(descent, solution, z, lam, power)
+            if descent.stalled:
+                break
+            descent = self._effects_step(obs, descent, z, center, spread)
+        return solution, descent
+
+    def _descent_done(self, descent, solution):
+        """Z vanished, the effects settled under an exact solve, or no budget."""
+        exact = descent.settled and descent.inner_tol == self.tol
+        return (
+            not solution.d.size
+            or (exact and solution.converged)
+            or descent.n_iter >= _JOINT_ITER_FACTOR * self.max_iter
+        )
+
+    def _check_stall(self, descent, solution, z, lam, power):
+        """Whether an exact solve lowered the joint objective by at most ``tol``.
+
+        Where the effects and Z trade off along a nearly flat direction (row
+        effects and a Z spanning nearly every column), block descent moves
+        the effects slowly and for long while the objective, and the
+        completion, no longer change: the descent also stops once an exact
+        step lowers the objective by less than tol relative (tol bounds a
+        squared relative change of Z; the objective's change near its minimum
+        is of that order). Only exact solves are compared.
+        """
+        if descent.inner_tol != self.tol:
+            return descent._replace(previous=None)
+        c = descent.centering
+        fit = descent.residual - z
+        penalty = spectral_penalty(solution.d, lam, power) + 0.5 * (
+            c.row_penalty * float(c.row_effects @ c.row_effects)
+            + c.column_penalty * float(c.column_effects @ c.column_effects)
+        )
+        objective = 0.5 * float(fit @ fit) + penalty
+        previous = descent.previous
+        stalled = (
+            solution.converged
+            and previous is not None
+            and previous - objective <= self.tol * previous
+        )
+        return descent._replace(previous=objective, stalled=stalled)
+
+    def _effects_step(self, obs, descent, z, center, spread):
+        """The effects given ``Z`` (values ``z`` at the observed entries).
+
+        The next solve's tolerance follows the effects' change: tol bounds a
+        squared relative change, so its square root is the relative change,
+        of Z there and of the effects here.
+        """
+        old = descent.centering
+        new = refit_effects(obs, old, z, center=center)
+        change = max(
+            abs(new.mean - old.mean),
+            np.max(np.abs(new.row_effects - old.row_effects), initial=0),
+            np.max(np.abs(new.column_effects - old.column_effects), initial=0),
+        )
+        settled = change < np.sqrt(self.tol) * spread
+        inner_tol = self.tol
+        if not settled:
+            relative = _INNER_TOL_FACTOR * change / spread
+            inner_tol = max(self.tol, min(_PATH_TOL, relative**2))
+        return descent._replace(
+            centering=new,
+            residual=standardize(obs, new),
+            settled=settled,
+            inner_tol=inner_tol,
+        )
+
+    def _warn_if_unconverged(self, solution, descent, lam, joint):
+        """A ConvergenceWarning for an unconverged solve or unsettled effects."""
+        if not solution.converged:
+            warnings.warn(
+                f"TraceNormImputer did not converge in max_iter={self.max_iter} "
+                f"iterations at alpha={lam:.4g}; increase max_iter or tol",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
+        elif joint and solution.d.size and not (descent.settled or descent.stalled):
+            warnings.warn(
+                f"TraceNormImputer: the effects fitted jointly with Z did not "
+                f"settle in {descent.n_steps} block updates ({descent.n_iter} "
+                f"iterations, at most {_JOINT_ITER_FACTOR} * "
+                f"max_iter={self.max_iter}) at alpha={lam:.4g}; increase "
+                "max_iter or tol",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
 
     def _fit_low_rank(self, obs, residual, centering, center, rng, selection):
         pattern = Pattern(obs)
         lam_max = _top_singular_value(pattern, residual)
-        state = None
-        power = selection["power"]
-        if self.shrinkage == "auto":
+        power = selection.power
+        joint = self._joint(center, obs.shape)
+        state, path, errors = None, np.empty(0), np.empty(0)
+        if self._param("alpha") == "auto":
             # The relative shrinkage chosen on the folds, on all entries; the
-            # first fold's solution there warm-starts the refit.
-            lam = float(selection["best"] * lam_max)
-            path = selection["relative"] * lam_max
-            errors = selection["errors"]
-            state = selection["state"]
-            relaxation = selection["relaxation"]
-            if self._joint(center) and selection["effects"] is not None:
-                # The first fold's joint effects there start the refit's.
-                centering = selection["effects"]
+            # first fold's solution (and joint effects) there start the refit.
+            chosen = selection.path
+            lam = float(chosen.ratio * lam_max)
+            path, errors = chosen.relative * lam_max, chosen.errors
+            state, relaxation = chosen.state, chosen.relaxation
+            if joint and chosen.effects is not None:
+                centering = chosen.effects
                 residual = standardize(obs, centering)
         else:
-            path, errors, lam = np.empty(0), np.empty(0), self.shrinkage
+            lam = self._param("alpha")
             relaxation = float(self._relaxations()[0])
         if state is None and 0 < lam < lam_max:
-            # A small shrinkage is reached through warm starts from
-            # lambda_max, as on the path: a cold start there is very slow.
-            # The intermediate steps only provide warm starts: a tolerance
-            # 100 times looser (at most the path's) is enough for them.
-            steps = int(np.ceil(_STEPS_PER_DECADE * np.log10(lam_max / lam)))
-            path_tol = max(self.tol, min(_PATH_TOL, 100 * self.tol))
-            for lam_k in np.geomspace(lam_max, lam, steps + 1)[1:-1]:
-                state = self._solve(
-                    pattern, residual, lam_k, state, rng, path_tol, power
-                ).state
-        # Block coordinate descent on the joint (convex) objective: Z given
-        # the effects, then the (unpenalised, least-squares) effects given Z,
-        # until the effects settle or the objective stops decreasing; it ends
-        # with a solve for Z.
-        joint = self._joint(center)
-        spread = float(np.std(obs.vals)) if obs.vals.size else 1.0
-        spread = spread if spread > 0 else 1.0
-        # The solves for Z are inexact while the effects still move (their
-        # tolerance follows the effects' change), exact at the end.
-        # A solve that has not converged in max_iter goes on from where it
-        # stopped in the next step (after an effects update, itself a descent
-        # step), within the budget of _JOINT_ITER_FACTOR * max_iter; the
-        # descent ends only after a converged solve.
-        n_iter, n_steps, settled, stalled, previous = 0, 0, False, False, None
-        inner_tol = max(self.tol, _PATH_TOL) if joint else self.tol
-        while n_steps < _MAX_JOINT_STEPS:
-            n_steps += 1
-            solution = self._solve(pattern, residual, lam, state, rng, inner_tol, power)
-            state = solution.state
-            n_iter += solution.n_iter
-            done = not joint or not solution.d.size
-            if done or (settled and inner_tol == self.tol and solution.converged):
-                break
-            if n_iter >= _JOINT_ITER_FACTOR * self.max_iter:
-                break
-            z = row_dot(solution.U * solution.d, solution.V, obs.rows, obs.cols)
-            if inner_tol == self.tol:
-                # The joint objective after this solve. Where the effects and
-                # Z trade off along a nearly flat direction (row effects and
-                # a Z spanning nearly every column), block descent moves the
-                # effects slowly and for long while the objective, and the
-                # completion, no longer change: the descent also stops once
-                # an exact step lowers the objective by less than tol
-                # relative (tol bounds a squared relative change of Z; the
-                # objective's change near its minimum is of that order).
-                fit = residual - z
-                penalty = spectral_penalty(solution.d, lam, power) + 0.5 * (
-                    centering.row_penalty
-                    * float(centering.row_effects @ centering.row_effects)
-                    + centering.column_penalty
-                    * float(centering.column_effects @ centering.column_effects)
-                )
-                objective = 0.5 * float(fit @ fit) + penalty
-                stalled = (
-                    solution.converged
-                    and previous is not None
-                    and previous - objective <= self.tol * previous
-                )
-                previous = objective
-                if stalled:
-                    break
-            else:
-                previous = None
-            new = refit_effects(obs, centering, z, center=center)
-            change = max(
-                abs(new.mean - centering.mean),
-                np.max(np.abs(new.row_effects - centering.row_effects), initial=0),
-                np.max(
-                    np.abs(new.column_effects - centering.column_effects), initial=0
-                ),
+            state = self._warm_start(pattern, residual, lam, lam_max, rng, power)
+        if joint:
+            start = _Descent(centering, residual, state, max(self.tol, _PATH_TOL))
+            solution, descent = self._joint_descent(
+                obs, pattern, start, lam, power, center, rng
             )
-            centering = new
-            residual = standardize(obs, centering)
-            # tol bounds a squared relative change: its square root is the
-            # relative change, of Z there and of the effects here.
-            settled = change < np.sqrt(self.tol) * spread
-            inner_tol = max(self.tol, min(_PATH_TOL, (0.1 * change / spread) ** 2))
-            if settled:
-                inner_tol = self.tol
-        if not solution.converged:
-            warnings.warn(
-                f"TraceNormImputer did not converge in max_iter={self.max_iter} "
-                f"iterations at shrinkage={lam:.4g}; increase max_iter or tol",
-                ConvergenceWarning,
-                stacklevel=3,
+        else:
+            solution = self._solve(pattern, residual, lam, state, rng, self.tol, power)
+            descent = _Descent(
+                centering, residual, solution.state, self.tol, solution.n_iter, 1
             )
-        elif joint and solution.d.size and not (settled or stalled):
-            warnings.warn(
-                f"TraceNormImputer: the effects fitted jointly with Z did not "
-                f"settle in {n_steps} block updates ({n_iter} iterations, at most "
-                f"{_JOINT_ITER_FACTOR} * max_iter={self.max_iter}) at "
-                f"shrinkage={lam:.4g}; increase max_iter or tol",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
-        U, d, V = solution.U, solution.d, solution.V
+        self._warn_if_unconverged(solution, descent, lam, joint)
+        d = solution.d
         relaxed = d
         if relaxation > 0:
-            d_ls = _least_squares_singular_values(pattern, residual, U, V)
+            d_ls = _least_squares_singular_values(
+                pattern, descent.residual, solution.U, solution.V
+            )
             relaxed = d + relaxation * (d_ls - d)
         # Fold-in is the ridge fit on column_factors = V sqrt(d), penalty
         # sigma_k - d_k on component k (lambda for power 1), which returns
@@ -1053,24 +1207,25 @@ class TraceNormImputer(_BaseLowRankImputer):
         fold_in = RidgeFoldIn(
             penalty=filled_singular_values(d, lam, power) - d,
             ratio=relaxed / d if d.size else d,
-            refit_rows=self._joint_rows(center),
+            refit_rows=self._joint_rows(center, obs.shape),
         )
         return LowRankFit(
-            effects=centering,
-            column_factors=V * np.sqrt(d),
+            effects=descent.centering,
+            column_factors=solution.V * np.sqrt(d),
             fold_in=fold_in,
             attributes={
-                "shrinkage_": float(lam),
+                "alpha_": float(lam),
                 "relaxation_": relaxation,
                 "shrinkage_power_": power,
-                "shrinkage_path_": path,
+                "svd_solver_": self._svd_solver(obs.shape, obs.rows.shape[0], power),
+                "alphas_": path,
                 "validation_errors_": errors,
-                "n_iter_": n_iter,
+                "n_iter_": descent.n_iter,
             },
         )
 
     def _fold_in(self, obs, model, row_effects, row_scales, counts):
-        """Ridge fit of each row's factors (penalty ``shrinkage_`` for power 1)."""
+        """Ridge fit of each row's factors (penalty ``alpha_`` for power 1)."""
         e = model.effects
         t = e.column_scales
         residual = (

@@ -473,7 +473,8 @@ class RatingsRecommender(DocLinkMixin, RegressorMixin, BaseEstimator):
         >>> from mathlearn.recommend import RatingsRecommender
         >>> X = pd.DataFrame({"user": [1, 1, 2, 2, 3], "item": [7, 8, 7, 9, 8]})
         >>> y = [4.0, 3.0, 5.0, 2.0, 3.5]
-        >>> model = RatingsRecommender(SVDImputer(rank=1, random_state=0)).fit(X, y)
+        >>> completer = SVDImputer(n_components=1, alpha=1.0, random_state=0)
+        >>> model = RatingsRecommender(completer).fit(X, y)
         >>> users, items = model.to_als_factors()
         >>> users.columns.tolist(), len(users["features"][0])
         (['id', 'features'], 3)
