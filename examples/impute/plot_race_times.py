@@ -56,7 +56,7 @@ for name, imputer in imputers.items():
 # %%
 # The shrinkage path
 # ------------------
-# ``shrinkage="auto"`` walks a decreasing path from the largest singular value
+# ``alpha="auto"`` walks a decreasing path from the largest singular value
 # of the zero-filled residual matrix, with warm starts, scoring each shrinkage
 # on held-out observed entries (5 folds on small data, one 10% split on large
 # data); the path stops once the error has risen twice in a row. The same
@@ -65,9 +65,9 @@ for name, imputer in imputers.items():
 # 1, soft-thresholding, or 2, which shrinks strong components less) and how
 # much of the shrinkage of the kept singular values is undone
 # (``relaxation_``).
-trace = imputers["TraceNormImputer(shrinkage='auto')"]
+trace = imputers["TraceNormImputer(alpha='auto')"]
 print(
-    f"chosen shrinkage {trace.shrinkage_:.3g}, rank {trace.rank_}, "
+    f"chosen shrinkage {trace.alpha_:.3g}, rank {trace.n_components_}, "
     f"center {trace.center_!r}, power {trace.shrinkage_power_}, "
     f"relaxation {trace.relaxation_}"
 )
@@ -91,8 +91,8 @@ fractions = []
 curves = {
     "race mean": "SimpleImputer (race mean)",
     "KNN (k=5)": "KNNImputer (k=5)",
-    "SVD rank 1": "SVDImputer(rank=1, center=None): u_i v_j",
-    "trace norm": "TraceNormImputer(shrinkage='auto')",
+    "SVD rank 1": "SVDImputer(n_components=1, center=None): u_i v_j",
+    "trace norm": "TraceNormImputer(alpha='auto')",
 }
 curve_errors = {label: [] for label in curves}
 for probability in probabilities:

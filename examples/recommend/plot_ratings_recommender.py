@@ -46,7 +46,7 @@ rng = np.random.RandomState(0)
 test = rng.rand(len(ratings)) < 0.2
 X, y = ratings[["user", "item"]], ratings["rating"]
 completer = TraceNormImputer(
-    max_rank=10,
+    n_components=10,
     n_shrinkages=8,
     n_folds=1,
     shrinkage_power=1,
@@ -56,7 +56,8 @@ completer = TraceNormImputer(
 model = RatingsRecommender(completer)
 start = time.perf_counter()
 model.fit(X[~test], y[~test])
-print(f"fit in {time.perf_counter() - start:.1f} s, rank {model.completer_.rank_}")
+seconds = time.perf_counter() - start
+print(f"fit in {seconds:.1f} s, rank {model.completer_.n_components_}")
 
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always", ColdStartWarning)

@@ -42,7 +42,7 @@ class ColdStartWarning(MathlearnWarning):
     >>> from mathlearn.impute import SVDImputer
     >>> from mathlearn.recommend import RatingsRecommender
     >>> X = [[1, 7], [1, 8], [2, 7], [2, 9], [3, 8]]
-    >>> model = RatingsRecommender(SVDImputer(rank=1, random_state=0))
+    >>> model = RatingsRecommender(SVDImputer(n_components=1, random_state=0))
     >>> model = model.fit(X, [4.0, 3.0, 5.0, 2.0, 3.5])
     >>> with warnings.catch_warnings(record=True) as caught:
     ...     warnings.simplefilter("always")

@@ -28,11 +28,13 @@ def race_imputers():
     return {
         "SimpleImputer (race mean)": SimpleImputer(),
         "KNNImputer (k=5)": KNNImputer(),
-        "SVDImputer(rank=1, center=None): u_i v_j": SVDImputer(
-            1, center=None, random_state=0
+        "SVDImputer(n_components=1, center=None): u_i v_j": SVDImputer(
+            n_components=1, center=None, random_state=0
         ),
-        "SVDImputer(rank=1) + row/column effects": SVDImputer(1, random_state=0),
-        "TraceNormImputer(shrinkage='auto')": TraceNormImputer(random_state=0),
+        "SVDImputer(n_components=1) + row/column effects": SVDImputer(
+            n_components=1, random_state=0
+        ),
+        "TraceNormImputer(alpha='auto')": TraceNormImputer(random_state=0),
     }
 
 
@@ -50,7 +52,7 @@ def fill(imputer, X):
 
 
 def rank_errors(X, speed, ranks):
-    """RMSE on the hidden speeds of ``SVDImputer(rank, center=None)`` per rank.
+    """RMSE on the hidden speeds of ``SVDImputer(n_components, center=None)`` per rank.
 
     The data are rank 1 plus noise: the extra factors, fitted to noise, are
     so poorly determined that L-BFGS stops at ``max_iter`` (the
@@ -65,7 +67,7 @@ def rank_errors(X, speed, ranks):
     for rank in ranks:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            imputer = SVDImputer(rank, center=None, random_state=0)
+            imputer = SVDImputer(n_components=rank, center=None, random_state=0)
             errors.append(rmse_on_missing(imputer.fit_transform(X), speed, missing))
     return errors
 
@@ -77,11 +79,11 @@ def plot_shrinkage_path(ax, trace):
     does not look like a jump; the shrinkage axis is labelled 1, 2, 5 rather
     than in powers of ten.
     """
-    ax.semilogx(trace.shrinkage_path_, trace.validation_errors_, "o-")
-    ax.axvline(trace.shrinkage_, color="k", ls="--", label="chosen")
+    ax.semilogx(trace.alphas_, trace.validation_errors_, "o-")
+    ax.axvline(trace.alpha_, color="k", ls="--", label="chosen")
     plain_log_ticks(ax.xaxis)
     ax.set_ylim(0, None)
-    ax.set_xlabel("shrinkage (lambda)")
+    ax.set_xlabel("alpha (the shrinkage lambda)")
     ax.set_ylabel("RMSE on held-out observed entries")
     ax.set_title("TraceNormImputer: shrinkage path")
     ax.legend()
@@ -89,10 +91,10 @@ def plot_shrinkage_path(ax, trace):
 
 def plot_rank_errors(ax, ranks, errors, missing_fraction):
     """:func:`rank_errors` against the rank, the error axis from zero."""
-    ax.plot(ranks, errors, "o-", label="SVDImputer(rank, center=None)")
+    ax.plot(ranks, errors, "o-", label="SVDImputer(n_components, center=None)")
     ax.set_xticks(ranks)
     ax.set_ylim(0, None)
-    ax.set_xlabel("rank of SVDImputer(rank, center=None)")
+    ax.set_xlabel("rank of SVDImputer(n_components, center=None)")
     ax.set_ylabel("RMSE on missing speeds")
     ax.set_title(f"Error against the rank ({missing_fraction:.0%} missing)")
 
@@ -115,7 +117,7 @@ def _run(out_dir):
         "factor v_j.",
         "RMSE: root mean squared error on the hidden speeds (speeds are about "
         "1); / mean: RMSE divided by that of filling with each race's mean.",
-        f"  {'imputer':<44}{'RMSE':>8}{'/ mean':>8}{'time':>8}",
+        f"  {'imputer':<50}{'RMSE':>8}{'/ mean':>8}{'time':>8}",
     ]
     imputers = race_imputers()
     results, filled = {}, {}
@@ -124,24 +126,24 @@ def _run(out_dir):
         results[name] = rmse_on_missing(filled[name], speed, missing)
         base = results["SimpleImputer (race mean)"]
         lines.append(
-            f"  {name:<44}{results[name]:>8.4f}{results[name] / base:>8.2f}"
+            f"  {name:<50}{results[name]:>8.4f}{results[name] / base:>8.2f}"
             f"{seconds:>7.2f}s"
         )
-    trace = imputers["TraceNormImputer(shrinkage='auto')"]
+    trace = imputers["TraceNormImputer(alpha='auto')"]
     power = {
         1: "every singular value reduced by the shrinkage",
         2: "strong components shrunk less than weak ones",
     }[trace.shrinkage_power_]
     lines += [
         "  TraceNormImputer tuned itself on held-out observed entries: "
-        f"shrinkage {trace.shrinkage_:.3g} (best of the {trace.shrinkage_path_.size} "
-        f"tried; it keeps rank {trace.rank_}), centring {trace.center_!r},",
+        f"shrinkage {trace.alpha_:.3g} (best of the {trace.alphas_.size} "
+        f"tried; it keeps rank {trace.n_components_}), centring {trace.center_!r},",
         f"  shrinkage power {trace.shrinkage_power_} ({power}), relaxation "
         f"{trace.relaxation_:g} (the share of the shrinkage given back to the "
         "kept components).",
     ]
     # Ranking the athletes: mean log-speed relative to each race's mean.
-    log_filled = np.log(filled["SVDImputer(rank=1, center=None): u_i v_j"])
+    log_filled = np.log(filled["SVDImputer(n_components=1, center=None): u_i v_j"])
     completed_rank = _spearman(log_filled.mean(axis=1), ability)
     naive = np.nanmean(X, axis=1)
     naive_rank = _spearman(naive, ability)
@@ -153,7 +155,8 @@ def _run(out_dir):
     ranks = [1, 2, 3, 5]
     errors = rank_errors(X, speed, ranks)
     lines.append(
-        "  SVDImputer(rank, center=None), the u_i v_j row at other ranks, RMSE: "
+        "  SVDImputer(n_components, center=None), the u_i v_j row at other ranks, "
+        "RMSE: "
         + ", ".join(f"rank {r} {e:.4f}" for r, e in zip(ranks, errors, strict=True))
         + "; ranks above 1 fit the noise."
     )
