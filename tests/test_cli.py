@@ -193,12 +193,12 @@ def test_tour_impute_figures():
     speed, X, ability = make_race_speeds(random_state=0)
     missing = np.isnan(X)
     mean = SimpleImputer().fit_transform(X)
-    u_v = SVDImputer(1, center=None, random_state=0).fit_transform(X)
+    u_v = SVDImputer(n_components=1, center=None, random_state=0).fit_transform(X)
     mean_rmse = np.sqrt(np.mean((mean - speed)[missing] ** 2))
     u_v_rmse = np.sqrt(np.mean((u_v - speed)[missing] ** 2))
-    assert f"  {'SimpleImputer (race mean)':<44}{mean_rmse:>8.4f}{1:>8.2f}" in report
+    assert f"  {'SimpleImputer (race mean)':<50}{mean_rmse:>8.4f}{1:>8.2f}" in report
     assert (
-        f"  {'SVDImputer(rank=1, center=None): u_i v_j':<44}{u_v_rmse:>8.4f}"
+        f"  {'SVDImputer(n_components=1, center=None): u_i v_j':<50}{u_v_rmse:>8.4f}"
         f"{u_v_rmse / mean_rmse:>8.2f}"
     ) in report
     completed = spearmanr(np.log(u_v).mean(axis=1), ability).statistic
