@@ -21,6 +21,16 @@ import numpy as np
 CENTER_OPTIONS = {"both", "rows", "columns", "global"}
 
 
+def fits_rows(center):
+    """Whether the centring ``center`` has row effects."""
+    return center in ("both", "rows")
+
+
+def fits_columns(center):
+    """Whether the centring ``center`` has column effects."""
+    return center in ("both", "columns")
+
+
 class Observed(NamedTuple):
     """Observed entries of an ``(n_rows, n_cols)`` matrix, in row-major order."""
 
@@ -181,8 +191,8 @@ def fit_centering(
     mean = float(obs.vals.mean()) if center is not None and obs.vals.size else 0.0
     prior = _scale_prior(obs.vals - mean) if scale else 1.0
     c = _start(obs.shape, mean, prior, start, penalty)
-    fit_rows = center in ("both", "rows")
-    fit_cols = center in ("both", "columns")
+    fit_rows = fits_rows(center)
+    fit_cols = fits_columns(center)
     if not (fit_rows or fit_cols or scale):
         return c
     # Without scales, one kind of effect is fitted exactly in one sweep.
@@ -221,7 +231,7 @@ def fold_in_rows(obs, centering, *, center, scale):
     c = centering
     t = c.column_scales
     w_col = 1.0 / t[obs.cols] ** 2
-    if center in ("both", "rows"):
+    if fits_rows(center):
         a = _weighted_mean(
             obs.rows,
             obs.vals - c.mean - c.column_effects[obs.cols],

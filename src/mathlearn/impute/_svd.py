@@ -22,7 +22,13 @@ from mathlearn.impute._base import (
     row_dot,
     subset,
 )
-from mathlearn.impute._centering import CENTER_OPTIONS, fit_centering, standardize
+from mathlearn.impute._centering import (
+    CENTER_OPTIONS,
+    fit_centering,
+    fits_columns,
+    fits_rows,
+    standardize,
+)
 from mathlearn.utils._sklearn_compat import Hidden, Interval, StrOptions
 
 # n_components="auto": at most this many factors, fewer when the table is smaller.
@@ -426,8 +432,8 @@ class SVDImputer(_BaseLowRankImputer):
         pattern = Pattern(obs)
         w_row = self._weights(np.bincount(obs.rows, minlength=m))
         w_col = self._weights(np.bincount(obs.cols, minlength=n))
-        fit_rows = center in ("both", "rows")
-        fit_cols = center in ("both", "columns")
+        fit_rows = fits_rows(center)
+        fit_cols = fits_columns(center)
         # Effects are refitted jointly with the factors, on the scale of the
         # standardised residuals; the centring only starts them.
         inv_scale = 1.0 / (
@@ -476,10 +482,10 @@ class SVDImputer(_BaseLowRankImputer):
         rank = self._rank(shape)
         offset = (m + n) * rank
         effects = centering
-        if center in ("both", "rows"):
+        if fits_rows(center):
             effects = effects._replace(row_effects=theta[offset : offset + m])
             offset += m
-        if center in ("both", "columns"):
+        if fits_columns(center):
             effects = effects._replace(column_effects=theta[offset : offset + n])
         A = theta[: m * rank].reshape(m, rank)
         B = theta[m * rank : (m + n) * rank].reshape(n, rank)
@@ -513,7 +519,7 @@ class SVDImputer(_BaseLowRankImputer):
         target = (obs.vals - e.mean - e.column_effects[obs.cols]) / (s * t[obs.cols])
         penalty = model.fold_in * self._weights(counts)
         pattern = Pattern(obs)
-        if model.center not in ("both", "rows"):
+        if not fits_rows(model.center):
             return row_effects, ridge_rows(
                 pattern, target, model.column_factors, penalty
             )
@@ -538,8 +544,8 @@ class SVDImputer(_BaseLowRankImputer):
         e = model.effects
         inv_scale = 1.0 / (e.row_scales[obs.rows] * e.column_scales[obs.cols])
         theta = [model.row_factors.ravel(), model.column_factors.ravel()]
-        fit_rows = model.center in ("both", "rows")
-        fit_cols = model.center in ("both", "columns")
+        fit_rows = fits_rows(model.center)
+        fit_cols = fits_columns(model.center)
         if fit_rows:
             theta.append(e.row_effects)
         if fit_cols:

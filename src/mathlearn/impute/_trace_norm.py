@@ -28,6 +28,7 @@ from mathlearn.impute._centering import (
     Centering,
     Observed,
     fit_centering,
+    fits_rows,
     refit_effects,
     standardize,
     value_spread,
@@ -840,7 +841,7 @@ class TraceNormImputer(_BaseLowRankImputer):
 
     def _joint_rows(self, center, shape):
         """Whether row effects are fitted jointly with ``Z`` (and folded in)."""
-        return self._joint(center, shape) and center in ("both", "rows")
+        return self._joint(center, shape) and fits_rows(center)
 
     def _make_fold(self, obs, held_out, center):
         """A :class:`_Fold` of ``obs``: the effects of its training entries."""
