@@ -67,6 +67,21 @@ def test_predictions_are_the_completers_on_the_pivoted_matrix(ratings, completer
     )
 
 
+def test_float32_ratings_give_float32_predictions(ratings):
+    """The completer works in float64; only the returned dtype follows y."""
+    X = ratings[["user", "item"]]
+    y32 = ratings["rating"].to_numpy().astype(np.float32)
+    pred32 = RatingsRecommender(_fast_trace_norm()).fit(X, y32).predict(X)
+    pred64 = (
+        RatingsRecommender(_fast_trace_norm()).fit(X, y32.astype(np.float64)).predict(X)
+    )
+    assert pred32.dtype == np.float32 and pred64.dtype == np.float64
+    np.testing.assert_array_equal(pred32, pred64.astype(np.float32))
+    stars = np.ceil(y32).astype(np.int64)
+    model = RatingsRecommender(_fast_trace_norm()).fit(X, stars)
+    assert model.predict(X).dtype == np.float64
+
+
 def test_order_of_rating_rows_and_relabelling_do_not_matter(ratings):
     model = _fit(_fast_trace_norm(), ratings)
     pairs = ratings[["user", "item"]]

@@ -247,6 +247,9 @@ class RatingsRecommender(DocLinkMixin, RegressorMixin, BaseEstimator):
         """
         X, y = validate_data(self, X, y, dtype=None, y_numeric=True)
         X = _id_columns(X)
+        # Predictions keep float32 ratings' dtype (the completer works in
+        # float64 either way).
+        y_dtype = np.float32 if y.dtype == np.float32 else np.float64
         y = np.asarray(y, dtype=np.float64)
         users, user_ids = _id_codes(X[:, 0], column=0)
         items, item_ids = _id_codes(X[:, 1], column=1)
@@ -279,6 +282,7 @@ class RatingsRecommender(DocLinkMixin, RegressorMixin, BaseEstimator):
         self._rated = sp.csr_matrix(
             (np.ones(cols.shape[0], dtype=bool), cols, indptr), shape=shape
         )
+        self._y_dtype = y_dtype
         return self
 
     def _positions(self, X):
@@ -301,6 +305,8 @@ class RatingsRecommender(DocLinkMixin, RegressorMixin, BaseEstimator):
             The completer's prediction for pairs of a known user and item;
             the fitted effects for the others (see Notes), with one
             :class:`~mathlearn.exceptions.ColdStartWarning` that counts them.
+            float32 when the ratings given to :meth:`fit` were float32,
+            float64 otherwise.
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=None, reset=False)
@@ -326,7 +332,7 @@ class RatingsRecommender(DocLinkMixin, RegressorMixin, BaseEstimator):
                 ColdStartWarning,
                 stacklevel=2,
             )
-        return y_pred
+        return y_pred.astype(self._y_dtype, copy=False)
 
     @validate_params(
         {
