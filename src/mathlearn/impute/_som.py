@@ -85,6 +85,13 @@ class SOMImputer(DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstim
         The placeholder for missing values.
     random_state : int, RandomState instance or None, default=None
         Seeds ``init="random"``.
+    n_jobs : int, default=None
+        Number of threads over which the blocks of each batch epoch and of
+        ``transform`` are spread, each calling BLAS on one thread, as in
+        :class:`~mathlearn.som.SelfOrganizingMap`. ``None`` uses as many
+        threads as BLAS may use here (every usable core unless limited, e.g.
+        in a joblib or dask worker); ``-1`` every usable core. The result
+        does not depend on ``n_jobs``.
     verbose : int, default=0
         If positive, print one line per epoch with the masked quantization
         error.
@@ -207,6 +214,7 @@ class SOMImputer(DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstim
         "init": [StrOptions({"pca", "random"})],
         "missing_values": [Real],
         "random_state": ["random_state"],
+        "n_jobs": [Integral, None],
         "verbose": ["verbose"],
     }
 
@@ -229,6 +237,7 @@ class SOMImputer(DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstim
         init="pca",
         missing_values=np.nan,
         random_state=None,
+        n_jobs=None,
         verbose=0,
     ):
         self.n_rows = n_rows
@@ -244,6 +253,7 @@ class SOMImputer(DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstim
         self.init = init
         self.missing_values = missing_values
         self.random_state = random_state
+        self.n_jobs = n_jobs
         self.verbose = verbose
 
     def _validate_X(self, X, *, reset):
@@ -290,7 +300,7 @@ class SOMImputer(DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstim
         def report(epoch, sigma_t, error):
             print(f"{epoch + 1:>5} {sigma_t:>8.3f} {error:>20.6g}")
 
-        with _training.single_blas_thread():
+        with _training.block_threads(self.n_jobs) as block_map:
             W, grid = self._initial_map(X_w, rng)
             if self.verbose:
                 print(f"{'epoch':>5} {'sigma':>8} {'masked quant. error':>20}")
@@ -303,6 +313,7 @@ class SOMImputer(DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstim
                 mask=None if self.train_on == "complete" else mask,
                 e=e,
                 report=report if self.verbose else None,
+                block_map=block_map,
             )
         self._set_fitted(grid, _core.to_data_units(W, e) + statistics, statistics)
         self.n_iter_ = self.n_epochs
@@ -344,7 +355,8 @@ class SOMImputer(DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstim
             self._partial_rng = check_random_state(self.random_state)
         statistics = self._statistics(X, observed) if first_call else self.statistics_
         X_c, mask = self._training_data(X, observed, statistics, check=first_call)
-        with _training.single_blas_thread():
+        # One sample at a time: no blocks to spread, BLAS on one thread.
+        with _training.block_threads(1):
             if first_call:
                 e = _core.unit_exponent(X_c)
                 X_w = np.ldexp(X_c, -e, out=X_c)
@@ -534,8 +546,10 @@ class SOMImputer(DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstim
         np.ldexp(X_w, -e, out=X_w)
         np.ldexp(W_w, -e, out=W_w)
         mask = observed.astype(X.dtype)
-        with _training.single_blas_thread():
-            units = _core.best_units(X_w, W_w, n_best=self.n_neighbors_units, mask=mask)
+        with _training.block_threads(self.n_jobs) as block_map:
+            units = _core.best_units(
+                X_w, W_w, n_best=self.n_neighbors_units, mask=mask, block_map=block_map
+            )
         if units.shape[1] == 1:
             estimate = W[units[:, 0]]
         else:
