@@ -22,13 +22,15 @@ from mathlearn.utils._sklearn_compat import (
 # Default map size: about this many units per square root of a training row
 # (twice Vesanto's 5 * sqrt(n), see the Notes of SOMImputer).
 _UNITS_PER_SQRT_ROW = 10
-# Default final radius of the Gaussian neighbourhood: sharper than the map's
-# 0.8, see the sigma_end parameter. The bubble keeps the map's default
-# (_core._DEFAULT_SIGMA_END).
-_GAUSSIAN_SIGMA_END = 0.5
 
 
-class SOMImputer(DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+class SOMImputer(
+    _training.GridMixin,
+    DocLinkMixin,
+    OneToOneFeatureMixin,
+    TransformerMixin,
+    BaseEstimator,
+):
     """Fill missing entries from the best-matching units of a self-organizing map.
 
     The map is trained with Kohonen's batch rule, but every distance and every
@@ -199,6 +201,11 @@ class SOMImputer(DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstim
     >>> bool(som_rmse < 0.5 * mean_rmse)
     True
     """
+
+    # sigma_end=None: the Gaussian neighbourhood ends sharper than the map's
+    # 0.8 (imputation wants sharp prototypes, see the sigma_end parameter);
+    # the bubble keeps the map's 1.
+    _default_sigma_end = {**_core._DEFAULT_SIGMA_END, "gaussian": 0.5}
 
     _parameter_constraints = {
         "n_rows": [Interval(Integral, 1, None, closed="left"), None],
@@ -408,24 +415,9 @@ class SOMImputer(DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstim
         X_train, mask = X[rows], observed[rows].astype(X.dtype)
         return np.where(mask > 0, X_train - statistics, 0.0), mask
 
-    def _grid(self, n_rows, n_cols):
-        return _training.Grid.build(
-            n_rows,
-            n_cols,
-            self.topology,
-            self.sigma,
-            self.sigma_end,
-            self.neighborhood,
-            default_end=(
-                _GAUSSIAN_SIGMA_END if self.neighborhood == "gaussian" else None
-            ),
-        )
-
     def _set_fitted(self, grid, W, statistics):
         self.weights_ = W.reshape(grid.n_rows, grid.n_cols, -1)
-        self.n_rows_, self.n_cols_ = grid.n_rows, grid.n_cols
-        self.sigma_, self.sigma_end_ = grid.sigma, grid.sigma_end
-        self.grid_coordinates_ = grid.coords
+        self._set_grid(grid)
         self.statistics_ = statistics
 
     def _validate_chunked(self, X):

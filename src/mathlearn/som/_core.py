@@ -129,17 +129,15 @@ def neighborhood(grid_sq_dist, sigma, kind, dtype):
 _DEFAULT_SIGMA_END = {"gaussian": 0.8, "bubble": 1.0}
 
 
-def resolve_radii(sigma, sigma_end, n_rows, n_cols, neighborhood, default_end=None):
+def resolve_radii(sigma, sigma_end, n_rows, n_cols, default_end):
     """Initial and final radius, as floats, from the parameters.
 
     ``sigma=None`` is ``max(n_rows, n_cols) / 2``; ``sigma_end=None`` is
-    ``min(sigma, default_end)``, with ``default_end`` from the neighbourhood
-    when not given. An explicit ``sigma_end`` above ``sigma`` is an error.
+    ``min(sigma, default_end)``. An explicit ``sigma_end`` above ``sigma`` is
+    an error.
     """
     start = max(n_rows, n_cols) / 2 if sigma is None else float(sigma)
     if sigma_end is None:
-        if default_end is None:
-            default_end = _DEFAULT_SIGMA_END[neighborhood]
         return start, min(start, float(default_end))
     if sigma_end > start:
         raise ValueError(

@@ -51,6 +51,7 @@ def _reject_nan(X, estimator_name):
 
 
 class SelfOrganizingMap(
+    _training.GridMixin,
     DocLinkMixin,
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
@@ -498,21 +499,8 @@ n_features), default="pca"
         self._partial_rng = None
         return self
 
-    def _grid(self, n_rows, n_cols):
-        return _training.Grid.build(
-            n_rows,
-            n_cols,
-            self.topology,
-            self.sigma,
-            self.sigma_end,
-            self.neighborhood,
-        )
-
     def _set_fitted(self, grid, center, W, labels, n_iter):
-        self.n_rows_, self.n_cols_ = grid.n_rows, grid.n_cols
-        self.sigma_ = grid.sigma
-        self.sigma_end_ = grid.sigma_end
-        self.grid_coordinates_ = grid.coords
+        self._set_grid(grid)
         self._grid_sq_dist = grid.sq_dist
         self._center = center
         self.cluster_centers_ = W

@@ -122,17 +122,45 @@ class Grid(NamedTuple):
     sigma_end: float  # final radius
 
     @classmethod
-    def build(cls, n_rows, n_cols, topology, sigma, sigma_end, kind, default_end=None):
+    def build(cls, n_rows, n_cols, topology, sigma, sigma_end, default_end):
         """The grid of ``n_rows x n_cols`` units and the radii actually used.
 
         ``sigma``, ``sigma_end`` and ``default_end`` are resolved by
         :func:`_core.resolve_radii`.
         """
         coords = _core.grid_coordinates(n_rows, n_cols, topology)
-        start, end = _core.resolve_radii(
-            sigma, sigma_end, n_rows, n_cols, kind, default_end=default_end
-        )
+        start, end = _core.resolve_radii(sigma, sigma_end, n_rows, n_cols, default_end)
         return cls(n_rows, n_cols, coords, _core.grid_sq_distances(coords), start, end)
+
+
+class GridMixin:
+    """The grid of a map estimator, and its fitted grid attributes.
+
+    For estimators with the parameters ``topology``, ``sigma``, ``sigma_end``
+    and ``neighborhood`` (``SelfOrganizingMap``, ``SOMImputer``). They differ
+    only in the final radius that ``sigma_end=None`` stands for, by
+    neighbourhood: the class attribute ``_default_sigma_end``.
+    """
+
+    _default_sigma_end = _core._DEFAULT_SIGMA_END
+
+    def _grid(self, n_rows, n_cols):
+        """The :class:`Grid` of ``n_rows x n_cols`` units for the parameters."""
+        return Grid.build(
+            n_rows,
+            n_cols,
+            self.topology,
+            self.sigma,
+            self.sigma_end,
+            self._default_sigma_end[self.neighborhood],
+        )
+
+    def _set_grid(self, grid):
+        """Set ``n_rows_``, ``n_cols_``, ``sigma_``, ``sigma_end_`` and
+        ``grid_coordinates_`` from ``grid``."""
+        self.n_rows_, self.n_cols_ = grid.n_rows, grid.n_cols
+        self.sigma_, self.sigma_end_ = grid.sigma, grid.sigma_end
+        self.grid_coordinates_ = grid.coords
 
 
 def train_batch(
