@@ -279,10 +279,12 @@ def _train_batch_chunked(
     """:func:`train_batch` of a dask array ``X`` (and ``mask``), chunk by chunk.
 
     Each epoch maps :func:`_core.unit_sums` over the row blocks (on the
-    workers of the current dask scheduler, the codebook ``W`` sent to each)
-    and adds their sums, then applies :func:`_core.batch_update` here
-    (through ``block_map``): the epoch of :func:`train_batch`, its sums
-    added in another order.
+    workers of the current dask scheduler) and adds their sums, then applies
+    :func:`_core.batch_update` here (through ``block_map``): the epoch of
+    :func:`train_batch`, its sums added in another order. The codebook is
+    one task of the epoch's graph, which every block's task reads: it is
+    sent to each worker once, not once per block. Only the sums come back,
+    so the data stream through the workers chunk by chunk.
     """
     import dask
 
@@ -290,9 +292,10 @@ def _train_batch_chunked(
     masks = [None] * len(blocks) if mask is None else mask.to_delayed().ravel()
     block_sums = dask.delayed(_block_sums, pure=True)
     for epoch, sigma_t in enumerate(sigmas):
+        codebook = dask.delayed(W, pure=True)
         parts = dask.compute(
             *[
-                block_sums(block, W, block_mask, report is not None)
+                block_sums(block, codebook, block_mask, report is not None)
                 for block, block_mask in zip(blocks, masks, strict=True)
             ]
         )
