@@ -11,7 +11,7 @@ Issue 21's out-of-core benchmark and its dask scaling target. The script
    on 127.0.0.1, one thread each, each limited to ``--memory-limit-gb``
    (default: 6 GB of data, 2 workers of 2 GB). It reports the time, each
    worker's resident memory before the fit and its peak during it
-   (``ru_maxrss``, read in the worker process by ``client.run``) against its
+   (``VmHWM``, read in the worker process by ``client.run``) against its
    limit, and whether a worker was restarted (a worker over its limit is);
 3. checks the dask fit against the in-memory fit on a subsample (the first
    ``--n-check`` rows, fitted both ways with the same parameters: the same
@@ -37,7 +37,6 @@ short one (which still holds more data than one worker may).
 import argparse
 import contextlib
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -108,10 +107,18 @@ def local_cluster(n_workers, memory_limit_gb):
 
 
 def _memory():
-    """This process's id, resident memory and peak resident memory (bytes)."""
+    """This process's id, resident memory and peak resident memory (bytes).
+
+    The peak is the kernel's high-water mark of this process's own memory
+    (``VmHWM``). Not ``ru_maxrss``: Linux carries that across ``execve``, so
+    a worker spawned from a large client would start from the client's
+    peak.
+    """
     import psutil
 
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+    with open("/proc/self/status") as status:
+        fields = dict(line.split(":", 1) for line in status)
+    peak = int(fields["VmHWM"].split()[0]) * 1024  # kB
     return os.getpid(), psutil.Process().memory_info().rss, peak
 
 

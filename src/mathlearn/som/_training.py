@@ -156,8 +156,11 @@ class GridMixin:
         )
 
     def _set_grid(self, grid):
-        """Set ``n_rows_``, ``n_cols_``, ``sigma_``, ``sigma_end_`` and
-        ``grid_coordinates_`` from ``grid``."""
+        """Set the fitted grid attributes from the :class:`Grid` ``grid``.
+
+        ``n_rows_``, ``n_cols_``, ``sigma_``, ``sigma_end_`` and
+        ``grid_coordinates_``.
+        """
         self.n_rows_, self.n_cols_ = grid.n_rows, grid.n_cols
         self.sigma_, self.sigma_end_ = grid.sigma, grid.sigma_end
         self.grid_coordinates_ = grid.coords
