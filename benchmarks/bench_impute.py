@@ -42,6 +42,9 @@ of the fit, untraced, and the peak of the memory allocated through Python and
 NumPy during one more fit under ``tracemalloc`` (tracing the timed fit, as
 before, slowed Python-heavy fits 2.5x and so skewed the times next to it);
 for the largest case the process's maximum resident set size is printed too.
+The "busy s" column times the fit once more with one competing process (a
+busy loop on one core, ``_timing.competing_process``), and "busy / idle" is
+its ratio to the "fit s" column.
 
 Run ``python benchmarks/bench_impute.py`` (``--quick`` for fewer datasets,
 ``--large`` for the large synthetic cases).
@@ -53,7 +56,7 @@ import warnings
 
 import numpy as np
 import scipy.sparse as sp
-from _timing import measure
+from _timing import competing_process, measure
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_wine
 from sklearn.experimental import enable_iterative_imputer  # noqa: F401
 from sklearn.impute import IterativeImputer, KNNImputer, SimpleImputer
@@ -93,11 +96,16 @@ def _import_fancyimpute():
 
 
 def _measure(fit):
-    """Run ``fit()``; return its result, wall seconds and traced peak MB."""
+    """Run ``fit()``; return its result, wall seconds, traced peak MB and busy seconds.
+
+    The busy seconds are those of one more call with a competing process.
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        measurement = measure(fit, memory=True)
-    return measurement.result, measurement.seconds, measurement.peak_mb
+        idle = measure(fit, memory=True)
+        with competing_process():
+            busy = measure(fit)
+    return idle.result, idle.seconds, idle.peak_mb, busy.seconds
 
 
 # mathlearn's imputers; the others are the peers of "/ best peer".
@@ -127,15 +135,26 @@ def _methods(n_features, fancy, *, large=False):
 def _table_header(title):
     print()
     print(title)
-    print(f"  {'method':<20}{'RMSE':>9}{'/ best peer':>13}{'fit s':>9}{'peak MB':>10}")
+    print(
+        f"  {'method':<20}{'RMSE':>9}{'/ best peer':>13}{'fit s':>9}{'peak MB':>10}"
+        f"{'busy s':>9}{'busy / idle':>13}"
+    )
+
+
+def _table_row(name, rmse, best_peer, seconds, peak, busy):
+    print(
+        f"  {name:<20}{rmse:>9.4f}{rmse / best_peer:>13.3f}"
+        f"{seconds:>9.2f}{peak:>10.1f}{busy:>9.2f}{busy / seconds:>13.2f}"
+    )
 
 
 def _run_dense(title, cases, fancy, *, large=False):
     """Fit every method on each ``(X_true, X_missing)`` of ``cases``.
 
-    Reported: the RMSE on the hidden entries and the fit time averaged over
-    the cases (the same matrix under different missing masks: one mask moves
-    the ratios between methods by several percent), the largest peak memory.
+    Reported: the RMSE on the hidden entries and the fit times (idle and
+    busy) averaged over the cases (the same matrix under different missing
+    masks: one mask moves the ratios between methods by several percent),
+    the largest peak memory.
     """
     rows = {}
     n_features = cases[0][0].shape[1]
@@ -144,7 +163,7 @@ def _run_dense(title, cases, fancy, *, large=False):
         for X_true, X_missing in cases:
             imputer = make()
             try:
-                X_filled, seconds, peak = _measure(
+                X_filled, seconds, peak, busy = _measure(
                     lambda imputer=imputer, X=X_missing: imputer.fit_transform(X)
                 )
             except Exception as error:  # a peer failing is a result too
@@ -152,18 +171,15 @@ def _run_dense(title, cases, fancy, *, large=False):
                 break
             missing = np.isnan(X_missing)
             rmse = float(np.sqrt(np.mean((X_filled - X_true)[missing] ** 2)))
-            results.append((rmse, seconds, peak))
+            results.append((rmse, seconds, peak, busy))
         else:
-            rmse, seconds, peak = np.array(results).T
-            rows[name] = (rmse.mean(), seconds.mean(), peak.max())
+            rmse, seconds, peak, busy = np.array(results).T
+            rows[name] = (rmse.mean(), seconds.mean(), peak.max(), busy.mean())
     peers = [v[0] for k, v in rows.items() if k not in _MATHLEARN]
     best_peer = min(peers) if peers else np.nan
     _table_header(title)
-    for name, (rmse, seconds, peak) in rows.items():
-        print(
-            f"  {name:<20}{rmse:>9.4f}{rmse / best_peer:>13.3f}"
-            f"{seconds:>9.2f}{peak:>10.1f}"
-        )
+    for name, values in rows.items():
+        _table_row(name, values[0], best_peer, *values[1:])
     return rows
 
 
@@ -236,11 +252,11 @@ def _run_large(n_rows, n_cols, n_observed, fancy, rng, *, dense_peers):
     }
     for name, estimator in estimators.items():
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
-        _, seconds, peak = _measure(lambda estimator=estimator: estimator.fit(X))
+        _, seconds, peak, busy = _measure(lambda estimator=estimator: estimator.fit(X))
         predicted = estimator.predict_entries(rows[test], cols[test])
         rmse = float(np.sqrt(np.mean((predicted - vals[test]) ** 2)))
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
-        results[name] = (rmse, seconds, peak)
+        results[name] = (rmse, seconds, peak, busy)
         print(
             f"    [{name}: fit {seconds:.1f} s, rank {estimator.rank_}, max RSS "
             "of the process "
@@ -261,22 +277,19 @@ def _run_large(n_rows, n_cols, n_observed, fancy, rng, *, dense_peers):
             )
         for name, make in peers.items():
             imputer = make()
-            X_filled, seconds, peak = _measure(
+            X_filled, seconds, peak, busy = _measure(
                 lambda imputer=imputer: imputer.fit_transform(X_dense)
             )
             predicted = X_filled[rows[test], cols[test]]
             rmse = float(np.sqrt(np.mean((predicted - vals[test]) ** 2)))
-            results[name] = (rmse, seconds, peak)
+            results[name] = (rmse, seconds, peak, busy)
             del X_filled
         del X_dense
     peers = [v for k, v in results.items() if k not in estimators]
     best_peer = min(v[0] for v in peers) if peers else np.nan
     _table_header(title)
-    for name, (rmse, seconds, peak) in results.items():
-        print(
-            f"  {name:<20}{rmse:>9.4f}{rmse / best_peer:>13.3f}"
-            f"{seconds:>9.2f}{peak:>10.1f}"
-        )
+    for name, values in results.items():
+        _table_row(name, values[0], best_peer, *values[1:])
     if "fancy SoftImpute" in results:
         ratio = results["fancy SoftImpute"][1] / results["TraceNormImputer"][1]
         print(f"  TraceNormImputer is {ratio:.1f}x faster than fancyimpute SoftImpute")

@@ -588,6 +588,35 @@ def test_search_and_prediction_run_with_one_blas_thread(monkeypatch, kernel):
     assert all(threads and set(threads) == {1} for threads in seen)
 
 
+def test_default_threads_follow_the_blas_limit(monkeypatch):
+    """n_jobs=None: threads as BLAS may use (every core); 1 inside a limit."""
+    import threading
+
+    from joblib import cpu_count
+    from threadpoolctl import threadpool_limits
+
+    threads = set()
+    real = nw_module._sq_distances
+
+    def spy(*args, **kwargs):
+        threads.add(threading.get_ident())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(nw_module, "_sq_distances", spy)
+    monkeypatch.setattr(nw_module, "_CHUNK_ELEMENTS", 2000)
+    X, y = _data(n=200, d=3, seed=3)
+    with threadpool_limits(limits=1, user_api="blas"):
+        NadarayaWatsonRegressor().fit(X, y).predict(X)
+    assert threads == {threading.get_ident()}
+    threads.clear()
+    if cpu_count() < 2:
+        pytest.skip("one usable CPU: the default is one thread")
+    with threadpool_limits(limits=2, user_api="blas"):
+        NadarayaWatsonRegressor().fit(X, y).predict(X)
+    # joblib starts new threads for each pass: at least 2, never this one.
+    assert len(threads) >= 2 and threading.get_ident() not in threads
+
+
 def test_tour_figures_match_the_public_api():
     # The tour section and the gallery example share kernel_regression/_tour;
     # its report must show what the public estimator computes on the curve.

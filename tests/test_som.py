@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -94,14 +95,21 @@ def test_online_step_uses_the_batch_neighbourhood(neighborhood):
 
 
 @pytest.mark.parametrize("topology", ["rectangular", "hexagonal"])
-def test_batch_epoch_matches_minisom_offline_batch(topology):
+@pytest.mark.parametrize("n_jobs, block_entries", [(1, None), (3, 64)])
+def test_batch_epoch_matches_minisom_offline_batch(
+    topology, n_jobs, block_entries, monkeypatch
+):
     """One batch epoch equals MiniSom's train_batch_offline with rate 1.
 
     MiniSom puts hexagonal rows along its second axis and shifts them left
     from the last one: our unit (i, j) is its unit (n_cols - 1 - j, i) for
-    an even number of rows, the same grid up to a mirror image.
+    an even number of rows, the same grid up to a mirror image. With small
+    blocks and 3 threads, the rows (and units) go through many blocks
+    computed concurrently.
     """
     minisom = pytest.importorskip("minisom")
+    if block_entries is not None:
+        monkeypatch.setattr(_core, "_BLOCK_ENTRIES", block_entries)
     rng = np.random.RandomState(1)
     X = rng.normal(size=(200, 4))
     W0 = rng.normal(size=(6, 5, 4))
@@ -113,6 +121,7 @@ def test_batch_epoch_matches_minisom_offline_batch(topology):
         sigma_end=1.0,
         n_epochs=1,
         init=W0,
+        n_jobs=n_jobs,
     ).fit(X)
     if topology == "rectangular":
         ref = minisom.MiniSom(6, 5, 4, sigma=1.0, learning_rate=1.0)
@@ -889,6 +898,82 @@ def test_partial_fit_checks_the_number_of_features():
     som = SelfOrganizingMap(n_rows=2, n_cols=2).partial_fit(_sheet(20))
     with pytest.raises(ValueError, match="3 features"):
         som.partial_fit(np.ones((5, 2)))
+
+
+def _calls_by_thread(monkeypatch):
+    """Record, for each distance block, its thread and BLAS thread counts."""
+    from threadpoolctl import threadpool_info
+
+    calls = []
+    real = _core._CrossTerms.__call__
+
+    def spy(self, *args):
+        blas = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+        calls.append((threading.get_ident(), tuple(blas)))
+        return real(self, *args)
+
+    monkeypatch.setattr(_core._CrossTerms, "__call__", spy)
+    return calls
+
+
+def test_blocks_run_on_threads_with_one_blas_thread_each(monkeypatch):
+    monkeypatch.setattr(_core, "_BLOCK_ENTRIES", 16 * 20)
+    calls = _calls_by_thread(monkeypatch)
+    som = SelfOrganizingMap(n_rows=4, n_cols=4, n_epochs=3, n_jobs=2)
+    for method, n_rows in [(som.fit, 600), (som.predict, 100)]:
+        calls.clear()
+        method(_sheet(n_rows))
+        assert len(calls) >= n_rows // 20
+        assert all(blas and set(blas) == {1} for _, blas in calls)
+        threads = {ident for ident, _ in calls}
+        assert threading.get_ident() not in threads and len(threads) == 2
+
+
+def test_default_threads_follow_the_blas_limit(monkeypatch):
+    """n_jobs=None: as many threads as BLAS may use; 1 inside a BLAS limit."""
+    from threadpoolctl import threadpool_limits
+
+    from mathlearn.som import _training
+
+    calls = _calls_by_thread(monkeypatch)
+    monkeypatch.setattr(_core, "_BLOCK_ENTRIES", 16 * 20)
+    with threadpool_limits(limits=1, user_api="blas"):
+        assert _training.effective_n_threads(None) == 1
+        SelfOrganizingMap(n_rows=4, n_cols=4, n_epochs=2).fit(_sheet(300))
+    assert {ident for ident, _ in calls} == {threading.get_ident()}
+
+
+def test_n_jobs_is_resolved_as_joblib_counts():
+    from joblib import cpu_count
+
+    from mathlearn.som import _training
+
+    assert _training.effective_n_threads(-1) == cpu_count()
+    assert _training.effective_n_threads(-cpu_count() - 5) == 1
+    assert _training.effective_n_threads(3) == 3
+    with pytest.raises(ValueError, match="n_jobs=0 must be None or a non-zero"):
+        SelfOrganizingMap(n_rows=2, n_cols=2, n_jobs=0).fit(_sheet(50))
+
+
+def test_the_map_does_not_depend_on_the_number_of_threads(monkeypatch):
+    """Blocks change how the work is shared, never the map: bit for bit."""
+    monkeypatch.setattr(_core, "_BLOCK_ENTRIES", 30 * 7)
+    X, _ = make_blobs(700, 5, centers=6, random_state=3)
+    results = []
+    for n_jobs in [1, 2, 4]:
+        som = SelfOrganizingMap(n_rows=5, n_cols=6, n_epochs=4, n_jobs=n_jobs)
+        som.fit(X)
+        results.append(
+            (
+                som.cluster_centers_,
+                som.labels_,
+                som.transform(X),
+                som.topographic_error(X),
+            )
+        )
+    for other in results[1:]:
+        for expected, got in zip(results[0], other, strict=True):
+            np.testing.assert_array_equal(got, expected)
 
 
 def test_training_runs_with_one_blas_thread(monkeypatch):

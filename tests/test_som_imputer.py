@@ -59,11 +59,15 @@ def test_masked_best_unit_matches_brute_force_loop():
         np.testing.assert_array_equal(filled[observed], x[observed])
 
 
-def test_k_best_units_are_mixed_by_inverse_distance():
+@pytest.mark.parametrize("n_jobs, block_entries", [(1, None), (3, 40)])
+def test_k_best_units_are_mixed_by_inverse_distance(n_jobs, block_entries, monkeypatch):
+    # Small blocks on 3 threads: the rows' best units found concurrently.
+    if block_entries is not None:
+        monkeypatch.setattr(_core, "_BLOCK_ENTRIES", block_entries)
     X_missing = _with_missing(_manifold(120), 0.3)
-    imputer = SOMImputer(n_rows=5, n_cols=4, n_neighbors_units=3, random_state=0).fit(
-        X_missing
-    )
+    imputer = SOMImputer(
+        n_rows=5, n_cols=4, n_neighbors_units=3, random_state=0, n_jobs=n_jobs
+    ).fit(X_missing)
     W = imputer.weights_.reshape(-1, 5)
     X_filled = imputer.transform(X_missing)
     for x, filled in zip(X_missing, X_filled, strict=True):
@@ -100,6 +104,20 @@ def test_train_on_complete_uses_only_complete_rows():
         X_missing[complete]
     )
     np.testing.assert_allclose(imputer.weights_, som.weights_, rtol=1e-9, atol=1e-12)
+
+
+def test_the_imputer_does_not_depend_on_the_number_of_threads(monkeypatch):
+    monkeypatch.setattr(_core, "_BLOCK_ENTRIES", 40)
+    X_missing = _with_missing(_manifold(300), 0.3)
+    fits = [
+        SOMImputer(n_rows=4, n_cols=5, n_epochs=4, n_jobs=n_jobs).fit(X_missing)
+        for n_jobs in [1, 2, 3]
+    ]
+    for other in fits[1:]:
+        np.testing.assert_array_equal(other.weights_, fits[0].weights_)
+        np.testing.assert_array_equal(
+            other.transform(X_missing), fits[0].transform(X_missing)
+        )
 
 
 def test_masked_training_on_complete_data_is_the_plain_batch_map():

@@ -22,13 +22,15 @@ from mathlearn.utils._sklearn_compat import (
 # Default map size: about this many units per square root of a training row
 # (twice Vesanto's 5 * sqrt(n), see the Notes of SOMImputer).
 _UNITS_PER_SQRT_ROW = 10
-# Default final radius of the Gaussian neighbourhood: sharper than the map's
-# 0.8, see the sigma_end parameter. The bubble keeps the map's default
-# (_core._DEFAULT_SIGMA_END).
-_GAUSSIAN_SIGMA_END = 0.5
 
 
-class SOMImputer(DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+class SOMImputer(
+    _training.GridMixin,
+    DocLinkMixin,
+    OneToOneFeatureMixin,
+    TransformerMixin,
+    BaseEstimator,
+):
     """Fill missing entries from the best-matching units of a self-organizing map.
 
     The map is trained with Kohonen's batch rule, but every distance and every
@@ -85,6 +87,13 @@ class SOMImputer(DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstim
         The placeholder for missing values.
     random_state : int, RandomState instance or None, default=None
         Seeds ``init="random"``.
+    n_jobs : int, default=None
+        Number of threads over which the blocks of each batch epoch and of
+        ``transform`` are spread, each calling BLAS on one thread, as in
+        :class:`~mathlearn.som.SelfOrganizingMap`. ``None`` uses as many
+        threads as BLAS may use here (every usable core unless limited, e.g.
+        in a joblib or dask worker); ``-1`` every usable core. The result
+        does not depend on ``n_jobs``.
     verbose : int, default=0
         If positive, print one line per epoch with the masked quantization
         error.
@@ -193,6 +202,11 @@ class SOMImputer(DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstim
     True
     """
 
+    # sigma_end=None: the Gaussian neighbourhood ends sharper than the map's
+    # 0.8 (imputation wants sharp prototypes, see the sigma_end parameter);
+    # the bubble keeps the map's 1.
+    _default_sigma_end = {**_core._DEFAULT_SIGMA_END, "gaussian": 0.5}
+
     _parameter_constraints = {
         "n_rows": [Interval(Integral, 1, None, closed="left"), None],
         "n_cols": [Interval(Integral, 1, None, closed="left"), None],
@@ -207,6 +221,7 @@ class SOMImputer(DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstim
         "init": [StrOptions({"pca", "random"})],
         "missing_values": [Real],
         "random_state": ["random_state"],
+        "n_jobs": [Integral, None],
         "verbose": ["verbose"],
     }
 
@@ -229,6 +244,7 @@ class SOMImputer(DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstim
         init="pca",
         missing_values=np.nan,
         random_state=None,
+        n_jobs=None,
         verbose=0,
     ):
         self.n_rows = n_rows
@@ -244,6 +260,7 @@ class SOMImputer(DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstim
         self.init = init
         self.missing_values = missing_values
         self.random_state = random_state
+        self.n_jobs = n_jobs
         self.verbose = verbose
 
     def _validate_X(self, X, *, reset):
@@ -290,7 +307,7 @@ class SOMImputer(DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstim
         def report(epoch, sigma_t, error):
             print(f"{epoch + 1:>5} {sigma_t:>8.3f} {error:>20.6g}")
 
-        with _training.single_blas_thread():
+        with _training.block_threads(self.n_jobs) as block_map:
             W, grid = self._initial_map(X_w, rng)
             if self.verbose:
                 print(f"{'epoch':>5} {'sigma':>8} {'masked quant. error':>20}")
@@ -303,6 +320,7 @@ class SOMImputer(DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstim
                 mask=None if self.train_on == "complete" else mask,
                 e=e,
                 report=report if self.verbose else None,
+                block_map=block_map,
             )
         self._set_fitted(grid, _core.to_data_units(W, e) + statistics, statistics)
         self.n_iter_ = self.n_epochs
@@ -344,7 +362,8 @@ class SOMImputer(DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstim
             self._partial_rng = check_random_state(self.random_state)
         statistics = self._statistics(X, observed) if first_call else self.statistics_
         X_c, mask = self._training_data(X, observed, statistics, check=first_call)
-        with _training.single_blas_thread():
+        # One sample at a time: no blocks to spread, BLAS on one thread.
+        with _training.block_threads(1):
             if first_call:
                 e = _core.unit_exponent(X_c)
                 X_w = np.ldexp(X_c, -e, out=X_c)
@@ -396,24 +415,9 @@ class SOMImputer(DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstim
         X_train, mask = X[rows], observed[rows].astype(X.dtype)
         return np.where(mask > 0, X_train - statistics, 0.0), mask
 
-    def _grid(self, n_rows, n_cols):
-        return _training.Grid.build(
-            n_rows,
-            n_cols,
-            self.topology,
-            self.sigma,
-            self.sigma_end,
-            self.neighborhood,
-            default_end=(
-                _GAUSSIAN_SIGMA_END if self.neighborhood == "gaussian" else None
-            ),
-        )
-
     def _set_fitted(self, grid, W, statistics):
         self.weights_ = W.reshape(grid.n_rows, grid.n_cols, -1)
-        self.n_rows_, self.n_cols_ = grid.n_rows, grid.n_cols
-        self.sigma_, self.sigma_end_ = grid.sigma, grid.sigma_end
-        self.grid_coordinates_ = grid.coords
+        self._set_grid(grid)
         self.statistics_ = statistics
 
     def _validate_chunked(self, X):
@@ -534,8 +538,10 @@ class SOMImputer(DocLinkMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstim
         np.ldexp(X_w, -e, out=X_w)
         np.ldexp(W_w, -e, out=W_w)
         mask = observed.astype(X.dtype)
-        with _training.single_blas_thread():
-            units = _core.best_units(X_w, W_w, n_best=self.n_neighbors_units, mask=mask)
+        with _training.block_threads(self.n_jobs) as block_map:
+            units = _core.best_units(
+                X_w, W_w, n_best=self.n_neighbors_units, mask=mask, block_map=block_map
+            )
         if units.shape[1] == 1:
             estimate = W[units[:, 0]]
         else:

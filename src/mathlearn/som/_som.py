@@ -26,14 +26,13 @@ from mathlearn.utils._sklearn_compat import (
 )
 
 
-def _best_units(X, W, center, n_best=1):
+def _best_units(X, W, center, n_best=1, block_map=map):
     """:func:`_core.best_units` of ``X`` among the units ``W`` (data units).
 
     Both are centred at ``center`` and scaled to work units first.
     """
     X_w, W_w, _ = _core.work_units(X, W, center)
-    with _training.single_blas_thread():
-        return _core.best_units(X_w, W_w, n_best=n_best)
+    return _core.best_units(X_w, W_w, n_best=n_best, block_map=block_map)
 
 
 # Default map size: about this many units per square root of a training
@@ -52,6 +51,7 @@ def _reject_nan(X, estimator_name):
 
 
 class SelfOrganizingMap(
+    _training.GridMixin,
     DocLinkMixin,
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
@@ -115,6 +115,17 @@ n_features), default="pca"
     random_state : int, RandomState instance or None, default=None
         Seeds ``init="random"`` and the presentation order of
         ``algorithm="online"``. Pass an int for reproducible results.
+    n_jobs : int, default=None
+        Number of threads over which the blocks of each batch epoch (and of
+        ``predict``, ``transform`` and the errors) are spread, each calling
+        BLAS on one thread. ``None`` uses as many threads as BLAS may use
+        here: every usable core, unless limited by ``threadpoolctl``, the
+        ``OPENBLAS_NUM_THREADS``/``OMP_NUM_THREADS`` variables, or a joblib
+        or dask worker (which limit their BLAS to share the machine). So,
+        unlike joblib's ``n_jobs=None``, the default is parallel, as
+        scikit-learn's ``KMeans`` is with its OpenMP threads. ``-1`` uses
+        every usable core, ``1`` no extra thread. The map does not depend
+        on ``n_jobs``. See Notes.
     verbose : int, default=0
         If positive, print one line per epoch: radius, learning rate and the
         quantization error of the weights at the start of the epoch.
@@ -228,10 +239,17 @@ n_features), default="pca"
     round-off. :meth:`partial_fit` trains on one chunk at a time
     (``dask_ml.wrappers.Incremental``).
 
-    *Threads.* Training and the distance computations run with one BLAS
-    thread (``threadpoolctl``, as scikit-learn's ``KMeans``): an epoch is
-    many small products, and a second BLAS thread sharing a core with
-    another program made each of them wait for it (2-3 times the time).
+    *Threads.* An epoch is many small products: the distances of a block
+    of rows to the codebook, and a block of the neighbourhood matrix times
+    the per-unit sums. Left to a multi-threaded BLAS, each product hands
+    half its work to a second thread and waits for it, and when another
+    program holds a core that wait took 2-3 times the product's own time.
+    So the blocks are spread over ``n_jobs`` threads, each calling BLAS on
+    one thread (``threadpoolctl``), as scikit-learn's ``KMeans`` runs its
+    chunks: a thread that loses its core delays only its own blocks. The
+    best units of a row do not depend on the block it is in, and the sums
+    are taken over all rows at once, so the map is the same, bit for bit,
+    for every ``n_jobs``.
 
     The plot helpers (:meth:`plot_u_matrix`, :meth:`plot_component_planes`,
     :meth:`plot_hit_map`) need matplotlib, imported only when they run.
@@ -278,6 +296,7 @@ n_features), default="pca"
         "algorithm": [StrOptions({"batch", "online"})],
         "init": [StrOptions({"pca", "random"}), "array-like"],
         "random_state": ["random_state"],
+        "n_jobs": [Integral, None],
         "verbose": ["verbose"],
     }
 
@@ -296,6 +315,7 @@ n_features), default="pca"
         algorithm="batch",
         init="pca",
         random_state=None,
+        n_jobs=None,
         verbose=0,
     ):
         self.n_rows = n_rows
@@ -309,6 +329,7 @@ n_features), default="pca"
         self.algorithm = algorithm
         self.init = init
         self.random_state = random_state
+        self.n_jobs = n_jobs
         self.verbose = verbose
 
     def _validate_X(self, X, *, reset):
@@ -426,7 +447,7 @@ n_features), default="pca"
         ).astype(X.dtype)
         X_c = X - center
         largest = _training.largest_magnitude(X_c)
-        with _training.single_blas_thread():
+        with _training.block_threads(self.n_jobs) as block_map:
             X_w, W_w, e, n_rows, n_cols = self._initial_weights(
                 X_c, largest, center, rng, sample_weight
             )
@@ -434,12 +455,12 @@ n_features), default="pca"
             if self.verbose:
                 print(f"{'epoch':>5} {'sigma':>8} {'rate':>8} {'quant. error':>13}")
             if self.algorithm == "batch":
-                W_w = self._fit_batch(X_w, W_w, e, grid, sample_weight)
+                W_w = self._fit_batch(X_w, W_w, e, grid, sample_weight, block_map)
             else:
                 for epoch in range(self.n_epochs):
-                    self._online_pass(X_w, W_w, e, grid, epoch, rng)
+                    self._online_pass(X_w, W_w, e, grid, epoch, rng, block_map)
             W = _core.to_data_units(W_w, e) + center
-            units = _best_units(X, W, center)
+            units = _best_units(X, W, center, block_map=block_map)
         self._set_fitted(grid, center, W, units[:, 0], self.n_epochs)
         self._partial_rng = None
         return self
@@ -460,14 +481,14 @@ n_features), default="pca"
         rng = check_random_state(self.random_state)
         center, largest = _training.center_chunked(X)
         X_c = X - center
-        with _training.single_blas_thread():
+        with _training.block_threads(self.n_jobs) as block_map:
             X_w, W_w, e, n_rows, n_cols = self._initial_weights(
                 X_c, largest, center, rng, None
             )
             grid = self._grid(n_rows, n_cols)
             if self.verbose:
                 print(f"{'epoch':>5} {'sigma':>8} {'rate':>8} {'quant. error':>13}")
-            W_w = self._fit_batch(X_w, W_w, e, grid, None)
+            W_w = self._fit_batch(X_w, W_w, e, grid, None, block_map)
         W = _core.to_data_units(W_w, e) + center
         units = X.map_blocks(
             lambda block: _best_units(block, W, center)[:, 0],
@@ -478,21 +499,8 @@ n_features), default="pca"
         self._partial_rng = None
         return self
 
-    def _grid(self, n_rows, n_cols):
-        return _training.Grid.build(
-            n_rows,
-            n_cols,
-            self.topology,
-            self.sigma,
-            self.sigma_end,
-            self.neighborhood,
-        )
-
     def _set_fitted(self, grid, center, W, labels, n_iter):
-        self.n_rows_, self.n_cols_ = grid.n_rows, grid.n_cols
-        self.sigma_ = grid.sigma
-        self.sigma_end_ = grid.sigma_end
-        self.grid_coordinates_ = grid.coords
+        self._set_grid(grid)
         self._grid_sq_dist = grid.sq_dist
         self._center = center
         self.cluster_centers_ = W
@@ -501,7 +509,7 @@ n_features), default="pca"
         self.n_iter_ = n_iter
         self._n_features_out = W.shape[0]
 
-    def _fit_batch(self, X, W, e, grid, sample_weight):
+    def _fit_batch(self, X, W, e, grid, sample_weight, block_map):
         """Batch epochs on ``X`` and ``W`` in work units of ``2**e``."""
 
         def report(epoch, sigma_t, error):
@@ -516,9 +524,10 @@ n_features), default="pca"
             sample_weight=sample_weight,
             e=e,
             report=report if self.verbose else None,
+            block_map=block_map,
         )
 
-    def _online_pass(self, X, W, e, grid, epoch, rng):
+    def _online_pass(self, X, W, e, grid, epoch, rng, block_map):
         """Online epoch ``epoch`` of ``n_epochs`` on ``X`` (work units of ``2**e``)."""
 
         def report(sigma_t, rate, error):
@@ -533,6 +542,7 @@ n_features), default="pca"
             rng,
             e=e,
             report=report if self.verbose else None,
+            block_map=block_map,
         )
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -569,7 +579,7 @@ n_features), default="pca"
         X = self._validate_X(X, reset=first_call)
         if getattr(self, "_partial_rng", None) is None:
             self._partial_rng = check_random_state(self.random_state)
-        with _training.single_blas_thread():
+        with _training.block_threads(self.n_jobs) as block_map:
             if first_call:
                 center = X.mean(axis=0, dtype=np.float64).astype(X.dtype)
                 X_c = X - center
@@ -587,9 +597,9 @@ n_features), default="pca"
                 X_w, W_w, e = _core.work_units(X, self.cluster_centers_, center)
                 grid = self._grid(self.n_rows_, self.n_cols_)
                 epoch = self.n_iter_
-            self._online_pass(X_w, W_w, e, grid, epoch, self._partial_rng)
+            self._online_pass(X_w, W_w, e, grid, epoch, self._partial_rng, block_map)
             W = _core.to_data_units(W_w, e) + center
-            units = _best_units(X, W, center)
+            units = _best_units(X, W, center, block_map=block_map)
         self._set_fitted(grid, center, W, units[:, 0], epoch + 1)
         return self
 
@@ -608,7 +618,11 @@ n_features), default="pca"
         """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        return _best_units(X, self.cluster_centers_, self._center)[:, 0]
+        with _training.block_threads(self.n_jobs) as block_map:
+            units = _best_units(
+                X, self.cluster_centers_, self._center, block_map=block_map
+            )
+        return units[:, 0]
 
     def transform(self, X):
         """Euclidean distance from each sample to every unit.
@@ -626,8 +640,9 @@ n_features), default="pca"
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         X_w, W_w, e = _core.work_units(X, self.cluster_centers_, self._center)
-        with _training.single_blas_thread():
-            return _core.to_data_units(_core.all_distances(X_w, W_w), e)
+        with _training.block_threads(self.n_jobs) as block_map:
+            distances = _core.all_distances(X_w, W_w, block_map=block_map)
+        return _core.to_data_units(distances, e)
 
     def quantization_error(self, X):
         """Mean distance between each sample and its best-matching unit.
@@ -645,9 +660,9 @@ n_features), default="pca"
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         X_w, W_w, e = _core.work_units(X, self.cluster_centers_, self._center)
-        with _training.single_blas_thread():
-            units = _core.best_units(X_w, W_w)[:, 0]
-            return _training.mean_distance(X_w, W_w, units, e)
+        with _training.block_threads(self.n_jobs) as block_map:
+            units = _core.best_units(X_w, W_w, block_map=block_map)[:, 0]
+        return _training.mean_distance(X_w, W_w, units, e)
 
     def score(self, X, y=None):
         """Negative quantization error of ``X`` (higher is better).
@@ -689,7 +704,10 @@ n_features), default="pca"
                 "topographic_error needs at least 2 units; the map has "
                 f"n_rows_ * n_cols_ = {self.n_rows_ * self.n_cols_}"
             )
-        units = _best_units(X, self.cluster_centers_, self._center, n_best=2)
+        with _training.block_threads(self.n_jobs) as block_map:
+            units = _best_units(
+                X, self.cluster_centers_, self._center, n_best=2, block_map=block_map
+            )
         adjacent = _core.adjacency(self._grid_sq_dist, self.topology)
         return float(1.0 - adjacent[units[:, 0], units[:, 1]].mean())
 

@@ -2,28 +2,89 @@
 
 :mod:`mathlearn.som._core` holds the formulas (distances, neighbourhood, one
 batch epoch); this module holds what both estimators do with them: choose the
-grid, run the epochs, and limit BLAS to one thread while they run.
+grid, run the epochs, and spread their blocks over threads.
 
 An epoch is many small products (a block of rows against the codebook, then
-``H @ sums``). With a multi-threaded BLAS each of them hands work to a second
-thread and waits for it, which on a machine with a busy core took 2-3 times
-as long as one thread doing it all; so training runs in
-:func:`single_blas_thread`, as scikit-learn's ``KMeans`` does.
+a block of the neighbourhood matrix against the per-unit sums). With a
+multi-threaded BLAS each of them hands work to a second thread and waits for
+it, which on a machine with a busy core took 2-3 times as long as one thread
+doing it all. So the blocks themselves are spread over threads, each calling
+BLAS on one thread (:func:`block_threads`), the way scikit-learn's ``KMeans``
+runs its chunks on OpenMP threads: no hand-off inside a product, and a
+thread that loses its core delays only its own blocks.
 """
 
+import contextlib
+import functools
 import math
+from concurrent.futures import ThreadPoolExecutor
+from numbers import Integral
 from typing import NamedTuple
 
 import numpy as np
+from joblib import cpu_count
 from sklearn.utils.extmath import svd_flip
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from mathlearn.som import _core
 
 
-def single_blas_thread():
+@functools.cache
+def _threadpool_controller():
+    """One ``ThreadpoolController`` for the process, as scikit-learn keeps one.
+
+    Finding the thread pools scans the loaded libraries (milliseconds); the
+    controller reads and sets their current limits on every use.
+    """
+    return ThreadpoolController()
+
+
+def one_blas_thread():
     """Context in which BLAS runs on one thread (``threadpoolctl``)."""
-    return threadpool_limits(limits=1, user_api="blas")
+    return _threadpool_controller().limit(limits=1, user_api="blas")
+
+
+def effective_n_threads(n_jobs):
+    """Number of threads that ``n_jobs`` asks for, at least 1.
+
+    ``None``: as many as BLAS may use here (the largest thread count of the
+    BLAS libraries that ``threadpoolctl`` finds), at most the usable CPUs
+    (``joblib.cpu_count``, which reads the affinity mask and cgroup quotas).
+    That is every core, unless a limit is set: ``threadpool_limits``, the
+    ``OPENBLAS_NUM_THREADS``/``OMP_NUM_THREADS`` variables, or a joblib or
+    dask worker's own limit, which is what keeps workers from
+    oversubscribing the machine. A negative ``n_jobs`` counts back from the
+    usable CPUs, as joblib does (``-1``: all of them).
+    """
+    if n_jobs is None:
+        blas = _threadpool_controller().select(user_api="blas").info()
+        n_threads = max((lib["num_threads"] for lib in blas), default=cpu_count())
+        return max(1, min(n_threads, cpu_count()))
+    if not isinstance(n_jobs, Integral) or n_jobs == 0:
+        raise ValueError(f"n_jobs={n_jobs!r} must be None or a non-zero integer")
+    if n_jobs < 0:
+        return max(1, cpu_count() + 1 + n_jobs)
+    return int(n_jobs)
+
+
+@contextlib.contextmanager
+def block_threads(n_jobs):
+    """Threads for the blocks of a fit, each calling BLAS on one thread.
+
+    Yields ``block_map``, a ``map`` that applies a function to the blocks on
+    :func:`effective_n_threads` threads (the built-in ``map`` for one
+    thread), and limits BLAS to one thread while the context lasts. NumPy
+    releases the GIL in BLAS and in its element-wise loops, so the threads
+    run in parallel. The thread count is read once, on entering: pass
+    ``block_map`` down rather than entering again inside.
+    """
+    n_threads = effective_n_threads(n_jobs)
+    with one_blas_thread():
+        if n_threads == 1:
+            yield map
+        else:
+            with ThreadPoolExecutor(max_workers=n_threads) as executor:
+                yield executor.map
 
 
 def units_per_sqrt_sample(n_samples, factor):
@@ -61,17 +122,48 @@ class Grid(NamedTuple):
     sigma_end: float  # final radius
 
     @classmethod
-    def build(cls, n_rows, n_cols, topology, sigma, sigma_end, kind, default_end=None):
+    def build(cls, n_rows, n_cols, topology, sigma, sigma_end, default_end):
         """The grid of ``n_rows x n_cols`` units and the radii actually used.
 
         ``sigma``, ``sigma_end`` and ``default_end`` are resolved by
         :func:`_core.resolve_radii`.
         """
         coords = _core.grid_coordinates(n_rows, n_cols, topology)
-        start, end = _core.resolve_radii(
-            sigma, sigma_end, n_rows, n_cols, kind, default_end=default_end
-        )
+        start, end = _core.resolve_radii(sigma, sigma_end, n_rows, n_cols, default_end)
         return cls(n_rows, n_cols, coords, _core.grid_sq_distances(coords), start, end)
+
+
+class GridMixin:
+    """The grid of a map estimator, and its fitted grid attributes.
+
+    For estimators with the parameters ``topology``, ``sigma``, ``sigma_end``
+    and ``neighborhood`` (``SelfOrganizingMap``, ``SOMImputer``). They differ
+    only in the final radius that ``sigma_end=None`` stands for, by
+    neighbourhood: the class attribute ``_default_sigma_end``.
+    """
+
+    _default_sigma_end = _core._DEFAULT_SIGMA_END
+
+    def _grid(self, n_rows, n_cols):
+        """The :class:`Grid` of ``n_rows x n_cols`` units for the parameters."""
+        return Grid.build(
+            n_rows,
+            n_cols,
+            self.topology,
+            self.sigma,
+            self.sigma_end,
+            self._default_sigma_end[self.neighborhood],
+        )
+
+    def _set_grid(self, grid):
+        """Set the fitted grid attributes from the :class:`Grid` ``grid``.
+
+        ``n_rows_``, ``n_cols_``, ``sigma_``, ``sigma_end_`` and
+        ``grid_coordinates_``.
+        """
+        self.n_rows_, self.n_cols_ = grid.n_rows, grid.n_cols
+        self.sigma_, self.sigma_end_ = grid.sigma, grid.sigma_end
+        self.grid_coordinates_ = grid.coords
 
 
 def train_batch(
@@ -85,6 +177,7 @@ def train_batch(
     sample_weight=None,
     e=0,
     report=None,
+    block_map=map,
 ):
     """Kohonen's batch map: one :func:`_core.batch_epoch` per radius of ``sigmas``.
 
@@ -92,20 +185,35 @@ def train_batch(
     ``kind`` is the neighbourhood, ``mask`` and ``sample_weight`` go to every
     epoch. ``report(epoch, sigma_t, error)``, if given, is called after each
     epoch with the mean (masked) distance, in data units, from the rows to
-    their best units under the weights the epoch started from. Returns the
-    final weights. A dask array ``X`` (and ``mask``) is trained on chunk by
-    chunk (:func:`_train_batch_chunked`).
+    their best units under the weights the epoch started from. Blocks go
+    through ``block_map`` (see :func:`block_threads`). Returns the final
+    weights. A dask array ``X`` (and ``mask``) is trained on chunk by chunk
+    (:func:`_train_batch_chunked`).
     """
     if is_dask_array(X):
         if sample_weight is not None:
             raise ValueError("sample_weight is not supported with a dask array X")
         return _train_batch_chunked(
-            X, W, grid_sq_dist, sigmas, kind, mask=mask, e=e, report=report
+            X,
+            W,
+            grid_sq_dist,
+            sigmas,
+            kind,
+            mask=mask,
+            e=e,
+            report=report,
+            block_map=block_map,
         )
     for epoch, sigma_t in enumerate(sigmas):
-        H = _core.neighborhood(grid_sq_dist, sigma_t, kind, X.dtype)
         new_W, units = _core.batch_epoch(
-            X, W, H, mask=mask, sample_weight=sample_weight
+            X,
+            W,
+            grid_sq_dist,
+            sigma_t,
+            kind,
+            mask=mask,
+            sample_weight=sample_weight,
+            block_map=block_map,
         )
         if report is not None:
             report(epoch, sigma_t, mean_distance(X, W, units, e, mask=mask))
@@ -135,18 +243,21 @@ class OnlineSchedule(NamedTuple):
         return sigmas, rates
 
 
-def train_online_pass(X, W, grid, kind, schedule, rng, *, mask=None, e=0, report=None):
+def train_online_pass(
+    X, W, grid, kind, schedule, rng, *, mask=None, e=0, report=None, block_map=map
+):
     """One epoch of Kohonen's online rule on ``X``, in a random order, in place.
 
     ``X`` and ``W`` are in work units of ``2**e``; ``schedule`` is an
     :class:`OnlineSchedule`, ``mask`` the observed entries of ``X`` (see
     :func:`_core.online_epoch`). ``report(sigma, rate, error)``, if given,
     gets the first radius and rate of the epoch and the mean (masked)
-    distance of the rows to their best units before it.
+    distance of the rows to their best units before it (found through
+    ``block_map``; the online rule itself is one sample at a time).
     """
     sigmas, rates = schedule.at(grid, X.shape[0])
     if report is not None:
-        units = _core.best_units(X, W, mask=mask)[:, 0]
+        units = _core.best_units(X, W, mask=mask, block_map=block_map)[:, 0]
         error = mean_distance(X, W, units, e, mask=mask)
     order = rng.permutation(X.shape[0])
     _core.online_epoch(X, W, grid.sq_dist, order, sigmas, rates, kind, mask=mask)
@@ -166,14 +277,17 @@ def _block_sums(X, W, mask, with_error):
 
 
 def _train_batch_chunked(
-    X, W, grid_sq_dist, sigmas, kind, *, mask=None, e=0, report=None
+    X, W, grid_sq_dist, sigmas, kind, *, mask=None, e=0, report=None, block_map=map
 ):
     """:func:`train_batch` of a dask array ``X`` (and ``mask``), chunk by chunk.
 
     Each epoch maps :func:`_core.unit_sums` over the row blocks (on the
-    workers of the current dask scheduler, the codebook ``W`` sent to each)
-    and adds their sums, then applies :func:`_core.neighborhood_update`: the
-    epoch of :func:`train_batch`, its sums added in another order.
+    workers of the current dask scheduler) and adds their sums, then applies
+    :func:`_core.batch_update` here (through ``block_map``): the epoch of
+    :func:`train_batch`, its sums added in another order. The codebook is
+    one task of the epoch's graph, which every block's task reads: it is
+    sent to each worker once, not once per block. Only the sums come back,
+    so the data stream through the workers chunk by chunk.
     """
     import dask
 
@@ -181,17 +295,19 @@ def _train_batch_chunked(
     masks = [None] * len(blocks) if mask is None else mask.to_delayed().ravel()
     block_sums = dask.delayed(_block_sums, pure=True)
     for epoch, sigma_t in enumerate(sigmas):
-        H = _core.neighborhood(grid_sq_dist, sigma_t, kind, X.dtype)
+        codebook = dask.delayed(W, pure=True)
         parts = dask.compute(
             *[
-                block_sums(block, W, block_mask, report is not None)
+                block_sums(block, codebook, block_mask, report is not None)
                 for block, block_mask in zip(blocks, masks, strict=True)
             ]
         )
         S, counts, error = (sum(part) for part in zip(*parts, strict=True))
         if report is not None:
             report(epoch, sigma_t, float(_core.to_data_units(error / X.shape[0], e)))
-        W = _core.neighborhood_update(W, H, S, counts)
+        W = _core.batch_update(
+            W, grid_sq_dist, sigma_t, kind, S, counts, block_map=block_map
+        )
     return W
 
 

@@ -1,0 +1,393 @@
+"""Out of core and on a cluster: SelfOrganizingMap fitted on a dask array on disk.
+
+Issue 21's out-of-core benchmark and its dask scaling target. The script
+
+1. writes a Gaussian mixture of ``--size-gb`` gigabytes (float64,
+   ``--n-features`` columns, 10 clusters) to a zarr store in a temporary
+   directory under ``--dir`` (deleted at the end), chunk by chunk on the
+   workers, so that no process ever holds it;
+2. fits ``SelfOrganizingMap`` (``algorithm="batch"``) on ``da.from_zarr`` of
+   it with a ``distributed.LocalCluster`` of ``--n-workers`` worker processes
+   on 127.0.0.1, one thread each, each limited to ``--memory-limit-gb``
+   (default: 6 GB of data, 2 workers of 2 GB). It reports the time, each
+   worker's resident memory before the fit and its peak during it
+   (``VmHWM``, read in the worker process by ``client.run``) against its
+   limit, and whether a worker was restarted (a worker over its limit is);
+3. checks the dask fit against the in-memory fit on a subsample (the first
+   ``--n-check`` rows, fitted both ways with the same parameters: the same
+   map to round-off), and the out-of-core map against the subsample's map
+   (quantization error on the next ``--n-check`` rows, held out);
+4. times one batch epoch over the whole data set, which does not fit one
+   worker, with 1 worker and with 2 (``--epoch-repeats`` epochs each, after
+   one untimed): the throughput ratio, target >= 1.6x on 2 cores. The epoch
+   is the one ``fit`` runs (``mathlearn.som._training.train_batch`` with one
+   radius, from the codebook of step 2), timed alone: ``fit`` also makes a
+   pass for the mean, one for the scale, the initialisation and one for the
+   labels.
+
+Every section prints ``uptime``: on a machine shared with other work the
+times, and the ratio, are only as good as the load allows.
+
+Run ``python benchmarks/bench_dask.py`` for the full 6 GB run (about 10
+minutes and 7 GB of free disk on a quiet 2-core machine), or e.g.
+``python benchmarks/bench_dask.py --size-gb 0.5 --memory-limit-gb 1`` for a
+short one (which still holds more data than one worker may).
+"""
+
+import argparse
+import contextlib
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+import warnings
+
+import numpy as np
+from _timing import print_table
+
+from mathlearn.som import SelfOrganizingMap
+
+_N_CLUSTERS = 10
+
+
+def uptime():
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def mixture_block(block_info=None, *, n_features, centers, seed):
+    """Rows of one chunk of the Gaussian mixture; its own seed, from its index."""
+    info = block_info[None]
+    n_rows = info["chunk-shape"][0]
+    rng = np.random.default_rng([seed, info["chunk-location"][0]])
+    X = rng.standard_normal((n_rows, n_features))
+    X += centers[rng.integers(len(centers), size=n_rows)]
+    return X
+
+
+def mixture(n_samples, n_features, chunk_rows, seed):
+    """A lazy dask array of ``n_samples`` rows of the mixture."""
+    import dask.array as da
+
+    centers = 4.0 * np.random.default_rng(seed).standard_normal(
+        (_N_CLUSTERS, n_features)
+    )
+    n_full, rest = divmod(n_samples, chunk_rows)
+    row_chunks = (chunk_rows,) * n_full + ((rest,) if rest else ())
+    return da.map_blocks(
+        mixture_block,
+        dtype=np.float64,
+        chunks=(row_chunks, (n_features,)),
+        n_features=n_features,
+        centers=centers,
+        seed=seed,
+    )
+
+
+@contextlib.contextmanager
+def local_cluster(n_workers, memory_limit_gb):
+    """A client on ``n_workers`` worker processes (one thread, limited memory)."""
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            memory_limit=f"{memory_limit_gb}GB",
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        # Import mathlearn in every worker before the baseline is read.
+        client.run(lambda: __import__("mathlearn.som"))
+        yield client
+
+
+def _memory():
+    """This process's id, resident memory and peak resident memory (bytes).
+
+    The peak is the kernel's high-water mark of this process's own memory
+    (``VmHWM``). Not ``ru_maxrss``: Linux carries that across ``execve``, so
+    a worker spawned from a large client would start from the client's
+    peak.
+    """
+    import psutil
+
+    with open("/proc/self/status") as status:
+        fields = dict(line.split(":", 1) for line in status)
+    peak = int(fields["VmHWM"].split()[0]) * 1024  # kB
+    return os.getpid(), psutil.Process().memory_info().rss, peak
+
+
+def worker_memory(client):
+    """``{worker address: (pid, rss, peak rss)}``."""
+    return client.run(_memory)
+
+
+def memory_rows(before, after, limit_gb):
+    rows = []
+    for worker, (pid, rss, _) in sorted(before.items()):
+        pid_after, _, peak = after.get(worker, (None, 0, 0))
+        rows.append(
+            [
+                worker,
+                f"{rss / 1e6:.0f}",
+                f"{peak / 1e6:.0f}",
+                f"{limit_gb * 1e3:.0f}",
+                f"{peak / (limit_gb * 1e9):.0%}",
+                "no" if pid_after == pid else "YES",
+            ]
+        )
+    return rows
+
+
+def write_data(args, path):
+    import dask.array as da
+
+    n_samples = int(args.size_gb * 1e9 / (8 * args.n_features))
+    chunk_rows = max(1, int(args.chunk_mb * 1e6 / (8 * args.n_features)))
+    X = mixture(n_samples, args.n_features, chunk_rows, args.seed)
+    print(
+        f"\n## 1. Writing {X.nbytes / 1e9:.2f} GB ({n_samples:,} x {args.n_features})"
+    )
+    print(f"to {path}: {X.numblocks[0]} chunks of {chunk_rows:,} rows\n")
+    print(uptime())
+    with local_cluster(args.n_workers, args.memory_limit_gb):
+        start = time.perf_counter()
+        da.to_zarr(X, path, compressors=None, mode="w")
+        print(f"written in {time.perf_counter() - start:.1f} s")
+    return n_samples
+
+
+def out_of_core_fit(args, path, params):
+    import dask.array as da
+
+    X = da.from_zarr(path)
+    total = args.n_workers * args.memory_limit_gb
+    print(
+        f"\n## 2. Out-of-core fit: {X.nbytes / 1e9:.2f} GB on {args.n_workers} "
+        f"workers of {args.memory_limit_gb} GB ({X.nbytes / 1e9 / total:.1f}x "
+        "the cluster's memory)\n"
+    )
+    print(f"SelfOrganizingMap({', '.join(f'{k}={v!r}' for k, v in params.items())})")
+    print(uptime())
+    with local_cluster(args.n_workers, args.memory_limit_gb) as client:
+        before = worker_memory(client)
+        start = time.perf_counter()
+        som = SelfOrganizingMap(**params).fit(X)
+        seconds = time.perf_counter() - start
+        after = worker_memory(client)
+        print(uptime())
+        _, client_rss, client_peak = _memory()
+        print(
+            f"\nfit: {seconds:.1f} s ({som.n_iter_} epochs, "
+            f"{som.n_rows_} x {som.n_cols_} units); client process: "
+            f"resident {client_rss / 1e6:.0f} MB, peak {client_peak / 1e6:.0f} MB\n"
+        )
+        print_table(
+            [
+                "worker",
+                "resident before (MB)",
+                "peak during fit (MB)",
+                "limit (MB)",
+                "peak / limit",
+                "restarted",
+            ],
+            memory_rows(before, after, args.memory_limit_gb),
+        )
+        check_against_memory(args, path, params, som)
+    return som
+
+
+def check_against_memory(args, path, params, som):
+    """Section 3, on the cluster of section 2."""
+    import dask.array as da
+
+    X_all = da.from_zarr(path)
+    n = min(args.n_check, X_all.shape[0] // 2)
+    X_sub = X_all[:n]
+    X_memory = X_sub.compute()
+    X_held_out = X_all[n : 2 * n].compute()
+    print(f"\n## 3. Against the in-memory fit on the first {n:,} rows\n")
+    start = time.perf_counter()
+    in_memory = SelfOrganizingMap(**params).fit(X_memory)
+    memory_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    on_dask = SelfOrganizingMap(**params).fit(X_sub)
+    dask_seconds = time.perf_counter() - start
+    spread = np.abs(X_memory - X_memory.mean(axis=0)).max()
+    difference = np.abs(on_dask.cluster_centers_ - in_memory.cluster_centers_).max()
+    print_table(
+        ["map", "data", "time (s)", "quant. error, held-out rows"],
+        [
+            [
+                "in memory",
+                f"first {n:,} rows",
+                f"{memory_seconds:.2f}",
+                f"{in_memory.quantization_error(X_held_out):.4f}",
+            ],
+            [
+                "dask",
+                f"first {n:,} rows",
+                f"{dask_seconds:.2f}",
+                f"{on_dask.quantization_error(X_held_out):.4f}",
+            ],
+            [
+                "dask, out of core",
+                f"all {X_all.shape[0]:,} rows",
+                "(section 2)",
+                f"{som.quantization_error(X_held_out):.4f}",
+            ],
+        ],
+    )
+    print(
+        f"\ndask vs in-memory map on the same rows: max |weight difference| = "
+        f"{difference:.3g} = {difference / spread:.3g} x the data's spread "
+        f"(target 1e-8); labels equal: "
+        f"{np.array_equal(on_dask.labels_, in_memory.labels_)}"
+    )
+
+
+def computing(task_stream):
+    """Seconds the workers spent computing tasks (summed over workers)."""
+    return sum(
+        span["stop"] - span["start"]
+        for task in task_stream
+        for span in task["startstops"]
+        if span["action"] == "compute"
+    )
+
+
+def epoch_throughput(args, path, codebook, grid):
+    """Section 4: ``codebook`` in data units, ``grid`` its ``_training.Grid``.
+
+    "workers computing" is the time the workers spent in tasks over the
+    epoch's wall time times their number (median over the repeats): near
+    100%, the epoch is parallel and neither the client nor the scheduler is
+    a bottleneck, whatever the machine's load does to the time itself.
+    """
+    import dask.array as da
+    from distributed import get_task_stream
+
+    from mathlearn.som import _training
+
+    X = da.from_zarr(path)
+    print(
+        f"\n## 4. One batch epoch on {X.nbytes / 1e9:.2f} GB "
+        f"({args.memory_limit_gb} GB per worker, "
+        f"{grid.n_rows} x {grid.n_cols} units)\n"
+    )
+    rows = []
+    times = {}
+    for n_workers in (1, 2):
+        with local_cluster(n_workers, args.memory_limit_gb) as client:
+            center = X.mean(axis=0).compute()
+            X_c = X - center
+            W = codebook - center
+            before = worker_memory(client)
+            load = uptime()
+            seconds, busy = [], []
+            for repeat in range(args.epoch_repeats + 1):
+                with get_task_stream(client) as stream:
+                    start = time.perf_counter()
+                    _training.train_batch(
+                        X_c, W, grid.sq_dist, [grid.sigma_end], "gaussian"
+                    )
+                    wall = time.perf_counter() - start
+                if repeat:  # the first epoch is untimed
+                    seconds.append(wall)
+                    busy.append(computing(stream.data) / (n_workers * wall))
+            after = worker_memory(client)
+        times[n_workers] = seconds
+        peak = max(p for _, _, p in after.values())
+        restarted = any(
+            after.get(w, (None,))[0] != pid for w, (pid, _, _) in before.items()
+        )
+        rows.append(
+            [
+                n_workers,
+                f"{min(seconds):.2f}",
+                f"{statistics.median(seconds):.2f}",
+                f"{X.nbytes / 1e9 / min(seconds):.3f}",
+                f"{statistics.median(busy):.0%}",
+                f"{peak / 1e6:.0f}",
+                "YES" if restarted else "no",
+                load,
+            ]
+        )
+    print_table(
+        [
+            "workers",
+            "epoch min (s)",
+            "epoch median (s)",
+            "GB/s (min)",
+            "workers computing",
+            "peak worker RSS (MB)",
+            "restarted",
+            "uptime before",
+        ],
+        rows,
+    )
+    one, two = times[1], times[2]
+    print(
+        f"\n2 workers / 1 worker throughput: {min(one) / min(two):.2f}x (min), "
+        f"{statistics.median(one) / statistics.median(two):.2f}x (median); "
+        "target >= 1.6x"
+    )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-gb", type=float, default=6.0)
+    parser.add_argument("--n-features", type=int, default=50)
+    parser.add_argument("--chunk-mb", type=float, default=64.0)
+    parser.add_argument("--n-workers", type=int, default=2)
+    parser.add_argument("--memory-limit-gb", type=float, default=2.0)
+    parser.add_argument("--map", default="10x10", help="rows x columns of the map")
+    parser.add_argument("--n-epochs", type=int, default=5)
+    parser.add_argument("--n-check", type=int, default=200_000)
+    parser.add_argument("--epoch-repeats", type=int, default=2)
+    parser.add_argument("--dir", default="/tmp", help="where the zarr store goes")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--part",
+        choices=["all", "fit", "epoch"],
+        default="all",
+        help="sections 1-4, 1-3, or 1 and 4 (from a map of rows of the data)",
+    )
+    args = parser.parse_args()
+    # The scheduler's HTTP server moves to a free port when 8787 is taken.
+    warnings.filterwarnings("ignore", message="Port [0-9]+ is already in use")
+    n_rows, n_cols = (int(side) for side in args.map.split("x"))
+    params = {
+        "n_rows": n_rows,
+        "n_cols": n_cols,
+        "n_epochs": args.n_epochs,
+        "random_state": args.seed,
+    }
+    print(f"# bench_dask: {os.cpu_count()} CPUs, {uptime()}")
+    workdir = tempfile.mkdtemp(prefix="mathlearn-bench-dask-", dir=args.dir)
+    path = os.path.join(workdir, "mixture.zarr")
+    try:
+        write_data(args, path)
+        if args.part == "epoch":
+            import dask.array as da
+
+            grid = SelfOrganizingMap(**params)._grid(n_rows, n_cols)
+            codebook = da.from_zarr(path)[: n_rows * n_cols].compute()
+        else:
+            som = out_of_core_fit(args, path, params)
+            grid = som._grid(som.n_rows_, som.n_cols_)
+            codebook = som.cluster_centers_
+        if args.part != "fit":
+            epoch_throughput(args, path, codebook, grid)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+        print(f"\nremoved {workdir}")
+
+
+if __name__ == "__main__":
+    main()
