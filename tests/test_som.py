@@ -933,12 +933,12 @@ def test_default_threads_follow_the_blas_limit(monkeypatch):
     """n_jobs=None: as many threads as BLAS may use; 1 inside a BLAS limit."""
     from threadpoolctl import threadpool_limits
 
-    from mathlearn.som import _training
+    from mathlearn.utils._threads import effective_n_threads
 
     calls = _calls_by_thread(monkeypatch)
     monkeypatch.setattr(_core, "_BLOCK_ENTRIES", 16 * 20)
     with threadpool_limits(limits=1, user_api="blas"):
-        assert _training.effective_n_threads(None) == 1
+        assert effective_n_threads(None) == 1
         SelfOrganizingMap(n_rows=4, n_cols=4, n_epochs=2).fit(_sheet(300))
     assert {ident for ident, _ in calls} == {threading.get_ident()}
 
@@ -946,11 +946,11 @@ def test_default_threads_follow_the_blas_limit(monkeypatch):
 def test_n_jobs_is_resolved_as_joblib_counts():
     from joblib import cpu_count
 
-    from mathlearn.som import _training
+    from mathlearn.utils._threads import effective_n_threads
 
-    assert _training.effective_n_threads(-1) == cpu_count()
-    assert _training.effective_n_threads(-cpu_count() - 5) == 1
-    assert _training.effective_n_threads(3) == 3
+    assert effective_n_threads(-1) == cpu_count()
+    assert effective_n_threads(-cpu_count() - 5) == 1
+    assert effective_n_threads(3) == 3
     with pytest.raises(ValueError, match="n_jobs=0 must be None or a non-zero"):
         SelfOrganizingMap(n_rows=2, n_cols=2, n_jobs=0).fit(_sheet(50))
 

@@ -27,7 +27,6 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils import check_random_state, deprecated
 from sklearn.utils.validation import check_is_fitted
-from threadpoolctl import threadpool_limits
 
 from mathlearn.exceptions import EmptyRowWarning
 from mathlearn.impute._centering import (
@@ -39,6 +38,7 @@ from mathlearn.impute._centering import (
 )
 from mathlearn.utils._doc_link import DocLinkMixin
 from mathlearn.utils._sklearn_compat import _fit_context, validate_data
+from mathlearn.utils._threads import one_blas_thread
 
 _CHUNK = 1 << 18
 # row_dot forms the whole product A B^T and reads the entries from it when
@@ -609,7 +609,7 @@ class _BaseLowRankImputer(
         # The solvers make many products with thin matrices, where BLAS
         # threads cost more in synchronisation than they save (10x slower on
         # a busy machine); the heavy sparse products are single-threaded.
-        with threadpool_limits(limits=1, user_api="blas"):
+        with one_blas_thread():
             center, selection = self._select(part.obs, rng)
             centering = fit_centering(
                 part.obs,

@@ -18,6 +18,7 @@ from mathlearn.utils._sklearn_compat import (
     _fit_context,
     validate_data,
 )
+from mathlearn.utils._threads import block_threads
 
 # Default map size: about this many units per square root of a training row
 # (twice Vesanto's 5 * sqrt(n), see the Notes of SOMImputer).
@@ -307,7 +308,7 @@ class SOMImputer(
         def report(epoch, sigma_t, error):
             print(f"{epoch + 1:>5} {sigma_t:>8.3f} {error:>20.6g}")
 
-        with _training.block_threads(self.n_jobs) as block_map:
+        with block_threads(self.n_jobs) as block_map:
             W, grid = self._initial_map(X_w, rng)
             if self.verbose:
                 print(f"{'epoch':>5} {'sigma':>8} {'masked quant. error':>20}")
@@ -363,7 +364,7 @@ class SOMImputer(
         statistics = self._statistics(X, observed) if first_call else self.statistics_
         X_c, mask = self._training_data(X, observed, statistics, check=first_call)
         # One sample at a time: no blocks to spread, BLAS on one thread.
-        with _training.block_threads(1):
+        with block_threads(1):
             if first_call:
                 e = _core.unit_exponent(X_c)
                 X_w = np.ldexp(X_c, -e, out=X_c)
@@ -538,7 +539,7 @@ class SOMImputer(
         np.ldexp(X_w, -e, out=X_w)
         np.ldexp(W_w, -e, out=W_w)
         mask = observed.astype(X.dtype)
-        with _training.block_threads(self.n_jobs) as block_map:
+        with block_threads(self.n_jobs) as block_map:
             units = _core.best_units(
                 X_w, W_w, n_best=self.n_neighbors_units, mask=mask, block_map=block_map
             )

@@ -31,7 +31,6 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import gen_batches
 from sklearn.utils.validation import check_is_fitted
 
-from mathlearn.som._training import effective_n_threads, one_blas_thread
 from mathlearn.utils._doc_link import DocLinkMixin
 from mathlearn.utils._sklearn_compat import (
     Interval,
@@ -40,6 +39,7 @@ from mathlearn.utils._sklearn_compat import (
     _fit_context,
     validate_data,
 )
+from mathlearn.utils._threads import effective_n_threads, one_blas_thread
 from mathlearn.utils._validation import check_finite_target
 
 _COMPACT_KERNELS = {
@@ -295,7 +295,7 @@ def _chunk_map(func, n_rows, n_cols, n_jobs):
     with another program makes every one of them wait for it (the search
     took 3 times as long on a machine with one busy core). ``n_jobs=None``
     runs as many threads as BLAS would have used
-    (:func:`~mathlearn.som._training.effective_n_threads`).
+    (:func:`~mathlearn.utils._threads.effective_n_threads`).
     """
     size = max(1, _CHUNK_ELEMENTS // max(n_cols, 1))
     slices = list(gen_batches(n_rows, size))

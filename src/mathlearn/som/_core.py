@@ -30,7 +30,7 @@ from sklearn.utils.extmath import svd_flip
 _HEX_ROW_HEIGHT = np.sqrt(3.0) / 2.0
 # Entries of one distance block, rows x units (2 MB in float64). Blocks are
 # the unit of work of the threads (each block's product runs on one BLAS
-# thread, see mathlearn.som._training.block_threads), so there are many of
+# thread, see mathlearn.utils._threads.block_threads), so there are many of
 # them, and a block stays in the core's cache between the product and the
 # argmin that reads it: a 30 x 30 map of 10,000 x 50 trained in 15-35% less
 # CPU time than with 16 MB blocks, and 2 MB to 0.5 MB were within the noise.
@@ -260,7 +260,7 @@ def best_units(X, W, *, n_best=1, mask=None, block_map=map):
     block_map : callable
         ``map``-like: applies a function to the row blocks, in order; the
         built-in ``map``, or a thread pool's (see
-        :func:`mathlearn.som._training.block_threads`). The result does not
+        :func:`mathlearn.utils._threads.block_threads`). The result does not
         depend on it.
 
     Returns

@@ -24,6 +24,7 @@ from mathlearn.utils._sklearn_compat import (
     validate_data,
     validate_params,
 )
+from mathlearn.utils._threads import block_threads
 
 
 def _best_units(X, W, center, n_best=1, block_map=map):
@@ -447,7 +448,7 @@ n_features), default="pca"
         ).astype(X.dtype)
         X_c = X - center
         largest = _training.largest_magnitude(X_c)
-        with _training.block_threads(self.n_jobs) as block_map:
+        with block_threads(self.n_jobs) as block_map:
             X_w, W_w, e, n_rows, n_cols = self._initial_weights(
                 X_c, largest, center, rng, sample_weight
             )
@@ -481,7 +482,7 @@ n_features), default="pca"
         rng = check_random_state(self.random_state)
         center, largest = _training.center_chunked(X)
         X_c = X - center
-        with _training.block_threads(self.n_jobs) as block_map:
+        with block_threads(self.n_jobs) as block_map:
             X_w, W_w, e, n_rows, n_cols = self._initial_weights(
                 X_c, largest, center, rng, None
             )
@@ -579,7 +580,7 @@ n_features), default="pca"
         X = self._validate_X(X, reset=first_call)
         if getattr(self, "_partial_rng", None) is None:
             self._partial_rng = check_random_state(self.random_state)
-        with _training.block_threads(self.n_jobs) as block_map:
+        with block_threads(self.n_jobs) as block_map:
             if first_call:
                 center = X.mean(axis=0, dtype=np.float64).astype(X.dtype)
                 X_c = X - center
@@ -618,7 +619,7 @@ n_features), default="pca"
         """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        with _training.block_threads(self.n_jobs) as block_map:
+        with block_threads(self.n_jobs) as block_map:
             units = _best_units(
                 X, self.cluster_centers_, self._center, block_map=block_map
             )
@@ -640,7 +641,7 @@ n_features), default="pca"
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         X_w, W_w, e = _core.work_units(X, self.cluster_centers_, self._center)
-        with _training.block_threads(self.n_jobs) as block_map:
+        with block_threads(self.n_jobs) as block_map:
             distances = _core.all_distances(X_w, W_w, block_map=block_map)
         return _core.to_data_units(distances, e)
 
@@ -660,7 +661,7 @@ n_features), default="pca"
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         X_w, W_w, e = _core.work_units(X, self.cluster_centers_, self._center)
-        with _training.block_threads(self.n_jobs) as block_map:
+        with block_threads(self.n_jobs) as block_map:
             units = _core.best_units(X_w, W_w, block_map=block_map)[:, 0]
         return _training.mean_distance(X_w, W_w, units, e)
 
@@ -704,7 +705,7 @@ n_features), default="pca"
                 "topographic_error needs at least 2 units; the map has "
                 f"n_rows_ * n_cols_ = {self.n_rows_ * self.n_cols_}"
             )
-        with _training.block_threads(self.n_jobs) as block_map:
+        with block_threads(self.n_jobs) as block_map:
             units = _best_units(
                 X, self.cluster_centers_, self._center, n_best=2, block_map=block_map
             )

@@ -9,82 +9,19 @@ a block of the neighbourhood matrix against the per-unit sums). With a
 multi-threaded BLAS each of them hands work to a second thread and waits for
 it, which on a machine with a busy core took 2-3 times as long as one thread
 doing it all. So the blocks themselves are spread over threads, each calling
-BLAS on one thread (:func:`block_threads`), the way scikit-learn's ``KMeans``
+BLAS on one thread, the way scikit-learn's ``KMeans``
 runs its chunks on OpenMP threads: no hand-off inside a product, and a
-thread that loses its core delays only its own blocks.
+thread that loses its core delays only its own blocks. The threads are
+:func:`mathlearn.utils._threads.block_threads`.
 """
 
-import contextlib
-import functools
 import math
-from concurrent.futures import ThreadPoolExecutor
-from numbers import Integral
 from typing import NamedTuple
 
 import numpy as np
-from joblib import cpu_count
 from sklearn.utils.extmath import svd_flip
-from threadpoolctl import ThreadpoolController
 
 from mathlearn.som import _core
-
-
-@functools.cache
-def _threadpool_controller():
-    """One ``ThreadpoolController`` for the process, as scikit-learn keeps one.
-
-    Finding the thread pools scans the loaded libraries (milliseconds); the
-    controller reads and sets their current limits on every use.
-    """
-    return ThreadpoolController()
-
-
-def one_blas_thread():
-    """Context in which BLAS runs on one thread (``threadpoolctl``)."""
-    return _threadpool_controller().limit(limits=1, user_api="blas")
-
-
-def effective_n_threads(n_jobs):
-    """Number of threads that ``n_jobs`` asks for, at least 1.
-
-    ``None``: as many as BLAS may use here (the largest thread count of the
-    BLAS libraries that ``threadpoolctl`` finds), at most the usable CPUs
-    (``joblib.cpu_count``, which reads the affinity mask and cgroup quotas).
-    That is every core, unless a limit is set: ``threadpool_limits``, the
-    ``OPENBLAS_NUM_THREADS``/``OMP_NUM_THREADS`` variables, or a joblib or
-    dask worker's own limit, which is what keeps workers from
-    oversubscribing the machine. A negative ``n_jobs`` counts back from the
-    usable CPUs, as joblib does (``-1``: all of them).
-    """
-    if n_jobs is None:
-        blas = _threadpool_controller().select(user_api="blas").info()
-        n_threads = max((lib["num_threads"] for lib in blas), default=cpu_count())
-        return max(1, min(n_threads, cpu_count()))
-    if not isinstance(n_jobs, Integral) or n_jobs == 0:
-        raise ValueError(f"n_jobs={n_jobs!r} must be None or a non-zero integer")
-    if n_jobs < 0:
-        return max(1, cpu_count() + 1 + n_jobs)
-    return int(n_jobs)
-
-
-@contextlib.contextmanager
-def block_threads(n_jobs):
-    """Threads for the blocks of a fit, each calling BLAS on one thread.
-
-    Yields ``block_map``, a ``map`` that applies a function to the blocks on
-    :func:`effective_n_threads` threads (the built-in ``map`` for one
-    thread), and limits BLAS to one thread while the context lasts. NumPy
-    releases the GIL in BLAS and in its element-wise loops, so the threads
-    run in parallel. The thread count is read once, on entering: pass
-    ``block_map`` down rather than entering again inside.
-    """
-    n_threads = effective_n_threads(n_jobs)
-    with one_blas_thread():
-        if n_threads == 1:
-            yield map
-        else:
-            with ThreadPoolExecutor(max_workers=n_threads) as executor:
-                yield executor.map
 
 
 def units_per_sqrt_sample(n_samples, factor):
