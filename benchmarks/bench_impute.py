@@ -5,7 +5,7 @@ same process, and is scored by the root-mean-square error on the entries that
 were removed (their true values are known), averaged over three missing
 masks per dataset (one with ``--quick``):
 
-* mathlearn ``TraceNormImputer`` (``shrinkage="auto"``) and ``SVDImputer``,
+* mathlearn ``TraceNormImputer`` (``alpha="auto"``) and ``SVDImputer``,
   the low-rank completers, and ``SOMImputer`` (defaults; not on the large
   cases), a self-organizing map's prototypes, for the datasets that are
   clusters rather than a subspace; the ratio column compares each with the
@@ -116,7 +116,7 @@ def _methods(n_features, fancy, *, large=False):
     rank = max(1, min(10, n_features // 3))
     methods = {
         "TraceNormImputer": lambda: TraceNormImputer(random_state=0),
-        "SVDImputer": lambda: SVDImputer(rank, alpha=1.0, random_state=0),
+        "SVDImputer": lambda: SVDImputer(n_components=rank, alpha=1.0, random_state=0),
         "SimpleImputer": SimpleImputer,
     }
     if not large:
@@ -246,9 +246,9 @@ def _run_large(n_rows, n_cols, n_observed, fancy, rng, *, dense_peers):
         # A rank cap bounds the cost of the high-rank (overfitting) end of
         # the shrinkage path; 10 shrinkages instead of 20.
         "TraceNormImputer": TraceNormImputer(
-            max_rank=20, n_shrinkages=10, random_state=0, verbose=1
+            n_components=20, n_shrinkages=10, random_state=0, verbose=1
         ),
-        "SVDImputer": SVDImputer(10, alpha=1.0, random_state=0),
+        "SVDImputer": SVDImputer(n_components=10, alpha=1.0, random_state=0),
     }
     for name, estimator in estimators.items():
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
@@ -258,8 +258,8 @@ def _run_large(n_rows, n_cols, n_observed, fancy, rng, *, dense_peers):
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
         results[name] = (rmse, seconds, peak, busy)
         print(
-            f"    [{name}: fit {seconds:.1f} s, rank {estimator.rank_}, max RSS "
-            "of the process "
+            f"    [{name}: fit {seconds:.1f} s, rank {estimator.n_components_}, "
+            "max RSS of the process "
             f"{rss:.0f} MB (before the fit {rss_before:.0f} MB)]"
         )
     if dense_peers:
@@ -315,8 +315,8 @@ def main():
         )
         print(
             "NOTE: TraceNormImputer runs with its defaults; SVDImputer with "
-            "rank=min(10, n_features // 3) and alpha=1.0, the settings of "
-            "the earlier tables (its defaults, rank='auto' and alpha='auto' "
+            "n_components=min(10, n_features // 3) and alpha=1.0, the settings of "
+            "the earlier tables (its defaults, n_components='auto' and alpha='auto' "
             "chosen on held-out entries, are timed in bench_ratings.py)."
         )
     rng = np.random.RandomState(0)
