@@ -8,7 +8,7 @@ import pytest
 import sympy
 from sklearn.linear_model import LinearRegression
 
-from mathlearn.symbolic import SymbolicRegressor
+from mathlearn.symbolic import SymbolicRegressor, fit_two_stage
 from mathlearn.symbolic._units import (
     DimensionError,
     dimension_of,
@@ -274,15 +274,15 @@ def test_float32_and_float64_give_the_same_formula():
     np.testing.assert_allclose(pred32, f(X_test.astype(np.float32)[:, 0]), rtol=1e-6)
 
 
-@pytest.mark.parametrize("method", ["fit", "fit_two_stage"])
-def test_object_y_with_none_is_rejected(method):
+def test_object_y_with_none_is_rejected():
     """Regression: an object y holding None became NaN after validation."""
     X = np.linspace(0, 1, 12)[:, None]
     y = np.array([None, *np.arange(1.0, 12.0)], dtype=object)
     reg = SymbolicRegressor(generations=0)
-    args = (X, y) if method == "fit" else (X, y, np.repeat([1.0, 2.0, 3.0], 4))
     with pytest.raises(ValueError, match="Input y contains NaN"):
-        getattr(reg, method)(*args)
+        reg.fit(X, y)
+    with pytest.raises(ValueError, match="Input y contains NaN"):
+        fit_two_stage(reg, X, y, np.repeat([1.0, 2.0, 3.0], 4))
 
 
 def test_same_seed_same_formula_and_n_jobs_independent():
@@ -389,7 +389,7 @@ def test_units_change_a_meaningless_answer():
     r, L = rng.uniform(0, 3, n), rng.uniform(1, 1.02, n)
     X = np.column_stack([r, L])
     y = np.exp(-r / L) + 0.02 * rng.normal(size=n)
-    units = ["m", "m", ""]
+    units = ["m", "m"]
     dims = [parse_unit("m"), parse_unit("m")]
     free = SymbolicRegressor(generations=0, random_state=0).fit(X, y)
     bound = SymbolicRegressor(generations=0, units=units, random_state=0).fit(X, y)
@@ -409,6 +409,25 @@ def test_units_change_a_meaningless_answer():
     assert sympy.exp(-X0) in free.sympy().atoms(sympy.exp), free.sympy()
 
 
+def test_units_need_no_target_unit():
+    """A falling body, d = g t**2 / 2 in metres, t in seconds (hand-checked:
+    g = 9.81 m/s**2 is the coefficient, so no unit of d is needed)."""
+    t = np.linspace(0.1, 2.0, 20)
+    d = 9.81 / 2 * t**2
+    T = sympy.Symbol("x0", real=True)
+    reg = SymbolicRegressor(generations=0, units=["s"]).fit(t[:, None], d)
+    assert sympy.simplify(reg.sympy() - sympy.Rational(981, 200) * T**2) == 0
+    assert reg.feature_units_ == [{"s": 1}]
+    # The old form with the target's unit warns and changes nothing, even
+    # with a unit d cannot have: the coefficient takes whatever unit is needed.
+    for target_unit in ["m", "kg"]:
+        with pytest.warns(FutureWarning, match="target's unit .* deprecated in 0.2"):
+            old = SymbolicRegressor(generations=0, units=["s", target_unit])
+            old.fit(t[:, None], d)
+        assert old.expression_ == reg.expression_
+        assert old.feature_units_ == [{"s": 1}]
+
+
 # ------------------------------------------------------------ bad input
 
 
@@ -418,7 +437,7 @@ def test_units_change_a_meaningless_answer():
         ({"operators": ()}, ValueError, "operators=.* is empty"),
         ({"operators": ("add", "sinh")}, ValueError, "unknown names \\['sinh'\\]"),
         ({"max_complexity": 0}, InvalidParameterError, "max_complexity"),
-        ({"units": ["m"]}, ValueError, "units has 1 entries but needs"),
+        ({"units": ["m"]}, ValueError, "units has 1 entries but needs n_features = 2"),
         ({"units": ["m", "s", "m/"]}, ValueError, "units\\[2\\]"),
         (
             {"units": [{"m": np.inf}, "s", ""]},
@@ -477,14 +496,52 @@ def test_two_stage_fit_of_a_curve_family():
     a = np.repeat([0.5, 1.0, 2.0, 3.0], 15)
     y = np.exp(-r / a)
     reg = SymbolicRegressor(generations=1, random_state=0)
-    result = reg.fit_two_stage(r[:, None], y, a)
-    assert list(result["theta"]["a"]) == [0.5, 1.0, 2.0, 3.0]
-    assert result["theta"]["loss"].max() < 1e-20
+    result = fit_two_stage(reg, r[:, None], y, a)
+    assert list(result.theta["a"]) == [0.5, 1.0, 2.0, 3.0]
+    assert result.theta["loss"].max() < 1e-20
     a_symbol = sympy.Symbol("a", real=True)
-    assert _exact(result["formula"], sympy.exp(-X0 / a_symbol)), result["formula"]
-    assert result["loss"] < 1e-20
+    assert _exact(result.formula, sympy.exp(-X0 / a_symbol)), result.formula
+    # The composed formula's loss, recomputed from its sympy expression.
+    f = sympy.lambdify([X0, a_symbol], result.formula, "numpy")
+    assert result.loss == pytest.approx(np.mean((f(r, a) - y) ** 2), abs=1e-30)
+    assert result.loss < 1e-20
+    # The estimator passed in is a template: it stays unfitted.
+    assert not hasattr(reg, "expression_")
+    assert result.estimator.n_features_in_ == 1
     with pytest.raises(ValueError, match="at least 3"):
-        reg.fit_two_stage(r[:30, None], y[:30], a[:30])
+        fit_two_stage(reg, r[:30, None], y[:30], a[:30])
+
+
+def test_two_stage_keeps_dataframe_names():
+    r = np.tile(np.linspace(0, 3, 15), 4)
+    a = np.repeat([0.5, 1.0, 2.0, 3.0], 15)
+    X = pd.DataFrame({"r": r})
+    result = fit_two_stage(
+        SymbolicRegressor(generations=1, random_state=0), X, np.exp(-r / a), a
+    )
+    r_symbol, a_symbol = sympy.symbols("r a", real=True)
+    assert _exact(result.formula, sympy.exp(-r_symbol / a_symbol)), result.formula
+
+
+def test_two_stage_method_is_deprecated_and_matches_the_function():
+    r = np.tile(np.linspace(0, 3, 15), 4)
+    a = np.repeat([0.5, 1.0, 2.0, 3.0], 15)
+    y = np.exp(-r / a)
+    reg = SymbolicRegressor(generations=1, random_state=0)
+    with pytest.warns(FutureWarning, match="deprecated in 0.2 and will be removed"):
+        old = reg.fit_two_stage(r[:, None], y, a)
+    new = fit_two_stage(reg, r[:, None], y, a)
+    assert old["formula"] == new.formula
+    pd.testing.assert_frame_equal(old["theta"], new.theta)
+    # As before: the estimator is left fitted on the reference curve.
+    assert reg.expression_ == new.estimator.expression_
+
+
+def test_two_stage_needs_a_symbolic_regressor():
+    r = np.tile(np.linspace(0, 3, 15), 4)
+    a = np.repeat([0.5, 1.0, 2.0, 3.0], 15)
+    with pytest.raises(TypeError, match="estimator=LinearRegression.*SymbolicRegr"):
+        fit_two_stage(LinearRegression(), r[:, None], np.exp(-r), a)
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
@@ -493,21 +550,21 @@ def test_two_stage_rejects_non_finite_parameter(bad):
     a = np.repeat([0.5, 1.0, 2.0, 3.0], 15)
     a[3] = bad
     with pytest.raises(ValueError, match="parameter"):
-        SymbolicRegressor(generations=0).fit_two_stage(r[:, None], np.exp(-r), a)
+        fit_two_stage(SymbolicRegressor(generations=0), r[:, None], np.exp(-r), a)
 
 
 def test_two_stage_names_a_non_numeric_parameter():
     r = np.tile(np.linspace(0, 3, 15), 4)
     a = np.repeat(["w", "x", "y", "z"], 15)
     with pytest.raises(ValueError, match="parameter must hold numbers.*'w'"):
-        SymbolicRegressor(generations=0).fit_two_stage(r[:, None], np.exp(-r), a)
+        fit_two_stage(SymbolicRegressor(generations=0), r[:, None], np.exp(-r), a)
 
 
 def test_two_stage_rejects_parameter_of_the_wrong_length():
     r = np.tile(np.linspace(0, 3, 15), 4)
     a = np.repeat([0.5, 1.0, 2.0, 3.0], 15)
     with pytest.raises(ValueError, match="parameter has 59 values but X has 60"):
-        SymbolicRegressor(generations=0).fit_two_stage(r[:, None], np.exp(-r), a[1:])
+        fit_two_stage(SymbolicRegressor(generations=0), r[:, None], np.exp(-r), a[1:])
 
 
 def test_fitted_regressor_round_trips_through_skops():
