@@ -141,6 +141,56 @@ def test_pareto_front_table():
     assert reg.expression_ == row["expression"] and reg.complexity_ == row["complexity"]
 
 
+def _cubic_plus_noise():
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-2, 2, size=(200, 1))
+    y = X[:, 0] + 0.05 * X[:, 0] ** 3 + 0.02 * rng.normal(size=200)
+    return X, y
+
+
+def test_parsimony_changes_the_selected_formula():
+    """Regression: the selection ignored parsimony, so a GridSearchCV over it
+    compared copies of one formula. Here the cubic term cuts the error ten
+    times for three more units of complexity: a price of 1 per unit is more
+    than that (log 10 < 3), 0.01 is not."""
+    X, y = _cubic_plus_noise()
+    params = dict(generations=0, random_state=0)
+    cheap = SymbolicRegressor(parsimony=0.01, **params).fit(X, y)
+    dear = SymbolicRegressor(parsimony=1.0, **params).fit(X, y)
+    x0 = sympy.Symbol("x0", real=True)
+    assert sympy.Poly(cheap.sympy(), x0).degree() == 3, cheap.expression_
+    assert sympy.Poly(dear.sympy(), x0).degree() == 1, dear.expression_
+    # The documented rule, from the front's table: both select the formula
+    # with the smallest log(nmse) + (log(n)/n + parsimony) * complexity.
+    for reg, parsimony in [(cheap, 0.01), (dear, 1.0)]:
+        front = reg.pareto_front_
+        n = X.shape[0]
+        criterion = (
+            np.log(front["loss"] / np.var(y))
+            + (np.log(n) / n + parsimony) * front["complexity"]
+        )
+        assert front["selected"].to_numpy()[np.argmin(criterion)]
+
+
+def test_grid_search_over_parsimony_is_not_pointless():
+    from sklearn.model_selection import GridSearchCV
+
+    X, y = _cubic_plus_noise()
+    search = GridSearchCV(
+        SymbolicRegressor(generations=0, random_state=0),
+        {"parsimony": [0.01, 1.0], "max_complexity": [4, 30]},
+        cv=3,
+    ).fit(X, y)
+    results = pd.DataFrame(search.cv_results_)
+    at_30 = results[results["param_max_complexity"] == 30]
+    by_parsimony = dict(
+        zip(at_30["param_parsimony"], at_30["mean_test_score"], strict=True)
+    )
+    # The price of complexity changes the formula, and so the score.
+    assert by_parsimony[0.01] > by_parsimony[1.0] + 1e-3, by_parsimony
+    assert search.best_params_ == {"max_complexity": 30, "parsimony": 0.01}
+
+
 def test_select_changes_prediction():
     rng = np.random.RandomState(0)
     X = rng.uniform(-1, 1, size=(30, 1))
@@ -732,3 +782,4 @@ def test_power_tree_and_linear_tree_evaluate_as_written():
         )
     np.testing.assert_allclose(power, X[:, 0] * np.sqrt(X[:, 2]) / X[:, 1] ** 2)
     np.testing.assert_allclose(linear, 0.25 + X[:, 0] - X[:, 1] + 3 * X[:, 2])
+

@@ -205,11 +205,14 @@ def _round_coefficients(params, G, y, to_user, budget, strict, sqrt_w):
     return params, sse_of(params)
 
 
-def front_table(formulas, target):
+def front_table(formulas, target, parsimony):
     """The front in the units of ``y`` as a dict of columns, and the selected row.
 
     The ``sympy`` column holds ``sympy.srepr`` strings, which
-    :attr:`pareto_front_` turns back into expressions.
+    :attr:`pareto_front_` turns back into expressions. The selection starts
+    from the formula with the smallest Bayesian information criterion plus
+    ``parsimony`` per unit of complexity, in units of ``log(nmse)`` per
+    sample (see the Notes of :class:`SymbolicRegressor`).
     """
     import sympy
 
@@ -233,8 +236,12 @@ def front_table(formulas, target):
         "sympy": [sympy.srepr(e) for e in exprs],
     }
     floored = np.maximum(nmse, target.loss_floor)
-    bic = n_samples * np.log(floored) + np.log(max(n_samples, 2.0)) * complexity
-    best = int(np.argmin(bic))
+    # The BIC counts each node as a parameter; parsimony is the user's price
+    # on top of it, so that parsimony=0 is the plain BIC.
+    criterion = np.log(floored) + (
+        np.log(max(n_samples, 2.0)) / n_samples + parsimony
+    ) * complexity
+    best = int(np.argmin(criterion))
     if nmse[best] <= target.loss_floor:
         selected = best  # an exact formula
     else:

@@ -197,10 +197,12 @@ class SymbolicRegressor(DocLinkMixin, RegressorMixin, BaseEstimator):
         ``None`` means no limit. A budget makes the result depend on the
         machine's speed.
     parsimony : float, default=0.01
-        Price of one unit of complexity in the search: candidates are ranked
-        by ``log(nmse) + parsimony * complexity`` where ``nmse`` is the mean
-        squared error divided by the variance of ``y``. ``0.01`` means one
-        more node must cut the error by about 1%.
+        Price of one unit of complexity, in the search and in the selection:
+        candidates are ranked by ``log(nmse) + parsimony * complexity`` where
+        ``nmse`` is the mean squared error divided by the variance of ``y``,
+        and the selection adds it to the Bayesian information criterion's
+        price (see Notes). ``0.01`` means one more node must cut the error by
+        about 1%; larger values select simpler formulas.
     constant_optimizer : {"least_squares", "lbfgs"} or None, \
 default="least_squares"
         How the numeric constants inside the terms of promising formulas are
@@ -321,8 +323,9 @@ default="least_squares"
     *Model selection.* Let ``nmse`` be a formula's training mean squared
     error divided by the variance of ``y``, floored at the round-off level
     of the data (below), and let ``b`` be the formula of the front with the
-    smallest Bayesian information criterion ``n_samples * log(nmse) +
-    complexity * log(n_samples)`` (each node counted as a parameter). If
+    smallest ``log(nmse) + (log(n_samples) / n_samples + parsimony) *
+    complexity``: the Bayesian information criterion per sample (each node
+    counted as a parameter) plus the user's price of complexity. If
     ``b`` is exact (``nmse`` at the floor) it is selected. Otherwise a
     formula no more complex than ``b`` is "accurate enough" when its
     ``nmse`` is at most ``1.5`` times that of ``b`` or at most ``1e-4``, and
@@ -631,7 +634,7 @@ default="least_squares"
         formulas = front_formulas(
             front, pool, Xf, target, x_scale, self._user_symbols(x_scale)
         )
-        table, selected = front_table(formulas, target)
+        table, selected = front_table(formulas, target, self.parsimony)
         # Fitted state is plain Python and NumPy (no DataFrame, no sympy
         # object), so that skops can save it without trusting pandas' or
         # sympy's internals; pareto_front_ and sympy_expr_ are rebuilt from it.
