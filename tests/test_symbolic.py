@@ -783,3 +783,14 @@ def test_power_tree_and_linear_tree_evaluate_as_written():
     np.testing.assert_allclose(power, X[:, 0] * np.sqrt(X[:, 2]) / X[:, 1] ** 2)
     np.testing.assert_allclose(linear, 0.25 + X[:, 0] - X[:, 1] + 3 * X[:, 2])
 
+def test_pure_power_factor_leaves_a_root_of_squares_to_the_squared_target():
+    """z sqrt(x^2 + y^2) / r^3 (II.6.15a's shape): the power law of log|y|
+    gives x and y exponents near 1/2, and the factor ``sqrt(x) sqrt(y) z /
+    r^3`` hides the root; the separability test finds that only z and r
+    enter as powers, and the squared target of ``y r^3 / z`` is a sum of
+    squares (regression: ``1.53*sqrt(x0)*sqrt(x1)*x2/x3**3`` was selected)."""
+    X = _positive_data(4)
+    y = X[:, 2] * np.sqrt(X[:, 0] ** 2 + X[:, 1] ** 2) / X[:, 3] ** 3
+    reg = SymbolicRegressor(enumeration_size=2, generations=0).fit(X, y)
+    x0, x1, x2, x3 = _symbols(4)
+    assert _exact(reg.sympy(), x2 * sympy.sqrt(x0**2 + x1**2) / x3**3), reg.sympy()
