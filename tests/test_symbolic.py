@@ -105,9 +105,12 @@ def test_linear_target_matches_least_squares():
     reference = LinearRegression().fit(X, y)
     mse = np.mean((reference.predict(X) - y) ** 2)
     # The selected formula is the full linear model: least squares, with its
-    # coefficients rounded at a cost of at most 0.1% of the squared error.
-    assert mse <= reg.loss_ <= 1.001 * mse
-    np.testing.assert_allclose(reg.predict(X), reference.predict(X), atol=0.05)
+    # coefficients rounded at a cost of at most log(n)/n of the squared error
+    # (the BIC's price of a parameter), which here gives the truth's digits.
+    assert mse <= reg.loss_ <= (1 + np.log(50) / 50) * mse
+    x0, x1 = _symbols(2)
+    assert reg.sympy() == 1 + 2 * x0 - 3 * x1
+    np.testing.assert_allclose(reg.predict(X), reference.predict(X), atol=0.3)
 
 
 def test_pareto_front_table():
@@ -670,12 +673,14 @@ def test_sample_weight_gives_weighted_least_squares():
     coef, *_ = np.linalg.lstsq(A * np.sqrt(w)[:, None], y * np.sqrt(w), rcond=None)
     wls = A @ coef
     weighted_mse = np.sum(w * (wls - y) ** 2) / np.sum(w)
-    assert weighted_mse <= reg.loss_ <= 1.001 * weighted_mse
-    np.testing.assert_allclose(reg.predict(X), wls, atol=0.05)
-    ols = LinearRegression().fit(X, y).predict(X)
-    assert np.max(np.abs(wls - ols)) > 0.2  # the weights matter here
+    # Rounding may cost log(n)/n of the (weighted) squared error.
+    assert weighted_mse <= reg.loss_ <= (1 + np.log(w.sum()) / w.sum()) * weighted_mse
     sk = LinearRegression().fit(X, y, sample_weight=w).predict(X)
-    np.testing.assert_allclose(reg.predict(X), sk, atol=0.05)
+    np.testing.assert_allclose(wls, sk)
+    # The weights matter here: the rounded fit is near WLS, far from OLS.
+    ols = LinearRegression().fit(X, y).predict(X)
+    off = np.max(np.abs(reg.predict(X) - wls))
+    assert off < 0.3 < np.max(np.abs(wls - ols)) - off
 
 
 def test_integer_weights_are_repeated_rows():
@@ -783,6 +788,7 @@ def test_power_tree_and_linear_tree_evaluate_as_written():
     np.testing.assert_allclose(power, X[:, 0] * np.sqrt(X[:, 2]) / X[:, 1] ** 2)
     np.testing.assert_allclose(linear, 0.25 + X[:, 0] - X[:, 1] + 3 * X[:, 2])
 
+
 def test_pure_power_factor_leaves_a_root_of_squares_to_the_squared_target():
     """z sqrt(x^2 + y^2) / r^3 (II.6.15a's shape): the power law of log|y|
     gives x and y exponents near 1/2, and the factor ``sqrt(x) sqrt(y) z /
@@ -794,3 +800,19 @@ def test_pure_power_factor_leaves_a_root_of_squares_to_the_squared_target():
     reg = SymbolicRegressor(enumeration_size=2, generations=0).fit(X, y)
     x0, x1, x2, x3 = _symbols(4)
     assert _exact(reg.sympy(), x2 * sympy.sqrt(x0**2 + x1**2) / x3**3), reg.sympy()
+
+
+def test_rounding_drops_the_constants_that_fit_the_noise():
+    """2.5 x0 x1 with 1% noise, 1000 samples: the least-squares intercept
+    (about 0.015) fits the noise. Rounding may cost the BIC's price of one
+    parameter, log(n)/n of the squared error, and the slope is refitted when
+    the intercept goes (regression: ``2.498*x0*x1 + 0.015`` was reported)."""
+    rng = np.random.RandomState(0)
+    X = rng.uniform(1, 5, size=(1000, 2))
+    y = 2.5 * X[:, 0] * X[:, 1]
+    y = y + 0.01 * np.std(y) * rng.normal(size=1000)
+    reg = SymbolicRegressor(enumeration_size=3, generations=0, random_state=0)
+    found = reg.fit(X, y).sympy()
+    x0, x1 = _symbols(2)
+    ratio = sympy.simplify(found / (x0 * x1))
+    assert ratio.is_number and abs(float(ratio) - 2.5) < 0.01, found

@@ -338,10 +338,12 @@ default="least_squares"
     :meth:`select` picks another formula of the front.
 
     *Constants.* The constants of each formula on the front are rounded to
-    the fewest significant digits (and coefficients to zero, which drops the
-    term) that do not raise its squared error by more than 0.1% (or by more
-    than the round-off level times the sum of squares of ``y`` about its
-    mean): exact formulas print exact numbers.
+    the fewest significant digits (zero first, which drops a term) that do
+    not raise its squared error by more than ``log(n_samples) / n_samples``
+    (the price of one parameter in the criterion above; at least 0.1%), or
+    by more than the round-off level times the sum of squares of ``y`` about
+    its mean: exact formulas print exact numbers, and the digits and
+    constants that only fit the noise of noisy data are dropped.
 
     *Units and precision of the data.* The search sees ``y`` divided by a
     power of two that brings its largest magnitude into ``[1, 2)``, and each
