@@ -816,3 +816,21 @@ def test_rounding_drops_the_constants_that_fit_the_noise():
     x0, x1 = _symbols(2)
     ratio = sympy.simplify(found / (x0 * x1))
     assert ratio.is_number and abs(float(ratio) - 2.5) < 0.01, found
+
+
+def test_pool_keeps_the_simplest_tree_of_equal_terms():
+    """m c^2 / sqrt(1 - v^2/c^2) (I.48.2): the inverse-square search finds
+    the Lorentz factor, but a longer form equal to round-off (a square root
+    of sums with constants near 1e15) reached the pool first, and the pool
+    kept whichever tree of a class arrived first (regression: that form was
+    selected)."""
+    rng = np.random.RandomState(0)
+    n = 300
+    X = np.column_stack(
+        [rng.uniform(1, 5, n), rng.uniform(1, 2, n), rng.uniform(3, 10, n)]
+    )
+    y = X[:, 0] * X[:, 2] ** 2 / np.sqrt(1 - X[:, 1] ** 2 / X[:, 2] ** 2)
+    reg = SymbolicRegressor(generations=0, random_state=0).fit(X, y)
+    x0, x1, x2 = _symbols(3)
+    truth = x0 * x2**2 / sympy.sqrt(1 - x1**2 / x2**2)
+    assert _exact(reg.sympy(), truth), reg.sympy()
