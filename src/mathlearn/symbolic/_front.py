@@ -209,8 +209,11 @@ def _round_coefficients(params, G, y, to_user, budget, strict, sqrt_w):
             value = params[k] * to_user[k]
         if not np.isfinite(value) or value == 0:
             continue  # zero, or beyond float64 in the user's units
-        nice = float(Fraction(value).limit_denominator(_MAX_DENOMINATOR))
-        if nice != value and nice != 0:
+        ratio = Fraction(value).limit_denominator(_MAX_DENOMINATOR)
+        nice = float(ratio)
+        # Only a ratio of small integers (5/6, 143/12): the nearest ratio to a
+        # large number is as close to it as the number's own digits.
+        if nice != value and 0 < abs(ratio.numerator) < _MAX_DENOMINATOR**2:
             # A ratio of small integers only where it is exact to round-off.
             trial = params.copy()
             trial[k] = nice / to_user[k]
