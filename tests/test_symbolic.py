@@ -834,3 +834,38 @@ def test_pool_keeps_the_simplest_tree_of_equal_terms():
     x0, x1, x2 = _symbols(3)
     truth = x0 * x2**2 / sympy.sqrt(1 - x1**2 / x2**2)
     assert _exact(reg.sympy(), truth), reg.sympy()
+
+
+def test_a_formula_that_can_interpolate_is_not_selected():
+    """Kepler's 8 planets (periods in years): a 7-parameter formula of the
+    front fitted them to round-off, and round-off loss selected it outright
+    (regression: the tour printed a six-term formula). A formula is selected
+    only with two samples per fitted parameter."""
+    from mathlearn.symbolic._front import Formula, front_table
+    from mathlearn.symbolic._symbolic import _scale_target
+
+    period = np.array([0.241, 0.615, 1.0, 1.881, 11.86, 29.46, 84.01, 164.8])
+    target = _scale_target(period, np.float64)
+    x = ("x", 0)
+    kepler = ([("pow", x, ("c", 1.5))], 0.0, np.array([1.0]))
+    # Seven parameters for eight samples: an exact interpolation.
+    wiggly = (
+        [x, ("square", x), ("cube", x), ("sqrt", x), ("exp", x), ("sin", x)],
+        0.1,
+        np.ones(6),
+    )
+    constant = ([], float(target.y.mean()), np.array([]))
+    formulas = []
+    for (trees, c0, coef), loss, complexity in [
+        (constant, target.sst / target.n, 1),
+        (kepler, 1e-5, 4),
+        (wiggly, 0.0, 20),
+    ]:
+        formulas.append(Formula(trees, c0, coef, loss, complexity, sympy.Integer(0)))
+    _, selected = front_table(formulas, target, parsimony=0.01)
+    assert selected == 1
+    # With twice the samples (each planet twice), the wiggly one has its
+    # two samples per parameter, and its round-off loss wins.
+    target = _scale_target(np.repeat(period, 2), np.float64)
+    _, selected = front_table(formulas, target, parsimony=0.01)
+    assert selected == 2

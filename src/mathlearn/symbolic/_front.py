@@ -27,6 +27,9 @@ _ACCURATE_FACTOR = 1.5
 _ACCURATE_NMSE = 1e-4
 #: Rounding may raise a formula's squared error by this share at least.
 _MIN_ROUNDING_SHARE = 1e-3
+#: Samples a formula needs per fitted parameter (coefficients, the intercept
+#: and inner constants) to be selected.
+_SAMPLES_PER_PARAMETER = 2
 #: A coefficient is tried as a ratio of integers up to this denominator
 #: (1/12, 5/6, ...); the same limit as ``_expr.sympy_number``.
 _MAX_DENOMINATOR = 12
@@ -234,6 +237,12 @@ def _round_coefficients(params, G, y, to_user, budget, strict, sqrt_w):
     return params, sse_of(params)
 
 
+def _n_params(formula):
+    """Fitted parameters of a formula: coefficients, intercept, inner constants."""
+    inner = sum(len(constants(tree)) for tree in formula.trees)
+    return len(formula.coef) + int(formula.intercept != 0) + inner
+
+
 def front_table(formulas, target, parsimony):
     """The front in the units of ``y`` as a dict of columns, and the selected row.
 
@@ -267,7 +276,14 @@ def front_table(formulas, target, parsimony):
     floored = np.maximum(nmse, target.loss_floor)
     # The BIC counts each node as a parameter; parsimony is the user's price
     # on top of it, so that parsimony=0 is the plain BIC.
-    criterion = (
+    # A formula with a parameter for every other sample can interpolate the
+    # data: its round-off loss says nothing (Kepler's 8 planets and a 7-term
+    # formula). The constant always has enough samples.
+    n_params = np.array([_n_params(formula) for formula in formulas])
+    supported = (n_params * _SAMPLES_PER_PARAMETER <= target.n_rows) | (
+        np.arange(len(formulas)) == 0
+    )
+    criterion = np.where(supported, 0.0, np.inf) + (
         np.log(floored)
         + (np.log(max(n_samples, 2.0)) / n_samples + parsimony) * complexity
     )
@@ -275,8 +291,10 @@ def front_table(formulas, target, parsimony):
     if nmse[best] <= target.loss_floor:
         selected = best  # an exact formula
     else:
-        admissible = (nmse <= max(_ACCURATE_FACTOR * nmse[best], _ACCURATE_NMSE)) & (
-            complexity <= complexity[best]
+        admissible = (
+            (nmse <= max(_ACCURATE_FACTOR * nmse[best], _ACCURATE_NMSE))
+            & (complexity <= complexity[best])
+            & supported
         )
         selected = int(np.argmax(np.where(admissible, score, -np.inf)))
     return table, selected
