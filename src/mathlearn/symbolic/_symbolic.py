@@ -327,7 +327,10 @@ default="least_squares"
     of the data (below), and let ``b`` be the formula of the front with the
     smallest ``log(nmse) + (log(n_samples) / n_samples + parsimony) *
     complexity``: the Bayesian information criterion per sample (each node
-    counted as a parameter) plus the user's price of complexity. If
+    counted as a parameter) plus the user's price of complexity, among the
+    formulas with at least two samples per fitted parameter (coefficients,
+    intercept and inner constants; with fewer a formula can interpolate the
+    data, and its round-off loss means nothing). If
     ``b`` is exact (``nmse`` at the floor) it is selected. Otherwise a
     formula no more complex than ``b`` is "accurate enough" when its
     ``nmse`` is at most ``1.5`` times that of ``b`` or at most ``1e-4``, and
