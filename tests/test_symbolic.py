@@ -869,3 +869,19 @@ def test_a_formula_that_can_interpolate_is_not_selected():
     target = _scale_target(np.repeat(period, 2), np.float64)
     _, selected = front_table(formulas, target, parsimony=0.01)
     assert selected == 2
+
+
+def test_a_coefficient_that_is_a_small_ratio_keeps_it():
+    """Nguyen-4 (seed 0) is found as 2/3 x^6 + 2/3 x^3 + x^2 + x + (x^2 +
+    x)^3 / 3; a coefficient already equal to 1/3 in float64 was rounded to
+    seven digits, which the refit of the next coefficient made fit the data
+    to round-off (regression: 0.3333333*(x0**2 + x0)**3 was reported)."""
+    rng = np.random.RandomState(0)
+    X = rng.uniform(-1, 1, size=(20, 1))
+    x = X[:, 0]
+    y = x**6 + x**5 + x**4 + x**3 + x**2 + x
+    reg = SymbolicRegressor(random_state=0).fit(X, y)
+    x0 = _symbols(1)
+    found = reg.sympy()
+    assert not found.atoms(sympy.Float), found
+    assert sympy.expand(found - (x0**6 + x0**5 + x0**4 + x0**3 + x0**2 + x0)) == 0

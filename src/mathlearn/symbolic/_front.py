@@ -216,7 +216,9 @@ def _round_coefficients(params, G, y, to_user, budget, strict, sqrt_w):
         nice = float(ratio)
         # Only a ratio of small integers (5/6, 143/12): the nearest ratio to a
         # large number is as close to it as the number's own digits.
-        if nice != value and 0 < abs(ratio.numerator) < _MAX_DENOMINATOR**2:
+        if 0 < abs(ratio.numerator) < _MAX_DENOMINATOR**2:
+            if nice == value:
+                continue  # already the ratio: fewer digits would only cost
             # A ratio of small integers only where it is exact to round-off.
             trial = params.copy()
             trial[k] = nice / to_user[k]
