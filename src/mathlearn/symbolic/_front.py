@@ -282,7 +282,8 @@ def front_table(formulas, target, parsimony):
     # data: its round-off loss says nothing (Kepler's 8 planets and a 7-term
     # formula). The constant always has enough samples.
     n_params = np.array([_n_params(formula) for formula in formulas])
-    supported = (n_params * _SAMPLES_PER_PARAMETER <= target.n_rows) | (
+    # Samples are counted as the BIC counts them: integer weights repeat rows.
+    supported = (n_params * _SAMPLES_PER_PARAMETER <= n_samples) | (
         np.arange(len(formulas)) == 0
     )
     criterion = np.where(supported, 0.0, np.inf) + (

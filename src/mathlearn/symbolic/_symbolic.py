@@ -84,7 +84,6 @@ class _Target(NamedTuple):
     weights: np.ndarray | None  # the sample weights, None for unit weights
     sqrt_w: np.ndarray | None  # their square roots (the rows' scale in least squares)
     n: float  # number of samples, or sum of the weights: the n of the BIC
-    n_rows: int  # samples with a positive weight (what a parameter can fit)
 
 
 def _scale_target(y, X_dtype, weights=None):
@@ -116,8 +115,7 @@ def _scale_target(y, X_dtype, weights=None):
     if var > 0:
         roundoff = (_ROUNDOFF * eps) ** 2 * (1.0 + mean * mean / var)
         loss_floor = max(loss_floor, roundoff)
-    n_rows = y.shape[0] if weights is None else int(np.count_nonzero(weights))
-    return _Target(scaled, scale, mean, sst, loss_floor, weights, sqrt_w, n, n_rows)
+    return _Target(scaled, scale, mean, sst, loss_floor, weights, sqrt_w, n)
 
 
 def _predict_bounds(target):
