@@ -23,9 +23,14 @@ Independent (equation, method) fits run in ``--jobs`` worker processes; each
 fit is single-threaded, so ``--jobs 2`` uses two cores. Each job's time is
 the wall clock of its fit (``_timing.measure``).
 
+With ``--busy`` mathlearn's fits are run again with one competing process
+(``_timing.competing_process``, a busy loop on one core): under a fixed time
+budget a busy machine costs recovery and accuracy, not seconds, so the
+column compares recovered and R² idle against busy.
+
 Run ``python benchmarks/bench_feynman.py [--quick] [--noise 0.01]
 [--max-time 60] [--jobs 2] [--equations I.8.14,II.6.15a] [--limit N]
-[--methods mathlearn,operon,gplearn] [--seed 0] [CSV]``.
+[--methods mathlearn,operon,gplearn] [--seed 0] [--busy] [CSV]``.
 """
 
 import argparse
@@ -44,7 +49,7 @@ import sympy
 from sklearn.metrics import r2_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import measure, print_table  # noqa: E402
+from _timing import competing_process, measure, print_table  # noqa: E402
 from bench_symbolic import gplearn_functions, gplearn_to_sympy  # noqa: E402
 
 DEFAULT_CSV = (
@@ -376,6 +381,11 @@ def main(argv=None):
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--jobs", type=int, default=1, help="parallel processes")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--busy",
+        action="store_true",
+        help="rerun mathlearn with one competing process",
+    )
     args = parser.parse_args(argv)
     equations = read_equations(args.csv)
     if args.quick:
@@ -392,6 +402,8 @@ def main(argv=None):
     unknown = sorted(set(methods) - set(FITTERS))
     if unknown:
         parser.error(f"--methods: unknown {unknown}; choose from {METHODS}")
+    if args.busy and "mathlearn" not in methods:
+        parser.error("--busy reruns mathlearn: add it to --methods")
     jobs = [
         (e, m, args.noise, args.max_time, args.seed) for e in equations for m in methods
     ]
@@ -400,11 +412,7 @@ def main(argv=None):
         f"max_time {args.max_time:g} s, {args.jobs} job(s), seed {args.seed}",
         flush=True,
     )
-    if args.jobs > 1:
-        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-            rows = list(pool.map(run_job, *zip(*jobs, strict=True)))
-    else:
-        rows = [run_job(*job) for job in jobs]
+    rows = run_jobs(jobs, args.jobs)
     by_key = {(r["equation"], r["method"]): r for r in rows}
     header = ["equation"]
     for method in methods:
@@ -443,7 +451,54 @@ def main(argv=None):
             ]
         )
     print_table(["method", "exact recovery", "R2 > 0.999", "median s"], summary)
+    if args.busy:
+        idle = [r for r in rows if r["method"] == "mathlearn"]
+        with competing_process():
+            busy = run_jobs(
+                [
+                    (e, "mathlearn", args.noise, args.max_time, args.seed)
+                    for e in equations
+                ],
+                args.jobs,
+            )
+        print()
+        print_busy(idle, busy)
     return rows
+
+
+def run_jobs(jobs, n_jobs):
+    """:func:`run_job` on each job, in ``n_jobs`` processes."""
+    if n_jobs > 1:
+        with ProcessPoolExecutor(max_workers=n_jobs) as pool:
+            return list(pool.map(run_job, *zip(*jobs, strict=True)))
+    return [run_job(*job) for job in jobs]
+
+
+def print_busy(idle, busy):
+    """mathlearn idle against mathlearn with one competing process."""
+    table = [
+        [
+            a["equation"],
+            "yes" if a["recovered"] else "no",
+            "yes" if b["recovered"] else "no",
+            f"{a['r2']:.4f}",
+            f"{b['r2']:.4f}",
+        ]
+        for a, b in zip(idle, busy, strict=True)
+    ]
+    n = len(idle)
+    table.append(
+        [
+            "**total**",
+            f"{sum(r['recovered'] for r in idle)}/{n}",
+            f"{sum(r['recovered'] for r in busy)}/{n}",
+            f"{sum(r['r2'] > 0.999 for r in idle)}/{n} > 0.999",
+            f"{sum(r['r2'] > 0.999 for r in busy)}/{n} > 0.999",
+        ]
+    )
+    header = ["equation", "exact idle", "exact busy", "R2 idle", "R2 busy"]
+    print("mathlearn with one competing process (same budget):")
+    print_table(header, table)
 
 
 if __name__ == "__main__":

@@ -6,8 +6,8 @@ Units rule out meaningless formulas
 A length ``r`` and a length scale ``L`` that barely varies (within 2% of
 1 m), and ``y = exp(-r / L)`` measured with noise. Without units the shortest
 formula that fits is ``exp(-r)``, the exponential of a length: it means
-nothing, and it is wrong as soon as ``L`` changes. Given the units (metres,
-metres, dimensionless), :class:`~mathlearn.symbolic.SymbolicRegressor`
+nothing, and it is wrong as soon as ``L`` changes. Given the units of the
+features (metres, metres), :class:`~mathlearn.symbolic.SymbolicRegressor`
 rejects every formula that applies ``exp``, ``log`` or ``sin`` to a
 dimensional quantity or adds quantities of different dimensions, and finds
 ``exp(-r / L)``.
@@ -31,7 +31,7 @@ y = np.exp(-X["r"] / X["L"]) + 0.02 * rng.normal(size=n)
 # Without and with units
 # ----------------------
 free = SymbolicRegressor(generations=0, random_state=0).fit(X, y)
-bound = SymbolicRegressor(generations=0, units=["m", "m", ""], random_state=0)
+bound = SymbolicRegressor(generations=0, units=["m", "m"], random_state=0)
 bound.fit(X, y)
 print("without units:", free.expression_)
 print("with units:   ", bound.expression_)

@@ -25,6 +25,11 @@ from mathlearn.symbolic._expr import (
 #: are "accurate enough"; the one with the largest score among them is selected.
 _ACCURATE_FACTOR = 1.5
 _ACCURATE_NMSE = 1e-4
+#: Rounding may raise a formula's squared error by this share at least.
+_MIN_ROUNDING_SHARE = 1e-3
+#: Samples a formula needs per fitted parameter (coefficients, the intercept
+#: and inner constants) to be selected.
+_SAMPLES_PER_PARAMETER = 2
 #: A coefficient is tried as a ratio of integers up to this denominator
 #: (1/12, 5/6, ...); the same limit as ``_expr.sympy_number``.
 _MAX_DENOMINATOR = 12
@@ -93,8 +98,7 @@ def front_formulas(front, pool, X, target, x_scale, user_symbols):
         trees = [pool.trees[i] for i in state]
         G = _search.evaluate_terms(trees, X)
         c0, coef, sse = _search.fit_linear(G, y, target.sqrt_w)
-        # Rounding may cost 0.1% of the squared error, or round-off.
-        budget = sse * 1.001 + target.loss_floor * target.sst
+        budget = sse * (1 + _rounding_share(target.n)) + target.loss_floor * target.sst
         strict = sse * (1 + 1e-9) + target.loss_floor * target.sst
         trees, G, c0, coef = _round_constants(trees, G, X, y, target.sqrt_w, budget)
         terms = [_user_term(tree, user_symbols, x_scale) for tree in trees]
@@ -131,9 +135,22 @@ def front_formulas(front, pool, X, target, x_scale, user_symbols):
     return kept
 
 
+def _rounding_share(n_samples):
+    """How much rounding may raise a formula's squared error, as a share.
+
+    ``log(n) / n``, the Bayesian information criterion's price of one
+    parameter (a parameter is worth its digits when it cuts ``n log(sse)``
+    by ``log(n)``), and at least :data:`_MIN_ROUNDING_SHARE`. On noisy data
+    the fit's last digits, and constants such as ``+ 0.0004``, fit the
+    noise: they are rounded away. On exact data the squared error is
+    round-off, and so is the budget.
+    """
+    return max(_MIN_ROUNDING_SHARE, np.log(max(n_samples, 2.0)) / n_samples)
+
+
 def _round_constants(trees, G, X, y, sqrt_w, budget):
     """Round the constants inside the terms to the fewest significant digits
-    that keep the squared error within ``budget``.
+    (zero first) that keep the squared error within ``budget``.
 
     Returns the trees, their values ``G`` and the linear fit ``c0, coef``.
     """
@@ -142,10 +159,10 @@ def _round_constants(trees, G, X, y, sqrt_w, budget):
     for k, tree in enumerate(trees):
         values = constants(tree)
         for pos, value in enumerate(values):
-            for digits in range(1, 13):
+            for digits in range(0, 13):
                 trial = list(values)
-                trial[pos] = _round_sig(value, digits)
-                if trial[pos] == value:
+                trial[pos] = 0.0 if digits == 0 else _round_sig(value, digits)
+                if digits and trial[pos] == value:
                     break
                 candidate = [
                     *trees[:k],
@@ -169,27 +186,43 @@ def _round_coefficients(params, G, y, to_user, budget, strict, sqrt_w):
     squared error within ``budget`` (a ratio of small integers: ``strict``).
 
     Rounded as the user reads them, ``params * to_user`` (the number in
-    front of each term in the user's units). Returns the coefficients, in
-    the search's units, and their sum of squared errors.
+    front of each term in the user's units), one at a time; after each
+    trial the coefficients not yet rounded are refitted by least squares,
+    so that dropping the intercept ``+ 0.01`` of a noisy fit lets the slope
+    take it up. Returns the coefficients, in the search's units, and their
+    sum of squared errors.
     """
+    basis = np.vstack([np.ones_like(y), G]) if len(G) else np.ones_like(y)[None]
+    if sqrt_w is not None:
+        basis, y = basis * sqrt_w, y * sqrt_w
 
     def sse_of(p):
-        r = p[0] + p[1:] @ G - y if len(G) else p[0] - y
-        if sqrt_w is not None:
-            r = r * sqrt_w
+        r = p @ basis - y
         return float(r @ r)
 
-    with np.errstate(over="ignore", under="ignore"):
-        user = params * to_user
+    def refit_after(p, k):
+        """``p`` with the coefficients after ``k`` refitted."""
+        if k + 1 < p.size:
+            rest = y - p[: k + 1] @ basis[: k + 1]
+            p[k + 1 :], *_ = np.linalg.lstsq(basis[k + 1 :].T, rest, rcond=None)
+        return p
+
     for k in range(params.size):
-        value = user[k]
+        with np.errstate(over="ignore", under="ignore"):
+            value = params[k] * to_user[k]
         if not np.isfinite(value) or value == 0:
             continue  # zero, or beyond float64 in the user's units
-        nice = float(Fraction(value).limit_denominator(_MAX_DENOMINATOR))
-        if nice != value and nice != 0:
+        ratio = Fraction(value).limit_denominator(_MAX_DENOMINATOR)
+        nice = float(ratio)
+        # Only a ratio of small integers (5/6, 143/12): the nearest ratio to a
+        # large number is as close to it as the number's own digits.
+        if 0 < abs(ratio.numerator) < _MAX_DENOMINATOR**2:
+            if nice == value:
+                continue  # already the ratio: fewer digits would only cost
             # A ratio of small integers only where it is exact to round-off.
             trial = params.copy()
             trial[k] = nice / to_user[k]
+            trial = refit_after(trial, k)
             if sse_of(trial) <= strict:
                 params = trial
                 continue
@@ -199,17 +232,27 @@ def _round_coefficients(params, G, y, to_user, budget, strict, sqrt_w):
             trial[k] /= to_user[k]
             if digits and trial[k] == params[k]:
                 break
+            trial = refit_after(trial, k)
             if sse_of(trial) <= budget:
                 params = trial
                 break
     return params, sse_of(params)
 
 
-def front_table(formulas, target):
+def _n_params(formula):
+    """Fitted parameters of a formula: coefficients, intercept, inner constants."""
+    inner = sum(len(constants(tree)) for tree in formula.trees)
+    return len(formula.coef) + int(formula.intercept != 0) + inner
+
+
+def front_table(formulas, target, parsimony):
     """The front in the units of ``y`` as a dict of columns, and the selected row.
 
     The ``sympy`` column holds ``sympy.srepr`` strings, which
-    :attr:`pareto_front_` turns back into expressions.
+    :attr:`pareto_front_` turns back into expressions. The selection starts
+    from the formula with the smallest Bayesian information criterion plus
+    ``parsimony`` per unit of complexity, in units of ``log(nmse)`` per
+    sample (see the Notes of :class:`SymbolicRegressor`).
     """
     import sympy
 
@@ -233,13 +276,28 @@ def front_table(formulas, target):
         "sympy": [sympy.srepr(e) for e in exprs],
     }
     floored = np.maximum(nmse, target.loss_floor)
-    bic = n_samples * np.log(floored) + np.log(max(n_samples, 2.0)) * complexity
-    best = int(np.argmin(bic))
+    # The BIC counts each node as a parameter; parsimony is the user's price
+    # on top of it, so that parsimony=0 is the plain BIC.
+    # A formula with a parameter for every other sample can interpolate the
+    # data: its round-off loss says nothing (Kepler's 8 planets and a 7-term
+    # formula). The constant always has enough samples.
+    n_params = np.array([_n_params(formula) for formula in formulas])
+    # Samples are counted as the BIC counts them: integer weights repeat rows.
+    supported = (n_params * _SAMPLES_PER_PARAMETER <= n_samples) | (
+        np.arange(len(formulas)) == 0
+    )
+    criterion = np.where(supported, 0.0, np.inf) + (
+        np.log(floored)
+        + (np.log(max(n_samples, 2.0)) / n_samples + parsimony) * complexity
+    )
+    best = int(np.argmin(criterion))
     if nmse[best] <= target.loss_floor:
         selected = best  # an exact formula
     else:
-        admissible = (nmse <= max(_ACCURATE_FACTOR * nmse[best], _ACCURATE_NMSE)) & (
-            complexity <= complexity[best]
+        admissible = (
+            (nmse <= max(_ACCURATE_FACTOR * nmse[best], _ACCURATE_NMSE))
+            & (complexity <= complexity[best])
+            & supported
         )
         selected = int(np.argmax(np.where(admissible, score, -np.inf)))
     return table, selected

@@ -98,7 +98,7 @@ class TermPool:
         self.sizes = []
         self._values = np.empty((256, n_samples))
         self._Z = np.empty((256, n_samples))
-        self._affine_keys = set()
+        self._affine_keys = {}  # affine class -> index of its term
         self.max_terms = max(64, int(max_entries // max(n_samples, 1)))
 
     def __len__(self):
@@ -116,7 +116,13 @@ class TermPool:
         return len(self.trees) >= self.max_terms
 
     def add(self, trees, V):
-        """Add the rows of ``V`` (values of ``trees``) that are new affine classes."""
+        """Add the rows of ``V`` (values of ``trees``) that are new affine classes.
+
+        A tree smaller than the one already holding its class replaces it:
+        a class keeps its simplest known tree whatever the order in which
+        trees arrive (a transformed search can find a long, numerically
+        equal form before the short one). Returns the number of new classes.
+        """
         if len(trees) == 0:
             return 0
         with np.errstate(all="ignore"):
@@ -129,10 +135,17 @@ class TermPool:
             return 0
         keys = _keys(Z[index], _AFFINE_BITS)
         for i, key in zip(index, keys, strict=True):
-            if key in self._affine_keys or self.full():
+            held = self._affine_keys.get(key)
+            if held is not None:
+                tree_size = size(trees[i])
+                if tree_size < self.sizes[held]:
+                    self._values[held], self._Z[held] = V[i], Z[i]
+                    self.trees[held], self.sizes[held] = trees[i], tree_size
                 continue
-            self._affine_keys.add(key)
+            if self.full():
+                continue
             n = len(self.trees)
+            self._affine_keys[key] = n
             if n == self._values.shape[0]:
                 grow = max(256, n)
                 self._values = np.vstack(

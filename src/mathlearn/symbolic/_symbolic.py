@@ -1,14 +1,15 @@
 """Symbolic regression: find a formula ``y = f(x)`` that is short and accurate."""
 
 import time
+import warnings
 from numbers import Integral, Real
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
-from sklearn.base import BaseEstimator, RegressorMixin, clone
-from sklearn.utils import check_array, check_random_state
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils import check_random_state, deprecated
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
@@ -18,12 +19,9 @@ from mathlearn.symbolic._expr import (
     OPERATORS,
     constants,
     size,
-    sympy_number,
-    to_sympy,
 )
 from mathlearn.symbolic._front import (
     Formula,
-    _round_sig,
     front_formulas,
     front_table,
 )
@@ -199,10 +197,12 @@ class SymbolicRegressor(DocLinkMixin, RegressorMixin, BaseEstimator):
         ``None`` means no limit. A budget makes the result depend on the
         machine's speed.
     parsimony : float, default=0.01
-        Price of one unit of complexity in the search: candidates are ranked
-        by ``log(nmse) + parsimony * complexity`` where ``nmse`` is the mean
-        squared error divided by the variance of ``y``. ``0.01`` means one
-        more node must cut the error by about 1%.
+        Price of one unit of complexity, in the search and in the selection:
+        candidates are ranked by ``log(nmse) + parsimony * complexity`` where
+        ``nmse`` is the mean squared error divided by the variance of ``y``,
+        and the selection adds it to the Bayesian information criterion's
+        price (see Notes). ``0.01`` means one more node must cut the error by
+        about 1%; larger values select simpler formulas.
     constant_optimizer : {"least_squares", "lbfgs"} or None, \
 default="least_squares"
         How the numeric constants inside the terms of promising formulas are
@@ -211,17 +211,22 @@ default="least_squares"
         linear coefficients re-solved at each step (variable projection).
         ``None`` keeps the constants as bred.
     units : sequence of (str or dict) or None, default=None
-        Physical units of each feature followed by the unit of the target
-        (``n_features_in_ + 1`` entries), as strings such as ``"m/s^2"`` or
-        ``"kg*m^2*s^-2"`` (``""`` or ``"1"`` for dimensionless) or as mappings
-        of base unit (a name) to exponent (a finite number) such as
-        ``{"m": 1, "s": -2}``. Terms that add
+        Physical unit of each feature (``n_features_in_`` entries), as
+        strings such as ``"m/s^2"`` or ``"kg*m^2*s^-2"`` (``""`` or ``"1"``
+        for dimensionless) or as mappings of base unit (a name) to exponent
+        (a finite number) such as ``{"m": 1, "s": -2}``. Terms that add
         quantities of different dimensions, apply ``exp``, ``log``, ``sin``,
         ``cos`` or ``tanh`` to a dimensional quantity, or raise a quantity to
         a data-dependent power are rejected. Numeric constants inside a term
         are dimensionless; the linear coefficients ``c_i`` carry the units
         that make each term match the target (they are the formula's physical
-        constants).
+        constants, such as ``g`` in ``g t**2 / 2``), so the target's unit
+        constrains nothing and is not asked for.
+
+        .. deprecated:: 0.2
+            A last entry for the target's unit (``n_features_in_ + 1``
+            entries) is ignored with a ``FutureWarning``; it will raise an
+            error in 0.3.
     max_terms : int, default=6
         Most basis terms in a formula (besides the intercept).
     enumeration_size : int or "auto", default="auto"
@@ -318,8 +323,12 @@ default="least_squares"
     *Model selection.* Let ``nmse`` be a formula's training mean squared
     error divided by the variance of ``y``, floored at the round-off level
     of the data (below), and let ``b`` be the formula of the front with the
-    smallest Bayesian information criterion ``n_samples * log(nmse) +
-    complexity * log(n_samples)`` (each node counted as a parameter). If
+    smallest ``log(nmse) + (log(n_samples) / n_samples + parsimony) *
+    complexity``: the Bayesian information criterion per sample (each node
+    counted as a parameter) plus the user's price of complexity, among the
+    formulas with at least two samples per fitted parameter (coefficients,
+    intercept and inner constants; with fewer a formula can interpolate the
+    data, and its round-off loss means nothing). If
     ``b`` is exact (``nmse`` at the floor) it is selected. Otherwise a
     formula no more complex than ``b`` is "accurate enough" when its
     ``nmse`` is at most ``1.5`` times that of ``b`` or at most ``1e-4``, and
@@ -332,10 +341,12 @@ default="least_squares"
     :meth:`select` picks another formula of the front.
 
     *Constants.* The constants of each formula on the front are rounded to
-    the fewest significant digits (and coefficients to zero, which drops the
-    term) that do not raise its squared error by more than 0.1% (or by more
-    than the round-off level times the sum of squares of ``y`` about its
-    mean): exact formulas print exact numbers.
+    the fewest significant digits (zero first, which drops a term) that do
+    not raise its squared error by more than ``log(n_samples) / n_samples``
+    (the price of one parameter in the criterion above; at least 0.1%), or
+    by more than the round-off level times the sum of squares of ``y`` about
+    its mean: exact formulas print exact numbers, and the digits and
+    constants that only fit the noise of noisy data are dropped.
 
     *Units and precision of the data.* The search sees ``y`` divided by a
     power of two that brings its largest magnitude into ``[1, 2)``, and each
@@ -481,16 +492,25 @@ default="least_squares"
 
     def _resolve_units(self, n_features):
         if self.units is None:
-            return None, None
-        if len(self.units) != n_features + 1:
+            return None
+        if len(self.units) not in (n_features, n_features + 1):
             raise ValueError(
-                f"units has {len(self.units)} entries but needs n_features + 1 = "
-                f"{n_features + 1}: one per feature, then the target's unit"
+                f"units has {len(self.units)} entries but needs n_features = "
+                f"{n_features}: one per feature"
             )
         dims = [
             parse_unit(unit, what=f"units[{k}]") for k, unit in enumerate(self.units)
         ]
-        return dims[:-1], dims[-1]
+        if len(dims) > n_features:
+            warnings.warn(
+                "The target's unit (the last of n_features + 1 entries of units) "
+                "was deprecated in 0.2 and will raise an error in 0.3: it is not "
+                "used, because the linear coefficients carry the units that make "
+                "each term match the target. Give one unit per feature.",
+                FutureWarning,
+                stacklevel=4,  # the caller of fit (through _fit_context)
+            )
+        return dims[:n_features]
 
     def _names(self):
         names = getattr(self, "feature_names_in_", None)
@@ -529,7 +549,7 @@ default="least_squares"
                 sample_weight, X, dtype=np.float64, ensure_non_negative=True
             )
         operators = self._resolve_operators()
-        feature_dims, _ = self._resolve_units(X.shape[1])
+        feature_dims = self._resolve_units(X.shape[1])
         # The search multiplies tall, narrow matrices many times: one BLAS
         # thread is faster than several (and does not fight n_jobs).
         with threadpool_limits(limits=1, user_api="blas"):
@@ -619,7 +639,7 @@ default="least_squares"
         formulas = front_formulas(
             front, pool, Xf, target, x_scale, self._user_symbols(x_scale)
         )
-        table, selected = front_table(formulas, target)
+        table, selected = front_table(formulas, target, self.parsimony)
         # Fitted state is plain Python and NumPy (no DataFrame, no sympy
         # object), so that skops can save it without trusting pandas' or
         # sympy's internals; pareto_front_ and sympy_expr_ are rebuilt from it.
@@ -915,19 +935,17 @@ default="least_squares"
         y = np.where(np.isnan(y), self._y_mean, y)
         return np.clip(y, *self._bounds) * self._y_scale
 
+    @deprecated(
+        "SymbolicRegressor.fit_two_stage was deprecated in 0.2 and will be "
+        "removed in 0.3; use mathlearn.symbolic.fit_two_stage(estimator, X, y, "
+        "parameter) instead."
+    )
     def fit_two_stage(self, X, y, parameter):
         """The two-stage fit of a family of curves ``y = f(X; a)``.
 
-        The classic route for curves measured at several values of a
-        parameter ``a``: (1) find a formula for one curve (the value of ``a``
-        with the most samples) and free all of its constants ``theta``
-        (linear coefficients, constants inside terms, and a scale on each
-        feature under a transcendental operator); (2) refit ``theta`` on each
-        curve by ``scipy.optimize`` (variable projection); (3) find a formula
-        for each ``theta_k`` as a function of ``a`` with a clone of this
-        estimator. Fitting ``(X, a)`` in one go with :meth:`fit` finds
-        ``f(X; a)`` directly; this method gives the per-curve constants and
-        the composed formula to compare with.
+        Deprecated: use :func:`~mathlearn.symbolic.fit_two_stage`, which
+        leaves this estimator unfitted and returns the fitted reference
+        estimator with the result.
 
         Parameters
         ----------
@@ -941,112 +959,15 @@ default="least_squares"
         Returns
         -------
         result : dict
-            ``"structure"``: the shared formula, a sympy expression in the
-            features and ``theta0, theta1, ...``; ``"theta"``: a DataFrame
-            with one row per value of ``a`` (column ``a``, the constants, and
-            the curve's ``loss``); ``"theta_formulas"``: sympy expressions of
-            each ``theta_k`` in ``a``; ``"formula"``: the composed
-            ``f(X; a)``; ``"loss"``: its mean squared error on all samples.
-            The estimator itself is left fitted on the reference curve.
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from mathlearn.symbolic import SymbolicRegressor
-        >>> r = np.tile(np.linspace(0, 3, 15), 4)
-        >>> a = np.repeat([0.5, 1.0, 2.0, 3.0], 15)
-        >>> result = SymbolicRegressor(generations=1, random_state=0).fit_two_stage(
-        ...     r[:, None], np.exp(-r / a), a)
-        >>> result["formula"]
-        exp(-x0/a)
+            The keys of :func:`~mathlearn.symbolic.fit_two_stage`'s result
+            but ``"estimator"``: this estimator is left fitted on the
+            reference curve instead.
         """
-        import sympy
+        from mathlearn.symbolic._two_stage import fit_two_stage
 
-        X, y = validate_data(self, X, y, dtype=[np.float64], y_numeric=True)
-        y = check_finite_target(y)
-        try:
-            parameter = check_array(
-                parameter, ensure_2d=False, dtype=np.float64, input_name="parameter"
-            ).ravel()
-        except (TypeError, ValueError) as error:
-            if "parameter" in str(error):
-                raise
-            raise ValueError(
-                f"parameter must hold numbers (the value of a for each sample): {error}"
-            ) from error
-        if parameter.shape[0] != X.shape[0]:
-            raise ValueError(
-                f"parameter has {parameter.shape[0]} values but X has "
-                f"{X.shape[0]} samples"
-            )
-        values, counts = np.unique(parameter, return_counts=True)
-        if values.size < 3:
-            raise ValueError(
-                f"parameter has {values.size} distinct values; the two-stage "
-                "fit needs at least 3 to find a formula for each constant"
-            )
-        reference = values[np.argmax(counts)]
-        mask = parameter == reference
-        self.fit(X[mask], y[mask])
-        formula = Formula(*self._formulas[self._selected])
-        trees = [_mutate.scale_variant(t) for t in formula.trees]
-        inner0 = np.array([c for t in trees for c in constants(t)], dtype=float)
-        # The trees are in the search's units (see fit); theta0, theta1, ...
-        # in the user's.
-        Xs, ys, y_scale = X / self._x_scale, y / self._y_scale, self._y_scale
-        rows = []
-        for value in values:
-            rows_mask = parameter == value
-            Xg, yg = Xs[rows_mask], ys[rows_mask]
-            tuned, _ = _search.optimize_constants(
-                trees, Xg, yg, self.constant_optimizer or "least_squares"
-            )
-            G = _search.evaluate_terms(tuned, Xg)
-            c0, coef, sse = _search.fit_linear(G, yg)
-            inner = [c for t in tuned for c in constants(t)]
-            with np.errstate(over="ignore"):  # an MSE beyond float64 is inf
-                loss = sse / yg.shape[0] * y_scale * y_scale
-            rows.append([value, c0 * y_scale, *(coef * y_scale), *inner, loss])
-        n_coef = len(trees)
-        names = [f"theta{k}" for k in range(1 + n_coef + inner0.size)]
-        theta = pd.DataFrame(rows, columns=["a", *names, "loss"])
-        a_symbol = sympy.Symbol("a", real=True)
-        theta_symbols = sympy.symbols(names, real=True)
-        feature_symbols = [sympy.Symbol(n, real=True) for n in self._names()]
-        user_symbols = self._user_symbols(self._x_scale)
-        # The structure with symbolic constants.
-        inner_symbols = iter(theta_symbols[1 + n_coef :])
-        structure = theta_symbols[0] + sum(
-            theta_symbols[1 + i] * to_sympy(tree, user_symbols, inner_symbols)
-            for i, tree in enumerate(trees)
-        )
-        helper = clone(self).set_params(units=None, verbose=0)
-        theta_formulas = {}
-        negligible = 1e-12 * max(float(np.abs(y).max()), 1e-300)
-        for name in names:
-            column = theta[name].to_numpy()
-            if np.abs(column).max() <= negligible:
-                theta_formulas[name] = sympy.Integer(0)
-                continue
-            if np.ptp(column) <= 1e-9 * max(np.abs(column).max(), 1e-300):
-                theta_formulas[name] = sympy_number(_round_sig(column.mean(), 12))
-                continue
-            fitted = helper.fit(pd.DataFrame({"a": theta["a"]}), column)
-            theta_formulas[name] = fitted.sympy()
-        composed = structure.xreplace(
-            {theta_symbols[i]: theta_formulas[n] for i, n in enumerate(names)}
-        )
-        composed = _integers(sympy.simplify(_integers(composed)))
-        f = sympy.lambdify([*feature_symbols, a_symbol], composed, "numpy")
-        with np.errstate(all="ignore"):
-            pred = np.broadcast_to(f(*X.T, parameter), y.shape)
-        return {
-            "structure": structure,
-            "theta": theta,
-            "theta_formulas": theta_formulas,
-            "formula": composed,
-            "loss": float(np.mean((pred - y) ** 2)),
-        }
+        result = dict(fit_two_stage(self, X, y, parameter))
+        vars(self).update(vars(result.pop("estimator")))
+        return result
 
     def plot_pareto_front(self, ax=None):
         """Plot the loss of each front formula against its complexity.
@@ -1086,15 +1007,3 @@ default="least_squares"
         ax.set_ylabel("training MSE")
         ax.legend(loc="upper right", fontsize=8)
         return ax
-
-
-def _integers(expr):
-    """``expr`` with every float that is a whole number made an Integer."""
-    import sympy
-
-    whole = {
-        f: sympy.Integer(int(f))
-        for f in expr.atoms(sympy.Float)
-        if float(f).is_integer()
-    }
-    return expr.xreplace(whole) if whole else expr
