@@ -32,6 +32,11 @@ JVM included) while it fits and predicts, sampled every 0.1 s from /proc;
 in wall-clock seconds, and "cpu s" the CPU seconds the process tree used
 meanwhile (the JVM's included): on a machine shared with other work the
 wall-clock time grows, the CPU time much less.
+"busy s" is the same fit with one competing process (a pure-Python busy loop
+on one core, :func:`_timing.competing_process`, started before the method's
+process and stopped after it): the machine a user has when a browser or a
+second notebook is busy next to the fit; "busy / idle" is its ratio to
+"fit s". ``--no-busy`` skips that second run (at 25M it doubles a long run).
 The ratio column compares each RMSE with the best peer's (the non-mathlearn
 rows). Every method's predictions are clipped to the rating scale (0.5 to 5)
 before scoring, as Surprise does itself; the 6000x4000 ratings are not
@@ -53,9 +58,12 @@ Data (``--size``):
   are not run there.
 
 Run ``python benchmarks/bench_ratings.py`` (``--size``, ``--movielens PATH``,
-``--only NAME ...`` for some methods, ``--timeout S`` per method). The peers
-are in the ``bench`` extra (``pip install ".[bench]"``, then ``pip install
---no-deps fancyimpute``); Spark needs Java 17.
+``--only NAME ...`` for some methods, ``--timeout S`` per run, ``--no-busy``).
+The header describes the data (users, items, ratings, the least, median and
+most ratings per user and per item, the mean rating), next to the published
+statistics of MovieLens latest-small for the default size. The peers are in
+the ``bench`` extra (``pip install ".[bench]"``, then ``pip install --no-deps
+fancyimpute``); Spark needs Java 17.
 """
 
 import argparse
@@ -69,6 +77,7 @@ import time
 import warnings
 
 import numpy as np
+from _timing import competing_process
 
 from mathlearn.datasets import load_movielens, make_ratings
 
@@ -128,6 +137,50 @@ def _data(size, movielens):
     n_test = ratings.shape[0] // 5
     test, train = order[:n_test], order[n_test:]
     return users, items, ratings, truth, train, test, scale
+
+
+# Published statistics of MovieLens latest-small (ratings.csv of September
+# 2018): 610 users, 9,724 rated movies, 100,836 half-star ratings of mean
+# 3.5016 (sd 1.0425); per user at least 20 ratings, median 70.5, at most
+# 2,698; per movie median 3, at most 329.
+LATEST_SMALL = {
+    "users": 610,
+    "items": 9724,
+    "ratings": 100_836,
+    "per user": (20, 70.5, 2698),
+    "per item": (1, 3, 329),
+    "mean rating": 3.5016,
+}
+
+
+def _describe(users, items, ratings):
+    """Shape and activity skew of ratings, as in :data:`LATEST_SMALL`."""
+    per_user = np.unique(users, return_counts=True)[1]
+    per_item = np.unique(items, return_counts=True)[1]
+    return {
+        "users": per_user.shape[0],
+        "items": per_item.shape[0],
+        "ratings": ratings.shape[0],
+        "per user": tuple(np.percentile(per_user, [0, 50, 100])),
+        "per item": tuple(np.percentile(per_item, [0, 50, 100])),
+        "mean rating": float(ratings.mean()),
+    }
+
+
+def _print_description(description, reference):
+    """Print ``description`` (min / median / max counts), next to ``reference``."""
+
+    def cell(value):
+        if isinstance(value, tuple):
+            return " / ".join(f"{v:g}" for v in value)
+        return f"{value:.4f}" if isinstance(value, float) else f"{value:,}"
+
+    title = "min / median / max counts; mean rating"
+    print(f"  {title:<40}{'these data':>22}", end="")
+    print(f"{'MovieLens latest-small':>26}" if reference else "")
+    for key, value in description.items():
+        print(f"  {key:<40}{cell(value):>22}", end="")
+        print(f"{cell(reference[key]):>26}" if reference else "")
 
 
 def _rss_mb(pid):
@@ -361,7 +414,11 @@ def _child(name, size, movielens):
     print("RESULT " + json.dumps(result))
 
 
-def _run(name, size, movielens, timeout):
+def _run(name, size, movielens, timeout, busy):
+    """One method in a fresh process; with ``busy``, next to a competing one."""
+    if busy:
+        with competing_process():
+            return _run(name, size, movielens, timeout, busy=False)
     command = [sys.executable, os.path.abspath(__file__), "--child", name]
     command += ["--size", size]
     if movielens:
@@ -384,7 +441,12 @@ def main():
     parser.add_argument("--size", choices=SIZES, default="small")
     parser.add_argument("--movielens", help="a MovieLens ratings file or folder")
     parser.add_argument("--only", nargs="+", choices=METHODS, help="some methods")
-    parser.add_argument("--timeout", type=float, default=3600.0, help="s per method")
+    parser.add_argument("--timeout", type=float, default=3600.0, help="s per run")
+    parser.add_argument(
+        "--no-busy",
+        action="store_true",
+        help="skip the run with one competing process",
+    )
     parser.add_argument("--child", choices=METHODS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -397,35 +459,50 @@ def main():
         f"items, {ratings.shape[0]} ratings; random 80/20 split, "
         f"{test.shape[0]} test ratings"
     )
+    reference = LATEST_SMALL if args.size == "small" and not args.movielens else None
+    _print_description(_describe(users, items, ratings), reference)
     cold = ~np.isin(users[test], users[train]) | ~np.isin(items[test], items[train])
     print(f"{int(cold.sum())} test ratings have a user or item with no training rating")
     del users, items, ratings, truth
-    rows = {}
+    rows, busy = {}, {}
     for name in args.only or METHODS:
         reason = SKIPPED.get(args.size, {}).get(name)
-        if reason is None:
-            print(f"  running {name} ...", flush=True)
-            rows[name] = _run(name, args.size, args.movielens, args.timeout)
-        else:
+        if reason is not None:
             rows[name] = f"not run: {reason}"
+            continue
+        print(f"  running {name} ...", flush=True)
+        rows[name] = _run(name, args.size, args.movielens, args.timeout, busy=False)
+        if not args.no_busy and isinstance(rows[name], dict):
+            print(f"  running {name} with one competing process ...", flush=True)
+            busy[name] = _run(name, args.size, args.movielens, args.timeout, busy=True)
     peers = [
         r["rmse"] for n, r in rows.items() if n not in MATHLEARN and isinstance(r, dict)
     ]
     best = min(peers) if peers else np.nan
     print()
     print(
-        f"  {'method':<24}{'RMSE':>8}{'vs truth':>10}{'/ best peer':>13}"
-        f"{'fit s':>9}{'cpu s':>9}{'peak RSS MB':>13}{'before':>8}  note"
+        f"  {'method':<26}{'RMSE':>8}{'vs truth':>10}{'/ best peer':>13}"
+        f"{'fit s':>9}{'busy s':>9}{'busy / idle':>13}{'cpu s':>9}"
+        f"{'peak RSS MB':>13}{'before':>8}  note"
     )
     for name, r in rows.items():
         if not isinstance(r, dict):
-            print(f"  {name:<24}{r}")
+            print(f"  {name:<26}{r}")
             continue
         vs_truth = "" if r["rmse_truth"] is None else f"{r['rmse_truth']:.4f}"
+        b = busy.get(name)
+        busy_s = ratio = ""
+        if isinstance(b, dict):
+            busy_s, ratio = f"{b['seconds']:.2f}", f"{b['seconds'] / r['seconds']:.2f}"
+        elif b is not None:
+            busy_s = "-"
+        note = r["note"]
+        if isinstance(b, str):
+            note = f"{note}; busy run {b}" if note else f"busy run {b}"
         print(
-            f"  {name:<24}{r['rmse']:>8.4f}{vs_truth:>10}{r['rmse'] / best:>13.3f}"
-            f"{r['seconds']:>9.2f}{r['cpu']:>9.2f}{r['peak']:>13.0f}"
-            f"{r['before']:>8.0f}  {r['note']}"
+            f"  {name:<26}{r['rmse']:>8.4f}{vs_truth:>10}{r['rmse'] / best:>13.3f}"
+            f"{r['seconds']:>9.2f}{busy_s:>9}{ratio:>13}{r['cpu']:>9.2f}"
+            f"{r['peak']:>13.0f}{r['before']:>8.0f}  {note}"
         )
 
 
