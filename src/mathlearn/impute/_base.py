@@ -93,15 +93,17 @@ def observed_entries(X, missing_values):
             )
         if np.isinf(X.data).any():
             raise ValueError("X contains infinity; every observed value must be finite")
-        keep = np.ones(X.data.shape[0], dtype=bool)
+        rows = np.repeat(np.arange(X.shape[0], dtype=np.intp), np.diff(X.indptr))
+        cols, vals = X.indices, X.data
         if not np.isnan(missing_values):
-            keep = X.data != missing_values
-        counts = np.diff(X.indptr)
-        rows = np.repeat(np.arange(X.shape[0]), counts)[keep]
+            keep = vals != missing_values
+            rows, cols, vals = rows[keep], cols[keep], vals[keep]
+        # X is this function's own copy: its arrays are used, not copied again
+        # (a few tens of bytes per rating at millions of ratings).
         return Observed(
-            rows.astype(np.intp),
-            X.indices[keep].astype(np.intp),
-            X.data[keep].astype(np.float64),
+            rows,
+            cols.astype(np.intp, copy=False),
+            vals.astype(np.float64, copy=False),
             X.shape,
         )
     if np.isnan(missing_values):
@@ -208,19 +210,36 @@ _PADDED_GRAM_RANK = 16
 _PADDED_GRAM_BYTES = 32e6
 
 
-def _gram_padded(pattern, values, B):
-    """Per-row Gram matrices ``B_O^T B_O`` and ``B_O^T v_O`` (padded rows)."""
+def _solve_rows(gram, rhs, penalty):
+    """Solve ``(gram_i + diag(penalty_i)) u_i = rhs_i`` for a stack of rows.
+
+    A tiny jitter, relative to each Gram matrix's mean diagonal, keeps rows
+    with fewer entries than the rank solvable when the penalty is 0.
+    ``gram`` is overwritten.
+    """
+    rank = gram.shape[1]
+    index = np.arange(rank)
+    diag = np.trace(gram, axis1=1, axis2=2) / rank
+    gram[:, index, index] += penalty + 1e-12 * np.maximum(diag, 1.0)[:, None]
+    return np.linalg.solve(gram, rhs[:, :, None])[:, :, 0]
+
+
+def _ridge_padded(pattern, values, B, penalty):
+    """:func:`ridge_rows` by batched dense products over padded rows.
+
+    Each chunk of rows is formed and solved before the next: memory
+    O(chunk x rank^2), not O(n_rows x rank^2).
+    """
     rank = B.shape[1]
     B_ext = np.vstack([B, np.zeros((1, rank))])
     v_ext = np.concatenate([values, [0.0]])
-    gram = np.empty((pattern.shape[0], rank, rank))
-    rhs = np.empty((pattern.shape[0], rank))
+    out = np.empty((pattern.shape[0], rank))
     for rows, columns, entries in pattern.padded_rows():
         G = np.take(B_ext, columns, axis=0)  # (chunk, longest, rank)
         Gt = G.transpose(0, 2, 1)
-        gram[rows] = np.matmul(Gt, G)
-        rhs[rows] = np.matmul(Gt, v_ext[entries][:, :, None])[:, :, 0]
-    return gram, rhs
+        rhs = np.matmul(Gt, v_ext[entries][:, :, None])[:, :, 0]
+        out[rows] = _solve_rows(np.matmul(Gt, G), rhs, penalty[rows])
+    return out
 
 
 def _gram_sparse(pattern, values, B):
@@ -293,13 +312,9 @@ def ridge_rows(pattern, values, B, penalty, method="auto"):
     else:
         padded = method == "padded"
     if padded:
-        gram, rhs = _gram_padded(pattern, values, B)
-    else:
-        gram, rhs = _gram_sparse(pattern, values, B)
-    index = np.arange(rank)
-    diag = np.trace(gram, axis1=1, axis2=2) / rank
-    gram[:, index, index] += penalty + 1e-12 * np.maximum(diag, 1.0)[:, None]
-    return np.linalg.solve(gram, rhs[:, :, None])[:, :, 0]
+        return _ridge_padded(pattern, values, B, penalty)
+    gram, rhs = _gram_sparse(pattern, values, B)
+    return _solve_rows(gram, rhs, penalty)
 
 
 def data_scale(vals, centred):
