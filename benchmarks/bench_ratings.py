@@ -280,7 +280,7 @@ def _mathlearn(name, users, items, ratings, train, test, scale):
     model = RatingsRecommender(completer)
     with _Timer() as timer:
         model.fit(X[train], ratings[train])
-    note = f"rank {model.completer_.rank_}"
+    note = f"rank {model.completer_.n_components_}"
     return model.predict(X[test]), timer, note
 
 
