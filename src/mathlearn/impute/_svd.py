@@ -227,6 +227,9 @@ class SVDImputer(_BaseLowRankImputer):
     n_iter_ : int
         Number of L-BFGS iterations.
     {{feature_attributes}}
+    rank_ : int
+        Deprecated alias of `n_components_` (deprecated in 0.2, removed in
+        0.3).
 
     See Also
     --------

@@ -463,6 +463,13 @@ class TraceNormImputer(_BaseLowRankImputer):
     n_iter_ : int
         Iterations of the final fit.
     {{feature_attributes}}
+    rank_ : int
+        Deprecated alias of `n_components_` (deprecated in 0.2, removed in
+        0.3).
+    shrinkage_ : float
+        Deprecated alias of `alpha_` (deprecated in 0.2, removed in 0.3).
+    shrinkage_path_ : ndarray
+        Deprecated alias of `alphas_` (deprecated in 0.2, removed in 0.3).
 
     See Also
     --------
