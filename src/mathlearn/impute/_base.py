@@ -538,6 +538,7 @@ class _BaseLowRankImputer(
     )
     @property
     def rank_(self):
+        """Deprecated alias of `n_components_` (deprecated in 0.2, removed in 0.3)."""
         return self.n_components_
 
     def __getstate__(self):

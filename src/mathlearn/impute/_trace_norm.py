@@ -671,6 +671,7 @@ class TraceNormImputer(_BaseLowRankImputer):
     )
     @property
     def shrinkage_(self):
+        """Deprecated alias of `alpha_` (deprecated in 0.2, removed in 0.3)."""
         return self.alpha_
 
     @deprecated(
@@ -679,6 +680,7 @@ class TraceNormImputer(_BaseLowRankImputer):
     )
     @property
     def shrinkage_path_(self):
+        """Deprecated alias of `alphas_` (deprecated in 0.2, removed in 0.3)."""
         return self.alphas_
 
     def _check_params(self, obs):
