@@ -39,7 +39,6 @@ import re
 import signal
 import statistics
 import sys
-import warnings
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import NamedTuple
@@ -50,7 +49,7 @@ from sklearn.metrics import r2_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import competing_process, measure, print_table  # noqa: E402
-from bench_symbolic import gplearn_functions, gplearn_to_sympy  # noqa: E402
+from bench_symbolic import gplearn_to_sympy, gplearn_within  # noqa: E402
 
 DEFAULT_CSV = (
     Path(__file__).resolve().parents[2] / "shared" / "data" / "feynman_dev.csv"
@@ -315,30 +314,9 @@ def fit_operon(problem, max_time, seed):
 
 
 def fit_gplearn(problem, max_time, seed):
-    import time
-
-    from gplearn.genetic import SymbolicRegressor as GPRegressor
-
-    reg = GPRegressor(
-        population_size=1000,
-        generations=1,
-        function_set=gplearn_functions(cube=False),
-        parsimony_coefficient=0.001,
-        stopping_criteria=1e-10,
-        random_state=seed,
-        warm_start=True,
+    reg, _ = gplearn_within(
+        problem.X_train, problem.y_train, seed, max_time, cube=False
     )
-    # gplearn has no time budget: one more generation while the budget lasts.
-    deadline = time.monotonic() + max_time
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        generations = 0
-        while True:
-            generations += 1
-            reg.set_params(generations=generations)
-            reg.fit(problem.X_train, problem.y_train)
-            if time.monotonic() > deadline or reg._program.raw_fitness_ < 1e-10:
-                break
     with np.errstate(all="ignore"):
         predict = np.nan_to_num(reg.predict(problem.X_test))
     return gplearn_to_sympy(reg._program, problem.symbols), predict

@@ -182,13 +182,18 @@ def gplearn_to_sympy(program, symbols):
     return sympy.sympify(str(program), locals=rules)
 
 
-def run_gplearn(X, y, seed, budget):
+def gplearn_within(X, y, seed, budget, *, cube=True):
+    """gplearn fitted one generation at a time while ``budget`` seconds last.
+
+    gplearn has no time budget of its own; it stops earlier once its best
+    program fits exactly. Returns the regressor and the seconds it took.
+    """
     from gplearn.genetic import SymbolicRegressor as GPRegressor
 
     reg = GPRegressor(
         population_size=1000,
         generations=1,
-        function_set=gplearn_functions(),
+        function_set=gplearn_functions(cube=cube),
         parsimony_coefficient=0.001,
         stopping_criteria=1e-10,
         random_state=seed,
@@ -207,7 +212,11 @@ def run_gplearn(X, y, seed, budget):
                 or reg._program.raw_fitness_ < 1e-10
             ):
                 break
-    seconds = time.perf_counter() - start
+    return reg, time.perf_counter() - start
+
+
+def run_gplearn(X, y, seed, budget):
+    reg, seconds = gplearn_within(X, y, seed, budget)
     try:
         expr = gplearn_to_sympy(reg._program, sympy.symbols("x0 x1", real=True))
     except (sympy.SympifyError, TypeError):  # pragma: no cover
