@@ -217,6 +217,7 @@ class _PathResult(NamedTuple):
     relaxation: float  # the best relaxation there
     state: object  # the first fold's solution there: warm start of the refit
     effects: Centering  # the first fold's (joint) effects there
+    rank_limit: int = None  # the held-out rank limit in force there, if any
 
 
 class _Selection(NamedTuple):
@@ -238,6 +239,31 @@ class _Descent(NamedTuple):
     settled: bool = False  # the last effects update changed them by < sqrt(tol)
     stalled: bool = False  # an exact solve lowered the objective by <= tol
     previous: float = None  # the objective after the last exact solve
+
+
+def _leading_solution(solution, rank):
+    """The ``rank`` leading components of ``solution`` (largest ``d``)."""
+    keep = np.argsort(-solution.d, kind="stable")[:rank]
+    return solution._replace(
+        U=solution.U[:, keep], d=solution.d[keep], V=solution.V[:, keep]
+    )
+
+
+def _leading_state(state, rank):
+    """The warm start ``state`` cut to its ``rank`` leading directions.
+
+    ``None`` (no limit) or a state within it is returned as it is.
+    """
+    if rank is None or state is None:
+        return state
+    if isinstance(state, ALSState):
+        if state.D.size <= rank:
+            return state
+        keep = np.argsort(-state.D, kind="stable")[:rank]
+        return ALSState(state.U[:, keep], state.D[keep], state.V[:, keep])
+    U, d, V, working = state
+    keep = np.argsort(-d, kind="stable")[:rank]
+    return (U[:, keep], d[keep], V[:, keep], min(working, rank))
 
 
 def _n_path_steps(ratio):
@@ -700,15 +726,15 @@ class TraceNormImputer(_BaseLowRankImputer):
                 f"svd_solver='auto', 'arpack', 'randomized' or 'full'."
             )
 
-    def _rank_cap(self, shape, n_obs, state):
+    def _rank_cap(self, shape, n_obs, state, rank_limit=None):
         """The working rank's bound: ``n_components``, or one from the data.
 
         A small table may reach ``min(shape) - 1``. Above, the working rank
         stays within :func:`identifiable_rank`, and a solve at most doubles
         the working rank of its warm start ``state``: no path step jumps to
-        a rank whose cost (``O(|O| r + (m + n) r^2)`` per iteration) the data
-        cannot justify; the next steps grow it further if the held-out error
-        keeps improving.
+        a rank whose cost (``O(|O| r^2 + (m + n) r^3)`` per iteration) the
+        data cannot justify; the next steps grow it further if the held-out
+        error keeps improving, up to ``rank_limit`` (see :meth:`_fold_path`).
         """
         cap = max(min(shape) - 1, 1)
         if not is_small_table(shape):
@@ -716,10 +742,14 @@ class TraceNormImputer(_BaseLowRankImputer):
             if state is not None:
                 working = state.U.shape[1] if isinstance(state, ALSState) else state[3]
                 cap = min(cap, max(_RANK_GROWTH * working, _INITIAL_RANK))
+            if rank_limit is not None:
+                cap = min(cap, rank_limit)
         n_components = self._param("n_components")
         return cap if n_components is None else min(n_components, cap)
 
-    def _solve(self, pattern, residual, lam, state, rng, tol=None, power=1):
+    def _solve(
+        self, pattern, residual, lam, state, rng, tol=None, power=1, rank_limit=None
+    ):
         """One shrinkage, warm-started; returns the Solution.
 
         ``Z = 0`` is the exact solution when ``lam`` is at least the largest
@@ -731,7 +761,9 @@ class TraceNormImputer(_BaseLowRankImputer):
         value, only then): on data explained by the effects alone, for
         instance, the residual is round-off and ``lam`` exceeds it.
         """
-        solution = self._run_solver(pattern, residual, lam, state, rng, tol, power)
+        solution = self._run_solver(
+            pattern, residual, lam, state, rng, tol, power, rank_limit
+        )
         if solution.converged or solution.d.size:
             return solution
         if _top_singular_value(pattern, residual) <= lam:
@@ -750,9 +782,11 @@ class TraceNormImputer(_BaseLowRankImputer):
         fraction = n_obs / (shape[0] * shape[1])
         return "ridge-als" if fraction < _RIDGE_ALS_MAX_FRACTION else "als"
 
-    def _run_solver(self, pattern, residual, lam, state, rng, tol, power):
+    def _run_solver(self, pattern, residual, lam, state, rng, tol, power, rank_limit):
         tol = self.tol if tol is None else tol
-        rank_cap = self._rank_cap(pattern.shape, pattern.rows.shape[0], state)
+        rank_cap = self._rank_cap(
+            pattern.shape, pattern.rows.shape[0], state, rank_limit
+        )
         solver = self._svd_solver(pattern.shape, pattern.rows.shape[0], power)
         if solver in _ALS_SOLVERS:
             run = soft_impute_als if solver == "als" else soft_impute_ridge_als
@@ -918,30 +952,40 @@ class TraceNormImputer(_BaseLowRankImputer):
         relaxations = self._relaxations()
         joint = self._joint(center, obs.shape)
         joint_rows = self._joint_rows(center, obs.shape)
-        errors, best_fold = [], None
+        errors, best_fold, best_limit, limit = [], None, None, None
         best, since_best = 0, 0
         for rel, is_scored in zip(relative, scored, strict=True):
-            squares, count, ranks, iters = np.zeros(relaxations.size), 0, [], 0
-            for k, fit in enumerate(fits):
-                fit, solution = self._fold_step(fit, rel, power, center, joint, rng)
-                fits[k] = fit
-                if not is_scored:
-                    continue
-                squares += self._fold_squares(
-                    fit, solution, rel * fit.lam_max, power, relaxations, joint_rows
-                )
-                count += fit.valid.vals.size
-                ranks.append(solution.d.size)
-                iters += solution.n_iter
+            solved = [
+                self._fold_step(fit, rel, power, center, joint, rng, limit)
+                for fit in fits
+            ]
+            fits = [fit for fit, _ in solved]
             if not is_scored:
                 continue
+            squares = sum(
+                self._fold_squares(
+                    fit, solution, rel * fit.lam_max, power, relaxations, joint_rows
+                )
+                for fit, solution in solved
+            )
+            count = sum(fit.valid.vals.size for fit in fits)
             errors.append(np.sqrt(squares / max(count, 1)))
+            ranks = [solution.d.size for _, solution in solved]
             if self.verbose:
+                iters = sum(solution.n_iter for _, solution in solved)
                 print(
                     f"{rel:>12.5g} {max(ranks):>5} {iters:>5} {errors[-1].min():>12.6g}"
                 )
+            if not is_small_table(obs.shape):
+                limit = self._held_out_rank_limit(
+                    solved, rel, power, relaxations, joint_rows, squares, limit
+                )
+                fits = [
+                    fit._replace(state=_leading_state(fit.state, limit)) for fit in fits
+                ]
             if errors[-1].min() <= errors[best].min():
                 best, since_best, best_fold = len(errors) - 1, 0, fits[0]
+                best_limit = limit
             else:
                 since_best += 1
                 if since_best >= _PATIENCE:
@@ -955,9 +999,48 @@ class TraceNormImputer(_BaseLowRankImputer):
             relaxation=float(relaxations[gamma]),
             state=best_fold.state,
             effects=best_fold.centering,
+            rank_limit=best_limit,
         )
 
-    def _fold_step(self, fit, rel, power, center, joint, rng):
+    def _held_out_rank_limit(
+        self, solved, rel, power, relaxations, joint_rows, squares, limit
+    ):
+        """The working rank's limit after a scored path step (a large table).
+
+        The leading half of each fold's components is scored on the held-out
+        entries too (one more fold-in at half the rank): when it predicts
+        them at least as well as all of them, the trailing components fit
+        noise, and the working rank is limited to that half for the rest of
+        the path and the refit. Along the path, the rank grows as the
+        shrinkage falls, and beyond the signal's rank every component it adds
+        is nearly as small as the shrinkage: without a limit the rank (and
+        the cost, ``O(r^2)`` per observed entry and iteration) keeps growing
+        for no better prediction.
+        """
+        half = max(solution.d.size for _, solution in solved) // _RANK_GROWTH
+        if half < 1:
+            return limit
+        leading = sum(
+            self._fold_squares(
+                fit,
+                _leading_solution(solution, half),
+                rel * fit.lam_max,
+                power,
+                relaxations,
+                joint_rows,
+            )
+            for fit, solution in solved
+        )
+        if leading.min() > squares.min():
+            return limit
+        if self.verbose:
+            print(
+                f"{'':>12} rank limited to {half}: the leading {half} components "
+                "predict the held-out entries as well"
+            )
+        return half
+
+    def _fold_step(self, fit, rel, power, center, joint, rng, rank_limit=None):
         """Solve a fold at ``rel * lam_max`` from its warm start.
 
         With joint effects, one block update of the effects follows: they
@@ -979,6 +1062,7 @@ class TraceNormImputer(_BaseLowRankImputer):
                 rng,
                 max(self.tol, _PATH_TOL),
                 power,
+                rank_limit,
             )
         fit = fit._replace(state=solution.state)
         if joint and solution.d.size:
@@ -1176,7 +1260,7 @@ class TraceNormImputer(_BaseLowRankImputer):
         lam_max = _top_singular_value(pattern, residual)
         power = selection.power
         joint = self._joint(center, obs.shape)
-        state, path, errors = None, np.empty(0), np.empty(0)
+        state, path, errors, rank_limit = None, np.empty(0), np.empty(0), None
         if self._param("alpha") == "auto":
             # The relative shrinkage chosen on the folds, on all entries; the
             # first fold's solution (and joint effects) there start the refit.
@@ -1184,6 +1268,7 @@ class TraceNormImputer(_BaseLowRankImputer):
             lam = float(chosen.ratio * lam_max)
             path, errors = chosen.relative * lam_max, chosen.errors
             state, relaxation = chosen.state, chosen.relaxation
+            rank_limit = chosen.rank_limit
             if joint and chosen.effects is not None:
                 centering = chosen.effects
                 residual = standardize(obs, centering)
@@ -1198,7 +1283,9 @@ class TraceNormImputer(_BaseLowRankImputer):
                 obs, pattern, start, lam, power, center, rng
             )
         else:
-            solution = self._solve(pattern, residual, lam, state, rng, self.tol, power)
+            solution = self._solve(
+                pattern, residual, lam, state, rng, self.tol, power, rank_limit
+            )
             descent = _Descent(
                 centering, residual, solution.state, self.tol, solution.n_iter, 1
             )
