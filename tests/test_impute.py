@@ -18,6 +18,7 @@ from mathlearn.impute._base import (
     Pattern,
     observed_entries,
     ridge_rows,
+    ridge_threads,
     row_dot,
 )
 from mathlearn.impute._soft_impute import (
@@ -1166,6 +1167,10 @@ def test_ridge_rows_matches_dense_per_row_solve(penalty_shape):
     padded = ridge_rows(pattern, values, B, penalty, method="padded")
     np.testing.assert_allclose(sparse, expected, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(padded, expected, rtol=1e-9, atol=1e-12)
+    # On threads (as in a fit with n_jobs=2): the chunks write disjoint rows.
+    with ridge_threads(2):
+        threaded = ridge_rows(pattern, values, B, penalty, method="padded")
+    np.testing.assert_array_equal(threaded, padded)
 
 
 @pytest.mark.parametrize(

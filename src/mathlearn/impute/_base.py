@@ -16,6 +16,9 @@ and sparse-observed input, scaling, centring, ``predict_entries`` -- is
 written once here.
 """
 
+import collections
+import contextlib
+import contextvars
 import re
 import textwrap
 import warnings
@@ -38,7 +41,7 @@ from mathlearn.impute._centering import (
 )
 from mathlearn.utils._doc_link import DocLinkMixin
 from mathlearn.utils._sklearn_compat import _fit_context, validate_data
-from mathlearn.utils._threads import one_blas_thread
+from mathlearn.utils._threads import block_threads
 
 _CHUNK = 1 << 18
 # Padded entries per chunk of Pattern.padded_rows: the gathered factor rows
@@ -218,6 +221,29 @@ _PADDED_GRAM_RANK = 16
 _PADDED_GRAM_BYTES = 32e6
 
 
+# The map that _ridge_padded runs its chunks with: the block map of the
+# estimator's ridge_threads context (threads over chunks), ``map`` outside.
+_RIDGE_MAP = contextvars.ContextVar("ridge_map", default=map)
+
+
+@contextlib.contextmanager
+def ridge_threads(n_jobs):
+    """Context in which :func:`ridge_rows` spreads its chunks over threads.
+
+    ``n_jobs`` threads (:func:`~mathlearn.utils._threads.block_threads`),
+    each calling BLAS on one thread: the chunks are many small products and
+    solves, where a multi-threaded BLAS only adds synchronisation. The
+    chunks write disjoint rows of the result, which does not depend on the
+    thread count.
+    """
+    with block_threads(n_jobs) as block_map:
+        token = _RIDGE_MAP.set(block_map)
+        try:
+            yield
+        finally:
+            _RIDGE_MAP.reset(token)
+
+
 def _solve_rows(gram, rhs, penalty):
     """Solve ``(gram_i + diag(penalty_i)) u_i = rhs_i`` for a stack of rows.
 
@@ -235,28 +261,24 @@ def _solve_rows(gram, rhs, penalty):
 def _ridge_padded(pattern, values, B, penalty):
     """:func:`ridge_rows` by batched dense products over padded rows.
 
-    Each chunk of rows is formed and solved before the next: memory
-    O(chunk x rank^2), not O(n_rows x rank^2).
+    Each chunk of rows is formed and solved on its own, on the threads of
+    the current :func:`ridge_threads` context: memory O(threads x chunk x
+    rank^2), not O(n_rows x rank^2).
     """
     rank = B.shape[1]
     B_ext = np.vstack([B, np.zeros((1, rank))])
     v_ext = np.concatenate([values, [0.0]])
     out = np.empty((pattern.shape[0], rank))
-    chunks = pattern.padded_rows()
-    # One buffer for the gathered rows of every chunk: no fresh pages to
-    # fault in per chunk.
-    buffer = np.empty(max(columns.size for _, columns, _ in chunks) * rank)
-    for rows, columns, entries in chunks:
-        G = np.take(  # (chunk, longest, rank)
-            B_ext,
-            columns,
-            axis=0,
-            out=buffer[: columns.size * rank].reshape(*columns.shape, rank),
-            mode="clip",
-        )
+
+    def solve_chunk(chunk):
+        rows, columns, entries = chunk
+        G = np.take(B_ext, columns, axis=0, mode="clip")  # (chunk, longest, rank)
         Gt = G.transpose(0, 2, 1)
         rhs = np.matmul(Gt, v_ext[entries][:, :, None])[:, :, 0]
         out[rows] = _solve_rows(np.matmul(Gt, G), rhs, penalty[rows])
+
+    # Consumed for the exceptions the threads raise.
+    collections.deque(_RIDGE_MAP.get()(solve_chunk, pattern.padded_rows()), maxlen=0)
     return out
 
 
@@ -425,6 +447,15 @@ scale : bool, default=False
     Also divide each residual by a row scale times a column scale, fitted on
     the observed entries (the bi-scaler of Hastie, Mazumder, Lee & Zadeh
     2015).""",
+    "n_jobs": """\
+n_jobs : int, default=None
+    Number of threads over which the per-row (and per-column) ridge solves of
+    every iteration, and the fold-in of rows in ``transform``, are spread,
+    each calling BLAS on one thread. ``None`` uses as many threads as BLAS may
+    use here: every usable core, unless limited by ``threadpoolctl``, the
+    ``OPENBLAS_NUM_THREADS``/``OMP_NUM_THREADS`` variables, or a joblib or
+    dask worker. ``-1`` uses every usable core, ``1`` no extra thread. The
+    result does not depend on ``n_jobs``.""",
     "missing_values": """\
 missing_values : float or np.nan, default=np.nan
     The placeholder for missing entries of a dense ``X``: a finite number or
@@ -643,7 +674,7 @@ class _BaseLowRankImputer(
         # The solvers make many products with thin matrices, where BLAS
         # threads cost more in synchronisation than they save (10x slower on
         # a busy machine); the heavy sparse products are single-threaded.
-        with one_blas_thread():
+        with ridge_threads(self.n_jobs):
             center, selection = self._select(part.obs, rng)
             centering = fit_centering(
                 part.obs,
@@ -732,7 +763,8 @@ class _BaseLowRankImputer(
                 stacklevel=4,
             )
         unit = obs._replace(vals=obs.vals / model.data_scale)
-        a, s, A = self._fold_in_rows(unit, model)
+        with ridge_threads(self.n_jobs):
+            a, s, A = self._fold_in_rows(unit, model)
         e = model.effects
         completion = (A @ model.column_factors.T) * np.outer(s, e.column_scales)
         completion += e.mean + a[:, None] + e.column_effects[None, :]

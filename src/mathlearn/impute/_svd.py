@@ -190,6 +190,7 @@ class SVDImputer(_BaseLowRankImputer):
     {{missing_values}}
     random_state : int, RandomState instance or None, default=None
         Seeds the randomized SVD that starts the factors.
+    {{n_jobs}}
     verbose : int, default=0
         If positive, print L-BFGS's progress every ``verbose`` iterations.
     rank : int or "auto", default="deprecated"
@@ -293,6 +294,7 @@ class SVDImputer(_BaseLowRankImputer):
         "scale": ["boolean"],
         "missing_values": [Interval(Real, None, None, closed="neither"), "nan"],
         "random_state": ["random_state"],
+        "n_jobs": [Integral, None],
         "verbose": ["verbose"],
         "rank": [
             Hidden(StrOptions({"deprecated"})),
@@ -318,6 +320,7 @@ class SVDImputer(_BaseLowRankImputer):
         scale=False,
         missing_values=np.nan,
         random_state=None,
+        n_jobs=None,
         verbose=0,
         rank="deprecated",
     ):
@@ -331,6 +334,7 @@ class SVDImputer(_BaseLowRankImputer):
         self.scale = scale
         self.missing_values = missing_values
         self.random_state = random_state
+        self.n_jobs = n_jobs
         self.verbose = verbose
         self.rank = rank
 

@@ -434,6 +434,7 @@ class TraceNormImputer(_BaseLowRankImputer):
     {{missing_values}}
     random_state : int, RandomState instance or None, default=None
         Seeds the held-out split and the initial factors.
+    {{n_jobs}}
     verbose : int, default=0
         ``1`` prints one line per shrinkage; ``2`` also one per iteration.
     shrinkage : "auto" or float, default="deprecated"
@@ -629,6 +630,7 @@ class TraceNormImputer(_BaseLowRankImputer):
         "scale": ["boolean"],
         "missing_values": [Interval(Real, None, None, closed="neither"), "nan"],
         "random_state": ["random_state"],
+        "n_jobs": [Integral, None],
         "verbose": ["verbose"],
         "shrinkage": [
             Hidden(StrOptions({"deprecated"})),
@@ -667,6 +669,7 @@ class TraceNormImputer(_BaseLowRankImputer):
         scale=False,
         missing_values=np.nan,
         random_state=None,
+        n_jobs=None,
         verbose=0,
         shrinkage="deprecated",
         max_rank="deprecated",
@@ -687,6 +690,7 @@ class TraceNormImputer(_BaseLowRankImputer):
         self.scale = scale
         self.missing_values = missing_values
         self.random_state = random_state
+        self.n_jobs = n_jobs
         self.verbose = verbose
         self.shrinkage = shrinkage
         self.max_rank = max_rank
