@@ -500,7 +500,7 @@ n_features), default="pca"
         self._validate_X(data.blocks[0][:1].compute(), reset=True)
         rng = check_random_state(self.random_state)
         center, largest = _training.center_chunked(data)
-        X_c = data._replace(center=center)
+        X_c = data.replace(center=center)
         with block_threads(self.n_jobs) as block_map:
             X_w, W_w, e, n_rows, n_cols = self._initial_weights(
                 X_c, largest, center, rng, None

@@ -15,6 +15,7 @@ thread that loses its core delays only its own blocks. The threads are
 :func:`mathlearn.utils._threads.block_threads`.
 """
 
+import dataclasses
 import math
 from typing import NamedTuple
 
@@ -204,7 +205,8 @@ def train_online_pass(
     return W
 
 
-class RowBlocks(NamedTuple):
+@dataclasses.dataclass(frozen=True, eq=False)
+class RowBlocks:
     """A dask array read block by block, in work units ``(x - center) / 2**e``.
 
     ``blocks`` (and ``masks``) are the array's row blocks as delayed objects,
@@ -236,6 +238,10 @@ class RowBlocks(NamedTuple):
         if mask is not None:
             masks = tuple(mask.rechunk(X.chunks).to_delayed()[:, 0])
         return cls(tuple(X.to_delayed()[:, 0]), masks, X.chunks[0], X.shape, X.dtype)
+
+    def replace(self, **changes):
+        """A copy with the fields ``changes`` replaced (the same blocks)."""
+        return dataclasses.replace(self, **changes)
 
     def map(self, func, *args):
         """``func(block, mask, center, e, *args)`` of every block, computed.
@@ -402,7 +408,7 @@ def center_chunked(data):
     if not all(finite):
         raise ValueError("Input X contains NaN or infinity.")
     center = (sum(totals) / max(sum(n_rows), 1)).astype(data.dtype)
-    return center, largest_magnitude(data._replace(center=center))
+    return center, largest_magnitude(data.replace(center=center))
 
 
 def scale_down(X, e):
@@ -411,7 +417,7 @@ def scale_down(X, e):
     :class:`RowBlocks` take the scale with them, applied in each task.
     """
     if isinstance(X, RowBlocks):
-        return X._replace(e=X.e + e)
+        return X.replace(e=X.e + e)
     if is_dask_array(X):
         return X.map_blocks(np.ldexp, -e, dtype=X.dtype)
     return np.ldexp(X, -e, out=X)
