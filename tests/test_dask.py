@@ -242,3 +242,21 @@ def test_centred_svd_of_row_blocks_equals_numpy(dask_client):
     np.testing.assert_allclose(mean, X.mean(axis=0), rtol=1e-14)
     np.testing.assert_allclose(s, s_ref, rtol=1e-10)
     np.testing.assert_allclose(Vt, Vt_ref, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_center_and_scale_of_row_blocks_in_one_pass(dask_client, dtype):
+    """The mean, and max |X - mean| from the columns' extremes, exactly.
+
+    ``x - center`` rounds monotonically in ``x``, so the extremes of each
+    column give the largest magnitude of the centred data bit for bit.
+    """
+    from mathlearn.som import _training
+
+    rng = np.random.RandomState(0)
+    X = (rng.standard_cauchy(size=(500, 3)) + [1e3, -5.0, 0.0]).astype(dtype)
+    data = _training.RowBlocks.of(da.from_array(X, chunks=(120, 3)))
+    center, largest = _training.center_chunked(data)
+    assert center.dtype == dtype
+    np.testing.assert_allclose(center, X.mean(axis=0, dtype=np.float64), rtol=1e-6)
+    assert largest == np.abs(X - center).max()

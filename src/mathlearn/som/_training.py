@@ -302,15 +302,29 @@ def _work_rows(block, rows, center, e):
     return np.ldexp(x, -e, out=x)
 
 
+class _Moments(NamedTuple):
+    """What one pass learns of a block (in work units)."""
+
+    n_rows: int
+    total: np.ndarray  # float64 column sums
+    finite: bool  # whether every entry is finite
+    low: np.ndarray  # column minima (+inf for no rows)
+    high: np.ndarray  # column maxima (-inf for no rows)
+
+
 def _block_moments(block, mask, center, e):
-    """Row count, float64 column sums and whether all entries are finite."""
+    """:class:`_Moments` of one block."""
     total = np.zeros(block.shape[1])
+    low = np.full(block.shape[1], np.inf, dtype=block.dtype)
+    high = np.full(block.shape[1], -np.inf, dtype=block.dtype)
     finite = True
     for rows in _row_slices(block.shape[0], block.shape[1]):
         x = _work_rows(block, rows, center, e)
         finite = finite and bool(np.isfinite(x).all())
         total += x.sum(axis=0, dtype=np.float64)
-    return block.shape[0], total, finite
+        np.minimum(low, x.min(axis=0, initial=np.inf), out=low)
+        np.maximum(high, x.max(axis=0, initial=-np.inf), out=high)
+    return _Moments(block.shape[0], total, finite, low, high)
 
 
 def _block_largest(block, mask, center, e):
@@ -329,7 +343,7 @@ def _block_scatter(block, mask, center, e):
     the triangular factor of the QR decomposition of ``x - m_i``,
     accumulated over slices of rows: ``R <- qr([R; slice])``.
     """
-    n_i, total, _ = _block_moments(block, None, center, e)
+    n_i, total = _block_moments(block, None, center, e)[:2]
     m_i = total / max(n_i, 1)
     shift = m_i.astype(block.dtype)
     R = np.empty((0, block.shape[1]), dtype=block.dtype)
@@ -398,17 +412,23 @@ def _row_blocks(X):
 
 
 def center_chunked(data):
-    """``(center, largest)`` of :class:`RowBlocks` of floats, in two passes.
+    """``(center, largest)`` of :class:`RowBlocks` of floats, in one pass.
 
     ``center`` is the column mean (accumulated in float64) in the dtype of
-    the data, ``largest`` the largest magnitude of ``x - center``. Raises a
+    the data, ``largest`` the largest magnitude of ``x - center``: taken at
+    a column's minimum or maximum, since ``x - center`` rounds monotonically
+    in ``x``, so it equals ``max |X - center|`` exactly. Raises a
     ``ValueError`` if the data hold NaN or infinity.
     """
-    n_rows, totals, finite = zip(*data.map(_block_moments), strict=True)
-    if not all(finite):
+    moments = data.map(_block_moments)
+    if not all(m.finite for m in moments):
         raise ValueError("Input X contains NaN or infinity.")
-    center = (sum(totals) / max(sum(n_rows), 1)).astype(data.dtype)
-    return center, largest_magnitude(data.replace(center=center))
+    n_rows = sum(m.n_rows for m in moments)
+    center = (sum(m.total for m in moments) / max(n_rows, 1)).astype(data.dtype)
+    low = np.min([m.low for m in moments], axis=0)
+    high = np.max([m.high for m in moments], axis=0)
+    largest = max(np.max(high - center, initial=0.0), np.max(center - low, initial=0.0))
+    return center, float(largest)
 
 
 def scale_down(X, e):
