@@ -327,13 +327,17 @@ def _block_moments(block, mask, center, e):
     return _Moments(block.shape[0], total, finite, low, high)
 
 
-def _block_largest(block, mask, center, e):
-    """Largest magnitude of the block in work units (0 if empty)."""
-    largest = 0.0
-    for rows in _row_slices(block.shape[0], block.shape[1]):
-        x = _work_rows(block, rows, center, e)
-        largest = max(largest, float(np.max(np.abs(x), initial=0.0)))
-    return largest
+def _largest_about(moments, center):
+    """``max |x - center|`` over the blocks' :class:`_Moments`, exactly.
+
+    ``x - center`` rounds monotonically in ``x``, so its largest magnitude
+    is taken at a column's minimum or maximum. 0 when there are no rows.
+    """
+    low = np.min([m.low for m in moments], axis=0)
+    high = np.max([m.high for m in moments], axis=0)
+    return float(
+        max(np.max(high - center, initial=0.0), np.max(center - low, initial=0.0))
+    )
 
 
 def _block_scatter(block, mask, center, e):
@@ -415,9 +419,8 @@ def center_chunked(data):
     """``(center, largest)`` of :class:`RowBlocks` of floats, in one pass.
 
     ``center`` is the column mean (accumulated in float64) in the dtype of
-    the data, ``largest`` the largest magnitude of ``x - center``: taken at
-    a column's minimum or maximum, since ``x - center`` rounds monotonically
-    in ``x``, so it equals ``max |X - center|`` exactly. Raises a
+    the data, ``largest`` the largest magnitude of ``x - center``
+    (:func:`_largest_about`: exactly ``max |X - center|``). Raises a
     ``ValueError`` if the data hold NaN or infinity.
     """
     moments = data.map(_block_moments)
@@ -425,10 +428,7 @@ def center_chunked(data):
         raise ValueError("Input X contains NaN or infinity.")
     n_rows = sum(m.n_rows for m in moments)
     center = (sum(m.total for m in moments) / max(n_rows, 1)).astype(data.dtype)
-    low = np.min([m.low for m in moments], axis=0)
-    high = np.max([m.high for m in moments], axis=0)
-    largest = max(np.max(high - center, initial=0.0), np.max(center - low, initial=0.0))
-    return center, float(largest)
+    return center, _largest_about(moments, center)
 
 
 def scale_down(X, e):
@@ -447,7 +447,7 @@ def largest_magnitude(X):
     """``max |X|`` (0 for an empty array): an ndarray, dask array or RowBlocks."""
     X = _row_blocks(X)
     if isinstance(X, RowBlocks):
-        return max(X.map(_block_largest), default=0.0)
+        return _largest_about(X.map(_block_moments), X.dtype.type(0))
     return float(np.max(np.abs(X), initial=0.0))
 
 
