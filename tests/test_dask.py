@@ -260,3 +260,37 @@ def test_center_and_scale_of_row_blocks_in_one_pass(dask_client, dtype):
     assert center.dtype == dtype
     np.testing.assert_allclose(center, X.mean(axis=0, dtype=np.float64), rtol=1e-6)
     assert largest == np.abs(X - center).max()
+
+
+def test_row_block_tasks_hold_a_few_slices_not_copies_of_the_block():
+    """Each task's own allocations stay a few 2 MB slices, whatever the block.
+
+    The block (32 MB here) is what the worker holds; centring it, scaling
+    it, its distances to the units and its QR factor are taken a slice of
+    rows at a time (traced by ``tracemalloc``, which sees NumPy's buffers).
+    A centred, scaled copy alone would be 64 MB.
+    """
+    import tracemalloc
+
+    from mathlearn.som import _training
+    from mathlearn.som._som import _block_labels
+
+    rng = np.random.default_rng(0)
+    block = rng.standard_normal((80_000, 50)) + 3.0
+    center, e = block.mean(axis=0), 2
+    W = _training._work_rows(block, slice(0, 100), center, e)
+    slice_bytes = _training._ROW_BLOCK_ENTRIES * block.itemsize
+    tasks = {
+        "moments": lambda: _training._block_moments(block, None, center, e),
+        "scatter": lambda: _training._block_scatter(block, None, center, e),
+        "sums": lambda: _training._block_sums(block, None, center, e, W, True),
+        "labels": lambda: _block_labels(block, None, center, e, W),
+    }
+    for name, task in tasks.items():
+        tracemalloc.start()
+        try:
+            task()
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < 5 * slice_bytes, (name, peak / slice_bytes)
