@@ -202,6 +202,18 @@ def out_of_core_fit(args, path, params):
     return som
 
 
+def to_memory(X):
+    """The dask array ``X`` (one chunk of columns) as an ndarray, joined here.
+
+    ``X.compute()`` joins the chunks in one task on a worker, which then
+    holds them twice: 320 MB for the default subsample, more than a small
+    worker may hold.
+    """
+    import dask
+
+    return np.concatenate(dask.compute(*X.to_delayed().ravel()))
+
+
 def check_against_memory(args, path, params, som):
     """Section 3, on the cluster of section 2."""
     import dask.array as da
@@ -209,8 +221,8 @@ def check_against_memory(args, path, params, som):
     X_all = da.from_zarr(path)
     n = min(args.n_check, X_all.shape[0] // 2)
     X_sub = X_all[:n]
-    X_memory = X_sub.compute()
-    X_held_out = X_all[n : 2 * n].compute()
+    X_memory = to_memory(X_sub)
+    X_held_out = to_memory(X_all[n : 2 * n])
     print(f"\n## 3. Against the in-memory fit on the first {n:,} rows\n")
     start = time.perf_counter()
     in_memory = SelfOrganizingMap(**params).fit(X_memory)

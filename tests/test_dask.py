@@ -126,9 +126,16 @@ def test_bandwidth_search_runs_on_the_dask_backend(dask_client):
 
 
 @pytest.mark.parametrize(
-    "init, grid", [("pca", {}), ("random", {"n_rows": 5, "n_cols": 4})]
+    "init, grid, chunks",
+    [
+        ("pca", {}, (300, 4)),
+        ("random", {"n_rows": 5, "n_cols": 4}, (300, 4)),
+        ("pca", {}, (700, 2)),  # chunked along the features too
+    ],
 )
-def test_som_fit_on_a_dask_array_equals_the_in_memory_fit(dask_client, init, grid):
+def test_som_fit_on_a_dask_array_equals_the_in_memory_fit(
+    dask_client, init, grid, chunks
+):
     """Each epoch a map over the chunks and a sum: the same map, to round-off."""
     from sklearn.datasets import make_blobs
 
@@ -136,7 +143,7 @@ def test_som_fit_on_a_dask_array_equals_the_in_memory_fit(dask_client, init, gri
     X += 1e3  # an offset: both paths centre the data
     params = {"init": init, "n_epochs": 5, "random_state": 0, **grid}
     in_memory = SelfOrganizingMap(**params).fit(X)
-    chunked = SelfOrganizingMap(**params).fit(da.from_array(X, chunks=(300, 4)))
+    chunked = SelfOrganizingMap(**params).fit(da.from_array(X, chunks=chunks))
     assert (chunked.n_rows_, chunked.n_cols_) == (in_memory.n_rows_, in_memory.n_cols_)
     spread = np.abs(X - X.mean(axis=0)).max()
     np.testing.assert_allclose(
@@ -193,3 +200,97 @@ def test_incremental_trains_the_som_imputer_chunk_by_chunk(dask_client):
     for start in range(0, 120, 30):
         reference.partial_fit(X[start : start + 30])
     np.testing.assert_array_equal(incremental.estimator_.weights_, reference.weights_)
+
+
+def test_som_fit_on_a_dask_array_submits_each_key_once(dask_client, caplog):
+    """No key collision: every pass of the fit reads the same row blocks.
+
+    Slicing a dask array makes its whole-chunk blocks aliases of the
+    original's; a fit whose passes optimised the slice differently (its
+    blocks fused into a mean in one graph, into a difference in the next)
+    submitted those keys with two definitions, and the scheduler logged
+    "Detected different `run_spec`" with a long dump.
+    """
+    rng = np.random.RandomState(0)
+    X = da.from_array(rng.normal(size=(2000, 4)), chunks=(250, 4))
+    params = {"n_rows": 3, "n_cols": 3, "n_epochs": 3, "random_state": 0}
+    with caplog.at_level("WARNING", logger="distributed.scheduler"):
+        SelfOrganizingMap(**params).fit(X)
+        for init in ["pca", "random"]:
+            SelfOrganizingMap(init=init, **params).fit(X[:1100])
+            SelfOrganizingMap(init=init, **params).fit(X[:1100])
+    collisions = [r for r in caplog.records if "different `run_spec`" in r.message]
+    assert not collisions, collisions[0].message
+
+
+def test_centred_svd_of_row_blocks_equals_numpy(dask_client):
+    """Stacked per-block R factors and block means give the centred SVD.
+
+    Blocks of unequal sizes, one shorter than the number of features (its R
+    factor has fewer rows), and an offset that the blocks' own means remove.
+    """
+    from sklearn.utils.extmath import svd_flip
+
+    from mathlearn.som import _training
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(403, 6)) @ rng.normal(size=(6, 6)) + 1e4
+    chunked = da.from_array(X, chunks=((3, 200, 100, 100), (6,)))
+    mean, s, Vt = _training.centred_svd(chunked)
+    _, s_ref, Vt_ref = np.linalg.svd(X - X.mean(axis=0), full_matrices=False)
+    _, Vt_ref = svd_flip(None, Vt_ref, u_based_decision=False)
+    np.testing.assert_allclose(mean, X.mean(axis=0), rtol=1e-14)
+    np.testing.assert_allclose(s, s_ref, rtol=1e-10)
+    np.testing.assert_allclose(Vt, Vt_ref, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_center_and_scale_of_row_blocks_in_one_pass(dask_client, dtype):
+    """The mean, and max |X - mean| from the columns' extremes, exactly.
+
+    ``x - center`` rounds monotonically in ``x``, so the extremes of each
+    column give the largest magnitude of the centred data bit for bit.
+    """
+    from mathlearn.som import _training
+
+    rng = np.random.RandomState(0)
+    X = (rng.standard_cauchy(size=(500, 3)) + [1e3, -5.0, 0.0]).astype(dtype)
+    data = _training.RowBlocks.of(da.from_array(X, chunks=(120, 3)))
+    center, largest = _training.center_chunked(data)
+    assert center.dtype == dtype
+    np.testing.assert_allclose(center, X.mean(axis=0, dtype=np.float64), rtol=1e-6)
+    assert largest == np.abs(X - center).max()
+
+
+def test_row_block_tasks_hold_a_few_slices_not_copies_of_the_block():
+    """Each task's own allocations stay a few 2 MB slices, whatever the block.
+
+    The block (32 MB here) is what the worker holds; centring it, scaling
+    it, its distances to the units and its QR factor are taken a slice of
+    rows at a time (traced by ``tracemalloc``, which sees NumPy's buffers).
+    A centred, scaled copy alone would be 64 MB.
+    """
+    import tracemalloc
+
+    from mathlearn.som import _training
+    from mathlearn.som._som import _block_labels
+
+    rng = np.random.default_rng(0)
+    block = rng.standard_normal((80_000, 50)) + 3.0
+    center, e = block.mean(axis=0), 2
+    W = _training._work_rows(block, slice(0, 100), center, e)
+    slice_bytes = _training._ROW_BLOCK_ENTRIES * block.itemsize
+    tasks = {
+        "moments": lambda: _training._block_moments(block, None, center, e),
+        "scatter": lambda: _training._block_scatter(block, None, center, e),
+        "sums": lambda: _training._block_sums(block, None, center, e, W, True),
+        "labels": lambda: _block_labels(block, None, center, e, W),
+    }
+    for name, task in tasks.items():
+        tracemalloc.start()
+        try:
+            task()
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < 5 * slice_bytes, (name, peak / slice_bytes)

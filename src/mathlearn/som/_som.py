@@ -36,6 +36,20 @@ def _best_units(X, W, center, n_best=1, block_map=map):
     return _core.best_units(X_w, W_w, n_best=n_best, block_map=block_map)
 
 
+def _block_labels(block, mask, center, e, W):
+    """Best unit of each row of a block of :class:`_training.RowBlocks`.
+
+    ``W`` is in the work units of the blocks (``center``, ``e``); the rows
+    are taken a slice at a time.
+    """
+    slices = _training._row_slices(block.shape[0], max(W.shape))
+    units = [
+        _core.best_units(_training._work_rows(block, rows, center, e), W)[:, 0]
+        for rows in slices
+    ]
+    return np.concatenate(units) if units else np.empty(0, dtype=np.int64)
+
+
 # Default map size: about this many units per square root of a training
 # sample, rounded down (see the Notes of SelfOrganizingMap).
 _UNITS_PER_SQRT_SAMPLE = 0.5
@@ -233,12 +247,15 @@ n_features), default="pca"
     n_features)`` with a Python-level step per sample.
 
     *Dask.* ``fit`` with ``algorithm="batch"`` also takes a dask array: the
-    mean, the scale and the PCA initialisation (a tall-and-skinny QR) are
-    computed over its chunks, and each epoch maps the best units and
-    per-unit sums over the row blocks (on the workers) and adds them up
-    before the neighbourhood update, so the map equals the in-memory one to
-    round-off. :meth:`partial_fit` trains on one chunk at a time
-    (``dask_ml.wrappers.Incremental``).
+    mean, the scale and the PCA initialisation (the R factors of the
+    chunks' QR decompositions, stacked into one small SVD) are computed
+    over its chunks, and each epoch maps the best units and per-unit sums
+    over the row blocks (on the workers) and adds them up before the
+    neighbourhood update, so the map equals the in-memory one to
+    round-off. Every pass is one task per chunk of rows, which works
+    through its chunk a few MB at a time: a worker holds about one chunk,
+    plus what reading it costs. :meth:`partial_fit` trains on one chunk at
+    a time (``dask_ml.wrappers.Incremental``).
 
     *Threads.* An epoch is many small products: the distances of a block
     of rows to the codebook, and a block of the neighbourhood matrix times
@@ -366,7 +383,7 @@ n_features), default="pca"
         """Training data, initial codebook and grid (see ``_core``).
 
         ``X_c`` is the data centred at ``center`` (an ndarray, overwritten,
-        or a dask array), ``largest`` its largest magnitude. Returns
+        or :class:`_training.RowBlocks`), ``largest`` its largest magnitude. Returns
         ``(X_w, W_w, e, n_rows, n_cols)``: data and codebook centred at
         ``center`` and divided by ``2**e``. The grid is the parameters, the
         shape of an array init, or chosen from the data (see Notes). The PCA
@@ -476,12 +493,14 @@ n_features), default="pca"
             )
         if X.dtype not in (np.float32, np.float64):
             X = X.astype(np.float64)
+        # Every pass reads these blocks (see _training.RowBlocks).
+        data = _training.RowBlocks.of(X)
         # n_features_in_ and the checks of shape and dtype, on the first row;
         # NaN and infinity are looked for in the pass that takes the mean.
-        self._validate_X(X[:1].compute(), reset=True)
+        self._validate_X(data.blocks[0][:1].compute(), reset=True)
         rng = check_random_state(self.random_state)
-        center, largest = _training.center_chunked(X)
-        X_c = X - center
+        center, largest = _training.center_chunked(data)
+        X_c = data.replace(center=center)
         with block_threads(self.n_jobs) as block_map:
             X_w, W_w, e, n_rows, n_cols = self._initial_weights(
                 X_c, largest, center, rng, None
@@ -490,13 +509,9 @@ n_features), default="pca"
             if self.verbose:
                 print(f"{'epoch':>5} {'sigma':>8} {'rate':>8} {'quant. error':>13}")
             W_w = self._fit_batch(X_w, W_w, e, grid, None, block_map)
+        labels = np.concatenate(X_w.map(_block_labels, W_w))
         W = _core.to_data_units(W_w, e) + center
-        units = X.map_blocks(
-            lambda block: _best_units(block, W, center)[:, 0],
-            drop_axis=1,
-            dtype=np.int64,
-        )
-        self._set_fitted(grid, center, W, units.compute(), self.n_epochs)
+        self._set_fitted(grid, center, W, labels, self.n_epochs)
         self._partial_rng = None
         return self
 

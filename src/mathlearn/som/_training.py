@@ -15,10 +15,12 @@ thread that loses its core delays only its own blocks. The threads are
 :func:`mathlearn.utils._threads.block_threads`.
 """
 
+import dataclasses
 import math
 from typing import NamedTuple
 
 import numpy as np
+from sklearn.utils import gen_batches
 from sklearn.utils.extmath import svd_flip
 
 from mathlearn.som import _core
@@ -43,7 +45,7 @@ def grid_size(n_rows, n_cols, n_units, X, *, svd=None):
         return int(n_rows), max(1, round(n_units / n_rows))
     if n_cols is not None:
         return max(1, round(n_units / n_cols)), int(n_cols)
-    if svd is None and is_dask_array(X):
+    if svd is None and (is_dask_array(X) or isinstance(X, RowBlocks)):
         svd = centred_svd(X)
     return _core.grid_shape(X, n_units, svd=svd)
 
@@ -124,19 +126,19 @@ def train_batch(
     epoch with the mean (masked) distance, in data units, from the rows to
     their best units under the weights the epoch started from. Blocks go
     through ``block_map`` (see :func:`block_threads`). Returns the final
-    weights. A dask array ``X`` (and ``mask``) is trained on chunk by chunk
-    (:func:`_train_batch_chunked`).
+    weights. A dask array ``X`` (and ``mask``), or :class:`RowBlocks`, is
+    trained on block by block (:func:`_train_batch_chunked`).
     """
-    if is_dask_array(X):
+    if is_dask_array(X) or isinstance(X, RowBlocks):
         if sample_weight is not None:
             raise ValueError("sample_weight is not supported with a dask array X")
+        data = RowBlocks.of(X, mask) if is_dask_array(X) else X
         return _train_batch_chunked(
-            X,
+            data,
             W,
             grid_sq_dist,
             sigmas,
             kind,
-            mask=mask,
             e=e,
             report=report,
             block_map=block_map,
@@ -203,45 +205,200 @@ def train_online_pass(
     return W
 
 
-def _block_sums(X, W, mask, with_error):
-    """:func:`_core.unit_sums` of one block, and its sum of distances (or 0)."""
-    S, counts, units = _core.unit_sums(X, W, mask=mask)
+@dataclasses.dataclass(frozen=True, eq=False)
+class RowBlocks:
+    """A dask array read block by block, in work units ``(x - center) / 2**e``.
+
+    ``blocks`` (and ``masks``) are the array's row blocks as delayed objects,
+    made once (:meth:`of`) and used by every pass over the data, so that a
+    fit submits each of the array's keys with one definition: computing
+    differently optimised graphs of the same array (its blocks fused into a
+    mean here, into a difference there) gives one key two definitions, which
+    ``distributed`` reports as a key collision. Every pass is one task per
+    block that returns a few small arrays; inside a task the rows are taken
+    ``_ROW_BLOCK_ENTRIES`` entries at a time (:func:`_row_slices`), so a
+    worker holds a block and a few MB beside it, never a centred copy or a
+    distance matrix of the whole block. ``center`` (or ``None``) and ``e``
+    are applied to each slice of rows as it is read (:func:`_work_rows`).
+    """
+
+    blocks: tuple  # delayed (n_i, n_features) blocks, in row order
+    masks: tuple | None  # delayed blocks of the mask, or None
+    row_counts: tuple  # n_i of each block
+    shape: tuple
+    dtype: np.dtype
+    center: np.ndarray | None = None
+    e: int = 0
+
+    @classmethod
+    def of(cls, X, mask=None):
+        """The row blocks of the dask array ``X`` (and of ``mask``)."""
+        X = X.rechunk({1: -1})
+        masks = None
+        if mask is not None:
+            masks = tuple(mask.rechunk(X.chunks).to_delayed()[:, 0])
+        return cls(tuple(X.to_delayed()[:, 0]), masks, X.chunks[0], X.shape, X.dtype)
+
+    def replace(self, **changes):
+        """A copy with the fields ``changes`` replaced (the same blocks)."""
+        return dataclasses.replace(self, **changes)
+
+    def map(self, func, *args):
+        """``func(block, mask, center, e, *args)`` of every block, computed.
+
+        ``func`` runs on the workers of the current dask scheduler; its tasks
+        are named by the hash of their inputs (``pure``), so the same pass on
+        the same data reuses its keys, and a pass on other data or another
+        codebook gets new ones.
+        """
+        import dask
+
+        task = dask.delayed(func, pure=True)
+        masks = self.masks or (None,) * len(self.blocks)
+        return dask.compute(
+            *[
+                task(block, mask, self.center, self.e, *args)
+                for block, mask in zip(self.blocks, masks, strict=True)
+            ]
+        )
+
+    def __getitem__(self, rows):
+        """The rows of the index array ``rows``, in work units, as an ndarray."""
+        import dask
+
+        rows = np.asarray(rows)
+        ends = np.cumsum(self.row_counts)
+        which = np.searchsorted(ends, rows, side="right")
+        starts = ends - np.asarray(self.row_counts)
+        used = np.unique(which)
+        task = dask.delayed(_work_rows, pure=True)
+        taken = dask.compute(
+            *[
+                task(self.blocks[b], rows[which == b] - starts[b], self.center, self.e)
+                for b in used
+            ]
+        )
+        out = np.empty((rows.size, self.shape[1]), dtype=self.dtype)
+        for b, part in zip(used, taken, strict=True):
+            out[which == b] = part
+        return out
+
+
+# Entries of one slice of rows (or of its distances to the units) inside a
+# task of RowBlocks: the in-memory epoch's block size (_core._BLOCK_ENTRIES).
+_ROW_BLOCK_ENTRIES = _core._BLOCK_ENTRIES
+
+
+def _row_slices(n_rows, width):
+    """Slices of ``n_rows`` rows, ``_ROW_BLOCK_ENTRIES // width`` rows each."""
+    return gen_batches(n_rows, max(1, _ROW_BLOCK_ENTRIES // max(width, 1)))
+
+
+def _work_rows(block, rows, center, e):
+    """``(block[rows] - center) / 2**e`` (``center`` may be None), a new array."""
+    if center is None:
+        return np.ldexp(block[rows], -e)
+    x = block[rows] - center
+    return np.ldexp(x, -e, out=x)
+
+
+class _Moments(NamedTuple):
+    """What one pass learns of a block (in work units)."""
+
+    n_rows: int
+    total: np.ndarray  # float64 column sums
+    finite: bool  # whether every entry is finite
+    low: np.ndarray  # column minima (+inf for no rows)
+    high: np.ndarray  # column maxima (-inf for no rows)
+
+
+def _block_moments(block, mask, center, e):
+    """:class:`_Moments` of one block."""
+    total = np.zeros(block.shape[1])
+    low = np.full(block.shape[1], np.inf, dtype=block.dtype)
+    high = np.full(block.shape[1], -np.inf, dtype=block.dtype)
+    finite = True
+    for rows in _row_slices(block.shape[0], block.shape[1]):
+        x = _work_rows(block, rows, center, e)
+        finite = finite and bool(np.isfinite(x).all())
+        total += x.sum(axis=0, dtype=np.float64)
+        np.minimum(low, x.min(axis=0, initial=np.inf), out=low)
+        np.maximum(high, x.max(axis=0, initial=-np.inf), out=high)
+    return _Moments(block.shape[0], total, finite, low, high)
+
+
+def _largest_about(moments, center):
+    """``max |x - center|`` over the blocks' :class:`_Moments`, exactly.
+
+    ``x - center`` rounds monotonically in ``x``, so its largest magnitude
+    is taken at a column's minimum or maximum. 0 when there are no rows.
+    """
+    low = np.min([m.low for m in moments], axis=0)
+    high = np.max([m.high for m in moments], axis=0)
+    return float(
+        max(np.max(high - center, initial=0.0), np.max(center - low, initial=0.0))
+    )
+
+
+def _block_scatter(block, mask, center, e):
+    """``(n_i, m_i, R_i)``: rows, mean and R factor of the block about its mean.
+
+    ``m_i`` is the float64 column mean of the block in work units, ``R_i``
+    the triangular factor of the QR decomposition of ``x - m_i``,
+    accumulated over slices of rows: ``R <- qr([R; slice])``.
+    """
+    n_i, total = _block_moments(block, None, center, e)[:2]
+    m_i = total / max(n_i, 1)
+    shift = m_i.astype(block.dtype)
+    R = np.empty((0, block.shape[1]), dtype=block.dtype)
+    for rows in _row_slices(block.shape[0], block.shape[1]):
+        x = _work_rows(block, rows, center, e)
+        x -= shift
+        R = np.linalg.qr(np.concatenate([R, x]), mode="r")
+    return n_i, m_i, R
+
+
+def _block_sums(block, mask, center, e, W, with_error):
+    """:func:`_core.unit_sums` of one block, and its sum of distances (or 0).
+
+    Summed over slices of rows whose distances to the units take
+    ``_ROW_BLOCK_ENTRIES`` entries.
+    """
+    S = np.zeros(W.shape, dtype=W.dtype)
+    counts = np.zeros(W.shape if mask is not None else W.shape[0], dtype=W.dtype)
     error = 0.0
-    if with_error:
-        sq_dist = _core.unit_sq_distances(X, W, units[:, None], mask=mask)
-        error = float(np.sqrt(sq_dist).sum())
+    for rows in _row_slices(block.shape[0], max(W.shape)):
+        x = _work_rows(block, rows, center, e)
+        m = None if mask is None else mask[rows]
+        S_rows, counts_rows, units = _core.unit_sums(x, W, mask=m)
+        S += S_rows
+        counts += counts_rows
+        if with_error:
+            sq_dist = _core.unit_sq_distances(x, W, units[:, None], mask=m)
+            error += float(np.sqrt(sq_dist).sum())
     return S, counts, error
 
 
 def _train_batch_chunked(
-    X, W, grid_sq_dist, sigmas, kind, *, mask=None, e=0, report=None, block_map=map
+    data, W, grid_sq_dist, sigmas, kind, *, e=0, report=None, block_map=map
 ):
-    """:func:`train_batch` of a dask array ``X`` (and ``mask``), chunk by chunk.
+    """:func:`train_batch` of :class:`RowBlocks` ``data``, block by block.
 
-    Each epoch maps :func:`_core.unit_sums` over the row blocks (on the
-    workers of the current dask scheduler) and adds their sums, then applies
+    Each epoch maps :func:`_block_sums` over the row blocks (on the workers
+    of the current dask scheduler) and adds their sums, then applies
     :func:`_core.batch_update` here (through ``block_map``): the epoch of
     :func:`train_batch`, its sums added in another order. The codebook is
     one task of the epoch's graph, which every block's task reads: it is
     sent to each worker once, not once per block. Only the sums come back,
-    so the data stream through the workers chunk by chunk.
+    so the data stream through the workers block by block.
     """
     import dask
 
-    blocks = X.to_delayed().ravel()
-    masks = [None] * len(blocks) if mask is None else mask.to_delayed().ravel()
-    block_sums = dask.delayed(_block_sums, pure=True)
     for epoch, sigma_t in enumerate(sigmas):
-        codebook = dask.delayed(W, pure=True)
-        parts = dask.compute(
-            *[
-                block_sums(block, codebook, block_mask, report is not None)
-                for block, block_mask in zip(blocks, masks, strict=True)
-            ]
-        )
+        parts = data.map(_block_sums, dask.delayed(W, pure=True), report is not None)
         S, counts, error = (sum(part) for part in zip(*parts, strict=True))
         if report is not None:
-            report(epoch, sigma_t, float(_core.to_data_units(error / X.shape[0], e)))
+            report(epoch, sigma_t, float(_core.to_data_units(error / data.shape[0], e)))
         W = _core.batch_update(
             W, grid_sq_dist, sigma_t, kind, S, counts, block_map=block_map
         )
@@ -253,53 +410,70 @@ def is_dask_array(X):
     return type(X).__module__.startswith("dask.") and hasattr(X, "to_delayed")
 
 
-def center_chunked(X):
-    """``(center, largest)`` of a dask array of floats, in two passes.
+def _row_blocks(X):
+    """``X`` as :class:`RowBlocks` if it is a dask array, else ``X`` itself."""
+    return RowBlocks.of(X) if is_dask_array(X) else X
+
+
+def center_chunked(data):
+    """``(center, largest)`` of :class:`RowBlocks` of floats, in one pass.
 
     ``center`` is the column mean (accumulated in float64) in the dtype of
-    ``X``, ``largest`` the largest magnitude of ``X - center``. Raises a
-    ``ValueError`` if ``X`` holds NaN or infinity.
+    the data, ``largest`` the largest magnitude of ``x - center``
+    (:func:`_largest_about`: exactly ``max |X - center|``). Raises a
+    ``ValueError`` if the data hold NaN or infinity.
     """
-    import dask
-    import dask.array as da
-
-    mean, finite = dask.compute(X.mean(axis=0, dtype=np.float64), da.isfinite(X).all())
-    if not finite:
+    moments = data.map(_block_moments)
+    if not all(m.finite for m in moments):
         raise ValueError("Input X contains NaN or infinity.")
-    center = mean.astype(X.dtype)
-    return center, largest_magnitude(X - center)
+    n_rows = sum(m.n_rows for m in moments)
+    center = (sum(m.total for m in moments) / max(n_rows, 1)).astype(data.dtype)
+    return center, _largest_about(moments, center)
 
 
 def scale_down(X, e):
-    """``X / 2**e`` (exact): in place for an ndarray, lazily for a dask array."""
+    """``X / 2**e`` (exact): in place for an ndarray, lazily for a dask array.
+
+    :class:`RowBlocks` take the scale with them, applied in each task.
+    """
+    if isinstance(X, RowBlocks):
+        return X.replace(e=X.e + e)
     if is_dask_array(X):
         return X.map_blocks(np.ldexp, -e, dtype=X.dtype)
     return np.ldexp(X, -e, out=X)
 
 
 def largest_magnitude(X):
-    """``max |X|`` (0 for an empty array), of an ndarray or a dask array."""
-    if is_dask_array(X):
-        return float(abs(X).max().compute()) if X.size else 0.0
+    """``max |X|`` (0 for an empty array): an ndarray, dask array or RowBlocks."""
+    X = _row_blocks(X)
+    if isinstance(X, RowBlocks):
+        return _largest_about(X.map(_block_moments), X.dtype.type(0))
     return float(np.max(np.abs(X), initial=0.0))
 
 
 def centred_svd(X, sample_weight=None):
-    """:func:`_core.centred_svd`; of a dask array, by a tall-and-skinny QR.
+    """:func:`_core.centred_svd`; of a dask array or :class:`RowBlocks`, by blocks.
 
-    The dask array's result equals the in-memory one to round-off: the same
-    singular values, and vectors with the same signs (``svd_flip``).
+    Each block gives its rows ``n_i``, mean ``m_i`` and the R factor of its
+    rows centred at ``m_i`` (:func:`_block_scatter`); the centred data have
+    the singular values and right vectors of ``R_1, ..., R_k`` stacked over
+    the rows ``sqrt(n_i) (m_i - mean)`` (the scatter about the mean is the
+    blocks' scatters plus that of their means), a small matrix. The result
+    equals the in-memory one to round-off: the same singular values, and
+    vectors with the same signs (``svd_flip``).
     """
-    if not is_dask_array(X):
+    X = _row_blocks(X)
+    if not isinstance(X, RowBlocks):
         return _core.centred_svd(X, sample_weight)
-    import dask
-    import dask.array as da
-
-    mean = X.mean(axis=0)
-    _, s, Vt = da.linalg.svd((X - mean).rechunk({1: -1}))
-    mean, s, Vt = dask.compute(mean, s, Vt)
+    n_rows, means, Rs = zip(*X.map(_block_scatter), strict=True)
+    n_rows, means = np.asarray(n_rows, dtype=np.float64), np.asarray(means)
+    mean = n_rows @ means / max(n_rows.sum(), 1.0)
+    spread = np.sqrt(n_rows)[:, None] * (means - mean)
+    _, s, Vt = np.linalg.svd(
+        np.concatenate([*Rs, spread.astype(X.dtype)]), full_matrices=False
+    )
     _, Vt = svd_flip(None, Vt, u_based_decision=False)
-    return mean.astype(X.dtype, copy=False), s, Vt
+    return mean.astype(X.dtype), s, Vt
 
 
 def mean_distance(X, W, units, e, *, mask=None):
