@@ -34,8 +34,8 @@ def fits_columns(center):
 class Observed(NamedTuple):
     """Observed entries of an ``(n_rows, n_cols)`` matrix, in row-major order."""
 
-    rows: np.ndarray  # (n_observed,) intp
-    cols: np.ndarray  # (n_observed,) intp
+    rows: np.ndarray  # (n_observed,) integer (int32 from sparse input)
+    cols: np.ndarray  # (n_observed,) integer
     vals: np.ndarray  # (n_observed,) float64
     shape: tuple
 
@@ -59,12 +59,17 @@ class Centering(NamedTuple):
 _MAX_PENALTY_RATIO = 1e12
 
 
+def _weighted(values, weights):
+    """``values * weights``; ``values`` itself for unit weights (``None``)."""
+    return values if weights is None else values * weights
+
+
 def _weighted_mean(index, values, weights, size, penalty=0.0):
     """Per-group weighted mean, shrunk by ``penalty`` pseudo-entries of 0.
 
-    0 for a group with no entry.
+    0 for a group with no entry. ``weights`` None means unit weights.
     """
-    num = np.bincount(index, weights=values * weights, minlength=size)
+    num = np.bincount(index, weights=_weighted(values, weights), minlength=size)
     den = np.bincount(index, weights=weights, minlength=size) + penalty
     return np.divide(num, den, out=np.zeros(size), where=den > 0)
 
@@ -77,10 +82,11 @@ def effect_penalty(index, values, weights, size):
     an effect is ``sum / (count + sigma^2 / tau^2)``. ``sigma^2`` is the
     pooled within-group variance and ``tau^2`` the method-of-moments
     estimate ``mean_g(m_g^2 - sigma^2 / n_g)`` from the group means ``m_g``
-    (as in James-Stein shrinkage); ``O(len(values))``.
+    (as in James-Stein shrinkage); ``O(len(values))``. ``weights`` None
+    means unit weights.
     """
     count = np.bincount(index, weights=weights, minlength=size)
-    total = np.bincount(index, weights=values * weights, minlength=size)
+    total = np.bincount(index, weights=_weighted(values, weights), minlength=size)
     seen = count > 0
     n_groups = int(seen.sum())
     n_entries = int(index.shape[0])
@@ -88,7 +94,7 @@ def effect_penalty(index, values, weights, size):
         return 0.0
     means = total[seen] / count[seen]
     deviation = values - (total / np.where(seen, count, 1.0))[index]
-    sigma2 = float(np.sum(weights * deviation**2)) / (n_entries - n_groups)
+    sigma2 = float(np.sum(_weighted(deviation**2, weights))) / (n_entries - n_groups)
     if sigma2 <= 0:
         return 0.0
     tau2 = float(np.mean(means**2 - sigma2 / count[seen]))
@@ -117,7 +123,8 @@ def _sweep(obs, c, *, fit_rows, fit_cols, scale, shrink):
     n_rows, n_cols = obs.shape
     a, b, s, t = c.row_effects, c.column_effects, c.row_scales, c.column_scales
     row_penalty, column_penalty = c.row_penalty, c.column_penalty
-    w_row = 1.0 / s[rows] ** 2
+    # Without scales every weight is 1: None spares a pass over the entries.
+    w_row = 1.0 / s[rows] ** 2 if scale else None
     if fit_cols:
         target = vals - c.mean - a[rows]
         if shrink:
@@ -126,7 +133,7 @@ def _sweep(obs, c, *, fit_rows, fit_cols, scale, shrink):
     if scale:
         residual = vals - c.mean - a[rows] - b[cols]
         t = _row_scales(cols, residual**2, w_row, n_cols, 1.0)
-    w_col = 1.0 / t[cols] ** 2
+    w_col = 1.0 / t[cols] ** 2 if scale else None
     if fit_rows:
         target = vals - c.mean - b[cols]
         if shrink:
@@ -230,7 +237,7 @@ def fold_in_rows(obs, centering, *, center, scale):
     n_rows = obs.shape[0]
     c = centering
     t = c.column_scales
-    w_col = 1.0 / t[obs.cols] ** 2
+    w_col = 1.0 / t[obs.cols] ** 2 if scale else None
     if fits_rows(center):
         a = _weighted_mean(
             obs.rows,
