@@ -1341,6 +1341,40 @@ def test_rank_grows_only_while_it_pays_on_held_out_entries():
     assert rmse(predicted) <= 0.75 * rmse(effects)
 
 
+def test_large_table_effects_are_least_squares_from_the_split_warm_start():
+    """Above a small table the final centring starts from the held-out
+    split's effects (a few sweeps instead of up to 20); it must still end at
+    the least-squares effects of all entries. Reference: scipy's lsqr on the
+    one-hot design of mean + row + column effects (effects_penalty=0).
+    """
+    from scipy.sparse.linalg import lsqr
+
+    rng = np.random.RandomState(0)
+    m, n = 300, 1000  # 300,000 entries: above a small table
+    X = 2.0 + rng.normal(size=(m, 1)) + rng.normal(size=(1, n))
+    X = X + _low_rank(m, n, 2, seed=3) + 0.5 * rng.normal(size=(m, n))
+    observed = rng.rand(m, n) < 0.4
+    rows, cols = np.nonzero(observed)
+    k = rows.size
+    design = sp.hstack(
+        [
+            sp.csr_matrix(np.ones((k, 1))),
+            sp.csr_matrix((np.ones(k), (np.arange(k), rows)), shape=(k, m)),
+            sp.csr_matrix((np.ones(k), (np.arange(k), cols)), shape=(k, n)),
+        ]
+    ).tocsr()
+    coef = lsqr(design, X[rows, cols], atol=1e-14, btol=1e-14, iter_lim=10_000)[0]
+    expected = coef[0] + coef[1 : 1 + m][:, None] + coef[1 + m :][None, :]
+    imputer = TraceNormImputer(effects_penalty=0.0, random_state=0).fit(
+        np.where(observed, X, np.nan)
+    )
+    assert imputer.center_ == "both"
+    effects = (
+        imputer.mean_ + imputer.row_effects_[:, None] + imputer.column_effects_[None, :]
+    )
+    np.testing.assert_allclose(effects, expected, atol=1e-5 * X.std())
+
+
 def test_verbose_prints_progress_within_a_solve(monkeypatch, capsys):
     """Issue 19: verbose=1 printed only between path steps."""
     import mathlearn.impute._soft_impute as soft_impute
