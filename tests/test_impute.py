@@ -45,6 +45,28 @@ def _relative_error(X_filled, X, missing):
     return np.linalg.norm((X_filled - X)[missing]) / np.linalg.norm(X[missing])
 
 
+def _least_squares_effects(X, observed):
+    """``mean + a_i + b_j`` fitted to ``X[observed]`` by scipy's lsqr.
+
+    The least-squares fit on the one-hot design of the mean, the row effects
+    and the column effects (its sum is identifiable), as a dense matrix.
+    """
+    from scipy.sparse.linalg import lsqr
+
+    m, n = X.shape
+    rows, cols = np.nonzero(observed)
+    k = rows.size
+    design = sp.hstack(
+        [
+            sp.csr_matrix(np.ones((k, 1))),
+            sp.csr_matrix((np.ones(k), (np.arange(k), rows)), shape=(k, m)),
+            sp.csr_matrix((np.ones(k), (np.arange(k), cols)), shape=(k, n)),
+        ]
+    ).tocsr()
+    coef = lsqr(design, X[rows, cols], atol=1e-14, btol=1e-14, iter_lim=10_000)[0]
+    return coef[0] + coef[1 : 1 + m][:, None] + coef[1 + m :][None, :]
+
+
 def _to_sparse(X_missing):
     """Sparse matrix storing exactly the observed entries (zeros included)."""
     rows, cols = np.nonzero(~np.isnan(X_missing))
@@ -1347,24 +1369,12 @@ def test_large_table_effects_are_least_squares_from_the_split_warm_start():
     the least-squares effects of all entries. Reference: scipy's lsqr on the
     one-hot design of mean + row + column effects (effects_penalty=0).
     """
-    from scipy.sparse.linalg import lsqr
-
     rng = np.random.RandomState(0)
     m, n = 300, 1000  # 300,000 entries: above a small table
     X = 2.0 + rng.normal(size=(m, 1)) + rng.normal(size=(1, n))
     X = X + _low_rank(m, n, 2, seed=3) + 0.5 * rng.normal(size=(m, n))
     observed = rng.rand(m, n) < 0.4
-    rows, cols = np.nonzero(observed)
-    k = rows.size
-    design = sp.hstack(
-        [
-            sp.csr_matrix(np.ones((k, 1))),
-            sp.csr_matrix((np.ones(k), (np.arange(k), rows)), shape=(k, m)),
-            sp.csr_matrix((np.ones(k), (np.arange(k), cols)), shape=(k, n)),
-        ]
-    ).tocsr()
-    coef = lsqr(design, X[rows, cols], atol=1e-14, btol=1e-14, iter_lim=10_000)[0]
-    expected = coef[0] + coef[1 : 1 + m][:, None] + coef[1 + m :][None, :]
+    expected = _least_squares_effects(X, observed)
     imputer = TraceNormImputer(effects_penalty=0.0, random_state=0).fit(
         np.where(observed, X, np.nan)
     )
@@ -1491,24 +1501,12 @@ def test_svd_default_is_not_worse_than_the_effects_alone_on_noise():
     reference is the least-squares fit of mean + row + column effects by
     scipy's lsqr on the training entries.
     """
-    from scipy.sparse.linalg import lsqr
-
     rng = np.random.RandomState(0)
     m, n = 20, 20000
     X = 3.0 + 0.1 * rng.normal(size=(m, 1)) + 0.1 * rng.normal(size=(1, n))
     X = X + rng.normal(size=(m, n))
     test = rng.rand(m, n) < 0.1
-    rows, cols = np.nonzero(~test)
-    k = rows.size
-    design = sp.hstack(
-        [
-            sp.csr_matrix(np.ones((k, 1))),
-            sp.csr_matrix((np.ones(k), (np.arange(k), rows)), shape=(k, m)),
-            sp.csr_matrix((np.ones(k), (np.arange(k), cols)), shape=(k, n)),
-        ]
-    ).tocsr()
-    coef = lsqr(design, X[rows, cols], atol=1e-12, btol=1e-12)[0]
-    effects = coef[0] + coef[1 : 1 + m][:, None] + coef[1 + m :][None, :]
+    effects = _least_squares_effects(X, ~test)
     reference = np.sqrt(np.mean((effects - X)[test] ** 2))
 
     imputer = SVDImputer(random_state=0).fit(np.where(test, np.nan, X))
