@@ -321,10 +321,45 @@ def test_float32_and_float64_give_the_same_formula():
     assert _exact(reg32.sympy(), truth), reg32.sympy()
     X_test = rng.uniform(-1, 1, size=(20, 1))
     pred32 = reg32.predict(X_test.astype(np.float32))
-    # float64 predictions (in the units of y), for any dtype of X.
-    assert pred32.dtype == reg64.predict(X_test).dtype == np.float64
     f = sympy.lambdify([X0], truth, "numpy")
     np.testing.assert_allclose(pred32, f(X_test.astype(np.float32)[:, 0]), rtol=1e-6)
+
+
+def test_predict_keeps_the_dtype_of_X():
+    """scikit-learn's convention: float32 input gives float32 predictions, equal
+    to the float64 ones to float32 precision (dask-ml's ParallelPostFit keeps
+    the dtype only then)."""
+    rng = np.random.RandomState(0)
+    X = rng.uniform(0.5, 2, size=(40, 2))
+    reg = SymbolicRegressor(random_state=0).fit(X, 3 * X[:, 0] ** 2 / X[:, 1])
+    X_test = rng.uniform(0.5, 2, size=(30, 2))
+    pred64 = reg.predict(X_test)
+    pred32 = reg.predict(X_test.astype(np.float32))
+    assert pred64.dtype == np.float64
+    assert pred32.dtype == np.float32
+    truth = 3 * X_test[:, 0] ** 2 / X_test[:, 1]
+    np.testing.assert_allclose(pred64, truth, rtol=1e-12)
+    np.testing.assert_allclose(pred32, pred64, rtol=1e-6)
+
+
+def test_a_power_law_factor_that_is_the_whole_formula():
+    """Regression: with y = 1e300 x the power law x leaves y / x constant up to
+    round-off; a search on its inverse square fitted that round-off with a
+    zero coefficient, and dividing by it raised."""
+    X = np.linspace(1, 2, 20)[:, None]
+    reg = SymbolicRegressor(generations=0).fit(X, 1e300 * X[:, 0])
+    ratio = reg.sympy() / X0
+    assert ratio.is_number, reg.sympy()
+    np.testing.assert_allclose(float(ratio), 1e300, rtol=1e-12)
+
+
+def test_float32_predictions_stay_finite_beyond_float32_range():
+    """A target beyond float32's range is clipped to it, never inf."""
+    X = np.linspace(1, 2, 20)[:, None]
+    reg = SymbolicRegressor(generations=0).fit(X, 1e60 * X[:, 0])
+    pred = reg.predict(X.astype(np.float32))
+    assert pred.dtype == np.float32
+    np.testing.assert_array_equal(pred, np.finfo(np.float32).max)
 
 
 def test_object_y_with_none_is_rejected():

@@ -40,6 +40,9 @@ _INTEGER_TOL = 1e-9
 #: Terms of a formula for a transformed target, at most: the transform is
 #: there to make it short.
 _MAX_TERMS = 3
+#: A transformed target whose spread is below this share of its peak is a
+#: constant (as for the main search's target).
+_CONSTANT = 1e-12
 #: A transformed target must stay this far from zero (relative to its peak)
 #: to be inverted.
 _MIN_RELATIVE = 1e-6
@@ -235,7 +238,10 @@ def _target_terms(search, t, transform, factor):
         centred = (u - search.weights @ u / search.weights.sum()) * np.sqrt(
             search.weights
         )
-    if not float(centred @ centred) > 0:
+    # A constant u (the factor is the whole formula) varies by round-off
+    # only: a search on it fits noise, with coefficients that may be 0.
+    n = u.size if search.weights is None else float(search.weights.sum())
+    if not float(centred @ centred) > (_CONSTANT * np.max(np.abs(u))) ** 2 * n:
         return []
     front = _search.Front()
     _search.beam_select(

@@ -369,7 +369,8 @@ default="least_squares"
     (about ``2e-13`` for float32 data): a formula within it is exact, so
     float32 and float64 data give the same formula, or an equal one.
 
-    *Prediction.* The selected formula is evaluated as is, in float64. Where
+    *Prediction.* The selected formula is evaluated as is, in float64, and
+    returned in the dtype of ``X`` (clipped to its range). Where
     it is not finite on new data (``log`` of a negative value outside the
     training range), ``predict`` returns the mean of the training target,
     and it clips values beyond 1000 times the training target's range from
@@ -916,10 +917,10 @@ default="least_squares"
         Returns
         -------
         y_pred : ndarray of shape (n_samples,)
-            Predicted values, float64 whatever the dtype of ``X`` (the formula
-            is evaluated in float64, and its values are in the units of the
-            training target, which float32 may not hold), and always finite
-            for finite ``X`` (see Notes of the class).
+            Predicted values, of the dtype of ``X`` (float32 or float64; the
+            formula is evaluated in float64 and the result rounded), and
+            always finite for finite ``X``: clipped to the largest magnitude
+            of that dtype (see Notes of the class).
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
@@ -933,7 +934,11 @@ default="least_squares"
                 formula.coef @ G if len(G) else np.zeros(Xf.shape[0])
             )
         y = np.where(np.isnan(y), self._y_mean, y)
-        return np.clip(y, *self._bounds) * self._y_scale
+        y = np.clip(y, *self._bounds) * self._y_scale
+        # The output follows X's floating dtype (scikit-learn's convention),
+        # within its range: float32 cannot hold every float64 target.
+        largest = float(np.finfo(X.dtype).max)
+        return np.clip(y, -largest, largest).astype(X.dtype, copy=False)
 
     @deprecated(
         "SymbolicRegressor.fit_two_stage was deprecated in 0.2 and will be "
