@@ -837,6 +837,96 @@ def test_pure_power_factor_leaves_a_root_of_squares_to_the_squared_target():
     assert _exact(reg.sympy(), x2 * sympy.sqrt(x0**2 + x1**2) / x3**3), reg.sympy()
 
 
+def _exact_positive(found, truth, n):
+    """``found == truth`` for positive variables (sqrt(a) sqrt(b) = sqrt(a b))."""
+    positive = sympy.symbols(" ".join(f"x{j}" for j in range(n)), positive=True)
+    real = _symbols(n)
+    swap = dict(zip(real, positive, strict=True))
+    difference = _round3(found).xreplace(swap) - sympy.sympify(truth).xreplace(swap)
+    return sympy.simplify(difference) == 0
+
+
+def test_difference_symmetry_recovers_a_gaussian_of_a_difference():
+    """exp(-((x0 - x1)/x2)^2) (I.6.2b's shape): its terms over x0 - x1 are two
+    nodes beyond the enumeration over three features; the symmetry test on
+    the data sees that y depends on x0 and x1 through x0 - x1 only, and the
+    enumeration over (x0 - x1, x2) reaches them (regression: a sum of five
+    approximating terms was selected)."""
+    X = _positive_data(3, high=3.0)
+    y = np.exp(-(((X[:, 0] - X[:, 1]) / X[:, 2]) ** 2))
+    reg = SymbolicRegressor(generations=0, random_state=0).fit(X, y)
+    x0, x1, x2 = _symbols(3)
+    assert _exact(reg.sympy(), sympy.exp(-((x0 - x1) ** 2) / x2**2)), reg.sympy()
+
+
+def test_difference_pairs_are_found_on_symmetric_data_only():
+    from mathlearn.symbolic._symmetry import difference_pairs
+
+    X = _positive_data(4)
+    shifted = np.sin(X[:, 0] - X[:, 2]) * X[:, 1] + np.sqrt(X[:, 3])
+    assert difference_pairs(X, shifted) == [(0, 2)]
+    both = np.hypot(X[:, 0] - X[:, 1], X[:, 2] - X[:, 3])
+    assert sorted(difference_pairs(X, both)) == [(0, 1), (2, 3)]
+    assert difference_pairs(X, X[:, 0] * X[:, 1] / X[:, 2] + X[:, 3]) == []
+    assert difference_pairs(X, shifted, allowed=lambda i, j: False) == []
+
+
+def test_signed_target_factors_out_its_pure_powers():
+    """m r v sin(theta) (I.18.14): y takes both signs, so log |y| was not
+    fitted at all; weighted by y**2 (its zeros weigh nothing) it gives the
+    powers of m, r and v, and y / (m r v) is sin(theta) (regression: a sum
+    of six terms was selected)."""
+    X = _positive_data(4)
+    y = X[:, 0] * X[:, 1] * X[:, 2] * np.sin(X[:, 3])
+    reg = SymbolicRegressor(generations=0, random_state=0).fit(X, y)
+    x0, x1, x2, x3 = _symbols(4)
+    assert _exact(reg.sympy(), x0 * x1 * x2 * sympy.sin(x3)), reg.sympy()
+
+
+def test_noise_about_zero_keeps_the_power_law():
+    """x2 sqrt(x0^2 + x1^2) / x3^3 with 1% noise: two of the 1000 noisy
+    values are negative, and the power law of log |y| was skipped for a y
+    of both signs (regression: ``0.6*x2 + 6*x3 - 20.9*log(x3) + 3``)."""
+    rng = np.random.RandomState(0)
+    X = rng.uniform(1, 5, size=(1000, 4))
+    y = X[:, 2] * np.sqrt(X[:, 0] ** 2 + X[:, 1] ** 2) / X[:, 3] ** 3
+    y = y + 0.01 * np.std(y) * rng.normal(size=1000)
+    assert np.sum(y < 0) > 0
+    reg = SymbolicRegressor(enumeration_size=2, generations=0, random_state=0)
+    found = reg.fit(X, y).sympy()
+    x0, x1, x2, x3 = _symbols(4)
+    assert _exact_positive(found, x2 * sympy.sqrt(x0**2 + x1**2) / x3**3, 4), found
+
+
+def test_noise_weighted_transformed_search_finds_a_root_of_squares():
+    """x2 sqrt(x0^2 + x1^2) / x3^4 with 1% noise: y / x3^-4 multiplies the
+    noise by x3^4 (up to 625), and the unweighted search on its square fits
+    those rows; weighted by their inverse noise variance it finds the sum of
+    squares (regression: ``0.057*sqrt(x0)*x2*(x1**2 + 24)/x3**4 + ...``)."""
+    rng = np.random.RandomState(0)
+    X = rng.uniform(1, 5, size=(1000, 4))
+    y = X[:, 2] * np.sqrt(X[:, 0] ** 2 + X[:, 1] ** 2) / X[:, 3] ** 4
+    y = y + 0.01 * np.std(y) * rng.normal(size=1000)
+    reg = SymbolicRegressor(enumeration_size=3, generations=0, random_state=0)
+    found = reg.fit(X, y).sympy()
+    x0, x1, x2, x3 = _symbols(4)
+    assert _exact_positive(found, x2 * sympy.sqrt(x0**2 + x1**2) / x3**4, 4), found
+
+
+def test_pool_add_starts_no_block_after_the_deadline():
+    """An enumeration level of tens of thousands of terms took several times
+    the enumeration's share of max_time to normalise: the pool now takes
+    them in blocks and stops at the deadline."""
+    from mathlearn.symbolic._search import _ADD_BLOCK, TermPool
+
+    rng = np.random.RandomState(0)
+    V = rng.normal(size=(3 * _ADD_BLOCK, 20))
+    trees = [("c", float(k)) for k in range(len(V))]  # distinct placeholders
+    pool = TermPool(20, 10**9)
+    assert pool.add(trees, V, deadline=0.0) == _ADD_BLOCK  # long past
+    assert TermPool(20, 10**9).add(trees, V) == len(V)
+
+
 def test_rounding_drops_the_constants_that_fit_the_noise():
     """2.5 x0 x1 with 1% noise, 1000 samples: the least-squares intercept
     (about 0.015) fits the noise. Rounding may cost the BIC's price of one

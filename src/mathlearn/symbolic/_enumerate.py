@@ -126,7 +126,7 @@ def _binary_level(op, s, levels, seen, budget, deadline):
     return found
 
 
-def _add_level(pool, level):
+def _add_level(pool, level, deadline=None):
     """Add a level's feature terms to the pool, fewest constants first.
 
     Within an affine class the pool keeps the first tree: this prefers
@@ -137,7 +137,8 @@ def _add_level(pool, level):
         key=lambda e: len(constants(e.tree)),
     )
     if terms:
-        pool.add([e.tree for e in terms], np.array([e.values for e in terms]))
+        values = np.array([e.values for e in terms])
+        pool.add([e.tree for e in terms], values, deadline=deadline)
 
 
 def enumerate_terms(
@@ -196,7 +197,7 @@ def enumerate_terms(
             )
         levels.by_size[s] = new
         total += len(new)
-        _add_level(pool, new)
+        _add_level(pool, new, deadline)
         if total > max_subtrees or pool.full():
             break
     return levels.by_size

@@ -13,7 +13,7 @@ from sklearn.utils import check_random_state, deprecated
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from mathlearn.symbolic import _enumerate, _mutate, _reduce, _search
+from mathlearn.symbolic import _enumerate, _mutate, _reduce, _search, _symmetry
 from mathlearn.symbolic._expr import (
     DEFAULT_OPERATORS,
     OPERATORS,
@@ -25,7 +25,7 @@ from mathlearn.symbolic._front import (
     front_formulas,
     front_table,
 )
-from mathlearn.symbolic._units import is_consistent, parse_unit
+from mathlearn.symbolic._units import dimension_of, is_consistent, parse_unit
 from mathlearn.utils._doc_link import DocLinkMixin
 from mathlearn.utils._optional import import_matplotlib_pyplot
 from mathlearn.utils._sklearn_compat import (
@@ -577,7 +577,9 @@ default="least_squares"
         # Round-off is as exact as it gets: the search stops there at the latest.
         tol = max(self.tol, target.loss_floor)
 
-        pool, small = self._enumerate(Xf, target, operators, feature_dims, start)
+        pool, small = self._enumerate(
+            Xf, target, operators, feature_dims, x_scale, start
+        )
         front = _search.Front()
         objective = _search.Objective(
             self.max_terms, self.max_complexity, self.parsimony, target.loss_floor, tol
@@ -656,8 +658,15 @@ default="least_squares"
         self._set_selected(selected)
         return self
 
-    def _enumerate(self, X, target, operators, feature_dims, start):
-        """The pool of enumerated terms, and the small subtrees for mutation."""
+    def _enumerate(self, X, target, operators, feature_dims, x_scale, start):
+        """The pool of enumerated terms, and the small subtrees for mutation.
+
+        When ``y`` depends on pairs of features only through their
+        difference (see :mod:`._symmetry`), the enumeration runs over the
+        differences instead of the pairs, and its terms are then written in
+        the original features: the same budget reaches terms two nodes
+        larger per difference.
+        """
         pool = _search.TermPool(X.shape[0], _POOL_ENTRIES, target.weights)
         if self.enumeration_size == "auto":
             max_size, max_subtrees = _AUTO_MAX_SIZE, _AUTO_SUBTREES
@@ -667,16 +676,29 @@ default="least_squares"
         deadline = None
         if self.max_time is not None:
             deadline = start + _ENUMERATION_SHARE * self.max_time
+
+        def allowed(i, j):  # x_i - x_j in the search's units is x_i - x_j
+            same = x_scale[i] == x_scale[j]
+            return same and (feature_dims is None or feature_dims[i] == feature_dims[j])
+
+        pairs = _symmetry.difference_pairs(X, target.y, target.weights, allowed)
+        X_enum, leaves = _symmetry.reduced_features(X, pairs)
+        dims = feature_dims
+        if feature_dims is not None:
+            dims = [dimension_of(leaf, feature_dims) for leaf in leaves]
         levels = _enumerate.enumerate_terms(
-            X,
+            X_enum,
             operators,
             max_size,
             pool,
-            feature_dims=feature_dims,
+            feature_dims=dims,
             deadline=deadline,
             max_subtrees=max_subtrees,
         )
         small = [e.tree for s in (1, 2, 3) for e in levels.get(s, [])]
+        if pairs:
+            pool.map_trees(lambda tree: _symmetry.substitute(tree, leaves))
+            small = [_symmetry.substitute(tree, leaves) for tree in small]
         return pool, small
 
     def _breed(self, parents, small, operators, feature_dims, bred, rng):
