@@ -191,14 +191,17 @@ def power_factors(X, y, weights=None):
     fits = [(w * y * y * kept, _EXPONENT_TOL if sign else _SIGNED_PURE_TOL)]
     if sign:
         fits.insert(0, (w * kept, _EXPONENT_TOL))
+    # The factors of the pure powers first (one per fit), then the chains.
+    candidates = [_fit_factors(L, b, np.sqrt(fw), tol, bool(sign)) for fw, tol in fits]
     trees = []
-    for fit_weights, tol in fits:
-        for tree in _fit_factors(L, b, np.sqrt(fit_weights), tol, bool(sign)):
-            full = np.zeros(X.shape[1])
-            full[positive] = tree
-            tree = power_tree(full)
-            if tree is not None and tree not in trees:
-                trees.append(tree)
+    for exponents in [c[0] for c in candidates] + [
+        e for c in candidates for e in c[1:]
+    ]:
+        full = np.zeros(X.shape[1])
+        full[positive] = exponents
+        tree = power_tree(full)
+        if tree is not None and tree not in trees:
+            trees.append(tree)
     return trees
 
 
@@ -213,9 +216,10 @@ def _fit_factors(L, b, sqrt_w, tol, chain):
     exponents = fitted[1:]
     rounded = np.round(2 * exponents) / 2
     distance = np.abs(exponents - rounded)
-    out = []
-    if not pure.all() or not chain:
-        out.append(np.where(pure & (distance <= tol), rounded, 0.0))
+    # The first entry is the factor of the pure powers (none if all are).
+    out = [np.where(pure & (distance <= tol), rounded, 0.0)]
+    if pure.all() and chain:
+        out[0] = np.zeros_like(rounded)
     if not chain:
         # y is not a power law: only the features that enter as pure powers
         # factor out (its sign comes from the other factor).
