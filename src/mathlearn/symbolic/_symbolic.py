@@ -299,7 +299,10 @@ default="least_squares"
     features, the constant 1 and the operators is built bottom-up, keeping
     one tree per distinct vector of values on the training data and dropping
     non-finite or constant ones; terms equal up to ``a g + b`` are the same
-    basis term. (2) A beam search of orthogonal matching pursuit steps picks
+    basis term. A pair of features that ``y`` sees only through their
+    difference (the gradient of a cubic fitted to ``y`` has
+    ``df/dx_i + df/dx_j`` near 0) is replaced by ``x_i - x_j`` in the
+    enumeration. (2) A beam search of orthogonal matching pursuit steps picks
     subsets of terms: the drop in squared error from adding any pool term to
     the current ones is computed for the whole pool with two matrix products,
     the best terms of each size extend each state, the ``16`` best states by
@@ -309,11 +312,13 @@ default="least_squares"
     (subtree crossover, wrapping in an operator, grafting a small tree, point
     mutation, hoisting, scaling a feature by a constant); the new distinct
     terms join the pool and the beam search runs again. Before (3), power
-    laws ``P`` fitted to ``log |y|`` (exponents rounded to halves) join the
-    pool, and the beam search runs on ``F(y / P)`` for ``F`` the identity,
-    square, inverse, inverse square and logarithm; each formula it finds
-    becomes one term ``P * F^-1(c0 + sum c_i g_i)`` (a root of a sum of
-    squares, a Lorentz factor; Udrescu & Tegmark, 2020). (4) The constants
+    laws ``P`` fitted to ``log |y|`` (plainly and weighted by ``y**2``, its
+    inverse noise variance; exponents rounded to halves) join the pool, and
+    the beam search runs on ``F(y / P)`` for ``F`` the identity, square,
+    inverse, inverse square and logarithm, unweighted and weighted by the
+    inverse noise variance of ``F(y / P)``; each formula it finds becomes
+    one term ``P * F^-1(c0 + sum c_i g_i)`` (a root of a sum of squares, a
+    Lorentz factor; Udrescu & Tegmark, 2020). (4) The constants
     inside the terms of the best formulas are tuned by ``scipy.optimize``,
     including a constant scale on each feature under a transcendental
     operator (``sin(x)`` can become ``sin(1.3 x)``); tuned terms join the
