@@ -300,11 +300,15 @@ def _inner_terms(search, t, front):
 
 
 def _target_terms(search, t, transform, factor):
-    """New terms ``factor * F^-1(c0 + sum c_i g_i)`` from the search on ``F(t)``."""
+    """New terms ``factor * F^-1(c0 + sum c_i g_i)`` from the search on ``F(t)``.
+
+    Returns ``(trees, exact)``, ``exact`` telling whether a formula fits
+    ``F(t)`` to round-off.
+    """
     with np.errstate(all="ignore"):
         u = transform.forward(t)
     if not np.isfinite(u).all():
-        return []
+        return [], False
     if search.weights is None:
         centred = u - u.mean()
     else:
@@ -315,7 +319,7 @@ def _target_terms(search, t, transform, factor):
     # only: a search on it fits noise, with coefficients that may be 0.
     n = u.size if search.weights is None else float(search.weights.sum())
     if not float(centred @ centred) > (_CONSTANT * np.max(np.abs(u))) ** 2 * n:
-        return []
+        return [], False
     front = _search.Front()
     _search.beam_select(
         search.pool,
@@ -327,6 +331,7 @@ def _target_terms(search, t, transform, factor):
         search.config,
         deadline=search.deadline,
     )
+    exact = any(loss <= search.objective.loss_floor for _, loss, _ in front.pareto())
     out = []
     for c0, coef, trees in _inner_terms(search, u, front):
         if transform.inverse == ("exp",):  # exp(c0 + ...): exp(c0) goes outside
@@ -338,7 +343,7 @@ def _target_terms(search, t, transform, factor):
         if factor is not None:
             tree = ("mul", factor, tree)
         out.append(tree)
-    return out
+    return out, exact
 
 
 def _noise_weights(transform, t, p, weights):
@@ -380,7 +385,7 @@ def reduced_terms(pool, X, y, weights, factors, objective, deadline):
     """
     search = _Search(pool, X, weights, objective, deadline)
     sign = _sign(y, weights)
-    trees = []
+    trees, weighted, exact = [], [], False
     for factor in [*factors, None]:
         if factor is not None:
             p = _search.evaluate_terms([factor], X)[0]
@@ -394,7 +399,7 @@ def reduced_terms(pool, X, y, weights, factors, objective, deadline):
         peak = np.max(np.abs(t))
         for transform in TRANSFORMS:
             if _search.past(deadline):
-                return trees
+                break
             if transform.name == "identity" and factor is None:
                 continue  # the main search does that
             # t**2 needs no sign: a few values of the other sign (noise, see
@@ -408,13 +413,19 @@ def reduced_terms(pool, X, y, weights, factors, objective, deadline):
             ):
                 continue
             u = positive if transform.name != "identity" else t
-            trees.extend(_target_terms(search, u, transform, factor))
-            # On noisy data the unweighted search is led by the rows where
-            # the transform magnifies the noise; the weighted one is not.
-            w = _noise_weights(transform, u, p if factor is not None else None, weights)
-            if w is not None and not _search.past(deadline):
-                trees.extend(
-                    _target_terms(_weighted_search(search, w), u, transform, factor)
-                )
+            found, fits = _target_terms(search, u, transform, factor)
+            trees.extend(found)
+            exact |= fits
+            weighted.append((u, transform, factor, p if factor is not None else None))
+    # On noisy data the unweighted searches are led by the rows where the
+    # transform magnifies the noise; the weighted ones are not. On exact data
+    # they only take time, and fit the round-off with huge constants.
+    for u, transform, factor, p in [] if exact else weighted:
+        w = _noise_weights(transform, u, p, weights)
+        if _search.past(deadline):
+            break
+        if w is not None:
+            found, _ = _target_terms(_weighted_search(search, w), u, transform, factor)
+            trees.extend(found)
     limit = objective.max_complexity - 2
     return [tree for tree in dict.fromkeys(trees) if size(tree) <= limit]
