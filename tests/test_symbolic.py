@@ -927,6 +927,23 @@ def test_pool_add_starts_no_block_after_the_deadline():
     assert TermPool(20, 10**9).add(trees, V) == len(V)
 
 
+def test_enumeration_leaves_room_for_the_later_steps():
+    """On an idle machine the enumeration filled the pool (20,000 terms on
+    1,000 samples) within its share of max_time, and the power laws and the
+    transformed searches' terms were dropped (I.24.6's exact term was found
+    and lost); it now stops at max_terms."""
+    from mathlearn.symbolic._enumerate import enumerate_terms
+    from mathlearn.symbolic._expr import DEFAULT_OPERATORS
+    from mathlearn.symbolic._search import TermPool
+
+    X = _positive_data(3, n_samples=50)
+    pool = TermPool(50, 50 * 300)
+    enumerate_terms(X, DEFAULT_OPERATORS, 5, pool, max_terms=200)
+    assert len(pool) == 200
+    later = [("c", float(k)) for k in range(3)]
+    assert pool.add(later, np.random.RandomState(0).normal(size=(3, 50))) == 3
+
+
 def test_rounding_drops_the_constants_that_fit_the_noise():
     """2.5 x0 x1 with 1% noise, 1000 samples: the least-squares intercept
     (about 0.015) fits the noise. Rounding may cost the BIC's price of one

@@ -114,15 +114,17 @@ class TermPool:
     def Z(self):
         return self._Z[: len(self.trees)]
 
-    def full(self):
-        return len(self.trees) >= self.max_terms
+    def full(self, limit=None):
+        """Whether the pool holds ``max_terms`` terms (or ``limit``, if smaller)."""
+        cap = self.max_terms if limit is None else min(limit, self.max_terms)
+        return len(self.trees) >= cap
 
     def map_trees(self, func):
         """Replace each tree by ``func(tree)``, a tree of the same values."""
         self.trees = [func(tree) for tree in self.trees]
         self.sizes = [size(tree) for tree in self.trees]
 
-    def add(self, trees, V, deadline=None):
+    def add(self, trees, V, deadline=None, limit=None):
         """Add the rows of ``V`` (values of ``trees``) that are new affine classes.
 
         A tree smaller than the one already holding its class replaces it:
@@ -130,18 +132,19 @@ class TermPool:
         trees arrive (a transformed search can find a long, numerically
         equal form before the short one). Rows are taken in blocks of
         :data:`_ADD_BLOCK`, and no block is started after the ``deadline``
-        (an enumeration level can hold tens of thousands of rows). Returns
-        the number of new classes.
+        (an enumeration level can hold tens of thousands of rows). No new
+        class is added beyond ``limit`` terms (if given). Returns the number
+        of new classes.
         """
         added = 0
         for start in range(0, len(trees), _ADD_BLOCK):
             if start and past(deadline):
                 break
             stop = start + _ADD_BLOCK
-            added += self._add_block(trees[start:stop], V[start:stop])
+            added += self._add_block(trees[start:stop], V[start:stop], limit)
         return added
 
-    def _add_block(self, trees, V):
+    def _add_block(self, trees, V, limit):
         if len(trees) == 0:
             return 0
         with np.errstate(all="ignore"):
@@ -161,7 +164,7 @@ class TermPool:
                     self._values[held], self._Z[held] = V[i], Z[i]
                     self.trees[held], self.sizes[held] = trees[i], tree_size
                 continue
-            if self.full():
+            if self.full(limit):
                 continue
             n = len(self.trees)
             self._affine_keys[key] = n

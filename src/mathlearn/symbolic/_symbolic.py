@@ -61,6 +61,9 @@ _PARENT_FORMULAS = 12
 _FALLBACK_PARENTS = 50
 #: Floats held by the pool of basis terms at most (terms x samples).
 _POOL_ENTRIES = 20_000_000
+#: Share of the pool the enumeration leaves to the later steps (power laws,
+#: transformed searches, tuned and bred terms): a full pool drops them.
+_RESERVED = 0.1
 #: Round-off of the data: a normalised loss up to (_ROUNDOFF * eps)**2 *
 #: mean(y**2) / var(y) counts as exact, eps being the machine epsilon of the
 #: coarser of X's and y's dtypes. The exact formulas of the Nguyen problems
@@ -699,6 +702,7 @@ default="least_squares"
             feature_dims=dims,
             deadline=deadline,
             max_subtrees=max_subtrees,
+            max_terms=int((1 - _RESERVED) * pool.max_terms),
         )
         small = [e.tree for s in (1, 2, 3) for e in levels.get(s, [])]
         if pairs:
