@@ -21,7 +21,7 @@ wrappers = pytest.importorskip("dask_ml.wrappers")
 
 
 # Predictions in float64 whatever the input (in memory as on dask).
-_FLOAT64_OUTPUT = {"SymbolicRegressor"}
+_FLOAT64_OUTPUT = set()
 
 
 def _post_fit_estimators():

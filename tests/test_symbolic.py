@@ -321,10 +321,45 @@ def test_float32_and_float64_give_the_same_formula():
     assert _exact(reg32.sympy(), truth), reg32.sympy()
     X_test = rng.uniform(-1, 1, size=(20, 1))
     pred32 = reg32.predict(X_test.astype(np.float32))
-    # float64 predictions (in the units of y), for any dtype of X.
-    assert pred32.dtype == reg64.predict(X_test).dtype == np.float64
     f = sympy.lambdify([X0], truth, "numpy")
     np.testing.assert_allclose(pred32, f(X_test.astype(np.float32)[:, 0]), rtol=1e-6)
+
+
+def test_predict_keeps_the_dtype_of_X():
+    """scikit-learn's convention: float32 input gives float32 predictions, equal
+    to the float64 ones to float32 precision (dask-ml's ParallelPostFit keeps
+    the dtype only then)."""
+    rng = np.random.RandomState(0)
+    X = rng.uniform(0.5, 2, size=(40, 2))
+    reg = SymbolicRegressor(random_state=0).fit(X, 3 * X[:, 0] ** 2 / X[:, 1])
+    X_test = rng.uniform(0.5, 2, size=(30, 2))
+    pred64 = reg.predict(X_test)
+    pred32 = reg.predict(X_test.astype(np.float32))
+    assert pred64.dtype == np.float64
+    assert pred32.dtype == np.float32
+    truth = 3 * X_test[:, 0] ** 2 / X_test[:, 1]
+    np.testing.assert_allclose(pred64, truth, rtol=1e-12)
+    np.testing.assert_allclose(pred32, pred64, rtol=1e-6)
+
+
+def test_a_power_law_factor_that_is_the_whole_formula():
+    """Regression: with y = 1e300 x the power law x leaves y / x constant up to
+    round-off; a search on its inverse square fitted that round-off with a
+    zero coefficient, and dividing by it raised."""
+    X = np.linspace(1, 2, 20)[:, None]
+    reg = SymbolicRegressor(generations=0).fit(X, 1e300 * X[:, 0])
+    ratio = reg.sympy() / X0
+    assert ratio.is_number, reg.sympy()
+    np.testing.assert_allclose(float(ratio), 1e300, rtol=1e-12)
+
+
+def test_float32_predictions_stay_finite_beyond_float32_range():
+    """A target beyond float32's range is clipped to it, never inf."""
+    X = np.linspace(1, 2, 20)[:, None]
+    reg = SymbolicRegressor(generations=0).fit(X, 1e60 * X[:, 0])
+    pred = reg.predict(X.astype(np.float32))
+    assert pred.dtype == np.float32
+    np.testing.assert_array_equal(pred, np.finfo(np.float32).max)
 
 
 def test_object_y_with_none_is_rejected():
@@ -800,6 +835,113 @@ def test_pure_power_factor_leaves_a_root_of_squares_to_the_squared_target():
     reg = SymbolicRegressor(enumeration_size=2, generations=0).fit(X, y)
     x0, x1, x2, x3 = _symbols(4)
     assert _exact(reg.sympy(), x2 * sympy.sqrt(x0**2 + x1**2) / x3**3), reg.sympy()
+
+
+def _exact_positive(found, truth, n):
+    """``found == truth`` for positive variables (sqrt(a) sqrt(b) = sqrt(a b))."""
+    positive = sympy.symbols(" ".join(f"x{j}" for j in range(n)), positive=True)
+    real = _symbols(n)
+    swap = dict(zip(real, positive, strict=True))
+    difference = _round3(found).xreplace(swap) - sympy.sympify(truth).xreplace(swap)
+    return sympy.simplify(difference) == 0
+
+
+def test_difference_symmetry_recovers_a_gaussian_of_a_difference():
+    """exp(-((x0 - x1)/x2)^2) (I.6.2b's shape): its terms over x0 - x1 are two
+    nodes beyond the enumeration over three features; the symmetry test on
+    the data sees that y depends on x0 and x1 through x0 - x1 only, and the
+    enumeration over (x0 - x1, x2) reaches them (regression: a sum of five
+    approximating terms was selected)."""
+    X = _positive_data(3, high=3.0)
+    y = np.exp(-(((X[:, 0] - X[:, 1]) / X[:, 2]) ** 2))
+    reg = SymbolicRegressor(generations=0, random_state=0).fit(X, y)
+    x0, x1, x2 = _symbols(3)
+    assert _exact(reg.sympy(), sympy.exp(-((x0 - x1) ** 2) / x2**2)), reg.sympy()
+
+
+def test_difference_pairs_are_found_on_symmetric_data_only():
+    from mathlearn.symbolic._symmetry import difference_pairs
+
+    X = _positive_data(4)
+    shifted = np.sin(X[:, 0] - X[:, 2]) * X[:, 1] + np.sqrt(X[:, 3])
+    assert difference_pairs(X, shifted) == [(0, 2)]
+    both = np.hypot(X[:, 0] - X[:, 1], X[:, 2] - X[:, 3])
+    assert sorted(difference_pairs(X, both)) == [(0, 1), (2, 3)]
+    assert difference_pairs(X, X[:, 0] * X[:, 1] / X[:, 2] + X[:, 3]) == []
+    assert difference_pairs(X, shifted, allowed=lambda i, j: False) == []
+
+
+def test_signed_target_factors_out_its_pure_powers():
+    """m r v sin(theta) (I.18.14): y takes both signs, so log |y| was not
+    fitted at all; weighted by y**2 (its zeros weigh nothing) it gives the
+    powers of m, r and v, and y / (m r v) is sin(theta) (regression: a sum
+    of six terms was selected)."""
+    X = _positive_data(4)
+    y = X[:, 0] * X[:, 1] * X[:, 2] * np.sin(X[:, 3])
+    reg = SymbolicRegressor(generations=0, random_state=0).fit(X, y)
+    x0, x1, x2, x3 = _symbols(4)
+    assert _exact(reg.sympy(), x0 * x1 * x2 * sympy.sin(x3)), reg.sympy()
+
+
+def test_noise_about_zero_keeps_the_power_law():
+    """x2 sqrt(x0^2 + x1^2) / x3^3 with 1% noise: two of the 1000 noisy
+    values are negative, and the power law of log |y| was skipped for a y
+    of both signs (regression: ``0.6*x2 + 6*x3 - 20.9*log(x3) + 3``)."""
+    rng = np.random.RandomState(0)
+    X = rng.uniform(1, 5, size=(1000, 4))
+    y = X[:, 2] * np.sqrt(X[:, 0] ** 2 + X[:, 1] ** 2) / X[:, 3] ** 3
+    y = y + 0.01 * np.std(y) * rng.normal(size=1000)
+    assert np.sum(y < 0) > 0
+    reg = SymbolicRegressor(enumeration_size=2, generations=0, random_state=0)
+    found = reg.fit(X, y).sympy()
+    x0, x1, x2, x3 = _symbols(4)
+    assert _exact_positive(found, x2 * sympy.sqrt(x0**2 + x1**2) / x3**3, 4), found
+
+
+def test_noise_weighted_transformed_search_finds_a_root_of_squares():
+    """x2 sqrt(x0^2 + x1^2) / x3^4 with 1% noise: y / x3^-4 multiplies the
+    noise by x3^4 (up to 625), and the unweighted search on its square fits
+    those rows; weighted by their inverse noise variance it finds the sum of
+    squares (regression: ``0.057*sqrt(x0)*x2*(x1**2 + 24)/x3**4 + ...``)."""
+    rng = np.random.RandomState(0)
+    X = rng.uniform(1, 5, size=(1000, 4))
+    y = X[:, 2] * np.sqrt(X[:, 0] ** 2 + X[:, 1] ** 2) / X[:, 3] ** 4
+    y = y + 0.01 * np.std(y) * rng.normal(size=1000)
+    reg = SymbolicRegressor(enumeration_size=3, generations=0, random_state=0)
+    found = reg.fit(X, y).sympy()
+    x0, x1, x2, x3 = _symbols(4)
+    assert _exact_positive(found, x2 * sympy.sqrt(x0**2 + x1**2) / x3**4, 4), found
+
+
+def test_pool_add_starts_no_block_after_the_deadline():
+    """An enumeration level of tens of thousands of terms took several times
+    the enumeration's share of max_time to normalise: the pool now takes
+    them in blocks and stops at the deadline."""
+    from mathlearn.symbolic._search import _ADD_BLOCK, TermPool
+
+    rng = np.random.RandomState(0)
+    V = rng.normal(size=(3 * _ADD_BLOCK, 20))
+    trees = [("c", float(k)) for k in range(len(V))]  # distinct placeholders
+    pool = TermPool(20, 10**9)
+    assert pool.add(trees, V, deadline=0.0) == _ADD_BLOCK  # long past
+    assert TermPool(20, 10**9).add(trees, V) == len(V)
+
+
+def test_enumeration_leaves_room_for_the_later_steps():
+    """On an idle machine the enumeration filled the pool (20,000 terms on
+    1,000 samples) within its share of max_time, and the power laws and the
+    transformed searches' terms were dropped (I.24.6's exact term was found
+    and lost); it now stops at max_terms."""
+    from mathlearn.symbolic._enumerate import enumerate_terms
+    from mathlearn.symbolic._expr import DEFAULT_OPERATORS
+    from mathlearn.symbolic._search import TermPool
+
+    X = _positive_data(3, n_samples=50)
+    pool = TermPool(50, 50 * 300)
+    enumerate_terms(X, DEFAULT_OPERATORS, 5, pool, max_terms=200)
+    assert len(pool) == 200
+    later = [("c", float(k)) for k in range(3)]
+    assert pool.add(later, np.random.RandomState(0).normal(size=(3, 50))) == 3
 
 
 def test_rounding_drops_the_constants_that_fit_the_noise():

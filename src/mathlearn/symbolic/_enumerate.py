@@ -126,7 +126,7 @@ def _binary_level(op, s, levels, seen, budget, deadline):
     return found
 
 
-def _add_level(pool, level):
+def _add_level(pool, level, deadline=None, limit=None):
     """Add a level's feature terms to the pool, fewest constants first.
 
     Within an affine class the pool keeps the first tree: this prefers
@@ -137,7 +137,8 @@ def _add_level(pool, level):
         key=lambda e: len(constants(e.tree)),
     )
     if terms:
-        pool.add([e.tree for e in terms], np.array([e.values for e in terms]))
+        values = np.array([e.values for e in terms])
+        pool.add([e.tree for e in terms], values, deadline=deadline, limit=limit)
 
 
 def enumerate_terms(
@@ -149,6 +150,7 @@ def enumerate_terms(
     feature_dims=None,
     deadline=None,
     max_subtrees=200_000,
+    max_terms=None,
 ):
     """Fill ``pool`` with every distinct tree of at most ``max_size`` nodes.
 
@@ -160,7 +162,8 @@ def enumerate_terms(
     size is not started when it would take the subtrees beyond
     ``max_subtrees`` (each size being about as many times larger as the
     previous one), and the enumeration stops within a size at the
-    ``deadline``.
+    ``deadline``. The pool is filled up to ``max_terms`` terms at most
+    (``None``: its capacity).
 
     Returns the levels ``{size: [Subtree, ...]}``, used later for the small
     random subtrees of mutation.
@@ -196,7 +199,7 @@ def enumerate_terms(
             )
         levels.by_size[s] = new
         total += len(new)
-        _add_level(pool, new)
-        if total > max_subtrees or pool.full():
+        _add_level(pool, new, deadline, max_terms)
+        if total > max_subtrees or pool.full(max_terms):
             break
     return levels.by_size

@@ -32,6 +32,11 @@ from mathlearn.symbolic._expr import size
 
 #: An exponent within this distance of a multiple of 1/2 is taken to be it.
 _EXPONENT_TOL = 0.05
+#: The tolerance of the purity test (see _pure_powers) and of the rounding
+#: of exponents when y takes both signs: on the Feynman equations the pure
+#: powers' slopes then vary by up to 0.11, the others' by 0.3 and more, and
+#: the fitted exponents of x0 x1 x2 sin(x3) on 300 samples are 0.1 off.
+_SIGNED_PURE_TOL = 0.15
 #: Formulas of each transformed search turned into new terms, at most.
 _PER_SEARCH = 3
 #: A coefficient within this relative distance of an integer is that integer
@@ -40,6 +45,20 @@ _INTEGER_TOL = 1e-9
 #: Terms of a formula for a transformed target, at most: the transform is
 #: there to make it short.
 _MAX_TERMS = 3
+#: The power law is fitted when the values of y of the minority sign carry
+#: at most this share of the weighted sum of squares of y (noise about
+#: values near zero).
+_SIGN_NOISE = 1e-3
+#: A transformed target whose spread is below this share of its peak is a
+#: constant (as for the main search's target).
+_CONSTANT = 1e-12
+#: Largest weight of a row in a weighted transformed search, in medians.
+_WEIGHT_CAP = 100.0
+#: Weights whose spread is below this share of their largest are uniform.
+_UNIFORM = 1e-3
+#: Terms of the pool (the first, smallest ones) a weighted transformed search
+#: runs over: each search normalises its own copy of them.
+_WEIGHTED_TERMS = 4000
 #: A transformed target must stay this far from zero (relative to its peak)
 #: to be inverted.
 _MIN_RELATIVE = 1e-6
@@ -51,17 +70,23 @@ class Transform(NamedTuple):
     name: str
     forward: object  # F, on a positive array
     inverse: tuple  # operators applied to c0 + sum c_i g_i, innermost first
+    slope: object  # F', on the same array
 
 
 #: The transforms tried on ``y / P`` (made positive): sums of squares under a
 #: root, inverses of sums (``1/(1/d1 + n/d2)``), relativistic factors
 #: (``1/sqrt(1 - v^2/c^2)``), exponentials of sums.
 TRANSFORMS = (
-    Transform("identity", lambda t: t, ()),
-    Transform("square", lambda t: t * t, ("sqrt",)),
-    Transform("inverse", lambda t: 1.0 / t, ("inv",)),
-    Transform("inverse square", lambda t: 1.0 / (t * t), ("sqrt", "inv")),
-    Transform("log", np.log, ("exp",)),
+    Transform("identity", lambda t: t, (), np.ones_like),
+    Transform("square", lambda t: t * t, ("sqrt",), lambda t: 2.0 * t),
+    Transform("inverse", lambda t: 1.0 / t, ("inv",), lambda t: -1.0 / (t * t)),
+    Transform(
+        "inverse square",
+        lambda t: 1.0 / (t * t),
+        ("sqrt", "inv"),
+        lambda t: -2.0 / (t * t * t),
+    ),
+    Transform("log", np.log, ("exp",), lambda t: 1.0 / t),
 )
 
 
@@ -92,14 +117,14 @@ def power_tree(exponents):
     return ("div", _product(up) if up else ("c", 1.0), _product(down))
 
 
-def _pure_powers(L, b, sqrt_w):
+def _pure_powers(L, b, sqrt_w, tol):
     """Which columns of ``L`` (logs of features) enter ``b = log |y|`` as powers.
 
     A feature ``x_j`` that enters ``y`` only as a factor ``x_j ** a`` has a
     constant log-derivative ``d log|y| / d log x_j = a``. Fitting ``b`` by a
     quadratic in the centred logs gives that derivative's variation over the
     data, ``sum_k q_jk l_k`` (``q_jj`` doubled); ``x_j`` is a pure power when
-    its standard deviation is below :data:`_EXPONENT_TOL`. The other
+    its standard deviation is below ``tol``. The other
     features (``x`` and ``y`` in ``z sqrt(x^2 + y^2) / r^5``) are left to
     the transformed searches: multiplicative separability, tested on the
     data (Udrescu & Tegmark, 2020).
@@ -118,7 +143,23 @@ def _pure_powers(L, b, sqrt_w):
         Q[j, k] += q
         Q[k, j] += q
     slope_variation = Lc @ Q  # column j: d log|y| / d l_j minus its mean
-    return slope_variation.std(axis=0) <= _EXPONENT_TOL
+    return slope_variation.std(axis=0) <= tol
+
+
+def _sign(y, weights):
+    """The sign of ``y`` (1 or -1), or 0 if ``y`` takes both.
+
+    Values of the minority sign carrying at most :data:`_SIGN_NOISE` of the
+    (weighted) sum of squares of ``y`` are noise about values near zero:
+    ``y`` then has the majority's sign.
+    """
+    w = y * y if weights is None else weights * y * y
+    up, down = float(w @ (y > 0)), float(w @ (y < 0))
+    if down <= _SIGN_NOISE * up:
+        return 1.0
+    if up <= _SIGN_NOISE * down:
+        return -1.0
+    return 0.0
 
 
 def power_factors(X, y, weights=None):
@@ -130,40 +171,66 @@ def power_factors(X, y, weights=None):
     then of fewer and fewer of them, dropping first the feature whose
     fitted exponent is farthest from a multiple of 1/2 (a feature that does
     not enter as a power), down to those within :data:`_EXPONENT_TOL` of
-    one.
+    one. The fits are least squares on ``log |y|``, plain and weighted by
+    ``y**2`` (the inverse variance of ``log |y|`` under noise in ``y``,
+    which keeps the small values of ``y`` from leading the fit of a noisy
+    power law spanning decades); the plain fit's factors come first. When
+    ``y`` takes both signs (``r F sin(theta)``), only the weighted fit's
+    first factor: its zeros, where ``log |y|`` has no bound, weigh nothing.
     """
     positive = np.flatnonzero((X > 0).all(axis=0))
-    if positive.size == 0 or not (np.all(y > 0) or np.all(y < 0)):
+    if positive.size == 0:
         return []
+    sign = _sign(y, weights)
+    w = np.ones_like(y) if weights is None else weights
+    # Rows of the minority sign (noise about values near zero, see _sign)
+    # are left out.
+    kept = (sign * y >= 0) & (y != 0)
     L = np.log(X[:, positive])
-    A = np.column_stack([np.ones(X.shape[0]), L])
-    b = np.log(np.abs(y))
-    sqrt_w = None if weights is None else np.sqrt(weights)
-    pure = _pure_powers(L, b, sqrt_w)
-    if sqrt_w is not None:
-        A, b = A * sqrt_w[:, None], b * sqrt_w
-    fitted, *_ = np.linalg.lstsq(A, b, rcond=None)
-    exponents = fitted[1:]
-    rounded = np.round(2 * exponents) / 2
-    distance = np.abs(exponents - rounded)
+    b = np.log(np.where(kept, np.abs(y), 1.0))
+    fits = [(w * y * y * kept, _EXPONENT_TOL if sign else _SIGNED_PURE_TOL)]
+    if sign:
+        fits.insert(0, (w * kept, _EXPONENT_TOL))
+    # The factors of the pure powers first (one per fit), then the chains.
+    candidates = [_fit_factors(L, b, np.sqrt(fw), tol, bool(sign)) for fw, tol in fits]
     trees = []
-    if not pure.all():
+    for exponents in [c[0] for c in candidates] + [
+        e for c in candidates for e in c[1:]
+    ]:
         full = np.zeros(X.shape[1])
-        full[positive] = np.where(pure & (distance <= _EXPONENT_TOL), rounded, 0.0)
-        tree = power_tree(full)
-        if tree is not None:
-            trees.append(tree)
-    keep = np.ones(positive.size, dtype=bool)
-    for worst in np.argsort(-distance, kind="stable"):
-        full = np.zeros(X.shape[1])
-        full[positive] = np.where(keep, rounded, 0.0)
+        full[positive] = exponents
         tree = power_tree(full)
         if tree is not None and tree not in trees:
             trees.append(tree)
+    return trees
+
+
+def _fit_factors(L, b, sqrt_w, tol, chain):
+    """The exponents of the candidate factors of one fit (see power_factors)."""
+    # log |g| of a factor g of both signs has no bound near its zeros: it is
+    # heavy noise in the fits, and the pure powers' slopes and exponents vary
+    # more (tol).
+    pure = _pure_powers(L, b, sqrt_w, tol)
+    A = np.column_stack([np.ones(L.shape[0]), L]) * sqrt_w[:, None]
+    fitted, *_ = np.linalg.lstsq(A, b * sqrt_w, rcond=None)
+    exponents = fitted[1:]
+    rounded = np.round(2 * exponents) / 2
+    distance = np.abs(exponents - rounded)
+    # The first entry is the factor of the pure powers (none if all are).
+    out = [np.where(pure & (distance <= tol), rounded, 0.0)]
+    if pure.all() and chain:
+        out[0] = np.zeros_like(rounded)
+    if not chain:
+        # y is not a power law: only the features that enter as pure powers
+        # factor out (its sign comes from the other factor).
+        return out
+    keep = np.ones(L.shape[1], dtype=bool)
+    for worst in np.argsort(-distance, kind="stable"):
+        out.append(np.where(keep, rounded, 0.0))
         if distance[worst] <= _EXPONENT_TOL:
             break
         keep[worst] = False
-    return trees
+    return out
 
 
 def _clean(value):
@@ -196,16 +263,25 @@ class _Search(NamedTuple):
     weights: np.ndarray | None
     objective: object  # the main search's Objective
     deadline: float | None
+    config: object = _search.NARROW  # the BeamConfig of the searches
 
 
 def _inner_terms(search, t, front):
-    """``(c0, coef, trees)`` of the best formulas for ``t`` on ``front``."""
-    entries = front.pareto()
+    """``(c0, coef, trees)`` of the best formulas for ``t`` on ``front``.
+
+    The :data:`_PER_SEARCH` best by the penalised loss, and the best with
+    each number of terms: on noisy data a third term that fits the noise
+    can rank above the law's two.
+    """
     parsimony, floor = search.objective.parsimony, search.objective.loss_floor
     entries = sorted(
-        (e for e in entries if e[2]),
+        (e for e in front.pareto() if e[2]),
         key=lambda e: _search.penalised(e[1], e[0], parsimony, floor),
-    )[:_PER_SEARCH]
+    )
+    best_per_count = {}
+    for entry in entries:
+        best_per_count.setdefault(len(entry[2]), entry)
+    entries = list(dict.fromkeys([*entries[:_PER_SEARCH], *best_per_count.values()]))
     sqrt_w = None if search.weights is None else np.sqrt(search.weights)
     out = []
     for _, _, state in entries:
@@ -224,19 +300,26 @@ def _inner_terms(search, t, front):
 
 
 def _target_terms(search, t, transform, factor):
-    """New terms ``factor * F^-1(c0 + sum c_i g_i)`` from the search on ``F(t)``."""
+    """New terms ``factor * F^-1(c0 + sum c_i g_i)`` from the search on ``F(t)``.
+
+    Returns ``(trees, exact)``, ``exact`` telling whether a formula fits
+    ``F(t)`` to round-off.
+    """
     with np.errstate(all="ignore"):
         u = transform.forward(t)
     if not np.isfinite(u).all():
-        return []
+        return [], False
     if search.weights is None:
         centred = u - u.mean()
     else:
         centred = (u - search.weights @ u / search.weights.sum()) * np.sqrt(
             search.weights
         )
-    if not float(centred @ centred) > 0:
-        return []
+    # A constant u (the factor is the whole formula) varies by round-off
+    # only: a search on it fits noise, with coefficients that may be 0.
+    n = u.size if search.weights is None else float(search.weights.sum())
+    if not float(centred @ centred) > (_CONSTANT * np.max(np.abs(u))) ** 2 * n:
+        return [], False
     front = _search.Front()
     _search.beam_select(
         search.pool,
@@ -245,9 +328,10 @@ def _target_terms(search, t, transform, factor):
         search.objective._replace(
             max_terms=min(search.objective.max_terms, _MAX_TERMS)
         ),
-        _search.NARROW,
+        search.config,
         deadline=search.deadline,
     )
+    exact = any(loss <= search.objective.loss_floor for _, loss, _ in front.pareto())
     out = []
     for c0, coef, trees in _inner_terms(search, u, front):
         if transform.inverse == ("exp",):  # exp(c0 + ...): exp(c0) goes outside
@@ -259,7 +343,36 @@ def _target_terms(search, t, transform, factor):
         if factor is not None:
             tree = ("mul", factor, tree)
         out.append(tree)
-    return out
+    return out, exact
+
+
+def _noise_weights(transform, t, p, weights):
+    """Row weights for the search on ``F(t)``, ``t = y / p``: the inverse
+    variance of ``F(t)`` under noise of one variance in ``y``.
+
+    That variance is ``F'(t)**2 / p**2``: where ``p`` or ``F'`` is small, the
+    noise of ``y`` is magnified in ``F(t)`` and the row must count less. The
+    weights are capped at :data:`_WEIGHT_CAP` times their median so that no
+    few rows decide the fit (the linearised variance fails where ``t`` is
+    noise about zero). Returns None when they are uniform.
+    """
+    with np.errstate(all="ignore"):
+        w = (p if p is not None else 1.0) ** 2 / transform.slope(t) ** 2
+    if not np.isfinite(w).all():
+        return None
+    w = np.minimum(w, _WEIGHT_CAP * np.median(w))
+    if not np.ptp(w) > _UNIFORM * np.max(w):
+        return None
+    w /= w.mean()
+    return w if weights is None else w * weights
+
+
+def _weighted_search(search, w):
+    """A search over the pool's first (smallest) terms, weighted by ``w``."""
+    count = min(len(search.pool), _WEIGHTED_TERMS)
+    sub = _search.TermPool(search.X.shape[0], count * search.X.shape[0], w)
+    sub.add(search.pool.trees[:count], search.pool.values[:count])
+    return search._replace(pool=sub, weights=w, config=_search.NARROW_PAIRS)
 
 
 def reduced_terms(pool, X, y, weights, factors, objective, deadline):
@@ -271,8 +384,8 @@ def reduced_terms(pool, X, y, weights, factors, objective, deadline):
     intercept).
     """
     search = _Search(pool, X, weights, objective, deadline)
-    sign = 1.0 if np.all(y > 0) else -1.0 if np.all(y < 0) else 0.0
-    trees = []
+    sign = _sign(y, weights)
+    trees, weighted, exact = [], [], False
     for factor in [*factors, None]:
         if factor is not None:
             p = _search.evaluate_terms([factor], X)[0]
@@ -286,22 +399,33 @@ def reduced_terms(pool, X, y, weights, factors, objective, deadline):
         peak = np.max(np.abs(t))
         for transform in TRANSFORMS:
             if _search.past(deadline):
-                return trees
+                break
             if transform.name == "identity" and factor is None:
                 continue  # the main search does that
-            if transform.name != "identity" and not ok_positive:
+            # t**2 needs no sign: a few values of the other sign (noise, see
+            # _sign) square like the rest.
+            if transform.name == "square" and sign == 0:
+                continue
+            if transform.name not in ("identity", "square") and not ok_positive:
                 continue
             if transform.name.startswith("inverse") and (
                 np.min(positive) < _MIN_RELATIVE * peak
             ):
                 continue
-            trees.extend(
-                _target_terms(
-                    search,
-                    positive if transform.name != "identity" else t,
-                    transform,
-                    factor,
-                )
-            )
+            u = positive if transform.name != "identity" else t
+            found, fits = _target_terms(search, u, transform, factor)
+            trees.extend(found)
+            exact |= fits
+            weighted.append((u, transform, factor, p if factor is not None else None))
+    # On noisy data the unweighted searches are led by the rows where the
+    # transform magnifies the noise; the weighted ones are not. On exact data
+    # they only take time, and fit the round-off with huge constants.
+    for u, transform, factor, p in [] if exact else weighted:
+        w = _noise_weights(transform, u, p, weights)
+        if _search.past(deadline):
+            break
+        if w is not None:
+            found, _ = _target_terms(_weighted_search(search, w), u, transform, factor)
+            trees.extend(found)
     limit = objective.max_complexity - 2
     return [tree for tree in dict.fromkeys(trees) if size(tree) <= limit]

@@ -41,6 +41,8 @@ _MAX_ABS = 1e12
 LOSS_FLOOR = 1e-15
 
 
+#: Rows :meth:`TermPool.add` normalises at a time.
+_ADD_BLOCK = 2048
 #: Fingerprints of normalised terms in the pool keep this many bits (about 8
 #: digits): terms equal up to ``a g + b`` to that precision are one basis term,
 #: coarser than the enumeration's fingerprints (``_enumerate._VALUE_BITS``)
@@ -112,17 +114,37 @@ class TermPool:
     def Z(self):
         return self._Z[: len(self.trees)]
 
-    def full(self):
-        return len(self.trees) >= self.max_terms
+    def full(self, limit=None):
+        """Whether the pool holds ``max_terms`` terms (or ``limit``, if smaller)."""
+        cap = self.max_terms if limit is None else min(limit, self.max_terms)
+        return len(self.trees) >= cap
 
-    def add(self, trees, V):
+    def map_trees(self, func):
+        """Replace each tree by ``func(tree)``, a tree of the same values."""
+        self.trees = [func(tree) for tree in self.trees]
+        self.sizes = [size(tree) for tree in self.trees]
+
+    def add(self, trees, V, deadline=None, limit=None):
         """Add the rows of ``V`` (values of ``trees``) that are new affine classes.
 
         A tree smaller than the one already holding its class replaces it:
         a class keeps its simplest known tree whatever the order in which
         trees arrive (a transformed search can find a long, numerically
-        equal form before the short one). Returns the number of new classes.
+        equal form before the short one). Rows are taken in blocks of
+        :data:`_ADD_BLOCK`, and no block is started after the ``deadline``
+        (an enumeration level can hold tens of thousands of rows). No new
+        class is added beyond ``limit`` terms (if given). Returns the number
+        of new classes.
         """
+        added = 0
+        for start in range(0, len(trees), _ADD_BLOCK):
+            if start and past(deadline):
+                break
+            stop = start + _ADD_BLOCK
+            added += self._add_block(trees[start:stop], V[start:stop], limit)
+        return added
+
+    def _add_block(self, trees, V, limit):
         if len(trees) == 0:
             return 0
         with np.errstate(all="ignore"):
@@ -142,7 +164,7 @@ class TermPool:
                     self._values[held], self._Z[held] = V[i], Z[i]
                     self.trees[held], self.sizes[held] = trees[i], tree_size
                 continue
-            if self.full():
+            if self.full(limit):
                 continue
             n = len(self.trees)
             self._affine_keys[key] = n
@@ -275,6 +297,10 @@ QUICK = BeamConfig(beam_width=8, per_size=2, per_complexity=1, pair_budget=0)
 #: The searches on transformed targets (see ``_reduce``), which look for a
 #: few terms each and run a dozen times.
 NARROW = BeamConfig(beam_width=4, per_size=2, per_complexity=1, pair_budget=0)
+#: The weighted searches on transformed targets, over a few thousand terms:
+#: there an exact two-term search is cheap, and noise misleads the greedy
+#: steps (``(x + y)^2`` first, where ``x^2 + y^2`` is the law).
+NARROW_PAIRS = BeamConfig(beam_width=4, per_size=2, per_complexity=1, pair_budget=2e8)
 
 
 def penalised(nmse, complexity, parsimony, loss_floor):

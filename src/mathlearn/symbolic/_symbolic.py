@@ -13,7 +13,7 @@ from sklearn.utils import check_random_state, deprecated
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from mathlearn.symbolic import _enumerate, _mutate, _reduce, _search
+from mathlearn.symbolic import _enumerate, _mutate, _reduce, _search, _symmetry
 from mathlearn.symbolic._expr import (
     DEFAULT_OPERATORS,
     OPERATORS,
@@ -25,7 +25,7 @@ from mathlearn.symbolic._front import (
     front_formulas,
     front_table,
 )
-from mathlearn.symbolic._units import is_consistent, parse_unit
+from mathlearn.symbolic._units import dimension_of, is_consistent, parse_unit
 from mathlearn.utils._doc_link import DocLinkMixin
 from mathlearn.utils._optional import import_matplotlib_pyplot
 from mathlearn.utils._sklearn_compat import (
@@ -61,6 +61,9 @@ _PARENT_FORMULAS = 12
 _FALLBACK_PARENTS = 50
 #: Floats held by the pool of basis terms at most (terms x samples).
 _POOL_ENTRIES = 20_000_000
+#: Share of the pool the enumeration leaves to the later steps (power laws,
+#: transformed searches, tuned and bred terms): a full pool drops them.
+_RESERVED = 0.1
 #: Round-off of the data: a normalised loss up to (_ROUNDOFF * eps)**2 *
 #: mean(y**2) / var(y) counts as exact, eps being the machine epsilon of the
 #: coarser of X's and y's dtypes. The exact formulas of the Nguyen problems
@@ -299,7 +302,10 @@ default="least_squares"
     features, the constant 1 and the operators is built bottom-up, keeping
     one tree per distinct vector of values on the training data and dropping
     non-finite or constant ones; terms equal up to ``a g + b`` are the same
-    basis term. (2) A beam search of orthogonal matching pursuit steps picks
+    basis term. A pair of features that ``y`` sees only through their
+    difference (the gradient of a cubic fitted to ``y`` has
+    ``df/dx_i + df/dx_j`` near 0) is replaced by ``x_i - x_j`` in the
+    enumeration. (2) A beam search of orthogonal matching pursuit steps picks
     subsets of terms: the drop in squared error from adding any pool term to
     the current ones is computed for the whole pool with two matrix products,
     the best terms of each size extend each state, the ``16`` best states by
@@ -309,11 +315,13 @@ default="least_squares"
     (subtree crossover, wrapping in an operator, grafting a small tree, point
     mutation, hoisting, scaling a feature by a constant); the new distinct
     terms join the pool and the beam search runs again. Before (3), power
-    laws ``P`` fitted to ``log |y|`` (exponents rounded to halves) join the
-    pool, and the beam search runs on ``F(y / P)`` for ``F`` the identity,
-    square, inverse, inverse square and logarithm; each formula it finds
-    becomes one term ``P * F^-1(c0 + sum c_i g_i)`` (a root of a sum of
-    squares, a Lorentz factor; Udrescu & Tegmark, 2020). (4) The constants
+    laws ``P`` fitted to ``log |y|`` (plainly and weighted by ``y**2``, its
+    inverse noise variance; exponents rounded to halves) join the pool, and
+    the beam search runs on ``F(y / P)`` for ``F`` the identity, square,
+    inverse, inverse square and logarithm, unweighted and weighted by the
+    inverse noise variance of ``F(y / P)``; each formula it finds becomes
+    one term ``P * F^-1(c0 + sum c_i g_i)`` (a root of a sum of squares, a
+    Lorentz factor; Udrescu & Tegmark, 2020). (4) The constants
     inside the terms of the best formulas are tuned by ``scipy.optimize``,
     including a constant scale on each feature under a transcendental
     operator (``sin(x)`` can become ``sin(1.3 x)``); tuned terms join the
@@ -369,7 +377,8 @@ default="least_squares"
     (about ``2e-13`` for float32 data): a formula within it is exact, so
     float32 and float64 data give the same formula, or an equal one.
 
-    *Prediction.* The selected formula is evaluated as is, in float64. Where
+    *Prediction.* The selected formula is evaluated as is, in float64, and
+    returned in the dtype of ``X`` (clipped to its range). Where
     it is not finite on new data (``log`` of a negative value outside the
     training range), ``predict`` returns the mean of the training target,
     and it clips values beyond 1000 times the training target's range from
@@ -576,7 +585,9 @@ default="least_squares"
         # Round-off is as exact as it gets: the search stops there at the latest.
         tol = max(self.tol, target.loss_floor)
 
-        pool, small = self._enumerate(Xf, target, operators, feature_dims, start)
+        pool, small = self._enumerate(
+            Xf, target, operators, feature_dims, x_scale, start
+        )
         front = _search.Front()
         objective = _search.Objective(
             self.max_terms, self.max_complexity, self.parsimony, target.loss_floor, tol
@@ -655,8 +666,15 @@ default="least_squares"
         self._set_selected(selected)
         return self
 
-    def _enumerate(self, X, target, operators, feature_dims, start):
-        """The pool of enumerated terms, and the small subtrees for mutation."""
+    def _enumerate(self, X, target, operators, feature_dims, x_scale, start):
+        """The pool of enumerated terms, and the small subtrees for mutation.
+
+        When ``y`` depends on pairs of features only through their
+        difference (see :mod:`._symmetry`), the enumeration runs over the
+        differences instead of the pairs, and its terms are then written in
+        the original features: the same budget reaches terms two nodes
+        larger per difference.
+        """
         pool = _search.TermPool(X.shape[0], _POOL_ENTRIES, target.weights)
         if self.enumeration_size == "auto":
             max_size, max_subtrees = _AUTO_MAX_SIZE, _AUTO_SUBTREES
@@ -666,16 +684,30 @@ default="least_squares"
         deadline = None
         if self.max_time is not None:
             deadline = start + _ENUMERATION_SHARE * self.max_time
+
+        def allowed(i, j):  # x_i - x_j in the search's units is x_i - x_j
+            same = x_scale[i] == x_scale[j]
+            return same and (feature_dims is None or feature_dims[i] == feature_dims[j])
+
+        pairs = _symmetry.difference_pairs(X, target.y, target.weights, allowed)
+        X_enum, leaves = _symmetry.reduced_features(X, pairs)
+        dims = feature_dims
+        if feature_dims is not None:
+            dims = [dimension_of(leaf, feature_dims) for leaf in leaves]
         levels = _enumerate.enumerate_terms(
-            X,
+            X_enum,
             operators,
             max_size,
             pool,
-            feature_dims=feature_dims,
+            feature_dims=dims,
             deadline=deadline,
             max_subtrees=max_subtrees,
+            max_terms=int((1 - _RESERVED) * pool.max_terms),
         )
         small = [e.tree for s in (1, 2, 3) for e in levels.get(s, [])]
+        if pairs:
+            pool.map_trees(lambda tree: _symmetry.substitute(tree, leaves))
+            small = [_symmetry.substitute(tree, leaves) for tree in small]
         return pool, small
 
     def _breed(self, parents, small, operators, feature_dims, bred, rng):
@@ -916,10 +948,10 @@ default="least_squares"
         Returns
         -------
         y_pred : ndarray of shape (n_samples,)
-            Predicted values, float64 whatever the dtype of ``X`` (the formula
-            is evaluated in float64, and its values are in the units of the
-            training target, which float32 may not hold), and always finite
-            for finite ``X`` (see Notes of the class).
+            Predicted values, of the dtype of ``X`` (float32 or float64; the
+            formula is evaluated in float64 and the result rounded), and
+            always finite for finite ``X``: clipped to the largest magnitude
+            of that dtype (see Notes of the class).
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
@@ -933,7 +965,11 @@ default="least_squares"
                 formula.coef @ G if len(G) else np.zeros(Xf.shape[0])
             )
         y = np.where(np.isnan(y), self._y_mean, y)
-        return np.clip(y, *self._bounds) * self._y_scale
+        y = np.clip(y, *self._bounds) * self._y_scale
+        # The output follows X's floating dtype (scikit-learn's convention),
+        # within its range: float32 cannot hold every float64 target.
+        largest = float(np.finfo(X.dtype).max)
+        return np.clip(y, -largest, largest).astype(X.dtype, copy=False)
 
     @deprecated(
         "SymbolicRegressor.fit_two_stage was deprecated in 0.2 and will be "
