@@ -20,29 +20,11 @@ da = pytest.importorskip("dask.array")
 wrappers = pytest.importorskip("dask_ml.wrappers")
 
 
-# Predictions in float64 whatever the input (in memory as on dask).
-_FLOAT64_OUTPUT = set()
-
-
 def _post_fit_estimators():
     return [
         cls
         for _, cls in all_estimators()
         if hasattr(cls, "transform") or hasattr(cls, "predict")
-    ]
-
-
-def _with_known_failures(classes):
-    return [
-        pytest.param(
-            cls,
-            marks=pytest.mark.xfail(
-                strict=True, reason="predicts float64 for float32 input"
-            ),
-        )
-        if cls.__name__ in _FLOAT64_OUTPUT
-        else cls
-        for cls in classes
     ]
 
 
@@ -65,9 +47,7 @@ def _float32_data(cls, n_samples=80, n_features=5, seed=0):
     return X.astype(np.float32), y.astype(np.float32)
 
 
-@pytest.mark.parametrize(
-    "cls", _with_known_failures(_post_fit_estimators()), ids=lambda cls: cls.__name__
-)
+@pytest.mark.parametrize("cls", _post_fit_estimators(), ids=lambda cls: cls.__name__)
 def test_parallel_post_fit_keeps_results_and_dtype(dask_client, cls):
     """transform / predict of a float32 dask array, chunk by chunk, on workers."""
     estimator = cls(**getattr(cls, "_test_params", {}))

@@ -196,6 +196,9 @@ class Pattern:
         """
         if getattr(self, "_transposed", None) is None:
             order = np.argsort(self.cols, kind="stable")
+            # Kept for every gather of the entries in column order: 32-bit
+            # where they fit (half of 8 bytes per entry).
+            order = order.astype(np.int32 if order.size < 2**31 else np.int64)
             obs_t = Observed(self.cols[order], self.rows[order], None, self.shape[::-1])
             self._transposed = Pattern(obs_t), order
         return self._transposed
@@ -669,7 +672,8 @@ class _BaseLowRankImputer(
         # penalties are meant (and nothing overflows): it does not depend on
         # the units of X.
         scale = data_scale(obs.vals, centred=self.center is not None)
-        obs = obs._replace(vals=obs.vals / scale)
+        # In place: observed_entries made obs.vals, never a view of X.
+        np.divide(obs.vals, scale, out=obs.vals)
         part = active_part(obs)
         self._check_params(part.obs)
         self._warn_cold_start(obs.shape, part)
