@@ -148,23 +148,21 @@ class Pattern:
         self.cols = obs.cols
         counts = np.bincount(obs.rows, minlength=obs.shape[0])
         self.indptr = np.concatenate([[0], np.cumsum(counts)])
+        self.nnz = obs.rows.shape[0]
 
     def padded_rows(self, chunk=512, budget=_PADDED_BUDGET):
         """Rows sorted by count, in chunks padded to their longest row.
 
-        Each chunk is ``(rows, columns, entries)``: ``columns`` (and
-        ``entries``) of shape ``(len(rows), longest)`` hold the column (and
-        entry) indices of each row, padded with ``n_columns`` (and ``nnz``),
-        which index an appended zero; they are 32-bit integers where the
-        indices fit (half the memory of the entries' own indices). A chunk
-        has at most ``chunk`` rows and, unless it is a single row, at most
-        ``budget`` padded entries. Built once, on first use.
+        A list of ``(rows, longest)``: the rows of a chunk and the count of
+        its longest row (:meth:`padded_indices` gives the chunk's padded
+        indices). A chunk has at most ``chunk`` rows and, unless it is a
+        single row, at most ``budget`` padded entries. Built once, on first
+        use; it holds one index per row, not per entry (the padded indices,
+        8 bytes per entry and pattern, are made chunk by chunk).
         """
         if getattr(self, "_padded", None) is None:
             counts = np.diff(self.indptr)
             order = np.argsort(counts, kind="stable")
-            n_entries = self.cols.shape[0]
-            index = np.int32 if max(n_entries, self.shape[1]) < 2**31 else np.int64
             chunks = []
             start, n_rows = 0, order.shape[0]
             while start < n_rows:
@@ -176,17 +174,22 @@ class Pattern:
                     size //= 2
                 rows = order[start : start + size]
                 start += size
-                longest = int(counts[rows].max(initial=0))
-                position = np.arange(longest)[None, :]
-                inside = position < counts[rows][:, None]
-                entries = np.where(
-                    inside, self.indptr[rows][:, None] + position, n_entries
-                ).astype(index)
-                columns = np.full(entries.shape, self.shape[1], dtype=index)
-                columns[inside] = self.cols[entries[inside]]
-                chunks.append((rows, columns, entries))
+                chunks.append((rows, int(counts[rows].max(initial=0))))
             self._padded = chunks
         return self._padded
+
+    def padded_indices(self, rows, longest):
+        """Column and entry indices of ``rows``, padded to ``longest``.
+
+        Both of shape ``(len(rows), longest)``, padded with ``n_columns``
+        (and ``nnz``), which index an appended zero.
+        """
+        position = np.arange(longest)[None, :]
+        inside = position < (self.indptr[rows + 1] - self.indptr[rows])[:, None]
+        entries = np.where(inside, self.indptr[rows][:, None] + position, self.nnz)
+        columns = np.full(entries.shape, self.shape[1], dtype=self.cols.dtype)
+        columns[inside] = self.cols[entries[inside]]
+        return columns, entries
 
     def transpose(self):
         """The pattern of the transposed matrix, and the entry permutation.
@@ -275,7 +278,8 @@ def _ridge_padded(pattern, values, B, penalty):
     out = np.empty((pattern.shape[0], rank))
 
     def solve_chunk(chunk):
-        rows, columns, entries = chunk
+        rows = chunk[0]
+        columns, entries = pattern.padded_indices(*chunk)
         G = np.take(B_ext, columns, axis=0, mode="clip")  # (chunk, longest, rank)
         Gt = G.transpose(0, 2, 1)
         rhs = np.matmul(Gt, v_ext[entries][:, :, None])[:, :, 0]
