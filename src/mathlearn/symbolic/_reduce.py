@@ -375,6 +375,38 @@ def _weighted_search(search, w):
     return search._replace(pool=sub, weights=w, config=_search.NARROW_PAIRS)
 
 
+def _divided_target(factor, X, y):
+    """``(y / P, P)`` for the factor tree ``P`` (``(y, None)`` for None).
+
+    None when ``P`` vanishes or is not finite somewhere.
+    """
+    if factor is None:
+        return y, None
+    p = _search.evaluate_terms([factor], X)[0]
+    if not np.isfinite(p).all() or np.any(p == 0):
+        return None
+    return y / p, p
+
+
+def _applicable(transform, factor, sign, positive, peak):
+    """Whether ``transform`` is tried on ``t = y / P`` (``positive``: t made positive).
+
+    The identity only with a factor (the main search does ``P = 1``); the
+    square whenever ``y`` has a sign (a few values of the other sign, noise
+    by :func:`_sign`, square like the rest); the others on a positive target,
+    the inverses only away from zero.
+    """
+    if transform.name == "identity":
+        return factor is not None
+    if transform.name == "square":
+        return sign != 0
+    if not np.all(positive > 0):
+        return False
+    return not (
+        transform.name.startswith("inverse") and np.min(positive) < _MIN_RELATIVE * peak
+    )
+
+
 def reduced_terms(pool, X, y, weights, factors, objective, deadline):
     """New pool terms from searches on transformed targets (see module doc).
 
@@ -387,36 +419,22 @@ def reduced_terms(pool, X, y, weights, factors, objective, deadline):
     sign = _sign(y, weights)
     trees, weighted, exact = [], [], False
     for factor in [*factors, None]:
-        if factor is not None:
-            p = _search.evaluate_terms([factor], X)[0]
-            if not np.isfinite(p).all() or np.any(p == 0):
-                continue
-            t = y / p
-        else:
-            t = y
+        target = _divided_target(factor, X, y)
+        if target is None:
+            continue
+        t, p = target
         positive = t * (1.0 if sign == 0 else sign)
-        ok_positive = bool(np.all(positive > 0))
         peak = np.max(np.abs(t))
         for transform in TRANSFORMS:
             if _search.past(deadline):
                 break
-            if transform.name == "identity" and factor is None:
-                continue  # the main search does that
-            # t**2 needs no sign: a few values of the other sign (noise, see
-            # _sign) square like the rest.
-            if transform.name == "square" and sign == 0:
-                continue
-            if transform.name not in ("identity", "square") and not ok_positive:
-                continue
-            if transform.name.startswith("inverse") and (
-                np.min(positive) < _MIN_RELATIVE * peak
-            ):
+            if not _applicable(transform, factor, sign, positive, peak):
                 continue
             u = positive if transform.name != "identity" else t
             found, fits = _target_terms(search, u, transform, factor)
             trees.extend(found)
             exact |= fits
-            weighted.append((u, transform, factor, p if factor is not None else None))
+            weighted.append((u, transform, factor, p))
     # On noisy data the unweighted searches are led by the rows where the
     # transform magnifies the noise; the weighted ones are not. On exact data
     # they only take time, and fit the round-off with huge constants.
