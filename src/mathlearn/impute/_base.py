@@ -148,7 +148,6 @@ class Pattern:
         self.cols = obs.cols
         counts = np.bincount(obs.rows, minlength=obs.shape[0])
         self.indptr = np.concatenate([[0], np.cumsum(counts)])
-        self.nnz = obs.rows.shape[0]
 
     def padded_rows(self, chunk=512, budget=_PADDED_BUDGET):
         """Rows sorted by count, in chunks padded to their longest row.
@@ -186,7 +185,8 @@ class Pattern:
         """
         position = np.arange(longest)[None, :]
         inside = position < (self.indptr[rows + 1] - self.indptr[rows])[:, None]
-        entries = np.where(inside, self.indptr[rows][:, None] + position, self.nnz)
+        nnz = self.cols.shape[0]
+        entries = np.where(inside, self.indptr[rows][:, None] + position, nnz)
         columns = np.full(entries.shape, self.shape[1], dtype=self.cols.dtype)
         columns[inside] = self.cols[entries[inside]]
         return columns, entries
