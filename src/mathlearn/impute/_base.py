@@ -27,6 +27,7 @@ from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.sparse.linalg import svds
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils import check_random_state, deprecated
 from sklearn.utils.validation import check_is_fitted
@@ -39,6 +40,7 @@ from mathlearn.impute._centering import (
     fold_in_rows,
     standardize,
 )
+from mathlearn.som._training import is_dask_array
 from mathlearn.utils._doc_link import DocLinkMixin
 from mathlearn.utils._sklearn_compat import _fit_context, validate_data
 from mathlearn.utils._threads import block_threads
@@ -365,6 +367,97 @@ def ridge_rows(pattern, values, B, penalty, method="auto"):
     return _solve_rows(gram, rhs, penalty)
 
 
+class Residuals:
+    """The values of ``pattern``'s observed entries, as the solvers use them.
+
+    What the soft-impute solvers ask of the (standardised) residuals ``R``
+    at the observed entries: ridge fits of every row or column against the
+    other side's factors, the product of ``P_O(R - P V^T)`` with a thin
+    matrix, its top singular value and a least-squares refit of singular
+    values. These entries are in memory;
+    :class:`mathlearn.impute._blocks.BlockResiduals` answers the same on the
+    blocks of a dask array, so the solvers run unchanged on either.
+    """
+
+    def __init__(self, pattern, values):
+        self.pattern = pattern
+        self.values = values
+        self.shape = pattern.shape
+        self.n_obs = pattern.rows.shape[0]
+        self._values_t = None
+
+    def ridge_rows(self, B, penalty):
+        """:func:`ridge_rows` of every row of ``R`` on ``B``."""
+        return ridge_rows(self.pattern, self.values, B, penalty)
+
+    def ridge_columns(self, A, penalty):
+        """:func:`ridge_rows` of every column of ``R`` on ``A``.
+
+        The values are gathered in column order once, on first use.
+        """
+        pattern_t, order = self.pattern.transpose()
+        if self._values_t is None:
+            self._values_t = self.values[order]
+        return ridge_rows(pattern_t, self._values_t, A, penalty)
+
+    def remainder_product(self, P, V, W):
+        """``P_O(R - P V^T) W``, with ``P V^T`` read at the observed entries."""
+        pattern = self.pattern
+        remainder = self.values - row_dot(P, V, pattern.rows, pattern.cols)
+        return np.asarray(pattern.matrix(remainder) @ W)
+
+    def top_singular_value(self):
+        """The largest singular value of ``P_O(R)`` (ARPACK, seeded)."""
+        S = self.pattern.matrix(self.values)
+        if S.nnz == 0 or not np.any(S.data):
+            return 0.0  # ARPACK fails on a zero matrix
+        if min(S.shape) <= 2:
+            return float(np.linalg.norm(S.toarray(), ord=2))
+        sigma = svds(S, k=1, return_singular_vectors=False, random_state=0)
+        return float(sigma[0])
+
+    def least_squares_singular_values(self, U, V, chunk=1 << 16):
+        """Singular values refitted without penalty on the observed entries.
+
+        ``argmin_e sum_O (R_ij - sum_k e_k U_ik V_jk)^2`` for fixed ``U`` and
+        ``V`` (Soft-Impute+ of Mazumder et al. 2010), clipped at 0: the
+        normal equations of ``F = U[rows] * V[cols]``, accumulated in chunks
+        so that memory stays ``O(chunk * rank)``. ``O(|O| rank^2)``.
+        """
+        rank = U.shape[1]
+        if rank == 0:
+            return np.zeros(0)
+        return least_squares_weights(
+            *normal_equations(
+                U, V, self.pattern.rows, self.pattern.cols, self.values, chunk
+            )
+        )
+
+
+def normal_equations(U, V, rows, cols, values, chunk=1 << 16):
+    """``F^T F`` and ``F^T values`` for ``F = U[rows] * V[cols]``, in chunks."""
+    rank = U.shape[1]
+    gram = np.zeros((rank, rank))
+    rhs = np.zeros(rank)
+    for start in range(0, rows.shape[0], chunk):
+        F = U[rows[start : start + chunk]] * V[cols[start : start + chunk]]
+        gram += F.T @ F
+        rhs += F.T @ values[start : start + chunk]
+    return gram, rhs
+
+
+def least_squares_weights(gram, rhs):
+    """The solution of the normal equations ``gram e = rhs``, clipped at 0.
+
+    A jitter of 1e-12 of the mean diagonal keeps a singular ``gram``
+    solvable.
+    """
+    rank = rhs.shape[0]
+    jitter = 1e-12 * max(float(np.trace(gram)) / rank, 1.0)
+    d = np.linalg.solve(gram + jitter * np.eye(rank), rhs)
+    return np.maximum(d, 0.0)
+
+
 def data_scale(vals, centred):
     """Root-mean-square of ``vals`` (minus their mean if ``centred``), overflow-free.
 
@@ -667,6 +760,8 @@ class _BaseLowRankImputer(
             The fitted imputer.
         """
         self._warn_renamed_params()
+        if is_dask_array(X):
+            return self._fit_dask(X)
         X, obs = self._validate_input(X, reset=True)
         if not obs.vals.size:
             raise ValueError(
@@ -679,8 +774,8 @@ class _BaseLowRankImputer(
         # In place: observed_entries made obs.vals, never a view of X.
         np.divide(obs.vals, scale, out=obs.vals)
         part = active_part(obs)
-        self._check_params(part.obs)
-        self._warn_cold_start(obs.shape, part)
+        self._check_params(part.obs.shape, part.obs.rows.shape[0])
+        self._warn_cold_start(obs.shape, part.rows.size, part.cols.size)
         rng = check_random_state(self.random_state)
         # The solvers make many products with thin matrices, where BLAS
         # threads cost more in synchronisation than they save (10x slower on
@@ -699,28 +794,111 @@ class _BaseLowRankImputer(
             fitted = self._fit_low_rank(
                 part.obs, residual, centering, center, rng, selection
             )
-            n_cols = obs.shape[1]
-            model = Model(
-                data_scale=scale,
-                center=center,
-                scaling=expand_centering(centering, part, obs.shape),
-                effects=expand_centering(fitted.effects, part, obs.shape),
-                row_factors=None,
-                column_factors=_expand(fitted.column_factors, part.cols, n_cols, 0),
-                fold_in=fitted.fold_in,
-                dtype=X.dtype,
+            model = self._assemble_model(
+                scale, center, centering, fitted, part, obs.shape, X.dtype
             )
             # The training rows are folded in exactly as transform folds
             # rows in: transform and predict_entries read one model.
-            a, s, A = self._fold_in_rows(obs, model)
-            model = model._replace(
-                effects=model.effects._replace(row_effects=a, row_scales=s),
-                row_factors=A,
+            folded = self._fold_in_rows(obs, model)
+            self._set_fitted(obs, model, folded, fitted.attributes)
+        return self
+
+    def _fit_dask(self, X):
+        """:meth:`fit` on a dask array: maps over its row and column blocks.
+
+        The passes of the in-memory fit, each a map over
+        :class:`~mathlearn.impute._blocks.EntryBlocks`: the scale, the
+        effects, the solver's half-steps and the fold-in of every row. A
+        small table (:func:`is_small_table`) is computed and fitted in
+        memory.
+        """
+        from mathlearn.impute import _blocks
+
+        if X.ndim != 2:
+            raise ValueError(f"X must be 2-D, got a dask array of shape {X.shape}")
+        if X.dtype not in (np.float32, np.float64):
+            X = X.astype(np.float64)
+        if is_small_table(X.shape):
+            return self.fit(X.compute())
+        self._check_dask_params()
+        # n_features_in_ and the checks of dtype, on the first row; infinity
+        # is looked for in the first pass.
+        self._validate_input(X[:1].compute(), reset=True)
+        blocks = _blocks.EntryBlocks.of(X, self.missing_values)
+        with ridge_threads(self.n_jobs):
+            stats = _blocks.entry_stats(blocks, self.missing_values)
+            layout = stats.layout
+            self._check_params(layout.shape, stats.n_obs)
+            self._warn_cold_start(X.shape, *layout.shape, stacklevel=5)
+            center, selection = self._fixed_selection(layout.shape)
+            rng = check_random_state(self.random_state)
+            scale = stats.scale(centred=self.center is not None)
+            residuals = _blocks.BlockResiduals(
+                blocks, layout, stats.start(center, scale), scale, stats.n_obs
             )
-            attributes = self._fitted_attributes(obs, model, fitted.attributes)
+            centering = _blocks.fit_block_centering(
+                residuals,
+                center=center,
+                penalty=self._effects_penalty(layout.shape),
+                spread=stats.spread(scale),
+            )
+            residuals = _blocks.BlockResiduals(
+                blocks, layout, centering, scale, stats.n_obs
+            )
+            fitted = self._fit_residuals(residuals, centering, center, rng, selection)
+            part = ActivePart(
+                None,
+                np.flatnonzero(layout.row_position >= 0),
+                np.flatnonzero(layout.col_position >= 0),
+            )
+            model = self._assemble_model(
+                scale, center, centering, fitted, part, X.shape, X.dtype
+            )
+            folded = blocks.map(_blocks.fold_in_task, self, model)
+            folded = [np.concatenate(parts) for parts in zip(*folded, strict=True)]
+            self._set_fitted(None, model, folded, fitted.attributes)
+        return self
+
+    def _check_dask_params(self):
+        """Whether the parameters allow a fit on a dask array (see subclasses).
+
+        The base class fits in memory only.
+        """
+        raise ValueError(
+            f"{type(self).__name__} does not fit on a dask array; pass "
+            "X.compute(), or use TraceNormImputer"
+        )
+
+    def _assemble_model(self, scale, center, centering, fitted, part, shape, dtype):
+        """The fitted :class:`Model` on all of ``shape``; no row folded in yet."""
+        return Model(
+            data_scale=scale,
+            center=center,
+            scaling=expand_centering(centering, part, shape),
+            effects=expand_centering(fitted.effects, part, shape),
+            row_factors=None,
+            column_factors=_expand(fitted.column_factors, part.cols, shape[1], 0),
+            fold_in=fitted.fold_in,
+            dtype=dtype,
+        )
+
+    def _set_fitted(self, obs, model, folded, attributes):
+        """Set the fitted attributes from ``model`` and its training rows.
+
+        ``folded`` is ``(row_effects, row_scales, row_factors)`` of every
+        training row, folded in (:meth:`_fold_in_rows`); ``obs`` the
+        training entries on the unit scale (None for a dask fit).
+        """
+        a, s, A = folded
+        model = model._replace(
+            effects=model.effects._replace(row_effects=a, row_scales=s),
+            row_factors=A,
+        )
+        attributes = self._fitted_attributes(obs, model, attributes)
+        scale = model.data_scale
         root = np.sqrt(scale)
         self._model = model
-        self.center_ = center
+        self.center_ = model.center
         self.effects_penalties_ = np.array(
             [model.effects.row_penalty, model.effects.column_penalty]
         )
@@ -734,11 +912,13 @@ class _BaseLowRankImputer(
         self.n_components_ = A.shape[1]
         for name, value in attributes.items():
             setattr(self, name, value)
-        return self
 
-    def _warn_cold_start(self, shape, part):
-        """One warning for the rows and columns with no observed entry."""
-        n_rows, n_cols = shape[0] - part.rows.size, shape[1] - part.cols.size
+    def _warn_cold_start(self, shape, n_active_rows, n_active_cols, stacklevel=4):
+        """One warning for the rows and columns with no observed entry.
+
+        ``stacklevel`` 4 points at the caller of ``fit``.
+        """
+        n_rows, n_cols = shape[0] - n_active_rows, shape[1] - n_active_cols
         if not (n_rows or n_cols):
             return
         kinds = [(n_rows, "rows"), (n_cols, "columns")]
@@ -748,7 +928,7 @@ class _BaseLowRankImputer(
             "fitted effects alone (mean_ + column_effects_ in such a row, "
             "mean_ + row_effects_ in such a column)",
             EmptyRowWarning,
-            stacklevel=4,
+            stacklevel=stacklevel,
         )
 
     def _fold_in_rows(self, obs, model):
@@ -880,10 +1060,11 @@ class _BaseLowRankImputer(
         values *= model.data_scale
         return values.astype(model.dtype, copy=False)
 
-    def _check_params(self, obs):
+    def _check_params(self, shape, n_obs):
         """Checks of parameters against the data; subclasses extend.
 
-        ``obs`` holds the rows and columns with an observed entry.
+        ``shape`` is that of the rows and columns with an observed entry,
+        ``n_obs`` the number of observed entries.
         """
 
     def _effects_penalty(self, shape):

@@ -70,8 +70,8 @@ def _weighted_mean(index, values, weights, size, penalty=0.0):
     0 for a group with no entry. ``weights`` None means unit weights.
     """
     num = np.bincount(index, weights=_weighted(values, weights), minlength=size)
-    den = np.bincount(index, weights=weights, minlength=size) + penalty
-    return np.divide(num, den, out=np.zeros(size), where=den > 0)
+    count = np.bincount(index, weights=weights, minlength=size)
+    return shrunk_means(count, num, penalty)
 
 
 def effect_penalty(index, values, weights, size):
@@ -85,20 +85,50 @@ def effect_penalty(index, values, weights, size):
     (as in James-Stein shrinkage); ``O(len(values))``. ``weights`` None
     means unit weights.
     """
+    return penalty_of_groups(*group_moments(index, values, weights, size))
+
+
+class GroupMoments(NamedTuple):
+    """Per-group weight and weighted sum of values, and the squared deviations."""
+
+    count: np.ndarray  # (n_groups,) summed weights
+    total: np.ndarray  # (n_groups,) weighted sums
+    squares: float  # weighted squared deviations from the group means, summed
+    n_entries: int
+
+
+def group_moments(index, values, weights, size):
+    """:class:`GroupMoments` of ``values`` grouped by ``index``.
+
+    Those of disjoint sets of groups (blocks of rows or of columns) are
+    combined by concatenating the per-group arrays and summing the rest.
+    """
     count = np.bincount(index, weights=weights, minlength=size)
     total = np.bincount(index, weights=_weighted(values, weights), minlength=size)
+    mean = total / np.where(count > 0, count, 1.0)
+    deviation = values - mean[index]
+    squares = float(np.sum(_weighted(deviation**2, weights)))
+    return GroupMoments(count, total, squares, int(index.shape[0]))
+
+
+def penalty_of_groups(count, total, squares, n_entries):
+    """:func:`effect_penalty` from the groups' :class:`GroupMoments`."""
     seen = count > 0
     n_groups = int(seen.sum())
-    n_entries = int(index.shape[0])
     if n_groups == 0 or n_entries <= n_groups:
         return 0.0
     means = total[seen] / count[seen]
-    deviation = values - (total / np.where(seen, count, 1.0))[index]
-    sigma2 = float(np.sum(_weighted(deviation**2, weights))) / (n_entries - n_groups)
+    sigma2 = squares / (n_entries - n_groups)
     if sigma2 <= 0:
         return 0.0
     tau2 = float(np.mean(means**2 - sigma2 / count[seen]))
     return sigma2 / max(tau2, sigma2 / _MAX_PENALTY_RATIO)
+
+
+def shrunk_means(count, total, penalty):
+    """``total / (count + penalty)`` per group, 0 for a group with no entry."""
+    den = count + penalty
+    return np.divide(total, den, out=np.zeros(total.shape[0]), where=den > 0)
 
 
 def _row_scales(index, residual_sq, weights, size, prior):

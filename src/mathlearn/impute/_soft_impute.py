@@ -24,7 +24,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.sparse.linalg import LinearOperator, svds
 
-from mathlearn.impute._base import ridge_rows, row_dot
+from mathlearn.impute._base import row_dot
 
 # verbose=1 prints an iteration's line within a solve at most this often
 # (seconds); verbose >= 2 prints every iteration.
@@ -207,19 +207,18 @@ def grow_als_state(state, rank, lam, rng):
     return ALSState(U_new, D_new, V_new)
 
 
-def _threshold(pattern, residual, state, lam):
+def _threshold(residuals, state, lam):
     """Exact final step: SVD of ``X* V``, singular values soft-thresholded."""
     U, D, V = state
     D2 = D**2
-    S = pattern.matrix(residual - row_dot(U * D2, V, pattern.rows, pattern.cols))
-    M = np.asarray(S @ V) + U * D2
+    M = residuals.remainder_product(U * D2, V, V) + U * D2
     Uh, sigma, Rt = np.linalg.svd(M, full_matrices=False)
     d = np.maximum(sigma - lam, 0.0)
     keep = d > 0
     return Uh[:, keep], d[keep], (V @ Rt.T)[:, keep]
 
 
-def _saturated(pattern, residual, lam, U, D, V, rank_cap, n_local, every=5):
+def _saturated(residuals, lam, U, D, V, rank_cap, n_local, every=5):
     """Every direction survives the threshold: the working rank may bind.
 
     Checked every few iterations, so that the rank grows as soon as it binds;
@@ -228,11 +227,12 @@ def _saturated(pattern, residual, lam, U, D, V, rank_cap, n_local, every=5):
     """
     if D.size >= rank_cap or n_local % every:
         return False
-    return _threshold(pattern, residual, ALSState(U, D, V), lam)[1].size == D.size
+    return _threshold(residuals, ALSState(U, D, V), lam)[1].size == D.size
 
 
-def _als_step(pattern, residual, lam, U, D, V):
-    """One softImpute-ALS iteration (a B step, then an A step)."""
+def _als_step(residuals, lam, U, D, V):
+    """One softImpute-ALS iteration (a B step, then an A step), in memory."""
+    pattern, residual = residuals.pattern, residuals.values
     rows, cols = pattern.rows, pattern.cols
     # B step: B = (S^T U + V D^2) D / (D^2 + lam), then re-orthogonalise.
     D2 = D**2
@@ -248,16 +248,15 @@ def _als_step(pattern, residual, lam, U, D, V):
     return U, np.sqrt(sigma), V @ Rt.T
 
 
-def _ridge_step(pattern, pattern_t, residual, residual_t, lam, U, D, V):
+def _ridge_step(residuals, lam, U, D, V):
     """One ridge-ALS iteration: every row, then every column, exactly."""
-    A = ridge_rows(pattern, residual, V * D, lam)
-    B = ridge_rows(pattern_t, residual_t, A, lam)
+    A = residuals.ridge_rows(V * D, lam)
+    B = residuals.ridge_columns(A, lam)
     return _balanced_svd(A, B)
 
 
 def _run_als(
-    pattern,
-    residual,
+    residuals,
     lam,
     state,
     step,
@@ -297,14 +296,14 @@ def _run_als(
             U, D, V = step(U, D, V)
             change = _squared_change(U0, d0, V0, U, D**2, V)
             progress(n_iter, D.size, change)
-            if _saturated(pattern, residual, lam, U, D, V, rank_cap, n_iter - start):
+            if _saturated(residuals, lam, U, D, V, rank_cap, n_iter - start):
                 saturated = True
                 break
             if change < tol:
                 converged = True
                 break
         state = ALSState(U, D, V)
-        U_z, d, V_z = _threshold(pattern, residual, state, lam)
+        U_z, d, V_z = _threshold(residuals, state, lam)
         rank = D.size
         grow = saturated or (converged and d.size == rank)
         if not grow or rank >= rank_cap or n_iter >= max_iter:
@@ -312,17 +311,14 @@ def _run_als(
         state = grow_als_state(state, min(rank_cap, 2 * rank), lam, rng)
 
 
-def soft_impute_als(
-    pattern, residual, lam, state, *, max_iter, tol, rank_cap, rng, verbose=0
-):
-    """softImpute-ALS at ``lam`` from the warm start ``state``."""
+def soft_impute_als(residuals, lam, state, *, max_iter, tol, rank_cap, rng, verbose=0):
+    """softImpute-ALS at ``lam`` from the warm start ``state`` (in memory)."""
 
     def step(U, D, V):
-        return _als_step(pattern, residual, lam, U, D, V)
+        return _als_step(residuals, lam, U, D, V)
 
     return _run_als(
-        pattern,
-        residual,
+        residuals,
         lam,
         state,
         step,
@@ -344,7 +340,7 @@ def _balanced_svd(A, B):
 
 
 def soft_impute_ridge_als(
-    pattern, residual, lam, state, *, max_iter, tol, rank_cap, rng, verbose=0
+    residuals, lam, state, *, max_iter, tol, rank_cap, rng, verbose=0
 ):
     """Alternating ridge regressions on the observed entries only.
 
@@ -352,18 +348,17 @@ def soft_impute_ridge_als(
     minimiser of rank below the working rank is the soft-impute solution
     (Hastie et al. 2015, Section 2); each half-step solves every row (column)
     exactly, ``O(|O| r^2 + (m + n) r^3)``, and needs far fewer iterations than
-    the filled-matrix steps when most entries are missing.
+    the filled-matrix steps when most entries are missing. ``residuals`` is
+    a :class:`~mathlearn.impute._base.Residuals` or, on a dask array, a
+    :class:`~mathlearn.impute._blocks.BlockResiduals`: every half-step is a
+    map over its row (column) blocks.
     """
-    pattern_t, order = pattern.transpose()
-    # Gathered once per shrinkage, not once per iteration.
-    residual_t = residual[order]
 
     def step(U, D, V):
-        return _ridge_step(pattern, pattern_t, residual, residual_t, lam, U, D, V)
+        return _ridge_step(residuals, lam, U, D, V)
 
     return _run_als(
-        pattern,
-        residual,
+        residuals,
         lam,
         state,
         step,
@@ -437,8 +432,7 @@ def _top_svd(op, k, U_warm, V_warm, solver, rng, n_oversamples=5, n_power=1):
 
 
 def soft_impute_svd(
-    pattern,
-    residual,
+    residuals,
     lam,
     state,
     *,
@@ -462,7 +456,7 @@ def soft_impute_svd(
     converged = False
     while n_iter < max_iter:
         n_iter += 1
-        op = _filled_operator(pattern, residual, U, d, V)
+        op = _filled_operator(residuals.pattern, residuals.values, U, d, V)
         Un, sigma, Vn = _top_svd(op, rank, U, V, solver, rng)
         dn = shrink_singular_values(sigma, lam, power)
         keep = dn > 0

@@ -338,8 +338,8 @@ class SVDImputer(_BaseLowRankImputer):
         self.verbose = verbose
         self.rank = rank
 
-    def _check_params(self, obs):
-        check_rank("n_components", self._rank(obs.shape), obs.shape)
+    def _check_params(self, shape, n_obs):
+        check_rank("n_components", self._rank(shape), shape)
 
     def _rank(self, shape):
         """The rank to fit: ``n_components``, or ``"auto"`` resolved for ``shape``."""

@@ -6,13 +6,13 @@ from numbers import Integral, Real
 from typing import NamedTuple
 
 import numpy as np
-from scipy.sparse.linalg import svds
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import deprecated
 
 from mathlearn.impute._base import (
     LowRankFit,
     Pattern,
+    Residuals,
     _BaseLowRankImputer,
     check_rank,
     fill_shared_docs,
@@ -121,39 +121,6 @@ def identifiable_rank(shape, n_obs):
     total = shape[0] + shape[1]
     root = 0.5 * (total - np.sqrt(max(total**2 - 4.0 * n_obs, 0.0)))
     return max(int(root), 1)
-
-
-def _top_singular_value(pattern, residual):
-    S = pattern.matrix(residual)
-    if S.nnz == 0 or not np.any(S.data):
-        return 0.0  # ARPACK fails on a zero matrix
-    if min(S.shape) <= 2:
-        return float(np.linalg.norm(S.toarray(), ord=2)) if S.nnz else 0.0
-    sigma = svds(S, k=1, return_singular_vectors=False, random_state=0)
-    return float(sigma[0])
-
-
-def _least_squares_singular_values(pattern, residual, U, V, chunk=1 << 16):
-    """Singular values refitted without penalty on the observed entries.
-
-    ``argmin_e sum_O (R_ij - sum_k e_k U_ik V_jk)^2`` for fixed ``U`` and
-    ``V`` (Soft-Impute+ of Mazumder et al. 2010): the normal equations
-    of ``F = U[rows] * V[cols]``, accumulated in chunks so that memory stays
-    ``O(chunk * rank)``, then clipped at 0. ``O(|O| rank^2)``.
-    """
-    rank = U.shape[1]
-    if rank == 0:
-        return np.zeros(0)
-    gram = np.zeros((rank, rank))
-    rhs = np.zeros(rank)
-    rows, cols = pattern.rows, pattern.cols
-    for start in range(0, rows.shape[0], chunk):
-        F = U[rows[start : start + chunk]] * V[cols[start : start + chunk]]
-        gram += F.T @ F
-        rhs += F.T @ residual[start : start + chunk]
-    jitter = 1e-12 * max(float(np.trace(gram)) / rank, 1.0)
-    d = np.linalg.solve(gram + jitter * np.eye(rank), rhs)
-    return np.maximum(d, 0.0)
 
 
 def _ridge_fold_in(
@@ -746,11 +713,10 @@ class TraceNormImputer(_BaseLowRankImputer):
         """Deprecated alias of `alphas_` (deprecated in 0.2, removed in 0.3)."""
         return self.alphas_
 
-    def _check_params(self, obs):
+    def _check_params(self, shape, n_obs):
         n_components = self._param("n_components")
         if n_components is not None:
-            check_rank("n_components", n_components, obs.shape)
-        n_obs = obs.rows.shape[0]
+            check_rank("n_components", n_components, shape)
         if self.n_folds != "auto" and self.n_folds > n_obs:
             raise ValueError(
                 f"n_folds={self.n_folds} must be <= the number of observed "
@@ -784,9 +750,7 @@ class TraceNormImputer(_BaseLowRankImputer):
         n_components = self._param("n_components")
         return cap if n_components is None else min(n_components, cap)
 
-    def _solve(
-        self, pattern, residual, lam, state, rng, tol=None, power=1, rank_limit=None
-    ):
+    def _solve(self, residuals, lam, state, rng, tol=None, power=1, rank_limit=None):
         """One shrinkage, warm-started; returns the Solution.
 
         ``Z = 0`` is the exact solution when ``lam`` is at least the largest
@@ -797,20 +761,26 @@ class TraceNormImputer(_BaseLowRankImputer):
         checked against this optimality condition (one more top singular
         value, only then): on data explained by the effects alone, for
         instance, the residual is round-off and ``lam`` exceeds it.
+        ``residuals`` is a :class:`~mathlearn.impute._base.Residuals` (or
+        its dask counterpart).
         """
-        solution = self._run_solver(
-            pattern, residual, lam, state, rng, tol, power, rank_limit
-        )
+        solution = self._run_solver(residuals, lam, state, rng, tol, power, rank_limit)
         if solution.converged or solution.d.size:
             return solution
-        if _top_singular_value(pattern, residual) <= lam:
+        if residuals.top_singular_value() <= lam:
             return solution._replace(converged=True)
         return solution
 
-    def _svd_solver(self, shape, n_obs, power):
-        """The solver ``svd_solver`` names, or the one ``"auto"`` picks."""
+    def _svd_solver(self, shape, n_obs, power, blocks=False):
+        """The solver ``svd_solver`` names, or the one ``"auto"`` picks.
+
+        On the ``blocks`` of a dask array, ``"auto"`` is ridge-ALS: the
+        other solvers work on the entries in memory.
+        """
         if self.svd_solver != "auto":
             return self.svd_solver
+        if blocks:
+            return "ridge-als"
         if power != 1:
             # The ALS solvers are specific to the nuclear norm. A small
             # filled matrix is cheaper to decompose whole than through
@@ -819,21 +789,18 @@ class TraceNormImputer(_BaseLowRankImputer):
         fraction = n_obs / (shape[0] * shape[1])
         return "ridge-als" if fraction < _RIDGE_ALS_MAX_FRACTION else "als"
 
-    def _run_solver(self, pattern, residual, lam, state, rng, tol, power, rank_limit):
+    def _run_solver(self, residuals, lam, state, rng, tol, power, rank_limit):
         tol = self.tol if tol is None else tol
-        rank_cap = self._rank_cap(
-            pattern.shape, pattern.rows.shape[0], state, rank_limit
-        )
-        solver = self._svd_solver(pattern.shape, pattern.rows.shape[0], power)
+        shape, n_obs = residuals.shape, residuals.n_obs
+        rank_cap = self._rank_cap(shape, n_obs, state, rank_limit)
+        blocks = not isinstance(residuals, Residuals)
+        solver = self._svd_solver(shape, n_obs, power, blocks)
         if solver in _ALS_SOLVERS:
             run = soft_impute_als if solver == "als" else soft_impute_ridge_als
             if state is None:
-                state = initial_als_state(
-                    pattern.shape, min(_INITIAL_RANK, rank_cap), lam, rng
-                )
+                state = initial_als_state(shape, min(_INITIAL_RANK, rank_cap), lam, rng)
             return run(
-                pattern,
-                residual,
+                residuals,
                 lam,
                 state,
                 max_iter=self.max_iter,
@@ -843,7 +810,7 @@ class TraceNormImputer(_BaseLowRankImputer):
                 verbose=self.verbose,
             )
         if state is None:
-            m, n = pattern.shape
+            m, n = shape
             state = (
                 np.zeros((m, 0)),
                 np.zeros(0),
@@ -851,8 +818,7 @@ class TraceNormImputer(_BaseLowRankImputer):
                 min(_INITIAL_RANK, rank_cap),
             )
         return soft_impute_svd(
-            pattern,
-            residual,
+            residuals,
             lam,
             state,
             max_iter=self.max_iter,
@@ -870,11 +836,12 @@ class TraceNormImputer(_BaseLowRankImputer):
         Every candidate centring and power walks the same path on the same
         folds; the combination with the smallest pooled held-out RMSE wins.
         """
+        fixed = self._fixed_selection(obs.shape)
+        if fixed is not None:
+            return fixed
         small = is_small_table(obs.shape)
         centers = self._centers(small)
         powers = self._powers(small)
-        if self._param("alpha") != "auto" and len(centers) == 1:
-            return centers[0], _Selection(powers[0])
         folds = self._folds(obs.rows.shape[0], rng)
         best = None
         for center, power in itertools.product(centers, powers):
@@ -883,6 +850,41 @@ class TraceNormImputer(_BaseLowRankImputer):
             if best is None or score < best[0]:
                 best = (score, center, _Selection(power, path))
         return best[1], best[2]
+
+    def _fixed_selection(self, shape):
+        """``(center, selection)`` when ``alpha`` and the centring are given.
+
+        None when they are chosen on held-out entries (:meth:`_select`).
+        """
+        small = is_small_table(shape)
+        centers = self._centers(small)
+        if self._param("alpha") == "auto" or len(centers) > 1:
+            return None
+        return centers[0], _Selection(self._powers(small)[0])
+
+    def _check_dask_params(self):
+        """A dask fit solves a given ``alpha`` by ridge-ALS (see Notes)."""
+        if self.scale:
+            raise ValueError(
+                "scale=True is not supported on a dask array X: fit in memory, "
+                "or use scale=False"
+            )
+        if self._param("alpha") == "auto":
+            raise ValueError(
+                "alpha='auto' is not supported on a dask array X: the held-out "
+                "selection runs in memory. Pass alpha as a number, for "
+                "instance the alpha_ of a fit on a sample of the rows"
+            )
+        if self.svd_solver not in ("auto", "ridge-als"):
+            raise ValueError(
+                f"svd_solver={self.svd_solver!r} is not supported on a dask "
+                "array X; use 'auto' or 'ridge-als'"
+            )
+        if self.shrinkage_power == 2:
+            raise ValueError(
+                "shrinkage_power=2 is not supported on a dask array X: its "
+                "solvers work in memory"
+            )
 
     def _centering_start(self, shape, selection):
         """The held-out split's effects, above a small table.
@@ -954,7 +956,7 @@ class TraceNormImputer(_BaseLowRankImputer):
             centering=c,
             residual=residual,
             base=_held_out_base(valid, c),
-            lam_max=_top_singular_value(pattern, residual),
+            lam_max=Residuals(pattern, residual).top_singular_value(),
             state=None,
         )
 
@@ -974,7 +976,7 @@ class TraceNormImputer(_BaseLowRankImputer):
             scale=self.scale,
             penalty=self._effects_penalty(obs.shape),
         )
-        lam_max = _top_singular_value(Pattern(obs), standardize(obs, full))
+        lam_max = Residuals(Pattern(obs), standardize(obs, full)).top_singular_value()
         target = self._param("alpha") / lam_max if lam_max > 0 else 1.0
         floor = min(target if target > 0 else self.shrinkage_ratio, 1.0)
         relative = np.geomspace(1.0, floor, _n_path_steps(1 / floor) + 1)
@@ -1114,8 +1116,7 @@ class TraceNormImputer(_BaseLowRankImputer):
         else:
             small = is_small_table(fit.pattern.shape)
             solution = self._solve(
-                fit.pattern,
-                fit.residual,
+                Residuals(fit.pattern, fit.residual),
                 rel * fit.lam_max,
                 fit.state,
                 rng,
@@ -1157,7 +1158,8 @@ class TraceNormImputer(_BaseLowRankImputer):
         soft = row_dot(A, B, valid.rows, valid.cols)
         refit = soft
         if relaxations.size > 1 or relaxations[0] > 0:
-            d_ls = _least_squares_singular_values(fit.pattern, fit.residual, U, V)
+            residuals = Residuals(fit.pattern, fit.residual)
+            d_ls = residuals.least_squares_singular_values(U, V)
             ratio = np.divide(d_ls, d, out=np.zeros_like(d), where=d > 0)
             refit = row_dot(A * ratio, B, valid.rows, valid.cols)
         squares = np.zeros(relaxations.size)
@@ -1175,7 +1177,7 @@ class TraceNormImputer(_BaseLowRankImputer):
             return _AUTO_RELAXATIONS
         return np.array([0.0])
 
-    def _warm_start(self, pattern, residual, lam, lam_max, rng, power):
+    def _warm_start(self, residuals, lam, lam_max, rng, power):
         """The state at ``lam``'s neighbour on a path down from ``lambda_max``.
 
         A small shrinkage is reached through warm starts from lambda_max, as
@@ -1186,9 +1188,7 @@ class TraceNormImputer(_BaseLowRankImputer):
         state = None
         steps = _n_path_steps(lam_max / lam)
         for lam_k in np.geomspace(lam_max, lam, steps + 1)[1:-1]:
-            state = self._solve(
-                pattern, residual, lam_k, state, rng, path_tol, power
-            ).state
+            state = self._solve(residuals, lam_k, state, rng, path_tol, power).state
         return state
 
     def _joint_descent(self, obs, pattern, start, lam, power, center, rng):
@@ -1209,8 +1209,7 @@ class TraceNormImputer(_BaseLowRankImputer):
         descent = start
         while descent.n_steps < _MAX_JOINT_STEPS:
             solution = self._solve(
-                pattern,
-                descent.residual,
+                Residuals(pattern, descent.residual),
                 lam,
                 descent.state,
                 rng,
@@ -1315,10 +1314,18 @@ class TraceNormImputer(_BaseLowRankImputer):
             )
 
     def _fit_low_rank(self, obs, residual, centering, center, rng, selection):
-        pattern = Pattern(obs)
-        lam_max = _top_singular_value(pattern, residual)
+        residuals = Residuals(Pattern(obs), residual)
+        return self._fit_residuals(residuals, centering, center, rng, selection, obs)
+
+    def _fit_residuals(self, residuals, centering, center, rng, selection, obs=None):
+        """:meth:`_fit_low_rank` on :class:`Residuals` or their blocks.
+
+        ``obs`` (the entries in memory) is needed only where the effects
+        are fitted jointly with ``Z``, on a small table.
+        """
+        lam_max = residuals.top_singular_value()
         power = selection.power
-        joint = self._joint(center, obs.shape)
+        joint = self._joint(center, residuals.shape)
         state, path, errors, rank_limit = None, np.empty(0), np.empty(0), None
         if self._param("alpha") == "auto":
             # The relative shrinkage chosen on the folds, on all entries; the
@@ -1330,31 +1337,32 @@ class TraceNormImputer(_BaseLowRankImputer):
             rank_limit = chosen.rank_limit
             if joint and chosen.effects is not None:
                 centering = chosen.effects
-                residual = standardize(obs, centering)
+                residuals = Residuals(residuals.pattern, standardize(obs, centering))
         else:
             lam = self._param("alpha")
             relaxation = float(self._relaxations()[0])
         if state is None and 0 < lam < lam_max:
-            state = self._warm_start(pattern, residual, lam, lam_max, rng, power)
+            state = self._warm_start(residuals, lam, lam_max, rng, power)
         if joint:
-            start = _Descent(centering, residual, state, max(self.tol, _PATH_TOL))
-            solution, descent = self._joint_descent(
-                obs, pattern, start, lam, power, center, rng
+            start = _Descent(
+                centering, residuals.values, state, max(self.tol, _PATH_TOL)
             )
+            solution, descent = self._joint_descent(
+                obs, residuals.pattern, start, lam, power, center, rng
+            )
+            residuals = Residuals(residuals.pattern, descent.residual)
         else:
             solution = self._solve(
-                pattern, residual, lam, state, rng, self.tol, power, rank_limit
+                residuals, lam, state, rng, self.tol, power, rank_limit
             )
             descent = _Descent(
-                centering, residual, solution.state, self.tol, solution.n_iter, 1
+                centering, None, solution.state, self.tol, solution.n_iter, 1
             )
         self._warn_if_unconverged(solution, descent, lam, joint)
         d = solution.d
         relaxed = d
         if relaxation > 0:
-            d_ls = _least_squares_singular_values(
-                pattern, descent.residual, solution.U, solution.V
-            )
+            d_ls = residuals.least_squares_singular_values(solution.U, solution.V)
             relaxed = d + relaxation * (d_ls - d)
         # Fold-in is the ridge fit on column_factors = V sqrt(d), penalty
         # sigma_k - d_k on component k (lambda for power 1), which returns
@@ -1363,7 +1371,7 @@ class TraceNormImputer(_BaseLowRankImputer):
         fold_in = RidgeFoldIn(
             penalty=filled_singular_values(d, lam, power) - d,
             ratio=relaxed / d if d.size else d,
-            refit_rows=self._joint_rows(center, obs.shape),
+            refit_rows=self._joint_rows(center, residuals.shape),
         )
         return LowRankFit(
             effects=descent.centering,
@@ -1373,7 +1381,12 @@ class TraceNormImputer(_BaseLowRankImputer):
                 "alpha_": float(lam),
                 "relaxation_": relaxation,
                 "shrinkage_power_": power,
-                "svd_solver_": self._svd_solver(obs.shape, obs.rows.shape[0], power),
+                "svd_solver_": self._svd_solver(
+                    residuals.shape,
+                    residuals.n_obs,
+                    power,
+                    not isinstance(residuals, Residuals),
+                ),
                 "alphas_": path,
                 "validation_errors_": errors,
                 "n_iter_": descent.n_iter,

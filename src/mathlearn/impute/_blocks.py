@@ -1,0 +1,448 @@
+"""The completers' fit on a dask array: its observed entries, block by block.
+
+A low-rank completer's fit touches the observed entries in a few ways only:
+sums over them (the scale, the effects' sweeps), ridge fits of every row
+against the column factors and of every column against the row factors (the
+ALS half-steps, the fold-in), and products of the residual matrix with thin
+matrices. Each of these is a map over blocks of whole rows, or of whole
+columns, with the small arrays (factors, effects) broadcast, and a reduce
+that adds or stacks what the blocks return. :class:`EntryBlocks` holds a
+dask array's row blocks and column blocks; :class:`BlockResiduals` answers
+what the solvers ask of the residuals (as :class:`~._base.Residuals` does in
+memory) by such maps. The per-row and per-column computations are those of
+the in-memory fit, applied to each block, so the fitted factors equal the
+in-memory ones to round-off.
+
+Every pass is one task per block, named by the hash of its inputs, and reads
+its block from the array again: the entries are never gathered in one
+process, and data on disk (zarr) stay there between passes.
+"""
+
+import dataclasses
+from typing import NamedTuple
+
+import numpy as np
+from scipy.sparse.linalg import LinearOperator, svds
+
+from mathlearn.impute._base import (
+    Pattern,
+    least_squares_weights,
+    normal_equations,
+    observed_entries,
+    ridge_rows,
+    row_dot,
+)
+from mathlearn.impute._centering import (
+    Centering,
+    Observed,
+    fits_columns,
+    fits_rows,
+    group_moments,
+    penalty_of_groups,
+    shrunk_means,
+    standardize,
+)
+
+
+def _block_entries(block, missing_values, transposed):
+    """Observed entries of a block of whole rows (of ``X.T`` if ``transposed``).
+
+    Its own rows are numbered from 0, the other axis as in ``X``; the values
+    are float64.
+    """
+    block = np.asarray(block)
+    return observed_entries(block.T if transposed else block, missing_values)
+
+
+class Layout(NamedTuple):
+    """Where the rows and columns of ``X`` are in the active part of the fit."""
+
+    row_position: np.ndarray  # (n_rows,) active index of each row, -1 if empty
+    col_position: np.ndarray  # (n_cols,)
+    shape: tuple  # (n_active_rows, n_active_cols)
+
+
+class Span(NamedTuple):
+    """A block's first row in ``X`` and its range of active rows."""
+
+    start: int
+    active_start: int
+    active_stop: int
+
+
+@dataclasses.dataclass(frozen=True)
+class EntryBlocks:
+    """The observed entries of a 2-D dask array, by row blocks and column blocks.
+
+    ``row_blocks`` (``col_blocks``) are delayed :class:`Observed` of each
+    block of whole rows of ``X`` (of ``X.T``), made once (:meth:`of`) and
+    read by every pass, so that a fit gives each of the array's keys one
+    definition (see :class:`mathlearn.som._training.RowBlocks`).
+    """
+
+    row_blocks: tuple
+    col_blocks: tuple
+    row_starts: np.ndarray  # (n_row_blocks + 1,) first row of each block, and n
+    col_starts: np.ndarray
+    shape: tuple
+
+    @classmethod
+    def of(cls, X, missing_values):
+        """The blocks of the dask array ``X`` (its own row and column chunks)."""
+        import dask
+
+        task = dask.delayed(_block_entries, pure=True)
+        by_rows = X.rechunk({1: -1}).to_delayed()[:, 0]
+        by_cols = X.rechunk({0: -1}).to_delayed()[0, :]
+        return cls(
+            tuple(task(block, missing_values, False) for block in by_rows),
+            tuple(task(block, missing_values, True) for block in by_cols),
+            np.concatenate([[0], np.cumsum(X.chunks[0])]).astype(np.intp),
+            np.concatenate([[0], np.cumsum(X.chunks[1])]).astype(np.intp),
+            X.shape,
+        )
+
+    def map(self, func, *args, columns=False, per_block=None):
+        """``func(entries, [block_arg,] *args)`` of every row (column) block.
+
+        ``per_block`` holds one argument per block, passed after the
+        entries; ``args`` are shared, each sent to the workers once.
+        Computed on the current dask scheduler; returns the results in
+        block order.
+        """
+        import dask
+
+        blocks = self.col_blocks if columns else self.row_blocks
+        task = dask.delayed(func, pure=True)
+        shared = [dask.delayed(arg, pure=True) for arg in args]
+        if per_block is None:
+            return dask.compute(*[task(entries, *shared) for entries in blocks])
+        return dask.compute(
+            *[
+                task(entries, block_arg, *shared)
+                for entries, block_arg in zip(blocks, per_block, strict=True)
+            ]
+        )
+
+    def spans(self, layout, columns=False):
+        """The :class:`Span` of every row (column) block under ``layout``."""
+        starts = self.col_starts if columns else self.row_starts
+        position = layout.col_position if columns else layout.row_position
+        # Active rows before each block's first row.
+        before = np.concatenate([[0], np.cumsum(position >= 0)])[starts]
+        return [
+            Span(int(starts[k]), int(before[k]), int(before[k + 1]))
+            for k in range(starts.shape[0] - 1)
+        ]
+
+
+def _counts_task(entries):
+    """Entries per row of a block, their largest magnitude, all finite."""
+    vals = entries.vals
+    return (
+        np.bincount(entries.rows, minlength=entries.shape[0]),
+        float(np.max(np.abs(vals), initial=0.0)),
+        bool(np.isfinite(vals).all()),
+    )
+
+
+def _deviation_task(entries, peak, mean):
+    """``sum(v / peak - mean)`` and ``sum((v / peak - mean)^2)`` over a block."""
+    dev = entries.vals / peak - mean
+    return float(np.sum(dev)), float(np.sum(dev**2))
+
+
+def _positions(counts):
+    """Active index of each row with entries, -1 for the others."""
+    present = counts > 0
+    return np.where(present, np.cumsum(present) - 1, -1)
+
+
+@dataclasses.dataclass(frozen=True)
+class EntryStats:
+    """What the first passes learn of the entries: where, how many, how large.
+
+    ``mean`` and ``deviation`` are the mean of ``v / peak`` and the root
+    mean square of its deviation from it, over the ``n_obs`` entries.
+    """
+
+    layout: Layout
+    n_obs: int
+    peak: float
+    mean: float
+    deviation: float
+
+    def scale(self, *, centred):
+        """:func:`~._base.data_scale` of the values."""
+        if self.peak == 0.0:
+            return 1.0
+        spread = self.deviation if centred else np.hypot(self.deviation, self.mean)
+        return float(spread * self.peak) if spread > 0 else self.peak
+
+    def spread(self, scale):
+        """:func:`~._centering.value_spread` of the values divided by ``scale``."""
+        spread = self.deviation * self.peak / scale
+        return spread if spread > 0 else 1.0
+
+    def start(self, center, scale):
+        """The effects the sweeps start from: the mean (if centred), zeros."""
+        mean = self.mean * self.peak / scale if center is not None else 0.0
+        m, n = self.layout.shape
+        return Centering(mean, np.zeros(m), np.zeros(n), np.ones(m), np.ones(n), 1.0)
+
+
+def entry_stats(blocks, missing_values):
+    """:class:`EntryStats` of ``blocks``: three passes over the row blocks.
+
+    Raises the in-memory fit's errors for an observed value that is not
+    finite and for no observed entry at all.
+    """
+    rows = blocks.map(_counts_task)
+    cols = blocks.map(_counts_task, columns=True)
+    if not all(finite for _, _, finite in rows):
+        raise ValueError(
+            "X contains infinity (or NaN while missing_values="
+            f"{missing_values!r}); every observed value must be finite"
+        )
+    row_counts = np.concatenate([counts for counts, _, _ in rows])
+    col_counts = np.concatenate([counts for counts, _, _ in cols])
+    n_obs = int(row_counts.sum())
+    if n_obs == 0:
+        raise ValueError("X has no observed entry; the completer needs at least one")
+    row_position, col_position = _positions(row_counts), _positions(col_counts)
+    layout = Layout(
+        row_position,
+        col_position,
+        (int(row_position.max()) + 1, int(col_position.max()) + 1),
+    )
+    peak = max(peak for _, peak, _ in rows)
+    if peak == 0.0:
+        return EntryStats(layout, n_obs, 0.0, 0.0, 0.0)
+    mean = sum(total for total, _ in blocks.map(_deviation_task, peak, 0.0)) / n_obs
+    squares = sum(sq for _, sq in blocks.map(_deviation_task, peak, mean))
+    return EntryStats(layout, n_obs, peak, mean, float(np.sqrt(squares / n_obs)))
+
+
+def fold_in_task(entries, estimator, model):
+    """``estimator._fold_in_rows`` of a row block's entries (unit scale)."""
+    unit = entries._replace(vals=entries.vals / model.data_scale)
+    return estimator._fold_in_rows(unit, model)
+
+
+def _active(entries, span, layout, transposed):
+    """A block's entries on the active rows and columns, own rows from 0.
+
+    Own axis first: the entries of ``X.T``'s block for a column block.
+    """
+    own, other = layout.row_position, layout.col_position
+    n_other = layout.shape[1]
+    if transposed:
+        own, other, n_other = other, own, layout.shape[0]
+    shape = (span.active_stop - span.active_start, n_other)
+    return Observed(
+        own[span.start + entries.rows] - span.active_start,
+        other[entries.cols],
+        entries.vals,
+        shape,
+    )
+
+
+def _residual(obs, span, centering, scale, transposed):
+    """The standardised residuals of a block's active entries ``obs``.
+
+    The in-memory fit's :func:`standardize` of ``X / scale``, on the
+    effects of the block's own rows (columns) and all of the other axis.
+    """
+    lo, hi = span.active_start, span.active_stop
+    vals = obs.vals / scale
+    c = centering
+    if transposed:
+        entries = Observed(obs.cols, obs.rows, vals, obs.shape[::-1])
+        c = c._replace(
+            column_effects=c.column_effects[lo:hi], column_scales=c.column_scales[lo:hi]
+        )
+    else:
+        entries = obs._replace(vals=vals)
+        c = c._replace(row_effects=c.row_effects[lo:hi], row_scales=c.row_scales[lo:hi])
+    return standardize(entries, c)
+
+
+def _moments_task(entries, span, layout, centering, scale, transposed):
+    """:func:`group_moments` of a block's targets for its own effects.
+
+    ``v - mean - (the other axis's effect)``, grouped by the block's own
+    rows (columns): what a half-sweep of :func:`fit_centering` averages.
+    """
+    obs = _active(entries, span, layout, transposed)
+    c = centering
+    other = c.row_effects if transposed else c.column_effects
+    target = obs.vals / scale - c.mean - other[obs.cols]
+    return group_moments(obs.rows, target, None, obs.shape[0])
+
+
+def _ridge_task(entries, span, layout, centering, scale, transposed, B, penalty):
+    obs = _active(entries, span, layout, transposed)
+    residual = _residual(obs, span, centering, scale, transposed)
+    return ridge_rows(Pattern(obs), residual, B, penalty)
+
+
+def _remainder_task(entries, span, layout, centering, scale, P, V, W):
+    obs = _active(entries, span, layout, False)
+    residual = _residual(obs, span, centering, scale, False)
+    P = P[span.active_start : span.active_stop]
+    residual -= row_dot(P, V, obs.rows, obs.cols)
+    return np.asarray(Pattern(obs).matrix(residual) @ W)
+
+
+def _product_task(entries, span, layout, centering, scale, transposed, x):
+    obs = _active(entries, span, layout, transposed)
+    residual = _residual(obs, span, centering, scale, transposed)
+    return Pattern(obs).matrix(residual) @ x
+
+
+def _peak_task(entries, span, layout, centering, scale):
+    obs = _active(entries, span, layout, False)
+    residual = _residual(obs, span, centering, scale, False)
+    return float(np.max(np.abs(residual), initial=0.0))
+
+
+def _normal_task(entries, span, layout, centering, scale, U, V):
+    obs = _active(entries, span, layout, False)
+    residual = _residual(obs, span, centering, scale, False)
+    U = U[span.active_start : span.active_stop]
+    return normal_equations(U, V, obs.rows, obs.cols, residual)
+
+
+class BlockResiduals:
+    """The standardised residuals of a dask array's entries, block by block.
+
+    The counterpart of :class:`~mathlearn.impute._base.Residuals` for the
+    solvers: each question is a map over :class:`EntryBlocks` with the
+    effects ``centering`` and the factors broadcast. The residuals are made
+    in each task from the block's values, ``scale`` and ``centering``.
+    """
+
+    def __init__(self, blocks, layout, centering, scale, n_obs):
+        self.blocks = blocks
+        self.layout = layout
+        self.centering = centering
+        self.scale = scale
+        self.shape = layout.shape
+        self.n_obs = n_obs
+        self._spans = blocks.spans(layout), blocks.spans(layout, columns=True)
+
+    def _map(self, func, *args, columns=False):
+        return self.blocks.map(
+            func,
+            self.layout,
+            self.centering,
+            self.scale,
+            *args,
+            columns=columns,
+            per_block=self._spans[columns],
+        )
+
+    def ridge_rows(self, B, penalty):
+        """:func:`ridge_rows` of every row, a map over the row blocks."""
+        return np.vstack(self._map(_ridge_task, False, B, penalty))
+
+    def ridge_columns(self, A, penalty):
+        """:func:`ridge_rows` of every column, a map over the column blocks."""
+        return np.vstack(self._map(_ridge_task, True, A, penalty, columns=True))
+
+    def remainder_product(self, P, V, W):
+        """``P_O(R - P V^T) W``, a map over the row blocks."""
+        return np.vstack(self._map(_remainder_task, P, V, W))
+
+    def _operator(self):
+        """``P_O(R)`` as a LinearOperator: products over row or column blocks."""
+
+        def matvec(x):
+            return np.concatenate(self._map(_product_task, False, np.ravel(x)))
+
+        def rmatvec(y):
+            parts = self._map(_product_task, True, np.ravel(y), columns=True)
+            return np.concatenate(parts)
+
+        return LinearOperator(
+            self.shape, matvec=matvec, rmatvec=rmatvec, dtype=np.float64
+        )
+
+    def top_singular_value(self):
+        """The largest singular value of ``P_O(R)`` (ARPACK, seeded)."""
+        if max(self._map(_peak_task), default=0.0) == 0.0:
+            return 0.0  # ARPACK fails on a zero matrix
+        op = self._operator()
+        m, n = self.shape
+        if min(m, n) <= 2:
+            # A product per row (column) of the identity: at most two.
+            dense = (op.H @ np.eye(m)).T if m <= 2 else op @ np.eye(n)
+            return float(np.linalg.norm(dense, ord=2))
+        sigma = svds(op, k=1, return_singular_vectors=False, random_state=0)
+        return float(sigma[0])
+
+    def least_squares_singular_values(self, U, V):
+        """:meth:`Residuals.least_squares_singular_values`, summed over blocks."""
+        if U.shape[1] == 0:
+            return np.zeros(0)
+        parts = self._map(_normal_task, U, V)
+        gram = sum(part[0] for part in parts)
+        rhs = sum(part[1] for part in parts)
+        return least_squares_weights(gram, rhs)
+
+
+def fit_block_centering(residuals, *, center, penalty, spread, max_iter=20, tol=1e-7):
+    """:func:`~._centering.fit_centering` without scales, over the blocks.
+
+    The same sweeps: the column effects given the rows', then the rows',
+    each a map over the blocks of whole columns (rows) returning their
+    :class:`~._centering.GroupMoments`; ``penalty`` as there (a number or
+    ``"auto"``). ``residuals`` is the :class:`BlockResiduals` at zero
+    effects, ``spread`` the standard deviation of the values; returns the
+    fitted :class:`~._centering.Centering`.
+    """
+    c = residuals.centering
+    fit_rows, fit_cols = fits_rows(center), fits_columns(center)
+    if not (fit_rows or fit_cols):
+        return c
+    if penalty is not None and penalty != "auto":
+        c = c._replace(row_penalty=float(penalty), column_penalty=float(penalty))
+    for _ in range(max_iter if fit_rows and fit_cols else 1):
+        new = c
+        if fit_cols:
+            new = _half_sweep(residuals, new, columns=True, shrink=penalty == "auto")
+        if fit_rows:
+            new = _half_sweep(residuals, new, columns=False, shrink=penalty == "auto")
+        change = max(
+            np.max(np.abs(new.row_effects - c.row_effects), initial=0.0),
+            np.max(np.abs(new.column_effects - c.column_effects), initial=0.0),
+        )
+        c = new
+        if change / spread < tol:
+            break
+    return c
+
+
+def _half_sweep(residuals, c, *, columns, shrink):
+    """The column (row) effects given the other axis's, a map over blocks."""
+    parts = residuals.blocks.map(
+        _moments_task,
+        residuals.layout,
+        c,
+        residuals.scale,
+        columns,
+        columns=columns,
+        per_block=residuals._spans[columns],
+    )
+    count = np.concatenate([part.count for part in parts])
+    total = np.concatenate([part.total for part in parts])
+    name = "column_penalty" if columns else "row_penalty"
+    penalty = getattr(c, name)
+    if shrink:
+        squares = sum(part.squares for part in parts)
+        n_entries = sum(part.n_entries for part in parts)
+        penalty = penalty_of_groups(count, total, squares, n_entries)
+    effects = shrunk_means(count, total, penalty)
+    if columns:
+        return c._replace(column_effects=effects, column_penalty=penalty)
+    return c._replace(row_effects=effects, row_penalty=penalty)

@@ -1,0 +1,161 @@
+"""The completers' fit on a dask array, against the in-memory fit.
+
+A fit on a dask array runs the passes of the in-memory fit as maps over the
+array's row and column blocks (``mathlearn.impute._blocks``); the fitted
+model must be the in-memory one to round-off. The in-memory fit is the
+reference: it is tested against independent references in
+``tests/test_impute.py``.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+
+da = pytest.importorskip("dask.array")
+dask = pytest.importorskip("dask")
+
+from mathlearn.exceptions import EmptyRowWarning  # noqa: E402
+from mathlearn.impute import SVDImputer, TraceNormImputer  # noqa: E402
+
+
+def _table(m=1200, n=400, rank=4, missing=0.7, seed=0):
+    """A low-rank table with an offset, noise, one empty row and column.
+
+    ``m x n`` above the small-table size, where a dask fit runs on blocks.
+    """
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(m, rank)) @ rng.normal(size=(rank, n)) + 100.0
+    X += 0.1 * rng.normal(size=(m, n))
+    X[rng.random((m, n)) < missing] = np.nan
+    X[5] = np.nan
+    X[:, 7] = np.nan
+    return X
+
+
+def _fit_both(X, chunks, **params):
+    params = {"svd_solver": "ridge-als", "tol": 1e-9, "random_state": 0, **params}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EmptyRowWarning)
+        in_memory = TraceNormImputer(**params).fit(X)
+        on_blocks = TraceNormImputer(**params).fit(da.from_array(X, chunks=chunks))
+    return in_memory, on_blocks
+
+
+def _assert_same_model(on_blocks, in_memory, X):
+    assert on_blocks.n_components_ == in_memory.n_components_
+    assert on_blocks.svd_solver_ == "ridge-als"
+    for name in ["mean_", "row_effects_", "column_effects_", "singular_values_"]:
+        np.testing.assert_allclose(
+            getattr(on_blocks, name),
+            getattr(in_memory, name),
+            rtol=1e-8,
+            atol=1e-10 * np.nanmax(np.abs(X)),
+            err_msg=name,
+        )
+    # The factors are defined up to a rotation; their product is not.
+    Z_blocks = on_blocks.row_factors_ @ on_blocks.column_factors_.T
+    Z_memory = in_memory.row_factors_ @ in_memory.column_factors_.T
+    np.testing.assert_allclose(
+        Z_blocks, Z_memory, rtol=0, atol=1e-8 * np.abs(Z_memory).max()
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EmptyRowWarning)
+        np.testing.assert_allclose(
+            on_blocks.transform(X), in_memory.transform(X), rtol=1e-8
+        )
+
+
+def test_trace_norm_fit_on_a_dask_array_equals_the_in_memory_fit(dask_client):
+    """On two worker processes, blocks along both axes, cold starts included."""
+    X = _table()
+    in_memory, on_blocks = _fit_both(X, chunks=(250, 150), alpha=5.0)
+    assert in_memory.n_components_ >= 2
+    _assert_same_model(on_blocks, in_memory, X)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"center": "columns", "alpha": 20.0},
+        {"center": None, "alpha": 50.0, "relax": 0.5},
+        {"center": "both", "alpha": 2.0, "effects_penalty": 3.0},
+    ],
+)
+def test_trace_norm_dask_fit_options_equal_the_in_memory_fit(params):
+    """Each centring, a relaxed fit and a given effects penalty, in one process."""
+    X = _table(m=900, n=350, rank=3, seed=1)
+    with dask.config.set(scheduler="sync"):
+        in_memory, on_blocks = _fit_both(X, chunks=(200, 100), **params)
+    _assert_same_model(on_blocks, in_memory, X)
+    assert on_blocks.center_ == in_memory.center_
+
+
+def test_trace_norm_dask_fit_keeps_float32_and_warns_of_cold_starts():
+    X = _table(m=800, n=400, seed=2).astype(np.float32)
+    estimator = TraceNormImputer(alpha=5.0, random_state=0)
+    with dask.config.set(scheduler="sync"):
+        with pytest.warns(EmptyRowWarning, match="1 rows and 1 columns") as record:
+            estimator.fit(da.from_array(X, chunks=(300, 400)))
+    assert record[0].filename == __file__
+    assert estimator.n_features_in_ == 400
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EmptyRowWarning)
+        assert estimator.transform(X).dtype == np.float32
+
+
+def test_small_dask_table_is_fitted_in_memory():
+    """A small table (at most 250,000 entries) is computed, then fitted."""
+    X = _table(m=300, n=200, seed=3)
+    params = {"random_state": 0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EmptyRowWarning)
+        in_memory = TraceNormImputer(**params).fit(X)
+        with dask.config.set(scheduler="sync"):
+            on_blocks = TraceNormImputer(**params).fit(
+                da.from_array(X, chunks=(100, 100))
+            )
+    np.testing.assert_array_equal(on_blocks.row_factors_, in_memory.row_factors_)
+    assert on_blocks.alpha_ == in_memory.alpha_
+
+
+@pytest.mark.parametrize(
+    "estimator, match",
+    [
+        (TraceNormImputer(), "alpha='auto' is not supported on a dask array"),
+        (TraceNormImputer(alpha=1.0, scale=True), "scale=True is not supported"),
+        (TraceNormImputer(alpha=1.0, svd_solver="arpack"), "svd_solver='arpack'"),
+        (
+            TraceNormImputer(alpha=1.0, shrinkage_power=2, svd_solver="full"),
+            "svd_solver='full'",
+        ),
+        (SVDImputer(), "SVDImputer does not fit on a dask array"),
+    ],
+)
+def test_dask_fit_names_what_it_does_not_support(estimator, match):
+    X = da.from_array(_table(m=600, n=500, seed=4), chunks=(300, 250))
+    with pytest.raises(ValueError, match=match):
+        estimator.fit(X)
+
+
+def test_dask_fit_rejects_infinity_and_no_observed_entry():
+    X = _table(m=600, n=500, seed=5)
+    X[17, 3] = np.inf
+    with dask.config.set(scheduler="sync"):
+        with pytest.raises(ValueError, match="X contains infinity"):
+            TraceNormImputer(alpha=1.0).fit(da.from_array(X, chunks=(300, 250)))
+        empty = da.full((600, 500), np.nan, chunks=(300, 250))
+        with pytest.raises(ValueError, match="no observed entry"):
+            TraceNormImputer(alpha=1.0).fit(empty)
+
+
+def test_trace_norm_dask_fit_submits_each_key_once(dask_client, caplog):
+    """Every pass reads the same blocks: no key gets two definitions."""
+    X = da.from_array(_table(m=700, n=400, seed=6), chunks=(200, 200))
+    with caplog.at_level("WARNING", logger="distributed.scheduler"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", EmptyRowWarning)
+            TraceNormImputer(alpha=5.0, random_state=0).fit(X)
+            TraceNormImputer(alpha=5.0, random_state=0).fit(X[:650])
+    collisions = [r for r in caplog.records if "different `run_spec`" in r.message]
+    assert not collisions, collisions[0].message
