@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 
 da = pytest.importorskip("dask.array")
 dask = pytest.importorskip("dask")
@@ -67,11 +68,21 @@ def _assert_same_model(on_blocks, in_memory, X):
 
 
 def test_trace_norm_fit_on_a_dask_array_equals_the_in_memory_fit(dask_client):
-    """On two worker processes, blocks along both axes, cold starts included."""
+    """The default fit on two worker processes, blocks along both axes.
+
+    The held-out path (its split, effects, solves, scores and rank limit),
+    the final fit and the fold-in, with cold starts.
+    """
     X = _table()
-    in_memory, on_blocks = _fit_both(X, chunks=(250, 150), alpha=5.0)
+    in_memory, on_blocks = _fit_both(X, chunks=(250, 150))
     assert in_memory.n_components_ >= 2
     _assert_same_model(on_blocks, in_memory, X)
+    np.testing.assert_allclose(on_blocks.alpha_, in_memory.alpha_, rtol=1e-10)
+    np.testing.assert_allclose(on_blocks.alphas_, in_memory.alphas_, rtol=1e-10)
+    np.testing.assert_allclose(
+        on_blocks.validation_errors_, in_memory.validation_errors_, rtol=1e-8
+    )
+    assert on_blocks.relaxation_ == in_memory.relaxation_
 
 
 @pytest.mark.parametrize(
@@ -80,6 +91,9 @@ def test_trace_norm_fit_on_a_dask_array_equals_the_in_memory_fit(dask_client):
         {"center": "columns", "alpha": 20.0},
         {"center": None, "alpha": 50.0, "relax": 0.5},
         {"center": "both", "alpha": 2.0, "effects_penalty": 3.0},
+        {"center": "columns", "validation_fraction": 0.3, "n_components": 3},
+        # Holds out one entry: the one whose hash is smallest, found by a pass.
+        {"validation_fraction": 1e-12, "n_shrinkages": 4},
     ],
 )
 def test_trace_norm_dask_fit_options_equal_the_in_memory_fit(params):
@@ -104,12 +118,21 @@ def test_trace_norm_dask_fit_keeps_float32_and_warns_of_cold_starts():
         assert estimator.transform(X).dtype == np.float32
 
 
-def test_small_dask_table_is_fitted_in_memory():
-    """A small table (at most 250,000 entries) is computed, then fitted."""
-    X = _table(m=300, n=200, seed=3)
+@pytest.mark.parametrize(
+    "shape, missing",
+    [
+        ((300, 200), 0.5),  # a small table: computed
+        ((1000, 600), 0.99),  # a large one with few entries: its entries
+    ],
+)
+def test_small_dask_tables_are_fitted_in_memory(shape, missing):
+    """At most 250,000 entries, or 10,000 observed (K-fold selection)."""
+    X = _table(*shape, missing=missing, seed=3)
     params = {"random_state": 0}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", EmptyRowWarning)
+        # 1% observed stops at max_iter, the same way in both.
+        warnings.simplefilter("ignore", ConvergenceWarning)
         in_memory = TraceNormImputer(**params).fit(X)
         with dask.config.set(scheduler="sync"):
             on_blocks = TraceNormImputer(**params).fit(
@@ -122,7 +145,7 @@ def test_small_dask_table_is_fitted_in_memory():
 @pytest.mark.parametrize(
     "estimator, match",
     [
-        (TraceNormImputer(), "alpha='auto' is not supported on a dask array"),
+        (TraceNormImputer(n_folds=3), "n_folds=3 is not supported"),
         (TraceNormImputer(alpha=1.0, scale=True), "scale=True is not supported"),
         (TraceNormImputer(alpha=1.0, svd_solver="arpack"), "svd_solver='arpack'"),
         (

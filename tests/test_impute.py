@@ -21,6 +21,7 @@ from mathlearn.impute._base import (
     ridge_threads,
     row_dot,
 )
+from mathlearn.impute._centering import Observed
 from mathlearn.impute._soft_impute import (
     _squared_change,
     shrink_singular_values,
@@ -898,14 +899,24 @@ def test_constant_matrix_is_completed_by_the_constant():
 
 
 def test_folds_partition_the_observed_entries():
+    def entries(n):
+        return Observed(np.arange(n) // 100, np.arange(n) % 100, np.ones(n), (n, 100))
+
     imputer = TraceNormImputer(n_folds=4, random_state=0)
-    folds = imputer._folds(1001, np.random.RandomState(0))
+    folds = imputer._folds(entries(1001), np.random.RandomState(0))
     assert len(folds) == 4
     np.testing.assert_array_equal(np.sum(folds, axis=0), np.ones(1001))
     assert {int(f.sum()) for f in folds} <= {250, 251}
     single = TraceNormImputer(n_folds=1, validation_fraction=0.2)
-    (held_out,) = single._folds(10_000, np.random.RandomState(0))
+    (held_out,) = single._folds(entries(10_000), np.random.RandomState(0))
+    # A hash of each entry's position: binomial, standard deviation 0.004.
     assert abs(held_out.mean() - 0.2) < 0.02
+    # Never none, never all (of two or more).
+    for fraction, n_held_out in [(1e-9, 1), (1 - 1e-12, 49)]:
+        (held_out,) = TraceNormImputer(n_folds=1, validation_fraction=fraction)._folds(
+            entries(50), np.random.RandomState(0)
+        )
+        assert held_out.sum() == n_held_out
     # "auto": k-fold on small data only.
     assert TraceNormImputer()._n_folds(10_000) == 5
     assert TraceNormImputer()._n_folds(10_001) == 1

@@ -367,6 +367,109 @@ def ridge_rows(pattern, values, B, penalty, method="auto"):
     return _solve_rows(gram, rhs, penalty)
 
 
+def ridge_fold_in(
+    pattern, residual, column_factors, penalty, row_effects, refit, row_penalty
+):
+    """Each row's factors by ridge regression on its observed residuals.
+
+    ``penalty`` is per component. With ``refit``, each row's effect (its
+    current value in ``row_effects``, already removed from ``residual``) is
+    refitted with its factors, penalised by ``row_penalty``. Returns
+    ``(row_effects, A)``.
+    """
+    if not refit:
+        return row_effects, ridge_rows(
+            pattern, residual, column_factors, penalty[None, :]
+        )
+    return ridge_rows_with_effect(
+        pattern,
+        residual + row_effects[pattern.rows],
+        column_factors,
+        penalty[None, :],
+        np.ones(column_factors.shape[0]),
+        row_penalty,
+    )
+
+
+def held_out_squares(fold, B, penalty, ratio, relaxations, joint_rows):
+    """Sum of squared held-out errors of a fold, for each relaxation.
+
+    ``fold`` is a :class:`HeldOut` (in memory, or one block of rows of a
+    dask array: each row's entries are all in it). Every row is folded in by
+    ridge on its training entries against the column factors ``B`` with
+    ``penalty`` per component (:func:`ridge_fold_in`); its held-out entries
+    are predicted from its effects and factors, the factors multiplied by
+    ``ratio`` (per component) for the relaxed prediction, which is linear
+    in the relaxation: two low-rank predictions score every ``relaxations``.
+    """
+    c, valid = fold.centering, fold.valid
+    row_effects, A = ridge_fold_in(
+        fold.pattern,
+        fold.residual,
+        B,
+        penalty,
+        c.row_effects,
+        joint_rows,
+        c.row_penalty,
+    )
+    base = fold.base + (row_effects - c.row_effects)[valid.rows]
+    soft = row_dot(A, B, valid.rows, valid.cols)
+    refit = soft if ratio is None else row_dot(A * ratio, B, valid.rows, valid.cols)
+    squares = np.zeros(relaxations.size)
+    for g, gamma in enumerate(relaxations):
+        low_rank = soft + gamma * (refit - soft)
+        error = base + fold.scales * low_rank - valid.vals
+        squares[g] = float(error @ error)
+    return squares
+
+
+class HeldOut(NamedTuple):
+    """What :func:`held_out_squares` reads of a fold's training and held-out parts."""
+
+    pattern: "Pattern"  # of the training entries
+    residual: np.ndarray  # their standardised residuals
+    centering: Centering  # the effects of the training entries
+    valid: Observed  # the held-out entries
+    base: np.ndarray  # (n_valid,) the effects' prediction of them
+    scales: np.ndarray  # (n_valid,) row scale times column scale of each
+
+
+def held_out_base(valid, c):
+    """The effects' prediction ``mean + a_i + b_j`` of the held-out entries."""
+    return c.mean + c.row_effects[valid.rows] + c.column_effects[valid.cols]
+
+
+def entry_hash(rows, cols, n_cols, seed):
+    """A uniform number in [0, 1) for each entry ``(rows, cols)``, from ``seed``.
+
+    The splitmix64 mix of ``i n_cols + j + seed``: a function of the entry
+    alone, not of its place in a random stream, so any block of the entries
+    (whole rows, or whole columns, of a dask array) draws the same numbers.
+    """
+    z = rows.astype(np.uint64) * np.uint64(n_cols) + cols.astype(np.uint64)
+    z += np.uint64(seed)
+    z ^= z >> np.uint64(30)
+    z *= np.uint64(0xBF58476D1CE4E5B9)
+    z ^= z >> np.uint64(27)
+    z *= np.uint64(0x94D049BB133111EB)
+    z ^= z >> np.uint64(31)
+    return (z >> np.uint64(11)) * 2.0**-53
+
+
+def held_out_threshold(fraction, n_obs, n_held_out, low, high):
+    """The threshold on :func:`entry_hash` below which an entry is held out.
+
+    ``fraction``, unless that holds out none of the ``n_obs`` entries
+    (``n_held_out``; then the one of smallest hash, ``low``, is held out) or
+    all of them (then the one of largest hash, ``high``, is kept).
+    """
+    if n_held_out == 0 and n_obs > 1:
+        return float(np.nextafter(low, np.inf))
+    if n_held_out == n_obs and n_obs > 1:
+        return float(high)
+    return fraction
+
+
 class Residuals:
     """The values of ``pattern``'s observed entries, as the solvers use them.
 
@@ -827,25 +930,23 @@ class _BaseLowRankImputer(
         blocks = _blocks.EntryBlocks.of(X, self.missing_values)
         with ridge_threads(self.n_jobs):
             stats = _blocks.entry_stats(blocks, self.missing_values)
+            if self._needs_memory(stats.n_obs):
+                return self.fit(blocks.to_sparse())
             layout = stats.layout
             self._check_params(layout.shape, stats.n_obs)
             self._warn_cold_start(X.shape, *layout.shape, stacklevel=5)
-            center, selection = self._fixed_selection(layout.shape)
-            rng = check_random_state(self.random_state)
             scale = stats.scale(centred=self.center is not None)
-            residuals = _blocks.BlockResiduals(
-                blocks, layout, stats.start(center, scale), scale, stats.n_obs
+            source = _blocks.BlockSource(blocks, layout, scale, stats.n_obs)
+            rng = check_random_state(self.random_state)
+            center, selection = self._select(source, rng)
+            centering = source.centering(
+                center,
+                self._effects_penalty(layout.shape),
+                start=self._centering_start(layout.shape, selection),
             )
-            centering = _blocks.fit_block_centering(
-                residuals,
-                center=center,
-                penalty=self._effects_penalty(layout.shape),
-                spread=stats.spread(scale),
+            fitted = self._fit_residuals(
+                source.residuals(centering), centering, center, rng, selection
             )
-            residuals = _blocks.BlockResiduals(
-                blocks, layout, centering, scale, stats.n_obs
-            )
-            fitted = self._fit_residuals(residuals, centering, center, rng, selection)
             part = ActivePart(
                 None,
                 np.flatnonzero(layout.row_position >= 0),
@@ -858,6 +959,14 @@ class _BaseLowRankImputer(
             folded = [np.concatenate(parts) for parts in zip(*folded, strict=True)]
             self._set_fitted(None, model, folded, fitted.attributes)
         return self
+
+    def _needs_memory(self, n_obs):
+        """Whether a dask array's ``n_obs`` entries are fitted in memory.
+
+        Subclasses whose selection needs the entries in memory (K folds)
+        say so; they are then few.
+        """
+        return False
 
     def _check_dask_params(self):
         """Whether the parameters allow a fit on a dask array (see subclasses).

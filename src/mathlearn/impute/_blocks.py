@@ -22,15 +22,22 @@ import dataclasses
 from typing import NamedTuple
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, svds
 
 from mathlearn.impute._base import (
+    HeldOut,
     Pattern,
+    entry_hash,
+    held_out_base,
+    held_out_squares,
+    held_out_threshold,
     least_squares_weights,
     normal_equations,
     observed_entries,
     ridge_rows,
     row_dot,
+    subset,
 )
 from mathlearn.impute._centering import (
     Centering,
@@ -44,6 +51,11 @@ from mathlearn.impute._centering import (
 )
 
 
+def _global_entries(entries, start):
+    """A row block's entries with their rows numbered as in ``X``."""
+    return entries.rows + start, entries.cols, entries.vals
+
+
 def _block_entries(block, missing_values, transposed):
     """Observed entries of a block of whole rows (of ``X.T`` if ``transposed``).
 
@@ -54,12 +66,28 @@ def _block_entries(block, missing_values, transposed):
     return observed_entries(block.T if transposed else block, missing_values)
 
 
+class Split(NamedTuple):
+    """A validation split: the entries whose :func:`~._base.entry_hash` is below
+    ``threshold`` are held out.
+
+    With ``held_out`` the held-out part, otherwise the training part.
+    """
+
+    seed: int
+    threshold: float
+    held_out: bool = False
+
+
 class Layout(NamedTuple):
-    """Where the rows and columns of ``X`` are in the active part of the fit."""
+    """Where the rows and columns of ``X`` are in the active part of the fit.
+
+    With a ``split``, only that part of the entries is read.
+    """
 
     row_position: np.ndarray  # (n_rows,) active index of each row, -1 if empty
     col_position: np.ndarray  # (n_cols,)
     shape: tuple  # (n_active_rows, n_active_cols)
+    split: Split | None = None
 
 
 class Span(NamedTuple):
@@ -124,6 +152,12 @@ class EntryBlocks:
             ]
         )
 
+    def to_sparse(self):
+        """The entries as a CSR matrix in memory (the stored entries)."""
+        parts = self.map(_global_entries, per_block=self.row_starts[:-1])
+        rows, cols, vals = (np.concatenate(p) for p in zip(*parts, strict=True))
+        return sp.csr_matrix((vals, (rows, cols)), shape=self.shape)
+
     def spans(self, layout, columns=False):
         """The :class:`Span` of every row (column) block under ``layout``."""
         starts = self.col_starts if columns else self.row_starts
@@ -179,17 +213,6 @@ class EntryStats:
         spread = self.deviation if centred else np.hypot(self.deviation, self.mean)
         return float(spread * self.peak) if spread > 0 else self.peak
 
-    def spread(self, scale):
-        """:func:`~._centering.value_spread` of the values divided by ``scale``."""
-        spread = self.deviation * self.peak / scale
-        return spread if spread > 0 else 1.0
-
-    def start(self, center, scale):
-        """The effects the sweeps start from: the mean (if centred), zeros."""
-        mean = self.mean * self.peak / scale if center is not None else 0.0
-        m, n = self.layout.shape
-        return Centering(mean, np.zeros(m), np.zeros(n), np.ones(m), np.ones(n), 1.0)
-
 
 def entry_stats(blocks, missing_values):
     """:class:`EntryStats` of ``blocks``: three passes over the row blocks.
@@ -239,12 +262,20 @@ def _active(entries, span, layout, transposed):
     if transposed:
         own, other, n_other = other, own, layout.shape[0]
     shape = (span.active_stop - span.active_start, n_other)
-    return Observed(
+    obs = Observed(
         own[span.start + entries.rows] - span.active_start,
         other[entries.cols],
         entries.vals,
         shape,
     )
+    split = layout.split
+    if split is None:
+        return obs
+    rows, cols = obs.rows + span.active_start, obs.cols
+    if transposed:
+        rows, cols = cols, rows
+    held_out = entry_hash(rows, cols, layout.shape[1], split.seed) < split.threshold
+    return subset(obs, held_out if split.held_out else ~held_out)
 
 
 def _residual(obs, span, centering, scale, transposed):
@@ -391,20 +422,30 @@ class BlockResiduals:
         return least_squares_weights(gram, rhs)
 
 
-def fit_block_centering(residuals, *, center, penalty, spread, max_iter=20, tol=1e-7):
+def fit_block_centering(
+    residuals, *, center, penalty, spread, start=None, max_iter=20, tol=1e-7
+):
     """:func:`~._centering.fit_centering` without scales, over the blocks.
 
     The same sweeps: the column effects given the rows', then the rows',
     each a map over the blocks of whole columns (rows) returning their
     :class:`~._centering.GroupMoments`; ``penalty`` as there (a number or
     ``"auto"``). ``residuals`` is the :class:`BlockResiduals` at zero
-    effects, ``spread`` the standard deviation of the values; returns the
-    fitted :class:`~._centering.Centering`.
+    effects, ``spread`` the standard deviation of the values; the sweeps
+    start from the effects (and penalties) of ``start``, if given. Returns
+    the fitted :class:`~._centering.Centering`.
     """
     c = residuals.centering
     fit_rows, fit_cols = fits_rows(center), fits_columns(center)
     if not (fit_rows or fit_cols):
         return c
+    if start is not None:
+        c = c._replace(
+            row_effects=start.row_effects,
+            column_effects=start.column_effects,
+            row_penalty=start.row_penalty,
+            column_penalty=start.column_penalty,
+        )
     if penalty is not None and penalty != "auto":
         c = c._replace(row_penalty=float(penalty), column_penalty=float(penalty))
     for _ in range(max_iter if fit_rows and fit_cols else 1):
@@ -446,3 +487,169 @@ def _half_sweep(residuals, c, *, columns, shrink):
     if columns:
         return c._replace(column_effects=effects, column_penalty=penalty)
     return c._replace(row_effects=effects, row_penalty=penalty)
+
+
+def _count_task(entries, span, layout):
+    return _active(entries, span, layout, False).vals.shape[0]
+
+
+def _value_sums(entries, span, layout, scale, mean):
+    """``sum(v / scale - mean)`` and ``sum((v / scale - mean)^2)`` of a block."""
+    dev = _active(entries, span, layout, False).vals / scale - mean
+    return float(np.sum(dev)), float(np.sum(dev**2))
+
+
+@dataclasses.dataclass(frozen=True)
+class BlockSource:
+    """A dask array's entries as the completer's selection reads them.
+
+    Its ``blocks`` under ``layout``, the values divided by ``scale``; the
+    counterpart of the in-memory :class:`Observed` in the held-out path.
+    """
+
+    blocks: EntryBlocks
+    layout: Layout
+    scale: float
+    n_obs: int
+
+    @property
+    def shape(self):
+        return self.layout.shape
+
+    def part(self, split):
+        """The :class:`BlockSource` of the entries ``split`` keeps."""
+        layout = self.layout._replace(split=split)
+        spans = self.blocks.spans(layout)
+        n_obs = sum(self.blocks.map(_count_task, layout, per_block=spans))
+        return dataclasses.replace(self, layout=layout, n_obs=n_obs)
+
+    def moments(self):
+        """Mean and :func:`~._centering.value_spread` of the values (two passes)."""
+        spans = self.blocks.spans(self.layout)
+        sums = self.blocks.map(
+            _value_sums, self.layout, self.scale, 0.0, per_block=spans
+        )
+        mean = sum(total for total, _ in sums) / self.n_obs
+        sums = self.blocks.map(
+            _value_sums, self.layout, self.scale, mean, per_block=spans
+        )
+        spread = float(np.sqrt(sum(squares for _, squares in sums) / self.n_obs))
+        return mean, spread if spread > 0 else 1.0
+
+    def residuals(self, centering):
+        """The :class:`BlockResiduals` of these entries under ``centering``."""
+        return BlockResiduals(
+            self.blocks, self.layout, centering, self.scale, self.n_obs
+        )
+
+    def centering(self, center, penalty, start=None):
+        """:func:`fit_block_centering` of these entries, from zero effects."""
+        mean, spread = self.moments()
+        m, n = self.shape
+        zero = Centering(
+            mean if center is not None else 0.0,
+            np.zeros(m),
+            np.zeros(n),
+            np.ones(m),
+            np.ones(n),
+            1.0,
+        )
+        return fit_block_centering(
+            self.residuals(zero),
+            center=center,
+            penalty=penalty,
+            spread=spread,
+            start=start,
+        )
+
+
+class BlockFold(NamedTuple):
+    """The held-out split of a dask array walking the path (see ``_Fold``)."""
+
+    residuals: BlockResiduals  # of the training entries
+    split: Split  # the training part
+    centering: Centering  # the effects of the training entries
+    n_valid: int
+    lam_max: float
+    state: object
+
+    def squares(self, B, penalty, ratio, relaxations, joint_rows):
+        """:func:`~._base.held_out_squares`, summed over the row blocks."""
+        residuals = self.residuals
+        layout = residuals.layout._replace(split=None)
+        return sum(
+            residuals.blocks.map(
+                _squares_task,
+                layout,
+                self.centering,
+                residuals.scale,
+                self.split,
+                B,
+                penalty,
+                ratio,
+                relaxations,
+                joint_rows,
+                per_block=residuals._spans[False],
+            )
+        )
+
+
+def _squares_task(entries, span, layout, centering, scale, split, *args):
+    """:func:`~._base.held_out_squares` of one row block's rows."""
+    obs = _active(entries, span, layout, False)
+    u = entry_hash(obs.rows + span.active_start, obs.cols, layout.shape[1], split.seed)
+    held_out = u < split.threshold
+    train = subset(obs, ~held_out)
+    valid = subset(obs, held_out)
+    lo, hi = span.active_start, span.active_stop
+    c = centering._replace(
+        row_effects=centering.row_effects[lo:hi],
+        row_scales=centering.row_scales[lo:hi],
+    )
+    valid = valid._replace(vals=valid.vals / scale)
+    fold = HeldOut(
+        Pattern(train),
+        _residual(train, span, centering, scale, False),
+        c,
+        valid,
+        held_out_base(valid, c),
+        c.row_scales[valid.rows] * c.column_scales[valid.cols],
+    )
+    return held_out_squares(fold, *args)
+
+
+def _hash_range_task(entries, span, layout, seed):
+    obs = _active(entries, span, layout, False)
+    u = entry_hash(obs.rows + span.active_start, obs.cols, layout.shape[1], seed)
+    return float(u.min(initial=1.0)), float(u.max(initial=0.0))
+
+
+def make_block_fold(source, split, center, penalty):
+    """The :class:`BlockFold` of ``source`` (a :class:`BlockSource`).
+
+    The split's threshold moves as the in-memory one does when it holds out
+    no entry, or every entry (:func:`~._base.held_out_threshold`).
+    """
+    train = source.part(split)
+    n_valid = source.n_obs - train.n_obs
+    if n_valid in (0, source.n_obs):
+        spans = source.blocks.spans(source.layout)
+        ranges = source.blocks.map(
+            _hash_range_task, source.layout, split.seed, per_block=spans
+        )
+        low, high = min(r[0] for r in ranges), max(r[1] for r in ranges)
+        threshold = held_out_threshold(
+            split.threshold, source.n_obs, n_valid, low, high
+        )
+        train = source.part(split._replace(threshold=threshold))
+        n_valid = source.n_obs - train.n_obs
+    centering = train.centering(center, penalty)
+    residuals = train.residuals(centering)
+    return BlockFold(
+        residuals,
+        train.layout.split,
+        centering,
+        n_valid,
+        residuals.top_singular_value(),
+        None,
+    )

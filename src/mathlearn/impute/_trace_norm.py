@@ -15,14 +15,17 @@ from mathlearn.impute._base import (
     Residuals,
     _BaseLowRankImputer,
     check_rank,
+    entry_hash,
     fill_shared_docs,
-    held_out_split,
+    held_out_base,
+    held_out_squares,
+    held_out_threshold,
     is_small_table,
-    ridge_rows,
-    ridge_rows_with_effect,
+    ridge_fold_in,
     row_dot,
     subset,
 )
+from mathlearn.impute._blocks import Split, make_block_fold
 from mathlearn.impute._centering import (
     CENTER_OPTIONS,
     Centering,
@@ -123,41 +126,12 @@ def identifiable_rank(shape, n_obs):
     return max(int(root), 1)
 
 
-def _ridge_fold_in(
-    pattern, residual, column_factors, penalty, row_effects, refit, row_penalty
-):
-    """Each row's factors by ridge regression on its observed residuals.
-
-    ``penalty`` is per component. With ``refit``, each row's effect (its
-    current value in ``row_effects``, already removed from ``residual``) is
-    refitted with its factors, penalised by ``row_penalty``. Returns
-    ``(row_effects, A)``.
-    """
-    if not refit:
-        return row_effects, ridge_rows(
-            pattern, residual, column_factors, penalty[None, :]
-        )
-    return ridge_rows_with_effect(
-        pattern,
-        residual + row_effects[pattern.rows],
-        column_factors,
-        penalty[None, :],
-        np.ones(column_factors.shape[0]),
-        row_penalty,
-    )
-
-
 class RidgeFoldIn(NamedTuple):
     """How a row is folded in: ridge on the column factors, then rescaled."""
 
     penalty: np.ndarray  # (rank,) per component: sigma_k - d_k
     ratio: np.ndarray  # (rank,) d_relax / d
     refit_rows: bool  # the row effect is refitted with the factors
-
-
-def _held_out_base(valid, c):
-    """The effects' prediction ``mean + a_i + b_j`` of the held-out entries."""
-    return c.mean + c.row_effects[valid.rows] + c.column_effects[valid.cols]
 
 
 class _Fold(NamedTuple):
@@ -173,13 +147,26 @@ class _Fold(NamedTuple):
     lam_max: float  # the shrinkage above which Z = 0 on ``train``
     state: object  # warm start of the next solve
 
+    @property
+    def residuals(self):
+        """The training residuals, as the solvers ask for them."""
+        return Residuals(self.pattern, self.residual)
+
+    @property
+    def n_valid(self):
+        return self.valid.vals.size
+
+    def squares(self, B, penalty, ratio, relaxations, joint_rows):
+        """:func:`~._base.held_out_squares` of this fold."""
+        return held_out_squares(self, B, penalty, ratio, relaxations, joint_rows)
+
 
 def _with_effects(fit, c):
     """The fold ``fit`` with effects ``c``: residuals and held-out base follow."""
     return fit._replace(
         centering=c,
         residual=standardize(fit.train, c),
-        base=_held_out_base(fit.valid, c),
+        base=held_out_base(fit.valid, c),
     )
 
 
@@ -399,7 +386,11 @@ class TraceNormImputer(_BaseLowRankImputer):
         entries (each fold holds one out at least); memory grows as
         ``n_folds`` times the number of observed entries.
     validation_fraction : float, default=0.1
-        Fraction of the observed entries held out when ``n_folds`` is 1.
+        Fraction of the observed entries held out when ``n_folds`` is 1:
+        each entry is held out when a hash of its position (seeded by
+        ``random_state``) falls below it, so the same entries are held out
+        whichever blocks of a dask array read them (and at least one entry
+        is held out and one kept).
     center : {"auto", "both", "rows", "columns", "global"} or None, \
             default="auto"
         Effects fitted with the low-rank part: a global mean plus row and
@@ -569,6 +560,20 @@ class TraceNormImputer(_BaseLowRankImputer):
 
     ``transform`` returns a dense array; for a large sparse matrix use
     :meth:`predict_entries`.
+
+    *Dask.* ``fit`` also takes a 2-D dask array (missing entries marked by
+    ``missing_values``) with ``svd_solver`` ``"auto"`` or ``"ridge-als"``,
+    ``scale=False`` and ``n_folds`` ``"auto"`` or 1 (others raise a
+    ValueError naming the parameter): every pass of the fit (the scale, the
+    effects' sweeps, each ridge half-step of the held-out path and of the
+    final solve, its scores on the held-out entries, the products of the
+    top-singular-value iteration, the fold-in of the rows) is one task per
+    block of whole rows or of whole columns, with the factors and effects
+    sent to the workers; the blocks are the array's chunks merged along the
+    other axis, read again at every pass. The fitted model, its selection
+    included, equals the in-memory fit to round-off. A table of at most
+    250,000 entries is computed, and one with at most 10,000 observed
+    entries (5 folds) gathered as a sparse matrix, and fitted in memory.
 
     References
     ----------
@@ -836,13 +841,12 @@ class TraceNormImputer(_BaseLowRankImputer):
         Every candidate centring and power walks the same path on the same
         folds; the combination with the smallest pooled held-out RMSE wins.
         """
-        fixed = self._fixed_selection(obs.shape)
-        if fixed is not None:
-            return fixed
         small = is_small_table(obs.shape)
         centers = self._centers(small)
         powers = self._powers(small)
-        folds = self._folds(obs.rows.shape[0], rng)
+        if self._param("alpha") != "auto" and len(centers) == 1:
+            return centers[0], _Selection(powers[0])
+        folds = self._folds(obs, rng)
         best = None
         for center, power in itertools.product(centers, powers):
             path = self._fold_path(obs, folds, center, power, rng)
@@ -851,29 +855,21 @@ class TraceNormImputer(_BaseLowRankImputer):
                 best = (score, center, _Selection(power, path))
         return best[1], best[2]
 
-    def _fixed_selection(self, shape):
-        """``(center, selection)`` when ``alpha`` and the centring are given.
-
-        None when they are chosen on held-out entries (:meth:`_select`).
-        """
-        small = is_small_table(shape)
-        centers = self._centers(small)
-        if self._param("alpha") == "auto" or len(centers) > 1:
-            return None
-        return centers[0], _Selection(self._powers(small)[0])
+    def _needs_memory(self, n_obs):
+        """Few entries (``n_folds="auto"`` is K folds) are fitted in memory."""
+        return self._n_folds(n_obs) > 1
 
     def _check_dask_params(self):
-        """A dask fit solves a given ``alpha`` by ridge-ALS (see Notes)."""
+        """A dask fit runs ridge-ALS on one held-out split (see Notes)."""
         if self.scale:
             raise ValueError(
                 "scale=True is not supported on a dask array X: fit in memory, "
                 "or use scale=False"
             )
-        if self._param("alpha") == "auto":
+        if self.n_folds not in ("auto", 1):
             raise ValueError(
-                "alpha='auto' is not supported on a dask array X: the held-out "
-                "selection runs in memory. Pass alpha as a number, for "
-                "instance the alpha_ of a fit on a sample of the rows"
+                f"n_folds={self.n_folds} is not supported on a dask array X: "
+                "its selection holds out one validation_fraction (n_folds=1)"
             )
         if self.svd_solver not in ("auto", "ridge-als"):
             raise ValueError(
@@ -918,11 +914,28 @@ class TraceNormImputer(_BaseLowRankImputer):
             return _AUTO_N_FOLDS if n_obs <= _CV_MAX_OBSERVED else 1
         return self.n_folds
 
-    def _folds(self, n_obs, rng):
-        """Boolean held-out masks: K folds, or one ``validation_fraction``."""
+    def _folds(self, obs, rng):
+        """The held-out parts: K boolean masks, or one ``validation_fraction``.
+
+        ``obs`` is the :class:`Observed` entries, or a dask array's
+        :class:`~._blocks.BlockSource`. The single split holds out the
+        entries whose hash (:func:`~._base.entry_hash`, seeded from
+        ``rng``) falls below ``validation_fraction``: the same entries in
+        memory and on the blocks, where it is a :class:`~._blocks.Split`.
+        """
+        in_memory = isinstance(obs, Observed)
+        n_obs = obs.rows.shape[0] if in_memory else obs.n_obs
         n_folds = self._n_folds(n_obs)
         if n_folds == 1:
-            return [held_out_split(n_obs, self.validation_fraction, rng)]
+            split = Split(int(rng.randint(2**31 - 1)), self.validation_fraction)
+            if not in_memory:
+                return [split]
+            u = entry_hash(obs.rows, obs.cols, obs.shape[1], split.seed)
+            held_out = u < split.threshold
+            threshold = held_out_threshold(
+                split.threshold, n_obs, int(held_out.sum()), u.min(), u.max()
+            )
+            return [u < threshold]
         label = rng.permutation(n_obs) % n_folds
         return [label == k for k in range(n_folds) if (label == k).any()]
 
@@ -938,7 +951,13 @@ class TraceNormImputer(_BaseLowRankImputer):
         return self._joint(center, shape) and fits_rows(center)
 
     def _make_fold(self, obs, held_out, center):
-        """A :class:`_Fold` of ``obs``: the effects of its training entries."""
+        """A :class:`_Fold` of ``obs``: the effects of its training entries.
+
+        On a dask array's blocks, a :class:`~._blocks.BlockFold`.
+        """
+        if not isinstance(obs, Observed):
+            penalty = self._effects_penalty(obs.shape)
+            return make_block_fold(obs, held_out, center, penalty)
         train, valid = subset(obs, ~held_out), subset(obs, held_out)
         c = fit_centering(
             train,
@@ -955,7 +974,7 @@ class TraceNormImputer(_BaseLowRankImputer):
             scales=c.row_scales[valid.rows] * c.column_scales[valid.cols],
             centering=c,
             residual=residual,
-            base=_held_out_base(valid, c),
+            base=held_out_base(valid, c),
             lam_max=Residuals(pattern, residual).top_singular_value(),
             state=None,
         )
@@ -1020,7 +1039,7 @@ class TraceNormImputer(_BaseLowRankImputer):
                 )
                 for fit, solution in solved
             )
-            count = sum(fit.valid.vals.size for fit in fits)
+            count = sum(fit.n_valid for fit in fits)
             errors.append(np.sqrt(squares / max(count, 1)))
             ranks = [solution.d.size for _, solution in solved]
             if self.verbose:
@@ -1107,16 +1126,17 @@ class TraceNormImputer(_BaseLowRankImputer):
         follow the path along with ``Z`` at no extra solve. Returns the
         updated fold and the solution.
         """
+        residuals = fit.residuals
         if rel >= 1.0 or fit.lam_max == 0.0:
             # Z = 0 exactly at lambda_max: nothing to solve.
-            m, n = fit.pattern.shape
+            m, n = residuals.shape
             solution = Solution(
                 np.zeros((m, 0)), np.zeros(0), np.zeros((n, 0)), 0, True, None
             )
         else:
-            small = is_small_table(fit.pattern.shape)
+            small = is_small_table(residuals.shape)
             solution = self._solve(
-                Residuals(fit.pattern, fit.residual),
+                residuals,
                 rel * fit.lam_max,
                 fit.state,
                 rng,
@@ -1143,31 +1163,12 @@ class TraceNormImputer(_BaseLowRankImputer):
         score them all.
         """
         U, d, V = solution.U, solution.d, solution.V
-        c, valid = fit.centering, fit.valid
-        B = V * np.sqrt(d)
-        row_effects, A = _ridge_fold_in(
-            fit.pattern,
-            fit.residual,
-            B,
-            filled_singular_values(d, lam, power) - d,
-            c.row_effects,
-            joint_rows,
-            c.row_penalty,
-        )
-        base = fit.base + (row_effects - c.row_effects)[valid.rows]
-        soft = row_dot(A, B, valid.rows, valid.cols)
-        refit = soft
+        ratio = None
         if relaxations.size > 1 or relaxations[0] > 0:
-            residuals = Residuals(fit.pattern, fit.residual)
-            d_ls = residuals.least_squares_singular_values(U, V)
+            d_ls = fit.residuals.least_squares_singular_values(U, V)
             ratio = np.divide(d_ls, d, out=np.zeros_like(d), where=d > 0)
-            refit = row_dot(A * ratio, B, valid.rows, valid.cols)
-        squares = np.zeros(relaxations.size)
-        for g, gamma in enumerate(relaxations):
-            low_rank = soft + gamma * (refit - soft)
-            error = base + fit.scales * low_rank - valid.vals
-            squares[g] = float(error @ error)
-        return squares
+        penalty = filled_singular_values(d, lam, power) - d
+        return fit.squares(V * np.sqrt(d), penalty, ratio, relaxations, joint_rows)
 
     def _relaxations(self):
         """The relaxations compared on held-out entries."""
@@ -1402,7 +1403,7 @@ class TraceNormImputer(_BaseLowRankImputer):
         ) / (row_scales[obs.rows] * t[obs.cols])
         # A row effect fitted jointly with the factors is folded in with
         # them, unpenalised (as at the fit's optimum).
-        row_effects, A = _ridge_fold_in(
+        row_effects, A = ridge_fold_in(
             Pattern(obs),
             residual,
             model.column_factors,
