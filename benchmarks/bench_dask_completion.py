@@ -93,6 +93,12 @@ def _sizes(total, size):
     return (size,) * n_full + ((rest,) if rest else ())
 
 
+def _block_mb(args):
+    """Size of the largest block a task reads (whole rows or whole columns)."""
+    tile_rows, tile_cols = (int(side) for side in args.tile.split("x"))
+    return 8 * max(tile_rows * args.n_cols, args.n_rows * tile_cols) / 1e6
+
+
 def write_data(args, path):
     import dask.array as da
 
@@ -114,8 +120,8 @@ def in_memory_fit(args, path):
 
     print("\n## 2. In memory, on the whole table\n")
     print(uptime())
-    with local_cluster(args.n_workers, args.memory_limit_gb):
-        X = np.asarray(da.from_zarr(path))
+    # Read here, by this process's threads: no worker could hold it.
+    X = da.from_zarr(path).compute(scheduler="threads")
     start = time.perf_counter()
     estimator = TraceNormImputer(random_state=args.seed).fit(X)
     seconds = time.perf_counter() - start
@@ -191,11 +197,12 @@ def out_of_core_fit(args, path, X, reference):
             "worker",
             "resident before (MB)",
             "peak during fit (MB)",
+            "peak - resident (blocks)",
             "limit (MB)",
             "peak / limit",
             "restarted",
         ],
-        memory_rows(before, after, args.memory_limit_gb),
+        memory_rows(before, after, args.memory_limit_gb, _block_mb(args)),
     )
     return estimator
 

@@ -152,13 +152,63 @@ def test_small_dask_tables_are_fitted_in_memory(shape, missing):
             TraceNormImputer(alpha=1.0, shrinkage_power=2, svd_solver="full"),
             "svd_solver='full'",
         ),
-        (SVDImputer(), "SVDImputer does not fit on a dask array"),
+        (SVDImputer(scale=True), "scale=True is not supported"),
     ],
 )
 def test_dask_fit_names_what_it_does_not_support(estimator, match):
     X = da.from_array(_table(m=600, n=500, seed=4), chunks=(300, 250))
     with pytest.raises(ValueError, match=match):
         estimator.fit(X)
+
+
+def _svd_table(seed):
+    """Rank 5 plus an offset of 3: L-BFGS converges in about a hundred steps."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(1200, 5)) @ rng.normal(size=(5, 400)) + 3.0
+    X += 0.1 * rng.normal(size=X.shape)
+    X[rng.random(X.shape) < 0.7] = np.nan
+    X[5] = np.nan
+    return X
+
+
+def _svd_both(X, **params):
+    params = {"n_components": 5, "tol": 1e-10, "max_iter": 2000, **params}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EmptyRowWarning)
+        in_memory = SVDImputer(random_state=0, **params).fit(X)
+        on_blocks = SVDImputer(random_state=0, **params).fit(
+            da.from_array(X, chunks=(250, 150))
+        )
+        return in_memory, on_blocks, in_memory.transform(X), on_blocks.transform(X)
+
+
+def test_svd_fit_on_a_dask_array_equals_the_in_memory_fit(dask_client):
+    """L-BFGS on the objective summed over the blocks, from the same start."""
+    in_memory, on_blocks, Z_memory, Z_blocks = _svd_both(_svd_table(7), alpha=1.0)
+    assert in_memory.n_iter_ < 1000
+    np.testing.assert_allclose(on_blocks.objective_, in_memory.objective_, rtol=1e-10)
+    np.testing.assert_allclose(
+        Z_blocks, Z_memory, rtol=0, atol=1e-8 * np.abs(Z_memory).max()
+    )
+
+
+def test_svd_dask_fit_chooses_alpha_as_in_memory():
+    """The same held-out entries, the same errors, so the same alpha.
+
+    The errors and the completion agree to L-BFGS's stopping point (``tol``
+    on the relative decrease of the objective), not to round-off: two runs
+    whose gradients differ in the last bits stop at slightly different
+    iterates where the objective is flat.
+    """
+    with dask.config.set(scheduler="sync"):
+        in_memory, on_blocks, Z_memory, Z_blocks = _svd_both(_svd_table(8))
+    assert on_blocks.alpha_ == in_memory.alpha_
+    np.testing.assert_allclose(
+        on_blocks.validation_errors_, in_memory.validation_errors_, rtol=1e-4
+    )
+    np.testing.assert_allclose(
+        Z_blocks, Z_memory, rtol=0, atol=1e-3 * np.abs(Z_memory).max()
+    )
 
 
 def test_dask_fit_rejects_infinity_and_no_observed_entry():

@@ -456,6 +456,37 @@ def entry_hash(rows, cols, n_cols, seed):
     return (z >> np.uint64(11)) * 2.0**-53
 
 
+class Split(NamedTuple):
+    """A validation split: the entries whose :func:`entry_hash` is below
+    ``threshold`` are held out.
+
+    With ``held_out`` the held-out part, otherwise the training part.
+    """
+
+    seed: int
+    threshold: float
+    held_out: bool = False
+
+
+def validation_split(obs, split):
+    """The boolean mask of the entries of ``obs`` that ``split`` holds out.
+
+    Its ``threshold`` moves if it would hold out none of them, or all
+    (:func:`held_out_threshold`).
+    """
+    u = entry_hash(obs.rows, obs.cols, obs.shape[1], split.seed)
+    held_out = u < split.threshold
+    n_obs = u.shape[0]
+    threshold = held_out_threshold(
+        split.threshold,
+        n_obs,
+        int(held_out.sum()),
+        u.min(initial=1.0),
+        u.max(initial=0.0),
+    )
+    return u < threshold
+
+
 def held_out_threshold(fraction, n_obs, n_held_out, low, high):
     """The threshold on :func:`entry_hash` below which an entry is held out.
 
@@ -944,9 +975,7 @@ class _BaseLowRankImputer(
                 self._effects_penalty(layout.shape),
                 start=self._centering_start(layout.shape, selection),
             )
-            fitted = self._fit_residuals(
-                source.residuals(centering), centering, center, rng, selection
-            )
+            fitted = self._fit_source(source, centering, center, rng, selection)
             part = ActivePart(
                 None,
                 np.flatnonzero(layout.row_position >= 0),
@@ -957,7 +986,7 @@ class _BaseLowRankImputer(
             )
             folded = blocks.map(_blocks.fold_in_task, self, model)
             folded = [np.concatenate(parts) for parts in zip(*folded, strict=True)]
-            self._set_fitted(None, model, folded, fitted.attributes)
+            self._set_fitted(source, model, folded, fitted.attributes)
         return self
 
     def _needs_memory(self, n_obs):
@@ -969,14 +998,12 @@ class _BaseLowRankImputer(
         return False
 
     def _check_dask_params(self):
-        """Whether the parameters allow a fit on a dask array (see subclasses).
-
-        The base class fits in memory only.
-        """
-        raise ValueError(
-            f"{type(self).__name__} does not fit on a dask array; pass "
-            "X.compute(), or use TraceNormImputer"
-        )
+        """The parameters a fit on a dask array supports; subclasses extend."""
+        if self.scale:
+            raise ValueError(
+                "scale=True is not supported on a dask array X: fit in memory, "
+                "or use scale=False"
+            )
 
     def _assemble_model(self, scale, center, centering, fitted, part, shape, dtype):
         """The fitted :class:`Model` on all of ``shape``; no row folded in yet."""
@@ -996,7 +1023,8 @@ class _BaseLowRankImputer(
 
         ``folded`` is ``(row_effects, row_scales, row_factors)`` of every
         training row, folded in (:meth:`_fold_in_rows`); ``obs`` the
-        training entries on the unit scale (None for a dask fit).
+        training entries on the unit scale, or a dask array's
+        :class:`~._blocks.BlockSource`.
         """
         a, s, A = folded
         model = model._replace(
@@ -1221,6 +1249,12 @@ class _BaseLowRankImputer(
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
 
+
+# Held-out selection: AUTO_N_FOLDS-fold cross-validation up to CV_MAX_OBSERVED
+# observed entries (a single held-out fraction of a few thousand entries is a
+# noisy judge), one held-out fraction above.
+AUTO_N_FOLDS = 5
+CV_MAX_OBSERVED = 10_000
 
 # A "small table": at most this many entries, observed or not (1,000 x 250).
 # The completers choose some options by it (see where is_small_table is used).

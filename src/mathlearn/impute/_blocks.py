@@ -28,6 +28,7 @@ from scipy.sparse.linalg import LinearOperator, svds
 from mathlearn.impute._base import (
     HeldOut,
     Pattern,
+    Split,
     entry_hash,
     held_out_base,
     held_out_squares,
@@ -64,18 +65,6 @@ def _block_entries(block, missing_values, transposed):
     """
     block = np.asarray(block)
     return observed_entries(block.T if transposed else block, missing_values)
-
-
-class Split(NamedTuple):
-    """A validation split: the entries whose :func:`~._base.entry_hash` is below
-    ``threshold`` are held out.
-
-    With ``held_out`` the held-out part, otherwise the training part.
-    """
-
-    seed: int
-    threshold: float
-    held_out: bool = False
 
 
 class Layout(NamedTuple):
@@ -385,25 +374,29 @@ class BlockResiduals:
         """``P_O(R - P V^T) W``, a map over the row blocks."""
         return np.vstack(self._map(_remainder_task, P, V, W))
 
-    def _operator(self):
+    def operator(self):
         """``P_O(R)`` as a LinearOperator: products over row or column blocks."""
 
-        def matvec(x):
-            return np.concatenate(self._map(_product_task, False, np.ravel(x)))
+        def matmat(W):
+            return np.concatenate(self._map(_product_task, False, W))
 
-        def rmatvec(y):
-            parts = self._map(_product_task, True, np.ravel(y), columns=True)
-            return np.concatenate(parts)
+        def rmatmat(W):
+            return np.concatenate(self._map(_product_task, True, W, columns=True))
 
         return LinearOperator(
-            self.shape, matvec=matvec, rmatvec=rmatvec, dtype=np.float64
+            self.shape,
+            matvec=lambda x: matmat(np.ravel(x)),
+            rmatvec=lambda y: rmatmat(np.ravel(y)),
+            matmat=matmat,
+            rmatmat=rmatmat,
+            dtype=np.float64,
         )
 
     def top_singular_value(self):
         """The largest singular value of ``P_O(R)`` (ARPACK, seeded)."""
         if max(self._map(_peak_task), default=0.0) == 0.0:
             return 0.0  # ARPACK fails on a zero matrix
-        op = self._operator()
+        op = self.operator()
         m, n = self.shape
         if min(m, n) <= 2:
             # A product per row (column) of the identity: at most two.
@@ -516,12 +509,66 @@ class BlockSource:
     def shape(self):
         return self.layout.shape
 
+    def active_rows(self):
+        """The rows of ``X`` with an entry, in order."""
+        return np.flatnonzero(self.layout.row_position >= 0)
+
+    def active_cols(self):
+        return np.flatnonzero(self.layout.col_position >= 0)
+
+    def _spans(self):
+        return self.blocks.spans(self.layout)
+
     def part(self, split):
         """The :class:`BlockSource` of the entries ``split`` keeps."""
         layout = self.layout._replace(split=split)
         spans = self.blocks.spans(layout)
         n_obs = sum(self.blocks.map(_count_task, layout, per_block=spans))
         return dataclasses.replace(self, layout=layout, n_obs=n_obs)
+
+    def split(self, split):
+        """The training part of ``split`` and the held-out :class:`Split`.
+
+        The threshold moves as :func:`~._base.validation_split` moves it in
+        memory when the split would hold out no entry, or every entry.
+        """
+        train = self.part(split)
+        n_valid = self.n_obs - train.n_obs
+        if n_valid in (0, self.n_obs):
+            ranges = self.blocks.map(
+                _hash_range_task, self.layout, split.seed, per_block=self._spans()
+            )
+            low, high = min(r[0] for r in ranges), max(r[1] for r in ranges)
+            threshold = held_out_threshold(
+                split.threshold, self.n_obs, n_valid, low, high
+            )
+            train = self.part(split._replace(threshold=threshold))
+        held_out = train.layout.split._replace(held_out=True)
+        return train, held_out
+
+    def held_out(self, valid, func, *args):
+        """Sums of ``func(train, valid, *args)`` over the row blocks.
+
+        ``self`` is the training part of a split and ``valid`` its held-out
+        :class:`Split`; ``func`` gets each block's training and held-out
+        entries on the unit scale (rows numbered from the block's first)
+        and returns a tuple of numbers or arrays, added over the blocks.
+        """
+        layout = self.layout._replace(split=None)
+        parts = self.blocks.map(
+            _held_out_task,
+            layout,
+            self.scale,
+            valid,
+            func,
+            *args,
+            per_block=self.blocks.spans(layout),
+        )
+        return tuple(sum(values) for values in zip(*parts, strict=True))
+
+    def factor_terms(self, centering):
+        """The :class:`BlockFactorTerms` of these entries under ``centering``."""
+        return BlockFactorTerms(self, centering)
 
     def moments(self):
         """Mean and :func:`~._centering.value_spread` of the values (two passes)."""
@@ -567,7 +614,8 @@ class BlockFold(NamedTuple):
     """The held-out split of a dask array walking the path (see ``_Fold``)."""
 
     residuals: BlockResiduals  # of the training entries
-    split: Split  # the training part
+    train: BlockSource  # the training entries
+    valid: Split  # the held-out entries
     centering: Centering  # the effects of the training entries
     n_valid: int
     lam_max: float
@@ -575,47 +623,44 @@ class BlockFold(NamedTuple):
 
     def squares(self, B, penalty, ratio, relaxations, joint_rows):
         """:func:`~._base.held_out_squares`, summed over the row blocks."""
-        residuals = self.residuals
-        layout = residuals.layout._replace(split=None)
-        return sum(
-            residuals.blocks.map(
-                _squares_task,
-                layout,
-                self.centering,
-                residuals.scale,
-                self.split,
-                B,
-                penalty,
-                ratio,
-                relaxations,
-                joint_rows,
-                per_block=residuals._spans[False],
-            )
+        (squares,) = self.train.held_out(
+            self.valid,
+            _block_squares,
+            self.centering,
+            B,
+            penalty,
+            ratio,
+            relaxations,
+            joint_rows,
         )
+        return squares
 
 
-def _squares_task(entries, span, layout, centering, scale, split, *args):
-    """:func:`~._base.held_out_squares` of one row block's rows."""
+def _held_out_task(entries, span, layout, scale, valid, func, *args):
+    """``func`` of a row block's training and held-out entries (unit scale)."""
     obs = _active(entries, span, layout, False)
-    u = entry_hash(obs.rows + span.active_start, obs.cols, layout.shape[1], split.seed)
-    held_out = u < split.threshold
-    train = subset(obs, ~held_out)
-    valid = subset(obs, held_out)
+    obs = obs._replace(vals=obs.vals / scale)
+    u = entry_hash(obs.rows + span.active_start, obs.cols, layout.shape[1], valid.seed)
+    held_out = u < valid.threshold
+    return func(subset(obs, ~held_out), subset(obs, held_out), span, *args)
+
+
+def _block_squares(train, valid, span, centering, *args):
+    """:func:`~._base.held_out_squares` of one block of whole rows."""
     lo, hi = span.active_start, span.active_stop
     c = centering._replace(
         row_effects=centering.row_effects[lo:hi],
         row_scales=centering.row_scales[lo:hi],
     )
-    valid = valid._replace(vals=valid.vals / scale)
     fold = HeldOut(
         Pattern(train),
-        _residual(train, span, centering, scale, False),
+        standardize(train, c),
         c,
         valid,
         held_out_base(valid, c),
         c.row_scales[valid.rows] * c.column_scales[valid.cols],
     )
-    return held_out_squares(fold, *args)
+    return (held_out_squares(fold, *args),)
 
 
 def _hash_range_task(entries, span, layout, seed):
@@ -625,31 +670,88 @@ def _hash_range_task(entries, span, layout, seed):
 
 
 def make_block_fold(source, split, center, penalty):
-    """The :class:`BlockFold` of ``source`` (a :class:`BlockSource`).
-
-    The split's threshold moves as the in-memory one does when it holds out
-    no entry, or every entry (:func:`~._base.held_out_threshold`).
-    """
-    train = source.part(split)
-    n_valid = source.n_obs - train.n_obs
-    if n_valid in (0, source.n_obs):
-        spans = source.blocks.spans(source.layout)
-        ranges = source.blocks.map(
-            _hash_range_task, source.layout, split.seed, per_block=spans
-        )
-        low, high = min(r[0] for r in ranges), max(r[1] for r in ranges)
-        threshold = held_out_threshold(
-            split.threshold, source.n_obs, n_valid, low, high
-        )
-        train = source.part(split._replace(threshold=threshold))
-        n_valid = source.n_obs - train.n_obs
+    """The :class:`BlockFold` of ``source`` (a :class:`BlockSource`)."""
+    train, valid = source.split(split)
     centering = train.centering(center, penalty)
     residuals = train.residuals(centering)
     return BlockFold(
         residuals,
-        train.layout.split,
+        train,
+        valid,
         centering,
-        n_valid,
+        source.n_obs - train.n_obs,
         residuals.top_singular_value(),
         None,
     )
+
+
+def _counts_of(entries, span, layout, transposed):
+    obs = _active(entries, span, layout, transposed)
+    return np.bincount(obs.rows, minlength=obs.shape[0])
+
+
+def _factor_task(entries, span, layout, centering, scale, A, B, r, k, rank, fits):
+    """:func:`~._svd.factor_data_term` of a block of whole rows.
+
+    Returns its value and the block's rows of the gradient in ``A`` and
+    ``r``, and its part of the gradient in ``B`` and ``k``.
+    """
+    from mathlearn.impute._svd import factor_data_term, pack_theta, unpack_theta
+
+    obs = _active(entries, span, layout, False)
+    lo, hi = span.active_start, span.active_stop
+    c = centering
+    inv_scale = 1.0 / (c.row_scales[lo:hi][obs.rows] * c.column_scales[obs.cols])
+    target = (obs.vals / scale - c.mean) * inv_scale
+    theta = pack_theta(A[lo:hi], B, r[lo:hi], k, *fits)
+    f, grad = factor_data_term(theta, Pattern(obs), target, inv_scale, rank, *fits)
+    return (f, *unpack_theta(grad, obs.shape, rank, *fits))
+
+
+class BlockFactorTerms:
+    """:class:`~._svd.FactorTerms` of a :class:`BlockSource`: maps over blocks."""
+
+    def __init__(self, source, centering):
+        self.source = source
+        self.centering = centering
+        self.shape = source.shape
+
+    def counts(self):
+        """Observed entries per row and per column (a pass over each kind)."""
+        blocks, layout = self.source.blocks, self.source.layout
+        return tuple(
+            np.concatenate(
+                blocks.map(
+                    _counts_of,
+                    layout,
+                    columns,
+                    columns=columns,
+                    per_block=blocks.spans(layout, columns=columns),
+                )
+            )
+            for columns in (False, True)
+        )
+
+    def data_term(self, theta, rank, fit_rows, fit_cols):
+        """:func:`~._svd.factor_data_term` of all entries: a sum over blocks."""
+        from mathlearn.impute._svd import pack_theta, unpack_theta
+
+        fits = (fit_rows, fit_cols)
+        source = self.source
+        parts = source.blocks.map(
+            _factor_task,
+            source.layout,
+            self.centering,
+            source.scale,
+            *unpack_theta(theta, self.shape, rank, *fits),
+            rank,
+            fits,
+            per_block=source._spans(),
+        )
+        f, gA, gB, gr, gk = zip(*parts, strict=True)
+        grad = pack_theta(np.vstack(gA), sum(gB), np.concatenate(gr), sum(gk), *fits)
+        return sum(f), grad
+
+    def residual_operator(self):
+        """The standardised residuals as a LinearOperator over the blocks."""
+        return self.source.residuals(self.centering).operator()

@@ -395,7 +395,7 @@ def _filled_operator(pattern, residual, U, d, V):
     )
 
 
-def _top_svd(op, k, U_warm, V_warm, solver, rng, n_oversamples=5, n_power=1):
+def top_svd(op, k, U_warm, V_warm, solver, rng, n_oversamples=5, n_power=1):
     """Top-``k`` SVD of ``op``, warm-started from ``U_warm`` and ``V_warm``.
 
     ``solver`` is ``"arpack"``, ``"randomized"`` or ``"dense"`` (a full SVD
@@ -457,7 +457,7 @@ def soft_impute_svd(
     while n_iter < max_iter:
         n_iter += 1
         op = _filled_operator(residuals.pattern, residuals.values, U, d, V)
-        Un, sigma, Vn = _top_svd(op, rank, U, V, solver, rng)
+        Un, sigma, Vn = top_svd(op, rank, U, V, solver, rng)
         dn = shrink_singular_values(sigma, lam, power)
         keep = dn > 0
         change = _squared_change(U, d, V, Un[:, keep], dn[keep], Vn[:, keep])

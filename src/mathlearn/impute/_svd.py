@@ -6,29 +6,34 @@ from typing import NamedTuple
 
 import numpy as np
 from scipy.optimize import minimize
+from scipy.sparse.linalg import aslinearoperator
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.extmath import randomized_svd
 
 from mathlearn.impute._base import (
+    AUTO_N_FOLDS,
+    CV_MAX_OBSERVED,
     LowRankFit,
     Model,
     Pattern,
+    Split,
     _BaseLowRankImputer,
     check_rank,
     fill_shared_docs,
-    held_out_split,
     ridge_rows,
     ridge_rows_with_effect,
     row_dot,
     subset,
+    validation_split,
 )
 from mathlearn.impute._centering import (
     CENTER_OPTIONS,
+    Observed,
     fit_centering,
     fits_columns,
     fits_rows,
     standardize,
 )
+from mathlearn.impute._soft_impute import top_svd
 from mathlearn.utils._sklearn_compat import Hidden, Interval, StrOptions
 
 # n_components="auto": at most this many factors, fewer when the table is smaller.
@@ -40,8 +45,13 @@ _AUTO_RANK = 10
 # where the noise's top singular value exceeds 100 (a large or skewed matrix).
 _AUTO_ALPHAS = np.geomspace(100.0, 0.01, 9)
 _PATIENCE = 2
-# Fraction of the observed entries held out to choose alpha.
+# Fraction of the observed entries held out to choose alpha, above
+# CV_MAX_OBSERVED of them (K folds below).
 _VALIDATION_FRACTION = 0.1
+# The SVD start: a randomized range finder with this many extra columns and
+# power iterations (scikit-learn's randomized_svd defaults).
+_START_OVERSAMPLES = 10
+_START_POWER_ITERATIONS = 4
 
 
 class AlphaSelection(NamedTuple):
@@ -82,39 +92,136 @@ def factor_objective(
     the sparse matrix of the errors: ``O(|O| rank)`` time. ``theta`` is
     ``concat(A.ravel(), B.ravel(), r, k)``.
     """
-    m, n = pattern.shape
-    rows, cols = pattern.rows, pattern.cols
+    f, grad = factor_data_term(
+        theta, pattern, target, inv_scale, rank, fit_rows, fit_cols
+    )
+    penalty = FactorPenalty(alpha, w_row, w_col, effects_penalty)
+    p, p_grad = penalty(theta, pattern.shape, rank, fit_rows, fit_cols)
+    return f + p, grad + p_grad
+
+
+def unpack_theta(theta, shape, rank, fit_rows, fit_cols):
+    """``(A, B, r, k)`` of the L-BFGS vector (zero effects where not fitted)."""
+    m, n = shape
     A = theta[: m * rank].reshape(m, rank)
     B = theta[m * rank : (m + n) * rank].reshape(n, rank)
     offset = (m + n) * rank
-    prediction = row_dot(A, B, rows, cols)
     row_eff, col_eff = np.zeros(m), np.zeros(n)
     if fit_rows:
         row_eff = theta[offset : offset + m]
         offset += m
-        prediction += inv_scale * row_eff[rows]
     if fit_cols:
         col_eff = theta[offset : offset + n]
+    return A, B, row_eff, col_eff
+
+
+def pack_theta(A, B, row_eff, col_eff, fit_rows, fit_cols):
+    """The L-BFGS vector ``concat(A.ravel(), B.ravel(), r, k)``."""
+    parts = [A.ravel(), B.ravel()]
+    if fit_rows:
+        parts.append(row_eff)
+    if fit_cols:
+        parts.append(col_eff)
+    return np.concatenate(parts)
+
+
+def factor_data_term(theta, pattern, target, inv_scale, rank, fit_rows, fit_cols):
+    """``1/2 sum_O e^2`` of :func:`factor_objective` and its gradient.
+
+    A sum over the observed entries: that of a block of whole rows is this
+    function of the block's rows of ``A`` and ``r`` and all of ``B`` and
+    ``k``, its gradient the block's rows of ``df/dA`` and ``df/dr`` and its
+    part of the sums ``df/dB`` and ``df/dk``.
+    """
+    m, n = pattern.shape
+    rows, cols = pattern.rows, pattern.cols
+    A, B, row_eff, col_eff = unpack_theta(theta, (m, n), rank, fit_rows, fit_cols)
+    prediction = row_dot(A, B, rows, cols)
+    if fit_rows:
+        prediction += inv_scale * row_eff[rows]
+    if fit_cols:
         prediction += inv_scale * col_eff[cols]
     error = prediction - target
-    wA = w_row[:, None] * A
-    wB = w_col[:, None] * B
-    p_row, p_col = effects_penalty
-    f = 0.5 * float(error @ error) + 0.5 * alpha * (
-        float(np.sum(wA * A)) + float(np.sum(wB * B))
-    )
-    f += 0.5 * (p_row * float(row_eff @ row_eff) + p_col * float(col_eff @ col_eff))
     E = pattern.matrix(error)
-    grads = [
-        (np.asarray(E @ B) + alpha * wA).ravel(),
-        (np.asarray(E.T @ A) + alpha * wB).ravel(),
-    ]
     weighted = error * inv_scale
-    if fit_rows:
-        grads.append(np.bincount(rows, weights=weighted, minlength=m) + p_row * row_eff)
-    if fit_cols:
-        grads.append(np.bincount(cols, weights=weighted, minlength=n) + p_col * col_eff)
-    return f, np.concatenate(grads)
+    grad = pack_theta(
+        np.asarray(E @ B),
+        np.asarray(E.T @ A),
+        np.bincount(rows, weights=weighted, minlength=m),
+        np.bincount(cols, weights=weighted, minlength=n),
+        fit_rows,
+        fit_cols,
+    )
+    return 0.5 * float(error @ error), grad
+
+
+class FactorPenalty(NamedTuple):
+    """The penalty of :func:`factor_objective`: ``alpha``, weights, effects'."""
+
+    alpha: float
+    w_row: np.ndarray  # (m,) weight of each row's factors
+    w_col: np.ndarray  # (n,)
+    effects: tuple = (0.0, 0.0)  # (p_r, p_k)
+
+    def __call__(self, theta, shape, rank, fit_rows, fit_cols):
+        """The penalty at ``theta`` and its gradient."""
+        A, B, row_eff, col_eff = unpack_theta(theta, shape, rank, fit_rows, fit_cols)
+        wA = self.w_row[:, None] * A
+        wB = self.w_col[:, None] * B
+        p_row, p_col = self.effects
+        alpha = self.alpha
+        f = 0.5 * alpha * (float(np.sum(wA * A)) + float(np.sum(wB * B)))
+        f += 0.5 * (p_row * float(row_eff @ row_eff) + p_col * float(col_eff @ col_eff))
+        grad = pack_theta(
+            alpha * wA, alpha * wB, p_row * row_eff, p_col * col_eff, fit_rows, fit_cols
+        )
+        return f, grad
+
+
+class FactorTerms:
+    """What L-BFGS reads of the observed entries, in memory.
+
+    ``obs`` under the effects and scales of ``centering``: the counts of
+    each row and column, the data term of :func:`factor_objective`, and the
+    standardised residuals as an operator (for the SVD start).
+    :class:`mathlearn.impute._blocks.BlockFactorTerms` answers the same on
+    the blocks of a dask array.
+    """
+
+    def __init__(self, obs, centering):
+        self.shape = obs.shape
+        self._obs = obs
+        self._centering = centering
+        self._pattern = Pattern(obs)
+        c = centering
+        self._inv_scale = 1.0 / (c.row_scales[obs.rows] * c.column_scales[obs.cols])
+        self._target = (obs.vals - c.mean) * self._inv_scale
+
+    def counts(self):
+        """Observed entries per row and per column."""
+        m, n = self.shape
+        return (
+            np.bincount(self._obs.rows, minlength=m),
+            np.bincount(self._obs.cols, minlength=n),
+        )
+
+    def data_term(self, theta, rank, fit_rows, fit_cols):
+        """:func:`factor_data_term` of the entries."""
+        return factor_data_term(
+            theta,
+            self._pattern,
+            self._target,
+            self._inv_scale,
+            rank,
+            fit_rows,
+            fit_cols,
+        )
+
+    def residual_operator(self):
+        """The standardised residuals as a LinearOperator."""
+        return aslinearoperator(
+            self._pattern.matrix(standardize(self._obs, self._centering))
+        )
 
 
 def _fold_in_penalty(alpha, column_factors):
@@ -157,7 +264,8 @@ class SVDImputer(_BaseLowRankImputer):
         Weight of the L2 penalty on the factors, on the scale of ``X`` divided
         by the root-mean-square of its centred observed entries.
         ``alpha=np.inf`` fits no factors: the effects alone (``n_components_``
-        is then 0). ``"auto"`` holds out 10% of the observed entries, fits the
+        is then 0). ``"auto"`` holds out entries (5-fold cross-validation up
+        to 10,000 observed entries, 10% of them above), fits the
         others with penalties from 100 down to 0.01 (two per decade) until
         the held-out error has not improved for two of them, scores the
         effects alone (``np.inf``) on the same entries, and refits all
@@ -241,7 +349,8 @@ class SVDImputer(_BaseLowRankImputer):
     Notes
     -----
     The factors start from a truncated SVD of the zero-filled residual
-    matrix divided by the observed fraction. Objective and gradient cost
+    matrix divided by the observed fraction (a randomized range finder
+    seeded by ``random_state``, 4 power iterations). Objective and gradient cost
     ``O(|O| r)``; memory is ``O(|O| + (n_samples + n_features) r)``, ``r`` the
     rank ``n_components_``.
 
@@ -252,6 +361,20 @@ class SVDImputer(_BaseLowRankImputer):
     only lower the objective); ``transform`` folds every row in the same
     way, so a training row gets exactly its fitted completion (the value
     :meth:`predict_entries` reads) and a new row is treated the same way.
+
+    *Dask.* ``fit`` also takes a 2-D dask array (missing entries marked by
+    ``missing_values``) with ``scale=False``: each evaluation of the
+    objective and its gradient is one task per block of whole rows (the
+    factors and effects sent to the workers, each block returning its rows
+    of the gradient and its part of the sums), and so are the SVD start's
+    products, the held-out scores and the fold-in of the rows; L-BFGS runs
+    in this process. The held-out entries are the same as in memory (a hash
+    of each entry's position), so ``alpha="auto"`` chooses the same
+    penalty, and a converged fit equals the in-memory one to round-off; an
+    L-BFGS run stopped by ``tol`` or ``max_iter`` equals it to that
+    stopping point. A table of at most 250,000 entries is computed, and one
+    with at most 10,000 observed entries gathered as a sparse matrix, and
+    fitted in memory.
 
     References
     ----------
@@ -356,10 +479,10 @@ class SVDImputer(_BaseLowRankImputer):
     def _select(self, obs, rng):
         """``alpha="auto"``: the penalty with the smallest held-out error.
 
-        A fraction ``_VALIDATION_FRACTION`` of the observed entries is held
-        out. The factorisation of the others is fitted at each penalty of
+        The held-out entries (:meth:`_folds`) are scored as the
+        factorisation of the others is fitted at each penalty of
         ``_AUTO_ALPHAS``, from the largest down, each from the SVD start,
-        until the held-out error has not improved for ``_PATIENCE``
+        until the pooled held-out error has not improved for ``_PATIENCE``
         penalties. The effects alone (``alpha=inf``) are scored too, apart
         from that walk (the largest penalties, whose factors are near 0, tie
         with them, and would use up its patience), and chosen only if their
@@ -367,17 +490,10 @@ class SVDImputer(_BaseLowRankImputer):
         """
         if self.alpha != "auto":
             return self.center, None
-        held_out = held_out_split(obs.rows.shape[0], _VALIDATION_FRACTION, rng)
-        train, valid = subset(obs, ~held_out), subset(obs, held_out)
-        centering = fit_centering(
-            train,
-            center=self.center,
-            scale=self.scale,
-            penalty=self._effects_penalty(obs.shape),
-        )
+        folds = self._folds(obs, rng)
         errors, best, since_best = [], None, 0
         for alpha in _AUTO_ALPHAS:
-            errors.append(self._held_out_error(train, valid, centering, alpha, rng))
+            errors.append(self._held_out_error(folds, alpha, rng))
             if best is None or errors[-1] < errors[best]:
                 best, since_best = len(errors) - 1, 0
             else:
@@ -386,7 +502,7 @@ class SVDImputer(_BaseLowRankImputer):
                     break
         alphas = _AUTO_ALPHAS[: len(errors)]
         alpha = alphas[best]
-        effects_alone = self._held_out_error(train, valid, centering, np.inf, rng)
+        effects_alone = self._held_out_error(folds, np.inf, rng)
         if effects_alone < errors[best]:
             alpha = np.inf
         return self.center, AlphaSelection(
@@ -395,28 +511,64 @@ class SVDImputer(_BaseLowRankImputer):
             errors=np.asarray([effects_alone, *errors]),
         )
 
-    def _held_out_error(self, train, valid, centering, alpha, rng):
-        """RMSE on ``valid`` of the model fitted on ``train`` at ``alpha``.
+    def _folds(self, obs, rng):
+        """``(train, valid, centering)`` of each held-out part.
+
+        Up to ``CV_MAX_OBSERVED`` observed entries, ``AUTO_N_FOLDS`` folds
+        (a single tenth of a few thousand entries is too noisy a judge);
+        above, a fraction ``_VALIDATION_FRACTION``: the entries whose hash
+        falls below it (:func:`~._base.validation_split`), the same entries
+        on a dask array's blocks (``obs`` then a
+        :class:`~._blocks.BlockSource`, ``valid`` its held-out
+        :class:`~._base.Split`).
+        """
+        penalty = self._effects_penalty(obs.shape)
+        split = Split(int(rng.randint(2**31 - 1)), _VALIDATION_FRACTION)
+        if not isinstance(obs, Observed):
+            train, valid = obs.split(split)
+            return [(train, valid, train.centering(self.center, penalty))]
+        n_obs = obs.rows.shape[0]
+        if n_obs <= CV_MAX_OBSERVED:
+            label = rng.permutation(n_obs) % AUTO_N_FOLDS
+            masks = [label == k for k in range(AUTO_N_FOLDS) if (label == k).any()]
+        else:
+            masks = [validation_split(obs, split)]
+        folds = []
+        for held_out in masks:
+            train = subset(obs, ~held_out)
+            centering = fit_centering(
+                train, center=self.center, scale=self.scale, penalty=penalty
+            )
+            folds.append((train, subset(obs, held_out), centering))
+        return folds
+
+    def _held_out_error(self, folds, alpha, rng):
+        """RMSE on the held-out entries of ``folds``, fitted on the others.
 
         Scored as transform predicts: the rows folded in by ridge on their
         training entries (the L-BFGS iterate, stopped early, can hide how a
-        row with few entries is overfitted).
+        row with few entries is overfitted); the squares pooled over the
+        folds.
         """
-        effects, B, _ = self._factors(train, centering, self.center, alpha, rng)
-        penalty = _fold_in_penalty(alpha, B)
-        model = Model(1.0, self.center, centering, effects, None, B, penalty, None)
-        a, s, A = self._fold_in_rows(train, model)
-        low_rank = row_dot(A, B, valid.rows, valid.cols)
-        predicted = (
-            effects.mean
-            + a[valid.rows]
-            + effects.column_effects[valid.cols]
-            + s[valid.rows] * effects.column_scales[valid.cols] * low_rank
-        )
-        error = float(np.sqrt(np.mean((predicted - valid.vals) ** 2)))
+        squares = count = 0
+        for train, valid, centering in folds:
+            effects, B, _ = self._factors(train, centering, self.center, alpha, rng)
+            penalty = _fold_in_penalty(alpha, B)
+            model = Model(1.0, self.center, centering, effects, None, B, penalty, None)
+            if isinstance(train, Observed):
+                part = held_out_squared_error(train, valid, None, self, model)
+            else:
+                part = train.held_out(valid, held_out_squared_error, self, model)
+            squares += part[0]
+            count += part[1]
+        error = float(np.sqrt(squares / count))
         if self.verbose:
             print(f"alpha {alpha:>10.4g}  held-out RMSE {error:.6g}")
         return error
+
+    def _needs_memory(self, n_obs):
+        """Few entries (``alpha="auto"`` then uses K folds) are fitted in memory."""
+        return self.alpha == "auto" and n_obs <= CV_MAX_OBSERVED
 
     def _factors(self, obs, centering, center, alpha, rng):
         """The effects and column factors at ``alpha``, and L-BFGS's result.
@@ -433,33 +585,42 @@ class SVDImputer(_BaseLowRankImputer):
         return effects, B, result
 
     def _minimize(self, obs, centering, center, alpha, theta0, rng):
-        """L-BFGS on the factors and effects from ``theta0`` (or an SVD start)."""
-        m, n = obs.shape
-        rank = self._rank(obs.shape)
-        pattern = Pattern(obs)
-        w_row = self._weights(np.bincount(obs.rows, minlength=m))
-        w_col = self._weights(np.bincount(obs.cols, minlength=n))
+        """L-BFGS on the factors and effects from ``theta0`` (or an SVD start).
+
+        ``obs`` is the :class:`Observed` entries or a dask array's
+        :class:`~._blocks.BlockSource`: its :class:`FactorTerms` (or their
+        blocks' counterpart) give the data term, the penalty is added here.
+        """
+        terms = _factor_terms(obs, centering)
+        m, n = terms.shape
+        rank = self._rank(terms.shape)
+        row_counts, col_counts = terms.counts()
+        w_row, w_col = self._weights(row_counts), self._weights(col_counts)
         fit_rows = fits_rows(center)
         fit_cols = fits_columns(center)
         # Effects are refitted jointly with the factors, on the scale of the
         # standardised residuals; the centring only starts them.
-        inv_scale = 1.0 / (
-            centering.row_scales[obs.rows] * centering.column_scales[obs.cols]
-        )
-        target = (obs.vals - centering.mean) * inv_scale
         if theta0 is None:
-            residual = standardize(obs, centering)
-            fraction = obs.rows.shape[0] / (m * n)
-            U, sigma, Vt = randomized_svd(
-                pattern.matrix(residual), rank, random_state=rng
+            fraction = int(row_counts.sum()) / (m * n)
+            empty = np.zeros((m, 0)), np.zeros((n, 0))
+            U, sigma, V = top_svd(
+                terms.residual_operator(),
+                rank,
+                *empty,
+                "randomized",
+                rng,
+                n_oversamples=_START_OVERSAMPLES,
+                n_power=_START_POWER_ITERATIONS,
             )
             root = np.sqrt(sigma / fraction)
-            theta0 = [(U * root).ravel(), (Vt.T * root).ravel()]
-            if fit_rows:
-                theta0.append(centering.row_effects)
-            if fit_cols:
-                theta0.append(centering.column_effects)
-            theta0 = np.concatenate(theta0)
+            theta0 = pack_theta(
+                U * root,
+                V * root,
+                centering.row_effects,
+                centering.column_effects,
+                fit_rows,
+                fit_cols,
+            )
         callback = None
         if self.verbose:
             print(f"{'iter':>5} {'objective':>14}")
@@ -470,12 +631,18 @@ class SVDImputer(_BaseLowRankImputer):
                     print(f"{callback.n_iter:>5} {intermediate_result.fun:>14.8g}")
 
             callback.n_iter = 0
-        args = (pattern, target, inv_scale, rank, alpha, w_row, w_col)
-        penalties = (centering.row_penalty, centering.column_penalty)
+        penalty = FactorPenalty(
+            alpha, w_row, w_col, (centering.row_penalty, centering.column_penalty)
+        )
+
+        def objective(theta):
+            f, grad = terms.data_term(theta, rank, fit_rows, fit_cols)
+            p, p_grad = penalty(theta, terms.shape, rank, fit_rows, fit_cols)
+            return f + p, grad + p_grad
+
         result = minimize(
-            factor_objective,
+            objective,
             theta0,
-            args=(*args, fit_rows, fit_cols, penalties),
             method="L-BFGS-B",
             jac=True,
             options={"maxiter": self.max_iter, "ftol": self.tol, "gtol": self.tol},
@@ -485,18 +652,20 @@ class SVDImputer(_BaseLowRankImputer):
 
     def _unpack(self, theta, shape, center, centering):
         """``(effects, A, B)`` from the L-BFGS vector ``theta``."""
-        m, n = shape
-        rank = self._rank(shape)
-        offset = (m + n) * rank
+        fit_rows, fit_cols = fits_rows(center), fits_columns(center)
+        A, B, row_eff, col_eff = unpack_theta(
+            theta, shape, self._rank(shape), fit_rows, fit_cols
+        )
         effects = centering
-        if fits_rows(center):
-            effects = effects._replace(row_effects=theta[offset : offset + m])
-            offset += m
-        if fits_columns(center):
-            effects = effects._replace(column_effects=theta[offset : offset + n])
-        A = theta[: m * rank].reshape(m, rank)
-        B = theta[m * rank : (m + n) * rank].reshape(n, rank)
+        if fit_rows:
+            effects = effects._replace(row_effects=row_eff)
+        if fit_cols:
+            effects = effects._replace(column_effects=col_eff)
         return effects, A, B
+
+    def _fit_source(self, source, centering, center, rng, selection):
+        """:meth:`_fit_low_rank` on a dask array's blocks."""
+        return self._fit_low_rank(source, None, centering, center, rng, selection)
 
     def _fit_low_rank(self, obs, residual, centering, center, rng, selection):
         alpha = self.alpha if selection is None else selection.alpha
@@ -545,34 +714,66 @@ class SVDImputer(_BaseLowRankImputer):
     def _fitted_attributes(self, obs, model, attributes):
         """The objective at the final factors (after the rows' fold-in).
 
-        The held-out errors are put on the scale of ``X``.
+        The held-out errors are put on the scale of ``X``. ``obs`` are the
+        training entries on the unit scale, or a dask array's
+        :class:`~._blocks.BlockSource`, whose rows and columns are the
+        active ones: the model is read there (a row or column with no entry
+        adds nothing to the objective).
         """
-        m, n = obs.shape
         e = model.effects
-        inv_scale = 1.0 / (e.row_scales[obs.rows] * e.column_scales[obs.cols])
-        theta = [model.row_factors.ravel(), model.column_factors.ravel()]
+        A, B = model.row_factors, model.column_factors
+        if not isinstance(obs, Observed):
+            rows, cols = obs.active_rows(), obs.active_cols()
+            e = e._replace(
+                row_effects=e.row_effects[rows],
+                column_effects=e.column_effects[cols],
+                row_scales=e.row_scales[rows],
+                column_scales=e.column_scales[cols],
+            )
+            A, B = A[rows], B[cols]
         fit_rows = fits_rows(model.center)
         fit_cols = fits_columns(model.center)
-        if fit_rows:
-            theta.append(e.row_effects)
-        if fit_cols:
-            theta.append(e.column_effects)
-        objective, _ = factor_objective(
-            np.concatenate(theta),
-            Pattern(obs),
-            (obs.vals - e.mean) * inv_scale,
-            inv_scale,
-            model.column_factors.shape[1],
+        terms = _factor_terms(obs, e)
+        row_counts, col_counts = terms.counts()
+        theta = pack_theta(A, B, e.row_effects, e.column_effects, fit_rows, fit_cols)
+        rank = B.shape[1]
+        penalty = FactorPenalty(
             model.fold_in,
-            self._weights(np.bincount(obs.rows, minlength=m)),
-            self._weights(np.bincount(obs.cols, minlength=n)),
-            fit_rows,
-            fit_cols,
+            self._weights(row_counts),
+            self._weights(col_counts),
             (e.row_penalty, e.column_penalty),
         )
+        objective, _ = terms.data_term(theta, rank, fit_rows, fit_cols)
+        objective += penalty(theta, terms.shape, rank, fit_rows, fit_cols)[0]
         attributes = {**attributes, "objective_": objective}
         if "validation_errors_" in attributes:
             attributes["validation_errors_"] = (
                 attributes["validation_errors_"] * model.data_scale
             )
         return attributes
+
+
+def _factor_terms(obs, centering):
+    """:class:`FactorTerms` of ``obs``, or of a dask array's blocks."""
+    if isinstance(obs, Observed):
+        return FactorTerms(obs, centering)
+    return obs.factor_terms(centering)
+
+
+def held_out_squared_error(train, valid, span, estimator, model):
+    """Squared error of ``model``'s prediction of ``valid`` and its count.
+
+    Each row folded in by ridge on its ``train`` entries, as ``transform``
+    does (on the unit scale); on all rows, or one block of whole rows (its
+    ``span`` is not needed: the fold-in reads the columns' parameters).
+    """
+    a, s, A = estimator._fold_in_rows(train, model)
+    effects = model.effects
+    low_rank = row_dot(A, model.column_factors, valid.rows, valid.cols)
+    predicted = (
+        effects.mean
+        + a[valid.rows]
+        + effects.column_effects[valid.cols]
+        + s[valid.rows] * effects.column_scales[valid.cols] * low_rank
+    )
+    return float(np.sum((predicted - valid.vals) ** 2)), valid.vals.shape[0]

@@ -10,22 +10,24 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import deprecated
 
 from mathlearn.impute._base import (
+    AUTO_N_FOLDS,
+    CV_MAX_OBSERVED,
     LowRankFit,
     Pattern,
     Residuals,
+    Split,
     _BaseLowRankImputer,
     check_rank,
-    entry_hash,
     fill_shared_docs,
     held_out_base,
     held_out_squares,
-    held_out_threshold,
     is_small_table,
     ridge_fold_in,
     row_dot,
     subset,
+    validation_split,
 )
-from mathlearn.impute._blocks import Split, make_block_fold
+from mathlearn.impute._blocks import make_block_fold
 from mathlearn.impute._centering import (
     CENTER_OPTIONS,
     Centering,
@@ -87,11 +89,6 @@ _RANK_GROWTH = 2
 # per iteration.
 # center="auto" compares these centrings on held-out entries of a small table.
 _AUTO_CENTERS = ("columns", "both")
-# n_folds="auto": _AUTO_N_FOLDS-fold cross-validation up to _CV_MAX_OBSERVED
-# observed entries (5 paths instead of 1, cheap there), one held-out split
-# above.
-_AUTO_N_FOLDS = 5
-_CV_MAX_OBSERVED = 10_000
 # relax="auto": relaxations compared along the path (free to score: the
 # prediction is linear in the relaxation).
 _AUTO_RELAXATIONS = np.linspace(0.0, 1.0, 5)
@@ -861,11 +858,7 @@ class TraceNormImputer(_BaseLowRankImputer):
 
     def _check_dask_params(self):
         """A dask fit runs ridge-ALS on one held-out split (see Notes)."""
-        if self.scale:
-            raise ValueError(
-                "scale=True is not supported on a dask array X: fit in memory, "
-                "or use scale=False"
-            )
+        super()._check_dask_params()
         if self.n_folds not in ("auto", 1):
             raise ValueError(
                 f"n_folds={self.n_folds} is not supported on a dask array X: "
@@ -911,7 +904,7 @@ class TraceNormImputer(_BaseLowRankImputer):
 
     def _n_folds(self, n_obs):
         if self.n_folds == "auto":
-            return _AUTO_N_FOLDS if n_obs <= _CV_MAX_OBSERVED else 1
+            return AUTO_N_FOLDS if n_obs <= CV_MAX_OBSERVED else 1
         return self.n_folds
 
     def _folds(self, obs, rng):
@@ -930,12 +923,7 @@ class TraceNormImputer(_BaseLowRankImputer):
             split = Split(int(rng.randint(2**31 - 1)), self.validation_fraction)
             if not in_memory:
                 return [split]
-            u = entry_hash(obs.rows, obs.cols, obs.shape[1], split.seed)
-            held_out = u < split.threshold
-            threshold = held_out_threshold(
-                split.threshold, n_obs, int(held_out.sum()), u.min(), u.max()
-            )
-            return [u < threshold]
+            return [validation_split(obs, split)]
         label = rng.permutation(n_obs) % n_folds
         return [label == k for k in range(n_folds) if (label == k).any()]
 
@@ -1317,6 +1305,11 @@ class TraceNormImputer(_BaseLowRankImputer):
     def _fit_low_rank(self, obs, residual, centering, center, rng, selection):
         residuals = Residuals(Pattern(obs), residual)
         return self._fit_residuals(residuals, centering, center, rng, selection, obs)
+
+    def _fit_source(self, source, centering, center, rng, selection):
+        """:meth:`_fit_low_rank` on a dask array's blocks."""
+        residuals = source.residuals(centering)
+        return self._fit_residuals(residuals, centering, center, rng, selection)
 
     def _fit_residuals(self, residuals, centering, center, rng, selection, obs=None):
         """:meth:`_fit_low_rank` on :class:`Residuals` or their blocks.
