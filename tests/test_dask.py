@@ -6,6 +6,8 @@ worker processes on 127.0.0.1, so estimators and data really are pickled to
 other processes.
 """
 
+import collections
+
 import joblib
 import numpy as np
 import pytest
@@ -274,3 +276,62 @@ def test_row_block_tasks_hold_a_few_slices_not_copies_of_the_block():
         finally:
             tracemalloc.stop()
         assert peak < 5 * slice_bytes, (name, peak / slice_bytes)
+
+
+
+@pytest.fixture
+def key_definitions(dask_client, monkeypatch):
+    """``{key: set of dependency sets}`` of every task the client submits.
+
+    Read from each graph as the client sends it (the tasks its keys need),
+    so a key submitted with two definitions is seen whether or not the
+    scheduler still remembered the first one: that is what makes its
+    "Detected different `run_spec`" warning depend on timing.
+    """
+    from dask.core import get_dependencies
+
+    definitions = collections.defaultdict(set)
+    submit = dask_client._graph_to_futures
+
+    def recording(expr, keys, *args, **kwargs):
+        graph = dict(expr.__dask_graph__())
+        stack, seen = list(keys), set()
+        while stack:
+            key = stack.pop()
+            if key in seen or key not in graph:
+                continue
+            seen.add(key)
+            dependencies = get_dependencies(graph, key)
+            definitions[key].add(frozenset(dependencies))
+            stack.extend(dependencies)
+        return submit(expr, keys, *args, **kwargs)
+
+    monkeypatch.setattr(dask_client, "_graph_to_futures", recording)
+    return definitions
+
+
+@pytest.mark.parametrize("train_on", ["all", "complete"])
+def test_som_imputer_fit_on_a_dask_array_submits_each_key_once(
+    key_definitions, train_on
+):
+    """The imputer's own passes read the row blocks the epochs read.
+
+    Its validation, column means, selection of the training rows and lazy
+    centring were dask expressions of their own, computed one by one: a
+    fit on ``X`` and one on ``X.astype(np.float32)`` gave the key of the
+    missing-entry mask two definitions (the scheduler logs "Detected
+    different `run_spec`" when it still holds the first).
+    """
+    from mathlearn.impute import SOMImputer
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(2000, 4))
+    X[rng.rand(*X.shape) < 0.1] = np.nan
+    X = da.from_array(X, chunks=(250, 4))
+    params = {"n_rows": 3, "n_cols": 3, "n_epochs": 2, "train_on": train_on}
+    for init in ["pca", "random"]:
+        for data in [X, X[:1100], X.astype(np.float32)]:
+            SOMImputer(init=init, random_state=0, **params).fit(data)
+    assert key_definitions
+    collisions = {k: d for k, d in key_definitions.items() if len(d) > 1}
+    assert not collisions, next(iter(collisions.items()))
