@@ -296,9 +296,8 @@ def epoch_throughput(args, path, codebook, grid):
     times = {}
     for n_workers in (1, 2):
         with local_cluster(n_workers, args.memory_limit_gb) as client:
-            center = X.mean(axis=0).compute()
-            X_c = X - center
-            W = codebook - center
+            X_c = _training.center_chunked(_training.RowBlocks.of(X))[0]
+            W = codebook - X_c.center
             before = worker_memory(client)
             load = uptime()
             seconds, busy = [], []

@@ -11,9 +11,10 @@ import collections
 import joblib
 import numpy as np
 import pytest
-from sklearn.base import is_regressor
+from sklearn.base import clone, is_regressor
 from test_discovery import EXPECTED_ESTIMATORS
 
+from mathlearn.impute import SOMImputer
 from mathlearn.kernel_regression import NadarayaWatsonRegressor
 from mathlearn.som import SelfOrganizingMap
 from mathlearn.utils import all_estimators
@@ -144,12 +145,36 @@ def test_som_fit_on_a_dask_array_checks_its_input(dask_client):
         SelfOrganizingMap(algorithm="online").fit(da.ones((40, 3), chunks=(10, 3)))
 
 
+@pytest.mark.parametrize(
+    "missing_values, bad, params, match",
+    [
+        (np.nan, np.inf, {}, "contains infinity"),
+        (-1.0, np.nan, {}, "contains (infinity or )?NaN"),
+        (np.nan, "column", {}, r"features \[1\] have no observed value"),
+        (np.nan, np.nan, {"train_on": "complete"}, "needs at least n_rows"),
+    ],
+)
+def test_som_imputer_fit_on_a_dask_array_checks_its_input(
+    dask_client, missing_values, bad, params, match
+):
+    """The in-memory fit's errors, found in the pass that takes the means."""
+    X = np.ones((40, 3))
+    X[::3, 0] = missing_values
+    if bad == "column":
+        X[:, 1] = missing_values
+    else:
+        X[37, 2] = bad  # in the last chunk, not in the first row
+    for data in [X, da.from_array(X, chunks=(10, 3))]:
+        with pytest.raises(ValueError, match=match):
+            SOMImputer(n_rows=5, n_cols=6, missing_values=missing_values, **params).fit(
+                data
+            )
+
+
 @pytest.mark.parametrize("train_on", ["all", "complete"])
 def test_som_imputer_fit_on_a_dask_array_equals_the_in_memory_fit(
     dask_client, train_on
 ):
-    from mathlearn.impute import SOMImputer
-
     rng = np.random.RandomState(0)
     X = rng.normal(size=(600, 4)) @ rng.normal(size=(4, 4)) + 100.0
     X[rng.rand(*X.shape) < 0.15] = np.nan
@@ -165,8 +190,6 @@ def test_som_imputer_fit_on_a_dask_array_equals_the_in_memory_fit(
 
 
 def test_incremental_trains_the_som_imputer_chunk_by_chunk(dask_client):
-    from mathlearn.impute import SOMImputer
-
     rng = np.random.RandomState(1)
     X = rng.normal(size=(120, 3))
     X[rng.rand(*X.shape) < 0.2] = np.nan
@@ -238,19 +261,29 @@ def test_center_and_scale_of_row_blocks_in_one_pass(dask_client, dtype):
     rng = np.random.RandomState(0)
     X = (rng.standard_cauchy(size=(500, 3)) + [1e3, -5.0, 0.0]).astype(dtype)
     data = _training.RowBlocks.of(da.from_array(X, chunks=(120, 3)))
-    center, largest = _training.center_chunked(data)
+    centred, count, largest = _training.center_chunked(data)
+    center = centred.center
+    np.testing.assert_array_equal(count, 500)
     assert center.dtype == dtype
     np.testing.assert_allclose(center, X.mean(axis=0, dtype=np.float64), rtol=1e-6)
     assert largest == np.abs(X - center).max()
 
 
-def test_row_block_tasks_hold_a_few_slices_not_copies_of_the_block():
+@pytest.mark.parametrize(
+    "missing_values, train_on",
+    [(None, "all"), (np.nan, "all"), (np.nan, "complete"), (-1.0, "all")],
+    ids=["som", "imputer-all", "imputer-complete", "imputer-placeholder"],
+)
+def test_row_block_tasks_hold_a_few_slices_not_copies_of_the_block(
+    missing_values, train_on
+):
     """Each task's own allocations stay a few 2 MB slices, whatever the block.
 
-    The block (32 MB here) is what the worker holds; centring it, scaling
-    it, its distances to the units and its QR factor are taken a slice of
-    rows at a time (traced by ``tracemalloc``, which sees NumPy's buffers).
-    A centred, scaled copy alone would be 64 MB.
+    The block (32 MB here) is what the worker holds; finding its missing
+    entries, selecting the rows read, centring and scaling them, their
+    distances to the units and their QR factor are taken a slice of rows at
+    a time (traced by ``tracemalloc``, which sees NumPy's buffers). A
+    centred, scaled copy alone would be 64 MB, its mask 32 MB.
     """
     import tracemalloc
 
@@ -259,14 +292,17 @@ def test_row_block_tasks_hold_a_few_slices_not_copies_of_the_block():
 
     rng = np.random.default_rng(0)
     block = rng.standard_normal((80_000, 50)) + 3.0
-    center, e = block.mean(axis=0), 2
-    W = _training._work_rows(block, slice(0, 100), center, e)
+    if missing_values is not None:
+        block[rng.random(block.shape) < 0.02] = missing_values
+    reading = _training.Reading(np.full(50, 3.0), 2, missing_values, train_on)
+    W = reading.work(block[:100])[0]
     slice_bytes = _training._ROW_BLOCK_ENTRIES * block.itemsize
     tasks = {
-        "moments": lambda: _training._block_moments(block, None, center, e),
-        "scatter": lambda: _training._block_scatter(block, None, center, e),
-        "sums": lambda: _training._block_sums(block, None, center, e, W, True),
-        "labels": lambda: _block_labels(block, None, center, e, W),
+        "moments": lambda: _training._block_moments(block, reading),
+        "scatter": lambda: _training._block_scatter(block, reading),
+        "sums": lambda: _training._block_sums(block, reading, W, True),
+        "labels": lambda: _block_labels(block, reading, W),
+        "rows": lambda: _training._take_rows(block, reading, np.arange(0, 20_000, 2)),
     }
     for name, task in tasks.items():
         tracemalloc.start()
@@ -277,6 +313,47 @@ def test_row_block_tasks_hold_a_few_slices_not_copies_of_the_block():
             tracemalloc.stop()
         assert peak < 5 * slice_bytes, (name, peak / slice_bytes)
 
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        SelfOrganizingMap(n_rows=3, n_cols=3, n_epochs=1, random_state=0),
+        SOMImputer(n_rows=3, n_cols=3, n_epochs=1, random_state=0),
+        SOMImputer(n_rows=3, n_cols=3, n_epochs=1, train_on="complete"),
+        SOMImputer(n_rows=3, n_cols=3, n_epochs=1, init="random", random_state=0),
+    ],
+    ids=["som", "imputer-all", "imputer-complete", "imputer-random"],
+)
+def test_fit_on_a_dask_array_allocates_slices_not_chunks(estimator):
+    """A whole fit, run here: a few 2 MB slices at a time, no chunk-sized copy.
+
+    Under the synchronous scheduler every task runs in this process, so
+    ``tracemalloc`` sees them all; the 16 MB chunks themselves are views of
+    the dask array's copy of ``X``, made before. SOMImputer's lazy selection
+    of the training rows, centring and mask once made 18 slices' worth of
+    temporaries per chunk.
+    """
+    import tracemalloc
+
+    import dask
+
+    from mathlearn.som import _training
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((80_000, 50)) + 3.0
+    if isinstance(estimator, SOMImputer):
+        X[rng.random(X.shape) < 0.02] = np.nan
+    slice_bytes = _training._ROW_BLOCK_ENTRIES * X.itemsize
+    with dask.config.set(scheduler="synchronous"):
+        clone(estimator).fit(da.from_array(X[:500], chunks=(250, 50)))  # imports
+        X_chunked = da.from_array(X, chunks=(40_000, 50))
+        tracemalloc.start()
+        try:
+            clone(estimator).fit(X_chunked)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert peak < 5 * slice_bytes, peak / slice_bytes
 
 
 @pytest.fixture
@@ -322,8 +399,6 @@ def test_som_imputer_fit_on_a_dask_array_submits_each_key_once(
     missing-entry mask two definitions (the scheduler logs "Detected
     different `run_spec`" when it still holds the first).
     """
-    from mathlearn.impute import SOMImputer
-
     rng = np.random.RandomState(0)
     X = rng.normal(size=(2000, 4))
     X[rng.rand(*X.shape) < 0.1] = np.nan
