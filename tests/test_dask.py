@@ -171,14 +171,18 @@ def test_som_imputer_fit_on_a_dask_array_checks_its_input(
             )
 
 
-@pytest.mark.parametrize("train_on", ["all", "complete"])
+@pytest.mark.filterwarnings("ignore::mathlearn.exceptions.EmptyRowWarning")
+@pytest.mark.parametrize(
+    "train_on, init", [("all", "pca"), ("complete", "pca"), ("all", "random")]
+)
 def test_som_imputer_fit_on_a_dask_array_equals_the_in_memory_fit(
-    dask_client, train_on
+    dask_client, train_on, init
 ):
     rng = np.random.RandomState(0)
     X = rng.normal(size=(600, 4)) @ rng.normal(size=(4, 4)) + 100.0
     X[rng.rand(*X.shape) < 0.15] = np.nan
-    params = {"train_on": train_on, "n_epochs": 4, "random_state": 0}
+    X[[3, 170, 171]] = np.nan  # rows without an observed entry are not read
+    params = {"train_on": train_on, "init": init, "n_epochs": 4, "random_state": 0}
     in_memory = SOMImputer(**params).fit(X)
     chunked = SOMImputer(**params).fit(da.from_array(X, chunks=(150, 4)))
     spread = np.nanmax(np.abs(X - np.nanmean(X, axis=0)))
@@ -205,27 +209,6 @@ def test_incremental_trains_the_som_imputer_chunk_by_chunk(dask_client):
     for start in range(0, 120, 30):
         reference.partial_fit(X[start : start + 30])
     np.testing.assert_array_equal(incremental.estimator_.weights_, reference.weights_)
-
-
-def test_som_fit_on_a_dask_array_submits_each_key_once(dask_client, caplog):
-    """No key collision: every pass of the fit reads the same row blocks.
-
-    Slicing a dask array makes its whole-chunk blocks aliases of the
-    original's; a fit whose passes optimised the slice differently (its
-    blocks fused into a mean in one graph, into a difference in the next)
-    submitted those keys with two definitions, and the scheduler logged
-    "Detected different `run_spec`" with a long dump.
-    """
-    rng = np.random.RandomState(0)
-    X = da.from_array(rng.normal(size=(2000, 4)), chunks=(250, 4))
-    params = {"n_rows": 3, "n_cols": 3, "n_epochs": 3, "random_state": 0}
-    with caplog.at_level("WARNING", logger="distributed.scheduler"):
-        SelfOrganizingMap(**params).fit(X)
-        for init in ["pca", "random"]:
-            SelfOrganizingMap(init=init, **params).fit(X[:1100])
-            SelfOrganizingMap(init=init, **params).fit(X[:1100])
-    collisions = [r for r in caplog.records if "different `run_spec`" in r.message]
-    assert not collisions, collisions[0].message
 
 
 def test_centred_svd_of_row_blocks_equals_numpy(dask_client):
@@ -387,26 +370,36 @@ def key_definitions(dask_client, monkeypatch):
     return definitions
 
 
-@pytest.mark.parametrize("train_on", ["all", "complete"])
-def test_som_imputer_fit_on_a_dask_array_submits_each_key_once(
-    key_definitions, train_on
-):
-    """The imputer's own passes read the row blocks the epochs read.
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        SelfOrganizingMap(n_rows=3, n_cols=3, n_epochs=2, random_state=0),
+        SOMImputer(n_rows=3, n_cols=3, n_epochs=2, random_state=0),
+        SOMImputer(n_rows=3, n_cols=3, n_epochs=2, train_on="complete"),
+    ],
+    ids=["som", "imputer-all", "imputer-complete"],
+)
+def test_fit_on_a_dask_array_submits_each_key_once(key_definitions, estimator):
+    """No key collision: every pass of a fit reads the same row blocks.
 
-    Its validation, column means, selection of the training rows and lazy
-    centring were dask expressions of their own, computed one by one: a
-    fit on ``X`` and one on ``X.astype(np.float32)`` gave the key of the
-    missing-entry mask two definitions (the scheduler logs "Detected
-    different `run_spec`" when it still holds the first).
+    Slicing a dask array makes its whole-chunk blocks aliases of the
+    original's; a fit whose passes optimised the slice differently (its
+    blocks fused into a mean in one graph, into a difference in the next)
+    submitted those keys with two definitions. SOMImputer's validation,
+    column means, selection of the training rows and lazy centring were
+    dask expressions of their own: fits on ``X`` and on
+    ``X.astype(np.float32)`` gave the key of the missing-entry mask two
+    definitions. The scheduler logs "Detected different `run_spec`" only
+    when it still holds the first; ``key_definitions`` sees every one.
     """
     rng = np.random.RandomState(0)
     X = rng.normal(size=(2000, 4))
-    X[rng.rand(*X.shape) < 0.1] = np.nan
+    if isinstance(estimator, SOMImputer):
+        X[rng.rand(*X.shape) < 0.1] = np.nan
     X = da.from_array(X, chunks=(250, 4))
-    params = {"n_rows": 3, "n_cols": 3, "n_epochs": 2, "train_on": train_on}
     for init in ["pca", "random"]:
-        for data in [X, X[:1100], X.astype(np.float32)]:
-            SOMImputer(init=init, random_state=0, **params).fit(data)
+        for data in [X, X[:1100], X[:1100], X.astype(np.float32)]:
+            clone(estimator).set_params(init=init).fit(data)
     assert key_definitions
     collisions = {k: d for k, d in key_definitions.items() if len(d) > 1}
     assert not collisions, next(iter(collisions.items()))
