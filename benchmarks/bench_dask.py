@@ -1,12 +1,14 @@
-"""Out of core and on a cluster: SelfOrganizingMap fitted on a dask array on disk.
+"""Out of core and on a cluster: a self-organizing map fitted on a dask array on disk.
 
 Issue 21's out-of-core benchmark and its dask scaling target. The script
 
 1. writes a Gaussian mixture of ``--size-gb`` gigabytes (float64,
-   ``--n-features`` columns, 10 clusters) to a zarr store in a temporary
+   ``--n-features`` columns, 10 clusters; with ``--estimator imputer``,
+   ``--missing-rate`` of its entries NaN) to a zarr store in a temporary
    directory under ``--dir`` (deleted at the end), chunk by chunk on the
    workers, so that no process ever holds it;
-2. fits ``SelfOrganizingMap`` (``algorithm="batch"``) on ``da.from_zarr`` of
+2. fits ``SelfOrganizingMap`` (``algorithm="batch"``), or ``SOMImputer``,
+   on ``da.from_zarr`` of
    it with a ``distributed.LocalCluster`` of ``--n-workers`` worker processes
    on 127.0.0.1, one thread each, each limited to ``--memory-limit-gb``
    (default: 6 GB of data, 2 workers of 2 GB). It reports the time, each
@@ -16,14 +18,15 @@ Issue 21's out-of-core benchmark and its dask scaling target. The script
 3. checks the dask fit against the in-memory fit on a subsample (the first
    ``--n-check`` rows, fitted both ways with the same parameters: the same
    map to round-off), and the out-of-core map against the subsample's map
-   (quantization error on the next ``--n-check`` rows, held out);
+   (for the SOM, the quantization error on the next ``--n-check`` rows,
+   held out);
 4. times one batch epoch over the whole data set, which does not fit one
    worker, with 1 worker and with 2 (``--epoch-repeats`` epochs each, after
    one untimed): the throughput ratio, target >= 1.6x on 2 cores. The epoch
    is the one ``fit`` runs (``mathlearn.som._training.train_batch`` with one
    radius, from the codebook of step 2), timed alone: ``fit`` also makes a
-   pass for the mean, one for the scale, the initialisation and one for the
-   labels.
+   pass for the mean and scale, the initialisation and (the SOM) one for
+   the labels.
 
 Every section prints ``uptime``: on a machine shared with other work the
 times, and the ratio, are only as good as the load allows.
@@ -31,7 +34,8 @@ times, and the ratio, are only as good as the load allows.
 Run ``python benchmarks/bench_dask.py`` for the full 6 GB run (about 10
 minutes and 7 GB of free disk on a quiet 2-core machine), or e.g.
 ``python benchmarks/bench_dask.py --size-gb 0.5 --memory-limit-gb 1`` for a
-short one (which still holds more data than one worker may).
+short one (which still holds more data than one worker may); ``--part fit
+--n-check 20000`` skips the epoch timing and shortens the check.
 """
 
 import argparse
@@ -47,26 +51,30 @@ import warnings
 import numpy as np
 from _timing import print_table
 
+from mathlearn.impute import SOMImputer
 from mathlearn.som import SelfOrganizingMap
 
 _N_CLUSTERS = 10
+_ESTIMATORS = {"som": SelfOrganizingMap, "imputer": SOMImputer}
 
 
 def uptime():
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
-def mixture_block(block_info=None, *, n_features, centers, seed):
+def mixture_block(block_info=None, *, n_features, centers, seed, missing_rate):
     """Rows of one chunk of the Gaussian mixture; its own seed, from its index."""
     info = block_info[None]
     n_rows = info["chunk-shape"][0]
     rng = np.random.default_rng([seed, info["chunk-location"][0]])
     X = rng.standard_normal((n_rows, n_features))
     X += centers[rng.integers(len(centers), size=n_rows)]
+    if missing_rate:
+        X[rng.random(X.shape) < missing_rate] = np.nan
     return X
 
 
-def mixture(n_samples, n_features, chunk_rows, seed):
+def mixture(n_samples, n_features, chunk_rows, seed, missing_rate=0.0):
     """A lazy dask array of ``n_samples`` rows of the mixture."""
     import dask.array as da
 
@@ -82,6 +90,7 @@ def mixture(n_samples, n_features, chunk_rows, seed):
         n_features=n_features,
         centers=centers,
         seed=seed,
+        missing_rate=missing_rate,
     )
 
 
@@ -127,7 +136,7 @@ def worker_memory(client):
     return client.run(_memory)
 
 
-def memory_rows(before, after, limit_gb):
+def memory_rows(before, after, limit_gb, chunk_mb):
     rows = []
     for worker, (pid, rss, _) in sorted(before.items()):
         pid_after, _, peak = after.get(worker, (None, 0, 0))
@@ -136,6 +145,7 @@ def memory_rows(before, after, limit_gb):
                 worker,
                 f"{rss / 1e6:.0f}",
                 f"{peak / 1e6:.0f}",
+                f"{(peak - rss) / 1e6 / chunk_mb:.1f}",
                 f"{limit_gb * 1e3:.0f}",
                 f"{peak / (limit_gb * 1e9):.0%}",
                 "no" if pid_after == pid else "YES",
@@ -149,7 +159,8 @@ def write_data(args, path):
 
     n_samples = int(args.size_gb * 1e9 / (8 * args.n_features))
     chunk_rows = max(1, int(args.chunk_mb * 1e6 / (8 * args.n_features)))
-    X = mixture(n_samples, args.n_features, chunk_rows, args.seed)
+    missing_rate = args.missing_rate if args.estimator == "imputer" else 0.0
+    X = mixture(n_samples, args.n_features, chunk_rows, args.seed, missing_rate)
     print(
         f"\n## 1. Writing {X.nbytes / 1e9:.2f} GB ({n_samples:,} x {args.n_features})"
     )
@@ -172,12 +183,13 @@ def out_of_core_fit(args, path, params):
         f"workers of {args.memory_limit_gb} GB ({X.nbytes / 1e9 / total:.1f}x "
         "the cluster's memory)\n"
     )
-    print(f"SelfOrganizingMap({', '.join(f'{k}={v!r}' for k, v in params.items())})")
+    estimator = _ESTIMATORS[args.estimator]
+    print(f"{estimator.__name__}({', '.join(f'{k}={v!r}' for k, v in params.items())})")
     print(uptime())
     with local_cluster(args.n_workers, args.memory_limit_gb) as client:
         before = worker_memory(client)
         start = time.perf_counter()
-        som = SelfOrganizingMap(**params).fit(X)
+        som = estimator(**params).fit(X)
         seconds = time.perf_counter() - start
         after = worker_memory(client)
         print(uptime())
@@ -192,11 +204,12 @@ def out_of_core_fit(args, path, params):
                 "worker",
                 "resident before (MB)",
                 "peak during fit (MB)",
+                "peak - resident (chunks)",
                 "limit (MB)",
                 "peak / limit",
                 "restarted",
             ],
-            memory_rows(before, after, args.memory_limit_gb),
+            memory_rows(before, after, args.memory_limit_gb, args.chunk_mb),
         )
         check_against_memory(args, path, params, som)
     return som
@@ -218,43 +231,38 @@ def check_against_memory(args, path, params, som):
     """Section 3, on the cluster of section 2."""
     import dask.array as da
 
+    estimator = _ESTIMATORS[args.estimator]
     X_all = da.from_zarr(path)
     n = min(args.n_check, X_all.shape[0] // 2)
     X_sub = X_all[:n]
     X_memory = to_memory(X_sub)
-    X_held_out = to_memory(X_all[n : 2 * n])
     print(f"\n## 3. Against the in-memory fit on the first {n:,} rows\n")
     start = time.perf_counter()
-    in_memory = SelfOrganizingMap(**params).fit(X_memory)
+    in_memory = estimator(**params).fit(X_memory)
     memory_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    on_dask = SelfOrganizingMap(**params).fit(X_sub)
+    on_dask = estimator(**params).fit(X_sub)
     dask_seconds = time.perf_counter() - start
-    spread = np.abs(X_memory - X_memory.mean(axis=0)).max()
-    difference = np.abs(on_dask.cluster_centers_ - in_memory.cluster_centers_).max()
-    print_table(
-        ["map", "data", "time (s)", "quant. error, held-out rows"],
-        [
-            [
-                "in memory",
-                f"first {n:,} rows",
-                f"{memory_seconds:.2f}",
-                f"{in_memory.quantization_error(X_held_out):.4f}",
-            ],
-            [
-                "dask",
-                f"first {n:,} rows",
-                f"{dask_seconds:.2f}",
-                f"{on_dask.quantization_error(X_held_out):.4f}",
-            ],
-            [
-                "dask, out of core",
-                f"all {X_all.shape[0]:,} rows",
-                "(section 2)",
-                f"{som.quantization_error(X_held_out):.4f}",
-            ],
-        ],
-    )
+    spread = np.nanmax(np.abs(X_memory - np.nanmean(X_memory, axis=0)))
+    difference = np.abs(on_dask.weights_ - in_memory.weights_).max()
+    rows = [
+        ["in memory", f"first {n:,} rows", f"{memory_seconds:.2f}"],
+        ["dask", f"first {n:,} rows", f"{dask_seconds:.2f}"],
+    ]
+    if estimator is SOMImputer:
+        print_table(["map", "data", "time (s)"], rows)
+        print(
+            f"\ndask vs in-memory map on the same rows: max |weight difference| = "
+            f"{difference:.3g} = {difference / spread:.3g} x the data's spread "
+            "(target 1e-8); max |statistics_ difference| = "
+            f"{np.abs(on_dask.statistics_ - in_memory.statistics_).max():.3g}"
+        )
+        return
+    X_held_out = to_memory(X_all[n : 2 * n])
+    rows.append(["dask, out of core", f"all {X_all.shape[0]:,} rows", "(section 2)"])
+    for row, fitted in zip(rows, [in_memory, on_dask, som], strict=True):
+        row.append(f"{fitted.quantization_error(X_held_out):.4f}")
+    print_table(["map", "data", "time (s)", "quant. error, held-out rows"], rows)
     print(
         f"\ndask vs in-memory map on the same rows: max |weight difference| = "
         f"{difference:.3g} = {difference / spread:.3g} x the data's spread "
@@ -296,9 +304,10 @@ def epoch_throughput(args, path, codebook, grid):
     times = {}
     for n_workers in (1, 2):
         with local_cluster(n_workers, args.memory_limit_gb) as client:
-            center = X.mean(axis=0).compute()
-            X_c = X - center
-            W = codebook - center
+            missing_values = np.nan if args.estimator == "imputer" else None
+            data = _training.RowBlocks.of(X, missing_values=missing_values)
+            X_c = _training.center_chunked(data)[0]
+            W = codebook - X_c.center
             before = worker_memory(client)
             load = uptime()
             seconds, busy = [], []
@@ -355,6 +364,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-gb", type=float, default=6.0)
     parser.add_argument("--n-features", type=int, default=50)
+    parser.add_argument("--estimator", choices=sorted(_ESTIMATORS), default="som")
+    parser.add_argument(
+        "--missing-rate", type=float, default=0.1, help="NaN entries (imputer)"
+    )
     parser.add_argument("--chunk-mb", type=float, default=64.0)
     parser.add_argument("--n-workers", type=int, default=2)
     parser.add_argument("--memory-limit-gb", type=float, default=2.0)
@@ -388,12 +401,12 @@ def main():
         if args.part == "epoch":
             import dask.array as da
 
-            grid = SelfOrganizingMap(**params)._grid(n_rows, n_cols)
-            codebook = da.from_zarr(path)[: n_rows * n_cols].compute()
+            grid = _ESTIMATORS[args.estimator](**params)._grid(n_rows, n_cols)
+            codebook = np.nan_to_num(da.from_zarr(path)[: n_rows * n_cols].compute())
         else:
             som = out_of_core_fit(args, path, params)
             grid = som._grid(som.n_rows_, som.n_cols_)
-            codebook = som.cluster_centers_
+            codebook = som.weights_.reshape(n_rows * n_cols, -1)
         if args.part != "fit":
             epoch_throughput(args, path, codebook, grid)
     finally:

@@ -6,12 +6,15 @@ worker processes on 127.0.0.1, so estimators and data really are pickled to
 other processes.
 """
 
+import collections
+
 import joblib
 import numpy as np
 import pytest
-from sklearn.base import is_regressor
+from sklearn.base import clone, is_regressor
 from test_discovery import EXPECTED_ESTIMATORS
 
+from mathlearn.impute import SOMImputer
 from mathlearn.kernel_regression import NadarayaWatsonRegressor
 from mathlearn.som import SelfOrganizingMap
 from mathlearn.utils import all_estimators
@@ -142,16 +145,44 @@ def test_som_fit_on_a_dask_array_checks_its_input(dask_client):
         SelfOrganizingMap(algorithm="online").fit(da.ones((40, 3), chunks=(10, 3)))
 
 
-@pytest.mark.parametrize("train_on", ["all", "complete"])
-def test_som_imputer_fit_on_a_dask_array_equals_the_in_memory_fit(
-    dask_client, train_on
+@pytest.mark.parametrize(
+    "missing_values, bad, params, match",
+    [
+        (np.nan, np.inf, {}, "contains infinity"),
+        (-1.0, np.nan, {}, "contains (infinity or )?NaN"),
+        (np.nan, "column", {}, r"features \[1\] have no observed value"),
+        (np.nan, np.nan, {"train_on": "complete"}, "needs at least n_rows"),
+    ],
+)
+def test_som_imputer_fit_on_a_dask_array_checks_its_input(
+    dask_client, missing_values, bad, params, match
 ):
-    from mathlearn.impute import SOMImputer
+    """The in-memory fit's errors, found in the pass that takes the means."""
+    X = np.ones((40, 3))
+    X[::3, 0] = missing_values
+    if bad == "column":
+        X[:, 1] = missing_values
+    else:
+        X[37, 2] = bad  # in the last chunk, not in the first row
+    for data in [X, da.from_array(X, chunks=(10, 3))]:
+        with pytest.raises(ValueError, match=match):
+            SOMImputer(n_rows=5, n_cols=6, missing_values=missing_values, **params).fit(
+                data
+            )
 
+
+@pytest.mark.filterwarnings("ignore::mathlearn.exceptions.EmptyRowWarning")
+@pytest.mark.parametrize(
+    "train_on, init", [("all", "pca"), ("complete", "pca"), ("all", "random")]
+)
+def test_som_imputer_fit_on_a_dask_array_equals_the_in_memory_fit(
+    dask_client, train_on, init
+):
     rng = np.random.RandomState(0)
     X = rng.normal(size=(600, 4)) @ rng.normal(size=(4, 4)) + 100.0
     X[rng.rand(*X.shape) < 0.15] = np.nan
-    params = {"train_on": train_on, "n_epochs": 4, "random_state": 0}
+    X[[3, 170, 171]] = np.nan  # rows without an observed entry are not read
+    params = {"train_on": train_on, "init": init, "n_epochs": 4, "random_state": 0}
     in_memory = SOMImputer(**params).fit(X)
     chunked = SOMImputer(**params).fit(da.from_array(X, chunks=(150, 4)))
     spread = np.nanmax(np.abs(X - np.nanmean(X, axis=0)))
@@ -163,8 +194,6 @@ def test_som_imputer_fit_on_a_dask_array_equals_the_in_memory_fit(
 
 
 def test_incremental_trains_the_som_imputer_chunk_by_chunk(dask_client):
-    from mathlearn.impute import SOMImputer
-
     rng = np.random.RandomState(1)
     X = rng.normal(size=(120, 3))
     X[rng.rand(*X.shape) < 0.2] = np.nan
@@ -180,27 +209,6 @@ def test_incremental_trains_the_som_imputer_chunk_by_chunk(dask_client):
     for start in range(0, 120, 30):
         reference.partial_fit(X[start : start + 30])
     np.testing.assert_array_equal(incremental.estimator_.weights_, reference.weights_)
-
-
-def test_som_fit_on_a_dask_array_submits_each_key_once(dask_client, caplog):
-    """No key collision: every pass of the fit reads the same row blocks.
-
-    Slicing a dask array makes its whole-chunk blocks aliases of the
-    original's; a fit whose passes optimised the slice differently (its
-    blocks fused into a mean in one graph, into a difference in the next)
-    submitted those keys with two definitions, and the scheduler logged
-    "Detected different `run_spec`" with a long dump.
-    """
-    rng = np.random.RandomState(0)
-    X = da.from_array(rng.normal(size=(2000, 4)), chunks=(250, 4))
-    params = {"n_rows": 3, "n_cols": 3, "n_epochs": 3, "random_state": 0}
-    with caplog.at_level("WARNING", logger="distributed.scheduler"):
-        SelfOrganizingMap(**params).fit(X)
-        for init in ["pca", "random"]:
-            SelfOrganizingMap(init=init, **params).fit(X[:1100])
-            SelfOrganizingMap(init=init, **params).fit(X[:1100])
-    collisions = [r for r in caplog.records if "different `run_spec`" in r.message]
-    assert not collisions, collisions[0].message
 
 
 def test_centred_svd_of_row_blocks_equals_numpy(dask_client):
@@ -236,19 +244,29 @@ def test_center_and_scale_of_row_blocks_in_one_pass(dask_client, dtype):
     rng = np.random.RandomState(0)
     X = (rng.standard_cauchy(size=(500, 3)) + [1e3, -5.0, 0.0]).astype(dtype)
     data = _training.RowBlocks.of(da.from_array(X, chunks=(120, 3)))
-    center, largest = _training.center_chunked(data)
+    centred, count, largest = _training.center_chunked(data)
+    center = centred.center
+    np.testing.assert_array_equal(count, 500)
     assert center.dtype == dtype
     np.testing.assert_allclose(center, X.mean(axis=0, dtype=np.float64), rtol=1e-6)
     assert largest == np.abs(X - center).max()
 
 
-def test_row_block_tasks_hold_a_few_slices_not_copies_of_the_block():
+@pytest.mark.parametrize(
+    "missing_values, train_on",
+    [(None, "all"), (np.nan, "all"), (np.nan, "complete"), (-1.0, "all")],
+    ids=["som", "imputer-all", "imputer-complete", "imputer-placeholder"],
+)
+def test_row_block_tasks_hold_a_few_slices_not_copies_of_the_block(
+    missing_values, train_on
+):
     """Each task's own allocations stay a few 2 MB slices, whatever the block.
 
-    The block (32 MB here) is what the worker holds; centring it, scaling
-    it, its distances to the units and its QR factor are taken a slice of
-    rows at a time (traced by ``tracemalloc``, which sees NumPy's buffers).
-    A centred, scaled copy alone would be 64 MB.
+    The block (32 MB here) is what the worker holds; finding its missing
+    entries, selecting the rows read, centring and scaling them, their
+    distances to the units and their QR factor are taken a slice of rows at
+    a time (traced by ``tracemalloc``, which sees NumPy's buffers). A
+    centred, scaled copy alone would be 64 MB, its mask 32 MB.
     """
     import tracemalloc
 
@@ -257,14 +275,17 @@ def test_row_block_tasks_hold_a_few_slices_not_copies_of_the_block():
 
     rng = np.random.default_rng(0)
     block = rng.standard_normal((80_000, 50)) + 3.0
-    center, e = block.mean(axis=0), 2
-    W = _training._work_rows(block, slice(0, 100), center, e)
+    if missing_values is not None:
+        block[rng.random(block.shape) < 0.02] = missing_values
+    reading = _training.Reading(np.full(50, 3.0), 2, missing_values, train_on)
+    W = reading.work(block[:100])[0]
     slice_bytes = _training._ROW_BLOCK_ENTRIES * block.itemsize
     tasks = {
-        "moments": lambda: _training._block_moments(block, None, center, e),
-        "scatter": lambda: _training._block_scatter(block, None, center, e),
-        "sums": lambda: _training._block_sums(block, None, center, e, W, True),
-        "labels": lambda: _block_labels(block, None, center, e, W),
+        "moments": lambda: _training._block_moments(block, reading),
+        "scatter": lambda: _training._block_scatter(block, reading),
+        "sums": lambda: _training._block_sums(block, reading, W, True),
+        "labels": lambda: _block_labels(block, reading, W),
+        "rows": lambda: _training._take_rows(block, reading, np.arange(0, 20_000, 2)),
     }
     for name, task in tasks.items():
         tracemalloc.start()
@@ -274,3 +295,111 @@ def test_row_block_tasks_hold_a_few_slices_not_copies_of_the_block():
         finally:
             tracemalloc.stop()
         assert peak < 5 * slice_bytes, (name, peak / slice_bytes)
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        SelfOrganizingMap(n_rows=3, n_cols=3, n_epochs=1, random_state=0),
+        SOMImputer(n_rows=3, n_cols=3, n_epochs=1, random_state=0),
+        SOMImputer(n_rows=3, n_cols=3, n_epochs=1, train_on="complete"),
+        SOMImputer(n_rows=3, n_cols=3, n_epochs=1, init="random", random_state=0),
+    ],
+    ids=["som", "imputer-all", "imputer-complete", "imputer-random"],
+)
+def test_fit_on_a_dask_array_allocates_slices_not_chunks(estimator):
+    """A whole fit, run here: a few 2 MB slices at a time, no chunk-sized copy.
+
+    Under the synchronous scheduler every task runs in this process, so
+    ``tracemalloc`` sees them all; the 16 MB chunks themselves are views of
+    the dask array's copy of ``X``, made before. SOMImputer's lazy selection
+    of the training rows, centring and mask once made 18 slices' worth of
+    temporaries per chunk.
+    """
+    import tracemalloc
+
+    import dask
+
+    from mathlearn.som import _training
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((80_000, 50)) + 3.0
+    if isinstance(estimator, SOMImputer):
+        X[rng.random(X.shape) < 0.02] = np.nan
+    slice_bytes = _training._ROW_BLOCK_ENTRIES * X.itemsize
+    with dask.config.set(scheduler="synchronous"):
+        clone(estimator).fit(da.from_array(X[:500], chunks=(250, 50)))  # imports
+        X_chunked = da.from_array(X, chunks=(40_000, 50))
+        tracemalloc.start()
+        try:
+            clone(estimator).fit(X_chunked)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert peak < 5 * slice_bytes, peak / slice_bytes
+
+
+@pytest.fixture
+def key_definitions(dask_client, monkeypatch):
+    """``{key: set of dependency sets}`` of every task the client submits.
+
+    Read from each graph as the client sends it (the tasks its keys need),
+    so a key submitted with two definitions is seen whether or not the
+    scheduler still remembered the first one: that is what makes its
+    "Detected different `run_spec`" warning depend on timing.
+    """
+    from dask.core import get_dependencies
+
+    definitions = collections.defaultdict(set)
+    submit = dask_client._graph_to_futures
+
+    def recording(expr, keys, *args, **kwargs):
+        graph = dict(expr.__dask_graph__())
+        stack, seen = list(keys), set()
+        while stack:
+            key = stack.pop()
+            if key in seen or key not in graph:
+                continue
+            seen.add(key)
+            dependencies = get_dependencies(graph, key)
+            definitions[key].add(frozenset(dependencies))
+            stack.extend(dependencies)
+        return submit(expr, keys, *args, **kwargs)
+
+    monkeypatch.setattr(dask_client, "_graph_to_futures", recording)
+    return definitions
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        SelfOrganizingMap(n_rows=3, n_cols=3, n_epochs=2, random_state=0),
+        SOMImputer(n_rows=3, n_cols=3, n_epochs=2, random_state=0),
+        SOMImputer(n_rows=3, n_cols=3, n_epochs=2, train_on="complete"),
+    ],
+    ids=["som", "imputer-all", "imputer-complete"],
+)
+def test_fit_on_a_dask_array_submits_each_key_once(key_definitions, estimator):
+    """No key collision: every pass of a fit reads the same row blocks.
+
+    Slicing a dask array makes its whole-chunk blocks aliases of the
+    original's; a fit whose passes optimised the slice differently (its
+    blocks fused into a mean in one graph, into a difference in the next)
+    submitted those keys with two definitions. SOMImputer's validation,
+    column means, selection of the training rows and lazy centring were
+    dask expressions of their own: fits on ``X`` and on
+    ``X.astype(np.float32)`` gave the key of the missing-entry mask two
+    definitions. The scheduler logs "Detected different `run_spec`" only
+    when it still holds the first; ``key_definitions`` sees every one.
+    """
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(2000, 4))
+    if isinstance(estimator, SOMImputer):
+        X[rng.rand(*X.shape) < 0.1] = np.nan
+    X = da.from_array(X, chunks=(250, 4))
+    for init in ["pca", "random"]:
+        for data in [X, X[:1100], X[:1100], X.astype(np.float32)]:
+            clone(estimator).set_params(init=init).fit(data)
+    assert key_definitions
+    collisions = {k: d for k, d in key_definitions.items() if len(d) > 1}
+    assert not collisions, next(iter(collisions.items()))

@@ -40,33 +40,29 @@ def _rmse(X_filled, X, missing):
     return np.sqrt(np.mean((X_filled - X)[missing] ** 2))
 
 
-def test_masked_best_unit_matches_brute_force_loop():
-    X_missing = _with_missing(_manifold(120), 0.3)
-    imputer = SOMImputer(n_rows=5, n_cols=4, n_neighbors_units=1, random_state=0).fit(
-        X_missing
-    )
-    W = imputer.weights_.reshape(-1, 5)
-    X_filled = imputer.transform(X_missing)
-    for x, filled in zip(X_missing, X_filled, strict=True):
-        observed = ~np.isnan(x)
-        if observed.all() or not observed.any():
-            continue
-        distances = [
-            sum((x[j] - w[j]) ** 2 for j in range(5) if observed[j]) for w in W
-        ]
-        best = int(np.argmin(distances))
-        np.testing.assert_allclose(filled[~observed], W[best][~observed])
-        np.testing.assert_array_equal(filled[observed], x[observed])
+@pytest.mark.parametrize(
+    "n_neighbors_units, n_jobs, block_entries",
+    [(1, None, None), (3, 1, None), (3, 3, 40)],
+)
+def test_missing_entries_mix_the_best_units_found_by_brute_force(
+    n_neighbors_units, n_jobs, block_entries, monkeypatch
+):
+    """Each row's best units on its observed features, by a loop over units.
 
-
-@pytest.mark.parametrize("n_jobs, block_entries", [(1, None), (3, 40)])
-def test_k_best_units_are_mixed_by_inverse_distance(n_jobs, block_entries, monkeypatch):
-    # Small blocks on 3 threads: the rows' best units found concurrently.
+    A missing entry is the inverse-distance mix of the row's
+    ``n_neighbors_units`` best units (one: the best unit's weight); observed
+    entries are kept. Small blocks on 3 threads: the rows' best units are
+    found concurrently.
+    """
     if block_entries is not None:
         monkeypatch.setattr(_core, "_BLOCK_ENTRIES", block_entries)
     X_missing = _with_missing(_manifold(120), 0.3)
     imputer = SOMImputer(
-        n_rows=5, n_cols=4, n_neighbors_units=3, random_state=0, n_jobs=n_jobs
+        n_rows=5,
+        n_cols=4,
+        n_neighbors_units=n_neighbors_units,
+        random_state=0,
+        n_jobs=n_jobs,
     ).fit(X_missing)
     W = imputer.weights_.reshape(-1, 5)
     X_filled = imputer.transform(X_missing)
@@ -74,11 +70,14 @@ def test_k_best_units_are_mixed_by_inverse_distance(n_jobs, block_entries, monke
         observed = ~np.isnan(x)
         if observed.all() or not observed.any():
             continue
-        distances = np.sqrt([np.sum((x[observed] - w[observed]) ** 2) for w in W])
-        best = np.argsort(distances)[:3]
+        distances = np.sqrt(
+            [sum((x[j] - w[j]) ** 2 for j in range(5) if observed[j]) for w in W]
+        )
+        best = np.argsort(distances, kind="stable")[:n_neighbors_units]
         weights = 1 / distances[best]
         expected = weights @ W[best] / weights.sum()
         np.testing.assert_allclose(filled[~observed], expected[~observed])
+        np.testing.assert_array_equal(filled[observed], x[observed])
 
 
 @pytest.mark.filterwarnings("ignore::mathlearn.exceptions.MathlearnWarning")
@@ -93,16 +92,31 @@ def test_beats_column_means_by_a_wide_margin_and_matches_knn():
     assert som < 1.1 * knn
 
 
-def test_train_on_complete_uses_only_complete_rows():
-    X = _manifold(400)
-    X_missing = _with_missing(X, 0.05)
+@pytest.mark.parametrize(
+    "train_on, rate, topology",
+    [
+        ("complete", 0.05, "rectangular"),
+        ("all", 0.0, "rectangular"),
+        ("all", 0.0, "hexagonal"),
+    ],
+)
+def test_on_complete_rows_the_imputer_is_the_plain_batch_map(train_on, rate, topology):
+    """SelfOrganizingMap's batch map of the complete rows.
+
+    ``train_on="complete"`` trains on them alone; on complete data the
+    masked distance and update are the plain ones.
+    """
+    X_missing = _with_missing(_manifold(300), rate)
     complete = ~np.isnan(X_missing).any(axis=1)
-    imputer = SOMImputer(
-        n_rows=5, n_cols=5, train_on="complete", sigma_end=0.5, n_epochs=5
-    ).fit(X_missing)
-    som = SelfOrganizingMap(n_rows=5, n_cols=5, sigma_end=0.5, n_epochs=5).fit(
-        X_missing[complete]
-    )
+    params = {
+        "n_rows": 4,
+        "n_cols": 6,
+        "topology": topology,
+        "sigma_end": 0.5,
+        "n_epochs": 4,
+    }
+    imputer = SOMImputer(train_on=train_on, **params).fit(X_missing)
+    som = SelfOrganizingMap(**params).fit(X_missing[complete])
     np.testing.assert_allclose(imputer.weights_, som.weights_, rtol=1e-9, atol=1e-12)
 
 
@@ -117,22 +131,6 @@ def test_the_imputer_does_not_depend_on_the_number_of_threads(monkeypatch):
         np.testing.assert_array_equal(other.weights_, fits[0].weights_)
         np.testing.assert_array_equal(
             other.transform(X_missing), fits[0].transform(X_missing)
-        )
-
-
-def test_masked_training_on_complete_data_is_the_plain_batch_map():
-    X = _manifold(300)
-    for topology in ["rectangular", "hexagonal"]:
-        imputer = SOMImputer(
-            n_rows=4, n_cols=6, topology=topology, sigma_end=0.5, n_epochs=4
-        )
-        imputer.fit(X)
-        som = SelfOrganizingMap(
-            n_rows=4, n_cols=6, topology=topology, sigma_end=0.5, n_epochs=4
-        )
-        som.fit(X)
-        np.testing.assert_allclose(
-            imputer.weights_, som.weights_, rtol=1e-9, atol=1e-12
         )
 
 

@@ -158,12 +158,15 @@ class SOMImputer(
     ``O(n_samples * n_units * n_features)``; so does ``transform``, against
     ``O(n_samples * n_train * n_features)`` for a nearest-neighbour imputer.
 
-    *Dask.* ``fit`` also takes a dask array: the statistics, the scale and
-    the PCA initialisation (a tall-and-skinny QR) are computed over its
-    chunks, and each epoch maps the best units and per-unit sums over the
-    row blocks and adds them up, so the map equals the in-memory one to
-    round-off. ``transform`` works block by block under dask-ml's
-    ``ParallelPostFit``.
+    *Dask.* ``fit`` also takes a dask array: one pass over its chunks checks
+    them and takes the statistics, the scale and the number of training
+    rows, the PCA initialisation is a tall-and-skinny QR of the chunks, and
+    each epoch maps the best units and per-unit sums over the chunks and
+    adds them up, so the map equals the in-memory one to round-off. Every
+    pass is one task per chunk of rows, which finds the missing entries,
+    selects the training rows and centres them a few MB at a time: a worker
+    holds about one chunk, plus what reading it costs. ``transform`` works
+    block by block under dask-ml's ``ParallelPostFit``.
 
     A row with no observed feature has no best unit: ``fit`` skips it, and
     ``transform`` fills it with ``statistics_`` and issues an
@@ -294,15 +297,16 @@ class SOMImputer(
             The fitted imputer.
         """
         if _training.is_dask_array(X):
-            X, observed = self._validate_chunked(X)
+            # The row blocks read their own mask.
+            X_w, largest = self._chunked_training_data(X)
+            statistics, mask = X_w.center, None
         else:
             X, observed = self._validate_X(X, reset=True)
+            statistics = self._statistics(X, observed)
+            X_w, mask = self._training_data(X, observed, statistics)
+            largest = _training.largest_magnitude(X_w)
         rng = check_random_state(self.random_state)
-        statistics = self._statistics(X, observed)
-        X_w, mask = self._training_data(X, observed, statistics)
-        if _training.is_dask_array(X_w):
-            X_w, mask = X_w.compute_chunk_sizes(), mask.compute_chunk_sizes()
-        e = _core.unit_exponent(np.float64(_training.largest_magnitude(X_w)))
+        e = _core.unit_exponent(np.float64(largest))
         X_w = _training.scale_down(X_w, e)
 
         def report(epoch, sigma_t, error):
@@ -394,14 +398,19 @@ class SOMImputer(
 
         Raises a ``ValueError`` for a feature without any.
         """
-        never_observed = np.flatnonzero(np.asarray(~observed.any(axis=0)))
+        n_observed = observed.sum(axis=0)
+        self._check_observed(n_observed)
+        statistics = np.where(observed, X, 0.0).sum(axis=0, dtype=np.float64)
+        return (statistics / n_observed).astype(X.dtype)
+
+    def _check_observed(self, n_observed):
+        """Raise a ``ValueError`` naming the features without observed values."""
+        never_observed = np.flatnonzero(n_observed == 0)
         if never_observed.size:
             raise ValueError(
                 f"features {never_observed.tolist()} have no observed value in X; "
                 "SOMImputer cannot learn them: drop these columns first"
             )
-        statistics = np.where(observed, X, 0.0).sum(axis=0, dtype=np.float64)
-        return np.asarray((statistics / observed.sum(axis=0)).astype(X.dtype))
 
     def _training_data(self, X, observed, statistics, check=True):
         """Training rows centred at ``statistics`` (0 where missing), and mask.
@@ -421,35 +430,41 @@ class SOMImputer(
         self._set_grid(grid)
         self.statistics_ = statistics
 
-    def _validate_chunked(self, X):
-        """A dask array ``X`` of floats and its lazy mask of observed entries.
+    def _chunked_training_data(self, X):
+        """The training rows of the dask array ``X``, centred, and their spread.
 
-        Shape and dtype are checked on the first row (which sets
-        ``n_features_in_``); infinity, where not the placeholder, in one
-        pass over ``X``.
+        Returns ``(X_c, largest)``: :class:`~mathlearn.som._training.RowBlocks`
+        of ``X`` that read the training rows centred at ``statistics`` (their
+        ``center``), 0 where missing (with ``train_on="all"``, each with its
+        mask); and the largest magnitude of their observed entries. Shape and
+        dtype are checked on the first row (which sets ``n_features_in_``);
+        infinity (where not the placeholder), the statistics and the training
+        rows are found in one pass.
         """
         if X.dtype not in (np.float32, np.float64):
             X = X.astype(np.float64)
-        self._validate_X(X[:1].compute(), reset=True)
-        nan_is_missing = np.isnan(self.missing_values)
-        observed = ~np.isnan(X) if nan_is_missing else X != self.missing_values
-        invalid = np.isinf(X) if nan_is_missing else ~np.isfinite(X)
-        if bool(invalid.any().compute()):
-            raise ValueError(
-                "Input X contains infinity"
-                + ("" if nan_is_missing else " or NaN")
-                + f" (missing_values={self.missing_values!r})."
-            )
-        return X, observed
+        # Every pass reads these blocks (see _training.RowBlocks).
+        data = _training.RowBlocks.of(
+            X, missing_values=self.missing_values, train_on=self.train_on
+        )
+        self._validate_X(data.blocks[0][:1].compute(), reset=True)
+        X_c, n_observed, largest = _training.center_chunked(data)
+        self._check_observed(n_observed)
+        if self.train_on == "complete":
+            self._check_complete_rows(X_c.shape[0])
+        return X_c, largest
 
     def _training_rows(self, observed, check=True):
         """Rows the map trains on (boolean); ``check``: that there are enough."""
         if self.train_on != "complete":
             return observed.any(axis=1)
         rows = observed.all(axis=1)
-        if not check:
-            return rows
-        n_complete = int(rows.sum())
+        if check:
+            self._check_complete_rows(int(rows.sum()))
+        return rows
+
+    def _check_complete_rows(self, n_complete):
+        """Raise a ``ValueError`` if ``train_on='complete'`` has too few rows."""
         hint = (
             "use train_on='all', which trains on every row through the masked distance"
         )
@@ -467,7 +482,6 @@ class SOMImputer(
                 "train_on='complete' needs at least one row without "
                 f"missing values, but X has 0; {hint}"
             )
-        return rows
 
     def _initial_map(self, X_w, rng):
         """Initial weights (work units) and grid, from the training rows ``X_w``.

@@ -36,16 +36,14 @@ def _best_units(X, W, center, n_best=1, block_map=map):
     return _core.best_units(X_w, W_w, n_best=n_best, block_map=block_map)
 
 
-def _block_labels(block, mask, center, e, W):
+def _block_labels(block, reading, W):
     """Best unit of each row of a block of :class:`_training.RowBlocks`.
 
-    ``W`` is in the work units of the blocks (``center``, ``e``); the rows
-    are taken a slice at a time.
+    ``W`` is in the work units of the ``reading``; the rows are read a
+    slice at a time.
     """
-    slices = _training._row_slices(block.shape[0], max(W.shape))
     units = [
-        _core.best_units(_training._work_rows(block, rows, center, e), W)[:, 0]
-        for rows in slices
+        _core.best_units(x, W)[:, 0] for x, _ in reading.slices(block, max(W.shape))
     ]
     return np.concatenate(units) if units else np.empty(0, dtype=np.int64)
 
@@ -499,8 +497,8 @@ n_features), default="pca"
         # NaN and infinity are looked for in the pass that takes the mean.
         self._validate_X(data.blocks[0][:1].compute(), reset=True)
         rng = check_random_state(self.random_state)
-        center, largest = _training.center_chunked(data)
-        X_c = data.replace(center=center)
+        X_c, _, largest = _training.center_chunked(data)
+        center = X_c.center
         with block_threads(self.n_jobs) as block_map:
             X_w, W_w, e, n_rows, n_cols = self._initial_weights(
                 X_c, largest, center, rng, None

@@ -126,15 +126,13 @@ def train_batch(
     epoch with the mean (masked) distance, in data units, from the rows to
     their best units under the weights the epoch started from. Blocks go
     through ``block_map`` (see :func:`block_threads`). Returns the final
-    weights. A dask array ``X`` (and ``mask``), or :class:`RowBlocks`, is
-    trained on block by block (:func:`_train_batch_chunked`).
+    weights. :class:`RowBlocks` ``X`` are trained on block by block
+    (:func:`_train_batch_chunked`), their mask read with their rows (no
+    ``mask``, no ``sample_weight``).
     """
-    if is_dask_array(X) or isinstance(X, RowBlocks):
-        if sample_weight is not None:
-            raise ValueError("sample_weight is not supported with a dask array X")
-        data = RowBlocks.of(X, mask) if is_dask_array(X) else X
+    if isinstance(X, RowBlocks):
         return _train_batch_chunked(
-            data,
+            X,
             W,
             grid_sq_dist,
             sigmas,
@@ -205,46 +203,137 @@ def train_online_pass(
     return W
 
 
+class Reading(NamedTuple):
+    """How a task of :class:`RowBlocks` reads its block: a slice of rows at a time.
+
+    A slice becomes ``(x - center) / 2**e`` (``center`` may be None). With
+    ``missing_values`` (``SOMImputer``'s placeholder, NaN included), an
+    entry equal to it is missing: with ``train_on="all"`` the rows read are
+    those with an observed entry, 0 where missing, each with its 0/1 mask
+    of observed entries; with ``train_on="complete"`` the rows without a
+    missing entry, without a mask.
+    """
+
+    center: np.ndarray | None = None
+    e: int = 0
+    missing_values: float | None = None
+    train_on: str = "all"
+
+    @property
+    def masked(self):
+        """Whether the rows read come with a mask of observed entries."""
+        return self.missing_values is not None and self.train_on == "all"
+
+    def observed(self, x):
+        """Observed entries of the stored rows ``x``, or None if none is missing."""
+        if self.missing_values is None:
+            return None
+        if np.isnan(self.missing_values):
+            return ~np.isnan(x)
+        return x != self.missing_values
+
+    def kept(self, observed):
+        """Which rows (with the entries ``observed``) are read; None for all."""
+        if observed is None:
+            return None
+        if self.train_on == "complete":
+            return observed.all(axis=1)
+        return observed.any(axis=1)
+
+    def finite(self, x):
+        """Whether the stored rows ``x`` hold no NaN or infinity but the placeholder."""
+        if self.missing_values is not None and np.isnan(self.missing_values):
+            return not np.isinf(x).any()
+        return bool(np.isfinite(x).all())
+
+    def invalid_message(self):
+        """The ``ValueError`` message for data that are not :meth:`finite`."""
+        if self.missing_values is None:
+            return "Input X contains NaN or infinity."
+        return (
+            "Input X contains infinity"
+            + ("" if np.isnan(self.missing_values) else " or NaN")
+            + f" (missing_values={self.missing_values!r})."
+        )
+
+    def work(self, x):
+        """``(x_w, mask)``: the rows read of the stored rows ``x``, in work units.
+
+        ``x_w`` is a new array; ``mask`` the float 0/1 mask of its observed
+        entries if :attr:`masked`, else None.
+        """
+        observed = self.observed(x)
+        if observed is None:
+            x = x.copy()
+        else:
+            keep = self.kept(observed)
+            x, observed = x[keep], observed[keep]
+        if self.center is not None:
+            x -= self.center
+        mask = None
+        if self.masked:
+            np.copyto(x, 0, where=~observed)
+            mask = observed.astype(x.dtype)
+        return np.ldexp(x, -self.e, out=x), mask
+
+    def slices(self, block, width):
+        """:meth:`work` of each slice of ``_ROW_BLOCK_ENTRIES // width`` rows."""
+        for rows in _row_slices(block.shape[0], width):
+            yield self.work(block[rows])
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class RowBlocks:
     """A dask array read block by block, in work units ``(x - center) / 2**e``.
 
-    ``blocks`` (and ``masks``) are the array's row blocks as delayed objects,
-    made once (:meth:`of`) and used by every pass over the data, so that a
-    fit submits each of the array's keys with one definition: computing
+    ``blocks`` are the array's row blocks as delayed objects, made once
+    (:meth:`of`) and used by every pass over the data, so that a fit
+    submits each of the array's keys with one definition: computing
     differently optimised graphs of the same array (its blocks fused into a
     mean here, into a difference there) gives one key two definitions, which
     ``distributed`` reports as a key collision. Every pass is one task per
-    block that returns a few small arrays; inside a task the rows are taken
-    ``_ROW_BLOCK_ENTRIES`` entries at a time (:func:`_row_slices`), so a
-    worker holds a block and a few MB beside it, never a centred copy or a
-    distance matrix of the whole block. ``center`` (or ``None``) and ``e``
-    are applied to each slice of rows as it is read (:func:`_work_rows`).
+    block that returns a few small arrays; inside a task the rows are read
+    ``_ROW_BLOCK_ENTRIES`` entries at a time (:class:`Reading`: centred,
+    scaled, their missing entries found and set to 0), so a worker holds a
+    block and a few MB beside it, never a centred copy, a mask or a
+    distance matrix of the whole block. ``row_counts`` and ``shape`` count
+    the rows read: with ``missing_values``, as :func:`center_chunked`
+    returns them.
     """
 
     blocks: tuple  # delayed (n_i, n_features) blocks, in row order
-    masks: tuple | None  # delayed blocks of the mask, or None
-    row_counts: tuple  # n_i of each block
+    row_counts: tuple  # rows read of each block
     shape: tuple
     dtype: np.dtype
     center: np.ndarray | None = None
     e: int = 0
+    missing_values: float | None = None  # see Reading
+    train_on: str = "all"
 
     @classmethod
-    def of(cls, X, mask=None):
-        """The row blocks of the dask array ``X`` (and of ``mask``)."""
+    def of(cls, X, *, missing_values=None, train_on="all"):
+        """The row blocks of the dask array ``X`` (see :class:`Reading`)."""
         X = X.rechunk({1: -1})
-        masks = None
-        if mask is not None:
-            masks = tuple(mask.rechunk(X.chunks).to_delayed()[:, 0])
-        return cls(tuple(X.to_delayed()[:, 0]), masks, X.chunks[0], X.shape, X.dtype)
+        return cls(
+            tuple(X.to_delayed()[:, 0]),
+            X.chunks[0],
+            X.shape,
+            X.dtype,
+            missing_values=missing_values,
+            train_on=train_on,
+        )
+
+    @property
+    def reading(self):
+        """The :class:`Reading` that the tasks apply to their blocks."""
+        return Reading(self.center, self.e, self.missing_values, self.train_on)
 
     def replace(self, **changes):
         """A copy with the fields ``changes`` replaced (the same blocks)."""
         return dataclasses.replace(self, **changes)
 
     def map(self, func, *args):
-        """``func(block, mask, center, e, *args)`` of every block, computed.
+        """``func(block, reading, *args)`` of every block, computed.
 
         ``func`` runs on the workers of the current dask scheduler; its tasks
         are named by the hash of their inputs (``pure``), so the same pass on
@@ -254,16 +343,11 @@ class RowBlocks:
         import dask
 
         task = dask.delayed(func, pure=True)
-        masks = self.masks or (None,) * len(self.blocks)
-        return dask.compute(
-            *[
-                task(block, mask, self.center, self.e, *args)
-                for block, mask in zip(self.blocks, masks, strict=True)
-            ]
-        )
+        reading = self.reading
+        return dask.compute(*[task(block, reading, *args) for block in self.blocks])
 
     def __getitem__(self, rows):
-        """The rows of the index array ``rows``, in work units, as an ndarray."""
+        """The rows read of the index array ``rows``, in work units, as an ndarray."""
         import dask
 
         rows = np.asarray(rows)
@@ -271,10 +355,10 @@ class RowBlocks:
         which = np.searchsorted(ends, rows, side="right")
         starts = ends - np.asarray(self.row_counts)
         used = np.unique(which)
-        task = dask.delayed(_work_rows, pure=True)
+        task = dask.delayed(_take_rows, pure=True)
         taken = dask.compute(
             *[
-                task(self.blocks[b], rows[which == b] - starts[b], self.center, self.e)
+                task(self.blocks[b], self.reading, rows[which == b] - starts[b])
                 for b in used
             ]
         )
@@ -294,44 +378,67 @@ def _row_slices(n_rows, width):
     return gen_batches(n_rows, max(1, _ROW_BLOCK_ENTRIES // max(width, 1)))
 
 
-def _work_rows(block, rows, center, e):
-    """``(block[rows] - center) / 2**e`` (``center`` may be None), a new array."""
-    if center is None:
-        return np.ldexp(block[rows], -e)
-    x = block[rows] - center
-    return np.ldexp(x, -e, out=x)
+def _take_rows(block, reading, rows):
+    """The rows read ``rows`` (indices among those ``reading`` reads) of ``block``."""
+    if reading.missing_values is not None:
+        read = [
+            s.start + np.flatnonzero(reading.kept(reading.observed(block[s])))
+            for s in _row_slices(block.shape[0], block.shape[1])
+        ]
+        rows = np.concatenate(read)[rows] if read else rows
+    return reading.work(block[rows])[0]
 
 
 class _Moments(NamedTuple):
-    """What one pass learns of a block (in work units)."""
+    """What one pass learns of a block, as stored (not in work units)."""
 
-    n_rows: int
-    total: np.ndarray  # float64 column sums
-    finite: bool  # whether every entry is finite
-    low: np.ndarray  # column minima (+inf for no rows)
-    high: np.ndarray  # column maxima (-inf for no rows)
+    n_rows: int  # rows read
+    count: np.ndarray  # observed entries of each column, in every row
+    total: np.ndarray  # float64 column sums of the observed entries, every row
+    finite: bool  # Reading.finite of every row
+    low: np.ndarray  # column minima over the rows read (+inf for none)
+    high: np.ndarray  # column maxima over the rows read (-inf for none)
 
 
-def _block_moments(block, mask, center, e):
-    """:class:`_Moments` of one block."""
-    total = np.zeros(block.shape[1])
-    low = np.full(block.shape[1], np.inf, dtype=block.dtype)
-    high = np.full(block.shape[1], -np.inf, dtype=block.dtype)
+def _block_moments(block, reading):
+    """:class:`_Moments` of one block: its stored values, a slice at a time.
+
+    The reading's centre and scale are not applied; it tells which entries
+    are observed and which rows are read.
+    """
+    n_features = block.shape[1]
+    n_rows = 0
+    count = np.zeros(n_features, dtype=np.int64)
+    total = np.zeros(n_features)
+    low = np.full(n_features, np.inf, dtype=block.dtype)
+    high = np.full(n_features, -np.inf, dtype=block.dtype)
     finite = True
-    for rows in _row_slices(block.shape[0], block.shape[1]):
-        x = _work_rows(block, rows, center, e)
-        finite = finite and bool(np.isfinite(x).all())
-        total += x.sum(axis=0, dtype=np.float64)
-        np.minimum(low, x.min(axis=0, initial=np.inf), out=low)
-        np.maximum(high, x.max(axis=0, initial=-np.inf), out=high)
-    return _Moments(block.shape[0], total, finite, low, high)
+    for rows in _row_slices(block.shape[0], n_features):
+        x = block[rows]
+        finite = finite and reading.finite(x)
+        observed = reading.observed(x)
+        if observed is None:
+            n_rows += x.shape[0]
+            count += x.shape[0]
+            total += x.sum(axis=0, dtype=np.float64)
+            read = {}
+        else:
+            kept = reading.kept(observed)
+            n_rows += int(np.count_nonzero(kept))
+            count += np.count_nonzero(observed, axis=0)
+            total += x.sum(axis=0, dtype=np.float64, where=observed)
+            read = {"where": observed & kept[:, None]}
+        np.minimum(low, x.min(axis=0, initial=np.inf, **read), out=low)
+        np.maximum(high, x.max(axis=0, initial=-np.inf, **read), out=high)
+    return _Moments(n_rows, count, total, finite, low, high)
 
 
 def _largest_about(moments, center):
-    """``max |x - center|`` over the blocks' :class:`_Moments`, exactly.
+    """``max |x - center|`` over the rows read, from the blocks' :class:`_Moments`.
 
     ``x - center`` rounds monotonically in ``x``, so its largest magnitude
-    is taken at a column's minimum or maximum. 0 when there are no rows.
+    is taken at a column's minimum or maximum: the result is exact. 0 when
+    no row is read.
     """
     low = np.min([m.low for m in moments], axis=0)
     high = np.max([m.high for m in moments], axis=0)
@@ -340,41 +447,42 @@ def _largest_about(moments, center):
     )
 
 
-def _block_scatter(block, mask, center, e):
+def _block_scatter(block, reading):
     """``(n_i, m_i, R_i)``: rows, mean and R factor of the block about its mean.
 
-    ``m_i`` is the float64 column mean of the block in work units, ``R_i``
-    the triangular factor of the QR decomposition of ``x - m_i``,
+    Of the rows read, in work units: ``m_i`` is their float64 column mean,
+    ``R_i`` the triangular factor of the QR decomposition of ``x - m_i``,
     accumulated over slices of rows: ``R <- qr([R; slice])``.
     """
-    n_i, total = _block_moments(block, None, center, e)[:2]
+    n_i, total = 0, np.zeros(block.shape[1])
+    for x, _ in reading.slices(block, block.shape[1]):
+        n_i += x.shape[0]
+        total += x.sum(axis=0, dtype=np.float64)
     m_i = total / max(n_i, 1)
     shift = m_i.astype(block.dtype)
     R = np.empty((0, block.shape[1]), dtype=block.dtype)
-    for rows in _row_slices(block.shape[0], block.shape[1]):
-        x = _work_rows(block, rows, center, e)
+    for x, _ in reading.slices(block, block.shape[1]):
         x -= shift
         R = np.linalg.qr(np.concatenate([R, x]), mode="r")
     return n_i, m_i, R
 
 
-def _block_sums(block, mask, center, e, W, with_error):
-    """:func:`_core.unit_sums` of one block, and its sum of distances (or 0).
+def _block_sums(block, reading, W, with_error):
+    """:func:`_core.unit_sums` of the rows read of a block, and their distances.
 
     Summed over slices of rows whose distances to the units take
-    ``_ROW_BLOCK_ENTRIES`` entries.
+    ``_ROW_BLOCK_ENTRIES`` entries; the sum of distances is 0 unless
+    ``with_error``.
     """
     S = np.zeros(W.shape, dtype=W.dtype)
-    counts = np.zeros(W.shape if mask is not None else W.shape[0], dtype=W.dtype)
+    counts = np.zeros(W.shape if reading.masked else W.shape[0], dtype=W.dtype)
     error = 0.0
-    for rows in _row_slices(block.shape[0], max(W.shape)):
-        x = _work_rows(block, rows, center, e)
-        m = None if mask is None else mask[rows]
-        S_rows, counts_rows, units = _core.unit_sums(x, W, mask=m)
+    for x, mask in reading.slices(block, max(W.shape)):
+        S_rows, counts_rows, units = _core.unit_sums(x, W, mask=mask)
         S += S_rows
         counts += counts_rows
         if with_error:
-            sq_dist = _core.unit_sq_distances(x, W, units[:, None], mask=m)
+            sq_dist = _core.unit_sq_distances(x, W, units[:, None], mask=mask)
             error += float(np.sqrt(sq_dist).sum())
     return S, counts, error
 
@@ -416,38 +524,45 @@ def _row_blocks(X):
 
 
 def center_chunked(data):
-    """``(center, largest)`` of :class:`RowBlocks` of floats, in one pass.
+    """``(centred, count, largest)`` of :class:`RowBlocks` of floats, in one pass.
 
-    ``center`` is the column mean (accumulated in float64) in the dtype of
-    the data, ``largest`` the largest magnitude of ``x - center``
-    (:func:`_largest_about`: exactly ``max |X - center|``). Raises a
-    ``ValueError`` if the data hold NaN or infinity.
+    ``centred`` is ``data`` centred at the column means of the observed
+    entries (accumulated in float64, in the dtype of the data; 0 for a
+    column without any), its ``row_counts`` and ``shape`` those of the rows
+    read (:class:`Reading`); ``count`` is the number of observed entries of
+    each column, ``largest`` the largest magnitude of ``x - center`` over the
+    observed entries of the rows read (:func:`_largest_about`: exact).
+    Raises a ``ValueError`` if the data hold NaN or infinity (other than a
+    NaN placeholder).
     """
+    reading = data.reading
     moments = data.map(_block_moments)
     if not all(m.finite for m in moments):
-        raise ValueError("Input X contains NaN or infinity.")
-    n_rows = sum(m.n_rows for m in moments)
-    center = (sum(m.total for m in moments) / max(n_rows, 1)).astype(data.dtype)
-    return center, _largest_about(moments, center)
+        raise ValueError(reading.invalid_message())
+    count = sum(m.count for m in moments)
+    total = sum(m.total for m in moments)
+    center = (total / np.maximum(count, 1)).astype(data.dtype)
+    row_counts = tuple(m.n_rows for m in moments)
+    centred = data.replace(
+        center=center,
+        row_counts=row_counts,
+        shape=(sum(row_counts), data.shape[1]),
+    )
+    return centred, count, _largest_about(moments, center)
 
 
 def scale_down(X, e):
-    """``X / 2**e`` (exact): in place for an ndarray, lazily for a dask array.
+    """``X / 2**e`` (exact), in place for an ndarray.
 
     :class:`RowBlocks` take the scale with them, applied in each task.
     """
     if isinstance(X, RowBlocks):
         return X.replace(e=X.e + e)
-    if is_dask_array(X):
-        return X.map_blocks(np.ldexp, -e, dtype=X.dtype)
     return np.ldexp(X, -e, out=X)
 
 
 def largest_magnitude(X):
-    """``max |X|`` (0 for an empty array): an ndarray, dask array or RowBlocks."""
-    X = _row_blocks(X)
-    if isinstance(X, RowBlocks):
-        return _largest_about(X.map(_block_moments), X.dtype.type(0))
+    """``max |X|`` of an ndarray (0 for an empty one)."""
     return float(np.max(np.abs(X), initial=0.0))
 
 
