@@ -290,7 +290,6 @@ def epoch_throughput(args, path, codebook, grid):
     a bottleneck, whatever the machine's load does to the time itself.
     """
     import dask.array as da
-    from distributed import get_task_stream
 
     from mathlearn.som import _training
 
@@ -300,25 +299,53 @@ def epoch_throughput(args, path, codebook, grid):
         f"({args.memory_limit_gb} GB per worker, "
         f"{grid.n_rows} x {grid.n_cols} units)\n"
     )
+
+    def prepare(client):
+        missing_values = np.nan if args.estimator == "imputer" else None
+        data = _training.RowBlocks.of(X, missing_values=missing_values)
+        X_c = _training.center_chunked(data)[0]
+        return X_c, codebook - X_c.center
+
+    def epoch(state):
+        X_c, W = state
+        _training.train_batch(X_c, W, grid.sq_dist, [grid.sigma_end], "gaussian")
+
+    worker_scaling(
+        args.memory_limit_gb,
+        args.epoch_repeats,
+        prepare,
+        epoch,
+        size=(X.nbytes / 1e9, "GB/s"),
+        what="epoch",
+    )
+
+
+def worker_scaling(memory_limit_gb, repeats, prepare, run, *, size, what):
+    """Time ``run`` on 1 worker and on 2; print the table and the ratio.
+
+    On each cluster, ``state = prepare(client)`` (untimed), then
+    ``run(state)`` ``repeats + 1`` times, the first untimed. ``size`` is
+    ``(amount, unit)`` of one run, for the throughput column. "workers
+    computing" is the time the workers spent in tasks over the run's wall
+    time times their number (median over the repeats).
+    """
+    from distributed import get_task_stream
+
     rows = []
     times = {}
+    amount, unit = size
     for n_workers in (1, 2):
-        with local_cluster(n_workers, args.memory_limit_gb) as client:
-            missing_values = np.nan if args.estimator == "imputer" else None
-            data = _training.RowBlocks.of(X, missing_values=missing_values)
-            X_c = _training.center_chunked(data)[0]
-            W = codebook - X_c.center
+        with local_cluster(n_workers, memory_limit_gb) as client:
+            state = prepare(client)
             before = worker_memory(client)
             load = uptime()
             seconds, busy = [], []
-            for repeat in range(args.epoch_repeats + 1):
+            for repeat in range(repeats + 1):
                 with get_task_stream(client) as stream:
                     start = time.perf_counter()
-                    _training.train_batch(
-                        X_c, W, grid.sq_dist, [grid.sigma_end], "gaussian"
-                    )
+                    run(state)
                     wall = time.perf_counter() - start
-                if repeat:  # the first epoch is untimed
+                if repeat:
                     seconds.append(wall)
                     busy.append(computing(stream.data) / (n_workers * wall))
             after = worker_memory(client)
@@ -332,7 +359,7 @@ def epoch_throughput(args, path, codebook, grid):
                 n_workers,
                 f"{min(seconds):.2f}",
                 f"{statistics.median(seconds):.2f}",
-                f"{X.nbytes / 1e9 / min(seconds):.3f}",
+                f"{amount / min(seconds):.3f}",
                 f"{statistics.median(busy):.0%}",
                 f"{peak / 1e6:.0f}",
                 "YES" if restarted else "no",
@@ -342,9 +369,9 @@ def epoch_throughput(args, path, codebook, grid):
     print_table(
         [
             "workers",
-            "epoch min (s)",
-            "epoch median (s)",
-            "GB/s (min)",
+            f"{what} min (s)",
+            f"{what} median (s)",
+            f"{unit} (min)",
             "workers computing",
             "peak worker RSS (MB)",
             "restarted",

@@ -31,14 +31,19 @@ times, and the ratio, are only as good as the load allows. The default
 import argparse
 import os
 import shutil
-import statistics
 import tempfile
 import time
 import warnings
 
 import numpy as np
 from _timing import print_table
-from bench_dask import computing, local_cluster, memory_rows, uptime, worker_memory
+from bench_dask import (
+    local_cluster,
+    memory_rows,
+    uptime,
+    worker_memory,
+    worker_scaling,
+)
 
 from mathlearn.exceptions import EmptyRowWarning
 from mathlearn.impute import TraceNormImputer
@@ -207,10 +212,9 @@ def out_of_core_fit(args, path, X, reference):
     return estimator
 
 
-def sweep_throughput(args, path, estimator):
+def sweep_throughput(args, path, estimator, X_memory):
     """Section 4: one ridge-ALS iteration at the fitted rank, 1 and 2 workers."""
     import dask.array as da
-    from distributed import get_task_stream
 
     from mathlearn.impute import _blocks
 
@@ -224,67 +228,31 @@ def sweep_throughput(args, path, estimator):
     unit = estimator._model.data_scale
     V = estimator.column_factors_ / np.sqrt(unit)
     lam = estimator.alpha_ / unit
-    rows, times = [], {}
-    for n_workers in (1, 2):
-        with local_cluster(n_workers, args.memory_limit_gb) as client:
-            client.run(lambda: __import__("mathlearn.impute"))
-            blocks = _blocks.EntryBlocks.of(X, np.nan)
-            stats = _blocks.entry_stats(blocks, np.nan)
-            source = _blocks.BlockSource(
-                blocks, stats.layout, stats.scale(centred=True), stats.n_obs
-            )
-            # The generated tables have no empty row or column: the model's
-            # effects are those of the active rows and columns.
-            assert stats.layout.shape == X.shape
-            residuals = source.residuals(estimator._model.scaling)
-            before = worker_memory(client)
-            load = uptime()
-            seconds, busy = [], []
-            for repeat in range(args.repeats + 1):
-                with get_task_stream(client) as stream:
-                    start = time.perf_counter()
-                    A = residuals.ridge_rows(V, lam)
-                    residuals.ridge_columns(A, lam)
-                    wall = time.perf_counter() - start
-                if repeat:  # the first sweep is untimed
-                    seconds.append(wall)
-                    busy.append(computing(stream.data) / (n_workers * wall))
-            after = worker_memory(client)
-        times[n_workers] = seconds
-        peak = max(p for _, _, p in after.values())
-        restarted = any(
-            after.get(w, (None,))[0] != pid for w, (pid, _, _) in before.items()
+
+    def prepare(client):
+        client.run(lambda: __import__("mathlearn.impute"))
+        blocks = _blocks.EntryBlocks.of(X, np.nan)
+        stats = _blocks.entry_stats(blocks, np.nan)
+        # The generated tables have no empty row or column: the model's
+        # effects are those of the active rows and columns.
+        assert stats.layout.shape == X.shape
+        source = _blocks.BlockSource(
+            blocks, stats.layout, stats.scale(centred=True), stats.n_obs
         )
-        rows.append(
-            [
-                n_workers,
-                f"{min(seconds):.2f}",
-                f"{statistics.median(seconds):.2f}",
-                f"{stats.n_obs / 1e6 / min(seconds):.2f}",
-                f"{statistics.median(busy):.0%}",
-                f"{peak / 1e6:.0f}",
-                "YES" if restarted else "no",
-                load,
-            ]
-        )
-    print_table(
-        [
-            "workers",
-            "sweep min (s)",
-            "sweep median (s)",
-            "M entries/s (min)",
-            "workers computing",
-            "peak worker RSS (MB)",
-            "restarted",
-            "uptime before",
-        ],
-        rows,
-    )
-    one, two = times[1], times[2]
-    print(
-        f"\n2 workers / 1 worker throughput: {min(one) / min(two):.2f}x (min), "
-        f"{statistics.median(one) / statistics.median(two):.2f}x (median); "
-        "target >= 1.6x"
+        return source.residuals(estimator._model.scaling)
+
+    def sweep(residuals):
+        A = residuals.ridge_rows(V, lam)
+        residuals.ridge_columns(A, lam)
+
+    n_obs = int(np.sum(~np.isnan(X_memory)))
+    worker_scaling(
+        args.memory_limit_gb,
+        args.repeats,
+        prepare,
+        sweep,
+        size=(n_obs / 1e6, "M entries/s"),
+        what="sweep",
     )
 
 
@@ -312,7 +280,7 @@ def main():
         write_data(args, path)
         X, reference = in_memory_fit(args, path)
         estimator = out_of_core_fit(args, path, X, reference)
-        sweep_throughput(args, path, estimator)
+        sweep_throughput(args, path, estimator, X)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         print(f"\nremoved {workdir}")
