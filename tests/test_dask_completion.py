@@ -105,6 +105,24 @@ def test_trace_norm_dask_fit_options_equal_the_in_memory_fit(params):
     assert on_blocks.center_ == in_memory.center_
 
 
+def test_dask_array_of_sparse_blocks_is_fitted_as_its_sparse_matrix():
+    """Ratings as scipy.sparse chunks: the stored entries are the observed ones."""
+    import scipy.sparse as sp
+
+    ratings = sp.random(3000, 400, density=0.1, random_state=0, format="csr")
+    ratings.data = np.round(1 + 4 * ratings.data)
+    X = da.from_array(ratings, chunks=(500, 100), asarray=False)
+    with dask.config.set(scheduler="sync"):
+        on_blocks = TraceNormImputer(random_state=0).fit(X)
+    in_memory = TraceNormImputer(random_state=0).fit(ratings)
+    assert on_blocks.alpha_ == pytest.approx(in_memory.alpha_, rel=1e-10)
+    Z_blocks = on_blocks.row_factors_ @ on_blocks.column_factors_.T
+    Z_memory = in_memory.row_factors_ @ in_memory.column_factors_.T
+    np.testing.assert_allclose(
+        Z_blocks, Z_memory, rtol=0, atol=1e-8 * np.abs(Z_memory).max()
+    )
+
+
 def test_trace_norm_dask_fit_keeps_float32_and_warns_of_cold_starts():
     X = _table(m=800, n=400, seed=2).astype(np.float32)
     estimator = TraceNormImputer(alpha=5.0, random_state=0)

@@ -61,8 +61,12 @@ def _block_entries(block, missing_values, transposed):
     """Observed entries of a block of whole rows (of ``X.T`` if ``transposed``).
 
     Its own rows are numbered from 0, the other axis as in ``X``; the values
-    are float64.
+    are float64. A block may be a scipy.sparse matrix, whose stored entries
+    are the observed ones.
     """
+    if sp.issparse(block):
+        block = (block.T if transposed else block).tocsr()
+        return observed_entries(block, missing_values)
     block = np.asarray(block)
     return observed_entries(block.T if transposed else block, missing_values)
 

@@ -559,8 +559,9 @@ class TraceNormImputer(_BaseLowRankImputer):
     :meth:`predict_entries`.
 
     *Dask.* ``fit`` also takes a 2-D dask array (missing entries marked by
-    ``missing_values``) with ``svd_solver`` ``"auto"`` or ``"ridge-als"``,
-    ``scale=False`` and ``n_folds`` ``"auto"`` or 1 (others raise a
+    ``missing_values``, or chunks that are scipy.sparse matrices) with
+    ``svd_solver`` ``"auto"`` or ``"ridge-als"``, ``scale=False`` and
+    ``n_folds`` ``"auto"`` or 1 (others raise a
     ValueError naming the parameter): every pass of the fit (the scale, the
     effects' sweeps, each ridge half-step of the held-out path and of the
     final solve, its scores on the held-out entries, the products of the
