@@ -108,6 +108,24 @@ def test_bandwidth_search_runs_on_the_dask_backend(dask_client):
     np.testing.assert_allclose(spread.cv_mse_, local.cv_mse_, rtol=1e-12)
 
 
+def test_symbolic_constant_tuning_runs_on_the_dask_backend(dask_client):
+    """joblib's dask backend runs the constant tuning: the same formula."""
+    from distributed import get_task_stream
+
+    from mathlearn.symbolic import SymbolicRegressor
+
+    rng = np.random.RandomState(0)
+    X = rng.uniform(1, 3, size=(100, 2))
+    y = 1.5 * X[:, 0] / X[:, 1] + 0.3
+    params = {"random_state": 0, "n_jobs": 2}
+    local = SymbolicRegressor(**params).fit(X, y)
+    with get_task_stream(client=dask_client) as stream:
+        with joblib.parallel_config(backend="dask"):
+            spread = SymbolicRegressor(**params).fit(X, y)
+    assert len(stream.data) > 0
+    assert str(spread.expression_) == str(local.expression_) == "1.5*x0/x1 + 0.3"
+
+
 @pytest.mark.parametrize(
     "init, grid, chunks",
     [
