@@ -881,10 +881,13 @@ class _BaseLowRankImputer(
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, dask array} of shape \
+                (n_samples, n_features)
             Dense data with missing entries marked by ``missing_values``, or
             a sparse matrix whose stored entries are the observed values
-            (unstored entries are missing).
+            (unstored entries are missing). A dask array (of either kind of
+            chunk) is fitted block by block on its scheduler's workers (see
+            Notes).
         y : Ignored
             Not used, present for API consistency by convention.
 
