@@ -263,7 +263,7 @@ def main():
     parser.add_argument("--rank", type=int, default=8)
     parser.add_argument("--observed", type=float, default=0.1)
     parser.add_argument("--noise", type=float, default=0.5)
-    parser.add_argument("--tile", default="2000x100", help="rows x columns")
+    parser.add_argument("--tile", default="1000x50", help="rows x columns")
     parser.add_argument("--n-workers", type=int, default=2)
     parser.add_argument("--memory-limit-gb", type=float, default=0.45)
     parser.add_argument("--repeats", type=int, default=2)

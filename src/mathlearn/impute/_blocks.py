@@ -486,10 +486,6 @@ def _half_sweep(residuals, c, *, columns, shrink):
     return c._replace(row_effects=effects, row_penalty=penalty)
 
 
-def _count_task(entries, span, layout):
-    return _active(entries, span, layout, False).vals.shape[0]
-
-
 def _value_sums(entries, span, layout, scale, mean):
     """``sum(v / scale - mean)`` and ``sum((v / scale - mean)^2)`` of a block."""
     dev = _active(entries, span, layout, False).vals / scale - mean
@@ -527,7 +523,8 @@ class BlockSource:
         """The :class:`BlockSource` of the entries ``split`` keeps."""
         layout = self.layout._replace(split=split)
         spans = self.blocks.spans(layout)
-        n_obs = sum(self.blocks.map(_count_task, layout, per_block=spans))
+        counts = self.blocks.map(_counts_of, layout, False, per_block=spans)
+        n_obs = int(sum(block_counts.sum() for block_counts in counts))
         return dataclasses.replace(self, layout=layout, n_obs=n_obs)
 
     def split(self, split):
