@@ -1027,3 +1027,34 @@ def test_a_coefficient_that_is_a_small_ratio_keeps_it():
     found = reg.sympy()
     assert not found.atoms(sympy.Float), found
     assert sympy.expand(found - (x0**6 + x0**5 + x0**4 + x0**3 + x0**2 + x0)) == 0
+
+
+def test_dimensionless_group_recovers_a_boltzmann_factor():
+    """x0 exp(-x1 x2 / (x3 x4)) (I.40.1's shape): the exponent's nine nodes are
+    beyond the enumeration, and no transform of y makes it a short sum; the
+    log-gradients of y vary along one direction, (0, -1, -1, 1, 1), which
+    gives the group and the prefactor x0 (regression: a root of a power law
+    with R2 0.92 was selected)."""
+    X = _positive_data(5, high=3.0)
+    y = X[:, 0] * np.exp(-X[:, 1] * X[:, 2] / (X[:, 3] * X[:, 4]))
+    reg = SymbolicRegressor(enumeration_size=3, generations=0, random_state=0)
+    reg.fit(X, y)
+    x0, x1, x2, x3, x4 = _symbols(5)
+    truth = x0 * sympy.exp(-x1 * x2 / (x3 * x4))
+    assert _exact(reg.sympy(), truth), reg.sympy()
+
+
+def test_dimensionless_group_is_found_on_one_group_data_only():
+    from mathlearn.symbolic._groups import group_terms
+
+    X = _positive_data(4)
+    x = [("x", j) for j in range(4)]
+    # tanh(x1 / x2) times x0 x3**2: the prefactor and the group.
+    y = X[:, 0] * X[:, 3] ** 2 * np.tanh(X[:, 1] / X[:, 2])
+    trees = group_terms(X, y)
+    prefactor = ("mul", x[0], ("square", x[3]))
+    assert prefactor in trees
+    assert any(t[0] == "mul" and t[1] == prefactor and t[2][0] == "tanh" for t in trees)
+    # A power law has no group, nor has a sum of two of them.
+    assert group_terms(X, X[:, 0] * X[:, 1] / X[:, 2] ** 2) == []
+    assert group_terms(X, np.exp(X[:, 0] / X[:, 1]) + np.exp(X[:, 2] / X[:, 3])) == []
