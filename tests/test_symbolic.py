@@ -1058,3 +1058,33 @@ def test_dimensionless_group_is_found_on_one_group_data_only():
     # A power law has no group, nor has a sum of two of them.
     assert group_terms(X, X[:, 0] * X[:, 1] / X[:, 2] ** 2) == []
     assert group_terms(X, np.exp(X[:, 0] / X[:, 1]) + np.exp(X[:, 2] / X[:, 3])) == []
+
+
+def test_dimensionless_group_with_a_pole_and_an_inner_pi():
+    """x0 x1 x2 / (1 - x0 x1 / 3) (II.11.27's shape) and the Bose-Einstein
+    occupation 1 / (exp(x0 x1 / (2 pi x2)) - 1) (III.4.32's): the pole's
+    constant rounds to 3, and the exponent's scale to 1/(2 pi), which is
+    written exactly (regression: 0.159155 was printed, which is not 1/(2
+    pi))."""
+    X = _positive_data(3, low=0.5, high=1.5)
+    x0, x1, x2 = _symbols(3)
+    y = X[:, 0] * X[:, 1] * X[:, 2] / (1 - X[:, 0] * X[:, 1] / 3)
+    reg = SymbolicRegressor(enumeration_size=3, generations=0, random_state=0)
+    assert _exact(reg.fit(X, y).sympy(), x0 * x1 * x2 / (1 - x0 * x1 / 3))
+    y = 1 / np.expm1(X[:, 0] * X[:, 1] / (2 * np.pi * X[:, 2]))
+    found = reg.fit(X, y).sympy()
+    assert (
+        sympy.simplify(found - 1 / (sympy.exp(x0 * x1 / (2 * sympy.pi * x2)) - 1)) == 0
+    ), found
+
+
+def test_simple_constant_recognises_powers_of_pi_times_small_ratios():
+    from mathlearn.symbolic._expr import inner_number, simple_constant
+
+    assert inner_number(1 / (2 * np.pi)) == 1 / (2 * sympy.pi)
+    # The search's features are the user's over powers of two.
+    assert inner_number(3 * np.pi**2 / 4 / 1024) == 3 * sympy.pi**2 / 4096
+    assert simple_constant(0.159155) is None
+    assert simple_constant(0.159155, tol=1e-5) == (0.5, -1)
+    assert inner_number(0.5) == sympy.Float(0.5)
+    assert inner_number(5 / 12 / 64) == sympy.Rational(5, 768)
