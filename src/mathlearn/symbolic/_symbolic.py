@@ -17,6 +17,7 @@ from mathlearn.symbolic import (
     _enumerate,
     _groups,
     _mutate,
+    _rational,
     _reduce,
     _search,
     _symmetry,
@@ -735,8 +736,8 @@ default="least_squares"
 
     @staticmethod
     def _add_reduced_terms(pool, X, target, objective, feature_dims, deadline):
-        """Add power laws, functions of one dimensionless group, and the terms
-        of searches on transformed targets."""
+        """Add power laws, functions of one dimensionless group, ratios of
+        short sums, and the terms of searches on transformed targets."""
         factors = _reduce.power_factors(X, target.y, target.weights)
         limit = objective.max_complexity - 2
         groups = [
@@ -750,7 +751,12 @@ default="least_squares"
         new = [*factors, *groups]
         if new:
             pool.add(new, _search.evaluate_terms(new, X))
-        reduced = _reduce.reduced_terms(
+        # Ratios of short sums first: the transformed searches take what time
+        # is left.
+        reduced = _rational.rational_terms(
+            pool, X, target.y, target.weights, objective, deadline
+        )
+        reduced += _reduce.reduced_terms(
             pool, X, target.y, target.weights, factors, objective, deadline
         )
         if feature_dims is not None:
