@@ -1103,3 +1103,19 @@ def test_ratio_of_sums_recovers_the_addition_of_velocities():
     reg = SymbolicRegressor(enumeration_size=3, generations=0, random_state=0)
     x0, x1, x2 = _symbols(3)
     assert _exact(reg.fit(X, y).sympy(), (x1 + x2) / (1 + x1 * x2 / x0**2))
+
+
+def test_dimensionless_group_with_a_squared_pole():
+    """x2 / (1 - x0^2 / x1^2)^2 (I.32.17's shape, Rayleigh scattering): the
+    group is x0 / x1 and the function the square of a pole in its square
+    (regression: ``5.43*x2*x1**4.13*exp(3.243*x1**3/x0**3)/x0**4.13`` was
+    selected)."""
+    rng = np.random.RandomState(0)
+    X = np.column_stack(
+        [rng.uniform(1, 2, 300), rng.uniform(3, 5, 300), rng.uniform(1, 5, 300)]
+    )
+    y = X[:, 2] / (1 - X[:, 0] ** 2 / X[:, 1] ** 2) ** 2
+    reg = SymbolicRegressor(enumeration_size=3, generations=0, random_state=0)
+    x0, x1, x2 = _symbols(3)
+    found = reg.fit(X, y).sympy()
+    assert _exact(found, x2 / (1 - x0**2 / x1**2) ** 2), found

@@ -50,6 +50,10 @@ _PER_GROUP = 2
 #: Grid of ``log |k|`` of the scale ``k`` (times ``1 / median |u|``), and of
 #: the distance of a pole from the range of ``u`` (in spans of it).
 _LOG_SCALES = np.linspace(np.log(1e-2), np.log(1e2), 33)
+#: The poles ``(k - u**p)**-q`` tried, as ``(p, q)``: ``1 / (1 - u/3)``
+#: (Clausius-Mossotti), ``1 / (1 - u^2)`` (a driven oscillator),
+#: ``1 / (1 - u^2)^2`` (Rayleigh scattering), ``1 / sqrt(1 - u^2)`` (Lorentz).
+_POLES = ((1, 1), (2, 1), (2, 2), (2, 0.5))
 #: Largest weight of a row, in medians (as in :mod:`._reduce`).
 _WEIGHT_CAP = 100.0
 
@@ -76,7 +80,7 @@ def _inv_two_exp(z):
 
 #: The functions of the group tried: growth and decay, Bose-Einstein,
 #: Fermi-Dirac, 1/cosh (a two-level population), tanh (a magnetisation),
-#: and a pole ``1 / (1 - u/k)`` (written ``1 / (k' - u)``, see _pole).
+#: and poles (see _POLES).
 FUNCTIONS = (
     Function("exp", np.exp, lambda z: ("exp", z)),
     Function("bose", lambda z: 1.0 / np.expm1(z), _inv_sub_one),
@@ -182,17 +186,28 @@ def _fits(u, t, sqrt_w, u_tree):
             if q is not None:
                 k = ("c", float(scale * np.exp(q)))
                 out.append((loss, function.tree(("mul", k, u_tree))))
-    # The pole 1 / (k - u) just beyond the range of u, on either side.
-    low, high = float(u.min()), float(u.max())
-    for edge, step in ((high, high - low), (low, low - high)):
+    # The poles (k - w)**-q, w = u**p, with k just beyond the range of w on
+    # either side (and |k - w| under a root).
+    for p, q in _POLES:
+        w = u**p
+        w_tree = u_tree if p == 1 else ("square", u_tree)
+        low, high = float(w.min()), float(w.max())
+        for edge, step in ((high, high - low), (low, low - high)):
 
-        def make_g(q, edge=edge, step=step):
-            return 1.0 / (edge + step * np.exp(q) - u)
+            def make_g(z, edge=edge, step=step, w=w, q=q):
+                return np.abs(edge + step * np.exp(z) - w) ** -q
 
-        loss, q = _minimise(partial(sse, make_g), _LOG_SCALES)
-        if q is not None:
-            k = ("c", float(edge + step * np.exp(q)))
-            out.append((loss, ("inv", ("sub", k, u_tree))))
+            loss, z = _minimise(partial(sse, make_g), _LOG_SCALES)
+            if z is None:
+                continue
+            k = ("c", float(edge + step * np.exp(z)))
+            base = ("sub", k, w_tree) if step > 0 else ("sub", w_tree, k)
+            tree = ("inv", base)
+            if q == 2:
+                tree = ("square", tree)
+            elif q == 0.5:
+                tree = ("sqrt", tree)
+            out.append((loss, tree))
     return out
 
 
