@@ -927,6 +927,27 @@ def test_pool_add_starts_no_block_after_the_deadline():
     assert TermPool(20, 10**9).add(trees, V) == len(V)
 
 
+def test_enumeration_checks_the_deadline_between_unary_operators(monkeypatch):
+    """A unary operator over a whole level of tens of thousands of subtrees
+    takes a while, and the unary operators of a size all ran after the
+    deadline had passed: the enumeration now stops between them."""
+    from mathlearn.symbolic import _enumerate
+    from mathlearn.symbolic._search import TermPool
+
+    calls = []
+
+    def past(deadline):  # the deadline passes after the check opening size 2
+        calls.append(deadline)
+        return len(calls) > 1
+
+    monkeypatch.setattr(_enumerate, "past", past)
+    X = _positive_data(2)
+    levels = _enumerate.enumerate_terms(
+        X, ("sqrt", "exp", "log", "mul"), 3, TermPool(300, 10**8), deadline=1.0
+    )
+    assert levels.get(2, []) == []
+
+
 def test_enumeration_leaves_room_for_the_later_steps():
     """On an idle machine the enumeration filled the pool (20,000 terms on
     1,000 samples) within its share of max_time, and the power laws and the
