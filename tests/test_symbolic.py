@@ -1140,3 +1140,16 @@ def test_dimensionless_group_with_a_squared_pole():
     x0, x1, x2 = _symbols(3)
     found = reg.fit(X, y).sympy()
     assert _exact(found, x2 / (1 - x0**2 / x1**2) ** 2), found
+
+
+def test_transformed_search_drops_a_term_of_round_off_coefficient():
+    """x0 x1 x4 (1/x3 - 1/x2) (I.13.12's shape): the search on y / (x0 x1 x4)
+    reached the exact 1/x3 - 1/x2 only with an extra x3 of coefficient
+    1e-16, and the new term was scaled by that coefficient (regression:
+    ``0.17*x0*x1*x4*(x3 - 5.12*log(x3) + ...)`` was selected)."""
+    rng = np.random.RandomState(0)
+    X = rng.uniform(1, 5, size=(1000, 5))
+    y = X[:, 0] * X[:, 1] * X[:, 4] * (1 / X[:, 3] - 1 / X[:, 2])
+    reg = SymbolicRegressor(max_time=20, random_state=0).fit(X, y)
+    x0, x1, x2, x3, x4 = _symbols(5)
+    assert _exact(reg.sympy(), x0 * x1 * x4 * (1 / x3 - 1 / x2)), reg.sympy()
