@@ -202,11 +202,10 @@ def _fits(u, t, sqrt_w, u_tree):
                 continue
             k = ("c", float(edge + step * np.exp(z)))
             base = ("sub", k, w_tree) if step > 0 else ("sub", w_tree, k)
-            tree = ("inv", base)
-            if q == 2:
-                tree = ("square", tree)
-            elif q == 0.5:
-                tree = ("sqrt", tree)
+            # 1 / sqrt(base), not sqrt(1 / base): equal for a positive base,
+            # which sympy cannot know of 1 - v^2/c^2.
+            power = {1: base, 2: ("square", base), 0.5: ("sqrt", base)}[q]
+            tree = ("inv", power)
             out.append((loss, tree))
     return out
 
