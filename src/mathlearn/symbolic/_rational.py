@@ -95,14 +95,10 @@ def _ratio_tree(c0, coef, trees, inverse):
         if up
         else ("c", float(c0 / scale))
     )
-    # D = 1 - sum e_j h_j divided by |e_1|, so that its first term has no
-    # constant: N and D each carry a scale the outer coefficient already
-    # has, and a redundant constant drifts in the tuning (1/(d1 n/d2 +
-    # 1.001) for 1/(n/d2 + 1/d1) on noisy data).
-    e = np.array([c for c, _ in down])
-    if not abs(e[0]) > 0:
-        return None
-    denominator = linear_tree(1.0 / abs(e[0]), -e / abs(e[0]), [h for _, h in down])
+    # D = 1 - sum e_j h_j, divided by the same scale as N.
+    denominator = linear_tree(
+        1.0 / scale, -np.array([c for c, _ in down]) / scale, [h for _, h in down]
+    )
     tree = ("div", numerator, denominator)
     for operator in inverse:
         tree = (operator, tree)
