@@ -1111,21 +1111,6 @@ def test_simple_constant_recognises_powers_of_pi_times_small_ratios():
     assert inner_number(5 / 12 / 64) == sympy.Rational(5, 768)
 
 
-def test_ratio_of_sums_recovers_the_addition_of_velocities():
-    """(x1 + x2) / (1 + x1 x2 / x0^2) (I.16.6's shape): y (1 + x1 x2 / x0^2)
-    = x1 + x2 is linear in x1, x2 and y x1 x2 / x0^2, which the search over
-    the pool's terms and the products of y with monomials finds (regression:
-    ``0.997*x0*exp(-0.217*log(x0/x1)**2 - ...)`` was selected)."""
-    rng = np.random.RandomState(0)
-    X = np.column_stack(
-        [rng.uniform(3, 10, 300), rng.uniform(1, 2, 300), rng.uniform(1, 2, 300)]
-    )
-    y = (X[:, 1] + X[:, 2]) / (1 + X[:, 1] * X[:, 2] / X[:, 0] ** 2)
-    reg = SymbolicRegressor(enumeration_size=3, generations=0, random_state=0)
-    x0, x1, x2 = _symbols(3)
-    assert _exact(reg.fit(X, y).sympy(), (x1 + x2) / (1 + x1 * x2 / x0**2))
-
-
 def test_dimensionless_group_with_a_squared_pole():
     """x2 / (1 - x0^2 / x1^2)^2 (I.32.17's shape, Rayleigh scattering): the
     group is x0 / x1 and the function the square of a pole in its square

@@ -17,7 +17,6 @@ from mathlearn.symbolic import (
     _enumerate,
     _groups,
     _mutate,
-    _rational,
     _reduce,
     _search,
     _symmetry,
@@ -737,8 +736,8 @@ default="least_squares"
 
     @staticmethod
     def _add_reduced_terms(pool, X, x_scale, target, objective, feature_dims, deadline):
-        """Add power laws, functions of one dimensionless group, ratios of
-        short sums, and the terms of searches on transformed targets."""
+        """Add power laws, functions of one dimensionless group, and the terms
+        of searches on transformed targets."""
         # The Lorentz factors first: there are none unless a feature is below
         # another on all the data, and their searches are quick.
         factors = _reduce.lorentz_factors(X, x_scale)
@@ -755,12 +754,7 @@ default="least_squares"
         new = [*factors, *groups]
         if new:
             pool.add(new, _search.evaluate_terms(new, X))
-        # Ratios of short sums first: the transformed searches take what time
-        # is left.
-        reduced = _rational.rational_terms(
-            pool, X, target.y, target.weights, objective, deadline
-        )
-        reduced += _reduce.reduced_terms(
+        reduced = _reduce.reduced_terms(
             pool, X, target.y, target.weights, factors, objective, deadline
         )
         if feature_dims is not None:
