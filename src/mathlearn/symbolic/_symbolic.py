@@ -607,7 +607,6 @@ default="least_squares"
             self._add_reduced_terms(
                 pool,
                 Xf,
-                x_scale,
                 target,
                 objective,
                 feature_dims,
@@ -735,13 +734,10 @@ default="least_squares"
         return children
 
     @staticmethod
-    def _add_reduced_terms(pool, X, x_scale, target, objective, feature_dims, deadline):
+    def _add_reduced_terms(pool, X, target, objective, feature_dims, deadline):
         """Add power laws, functions of one dimensionless group, and the terms
         of searches on transformed targets."""
-        # The Lorentz factors first: there are none unless a feature is below
-        # another on all the data, and their searches are quick.
-        factors = _reduce.lorentz_factors(X, x_scale)
-        factors += _reduce.power_factors(X, target.y, target.weights)
+        factors = _reduce.power_factors(X, target.y, target.weights)
         limit = objective.max_complexity - 2
         groups = [
             t
