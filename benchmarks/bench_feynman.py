@@ -35,6 +35,7 @@ Run ``python benchmarks/bench_feynman.py [--quick] [--noise 0.01]
 
 import argparse
 import csv
+import os
 import re
 import signal
 import statistics
@@ -51,9 +52,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import competing_process, measure, print_table  # noqa: E402
 from bench_symbolic import gplearn_to_sympy, gplearn_within  # noqa: E402
 
-DEFAULT_CSV = (
-    Path(__file__).resolve().parents[2] / "shared" / "data" / "feynman_dev.csv"
-)
+#: The environment variable naming the default CSV.
+CSV_VARIABLE = "MATHLEARN_FEYNMAN_CSV"
+#: Where the shared dev set lies, from a directory above the repository.
+SHARED_CSV = Path("shared") / "data" / "feynman_dev.csv"
 #: A 10-equation subset spanning the dev set's shapes: a Gaussian, a distance,
 #: products of powers, a Lorentz factor, a Doppler ratio, a sum of squares
 #: under a root.
@@ -90,6 +92,20 @@ class Equation(NamedTuple):
     variables: tuple  # names, in the CSV's order
     low: np.ndarray
     high: np.ndarray
+
+
+def default_csv():
+    """The CSV of ``$MATHLEARN_FEYNMAN_CSV``, else the shared dev set found in
+    the nearest directory above the repository that holds
+    ``shared/data/feynman_dev.csv`` (a worktree sits deeper than the main
+    checkout); None if neither exists."""
+    if os.environ.get(CSV_VARIABLE):
+        return Path(os.environ[CSV_VARIABLE])
+    repository = Path(__file__).resolve().parents[1]
+    for directory in repository.parents:
+        if (directory / SHARED_CSV).is_file():
+            return directory / SHARED_CSV
+    return None
 
 
 def read_equations(path):
@@ -350,7 +366,13 @@ def run_job(equation, method, noise, max_time, seed):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("csv", nargs="?", default=str(DEFAULT_CSV))
+    parser.add_argument(
+        "csv",
+        nargs="?",
+        default=None,
+        help=f"equations (default: ${CSV_VARIABLE}, else {SHARED_CSV} in a "
+        "directory above the repository)",
+    )
     parser.add_argument("--noise", type=float, default=0.0)
     parser.add_argument("--max-time", type=float, default=60.0)
     parser.add_argument("--quick", action="store_true", help="the 10-equation subset")
@@ -365,7 +387,16 @@ def main(argv=None):
         help="rerun mathlearn with one competing process",
     )
     args = parser.parse_args(argv)
-    equations = read_equations(args.csv)
+    path = Path(args.csv) if args.csv is not None else default_csv()
+    if path is None:
+        parser.error(
+            f"no CSV given, {CSV_VARIABLE} is not set and no directory above "
+            f"{Path(__file__).resolve().parents[1]} holds {SHARED_CSV}: pass "
+            "the equations' CSV as an argument"
+        )
+    if not path.is_file():
+        parser.error(f"the equations' CSV {str(path)!r} does not exist")
+    equations = read_equations(path)
     if args.quick:
         equations = [e for e in equations if e.name in QUICK]
     if args.equations:

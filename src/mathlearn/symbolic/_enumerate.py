@@ -162,7 +162,8 @@ def enumerate_terms(
     size is not started when it would take the subtrees beyond
     ``max_subtrees`` (each size being about as many times larger as the
     previous one), and the enumeration stops within a size at the
-    ``deadline``. The pool is filled up to ``max_terms`` terms at most
+    ``deadline`` (between operators, and between left subtrees of a binary
+    operator). The pool is filled up to ``max_terms`` terms at most
     (``None``: its capacity).
 
     Returns the levels ``{size: [Subtree, ...]}``, used later for the small
@@ -192,6 +193,8 @@ def enumerate_terms(
             break
         new = []
         for op in unary:
+            if past(deadline):  # one operator over a whole level can take long
+                break
             new += _unary_level(op, s, levels, seen)
         for op in binary:
             new += _binary_level(

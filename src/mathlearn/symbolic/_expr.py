@@ -181,6 +181,62 @@ def sympy_number(value):
     return sympy.Float(value, 15)
 
 
+#: Powers of pi an inner constant may carry (``h w / (2 pi kb T)`` in an
+#: exponential: Planck's constant is often given as ``h``, not ``hbar``); 0
+#: for a plain ratio such as 1/3.
+_PI_POWERS = (0, 1, -1, 2, -2)
+#: Largest numerator and denominator of the rational factor of such a
+#: constant, and how close (relatively) it must be to it.
+_PI_DENOMINATOR = 12
+_PI_TOL = 1e-12
+
+
+def _has_long_decimal(ratio):
+    """Whether the fraction has no finite decimal form (1/3, 5/12, not 3/4)."""
+    q = ratio.denominator
+    while q % 2 == 0:
+        q //= 2
+    while q % 5 == 0:
+        q //= 5
+    return q > 1
+
+
+def simple_constant(value, tol=_PI_TOL):
+    """``(p/q * 2**e, j)`` with ``value = p/q * 2**e * pi**j`` to ``tol``, or None.
+
+    ``p`` and ``q`` are small (at most :data:`_PI_DENOMINATOR`); the power of
+    two is free because the search's features are the user's divided by
+    powers of two, which a constant gathers. ``j`` is tried in
+    :data:`_PI_POWERS`' order; ``j = 0`` only for a ratio without a finite
+    decimal form (the rounding to digits finds the others).
+    """
+    value = float(value)
+    if value == 0 or not np.isfinite(value):
+        return None
+    for j in _PI_POWERS:
+        mantissa, e = np.frexp(abs(value) / np.pi**j)
+        ratio = Fraction(float(mantissa)).limit_denominator(_PI_DENOMINATOR)
+        if (
+            ratio.numerator <= _PI_DENOMINATOR
+            and abs(float(ratio) - mantissa) <= tol * mantissa
+            and (j != 0 or _has_long_decimal(ratio))
+        ):
+            return float(np.sign(value) * float(ratio) * 2.0 ** int(e)), j
+    return None
+
+
+def inner_number(value):
+    """An inner constant as a sympy number: ``p/q pi**j`` when it is one to
+    round-off (see :func:`simple_constant`), else :func:`sympy_number`'s."""
+    import sympy
+
+    found = simple_constant(value)
+    if found is None:
+        return sympy_number(value)
+    factor, j = found
+    return sympy.nsimplify(factor, rational=True) * sympy.pi**j
+
+
 def to_sympy(tree, symbols, constant_symbols=None):
     """The sympy expression of ``tree``, features named by ``symbols``.
 
@@ -195,7 +251,7 @@ def to_sympy(tree, symbols, constant_symbols=None):
     if name == "c":
         if constant_symbols is not None:
             return next(constant_symbols)
-        return sympy_number(tree[1])
+        return inner_number(tree[1])
     args = [to_sympy(child, symbols, constant_symbols) for child in tree[1:]]
     rules = {
         "add": lambda a, b: a + b,

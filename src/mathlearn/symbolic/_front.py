@@ -15,6 +15,7 @@ import numpy as np
 from mathlearn.symbolic import _search
 from mathlearn.symbolic._expr import (
     constants,
+    simple_constant,
     size,
     sympy_number,
     to_sympy,
@@ -33,6 +34,9 @@ _SAMPLES_PER_PARAMETER = 2
 #: A coefficient is tried as a ratio of integers up to this denominator
 #: (1/12, 5/6, ...); the same limit as ``_expr.sympy_number``.
 _MAX_DENOMINATOR = 12
+#: An inner constant is tried as a small ratio (times a power of pi) within
+#: this relative distance of it (the squared-error budget then decides).
+_PI_ROUNDING_TOL = 1e-4
 
 
 class Formula(NamedTuple):
@@ -148,6 +152,23 @@ def _rounding_share(n_samples):
     return max(_MIN_ROUNDING_SHARE, np.log(max(n_samples, 2.0)) / n_samples)
 
 
+def _roundings(value):
+    """The values an inner constant is rounded to, simplest first: 0, one
+    significant digit, a small ratio or a ratio times a power of pi near it
+    (see :func:`~._expr.simple_constant`), then 2, 3, ... digits until
+    ``value``."""
+    yield 0.0
+    for digits in range(1, 13):
+        rounded = _round_sig(value, digits)
+        if rounded == value:
+            return
+        yield rounded
+        if digits == 1:
+            found = simple_constant(value, _PI_ROUNDING_TOL)
+            if found is not None:
+                yield found[0] * np.pi ** found[1]
+
+
 def _round_constants(trees, G, X, y, sqrt_w, budget):
     """Round the constants inside the terms to the fewest significant digits
     (zero first) that keep the squared error within ``budget``.
@@ -159,11 +180,9 @@ def _round_constants(trees, G, X, y, sqrt_w, budget):
     for k, tree in enumerate(trees):
         values = constants(tree)
         for pos, value in enumerate(values):
-            for digits in range(0, 13):
+            for rounded in _roundings(value):
                 trial = list(values)
-                trial[pos] = 0.0 if digits == 0 else _round_sig(value, digits)
-                if digits and trial[pos] == value:
-                    break
+                trial[pos] = rounded
                 candidate = [
                     *trees[:k],
                     with_constants(tree, trial),

@@ -42,6 +42,9 @@ _PER_SEARCH = 3
 #: A coefficient within this relative distance of an integer is that integer
 #: (the linear solve leaves 0.9999999999 for 1).
 _INTEGER_TOL = 1e-9
+#: A term of a transformed search's formula whose coefficient times its
+#: spread is below this share of the target's spread is dropped.
+_NEGLIGIBLE_TERM = 1e-9
 #: Terms of a formula for a transformed target, at most: the transform is
 #: there to make it short.
 _MAX_TERMS = 3
@@ -288,6 +291,13 @@ def _inner_terms(search, t, front):
         trees = [search.pool.trees[i] for i in state]
         G = _search.evaluate_terms(trees, search.X)
         c0, coef, sse = _search.fit_linear(G, t, sqrt_w)
+        # A term whose part of the fit is round-off is not in the formula: the
+        # beam can reach the exact 1/r2 - 1/r1 only with an extra r2 of
+        # coefficient 1e-16, and the tree is scaled by the first coefficient.
+        kept = np.abs(coef) * G.std(axis=1) > _NEGLIGIBLE_TERM * t.std()
+        if 0 < kept.sum() < len(trees):
+            trees, G = [tr for tr, k in zip(trees, kept, strict=True) if k], G[kept]
+            c0, coef, sse = _search.fit_linear(G, t, sqrt_w)
         # No intercept where the fit does not need it (x^2 + y^2, not + 1e-12).
         A = (G * sqrt_w).T if sqrt_w is not None else G.T
         tw = t * sqrt_w if sqrt_w is not None else t

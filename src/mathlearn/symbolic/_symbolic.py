@@ -13,7 +13,14 @@ from sklearn.utils import check_random_state, deprecated
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from mathlearn.symbolic import _enumerate, _mutate, _reduce, _search, _symmetry
+from mathlearn.symbolic import (
+    _enumerate,
+    _groups,
+    _mutate,
+    _reduce,
+    _search,
+    _symmetry,
+)
 from mathlearn.symbolic._expr import (
     DEFAULT_OPERATORS,
     OPERATORS,
@@ -728,12 +735,21 @@ default="least_squares"
 
     @staticmethod
     def _add_reduced_terms(pool, X, target, objective, feature_dims, deadline):
-        """Add power laws and the terms of searches on transformed targets."""
+        """Add power laws, functions of one dimensionless group, and the terms
+        of searches on transformed targets."""
         factors = _reduce.power_factors(X, target.y, target.weights)
+        limit = objective.max_complexity - 2
+        groups = [
+            t
+            for t in _groups.group_terms(X, target.y, target.weights)
+            if size(t) <= limit and t not in factors
+        ]
         if feature_dims is not None:
             factors = [t for t in factors if is_consistent(t, feature_dims)]
-        if factors:
-            pool.add(factors, _search.evaluate_terms(factors, X))
+            groups = [t for t in groups if is_consistent(t, feature_dims)]
+        new = [*factors, *groups]
+        if new:
+            pool.add(new, _search.evaluate_terms(new, X))
         reduced = _reduce.reduced_terms(
             pool, X, target.y, target.weights, factors, objective, deadline
         )

@@ -57,6 +57,42 @@ def _n_monomials(d):
     return count
 
 
+def surrogate_gradient(X, y, weights=None):
+    """The gradient of a cubic surrogate of ``y`` at each sample, or None.
+
+    The surrogate is a cubic polynomial in the standardised features, fitted
+    by least squares (weighted by ``weights``); its gradient, taken by
+    central differences, is in the units of ``X``. None when there are too
+    few samples for its coefficients or a feature is constant.
+
+    Returns
+    -------
+    gradient : ndarray of shape (n_features, n_samples) or None
+    """
+    n, d = X.shape
+    if n < _SAMPLES_PER_COEF * _n_monomials(d):
+        return None
+    mean, scale = X.mean(axis=0), X.std(axis=0)
+    if not np.all(scale > 0):
+        return None
+    Z = (X - mean) / scale
+    A = _monomials(Z)
+    b = y
+    if weights is not None:
+        sqrt_w = np.sqrt(weights)
+        A, b = A * sqrt_w[:, None], y * sqrt_w
+    coef, *_ = np.linalg.lstsq(A, b, rcond=None)
+    gradient = np.empty((d, n))
+    for k in range(d):
+        up, down = Z.copy(), Z.copy()
+        up[:, k] += _STEP
+        down[:, k] -= _STEP
+        # In the original units: df/dx_k = df/dz_k / scale_k.
+        gradient[k] = (_monomials(up) - _monomials(down)) @ coef / (2 * _STEP)
+        gradient[k] /= scale[k]
+    return gradient
+
+
 def difference_pairs(X, y, weights=None, allowed=None):
     """Disjoint pairs ``(i, j)`` of features that ``y`` sees only as ``x_i - x_j``.
 
@@ -75,27 +111,13 @@ def difference_pairs(X, y, weights=None, allowed=None):
     pairs : list of (int, int)
         Most symmetric first; no feature in two pairs.
     """
-    n, d = X.shape
-    if d < 2 or n < _SAMPLES_PER_COEF * _n_monomials(d):
+    d = X.shape[1]
+    if d < 2:
         return []
-    mean, scale = X.mean(axis=0), X.std(axis=0)
-    if not np.all(scale > 0):
+    gradient = surrogate_gradient(X, y, weights)
+    if gradient is None:
         return []
-    Z = (X - mean) / scale
-    A = _monomials(Z)
-    b = y
-    if weights is not None:
-        sqrt_w = np.sqrt(weights)
-        A, b = A * sqrt_w[:, None], y * sqrt_w
-    coef, *_ = np.linalg.lstsq(A, b, rcond=None)
-    gradient = np.empty((d, n))
-    for k in range(d):
-        up, down = Z.copy(), Z.copy()
-        up[:, k] += _STEP
-        down[:, k] -= _STEP
-        # In the original units: df/dx_k = df/dz_k / scale_k.
-        gradient[k] = (_monomials(up) - _monomials(down)) @ coef / (2 * _STEP)
-        gradient[k] /= scale[k]
+    scale = X.std(axis=0)
     # Relevance compares standardised slopes (units of x do not matter).
     magnitude = np.mean(np.abs(gradient * scale[:, None]), axis=1)
     relevant = magnitude >= _RELEVANT * magnitude.max()
