@@ -13,9 +13,10 @@ memory) by such maps. The per-row and per-column computations are those of
 the in-memory fit, applied to each block, so the fitted factors equal the
 in-memory ones to round-off.
 
-Every pass is one task per block, named by the hash of its inputs, and reads
-its block from the array again: the entries are never gathered in one
-process, and data on disk (zarr) stay there between passes.
+The observed entries of every block are extracted once and persisted on
+the workers (where dask spills them to disk beyond a worker's memory
+target); every pass is then one task per block, named by the hash of its
+inputs: the entries are never gathered in one process.
 """
 
 import dataclasses
@@ -65,10 +66,18 @@ def _block_entries(block, missing_values, transposed):
     are the observed ones.
     """
     if sp.issparse(block):
-        block = (block.T if transposed else block).tocsr()
-        return observed_entries(block, missing_values)
-    block = np.asarray(block)
-    return observed_entries(block.T if transposed else block, missing_values)
+        entries = observed_entries(
+            (block.T if transposed else block).tocsr(), missing_values
+        )
+    else:
+        block = np.asarray(block)
+        entries = observed_entries(block.T if transposed else block, missing_values)
+    # Kept on the workers for the whole fit: 16 bytes per entry, not 24.
+    index = np.int32 if max(entries.shape) < 2**31 else np.int64
+    return entries._replace(
+        rows=entries.rows.astype(index, copy=False),
+        cols=entries.cols.astype(index, copy=False),
+    )
 
 
 class Layout(NamedTuple):
@@ -96,9 +105,8 @@ class EntryBlocks:
     """The observed entries of a 2-D dask array, by row blocks and column blocks.
 
     ``row_blocks`` (``col_blocks``) are delayed :class:`Observed` of each
-    block of whole rows of ``X`` (of ``X.T``), made once (:meth:`of`) and
-    read by every pass, so that a fit gives each of the array's keys one
-    definition (see :class:`mathlearn.som._training.RowBlocks`).
+    block of whole rows of ``X`` (of ``X.T``), extracted once and persisted
+    (:meth:`of`), then read by every pass.
     """
 
     row_blocks: tuple
@@ -115,9 +123,12 @@ class EntryBlocks:
         task = dask.delayed(_block_entries, pure=True)
         by_rows = X.rechunk({1: -1}).to_delayed()[:, 0]
         by_cols = X.rechunk({0: -1}).to_delayed()[0, :]
+        row_blocks = [task(block, missing_values, False) for block in by_rows]
+        col_blocks = [task(block, missing_values, True) for block in by_cols]
+        row_blocks, col_blocks = dask.persist(row_blocks, col_blocks)
         return cls(
-            tuple(task(block, missing_values, False) for block in by_rows),
-            tuple(task(block, missing_values, True) for block in by_cols),
+            tuple(row_blocks),
+            tuple(col_blocks),
             np.concatenate([[0], np.cumsum(X.chunks[0])]).astype(np.intp),
             np.concatenate([[0], np.cumsum(X.chunks[1])]).astype(np.intp),
             X.shape,

@@ -568,7 +568,8 @@ class TraceNormImputer(_BaseLowRankImputer):
     top-singular-value iteration, the fold-in of the rows) is one task per
     block of whole rows or of whole columns, with the factors and effects
     sent to the workers; the blocks are the array's chunks merged along the
-    other axis, read again at every pass. The fitted model, its selection
+    other axis, their observed entries extracted once and persisted on the
+    workers. The fitted model, its selection
     included, equals the in-memory fit to round-off. A table of at most
     250,000 entries is computed, and one with at most 10,000 observed
     entries (5 folds) gathered as a sparse matrix, and fitted in memory.
