@@ -128,19 +128,6 @@ def subset(obs, mask):
     return Observed(obs.rows[mask], obs.cols[mask], obs.vals[mask], obs.shape)
 
 
-def held_out_split(n_obs, fraction, rng):
-    """Boolean mask holding out a random ``fraction`` of ``n_obs`` entries.
-
-    At least one entry is held out and one kept (when there are two).
-    """
-    held_out = rng.rand(n_obs) < fraction
-    if not held_out.any() and n_obs > 1:
-        held_out[rng.randint(n_obs)] = True
-    if held_out.all():
-        held_out[rng.randint(n_obs)] = False
-    return held_out
-
-
 class Pattern:
     """The observed positions, as a CSR skeleton whose data is swapped in."""
 
