@@ -141,6 +141,23 @@ def _add_level(pool, level, deadline=None, limit=None):
         pool.add([e.tree for e in terms], values, deadline=deadline, limit=limit)
 
 
+def _size_level(size, unary, binary, levels, seen, budget, deadline):
+    """The new distinct subtrees of ``size`` nodes: unary, then binary.
+
+    A unary operator maps a whole level at once, so the deadline is checked
+    before each; the binary levels check it between left subtrees and share
+    ``budget`` subtrees.
+    """
+    new = []
+    for op in unary:
+        if past(deadline):
+            break
+        new += _unary_level(op, size, levels, seen)
+    for op in binary:
+        new += _binary_level(op, size, levels, seen, budget - len(new), deadline)
+    return new
+
+
 def enumerate_terms(
     X,
     operators,
@@ -191,15 +208,9 @@ def enumerate_terms(
         growth = len(previous) / len(before) if s > 2 and before else 0.0
         if past(deadline) or (growth and total + len(previous) * growth > max_subtrees):
             break
-        new = []
-        for op in unary:
-            if past(deadline):  # one operator over a whole level can take long
-                break
-            new += _unary_level(op, s, levels, seen)
-        for op in binary:
-            new += _binary_level(
-                op, s, levels, seen, max_subtrees - total - len(new), deadline
-            )
+        new = _size_level(
+            s, unary, binary, levels, seen, max_subtrees - total, deadline
+        )
         levels.by_size[s] = new
         total += len(new)
         _add_level(pool, new, deadline, max_terms)
