@@ -593,7 +593,16 @@ def data_scale(vals, centred):
     dev = vals / peak
     if centred:
         dev = dev - dev.mean()
-    spread = float(np.sqrt(np.mean(dev**2)))
+    return scale_of(peak, float(np.sqrt(np.mean(dev**2))))
+
+
+def scale_of(peak, spread):
+    """:func:`data_scale` from ``peak`` and the RMS of the values over it.
+
+    ``spread`` is that of the values divided by ``peak``, centred or not.
+    """
+    if peak == 0.0:
+        return 1.0
     return spread * peak if spread > 0 else peak
 
 
@@ -891,6 +900,15 @@ class _BaseLowRankImputer(
             raise ValueError(
                 f"X has no observed entry; {type(self).__name__} needs at least one"
             )
+        return self._fit_entries(obs, X.dtype)
+
+    def _fit_entries(self, obs, dtype, stacklevel=5):
+        """:meth:`fit` on the observed entries ``obs`` of a matrix of ``dtype``.
+
+        ``obs`` is this fit's own (its values are divided in place);
+        ``stacklevel`` of the cold-start warning points at the caller of
+        ``fit``.
+        """
         # The fit runs on X / scale, where the solvers' tolerances and the
         # penalties are meant (and nothing overflows): it does not depend on
         # the units of X.
@@ -899,7 +917,7 @@ class _BaseLowRankImputer(
         np.divide(obs.vals, scale, out=obs.vals)
         part = active_part(obs)
         self._check_params(part.obs.shape, part.obs.rows.shape[0])
-        self._warn_cold_start(obs.shape, part.rows.size, part.cols.size)
+        self._warn_cold_start(obs.shape, part.rows.size, part.cols.size, stacklevel)
         rng = check_random_state(self.random_state)
         # The solvers make many products with thin matrices, where BLAS
         # threads cost more in synchronisation than they save (10x slower on
@@ -919,7 +937,7 @@ class _BaseLowRankImputer(
                 part.obs, residual, centering, center, rng, selection
             )
             model = self._assemble_model(
-                scale, center, centering, fitted, part, obs.shape, X.dtype
+                scale, center, centering, fitted, part, obs.shape, dtype
             )
             # The training rows are folded in exactly as transform folds
             # rows in: transform and predict_entries read one model.
@@ -934,7 +952,8 @@ class _BaseLowRankImputer(
         :class:`~mathlearn.impute._blocks.EntryBlocks`: the scale, the
         effects, the solver's half-steps and the fold-in of every row. A
         small table (:func:`is_small_table`) is computed and fitted in
-        memory.
+        memory, and so are the entries of a table the subclass's selection
+        needs in memory (:meth:`_needs_memory`).
         """
         from mathlearn.impute import _blocks
 
@@ -952,7 +971,7 @@ class _BaseLowRankImputer(
         with ridge_threads(self.n_jobs):
             stats = _blocks.entry_stats(blocks, self.missing_values)
             if self._needs_memory(stats.n_obs):
-                return self.fit(blocks.to_sparse())
+                return self._fit_entries(blocks.entries(), X.dtype, stacklevel=6)
             layout = stats.layout
             self._check_params(layout.shape, stats.n_obs)
             self._warn_cold_start(X.shape, *layout.shape, stacklevel=5)
@@ -1040,10 +1059,10 @@ class _BaseLowRankImputer(
         for name, value in attributes.items():
             setattr(self, name, value)
 
-    def _warn_cold_start(self, shape, n_active_rows, n_active_cols, stacklevel=4):
+    def _warn_cold_start(self, shape, n_active_rows, n_active_cols, stacklevel):
         """One warning for the rows and columns with no observed entry.
 
-        ``stacklevel`` 4 points at the caller of ``fit``.
+        ``stacklevel`` is that of its caller's caller in ``fit``.
         """
         n_rows, n_cols = shape[0] - n_active_rows, shape[1] - n_active_cols
         if not (n_rows or n_cols):

@@ -39,6 +39,7 @@ from mathlearn.impute._base import (
     observed_entries,
     ridge_rows,
     row_dot,
+    scale_of,
     subset,
 )
 from mathlearn.impute._centering import (
@@ -50,7 +51,10 @@ from mathlearn.impute._centering import (
     penalty_of_groups,
     shrunk_means,
     standardize,
+    start_centering,
+    sweep_until_settled,
 )
+from mathlearn.impute._svd import factor_data_term, pack_theta, unpack_theta
 
 
 def _global_entries(entries, start):
@@ -156,11 +160,11 @@ class EntryBlocks:
             ]
         )
 
-    def to_sparse(self):
-        """The entries as a CSR matrix in memory (the stored entries)."""
+    def entries(self):
+        """All the observed entries, gathered in this process (row-major)."""
         parts = self.map(_global_entries, per_block=self.row_starts[:-1])
         rows, cols, vals = (np.concatenate(p) for p in zip(*parts, strict=True))
-        return sp.csr_matrix((vals, (rows, cols)), shape=self.shape)
+        return Observed(rows, cols, vals, self.shape)
 
     def spans(self, layout, columns=False):
         """The :class:`Span` of every row (column) block under ``layout``."""
@@ -184,12 +188,6 @@ def _counts_task(entries):
     )
 
 
-def _deviation_task(entries, peak, mean):
-    """``sum(v / peak - mean)`` and ``sum((v / peak - mean)^2)`` over a block."""
-    dev = entries.vals / peak - mean
-    return float(np.sum(dev)), float(np.sum(dev**2))
-
-
 def _positions(counts):
     """Active index of each row with entries, -1 for the others."""
     present = counts > 0
@@ -200,8 +198,8 @@ def _positions(counts):
 class EntryStats:
     """What the first passes learn of the entries: where, how many, how large.
 
-    ``mean`` and ``deviation`` are the mean of ``v / peak`` and the root
-    mean square of its deviation from it, over the ``n_obs`` entries.
+    ``mean`` and ``deviation`` are the :meth:`BlockSource.moments` of
+    ``v / peak`` over the ``n_obs`` entries.
     """
 
     layout: Layout
@@ -212,10 +210,8 @@ class EntryStats:
 
     def scale(self, *, centred):
         """:func:`~._base.data_scale` of the values."""
-        if self.peak == 0.0:
-            return 1.0
         spread = self.deviation if centred else np.hypot(self.deviation, self.mean)
-        return float(spread * self.peak) if spread > 0 else self.peak
+        return scale_of(self.peak, float(spread))
 
 
 def entry_stats(blocks, missing_values):
@@ -245,9 +241,8 @@ def entry_stats(blocks, missing_values):
     peak = max(peak for _, peak, _ in rows)
     if peak == 0.0:
         return EntryStats(layout, n_obs, 0.0, 0.0, 0.0)
-    mean = sum(total for total, _ in blocks.map(_deviation_task, peak, 0.0)) / n_obs
-    squares = sum(sq for _, sq in blocks.map(_deviation_task, peak, mean))
-    return EntryStats(layout, n_obs, peak, mean, float(np.sqrt(squares / n_obs)))
+    mean, deviation = BlockSource(blocks, layout, peak, n_obs).moments()
+    return EntryStats(layout, n_obs, peak, mean, deviation)
 
 
 def fold_in_task(entries, estimator, model):
@@ -275,11 +270,20 @@ def _active(entries, span, layout, transposed):
     split = layout.split
     if split is None:
         return obs
+    held_out = _hashes(obs, span, layout, split.seed, transposed) < split.threshold
+    return subset(obs, held_out if split.held_out else ~held_out)
+
+
+def _hashes(obs, span, layout, seed, transposed=False):
+    """:func:`~._base.entry_hash` of a block's active entries ``obs``.
+
+    Of each entry's position in the active matrix, whichever way the block
+    runs.
+    """
     rows, cols = obs.rows + span.active_start, obs.cols
     if transposed:
         rows, cols = cols, rows
-    held_out = entry_hash(rows, cols, layout.shape[1], split.seed) < split.threshold
-    return subset(obs, held_out if split.held_out else ~held_out)
+    return entry_hash(rows, cols, layout.shape[1], seed)
 
 
 def _residual(obs, span, centering, scale, transposed):
@@ -430,46 +434,34 @@ class BlockResiduals:
         return least_squares_weights(gram, rhs)
 
 
-def fit_block_centering(
-    residuals, *, center, penalty, spread, start=None, max_iter=20, tol=1e-7
-):
+def fit_block_centering(residuals, *, center, penalty, spread, max_iter=20, tol=1e-7):
     """:func:`~._centering.fit_centering` without scales, over the blocks.
 
-    The same sweeps: the column effects given the rows', then the rows',
-    each a map over the blocks of whole columns (rows) returning their
-    :class:`~._centering.GroupMoments`; ``penalty`` as there (a number or
-    ``"auto"``). ``residuals`` is the :class:`BlockResiduals` at zero
-    effects, ``spread`` the standard deviation of the values; the sweeps
-    start from the effects (and penalties) of ``start``, if given. Returns
-    the fitted :class:`~._centering.Centering`.
+    The same sweeps (:func:`~._centering.sweep_until_settled`) from the
+    effects of ``residuals`` (a :class:`BlockResiduals`): the column effects
+    given the rows', then the rows', each a map over the blocks of whole
+    columns (rows) returning their :class:`~._centering.GroupMoments`;
+    ``penalty`` as there, ``spread`` the standard deviation of the values.
+    Returns the fitted :class:`~._centering.Centering`.
     """
-    c = residuals.centering
-    fit_rows, fit_cols = fits_rows(center), fits_columns(center)
-    if not (fit_rows or fit_cols):
+    shrink = penalty == "auto"
+
+    def sweep(c):
+        if fits_columns(center):
+            c = _half_sweep(residuals, c, columns=True, shrink=shrink)
+        if fits_rows(center):
+            c = _half_sweep(residuals, c, columns=False, shrink=shrink)
         return c
-    if start is not None:
-        c = c._replace(
-            row_effects=start.row_effects,
-            column_effects=start.column_effects,
-            row_penalty=start.row_penalty,
-            column_penalty=start.column_penalty,
-        )
-    if penalty is not None and penalty != "auto":
-        c = c._replace(row_penalty=float(penalty), column_penalty=float(penalty))
-    for _ in range(max_iter if fit_rows and fit_cols else 1):
-        new = c
-        if fit_cols:
-            new = _half_sweep(residuals, new, columns=True, shrink=penalty == "auto")
-        if fit_rows:
-            new = _half_sweep(residuals, new, columns=False, shrink=penalty == "auto")
-        change = max(
-            np.max(np.abs(new.row_effects - c.row_effects), initial=0.0),
-            np.max(np.abs(new.column_effects - c.column_effects), initial=0.0),
-        )
-        c = new
-        if change / spread < tol:
-            break
-    return c
+
+    return sweep_until_settled(
+        residuals.centering,
+        sweep,
+        center=center,
+        scale=False,
+        spread=spread,
+        max_iter=max_iter,
+        tol=tol,
+    )
 
 
 def _half_sweep(residuals, c, *, columns, shrink):
@@ -583,8 +575,12 @@ class BlockSource:
         return BlockFactorTerms(self, centering)
 
     def moments(self):
-        """Mean and :func:`~._centering.value_spread` of the values (two passes)."""
-        spans = self.blocks.spans(self.layout)
+        """Mean of the values and root mean square of their deviation from it.
+
+        Two passes: the deviations are summed from the mean, not expanded
+        (values with a large offset lose no digits).
+        """
+        spans = self._spans()
         sums = self.blocks.map(
             _value_sums, self.layout, self.scale, 0.0, per_block=spans
         )
@@ -592,8 +588,8 @@ class BlockSource:
         sums = self.blocks.map(
             _value_sums, self.layout, self.scale, mean, per_block=spans
         )
-        spread = float(np.sqrt(sum(squares for _, squares in sums) / self.n_obs))
-        return mean, spread if spread > 0 else 1.0
+        deviation = float(np.sqrt(sum(squares for _, squares in sums) / self.n_obs))
+        return mean, deviation
 
     def residuals(self, centering):
         """The :class:`BlockResiduals` of these entries under ``centering``."""
@@ -602,23 +598,19 @@ class BlockSource:
         )
 
     def centering(self, center, penalty, start=None):
-        """:func:`fit_block_centering` of these entries, from zero effects."""
-        mean, spread = self.moments()
-        m, n = self.shape
-        zero = Centering(
-            mean if center is not None else 0.0,
-            np.zeros(m),
-            np.zeros(n),
-            np.ones(m),
-            np.ones(n),
-            1.0,
-        )
+        """:func:`fit_block_centering` of these entries.
+
+        From the effects of ``start`` (zero effects if None), as
+        :func:`~._centering.fit_centering` starts.
+        """
+        mean, deviation = self.moments()
+        mean = mean if center is not None else 0.0
+        c = start_centering(self.shape, mean, 1.0, start, penalty)
         return fit_block_centering(
-            self.residuals(zero),
+            self.residuals(c),
             center=center,
             penalty=penalty,
-            spread=spread,
-            start=start,
+            spread=deviation if deviation > 0 else 1.0,
         )
 
 
@@ -652,8 +644,7 @@ def _held_out_task(entries, span, layout, scale, valid, func, *args):
     """``func`` of a row block's training and held-out entries (unit scale)."""
     obs = _active(entries, span, layout, False)
     obs = obs._replace(vals=obs.vals / scale)
-    u = entry_hash(obs.rows + span.active_start, obs.cols, layout.shape[1], valid.seed)
-    held_out = u < valid.threshold
+    held_out = _hashes(obs, span, layout, valid.seed) < valid.threshold
     return func(subset(obs, ~held_out), subset(obs, held_out), span, *args)
 
 
@@ -677,7 +668,7 @@ def _block_squares(train, valid, span, centering, *args):
 
 def _hash_range_task(entries, span, layout, seed):
     obs = _active(entries, span, layout, False)
-    u = entry_hash(obs.rows + span.active_start, obs.cols, layout.shape[1], seed)
+    u = _hashes(obs, span, layout, seed)
     return float(u.min(initial=1.0)), float(u.max(initial=0.0))
 
 
@@ -708,8 +699,6 @@ def _factor_task(entries, span, layout, centering, scale, A, B, r, k, rank, fits
     Returns its value and the block's rows of the gradient in ``A`` and
     ``r``, and its part of the gradient in ``B`` and ``k``.
     """
-    from mathlearn.impute._svd import factor_data_term, pack_theta, unpack_theta
-
     obs = _active(entries, span, layout, False)
     lo, hi = span.active_start, span.active_stop
     c = centering
@@ -746,8 +735,6 @@ class BlockFactorTerms:
 
     def data_term(self, theta, rank, fit_rows, fit_cols):
         """:func:`~._svd.factor_data_term` of all entries: a sum over blocks."""
-        from mathlearn.impute._svd import pack_theta, unpack_theta
-
         fits = (fit_rows, fit_cols)
         source = self.source
         parts = source.blocks.map(

@@ -197,7 +197,7 @@ def _scale_prior(residual):
     return prior if prior > 0 else 1.0
 
 
-def _start(shape, mean, prior, start, penalty):
+def start_centering(shape, mean, prior, start, penalty):
     """The :class:`Centering` the sweeps start from (unit scales)."""
     n_rows, n_cols = shape
     a, b = np.zeros(n_rows), np.zeros(n_cols)
@@ -227,16 +227,12 @@ def fit_centering(
     """
     mean = float(obs.vals.mean()) if center is not None and obs.vals.size else 0.0
     prior = _scale_prior(obs.vals - mean) if scale else 1.0
-    c = _start(obs.shape, mean, prior, start, penalty)
+    c = start_centering(obs.shape, mean, prior, start, penalty)
     fit_rows = fits_rows(center)
     fit_cols = fits_columns(center)
-    if not (fit_rows or fit_cols or scale):
-        return c
-    # Without scales, one kind of effect is fitted exactly in one sweep.
-    n_sweeps = max_iter if (scale or (fit_rows and fit_cols)) else 1
-    spread = value_spread(obs.vals)
-    for _ in range(n_sweeps):
-        new = _sweep(
+
+    def sweep(c):
+        return _sweep(
             obs,
             c,
             fit_rows=fit_rows,
@@ -244,6 +240,33 @@ def fit_centering(
             scale=scale,
             shrink=penalty == "auto",
         )
+
+    return sweep_until_settled(
+        c,
+        sweep,
+        center=center,
+        scale=scale,
+        spread=value_spread(obs.vals),
+        max_iter=max_iter,
+        tol=tol,
+    )
+
+
+def sweep_until_settled(c, sweep, *, center, scale, spread, max_iter, tol):
+    """Repeat ``sweep`` from the :class:`Centering` ``c`` until it settles.
+
+    Until an effect moves by less than ``tol`` times ``spread`` and a scale
+    by less than ``tol`` relative (at most ``max_iter`` sweeps); without
+    scales, one kind of effect is fitted exactly in one sweep. Shared by the
+    in-memory fit and the blocks of a dask array, whose ``sweep`` differ.
+    """
+    fit_rows = fits_rows(center)
+    fit_cols = fits_columns(center)
+    if not (fit_rows or fit_cols or scale):
+        return c
+    n_sweeps = max_iter if (scale or (fit_rows and fit_cols)) else 1
+    for _ in range(n_sweeps):
+        new = sweep(c)
         change = _sweep_change(c, new, spread)
         c = new
         if change < tol:
