@@ -160,6 +160,26 @@ def test_small_dask_tables_are_fitted_in_memory(shape, missing):
     assert on_blocks.alpha_ == in_memory.alpha_
 
 
+def test_few_entries_with_zero_as_missing_are_fitted_in_memory():
+    """missing_values=0 on a large dense table with 10,000 entries at most.
+
+    Its entries are gathered and fitted in memory (5 folds), as the dense
+    table would be; gathered as a sparse matrix, they were refused (0 is
+    ambiguous where unstored entries are the missing ones).
+    """
+    X = np.nan_to_num(_table(1000, 600, missing=0.99, seed=9), nan=0.0)
+    params = {"missing_values": 0.0, "random_state": 0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EmptyRowWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        in_memory = TraceNormImputer(**params).fit(X)
+        with dask.config.set(scheduler="sync"):
+            on_blocks = TraceNormImputer(**params).fit(
+                da.from_array(X, chunks=(250, 200))
+            )
+    np.testing.assert_array_equal(on_blocks.row_factors_, in_memory.row_factors_)
+
+
 @pytest.mark.parametrize(
     "estimator, match",
     [
