@@ -27,7 +27,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-from mathlearn.symbolic._reduce import _sign, power_tree
+from mathlearn.symbolic._reduce import _WEIGHT_CAP, _sign, power_tree
 from mathlearn.symbolic._symmetry import surrogate_gradient
 
 #: The gradients vary along one direction when their second singular value
@@ -54,8 +54,6 @@ _LOG_SCALES = np.linspace(np.log(1e-2), np.log(1e2), 33)
 #: (Clausius-Mossotti), ``1 / (1 - u^2)`` (a driven oscillator),
 #: ``1 / (1 - u^2)^2`` (Rayleigh scattering), ``1 / sqrt(1 - u^2)`` (Lorentz).
 _POLES = ((1, 1), (2, 1), (2, 2), (2, 0.5))
-#: Largest weight of a row, in medians (as in :mod:`._reduce`).
-_WEIGHT_CAP = 100.0
 
 
 class Function(NamedTuple):
