@@ -968,13 +968,42 @@ class _BaseLowRankImputer(
         # is looked for in the first pass.
         self._validate_input(X[:1].compute(), reset=True)
         blocks = _blocks.EntryBlocks.of(X, self.missing_values)
+        return self._fit_blocks(blocks, X.dtype, stacklevel=6)
+
+    def _fit_entry_blocks(self, blocks, dtype):
+        """Fit on :class:`~._blocks.EntryBlocks` made of ratings by their owner.
+
+        What :meth:`fit` does for a dask array, from its blocks:
+        ``RatingsRecommender`` fits its completer so on a dask DataFrame. A
+        small table is gathered and fitted in memory.
+        """
+        self._validate_params()
+        self._warn_renamed_params()
+        self.n_features_in_ = blocks.shape[1]
+        if is_small_table(blocks.shape):
+            return self._fit_entries(blocks.entries(), dtype, stacklevel=4)
+        self._check_dask_params()
+        return self._fit_blocks(blocks, dtype, stacklevel=4)
+
+    def _fit_blocks(self, blocks, dtype, stacklevel):
+        """Fit on the observed entries of ``blocks``, mapped over the blocks.
+
+        The scale, the effects, the solver's half-steps and the fold-in of
+        every row are each a map over the blocks; the entries are gathered
+        only when the subclass's selection needs them in memory
+        (:meth:`_needs_memory`). ``stacklevel`` of the cold-start warning,
+        issued here, points at the caller of ``fit``.
+        """
+        from mathlearn.impute import _blocks
+
+        shape = blocks.shape
         with ridge_threads(self.n_jobs):
             stats = _blocks.entry_stats(blocks, self.missing_values)
             if self._needs_memory(stats.n_obs):
-                return self._fit_entries(blocks.entries(), X.dtype, stacklevel=6)
+                return self._fit_entries(blocks.entries(), dtype, stacklevel + 1)
             layout = stats.layout
             self._check_params(layout.shape, stats.n_obs)
-            self._warn_cold_start(X.shape, *layout.shape, stacklevel=5)
+            self._warn_cold_start(shape, *layout.shape, stacklevel=stacklevel)
             scale = stats.scale(centred=self.center is not None)
             source = _blocks.BlockSource(blocks, layout, scale, stats.n_obs)
             rng = check_random_state(self.random_state)
@@ -991,7 +1020,7 @@ class _BaseLowRankImputer(
                 np.flatnonzero(layout.col_position >= 0),
             )
             model = self._assemble_model(
-                scale, center, centering, fitted, part, X.shape, X.dtype
+                scale, center, centering, fitted, part, shape, dtype
             )
             folded = blocks.map(_blocks.fold_in_task, self, model)
             folded = [np.concatenate(parts) for parts in zip(*folded, strict=True)]

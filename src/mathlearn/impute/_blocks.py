@@ -76,12 +76,59 @@ def _block_entries(block, missing_values, transposed):
     else:
         block = np.asarray(block)
         entries = observed_entries(block.T if transposed else block, missing_values)
-    # Kept on the workers for the whole fit: 16 bytes per entry, not 24.
+    # Kept on the workers for the whole fit.
+    return _compact_index(entries)
+
+
+def _compact_index(entries):
+    """``entries`` with 32-bit indices when they fit (16 bytes an entry, not 24)."""
     index = np.int32 if max(entries.shape) < 2**31 else np.int64
     return entries._replace(
         rows=entries.rows.astype(index, copy=False),
         cols=entries.cols.astype(index, copy=False),
     )
+
+
+def _pieces(rows, cols, vals, starts):
+    """The entries of each block of ``starts``, rows counted from its start.
+
+    In their given order within each block (a stable sort).
+    """
+    block = np.searchsorted(starts, rows, side="right") - 1
+    order = np.argsort(block, kind="stable")
+    bounds = np.searchsorted(block[order], np.arange(starts.shape[0]))
+    return [
+        (rows[o] - starts[k], cols[o], vals[o])
+        for k, o in enumerate(np.split(order, bounds[1:-1]))
+    ]
+
+
+def _split_triples(part, row_starts, col_starts):
+    """A part's entries by row block, and (transposed) by column block."""
+    rows, cols, vals = part
+    return (
+        _pieces(rows, cols, vals, row_starts),
+        _pieces(cols, rows, vals, col_starts),
+    )
+
+
+def _piece(pieces, k):
+    """Block ``k``'s piece of a part."""
+    return pieces[k]
+
+
+def _gathered_entries(pieces, n_rows, n_cols):
+    """The :class:`Observed` of a block from its pieces, in row-major order.
+
+    A pair given more than once gets the mean of its values.
+    """
+    rows, cols, vals = (np.concatenate(p) for p in zip(*pieces, strict=True))
+    pairs, inverse, counts = np.unique(
+        rows.astype(np.int64) * n_cols + cols, return_inverse=True, return_counts=True
+    )
+    vals = np.bincount(inverse, weights=vals, minlength=pairs.shape[0]) / counts
+    rows, cols = np.divmod(pairs, n_cols)
+    return _compact_index(Observed(rows, cols, vals, (n_rows, n_cols)))
 
 
 class Layout(NamedTuple):
@@ -136,6 +183,48 @@ class EntryBlocks:
             np.concatenate([[0], np.cumsum(X.chunks[0])]).astype(np.intp),
             np.concatenate([[0], np.cumsum(X.chunks[1])]).astype(np.intp),
             X.shape,
+        )
+
+    @classmethod
+    def of_triples(cls, parts, shape, row_starts, col_starts):
+        """The blocks of the entries ``parts`` (delayed (rows, cols, vals)).
+
+        Each part holds entries of an ``shape`` matrix in any order (a
+        partition of a table of ratings, its ids already positions);
+        ``row_starts`` and ``col_starts`` (each starting with 0 and ending
+        with the size of its axis) cut the rows and the columns into
+        blocks. Each part is split once by row block and by column block,
+        and each block gathers its pieces of every part (a shuffle); a pair
+        given more than once gets the mean of its values, summed in the
+        order of the parts, so both of its blocks hold the same value.
+        """
+        import dask
+
+        row_starts = np.asarray(row_starts, dtype=np.intp)
+        col_starts = np.asarray(col_starts, dtype=np.intp)
+        split = dask.delayed(_split_triples, pure=True, nout=2)
+        piece = dask.delayed(_piece, pure=True)
+        gather = dask.delayed(_gathered_entries, pure=True)
+        by_rows, by_cols = zip(
+            *(split(part, row_starts, col_starts) for part in parts), strict=True
+        )
+
+        def blocks(pieces, starts, n_other):
+            return [
+                gather(
+                    [piece(part, k) for part in pieces],
+                    int(starts[k + 1] - starts[k]),
+                    n_other,
+                )
+                for k in range(starts.shape[0] - 1)
+            ]
+
+        row_blocks, col_blocks = dask.persist(
+            blocks(by_rows, row_starts, shape[1]),
+            blocks(by_cols, col_starts, shape[0]),
+        )
+        return cls(
+            tuple(row_blocks), tuple(col_blocks), row_starts, col_starts, tuple(shape)
         )
 
     def map(self, func, *args, columns=False, per_block=None):

@@ -1,5 +1,6 @@
 """Ratings of items by users, served by a low-rank matrix completer."""
 
+import contextlib
 import warnings
 from numbers import Integral
 
@@ -11,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from mathlearn.exceptions import ColdStartWarning
 from mathlearn.impute import TraceNormImputer
+from mathlearn.recommend._dask import is_dask_collection, rated_pairs, rating_blocks
 from mathlearn.utils._doc_link import DocLinkMixin
 from mathlearn.utils._sklearn_compat import (
     HasMethods,
@@ -31,6 +33,13 @@ _ITEM_BLOCK = 8192
 
 def _id_codes(values, column):
     """Sorted distinct ids of one column of X and each row's position in them."""
+    _check_id_kind(values, column)
+    codes, uniques = pd.factorize(values, sort=True)
+    return codes.astype(np.intp), np.asarray(uniques)
+
+
+def _check_id_kind(values, column):
+    """Refuse an object column of ids that are neither all numbers nor all strings."""
     if values.dtype == object:
         kind = pd.api.types.infer_dtype(values, skipna=False)
         if kind not in _ID_TYPES:
@@ -39,8 +48,6 @@ def _id_codes(values, column):
                 f"strings, got values pandas infers as {kind!r}; every id "
                 "argument must be a string or a number"
             )
-    codes, uniques = pd.factorize(values, sort=True)
-    return codes.astype(np.intp), np.asarray(uniques)
 
 
 def _id_columns(X):
@@ -61,6 +68,19 @@ def _id_columns(X):
                 "user id and an item id"
             )
     return X
+
+
+@contextlib.contextmanager
+def _fit_errors(completer, shape, n_rated):
+    """A completer's ValueError in fit, said in terms of users and items."""
+    try:
+        yield
+    except ValueError as error:
+        raise ValueError(
+            f"{type(completer).__name__} cannot be fitted on the matrix of "
+            f"{shape[0]} users (its n_samples) x {shape[1]} items (its "
+            f"n_features) with {n_rated} rated pairs: {error}"
+        ) from error
 
 
 def folded_factors(completer):
@@ -185,6 +205,19 @@ class RatingsRecommender(DocLinkMixin, RegressorMixin, BaseEstimator):
     costs, plus ``O(n_ratings log n_ratings)`` to number the ids;
     ``predict`` costs ``O(n_pairs rank)``.
 
+    **Ratings beyond one machine.** ``fit`` accepts a dask DataFrame ``X``
+    (read from parquet, say) with its ratings ``y`` a dask Series of the same
+    partitions. One pass counts the ratings of every id; a second turns each
+    partition's ids into matrix positions and splits its ratings by block of
+    users and by block of items, about ``X.npartitions`` blocks of each with
+    about equal ratings (a shuffle, kept on the workers); the completer
+    (:class:`~mathlearn.impute.TraceNormImputer` or
+    :class:`~mathlearn.impute.SVDImputer`) then fits block by block as on a
+    dask array of ratings, and equals the fit on the same ratings in memory
+    to round-off. The ids, the fitted factors and the rated pairs (one bit
+    and one 32-bit index a rating, for ``recommend``) are held in this
+    process; the ratings themselves never are.
+
     Because ``X`` holds labels, not measurements, a model fitted on ids
     shifted by a constant (or renamed in any order-preserving way) predicts
     exactly the same.
@@ -236,36 +269,56 @@ class RatingsRecommender(DocLinkMixin, RegressorMixin, BaseEstimator):
             DataFrame; ids are integers, floats or strings (all numbers or
             all strings in a column), never missing. Further columns (a
             timestamp, say) are allowed and not used; :meth:`predict` then
-            expects the same columns.
+            expects the same columns. A dask DataFrame is fitted on its
+            scheduler's workers, block by block (see Notes).
         y : array-like of shape (n_ratings,)
-            The ratings, finite numbers.
+            The ratings, finite numbers; a dask Series with the partitions
+            of ``X`` when ``X`` is a dask DataFrame.
 
         Returns
         -------
         self : object
             The fitted recommender.
         """
-        matrix, user_ids, item_ids, y_dtype = self._ratings_matrix(X, y)
-        shape = matrix.shape
         completer = TraceNormImputer() if self.completer is None else self.completer
         completer = clone(completer)
-        try:
+        if is_dask_collection(X):
+            return self._fit_dask(completer, X, y)
+        matrix, user_ids, item_ids, y_dtype = self._ratings_matrix(X, y)
+        with _fit_errors(completer, matrix.shape, matrix.nnz):
             completer.fit(matrix)
-        except ValueError as error:
-            raise ValueError(
-                f"{type(completer).__name__} cannot be fitted on the matrix of "
-                f"{shape[0]} users (its n_samples) x {shape[1]} items (its "
-                f"n_features) with {matrix.nnz} rated pairs: {error}"
-            ) from error
+        rated = sp.csr_matrix(
+            (np.ones(matrix.nnz, dtype=bool), matrix.indices, matrix.indptr),
+            shape=matrix.shape,
+        )
+        return self._set_fitted(completer, user_ids, item_ids, rated, y_dtype)
+
+    def _fit_dask(self, completer, X, y):
+        """:meth:`fit` on a dask DataFrame: the completer fits on its blocks."""
+        from dask.dataframe.utils import make_meta
+
+        if not hasattr(completer, "_fit_entry_blocks"):
+            raise TypeError(
+                "fitting on a dask DataFrame needs a completer that fits block "
+                "by block (TraceNormImputer or SVDImputer), got "
+                f"{type(completer).__name__}"
+            )
+        # n_features_in_ and feature_names_in_, from X's columns.
+        validate_data(self, make_meta(X), dtype=None, ensure_min_samples=0)
+        blocks, user_ids, item_ids = rating_blocks(X, y, _check_id_kind)
+        rated = rated_pairs(blocks)
+        with _fit_errors(completer, blocks.shape, rated.nnz):
+            completer._fit_entry_blocks(blocks, np.dtype(np.float64))
+        y_dtype = np.float32 if y.dtype == np.float32 else np.float64
+        return self._set_fitted(completer, user_ids, item_ids, rated, y_dtype)
+
+    def _set_fitted(self, completer, user_ids, item_ids, rated, y_dtype):
         self.completer_ = completer
         self.user_ids_ = user_ids
         self.item_ids_ = item_ids
         self._user_index = pd.Index(user_ids)
         self._item_index = pd.Index(item_ids)
-        self._rated = sp.csr_matrix(
-            (np.ones(matrix.nnz, dtype=bool), matrix.indices, matrix.indptr),
-            shape=shape,
-        )
+        self._rated = rated
         self._y_dtype = y_dtype
         return self
 
