@@ -224,6 +224,25 @@ def sweep_throughput(args, path, estimator, X_memory):
         f"({args.memory_limit_gb} GB per worker, rank "
         f"{estimator.n_components_})\n"
     )
+    als_sweep_scaling(
+        args.memory_limit_gb,
+        args.repeats,
+        lambda: _blocks.EntryBlocks.of(X, np.nan),
+        estimator,
+        n_obs=int(np.sum(~np.isnan(X_memory))),
+    )
+
+
+def als_sweep_scaling(memory_limit_gb, repeats, make_blocks, estimator, n_obs):
+    """Time one ALS sweep of ``estimator``'s fit on 1 worker and on 2.
+
+    ``make_blocks()`` gives the :class:`~mathlearn.impute._blocks.EntryBlocks`
+    of the fitted entries, on each cluster. A sweep fits every row against
+    the fitted column factors, then every column against those rows, at the
+    fitted penalty: one iteration of the solver, as ``fit`` runs it.
+    """
+    from mathlearn.impute import _blocks
+
     # The solver's units: X divided by the fit's scale.
     unit = estimator._model.data_scale
     V = estimator.column_factors_ / np.sqrt(unit)
@@ -231,11 +250,11 @@ def sweep_throughput(args, path, estimator, X_memory):
 
     def prepare(client):
         client.run(lambda: __import__("mathlearn.impute"))
-        blocks = _blocks.EntryBlocks.of(X, np.nan)
+        blocks = make_blocks()
         stats = _blocks.entry_stats(blocks, np.nan)
-        # The generated tables have no empty row or column: the model's
+        # The benchmarks' tables have no empty row or column: the model's
         # effects are those of the active rows and columns.
-        assert stats.layout.shape == X.shape
+        assert stats.layout.shape == blocks.shape
         source = _blocks.BlockSource(
             blocks, stats.layout, stats.scale(centred=True), stats.n_obs
         )
@@ -245,10 +264,9 @@ def sweep_throughput(args, path, estimator, X_memory):
         A = residuals.ridge_rows(V, lam)
         residuals.ridge_columns(A, lam)
 
-    n_obs = int(np.sum(~np.isnan(X_memory)))
     worker_scaling(
-        args.memory_limit_gb,
-        args.repeats,
+        memory_limit_gb,
+        repeats,
         prepare,
         sweep,
         size=(n_obs / 1e6, "M entries/s"),

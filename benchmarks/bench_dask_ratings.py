@@ -17,7 +17,11 @@ Issue 21's out-of-core completion. The script
    processes on 127.0.0.1, one thread each, each limited to
    ``--memory-limit-gb``: the time, each worker's resident memory before
    the fit and its peak during it against its limit, and the RMSE of the
-   predictions against the true ratings of the test pairs.
+   predictions against the true ratings of the test pairs;
+4. times one ALS sweep (as in ``bench_dask_completion.py``) on the blocks of
+   the first ``--scaling-ratings`` ratings with 1 worker and with 2, at the
+   factors of their in-memory fit: the throughput ratio, target >= 1.6x on
+   2 cores.
 
 The completer is ``TraceNormImputer(alpha=--alpha, n_components=--rank-cap,
 random_state=0)``: one shrinkage, as a user at this scale fits after choosing
@@ -38,6 +42,7 @@ import numpy as np
 import pandas as pd
 from _timing import print_table
 from bench_dask import local_cluster, memory_rows, uptime, worker_memory
+from bench_dask_completion import als_sweep_scaling
 
 from mathlearn.impute import TraceNormImputer
 from mathlearn.recommend import RatingsRecommender
@@ -254,6 +259,40 @@ def out_of_core_fit(args, path, test):
     )
 
 
+def sweep_scaling(args, path):
+    """Section 4: one ALS sweep on the first ``--scaling-ratings``, 1 and 2 workers."""
+    import dask.dataframe as dd
+
+    from mathlearn.recommend._dask import rating_blocks
+    from mathlearn.recommend._ratings import _check_id_kind
+
+    n_files = max(1, args.scaling_ratings // args.partition_ratings)
+    paths = [os.path.join(path, name) for name in sorted(os.listdir(path))[:n_files]]
+    print(
+        f"\n## 4. One ALS sweep on the first {n_files} files "
+        f"({n_files * args.partition_ratings:,} ratings), {args.memory_limit_gb} GB "
+        "per worker\n"
+    )
+    ratings = pd.concat([pd.read_parquet(p) for p in paths], ignore_index=True)
+    recommender, seconds = _fit(ratings, args)
+    print(f"in-memory fit for the factors: {seconds:.1f} s\n")
+    del ratings
+    frame = dd.read_parquet(paths)
+
+    def blocks():
+        return rating_blocks(frame[["user", "item"]], frame["rating"], _check_id_kind)[
+            0
+        ]
+
+    als_sweep_scaling(
+        args.memory_limit_gb,
+        args.repeats,
+        blocks,
+        recommender.completer_,
+        n_obs=recommender._rated.nnz,
+    )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-ratings", type=int, default=200_000_000)
@@ -269,6 +308,15 @@ def main():
     parser.add_argument("--memory-limit-gb", type=float, default=3.0)
     parser.add_argument("--dir", default="/tmp", help="where the parquet files go")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--scaling-ratings", type=int, default=20_000_000)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument(
+        "--part",
+        choices=["all", "fit", "scaling"],
+        default="all",
+        help="the out-of-core fit (sections 2 and 3), the sweep's scaling "
+        "(section 4), or both",
+    )
     parser.add_argument("--skip-check", action="store_true")
     args = parser.parse_args()
     # The scheduler's HTTP server moves to a free port when 8787 is taken.
@@ -278,9 +326,12 @@ def main():
     path = os.path.join(workdir, "ratings")
     try:
         write_data(args, path)
-        if not args.skip_check:
-            check_against_memory(args, path)
-        out_of_core_fit(args, path, _test_pairs(args))
+        if args.part != "scaling":
+            if not args.skip_check:
+                check_against_memory(args, path)
+            out_of_core_fit(args, path, _test_pairs(args))
+        if args.part != "fit":
+            sweep_scaling(args, path)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         print(f"\nremoved {workdir}")
