@@ -264,7 +264,6 @@ def sweep_scaling(args, path):
     import dask.dataframe as dd
 
     from mathlearn.recommend._dask import rating_blocks
-    from mathlearn.recommend._ratings import _check_id_kind
 
     n_files = max(1, args.scaling_ratings // args.partition_ratings)
     paths = [os.path.join(path, name) for name in sorted(os.listdir(path))[:n_files]]
@@ -280,9 +279,7 @@ def sweep_scaling(args, path):
     frame = dd.read_parquet(paths)
 
     def blocks():
-        return rating_blocks(frame[["user", "item"]], frame["rating"], _check_id_kind)[
-            0
-        ]
+        return rating_blocks(frame[["user", "item"]], frame["rating"])[0]
 
     als_sweep_scaling(
         args.memory_limit_gb,

@@ -14,6 +14,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from mathlearn.impute._blocks import EntryBlocks
+from mathlearn.recommend._ids import check_id_kind
 
 
 def is_dask_collection(X):
@@ -21,13 +22,13 @@ def is_dask_collection(X):
     return type(X).__module__.partition(".")[0] == "dask" and hasattr(X, "npartitions")
 
 
-def _sorted_ids(counts, column, check_kind):
+def _sorted_ids(counts, column):
     """The distinct ids of a column, sorted, and the ratings of each."""
     ids = counts.index
     if ids.dtype == object or pd.api.types.is_string_dtype(ids.dtype):
         # pandas' (and the in-memory fit's) ids of text: Python strings.
         ids = pd.Index(np.asarray(ids, dtype=object))
-    check_kind(np.asarray(ids), column)
+    check_id_kind(np.asarray(ids), column)
     order = ids.argsort()
     return np.asarray(ids[order]), np.asarray(counts, dtype=np.int64)[order]
 
@@ -63,12 +64,12 @@ def _triple(part):
     return part["row"].to_numpy(), part["col"].to_numpy(), part["val"].to_numpy()
 
 
-def rating_blocks(X, y, check_kind):
+def rating_blocks(X, y):
     """The users x items :class:`EntryBlocks` of the ratings ``y`` of ``X``.
 
     ``X`` is a dask DataFrame whose first two columns are the user and the
     item ids, ``y`` a dask Series (or one-column DataFrame) of the same
-    partitions; ``check_kind(values, column)`` refuses ids of mixed kinds.
+    partitions.
     The users and the items are cut into about ``X.npartitions`` blocks of
     about equal ratings each (repartition ``X`` and ``y`` to change their
     size). Returns the blocks and the sorted user and item ids.
@@ -107,8 +108,8 @@ def rating_blocks(X, y, check_kind):
             f"X contains {int(n_missing)} missing ids (NaN or None) in its first "
             "two columns; every rating needs a user id and an item id"
         )
-    user_ids, user_counts = _sorted_ids(user_counts, 0, check_kind)
-    item_ids, item_counts = _sorted_ids(item_counts, 1, check_kind)
+    user_ids, user_counts = _sorted_ids(user_counts, 0)
+    item_ids, item_counts = _sorted_ids(item_counts, 1)
     shape = (user_ids.shape[0], item_ids.shape[0])
     # Partition by partition, X's with y's: each collection's own graph
     # optimisation may fuse its partitions otherwise.

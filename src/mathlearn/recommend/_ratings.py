@@ -13,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 from mathlearn.exceptions import ColdStartWarning
 from mathlearn.impute import TraceNormImputer
 from mathlearn.recommend._dask import is_dask_collection, rated_pairs, rating_blocks
+from mathlearn.recommend._ids import check_id_kind
 from mathlearn.utils._doc_link import DocLinkMixin
 from mathlearn.utils._sklearn_compat import (
     HasMethods,
@@ -22,10 +23,6 @@ from mathlearn.utils._sklearn_compat import (
     validate_params,
 )
 
-# pandas' inferred types of an id column that are accepted: all numbers, or
-# all strings (a mix of ints and strings is almost always a parsing mistake,
-# and cannot be sorted).
-_ID_TYPES = {"integer", "floating", "mixed-integer-float", "string", "boolean"}
 # recommend() scores at most this many (user, item) pairs at a time.
 _BLOCK_PAIRS = 1 << 20
 _ITEM_BLOCK = 8192
@@ -33,21 +30,9 @@ _ITEM_BLOCK = 8192
 
 def _id_codes(values, column):
     """Sorted distinct ids of one column of X and each row's position in them."""
-    _check_id_kind(values, column)
+    check_id_kind(values, column)
     codes, uniques = pd.factorize(values, sort=True)
     return codes.astype(np.intp), np.asarray(uniques)
-
-
-def _check_id_kind(values, column):
-    """Refuse an object column of ids that are neither all numbers nor all strings."""
-    if values.dtype == object:
-        kind = pd.api.types.infer_dtype(values, skipna=False)
-        if kind not in _ID_TYPES:
-            raise TypeError(
-                f"the ids in column {column} of X must be all numbers or all "
-                f"strings, got values pandas infers as {kind!r}; every id "
-                "argument must be a string or a number"
-            )
 
 
 def _id_columns(X):
@@ -305,7 +290,7 @@ class RatingsRecommender(DocLinkMixin, RegressorMixin, BaseEstimator):
             )
         # n_features_in_ and feature_names_in_, from X's columns.
         validate_data(self, make_meta(X), dtype=None, ensure_min_samples=0)
-        blocks, user_ids, item_ids = rating_blocks(X, y, _check_id_kind)
+        blocks, user_ids, item_ids = rating_blocks(X, y)
         rated = rated_pairs(blocks)
         with _fit_errors(completer, blocks.shape, rated.nnz):
             completer._fit_entry_blocks(blocks, np.dtype(np.float64))
