@@ -270,3 +270,32 @@ def test_trace_norm_dask_fit_submits_each_key_once(dask_client, caplog):
             TraceNormImputer(alpha=5.0, random_state=0).fit(X[:650])
     collisions = [r for r in caplog.records if "different `run_spec`" in r.message]
     assert not collisions, collisions[0].message
+
+
+def _column_sums(entries, start, weights):
+    """Weighted column sums of a row block (its rows numbered from ``start``)."""
+    return np.bincount(
+        entries.cols, entries.vals * weights[start + entries.rows], entries.shape[1]
+    )
+
+
+def test_large_shared_arguments_do_not_travel_in_the_graph(dask_client):
+    """A map's large argument (factors, effects of many rows) is scattered.
+
+    distributed warns of a graph above 10 MB; a map whose shared argument
+    takes more than that sends none, and computes what it computes with the
+    argument in the graph.
+    """
+    from mathlearn.impute._blocks import EntryBlocks
+
+    X = _table(m=1200, n=400, seed=9)
+    blocks = EntryBlocks.of(da.from_array(X, chunks=(300, 200)), np.nan)
+    # Per row of X, padded to 12 MB.
+    weights = np.ones(1_500_000)
+    weights[:1200] = np.arange(1200) / 1200
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        sums = blocks.map(_column_sums, weights, per_block=blocks.row_starts[:-1])
+    observed = ~np.isnan(X)
+    expected = np.where(observed, X, 0.0) * weights[:1200, None]
+    np.testing.assert_allclose(sum(sums), expected.sum(axis=0), rtol=1e-12)

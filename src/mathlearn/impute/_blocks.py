@@ -239,7 +239,7 @@ class EntryBlocks:
 
         blocks = self.col_blocks if columns else self.row_blocks
         task = dask.delayed(func, pure=True)
-        shared = [dask.delayed(arg, pure=True) for arg in args]
+        shared = [_shared(arg) for arg in args]
         if per_block is None:
             return dask.compute(*[task(entries, *shared) for entries in blocks])
         return dask.compute(
@@ -265,6 +265,45 @@ class EntryBlocks:
             Span(int(starts[k]), int(before[k]), int(before[k + 1]))
             for k in range(starts.shape[0] - 1)
         ]
+
+
+# A shared argument larger than this is scattered to a distributed
+# scheduler's workers rather than sent inside the graph.
+_SCATTER_BYTES = 1 << 20
+
+
+def _distributed_client():
+    """The distributed ``Client`` that computes dask collections now, or None."""
+    from dask.base import get_scheduler
+
+    try:
+        from distributed import Client
+    except ImportError:
+        return None
+    owner = getattr(get_scheduler(), "__self__", None)
+    return owner if isinstance(owner, Client) else None
+
+
+def _shared(arg):
+    """``arg`` as a dependency of every block's task.
+
+    A large argument (a side's factors, 80 MB for a million rows at rank
+    10, or its effects and positions) is scattered to the workers of a
+    distributed scheduler: sent once, directly, rather than inside the graph
+    and through the scheduler. Anything else is a delayed literal. The
+    scattered key is new each time (``hash=False``): a key named by the
+    contents, released after one pass and scattered again by the next, can
+    be forgotten by the scheduler after the second scatter.
+    """
+    import dask
+    from dask.sizeof import sizeof
+
+    if sizeof(arg) > _SCATTER_BYTES:
+        client = _distributed_client()
+        if client is not None:
+            # In a list: scatter would send a tuple's items one by one.
+            return client.scatter([arg], hash=False)[0]
+    return dask.delayed(arg, pure=True)
 
 
 def _counts_task(entries):
