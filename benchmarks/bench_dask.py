@@ -136,7 +136,12 @@ def worker_memory(client):
     return client.run(_memory)
 
 
-def memory_rows(before, after, limit_gb, chunk_mb):
+def print_memory(before, after, limit_gb, chunk_mb, chunk="chunks"):
+    """Each worker's resident memory before a fit, its peak during it, its limit.
+
+    ``before`` and ``after`` are :func:`worker_memory`'s; the growth is also
+    counted in ``chunk_mb`` units (the data a task reads, called ``chunk``).
+    """
     rows = []
     for worker, (pid, rss, _) in sorted(before.items()):
         pid_after, _, peak = after.get(worker, (None, 0, 0))
@@ -151,7 +156,18 @@ def memory_rows(before, after, limit_gb, chunk_mb):
                 "no" if pid_after == pid else "YES",
             ]
         )
-    return rows
+    print_table(
+        [
+            "worker",
+            "resident before (MB)",
+            "peak during fit (MB)",
+            f"peak - resident ({chunk})",
+            "limit (MB)",
+            "peak / limit",
+            "restarted",
+        ],
+        rows,
+    )
 
 
 def write_data(args, path):
@@ -199,18 +215,7 @@ def out_of_core_fit(args, path, params):
             f"{som.n_rows_} x {som.n_cols_} units); client process: "
             f"resident {client_rss / 1e6:.0f} MB, peak {client_peak / 1e6:.0f} MB\n"
         )
-        print_table(
-            [
-                "worker",
-                "resident before (MB)",
-                "peak during fit (MB)",
-                "peak - resident (chunks)",
-                "limit (MB)",
-                "peak / limit",
-                "restarted",
-            ],
-            memory_rows(before, after, args.memory_limit_gb, args.chunk_mb),
-        )
+        print_memory(before, after, args.memory_limit_gb, args.chunk_mb)
         check_against_memory(args, path, params, som)
     return som
 

@@ -39,7 +39,7 @@ import numpy as np
 from _timing import print_table
 from bench_dask import (
     local_cluster,
-    memory_rows,
+    print_memory,
     uptime,
     worker_memory,
     worker_scaling,
@@ -197,18 +197,7 @@ def out_of_core_fit(args, path, X, reference):
         f"{_truth_rmse(args, reference, X):.4f}); max |Z - Z_in_memory| = "
         f"{difference:.2g} x max |Z_in_memory| (target 1e-8)\n"
     )
-    print_table(
-        [
-            "worker",
-            "resident before (MB)",
-            "peak during fit (MB)",
-            "peak - resident (blocks)",
-            "limit (MB)",
-            "peak / limit",
-            "restarted",
-        ],
-        memory_rows(before, after, args.memory_limit_gb, _block_mb(args)),
-    )
+    print_memory(before, after, args.memory_limit_gb, _block_mb(args), "blocks")
     return estimator
 
 

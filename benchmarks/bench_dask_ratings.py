@@ -41,7 +41,7 @@ import warnings
 import numpy as np
 import pandas as pd
 from _timing import print_table
-from bench_dask import local_cluster, memory_rows, uptime, worker_memory
+from bench_dask import local_cluster, print_memory, uptime, worker_memory
 from bench_dask_completion import als_sweep_scaling
 
 from mathlearn.impute import TraceNormImputer
@@ -245,18 +245,7 @@ def out_of_core_fit(args, path, test):
         f"{len(test):,} fresh pairs {rmse:.4f} (the noise of a rating: {_NOISE})\n"
     )
     block_mb = 16 * args.partition_ratings / 1e6
-    print_table(
-        [
-            "worker",
-            "resident before (MB)",
-            "peak during fit (MB)",
-            "peak - resident (blocks)",
-            "limit (MB)",
-            "peak / limit",
-            "restarted",
-        ],
-        memory_rows(before, after, args.memory_limit_gb, block_mb),
-    )
+    print_memory(before, after, args.memory_limit_gb, block_mb, "blocks")
 
 
 def sweep_scaling(args, path):
