@@ -734,6 +734,110 @@ def test_integer_weights_are_repeated_rows():
     np.testing.assert_allclose(a["loss"], b["loss"], rtol=1e-8)
 
 
+def test_zero_weight_is_a_removed_row():
+    """A row of weight 0 where x0 < 0 kept x0 out of the power-law fit
+    (its features must be positive): ``2.6*x1*(0.257*x0**2 + x0 - 0.307)/...``
+    was selected in place of the formula the other rows give."""
+    rng = np.random.RandomState(0)
+    X = rng.uniform(1, 3, size=(200, 4))
+    y = 2.5 * X[:, 0] ** 1.5 * X[:, 1] / (X[:, 2] * X[:, 3] ** 2)
+    X_out = np.vstack([X, [[-1.0, 2.0, 2.0, 2.0]]])
+    y_out = np.append(y, 100.0)
+    weights = np.append(np.ones(200), 0.0)
+    params = dict(enumeration_size=2, generations=0, random_state=0)
+    removed = SymbolicRegressor(**params).fit(X, y)
+    weighted = SymbolicRegressor(**params).fit(X_out, y_out, sample_weight=weights)
+    assert weighted.expression_ == removed.expression_
+    x0, x1, x2, x3 = _symbols(4)
+    truth = sympy.Rational(5, 2) * x0 ** sympy.Rational(3, 2) * x1 / (x2 * x3**2)
+    assert _exact_positive(weighted.sympy(), truth, 4), weighted.expression_
+    np.testing.assert_array_equal(weighted.predict(X_out), removed.predict(X_out))
+
+
+def _counted_data(f, seed=0):
+    """80 positive rows, ``f`` with 1% noise, and weights 1 to 4."""
+    rng = np.random.RandomState(seed)
+    X = np.column_stack(
+        [
+            rng.uniform(1, 5, 80),
+            rng.uniform(1, 2, 80),
+            rng.uniform(3, 10, 80),
+            rng.uniform(1, 5, 80),
+        ]
+    )
+    y = f(X)
+    y = y + 0.01 * y.std() * rng.normal(size=80)
+    return X, y, rng.randint(1, 5, size=80)
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        lambda X: 1 / (1 / X[:, 0] + X[:, 1] / X[:, 2]),
+        lambda X: X[:, 0] * np.exp(-X[:, 1] * X[:, 2] / X[:, 3]),
+    ],
+    ids=["lens", "boltzmann"],
+)
+def test_integer_weights_are_repeated_rows_on_a_noisy_law(f):
+    """The fronts differed (``0.9975/(x1/x2 + 0.99594/x0)`` against the
+    lens formula ``x0/(x0*x1/x2 + 1)``): the searches' budgets count rows
+    (the two-term search's flops, the pool's memory) and some statistics
+    of the structure tests counted rows, not weights."""
+    X, y, counts = _counted_data(f)
+    params = dict(enumeration_size=4, generations=0, max_terms=3, random_state=0)
+    weighted = SymbolicRegressor(**params).fit(X, y, sample_weight=counts)
+    order = np.random.RandomState(1).permutation(counts.sum())
+    repeated = SymbolicRegressor(**params).fit(
+        np.repeat(X, counts, axis=0)[order], np.repeat(y, counts)[order]
+    )
+    a, b = weighted.pareto_front_, repeated.pareto_front_
+    assert a["expression"].tolist() == b["expression"].tolist()
+    np.testing.assert_allclose(a["loss"], b["loss"], rtol=1e-8)
+
+
+def test_structure_tests_count_a_sample_as_its_weight():
+    """The noise weights of the transformed searches were capped at their
+    unweighted median and scaled by their unweighted mean; the group test's
+    surrogate was not fitted on 80 rows of weights 1 to 4 (a gate on the
+    number of rows) but was on the 200 repeated rows."""
+    from mathlearn.symbolic._expr import to_sympy
+    from mathlearn.symbolic._groups import group_terms
+    from mathlearn.symbolic._reduce import TRANSFORMS, _noise_weights
+
+    X, y, counts = _counted_data(
+        lambda X: X[:, 0] * np.exp(-X[:, 1] * X[:, 2] / X[:, 3])
+    )
+    X_rep, y_rep = np.repeat(X, counts, axis=0), np.repeat(y, counts)
+    t, p = y / X[:, 0], X[:, 0]
+    for transform in TRANSFORMS[1:]:
+        weighted = _noise_weights(transform, t, p, counts)
+        repeated = _noise_weights(
+            transform, np.repeat(t, counts), np.repeat(p, counts), None
+        )
+        np.testing.assert_allclose(np.repeat(weighted / counts, counts), repeated)
+    # The same terms, up to the round-off of the scales k found by a search.
+    symbols = _symbols(4)
+    weighted, repeated = group_terms(X, y, counts), group_terms(X_rep, y_rep)
+    assert len(weighted) == len(repeated) == 3
+    for a, b in zip(weighted, repeated, strict=True):
+        a, b = to_sympy(a, symbols), to_sympy(b, symbols)
+        assert sympy.simplify(_round3(a) - _round3(b)) == 0
+
+
+def test_weighted_median_is_the_median_of_the_repeated_values():
+    from mathlearn.symbolic._weighted import median
+
+    rng = np.random.RandomState(0)
+    for n in range(1, 30):
+        values = rng.normal(size=n)
+        values[rng.randint(n)] = values[0]  # a tie
+        counts = rng.randint(0, 4, size=n)
+        counts[rng.randint(n)] = 1
+        assert median(values, counts) == np.median(np.repeat(values, counts))
+        assert median(values, 0.5 * counts) == median(values, counts)
+    assert median(values, None) == np.median(values)
+
+
 def test_sample_weight_is_routed_through_a_pipeline():
     from sklearn import config_context
     from sklearn.pipeline import Pipeline
