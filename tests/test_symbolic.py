@@ -1261,3 +1261,30 @@ def test_dimensionless_group_root_pole_is_written_one_over_a_root():
     truth = x0 * x1 / sympy.sqrt(1 - x1**2 / x2**2)
     found = [to_sympy(t, [x0, x1, x2]) for t in group_terms(X, y)]
     assert any(sympy.simplify(_round3(f) / truth).is_number for f in found), found
+
+
+def test_lorentz_factor_leaves_the_lorentz_transformation_a_short_sum():
+    """(x0 - x1 x3) / sqrt(1 - x1^2 / x2^2) (I.15.3x's shape): x1 < x2 on all
+    the data, and y sqrt(1 - x1^2/x2^2) is the two-term x0 - x1 x3
+    (regression: ``0.99*x0 + 0.76*x0**(x1/x2) - 0.99*x1*x3 - ...`` was
+    selected)."""
+    from mathlearn.symbolic._reduce import lorentz_factors
+
+    rng = np.random.RandomState(0)
+    X = np.column_stack(
+        [
+            rng.uniform(1, 5, 300),
+            rng.uniform(1, 2, 300),
+            rng.uniform(3, 10, 300),
+            rng.uniform(1, 5, 300),
+        ]
+    )
+    # Only x1 < x2 holds on all the data (x2 is in units of 8 in the search).
+    factors = lorentz_factors(X / [4, 2, 8, 4], np.array([4.0, 2.0, 8.0, 4.0]))
+    x1_x2 = ("mul", ("c", 1 / 16), ("square", ("div", ("x", 1), ("x", 2))))
+    assert factors == [("inv", ("sqrt", ("sub", ("c", 1.0), x1_x2)))]
+    y = (X[:, 0] - X[:, 1] * X[:, 3]) / np.sqrt(1 - X[:, 1] ** 2 / X[:, 2] ** 2)
+    reg = SymbolicRegressor(enumeration_size=5, generations=0, random_state=0)
+    x0, x1, x2, x3 = _symbols(4)
+    found = reg.fit(X, y).sympy()
+    assert _exact(found, (x0 - x1 * x3) / sympy.sqrt(1 - x1**2 / x2**2)), found

@@ -23,6 +23,7 @@ they are the formula. Their inner constants are tuned and rounded like any
 other term's.
 """
 
+from itertools import permutations
 from typing import NamedTuple
 
 import numpy as np
@@ -238,6 +239,28 @@ def _fit_factors(L, b, sqrt_w, weights, tol, chain):
         if distance[worst] <= _EXPONENT_TOL:
             break
         keep[worst] = False
+    return out
+
+
+def lorentz_factors(X, x_scale):
+    """The factors ``1 / sqrt(1 - x_i^2 / x_j^2)`` where ``x_i < x_j`` on all
+    the data, in the user's units (``X * x_scale``).
+
+    A velocity below the speed of light makes one (the Lorentz
+    transformation ``(x - u t) / sqrt(1 - u^2/c^2)``); dividing ``y`` by it
+    leaves a short sum for the transformed searches. Its constant is the
+    power of two that the features' rescaling leaves.
+    """
+    user = X * x_scale
+    out = []
+    for i, j in permutations(range(X.shape[1]), 2):
+        if not (np.all(user[:, i] > 0) and np.all(user[:, i] < user[:, j])):
+            continue
+        ratio = ("square", ("div", ("x", i), ("x", j)))
+        scale = float((x_scale[i] / x_scale[j]) ** 2)
+        if scale != 1:
+            ratio = ("mul", ("c", scale), ratio)
+        out.append(("inv", ("sqrt", ("sub", ("c", 1.0), ratio))))
     return out
 
 

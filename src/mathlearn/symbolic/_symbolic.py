@@ -634,6 +634,7 @@ default="least_squares"
             self._add_reduced_terms(
                 pool,
                 Xf,
+                x_scale,
                 target,
                 objective,
                 feature_dims,
@@ -761,10 +762,13 @@ default="least_squares"
         return children
 
     @staticmethod
-    def _add_reduced_terms(pool, X, target, objective, feature_dims, deadline):
-        """Add power laws, functions of one dimensionless group, and the terms
-        of searches on transformed targets."""
-        factors = _reduce.power_factors(X, target.y, target.weights)
+    def _add_reduced_terms(pool, X, x_scale, target, objective, feature_dims, deadline):
+        """Add power laws, Lorentz factors, functions of one dimensionless
+        group, and the terms of searches on transformed targets."""
+        # The Lorentz factors first: there are none unless a feature is below
+        # another on all the data, and their searches are quick.
+        factors = _reduce.lorentz_factors(X, x_scale)
+        factors += _reduce.power_factors(X, target.y, target.weights)
         limit = objective.max_complexity - 2
         groups = [
             t
