@@ -1052,6 +1052,39 @@ def test_enumeration_checks_the_deadline_between_unary_operators(monkeypatch):
     assert levels.get(2, []) == []
 
 
+def test_beam_search_checks_the_deadline_within_a_depth(monkeypatch):
+    """III.9.52 took 12.1 s at max_time=10 and 23.8 s at 20: a depth of the
+    wide search (its exact pairs, the extensions of 16 states, the swap
+    moves, each a product with the whole pool) ran to its end after the
+    deadline. Past it, only the single terms are now tried: one product."""
+    from mathlearn.symbolic import _search
+
+    products = []
+    gains = _search._gains
+
+    def counted(*args):
+        products.append(1)
+        return gains(*args)
+
+    monkeypatch.setattr(_search, "_gains", counted)
+    monkeypatch.setattr(_search, "past", lambda deadline: deadline is not None)
+    rng = np.random.RandomState(0)
+    V = rng.normal(size=(50, 40))
+    pool = _search.TermPool(40, 10**6)
+    pool.add([("c", float(k)) for k in range(50)], V)  # distinct placeholders
+    y = V[3] + 0.5 * V[7] + 0.1 * rng.normal(size=40)
+    objective = _search.Objective(3, 30, 0.0, _search.LOSS_FLOOR, 0.0)
+    front = _search.Front()
+    _search.beam_select(
+        pool, y - y.mean(), front, objective, _search.WIDE, deadline=1.0
+    )
+    assert len(products) == 1
+    assert {len(state) for _, _, state in front.pareto()} <= {0, 1}
+    sizes = np.ones(len(pool), dtype=int)
+    assert _search.pair_candidates(pool.Z, y, sizes, 30, deadline=1.0) == []
+    assert len(_search.pair_candidates(pool.Z, y, sizes, 30)) > 0
+
+
 def test_enumeration_leaves_room_for_the_later_steps():
     """On an idle machine the enumeration filled the pool (20,000 terms on
     1,000 samples) within its share of max_time, and the power laws and the
