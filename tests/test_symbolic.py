@@ -734,6 +734,110 @@ def test_integer_weights_are_repeated_rows():
     np.testing.assert_allclose(a["loss"], b["loss"], rtol=1e-8)
 
 
+def test_zero_weight_is_a_removed_row():
+    """A row of weight 0 where x0 < 0 kept x0 out of the power-law fit
+    (its features must be positive): ``2.6*x1*(0.257*x0**2 + x0 - 0.307)/...``
+    was selected in place of the formula the other rows give."""
+    rng = np.random.RandomState(0)
+    X = rng.uniform(1, 3, size=(200, 4))
+    y = 2.5 * X[:, 0] ** 1.5 * X[:, 1] / (X[:, 2] * X[:, 3] ** 2)
+    X_out = np.vstack([X, [[-1.0, 2.0, 2.0, 2.0]]])
+    y_out = np.append(y, 100.0)
+    weights = np.append(np.ones(200), 0.0)
+    params = dict(enumeration_size=2, generations=0, random_state=0)
+    removed = SymbolicRegressor(**params).fit(X, y)
+    weighted = SymbolicRegressor(**params).fit(X_out, y_out, sample_weight=weights)
+    assert weighted.expression_ == removed.expression_
+    x0, x1, x2, x3 = _symbols(4)
+    truth = sympy.Rational(5, 2) * x0 ** sympy.Rational(3, 2) * x1 / (x2 * x3**2)
+    assert _exact_positive(weighted.sympy(), truth, 4), weighted.expression_
+    np.testing.assert_array_equal(weighted.predict(X_out), removed.predict(X_out))
+
+
+def _counted_data(f, seed=0):
+    """80 positive rows, ``f`` with 1% noise, and weights 1 to 4."""
+    rng = np.random.RandomState(seed)
+    X = np.column_stack(
+        [
+            rng.uniform(1, 5, 80),
+            rng.uniform(1, 2, 80),
+            rng.uniform(3, 10, 80),
+            rng.uniform(1, 5, 80),
+        ]
+    )
+    y = f(X)
+    y = y + 0.01 * y.std() * rng.normal(size=80)
+    return X, y, rng.randint(1, 5, size=80)
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        lambda X: 1 / (1 / X[:, 0] + X[:, 1] / X[:, 2]),
+        lambda X: X[:, 0] * np.exp(-X[:, 1] * X[:, 2] / X[:, 3]),
+    ],
+    ids=["lens", "boltzmann"],
+)
+def test_integer_weights_are_repeated_rows_on_a_noisy_law(f):
+    """The fronts differed (``0.9975/(x1/x2 + 0.99594/x0)`` against the
+    lens formula ``x0/(x0*x1/x2 + 1)``): the searches' budgets count rows
+    (the two-term search's flops, the pool's memory) and some statistics
+    of the structure tests counted rows, not weights."""
+    X, y, counts = _counted_data(f)
+    params = dict(enumeration_size=4, generations=0, max_terms=3, random_state=0)
+    weighted = SymbolicRegressor(**params).fit(X, y, sample_weight=counts)
+    order = np.random.RandomState(1).permutation(counts.sum())
+    repeated = SymbolicRegressor(**params).fit(
+        np.repeat(X, counts, axis=0)[order], np.repeat(y, counts)[order]
+    )
+    a, b = weighted.pareto_front_, repeated.pareto_front_
+    assert a["expression"].tolist() == b["expression"].tolist()
+    np.testing.assert_allclose(a["loss"], b["loss"], rtol=1e-8)
+
+
+def test_structure_tests_count_a_sample_as_its_weight():
+    """The noise weights of the transformed searches were capped at their
+    unweighted median and scaled by their unweighted mean; the group test's
+    surrogate was not fitted on 80 rows of weights 1 to 4 (a gate on the
+    number of rows) but was on the 200 repeated rows."""
+    from mathlearn.symbolic._expr import to_sympy
+    from mathlearn.symbolic._groups import group_terms
+    from mathlearn.symbolic._reduce import TRANSFORMS, _noise_weights
+
+    X, y, counts = _counted_data(
+        lambda X: X[:, 0] * np.exp(-X[:, 1] * X[:, 2] / X[:, 3])
+    )
+    X_rep, y_rep = np.repeat(X, counts, axis=0), np.repeat(y, counts)
+    t, p = y / X[:, 0], X[:, 0]
+    for transform in TRANSFORMS[1:]:
+        weighted = _noise_weights(transform, t, p, counts)
+        repeated = _noise_weights(
+            transform, np.repeat(t, counts), np.repeat(p, counts), None
+        )
+        np.testing.assert_allclose(np.repeat(weighted / counts, counts), repeated)
+    # The same terms, up to the round-off of the scales k found by a search.
+    symbols = _symbols(4)
+    weighted, repeated = group_terms(X, y, counts), group_terms(X_rep, y_rep)
+    assert len(weighted) == len(repeated) == 3
+    for a, b in zip(weighted, repeated, strict=True):
+        a, b = to_sympy(a, symbols), to_sympy(b, symbols)
+        assert sympy.simplify(_round3(a) - _round3(b)) == 0
+
+
+def test_weighted_median_is_the_median_of_the_repeated_values():
+    from mathlearn.symbolic._weighted import median
+
+    rng = np.random.RandomState(0)
+    for n in range(1, 30):
+        values = rng.normal(size=n)
+        values[rng.randint(n)] = values[0]  # a tie
+        counts = rng.randint(0, 4, size=n)
+        counts[rng.randint(n)] = 1
+        assert median(values, counts) == np.median(np.repeat(values, counts))
+        assert median(values, 0.5 * counts) == median(values, counts)
+    assert median(values, None) == np.median(values)
+
+
 def test_sample_weight_is_routed_through_a_pipeline():
     from sklearn import config_context
     from sklearn.pipeline import Pipeline
@@ -948,6 +1052,39 @@ def test_enumeration_checks_the_deadline_between_unary_operators(monkeypatch):
     assert levels.get(2, []) == []
 
 
+def test_beam_search_checks_the_deadline_within_a_depth(monkeypatch):
+    """III.9.52 took 12.1 s at max_time=10 and 23.8 s at 20: a depth of the
+    wide search (its exact pairs, the extensions of 16 states, the swap
+    moves, each a product with the whole pool) ran to its end after the
+    deadline. Past it, only the single terms are now tried: one product."""
+    from mathlearn.symbolic import _search
+
+    products = []
+    gains = _search._gains
+
+    def counted(*args):
+        products.append(1)
+        return gains(*args)
+
+    monkeypatch.setattr(_search, "_gains", counted)
+    monkeypatch.setattr(_search, "past", lambda deadline: deadline is not None)
+    rng = np.random.RandomState(0)
+    V = rng.normal(size=(50, 40))
+    pool = _search.TermPool(40, 10**6)
+    pool.add([("c", float(k)) for k in range(50)], V)  # distinct placeholders
+    y = V[3] + 0.5 * V[7] + 0.1 * rng.normal(size=40)
+    objective = _search.Objective(3, 30, 0.0, _search.LOSS_FLOOR, 0.0)
+    front = _search.Front()
+    _search.beam_select(
+        pool, y - y.mean(), front, objective, _search.WIDE, deadline=1.0
+    )
+    assert len(products) == 1
+    assert {len(state) for _, _, state in front.pareto()} <= {0, 1}
+    sizes = np.ones(len(pool), dtype=int)
+    assert _search.pair_candidates(pool.Z, y, sizes, 30, deadline=1.0) == []
+    assert len(_search.pair_candidates(pool.Z, y, sizes, 30)) > 0
+
+
 def test_enumeration_leaves_room_for_the_later_steps():
     """On an idle machine the enumeration filled the pool (20,000 terms on
     1,000 samples) within its share of max_time, and the power laws and the
@@ -1157,3 +1294,30 @@ def test_dimensionless_group_root_pole_is_written_one_over_a_root():
     truth = x0 * x1 / sympy.sqrt(1 - x1**2 / x2**2)
     found = [to_sympy(t, [x0, x1, x2]) for t in group_terms(X, y)]
     assert any(sympy.simplify(_round3(f) / truth).is_number for f in found), found
+
+
+def test_lorentz_factor_leaves_the_lorentz_transformation_a_short_sum():
+    """(x0 - x1 x3) / sqrt(1 - x1^2 / x2^2) (I.15.3x's shape): x1 < x2 on all
+    the data, and y sqrt(1 - x1^2/x2^2) is the two-term x0 - x1 x3
+    (regression: ``0.99*x0 + 0.76*x0**(x1/x2) - 0.99*x1*x3 - ...`` was
+    selected)."""
+    from mathlearn.symbolic._reduce import lorentz_factors
+
+    rng = np.random.RandomState(0)
+    X = np.column_stack(
+        [
+            rng.uniform(1, 5, 300),
+            rng.uniform(1, 2, 300),
+            rng.uniform(3, 10, 300),
+            rng.uniform(1, 5, 300),
+        ]
+    )
+    # Only x1 < x2 holds on all the data (x2 is in units of 8 in the search).
+    factors = lorentz_factors(X / [4, 2, 8, 4], np.array([4.0, 2.0, 8.0, 4.0]))
+    x1_x2 = ("mul", ("c", 1 / 16), ("square", ("div", ("x", 1), ("x", 2))))
+    assert factors == [("inv", ("sqrt", ("sub", ("c", 1.0), x1_x2)))]
+    y = (X[:, 0] - X[:, 1] * X[:, 3]) / np.sqrt(1 - X[:, 1] ** 2 / X[:, 2] ** 2)
+    reg = SymbolicRegressor(enumeration_size=5, generations=0, random_state=0)
+    x0, x1, x2, x3 = _symbols(4)
+    found = reg.fit(X, y).sympy()
+    assert _exact(found, (x0 - x1 * x3) / sympy.sqrt(1 - x1**2 / x2**2)), found

@@ -27,6 +27,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy.optimize import minimize_scalar
 
+from mathlearn.symbolic import _weighted
 from mathlearn.symbolic._reduce import _WEIGHT_CAP, _sign, power_tree
 from mathlearn.symbolic._symmetry import surrogate_gradient
 
@@ -162,14 +163,18 @@ def _minimise(loss, grid):
     return float(losses[i]), float(grid[i])
 
 
-def _fits(u, t, sqrt_w, u_tree):
-    """``(sse, tree of g(k u))`` of each function and sign of ``k``, and of the pole."""
+def _fits(u, t, weights, sqrt_w, u_tree):
+    """``(sse, tree of g(k u))`` of each function and sign of ``k``, and of the pole.
+
+    ``weights`` are the sample weights (of the median of ``|u|``), ``sqrt_w``
+    the roots of the weights of the fits.
+    """
 
     def sse(make_g, q):
         with np.errstate(all="ignore"):
             return _weighted_sse(make_g(q), t, sqrt_w)
 
-    unit = 1.0 / np.median(np.abs(u))
+    unit = 1.0 / _weighted.median(np.abs(u), weights)
     out = []
     for function in FUNCTIONS:
         # exp(-u) is not exp(u); the others' negative scales are the same
@@ -231,7 +236,8 @@ def group_terms(X, y, weights=None):
     kept = sign * y > 0
     L = np.log(X[:, positive])
     w = y * y * kept if weights is None else weights * y * y * kept
-    w = w / w.mean()
+    # Scaled to the number of samples (the sum of the sample weights).
+    w = w * (y.size if weights is None else weights.sum()) / w.sum()
     G = surrogate_gradient(L, np.log(np.where(kept, sign * y, 1.0)), w)
     if G is None:
         return []
@@ -250,9 +256,11 @@ def group_terms(X, y, weights=None):
         p_tree = power_tree(full_a)
         p = np.prod(X**full_a, axis=1)
         t = y / p
-        pw = p * p if weights is None else weights * p * p
-        sqrt_w = np.sqrt(np.minimum(pw / np.median(pw), _WEIGHT_CAP))
-        fits = [fit for u_tree, u in groups for fit in _fits(u, t, sqrt_w, u_tree)]
+        pw = np.minimum(p * p / _weighted.median(p * p, weights), _WEIGHT_CAP)
+        sqrt_w = np.sqrt(pw if weights is None else weights * pw)
+        fits = [
+            fit for u_tree, u in groups for fit in _fits(u, t, weights, sqrt_w, u_tree)
+        ]
         fits.sort(key=lambda fit: fit[0])
         if p_tree is not None:
             trees.append(p_tree)

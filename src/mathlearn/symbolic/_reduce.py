@@ -23,11 +23,12 @@ they are the formula. Their inner constants are tuned and rounded like any
 other term's.
 """
 
+from itertools import permutations
 from typing import NamedTuple
 
 import numpy as np
 
-from mathlearn.symbolic import _search
+from mathlearn.symbolic import _search, _weighted
 from mathlearn.symbolic._expr import size
 
 #: An exponent within this distance of a multiple of 1/2 is taken to be it.
@@ -120,22 +121,25 @@ def power_tree(exponents):
     return ("div", _product(up) if up else ("c", 1.0), _product(down))
 
 
-def _pure_powers(L, b, sqrt_w, tol):
+def _pure_powers(L, b, sqrt_w, weights, tol):
     """Which columns of ``L`` (logs of features) enter ``b = log |y|`` as powers.
 
     A feature ``x_j`` that enters ``y`` only as a factor ``x_j ** a`` has a
     constant log-derivative ``d log|y| / d log x_j = a``. Fitting ``b`` by a
     quadratic in the centred logs gives that derivative's variation over the
     data, ``sum_k q_jk l_k`` (``q_jj`` doubled); ``x_j`` is a pure power when
-    its standard deviation is below ``tol``. The other
+    its standard deviation is below ``tol``. ``sqrt_w`` are the roots of
+    the fit's row weights; the samples are counted, and the means and
+    deviations taken, with the sample ``weights``. The other
     features (``x`` and ``y`` in ``z sqrt(x^2 + y^2) / r^5``) are left to
     the transformed searches: multiplicative separability, tested on the
     data (Udrescu & Tegmark, 2020).
     """
     n, d = L.shape
-    if n <= 2 * (1 + d + d * (d + 1) // 2):
+    n_samples = n if weights is None else weights.sum()
+    if n_samples <= 2 * (1 + d + d * (d + 1) // 2):
         return np.ones(d, dtype=bool)  # too few samples to tell
-    Lc = L - L.mean(axis=0)
+    Lc = L - _weighted.mean(L, weights, 0)
     pairs = [(j, k) for j in range(d) for k in range(j, d)]
     A = np.column_stack([np.ones(n), Lc, *(Lc[:, j] * Lc[:, k] for j, k in pairs)])
     if sqrt_w is not None:
@@ -146,7 +150,7 @@ def _pure_powers(L, b, sqrt_w, tol):
         Q[j, k] += q
         Q[k, j] += q
     slope_variation = Lc @ Q  # column j: d log|y| / d l_j minus its mean
-    return slope_variation.std(axis=0) <= tol
+    return _weighted.std(slope_variation, weights, 0) <= tol
 
 
 def _sign(y, weights):
@@ -195,7 +199,9 @@ def power_factors(X, y, weights=None):
     if sign:
         fits.insert(0, (w * kept, _EXPONENT_TOL))
     # The factors of the pure powers first (one per fit), then the chains.
-    candidates = [_fit_factors(L, b, np.sqrt(fw), tol, bool(sign)) for fw, tol in fits]
+    candidates = [
+        _fit_factors(L, b, np.sqrt(fw), weights, tol, bool(sign)) for fw, tol in fits
+    ]
     trees = []
     for exponents in [c[0] for c in candidates] + [
         e for c in candidates for e in c[1:]
@@ -208,12 +214,12 @@ def power_factors(X, y, weights=None):
     return trees
 
 
-def _fit_factors(L, b, sqrt_w, tol, chain):
+def _fit_factors(L, b, sqrt_w, weights, tol, chain):
     """The exponents of the candidate factors of one fit (see power_factors)."""
     # log |g| of a factor g of both signs has no bound near its zeros: it is
     # heavy noise in the fits, and the pure powers' slopes and exponents vary
     # more (tol).
-    pure = _pure_powers(L, b, sqrt_w, tol)
+    pure = _pure_powers(L, b, sqrt_w, weights, tol)
     A = np.column_stack([np.ones(L.shape[0]), L]) * sqrt_w[:, None]
     fitted, *_ = np.linalg.lstsq(A, b * sqrt_w, rcond=None)
     exponents = fitted[1:]
@@ -233,6 +239,28 @@ def _fit_factors(L, b, sqrt_w, tol, chain):
         if distance[worst] <= _EXPONENT_TOL:
             break
         keep[worst] = False
+    return out
+
+
+def lorentz_factors(X, x_scale):
+    """The factors ``1 / sqrt(1 - x_i^2 / x_j^2)`` where ``x_i < x_j`` on all
+    the data, in the user's units (``X * x_scale``).
+
+    A velocity below the speed of light makes one (the Lorentz
+    transformation ``(x - u t) / sqrt(1 - u^2/c^2)``); dividing ``y`` by it
+    leaves a short sum for the transformed searches. Its constant is the
+    power of two that the features' rescaling leaves.
+    """
+    user = X * x_scale
+    out = []
+    for i, j in permutations(range(X.shape[1]), 2):
+        if not (np.all(user[:, i] > 0) and np.all(user[:, i] < user[:, j])):
+            continue
+        ratio = ("square", ("div", ("x", i), ("x", j)))
+        scale = float((x_scale[i] / x_scale[j]) ** 2)
+        if scale != 1:
+            ratio = ("mul", ("c", scale), ratio)
+        out.append(("inv", ("sqrt", ("sub", ("c", 1.0), ratio))))
     return out
 
 
@@ -294,7 +322,10 @@ def _inner_terms(search, t, front):
         # A term whose part of the fit is round-off is not in the formula: the
         # beam can reach the exact 1/r2 - 1/r1 only with an extra r2 of
         # coefficient 1e-16, and the tree is scaled by the first coefficient.
-        kept = np.abs(coef) * G.std(axis=1) > _NEGLIGIBLE_TERM * t.std()
+        spread = _weighted.std(G, search.weights)
+        kept = spread * np.abs(coef) > _NEGLIGIBLE_TERM * _weighted.std(
+            t, search.weights
+        )
         if 0 < kept.sum() < len(trees):
             trees, G = [tr for tr, k in zip(trees, kept, strict=True) if k], G[kept]
             c0, coef, sse = _search.fit_linear(G, t, sqrt_w)
@@ -364,16 +395,18 @@ def _noise_weights(transform, t, p, weights):
     noise of ``y`` is magnified in ``F(t)`` and the row must count less. The
     weights are capped at :data:`_WEIGHT_CAP` times their median so that no
     few rows decide the fit (the linearised variance fails where ``t`` is
-    noise about zero). Returns None when they are uniform.
+    noise about zero). The median and the mean that scales them to 1 count
+    each sample as its weight in ``weights``. Returns None when they are
+    uniform.
     """
     with np.errstate(all="ignore"):
         w = (p if p is not None else 1.0) ** 2 / transform.slope(t) ** 2
     if not np.isfinite(w).all():
         return None
-    w = np.minimum(w, _WEIGHT_CAP * np.median(w))
+    w = np.minimum(w, _WEIGHT_CAP * _weighted.median(w, weights))
     if not np.ptp(w) > _UNIFORM * np.max(w):
         return None
-    w /= w.mean()
+    w /= _weighted.mean(w, weights)
     return w if weights is None else w * weights
 
 

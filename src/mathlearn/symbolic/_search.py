@@ -230,7 +230,15 @@ def _gains(Z, Q, r):
 
 
 def pair_candidates(
-    Z, y_centred, sizes, max_complexity, *, budget=2e9, max_entries=4e7, chunk=256
+    Z,
+    y_centred,
+    sizes,
+    max_complexity,
+    *,
+    budget=2e9,
+    max_entries=4e7,
+    chunk=256,
+    deadline=None,
 ):
     """The best partner of each of the top single terms: exact two-term search.
 
@@ -240,7 +248,8 @@ def pair_candidates(
     drop in squared error from adding any second term ``j`` to term ``i`` is
     ``(a_j - b_i G_ji)^2 / (1 - G_ji^2)`` with ``a = Z y``, ``b = Z_K y`` and
     ``G = Z Z_K^T`` (unit-norm, centred rows): one matrix product per chunk.
-    Returns ``[(state, sse), ...]`` with one state per top term.
+    Returns ``[(state, sse), ...]`` with one state per top term, of the
+    chunks of ``chunk`` top terms started before the ``deadline``.
     """
     m, n = Z.shape
     a = Z @ y_centred
@@ -250,6 +259,8 @@ def pair_candidates(
     top = np.argsort(-(a * a), kind="stable")[:n_top]
     out = []
     for start in range(0, top.size, chunk):
+        if past(deadline):
+            break
         idx = top[start : start + chunk]
         G = (Z[idx] @ Z.T).T  # (m, len(idx))
         b = a[idx]
@@ -333,19 +344,26 @@ def beam_select(
         front.offer(1, 0.0, ())
         return [()]
     front.offer(1, 1.0, ())
-    search = _BeamSearch(Z, y_centred, sizes, sst, objective, config, front)
-    best_beam = search.run(deadline)
+    search = _BeamSearch(Z, y_centred, sizes, sst, objective, config, front, deadline)
+    best_beam = search.run()
     if subset is not None:
         best_beam = [(front.key(state), sse) for state, sse in best_beam]
     return best_beam
 
 
 class _BeamSearch:
-    """The state of one :func:`beam_select` run over the rows ``Z`` of a pool."""
+    """The state of one :func:`beam_select` run over the rows ``Z`` of a pool.
 
-    def __init__(self, Z, y_centred, sizes, sst, objective, config, front):
+    Each step of a depth (a state's extensions, a chunk of the exact pairs, a
+    swap move) costs a product with the whole pool, seconds on a large one:
+    none is started after the ``deadline``, except the first extension of
+    the first depth (the single terms).
+    """
+
+    def __init__(self, Z, y_centred, sizes, sst, objective, config, front, deadline):
         self.Z, self.y, self.sizes, self.sst = Z, y_centred, sizes, sst
         self.objective, self.config, self.front = objective, config, front
+        self.deadline = deadline
         self.groups = [np.flatnonzero(sizes == s) for s in np.unique(sizes)]
         self.seen = {()}
 
@@ -405,9 +423,12 @@ class _BeamSearch:
                 self.sizes,
                 self.objective.max_complexity,
                 budget=self.config.pair_budget,
+                deadline=self.deadline,
             )
             candidates.update(pairs)
-        for state, sse in beam:
+        for k, (state, sse) in enumerate(beam):
+            if k and past(self.deadline):
+                break
             for child, child_sse in self.children(state, sse):
                 if child in self.seen:
                     continue
@@ -437,6 +458,8 @@ class _BeamSearch:
     def swap(self, state, sse):
         """One round of swap moves: the first improving ``(state, sse)``, or None."""
         for pos in range(len(state)):
+            if past(self.deadline):
+                break
             rest = state[:pos] + state[pos + 1 :]
             improved = None
             for child, _ in self.children(rest, self.exact_sse(rest)):
@@ -460,11 +483,11 @@ class _BeamSearch:
             state, sse = improved
         return state, sse
 
-    def run(self, deadline):
+    def run(self):
         beam = [((), self.sst)]
         best_beam = []
         for depth in range(self.objective.max_terms):
-            if depth and past(deadline):
+            if depth and past(self.deadline):
                 break  # the single terms are always tried: one matrix product
             candidates = self.candidates(beam, depth)
             if not candidates:

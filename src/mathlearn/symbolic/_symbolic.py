@@ -128,6 +128,31 @@ def _scale_target(y, X_dtype, weights=None):
     return _Target(scaled, scale, mean, sst, loss_floor, weights, sqrt_w, n)
 
 
+def _merged_samples(X, y, weights):
+    """``(X, y, weights)`` as the search sees them.
+
+    A sample of weight 0 is left out: no step that looks at the data (the
+    features' ranges and signs, the power-law fits, the bounds of predict)
+    may see it. Equal samples ``(x, y)`` are one sample of their summed
+    weight: the search's budgets (the pool's memory, the flops of the
+    two-term search) are counted in rows, so a sample repeated ``k`` times
+    must be the row of weight ``k``, and the rows are then sorted, so that
+    their order does not change the round-off either. Samples with no
+    repeats and unit weights are left as they are (weights None).
+    """
+    if weights is not None:
+        kept = weights > 0
+        if not kept.all():
+            X, y, weights = X[kept], y[kept], weights[kept]
+    _, first, inverse = np.unique(
+        np.column_stack([X, y]), axis=0, return_index=True, return_inverse=True
+    )
+    if first.size == y.size and (weights is None or np.all(weights == 1)):
+        return X, y, None
+    merged = np.bincount(inverse.ravel(), weights=weights, minlength=first.size)
+    return X[first], y[first], merged.astype(np.float64)
+
+
 def _predict_bounds(target):
     """The interval ``predict`` clips to, in the search's units of y.
 
@@ -550,8 +575,9 @@ default="least_squares"
             Non-negative weights of the samples: every least-squares fit of
             the search is weighted, and the selection rule counts
             ``sum(sample_weight)`` samples, so integer weights give the
-            formula that repeating each sample that many times gives.
-            ``None`` weighs every sample 1.
+            formula that repeating each sample that many times gives
+            (samples of weight 0 are left out, and equal samples are one
+            sample of their summed weight). ``None`` weighs every sample 1.
 
         Returns
         -------
@@ -564,6 +590,7 @@ default="least_squares"
             sample_weight = _check_sample_weight(
                 sample_weight, X, dtype=np.float64, ensure_non_negative=True
             )
+        X, y, sample_weight = _merged_samples(X, y, sample_weight)
         operators = self._resolve_operators()
         feature_dims = self._resolve_units(X.shape[1])
         # The search multiplies tall, narrow matrices many times: one BLAS
@@ -607,6 +634,7 @@ default="least_squares"
             self._add_reduced_terms(
                 pool,
                 Xf,
+                x_scale,
                 target,
                 objective,
                 feature_dims,
@@ -734,10 +762,13 @@ default="least_squares"
         return children
 
     @staticmethod
-    def _add_reduced_terms(pool, X, target, objective, feature_dims, deadline):
-        """Add power laws, functions of one dimensionless group, and the terms
-        of searches on transformed targets."""
-        factors = _reduce.power_factors(X, target.y, target.weights)
+    def _add_reduced_terms(pool, X, x_scale, target, objective, feature_dims, deadline):
+        """Add power laws, Lorentz factors, functions of one dimensionless
+        group, and the terms of searches on transformed targets."""
+        # The Lorentz factors first: there are none unless a feature is below
+        # another on all the data, and their searches are quick.
+        factors = _reduce.lorentz_factors(X, x_scale)
+        factors += _reduce.power_factors(X, target.y, target.weights)
         limit = objective.max_complexity - 2
         groups = [
             t

@@ -21,6 +21,8 @@ from itertools import combinations_with_replacement
 
 import numpy as np
 
+from mathlearn.symbolic import _weighted
+
 #: Degree of the polynomial surrogate of ``y``.
 _DEGREE = 3
 #: A pair is symmetric when mean |g_i + g_j| is at most this share of
@@ -63,16 +65,18 @@ def surrogate_gradient(X, y, weights=None):
     The surrogate is a cubic polynomial in the standardised features, fitted
     by least squares (weighted by ``weights``); its gradient, taken by
     central differences, is in the units of ``X``. None when there are too
-    few samples for its coefficients or a feature is constant.
+    few samples for its coefficients or a feature is constant. Samples are
+    counted, and the features standardised, with their weights.
 
     Returns
     -------
     gradient : ndarray of shape (n_features, n_samples) or None
     """
     n, d = X.shape
-    if n < _SAMPLES_PER_COEF * _n_monomials(d):
+    n_samples = n if weights is None else weights.sum()
+    if n_samples < _SAMPLES_PER_COEF * _n_monomials(d):
         return None
-    mean, scale = X.mean(axis=0), X.std(axis=0)
+    mean, scale = _weighted.mean(X, weights, 0), _weighted.std(X, weights, 0)
     if not np.all(scale > 0):
         return None
     Z = (X - mean) / scale
@@ -101,7 +105,8 @@ def difference_pairs(X, y, weights=None, allowed=None):
     X : ndarray of shape (n_samples, n_features)
     y : ndarray of shape (n_samples,)
     weights : ndarray of shape (n_samples,) or None
-        Sample weights of the surrogate's least-squares fit.
+        Sample weights of the surrogate's least-squares fit and of the
+        means over the samples.
     allowed : callable or None
         ``allowed(i, j)`` says whether ``x_i - x_j`` may be a feature (same
         units, same scale in the search).
@@ -117,9 +122,9 @@ def difference_pairs(X, y, weights=None, allowed=None):
     gradient = surrogate_gradient(X, y, weights)
     if gradient is None:
         return []
-    scale = X.std(axis=0)
+    scale = _weighted.std(X, weights, 0)
     # Relevance compares standardised slopes (units of x do not matter).
-    magnitude = np.mean(np.abs(gradient * scale[:, None]), axis=1)
+    magnitude = _weighted.mean(np.abs(gradient * scale[:, None]), weights)
     relevant = magnitude >= _RELEVANT * magnitude.max()
     scored = []
     for i in range(d):
@@ -129,7 +134,9 @@ def difference_pairs(X, y, weights=None, allowed=None):
             if allowed is not None and not allowed(i, j):
                 continue
             gi, gj = gradient[i], gradient[j]
-            score = np.mean(np.abs(gi + gj)) / np.mean(np.abs(gi) + np.abs(gj))
+            score = _weighted.mean(np.abs(gi + gj), weights) / _weighted.mean(
+                np.abs(gi) + np.abs(gj), weights
+            )
             if score <= _SYMMETRY_TOL:
                 scored.append((score, i, j))
     pairs, used = [], set()
