@@ -136,6 +136,20 @@ def test_trace_norm_dask_fit_keeps_float32_and_warns_of_cold_starts():
         assert estimator.transform(X).dtype == np.float32
 
 
+def _fit_both_sync(X, chunks, **params):
+    """TraceNormImputer(**params) on ``X`` and on its dask array (sync scheduler).
+
+    1% observed stops at max_iter, the same way in both.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", EmptyRowWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        in_memory = TraceNormImputer(**params).fit(X)
+        with dask.config.set(scheduler="sync"):
+            on_blocks = TraceNormImputer(**params).fit(da.from_array(X, chunks=chunks))
+    return in_memory, on_blocks
+
+
 @pytest.mark.parametrize(
     "shape, missing",
     [
@@ -146,16 +160,7 @@ def test_trace_norm_dask_fit_keeps_float32_and_warns_of_cold_starts():
 def test_small_dask_tables_are_fitted_in_memory(shape, missing):
     """At most 250,000 entries, or 10,000 observed (K-fold selection)."""
     X = _table(*shape, missing=missing, seed=3)
-    params = {"random_state": 0}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", EmptyRowWarning)
-        # 1% observed stops at max_iter, the same way in both.
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        in_memory = TraceNormImputer(**params).fit(X)
-        with dask.config.set(scheduler="sync"):
-            on_blocks = TraceNormImputer(**params).fit(
-                da.from_array(X, chunks=(100, 100))
-            )
+    in_memory, on_blocks = _fit_both_sync(X, (100, 100), random_state=0)
     np.testing.assert_array_equal(on_blocks.row_factors_, in_memory.row_factors_)
     assert on_blocks.alpha_ == in_memory.alpha_
 
@@ -168,15 +173,9 @@ def test_few_entries_with_zero_as_missing_are_fitted_in_memory():
     ambiguous where unstored entries are the missing ones).
     """
     X = np.nan_to_num(_table(1000, 600, missing=0.99, seed=9), nan=0.0)
-    params = {"missing_values": 0.0, "random_state": 0}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", EmptyRowWarning)
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        in_memory = TraceNormImputer(**params).fit(X)
-        with dask.config.set(scheduler="sync"):
-            on_blocks = TraceNormImputer(**params).fit(
-                da.from_array(X, chunks=(250, 200))
-            )
+    in_memory, on_blocks = _fit_both_sync(
+        X, (250, 200), missing_values=0.0, random_state=0
+    )
     np.testing.assert_array_equal(on_blocks.row_factors_, in_memory.row_factors_)
 
 
