@@ -4,10 +4,11 @@ Each benchmark used to carry its own clock: CPU time in one, wall clock in
 another, ``tracemalloc`` in a third (which slows Python-heavy code 2.5x and
 so skewed the very timings it sat next to). They all go through here now:
 
-* :func:`measure` -- best wall-clock time over ``repeat`` calls, the CPU time
-  of that call (all threads of this process) and, on request, the peak
-  memory allocated during one more call, traced by ``tracemalloc`` apart from
-  the timed calls (so the timing is not disturbed).
+* :func:`measure` -- best wall-clock time over ``repeat`` calls (more for a
+  fast call, up to ``min_seconds`` of calls), the CPU time of that call (all
+  threads of this process) and, on request, the peak memory allocated during
+  one more call, traced by ``tracemalloc`` apart from the timed calls (so the
+  timing is not disturbed).
 * :func:`competing_process` -- a second process spinning on one core while
   the block runs: the machine a user has when a browser, a notebook or a
   ``GridSearchCV`` worker is busy next to the fit.
@@ -20,7 +21,9 @@ import this module as ``from _timing import ...``.
 """
 
 import contextlib
+import functools
 import multiprocessing
+import os
 import time
 import tracemalloc
 from typing import Any, NamedTuple
@@ -43,28 +46,39 @@ def _traced_peak_mb(fn, *args, **kwargs):
         tracemalloc.stop()
 
 
-def measure(fn, *args, repeat=1, memory=False, **kwargs):
+# At most this many calls to reach ``min_seconds``.
+_MAX_CALLS = 50
+
+
+def measure(fn, *args, repeat=1, min_seconds=0.0, memory=False, **kwargs):
     """Call ``fn(*args, **kwargs)`` ``repeat`` times; keep the fastest call.
 
-    Returns a :class:`Measurement` with the last call's result, the best
-    wall-clock seconds and the CPU seconds of that call. With ``memory``,
-    one more call runs under ``tracemalloc`` for the peak of the memory
-    allocated through Python and NumPy (BLAS scratch is not traced): the
-    timed calls are never traced, since tracing slows Python-heavy code.
+    More calls follow while all of them together took under ``min_seconds``
+    (at most 50): a single call of a few milliseconds is mostly the
+    scheduler's noise, on a shared machine by a factor of 2. Returns a
+    :class:`Measurement` with the last call's result, the best wall-clock
+    seconds and the CPU seconds of that call. With ``memory``, one more
+    call runs under ``tracemalloc`` for the peak of the memory allocated
+    through Python and NumPy (BLAS scratch is not traced): the timed calls
+    are never traced, since tracing slows Python-heavy code.
     """
     best = (float("inf"), float("nan"))
     result = None
-    for _ in range(max(1, repeat)):
+    calls, spent = 0, 0.0
+    while calls < max(1, repeat) or (spent < min_seconds and calls < _MAX_CALLS):
         wall, cpu = time.perf_counter(), time.process_time()
         result = fn(*args, **kwargs)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         best = min(best, (wall, cpu))
+        calls, spent = calls + 1, spent + wall
     peak = _traced_peak_mb(fn, *args, **kwargs) if memory else None
     return Measurement(result, best[0], best[1], peak)
 
 
-def _spin(stop):
-    while not stop.is_set():
+def _spin(stop, parent):
+    # Also stop when the benchmark dies without leaving the block (killed by
+    # a signal): a spinner outliving it would load every later measurement.
+    while not stop.is_set() and os.getppid() == parent:
         for _ in range(10_000):
             pass
 
@@ -78,7 +92,7 @@ def competing_process():
     """
     context = multiprocessing.get_context("spawn")
     stop = context.Event()
-    process = context.Process(target=_spin, args=(stop,), daemon=True)
+    process = context.Process(target=_spin, args=(stop, os.getpid()), daemon=True)
     process.start()
     try:
         time.sleep(0.2)  # let the spinner reach its loop before timing
@@ -91,11 +105,18 @@ def competing_process():
             process.join()
 
 
-def measure_idle_and_busy(fn, *args, repeat=1, **kwargs):
-    """:func:`measure` on an idle machine, then with :func:`competing_process`."""
-    idle = measure(fn, *args, repeat=repeat, **kwargs)
+def measure_idle_and_busy(fn, *args, repeat=1, min_seconds=1.0, **kwargs):
+    """:func:`measure` on an idle machine, then with :func:`competing_process`.
+
+    Each side calls ``fn`` for at least ``min_seconds`` (and ``repeat``
+    times), so that a fast call's busy/idle ratio is not one draw of noise.
+    """
+    measured = functools.partial(
+        measure, fn, *args, repeat=repeat, min_seconds=min_seconds, **kwargs
+    )
+    idle = measured()
     with competing_process():
-        busy = measure(fn, *args, repeat=repeat, **kwargs)
+        busy = measured()
     return idle, busy
 
 
