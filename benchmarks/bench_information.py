@@ -4,8 +4,9 @@ Correlated Gaussian pairs have the closed form ``I = -log(1 - rho**2) / 2``.
 Both libraries run the Kraskov-Stoegbauer-Grassberger estimator with the same
 ``k``; scikit-learn adds tiny noise and clips at 0. Accuracy is the mean
 absolute error over ``--repeats`` samples; time is the total over them (best
-wall clock of one run, ``_timing.measure``), on an idle machine and with one
-competing process ("busy").
+wall clock of ``--timings`` runs, ``_timing.measure``: a single run of a few
+milliseconds is mostly noise), on an idle machine and with one competing
+process ("busy").
 
 Run ``python benchmarks/bench_information.py`` (``--quick`` for a short run).
 Prints a Markdown table; ``ratio`` is scikit-learn's idle time over mathlearn's.
@@ -42,6 +43,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer sizes, repeats")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--timings", type=int, default=3, help="timed runs per case")
     args = parser.parse_args()
     sizes = [1000, 5000] if args.quick else [1000, 5000, 20000, 100000]
     repeats = 2 if args.quick else args.repeats
@@ -64,8 +66,8 @@ def main():
         for rho in rhos:
             exact = -0.5 * np.log(1 - rho**2)
             samples = [sample(rho, n, seed) for seed in range(repeats)]
-            ml, ml_busy = measure_idle_and_busy(ours, samples)
-            sk, sk_busy = measure_idle_and_busy(theirs, samples)
+            ml, ml_busy = measure_idle_and_busy(ours, samples, repeat=args.timings)
+            sk, sk_busy = measure_idle_and_busy(theirs, samples, repeat=args.timings)
             rows.append(
                 [
                     n,
