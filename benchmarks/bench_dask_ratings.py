@@ -20,8 +20,8 @@ Issue 21's out-of-core completion. The script
    predictions against the true ratings of the test pairs;
 4. times one ALS sweep (as in ``bench_dask_completion.py``) on the blocks of
    the first ``--scaling-ratings`` ratings with 1 worker and with 2, at the
-   factors of their in-memory fit: the throughput ratio, target >= 1.6x on
-   2 cores.
+   factors of their in-memory fit, idle and next to one competing process:
+   the throughput ratio, target >= 1.6x on 2 cores.
 
 The completer is ``TraceNormImputer(alpha=--alpha, n_components=--rank-cap,
 random_state=0)``: one shrinkage, as a user at this scale fits after choosing
