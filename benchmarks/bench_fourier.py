@@ -1,7 +1,8 @@
 """mathlearn.fourier against numpy.fft, scipy.fft and pyFFTW, in one process.
 
 Every library transforms the same complex128 data; the table gives the best
-wall time of a few runs (``_timing.measure``, after one warm-up run, so that
+wall time of a few runs (``_timing.measure``: ``--repeat`` runs, more up to
+half a second for fast cases, after one warm-up run, so that
 every library's plan or twiddle cache is built) and the ratio to numpy.fft,
 then mathlearn's and numpy's times with one competing process ("busy"). Run
 with one BLAS thread for a fair single-core comparison::
@@ -48,7 +49,7 @@ QUICK = {"N = 2^10", "N = 2^16", "N = 65,537 (prime)", "batched 256 x 4,096"}
 
 def _best_time(func, repeat):
     func()
-    return measure(func, repeat=repeat).seconds
+    return measure(func, repeat=repeat, min_seconds=0.5).seconds
 
 
 def _peers(kind, x):

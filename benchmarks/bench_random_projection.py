@@ -19,7 +19,8 @@ Data:
 
 For each: p99 and max of ``|ratio - 1|`` over 2,000 random pairs of rows
 (:func:`mathlearn.random_projection.pairwise_distortion`, the same pairs for
-every projection), fit and transform times (``_timing.measure``), fit +
+every projection), fit and transform times (``_timing.measure``, best of
+the calls made in half a second, at least one), fit +
 transform with one competing process ("busy"), the peak memory allocated
 during fit and during transform (the larger of the two, traced in one more
 call apart from the timed ones; BLAS scratch is not traced), and the size of the
@@ -117,12 +118,12 @@ def _fit_transform(estimator, X):
 
 def run_one(estimator, X):
     gc.collect()
-    fit = measure(estimator.fit, X, memory=True)
-    transform = measure(estimator.transform, X, memory=True)
+    fit = measure(estimator.fit, X, min_seconds=0.5, memory=True)
+    transform = measure(estimator.transform, X, min_seconds=0.5, memory=True)
     size = len(pickle.dumps(estimator, protocol=pickle.HIGHEST_PROTOCOL))
     gc.collect()
     with competing_process():
-        busy = measure(_fit_transform, estimator, X)
+        busy = measure(_fit_transform, estimator, X, min_seconds=0.5)
     peak = max(fit.peak_mb, transform.peak_mb)
     return transform.result, fit.seconds, transform.seconds, busy.seconds, peak, size
 
