@@ -588,6 +588,44 @@ def test_search_and_prediction_run_with_one_blas_thread(monkeypatch, kernel):
     assert all(threads and set(threads) == {1} for threads in seen)
 
 
+@pytest.mark.parametrize("kernel", ["gaussian", "epanechnikov"])
+def test_blas_stays_on_one_thread_between_the_passes_of_a_search(monkeypatch, kernel):
+    """The limit holds for the whole search, not only inside each pass.
+
+    Raising OpenBLAS's thread count back after each of the per-feature
+    search's hundreds of passes woke its threads, which then spun on the
+    other core: a fit next to a busy process took 1.4-1.5x as long.
+    """
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+    if not blas_threads() or max(blas_threads()) == 1:
+        pytest.skip("BLAS runs on one thread here: no limit to keep")
+    seen = []
+    passes = {
+        name: getattr(nw_module, name) for name in ("_loo_sse", "_gaussian_loo_sse")
+    }
+
+    def spy(real):
+        def between_passes(*args, **kwargs):
+            seen.append(blas_threads())
+            return real(*args, **kwargs)
+
+        return between_passes
+
+    for name, real in passes.items():
+        monkeypatch.setattr(nw_module, name, spy(real))
+    rng = np.random.RandomState(0)
+    X = rng.uniform(size=(80, 3))
+    NadarayaWatsonRegressor(kernel=kernel, bandwidth="loo_cv_per_feature").fit(
+        X, X @ [1.0, 2.0, 0.0]
+    )
+    assert len(seen) > 10
+    assert all(threads == {1} for threads in seen)
+
+
 def test_default_threads_follow_the_blas_limit(monkeypatch):
     """n_jobs=None: threads as BLAS may use (every core); 1 inside a limit."""
     import threading

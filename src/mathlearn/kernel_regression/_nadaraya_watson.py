@@ -858,13 +858,23 @@ or array-like of shape (n_features,), default="loo_cv"
                     f"bandwidth={self.bandwidth!r} needs at least 2 samples of "
                     f"positive weight, got n_samples={X_centered.shape[0]}"
                 )
-            bandwidth, cv_mse = self._loo_bandwidth(
-                X_centered,
-                Y,
-                kernel,
-                per_feature=self.bandwidth == "loo_cv_per_feature",
-                sample_weight=sample_weight,
-            )
+            # One BLAS thread for the whole search, not per pass: raising
+            # OpenBLAS's thread count again after each of the hundreds of
+            # passes of the per-feature search woke its threads, which then
+            # spun on the second core (as much CPU as the search itself).
+            # n_jobs=None is resolved first: inside the limit it would be 1.
+            n_jobs = self.n_jobs
+            if n_jobs is None:
+                n_jobs = effective_n_threads(None)
+            with one_blas_thread():
+                bandwidth, cv_mse = self._loo_bandwidth(
+                    X_centered,
+                    Y,
+                    kernel,
+                    per_feature=self.bandwidth == "loo_cv_per_feature",
+                    sample_weight=sample_weight,
+                    n_jobs=n_jobs,
+                )
         elif isinstance(self.bandwidth, str):
             bandwidth = _rule_of_thumb(X_centered, self.bandwidth, sample_weight)
         else:
@@ -889,7 +899,7 @@ or array-like of shape (n_features,), default="loo_cv"
             self.cv_mse_ = cv_mse
         return self
 
-    def _loo_bandwidth(self, X_centered, Y, kernel, per_feature, sample_weight):
+    def _loo_bandwidth(self, X_centered, Y, kernel, per_feature, sample_weight, n_jobs):
         """Scott's bandwidth times the leave-one-out-optimal factor(s), and the MSE.
 
         The search runs on the targets centred and divided by a power of two
@@ -912,12 +922,10 @@ or array-like of shape (n_features,), default="loo_cv"
                 )
 
         def sse(scales, Z=Z):
-            return _loo_sse(
-                Z, Y, scales, kernel, self.metric, self.n_jobs, sample_weight
-            )
+            return _loo_sse(Z, Y, scales, kernel, self.metric, n_jobs, sample_weight)
 
         if kernel.gaussian:
-            factor, best_sse = self._gaussian_loo_factor(Z, Y, sample_weight)
+            factor, best_sse = self._gaussian_loo_factor(Z, Y, sample_weight, n_jobs)
         else:
             grid_sse = sse(_LOO_GRID)
             best = int(np.argmin(grid_sse))
@@ -958,7 +966,7 @@ or array-like of shape (n_features,), default="loo_cv"
             return np.exp(result.x) * reference, mse(result.fun * best_sse)
         return factor * reference, mse(best_sse)
 
-    def _gaussian_loo_factor(self, Z, Y, sample_weight):
+    def _gaussian_loo_factor(self, Z, Y, sample_weight, n_jobs):
         """Leave-one-out-optimal factor of the Gaussian kernel, and its SSE.
 
         Three passes, each computing the distances of a row chunk once and
@@ -980,7 +988,7 @@ or array-like of shape (n_features,), default="loo_cv"
             1,
             len(_LOO_GRID) - 1,
             self.metric,
-            self.n_jobs,
+            n_jobs,
             pilot,
             sample_weight,
         )
@@ -996,7 +1004,7 @@ or array-like of shape (n_features,), default="loo_cv"
                 4,
                 bottom - top,
                 self.metric,
-                self.n_jobs,
+                n_jobs,
                 sample_weight=sample_weight,
             )
             j = int(np.argmin(fine_sse))
@@ -1019,7 +1027,7 @@ or array-like of shape (n_features,), default="loo_cv"
                     1,
                     0,
                     self.metric,
-                    self.n_jobs,
+                    n_jobs,
                     sample_weight=sample_weight,
                 )
                 if loo < best_sse:
