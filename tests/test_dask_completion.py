@@ -298,3 +298,42 @@ def test_large_shared_arguments_do_not_travel_in_the_graph(dask_client):
     observed = ~np.isnan(X)
     expected = np.where(observed, X, 0.0) * weights[:1200, None]
     np.testing.assert_allclose(sum(sums), expected.sum(axis=0), rtol=1e-12)
+
+
+def test_an_als_sweep_moves_nothing_between_workers(dask_client):
+    """Every argument of a pass is in its tasks or already on every worker.
+
+    A shared argument used to be a task of its own, computed on one worker
+    and fetched from it by the other, and the layout and effects were sent
+    again at every pass: each pass began with transfers between workers.
+    The ridge solves still equal the in-memory ones.
+    """
+    from distributed import get_task_stream
+
+    from mathlearn.impute._base import Pattern, Residuals, standardize
+    from mathlearn.impute._blocks import BlockSource, EntryBlocks, entry_stats
+    from mathlearn.impute._centering import Observed, start_centering
+
+    X = _table(m=1200, n=400, seed=4)
+    blocks = EntryBlocks.of(da.from_array(X, chunks=(300, 200)), np.nan)
+    stats = entry_stats(blocks, np.nan)
+    assert stats.layout.shape == (1199, 399)  # one empty row and column
+    source = BlockSource(blocks, stats.layout, stats.scale(centred=True), stats.n_obs)
+    centering = start_centering(stats.layout.shape, 1.5, 1.0, None, None)
+    residuals = source.residuals(centering)
+    # Factors above the size copied into each task: 25 KB and 77 KB.
+    V = np.random.default_rng(0).normal(size=(399, 8))
+    residuals.ridge_columns(residuals.ridge_rows(V, 0.5), 0.5)
+    with get_task_stream(dask_client) as stream:
+        A = residuals.ridge_rows(V, 0.5)
+        B = residuals.ridge_columns(A, 0.5)
+    actions = {s["action"] for task in stream.data for s in task["startstops"]}
+    assert "compute" in actions
+    assert "transfer" not in actions
+
+    rows, cols = np.nonzero(~np.isnan(np.delete(np.delete(X, 5, 0), 7, 1)))
+    values = np.delete(np.delete(X, 5, 0), 7, 1)[rows, cols] / stats.scale(centred=True)
+    obs = Observed(rows, cols, values, (1199, 399))
+    memory = Residuals(Pattern(obs), standardize(obs, centering))
+    np.testing.assert_allclose(A, memory.ridge_rows(V, 0.5), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(B, memory.ridge_columns(A, 0.5), rtol=1e-10, atol=1e-12)

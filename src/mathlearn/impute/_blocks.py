@@ -20,6 +20,7 @@ inputs: the entries are never gathered in one process.
 """
 
 import dataclasses
+import numbers
 from typing import NamedTuple
 
 import numpy as np
@@ -231,7 +232,8 @@ class EntryBlocks:
         """``func(entries, [block_arg,] *args)`` of every row (column) block.
 
         ``per_block`` holds one argument per block, passed after the
-        entries; ``args`` are shared, each sent to the workers once.
+        entries; ``args`` are shared, each sent to the workers once (a
+        :class:`Shared` argument was sent before, by :func:`share`).
         Computed on the current dask scheduler; returns the results in
         block order.
         """
@@ -239,7 +241,9 @@ class EntryBlocks:
 
         blocks = self.col_blocks if columns else self.row_blocks
         task = dask.delayed(func, pure=True)
-        shared = [_shared(arg) for arg in args]
+        shared = [
+            arg.dependency if isinstance(arg, Shared) else _shared(arg) for arg in args
+        ]
         if per_block is None:
             return dask.compute(*[task(entries, *shared) for entries in blocks])
         return dask.compute(
@@ -267,9 +271,11 @@ class EntryBlocks:
         ]
 
 
-# A shared argument larger than this is scattered to a distributed
-# scheduler's workers rather than sent inside the graph.
-_SCATTER_BYTES = 1 << 20
+# A shared argument at most this large is copied into each block's task.
+_INLINE_BYTES = 1 << 14
+# Whose dask.sizeof counts what a task would carry: numbers, strings,
+# arrays, and tuples (named ones too) of them.
+_SIZED = (numbers.Number, str, bytes, type(None), np.ndarray, np.generic, tuple)
 
 
 def _distributed_client():
@@ -285,25 +291,48 @@ def _distributed_client():
 
 
 def _shared(arg):
-    """``arg`` as a dependency of every block's task.
+    """``arg`` as an argument of every block's task.
 
-    A large argument (a side's factors, 80 MB for a million rows at rank
-    10, or its effects and positions) is scattered to the workers of a
-    distributed scheduler: sent once, directly, rather than inside the graph
-    and through the scheduler. Anything else is a delayed literal. The
-    scattered key is new each time (``hash=False``): a key named by the
-    contents, released after one pass and scattered again by the next, can
-    be forgotten by the scheduler after the second scatter.
+    A small argument (a penalty, a flag, a scale) is copied into each task.
+    A larger one (a side's factors, 80 MB for a million rows at rank 10, or
+    its effects and positions) is scattered to every worker of a
+    distributed scheduler: sent once, directly, rather than inside the
+    graph through the scheduler, and without a task that makes it on one
+    worker for the others to fetch (a transfer that held up the start of
+    every pass). On other schedulers it is a delayed literal. The scattered
+    key is new each time (``hash=False``): a key named by the contents,
+    released after one pass and scattered again by the next, can be
+    forgotten by the scheduler after the second scatter.
     """
     import dask
     from dask.sizeof import sizeof
 
-    if sizeof(arg) > _SCATTER_BYTES:
-        client = _distributed_client()
-        if client is not None:
-            # In a list: scatter would send a tuple's items one by one.
-            return client.scatter([arg], hash=False)[0]
+    # dask.sizeof of an arbitrary object is its shallow size, not what its
+    # pickle would carry: such an object (an estimator) is never copied.
+    if isinstance(arg, _SIZED) and sizeof(arg) <= _INLINE_BYTES:
+        return arg
+    client = _distributed_client()
+    if client is not None:
+        # In a list: scatter would send a tuple's items one by one.
+        return client.scatter([arg], hash=False, broadcast=True)[0]
     return dask.delayed(arg, pure=True)
+
+
+class Shared(NamedTuple):
+    """An argument of many passes, sent to the workers once (:func:`share`)."""
+
+    dependency: object  # a distributed Future, a delayed literal, or small
+
+
+def share(arg):
+    """``arg`` as a :class:`Shared` argument of every later pass.
+
+    The effects and positions of a fit are the same in each of its
+    hundreds of passes: they are sent to the workers once
+    (:func:`_shared`), and each pass's graph names them instead of sending
+    them again. The workers keep them while the returned object lives.
+    """
+    return Shared(_shared(arg))
 
 
 def _counts_task(entries):
@@ -486,7 +515,8 @@ class BlockResiduals:
     The counterpart of :class:`~mathlearn.impute._base.Residuals` for the
     solvers: each question is a map over :class:`EntryBlocks` with the
     effects ``centering`` and the factors broadcast. The residuals are made
-    in each task from the block's values, ``scale`` and ``centering``.
+    in each task from the block's values, ``scale`` and ``centering``; the
+    layout and the effects are sent to the workers once (:func:`share`).
     """
 
     def __init__(self, blocks, layout, centering, scale, n_obs):
@@ -497,12 +527,13 @@ class BlockResiduals:
         self.shape = layout.shape
         self.n_obs = n_obs
         self._spans = blocks.spans(layout), blocks.spans(layout, columns=True)
+        self._layout, self._centering = share(layout), share(centering)
 
     def _map(self, func, *args, columns=False):
         return self.blocks.map(
             func,
-            self.layout,
-            self.centering,
+            self._layout,
+            self._centering,
             self.scale,
             *args,
             columns=columns,
@@ -596,7 +627,7 @@ def _half_sweep(residuals, c, *, columns, shrink):
     """The column (row) effects given the other axis's, a map over blocks."""
     parts = residuals.blocks.map(
         _moments_task,
-        residuals.layout,
+        residuals._layout,
         c,
         residuals.scale,
         columns,
