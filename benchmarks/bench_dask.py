@@ -409,6 +409,13 @@ def _timed_runs(client, run, state, repeats, n_workers):
     return seconds, share
 
 
+def add_part_argument(parser, scaling, help):
+    """``--part``: everything, ``fit`` (not the workers' scaling) or ``scaling``."""
+    parser.add_argument(
+        "--part", choices=["all", "fit", scaling], default="all", help=help
+    )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-gb", type=float, default=6.0)
@@ -426,11 +433,10 @@ def main():
     parser.add_argument("--epoch-repeats", type=int, default=2)
     parser.add_argument("--dir", default="/tmp", help="where the zarr store goes")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--part",
-        choices=["all", "fit", "epoch"],
-        default="all",
-        help="sections 1-4, 1-3, or 1 and 4 (from a map of rows of the data)",
+    add_part_argument(
+        parser,
+        "epoch",
+        "sections 1-4, 1-3, or 1 and 4 (from a map of rows of the data)",
     )
     args = parser.parse_args()
     # The scheduler's HTTP server moves to a free port when 8787 is taken.

@@ -41,6 +41,7 @@ import warnings
 import numpy as np
 from _timing import print_table
 from bench_dask import (
+    add_part_argument,
     local_cluster,
     print_memory,
     uptime,
@@ -278,11 +279,10 @@ def main():
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--dir", default="/tmp", help="where the zarr store goes")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--part",
-        choices=["all", "fit", "scaling"],
-        default="all",
-        help="the out-of-core fit (section 3), the sweep's scaling (section 4), "
+    add_part_argument(
+        parser,
+        "scaling",
+        "the out-of-core fit (section 3), the sweep's scaling (section 4), "
         "or both; the in-memory fit runs for either",
     )
     args = parser.parse_args()

@@ -41,7 +41,13 @@ import warnings
 import numpy as np
 import pandas as pd
 from _timing import print_table
-from bench_dask import local_cluster, print_memory, uptime, worker_memory
+from bench_dask import (
+    add_part_argument,
+    local_cluster,
+    print_memory,
+    uptime,
+    worker_memory,
+)
 from bench_dask_completion import als_sweep_scaling
 
 from mathlearn.impute import TraceNormImputer
@@ -296,11 +302,10 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--scaling-ratings", type=int, default=20_000_000)
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument(
-        "--part",
-        choices=["all", "fit", "scaling"],
-        default="all",
-        help="the out-of-core fit (sections 2 and 3), the sweep's scaling "
+    add_part_argument(
+        parser,
+        "scaling",
+        "the out-of-core fit (sections 2 and 3), the sweep's scaling "
         "(section 4), or both",
     )
     parser.add_argument("--skip-check", action="store_true")
