@@ -228,7 +228,8 @@ class SymbolicRegressor(DocLinkMixin, RegressorMixin, BaseEstimator):
         Wall-clock budget of ``fit`` in seconds: the enumeration stops at 40%
         of it, the searches on transformed targets at 70%, the other searches
         at 90%, and the rounding of the front's constants takes the rest (the
-        single-term step of each search and the rounding always run).
+        single-term step of each search and the rounding always run; the
+        refits of the rounding stop at ``max_time``).
         ``None`` means no limit. A budget makes the result depend on the
         machine's speed.
     parsimony : float, default=0.01
@@ -386,7 +387,12 @@ default="least_squares"
     (the price of one parameter in the criterion above; at least 0.1%), or
     by more than the round-off level times the sum of squares of ``y`` about
     its mean: exact formulas print exact numbers, and the digits and
-    constants that only fit the noise of noisy data are dropped.
+    constants that only fit the noise of noisy data are dropped. A rounding
+    of a constant inside a term to zero or one digit that costs too much is
+    tried again with the term's later constants refitted (by
+    ``constant_optimizer``, until ``max_time``): they can share a scale with
+    the term's coefficient (``a/r2 - b/r1``), which no single constant
+    takes back.
 
     *Units and precision of the data.* The search sees ``y`` divided by a
     power of two that brings its largest magnitude into ``[1, 2)``, and each
@@ -602,7 +608,7 @@ default="least_squares"
         rng = check_random_state(self.random_state)
         start = time.perf_counter()
         # The searches stop at _SEARCH_SHARE of the budget: rounding the
-        # front's constants takes the rest.
+        # front's constants takes the rest (its refits stop at the end).
         deadline = None
         if self.max_time is not None:
             deadline = start + _SEARCH_SHARE * self.max_time
@@ -683,7 +689,14 @@ default="least_squares"
             self._search_all(pool, yc, front, objective, deadline)
 
         formulas = front_formulas(
-            front, pool, Xf, target, x_scale, self._user_symbols(x_scale)
+            front,
+            pool,
+            Xf,
+            target,
+            x_scale,
+            self._user_symbols(x_scale),
+            optimizer=self.constant_optimizer,
+            deadline=None if deadline is None else start + self.max_time,
         )
         table, selected = front_table(formulas, target, self.parsimony)
         # Fitted state is plain Python and NumPy (no DataFrame, no sympy
