@@ -1323,6 +1323,24 @@ def test_lorentz_factor_leaves_the_lorentz_transformation_a_short_sum():
     assert _exact(found, (x0 - x1 * x3) / sympy.sqrt(1 - x1**2 / x2**2)), found
 
 
+def test_monomials_give_a_product_of_three_powers_as_one_term():
+    """x0 - x1 x2 / x3^2 (the numerator of I.15.3t, t - u x / c^2): the
+    product of three powers takes six nodes, beyond the enumeration of
+    three; ``x0 - 3.6*x1/x3 - 2.9*x2/x3 - x3 + 4*log(x1) - ...`` was
+    selected."""
+    from mathlearn.symbolic._reduce import monomials
+
+    trees = monomials(4)
+    assert len(trees) == len(set(trees)) == 6 * 16 + 4 * 64
+    assert trees[0] == ("mul", ("x", 0), ("x", 1))
+    X = _positive_data(4)
+    y = X[:, 0] - X[:, 1] * X[:, 2] / X[:, 3] ** 2
+    reg = SymbolicRegressor(enumeration_size=3, generations=0, random_state=0)
+    found = reg.fit(X, y).sympy()
+    x0, x1, x2, x3 = _symbols(4)
+    assert _exact(found, x0 - x1 * x2 / x3**2), found
+
+
 def _gravity_term(a, c, b):
     """x0 x1 x4 (a/x3 - c b/x2): I.13.12's term as the tuning leaves it (the
     constant 1 of each 1/x tuned, and the ratio of the transformed search)."""

@@ -69,7 +69,8 @@ _FALLBACK_PARENTS = 50
 #: Floats held by the pool of basis terms at most (terms x samples).
 _POOL_ENTRIES = 20_000_000
 #: Share of the pool the enumeration leaves to the later steps (power laws,
-#: transformed searches, tuned and bred terms): a full pool drops them.
+#: transformed searches, tuned and bred terms): a full pool drops them. The
+#: products of powers of two or three features may take half of it.
 _RESERVED = 0.1
 #: Round-off of the data: a normalised loss up to (_ROUNDOFF * eps)**2 *
 #: mean(y**2) / var(y) counts as exact, eps being the machine epsilon of the
@@ -349,7 +350,8 @@ default="least_squares"
     mutation, hoisting, scaling a feature by a constant); the new distinct
     terms join the pool and the beam search runs again. Before (3), power
     laws ``P`` fitted to ``log |y|`` (plainly and weighted by ``y**2``, its
-    inverse noise variance; exponents rounded to halves) join the pool, and
+    inverse noise variance; exponents rounded to halves) and the products of
+    powers ``+-1, +-2`` of two or three features join the pool, and
     the beam search runs on ``F(y / P)`` for ``F`` the identity, square,
     inverse, inverse square and logarithm, unweighted and weighted by the
     inverse noise variance of ``F(y / P)``; each formula it finds becomes
@@ -776,8 +778,9 @@ default="least_squares"
 
     @staticmethod
     def _add_reduced_terms(pool, X, x_scale, target, objective, feature_dims, deadline):
-        """Add power laws, Lorentz factors, functions of one dimensionless
-        group, and the terms of searches on transformed targets."""
+        """Add power laws, Lorentz factors, products of powers of two or
+        three features, functions of one dimensionless group, and the terms
+        of searches on transformed targets."""
         # The Lorentz factors first: there are none unless a feature is below
         # another on all the data, and their searches are quick.
         factors = _reduce.lorentz_factors(X, x_scale)
@@ -788,12 +791,20 @@ default="least_squares"
             for t in _groups.group_terms(X, target.y, target.weights)
             if size(t) <= limit and t not in factors
         ]
+        monomials = [t for t in _reduce.monomials(X.shape[1]) if size(t) <= limit]
         if feature_dims is not None:
             factors = [t for t in factors if is_consistent(t, feature_dims)]
             groups = [t for t in groups if is_consistent(t, feature_dims)]
+            monomials = [t for t in monomials if is_consistent(t, feature_dims)]
         new = [*factors, *groups]
         if new:
             pool.add(new, _search.evaluate_terms(new, X))
+        if monomials:  # half of the reserve is left to the later terms
+            pool.add(
+                monomials,
+                _search.evaluate_terms(monomials, X),
+                limit=int((1 - _RESERVED / 2) * pool.max_terms),
+            )
         reduced = _reduce.reduced_terms(
             pool, X, target.y, target.weights, factors, objective, deadline
         )
