@@ -1382,15 +1382,18 @@ def test_rounding_refits_the_constants_that_share_a_scale():
 
 
 def test_a_fit_that_reaches_max_time_returns_rounded_constants_in_time():
-    """On noisy data the search runs to its deadline (90% of max_time); the
-    rounding of the front, refits included, fits in the rest."""
+    """2.5 x0 x1 / x2 with 1% noise on 1,000 samples: no formula is exact,
+    so the search runs to its deadline, 90% of max_time; the rounding of the
+    front, refits included, takes the rest, and max_time holds within 10%."""
     import time
 
-    X, y = _noisy_gravity()
+    rng = np.random.RandomState(0)
+    X = rng.uniform(1, 5, size=(1000, 3))
+    y = 2.5 * X[:, 0] * X[:, 1] / X[:, 2]
+    y = y + 0.01 * np.std(y) * rng.normal(size=1000)
     reg = SymbolicRegressor(max_time=5, random_state=0)
     start = time.perf_counter()
     found = reg.fit(X, y).sympy()
     assert time.perf_counter() - start <= 1.1 * 5
-    x0, x1, x2, x3, x4 = _symbols(5)
-    ratio = sympy.simplify(found / (x0 * x1 * x4 * (1 / x3 - 1 / x2)))
-    assert ratio.is_number and abs(float(ratio) - 1) < 0.01, found
+    x0, x1, x2 = _symbols(3)
+    assert _exact(found, sympy.Rational(5, 2) * x0 * x1 / x2), found
