@@ -28,19 +28,55 @@ With ``--busy`` mathlearn's fits are run again with one competing process
 budget a busy machine costs recovery and accuracy, not seconds, so the
 column compares recovered and R² idle against busy.
 
+*Resuming.* A full run takes hours (60 equations x 3 methods x 60 s per
+noise level), so it can accumulate across sessions: with ``--results
+PATH`` each (method, equation) result is appended to ``PATH`` as one JSON
+line as soon as it is judged (an interrupted run loses only the fits that
+were running), and a later run reuses the stored results whose key is its
+own instead of fitting again; the tables are printed from the stored and
+the new results alike. A line is a JSON object::
+
+    {"key": {"method": "mathlearn", "equation": "I.12.1", "noise": 0.0,
+             "seed": 0, "max_time": 60.0, "n_train": 1000, "n_test": 1000,
+             "busy": false, "equation_sha256": "...", "judge": "...",
+             "fitter": "...", "version": "git-tree:..."},
+     "dirty": false, "commit": "...", "finished": "2026-12-07T20:31:02Z",
+     "recovered": true, "r2": 1.0, "seconds": 3.2, "formula": "...",
+     "truth": "..."}
+
+``equation_sha256`` hashes the equation's fields read from the CSV (name,
+output, formula, variables and their ranges); ``judge`` hashes the code
+that samples the data and judges a fit (the functions of
+:data:`JUDGE_CODE`, their constants, and sympy's version); ``fitter``
+hashes the method's fitting code in this script (its options); ``version``
+is, for mathlearn, the git tree of the ``mathlearn`` package that is
+imported (the same package content gives the same tree whatever the
+commit, which ``commit`` records), and for a peer its package's version
+(``pyoperon 0.6.2``). A mathlearn result fitted from a package with
+uncommitted or untracked files has ``"dirty": true`` and is never reused
+(nor is one from a package outside git); a line that is not valid JSON (a
+run killed while writing) is skipped with a warning.
+
 Run ``python benchmarks/bench_feynman.py [--quick] [--noise 0.01]
 [--max-time 60] [--jobs 2] [--equations I.8.14,II.6.15a] [--limit N]
-[--methods mathlearn,operon,gplearn] [--seed 0] [--busy] [CSV]``.
+[--methods mathlearn,operon,gplearn] [--seed 0] [--busy] [--results PATH]
+[CSV]``.
 """
 
 import argparse
 import csv
+import hashlib
+import inspect
+import json
 import os
 import re
 import signal
 import statistics
+import subprocess
 import sys
-from concurrent.futures import ProcessPoolExecutor
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from importlib import metadata
 from pathlib import Path
 from typing import NamedTuple
 
@@ -50,7 +86,11 @@ from sklearn.metrics import r2_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _timing import competing_process, measure, print_table  # noqa: E402
-from bench_symbolic import gplearn_to_sympy, gplearn_within  # noqa: E402
+from bench_symbolic import (  # noqa: E402
+    gplearn_functions,
+    gplearn_to_sympy,
+    gplearn_within,
+)
 
 #: The environment variable naming the default CSV.
 CSV_VARIABLE = "MATHLEARN_FEYNMAN_CSV"
@@ -364,6 +404,199 @@ def run_job(equation, method, noise, max_time, seed):
     }
 
 
+# ------------------------------------------------------------------ results
+
+#: The fields of a result row (what :func:`run_job` returns).
+ROW_FIELDS = ("equation", "method", "recovered", "r2", "seconds", "formula", "truth")
+#: The functions that sample an equation's data and judge a fit: their
+#: source, the constants they use and sympy's version are the judge's
+#: version in the key of a stored result.
+JUDGE_CODE = (
+    variable_symbols,
+    parse_formula,
+    round_floats,
+    _constant_value,
+    _numerically_constant,
+    is_recovered,
+    make_problem,
+    run_job,
+)
+#: The functions that fit each method (its options live there).
+FITTER_CODE = {
+    "mathlearn": (fit_mathlearn,),
+    "operon": (fit_operon,),
+    "gplearn": (fit_gplearn, gplearn_within, gplearn_functions, gplearn_to_sympy),
+}
+#: The distribution of each peer method, whose version is in the key.
+PEER_PACKAGES = {"operon": "pyoperon", "gplearn": "gplearn"}
+
+
+def _sha256(text):
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _code_hash(functions, *extra):
+    """A hash of the source of ``functions`` and of ``extra``."""
+    parts = [inspect.getsource(function) for function in functions]
+    return _sha256("\n".join([*parts, *map(repr, extra)]))[:16]
+
+
+def judge_version():
+    """The hash of the sampling and judging code (see :data:`JUDGE_CODE`)."""
+    constants = (N_TRAIN, N_TEST, NEGLIGIBLE, DIGITS, NOISE_FREE_TOL, SIMPLIFY_SECONDS)
+    return _code_hash(JUDGE_CODE, constants, f"sympy {sympy.__version__}")
+
+
+def equation_hash(equation):
+    """The SHA-256 of an equation's fields as read from its CSV."""
+    fields = [
+        equation.name,
+        equation.output,
+        equation.formula,
+        list(equation.variables),
+        equation.low.tolist(),
+        equation.high.tolist(),
+    ]
+    return _sha256(json.dumps(fields))
+
+
+class SourceVersion(NamedTuple):
+    tree: str | None  # git tree of the directory at HEAD
+    commit: str | None  # HEAD
+    dirty: bool  # files of the directory differ from HEAD, or no git at all
+
+
+def source_version(directory):
+    """The git tree and commit of ``directory``, and whether its files differ.
+
+    Untracked files count (a new module is imported as well); ignored ones
+    (``__pycache__``) do not. Outside a git checkout the version is unknown,
+    which counts as dirty.
+    """
+
+    def git(*args):
+        return subprocess.run(
+            ["git", "-C", str(directory), *args],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "HEAD")
+        tree = git("rev-parse", "HEAD:./")
+        status = git("status", "--porcelain", "--untracked-files=all", "--", ".")
+    except (OSError, subprocess.CalledProcessError):
+        return SourceVersion(None, None, True)
+    return SourceVersion(tree, commit, bool(status))
+
+
+class Stamp(NamedTuple):
+    """What identifies a method's code in the key of a stored result."""
+
+    fitter: str  # hash of its fitting code in this script
+    version: str  # mathlearn's git tree, or the peer package's version
+    commit: str | None  # mathlearn's commit (recorded, not in the key)
+    dirty: bool  # its results must not be reused
+
+
+def method_stamp(method):
+    """The :class:`Stamp` of ``method``'s code, as this process imports it."""
+    fitter = _code_hash(FITTER_CODE[method])
+    if method == "mathlearn":
+        import mathlearn
+
+        source = source_version(Path(mathlearn.__file__).resolve().parent)
+        return Stamp(fitter, f"git-tree:{source.tree}", source.commit, source.dirty)
+    package = PEER_PACKAGES[method]
+    try:
+        return Stamp(fitter, f"{package} {metadata.version(package)}", None, False)
+    except metadata.PackageNotFoundError:
+        return Stamp(fitter, f"{package} not installed", None, True)
+
+
+def _canonical(key):
+    return json.dumps(key, sort_keys=True)
+
+
+class ResultStore:
+    """The results file of ``--results``: stored rows by key, and new ones appended.
+
+    See the module's docstring for the format. ``methods`` are the methods
+    whose code is stamped (once, when the store is opened: the code a run
+    imports at its start is the code it fits with).
+    """
+
+    def __init__(self, path, methods):
+        self.path = Path(path)
+        self.judge = judge_version()
+        self.stamps = {method: method_stamp(method) for method in methods}
+        self.reusable = {}
+        if not self.path.exists():
+            return
+        with open(self.path) as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                    key = _canonical(record["key"])
+                    row = {name: record[name] for name in ROW_FIELDS}
+                    dirty = bool(record["dirty"])
+                except (ValueError, KeyError, TypeError):
+                    print(
+                        f"# {self.path}:{number} is not a result line: skipped",
+                        file=sys.stderr,
+                    )
+                    continue
+                if not dirty:
+                    self.reusable[key] = row
+
+    def key(self, equation, method, noise, max_time, seed, busy=False):
+        """The key of one result (see the module's docstring)."""
+        stamp = self.stamps[method]
+        return {
+            "method": method,
+            "equation": equation.name,
+            "noise": float(noise),
+            "seed": int(seed),
+            "max_time": float(max_time),
+            "n_train": N_TRAIN,
+            "n_test": N_TEST,
+            "busy": bool(busy),
+            "equation_sha256": equation_hash(equation),
+            "judge": self.judge,
+            "fitter": stamp.fitter,
+            "version": stamp.version,
+        }
+
+    def get(self, key):
+        """The stored row of ``key``, or None."""
+        return self.reusable.get(_canonical(key))
+
+    def append(self, key, row):
+        """Write one result line now (flushed to disk) and make it reusable."""
+        stamp = self.stamps[key["method"]]
+        record = {
+            "key": key,
+            "dirty": stamp.dirty,
+            "commit": stamp.commit,
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            **{name: row[name] for name in ROW_FIELDS},
+        }
+        line = (json.dumps(record) + "\n").encode()
+        with open(self.path, "ab+") as handle:
+            if handle.seek(0, os.SEEK_END):
+                handle.seek(-1, os.SEEK_END)
+                if handle.read(1) != b"\n":  # a line cut by a killed run
+                    line = b"\n" + line
+            handle.write(line)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if not stamp.dirty:
+            self.reusable[_canonical(key)] = dict(row)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -385,6 +618,13 @@ def main(argv=None):
         "--busy",
         action="store_true",
         help="rerun mathlearn with one competing process",
+    )
+    parser.add_argument(
+        "--results",
+        default=None,
+        metavar="PATH",
+        help="JSON-lines file: each result is appended as soon as it is judged, "
+        "and stored results of the same key are reused (see the docstring)",
     )
     args = parser.parse_args(argv)
     path = Path(args.csv) if args.csv is not None else default_csv()
@@ -421,7 +661,8 @@ def main(argv=None):
         f"max_time {args.max_time:g} s, {args.jobs} job(s), seed {args.seed}",
         flush=True,
     )
-    rows = run_jobs(jobs, args.jobs)
+    store = None if args.results is None else ResultStore(args.results, methods)
+    rows = run_jobs(jobs, args.jobs, store)
     by_key = {(r["equation"], r["method"]): r for r in rows}
     header = ["equation"]
     for method in methods:
@@ -469,18 +710,47 @@ def main(argv=None):
                     for e in equations
                 ],
                 args.jobs,
+                store,
+                busy=True,
             )
         print()
         print_busy(idle, busy)
     return rows
 
 
-def run_jobs(jobs, n_jobs):
-    """:func:`run_job` on each job, in ``n_jobs`` processes."""
-    if n_jobs > 1:
+def run_jobs(jobs, n_jobs, store=None, *, busy=False):
+    """The rows of :func:`run_job` on each job, in ``n_jobs`` processes.
+
+    With a :class:`ResultStore`, a job whose key it holds is not run: its
+    stored row is returned; each new row is appended to it as soon as it is
+    judged.
+    """
+    rows = [None] * len(jobs)
+    keys = [None] * len(jobs)
+    if store is not None:
+        keys = [store.key(*job, busy=busy) for job in jobs]
+        rows = [store.get(key) for key in keys]
+        print(
+            f"# {sum(row is not None for row in rows)} of {len(jobs)} results "
+            f"reused from {store.path}",
+            flush=True,
+        )
+    todo = [k for k, row in enumerate(rows) if row is None]
+
+    def finished(k, row):
+        rows[k] = row
+        if store is not None:
+            store.append(keys[k], row)
+
+    if n_jobs > 1 and len(todo) > 1:
         with ProcessPoolExecutor(max_workers=n_jobs) as pool:
-            return list(pool.map(run_job, *zip(*jobs, strict=True)))
-    return [run_job(*job) for job in jobs]
+            futures = {pool.submit(run_job, *jobs[k]): k for k in todo}
+            for future in as_completed(futures):
+                finished(futures[future], future.result())
+    else:
+        for k in todo:
+            finished(k, run_job(*jobs[k]))
+    return rows
 
 
 def print_busy(idle, busy):

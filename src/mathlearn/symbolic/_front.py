@@ -37,6 +37,11 @@ _MAX_DENOMINATOR = 12
 #: An inner constant is tried as a small ratio (times a power of pi) within
 #: this relative distance of it (the squared-error budget then decides).
 _PI_ROUNDING_TOL = 1e-4
+#: A rounding of an inner constant to at most this many significant digits
+#: (zero has none) is tried again with the later constants of its term
+#: refitted: when they share a scale with the term's coefficient, one of
+#: them can take any value, and the simplest (0, 1, 2, 0.5) is enough.
+_REFIT_DIGITS = 1
 
 
 class Formula(NamedTuple):
@@ -88,13 +93,16 @@ def _round_sig(value, digits):
     return float(f"{value:.{digits - 1}e}")
 
 
-def front_formulas(front, pool, X, target, x_scale, user_symbols):
+def front_formulas(
+    front, pool, X, target, x_scale, user_symbols, *, optimizer=None, deadline=None
+):
     """Fit, round and describe each front entry: a list of :class:`Formula`.
 
     The search sees ``X / x_scale`` and ``target.y``: trees, coefficients
     and losses stay in those units (``predict`` uses them), and the
     sympy expression is in the user's (``user_symbols``, the features divided
-    by ``x_scale``).
+    by ``x_scale``). ``optimizer`` refits the constants of a term when one
+    of them is rounded, until the ``deadline`` (see :func:`_round_constants`).
     """
     y = target.y
     formulas = []
@@ -104,7 +112,9 @@ def front_formulas(front, pool, X, target, x_scale, user_symbols):
         c0, coef, sse = _search.fit_linear(G, y, target.sqrt_w)
         budget = sse * (1 + _rounding_share(target.n)) + target.loss_floor * target.sst
         strict = sse * (1 + 1e-9) + target.loss_floor * target.sst
-        trees, G, c0, coef = _round_constants(trees, G, X, y, target.sqrt_w, budget)
+        trees, G, c0, coef = _round_constants(
+            trees, G, X, y, target.sqrt_w, budget, optimizer, deadline
+        )
         terms = [_user_term(tree, user_symbols, x_scale) for tree in trees]
         factors = [float(factor) for factor, _ in terms]  # inf or 0 if beyond
         params, sse = _round_coefficients(
@@ -153,51 +163,80 @@ def _rounding_share(n_samples):
 
 
 def _roundings(value):
-    """The values an inner constant is rounded to, simplest first: 0, one
-    significant digit, a small ratio or a ratio times a power of pi near it
-    (see :func:`~._expr.simple_constant`), then 2, 3, ... digits until
-    ``value``."""
-    yield 0.0
+    """The values an inner constant is rounded to, simplest first, with their
+    significant digits: 0 (none), one digit, a small ratio or a ratio times a
+    power of pi near it (see :func:`~._expr.simple_constant`; counted as one
+    digit), then 2, 3, ... digits until ``value``."""
+    yield 0.0, 0
     for digits in range(1, 13):
         rounded = _round_sig(value, digits)
         if rounded == value:
             return
-        yield rounded
+        yield rounded, digits
         if digits == 1:
             found = simple_constant(value, _PI_ROUNDING_TOL)
             if found is not None:
-                yield found[0] * np.pi ** found[1]
+                yield found[0] * np.pi ** found[1], 1
 
 
-def _round_constants(trees, G, X, y, sqrt_w, budget):
+def _round_constants(trees, G, X, y, sqrt_w, budget, optimizer=None, deadline=None):
     """Round the constants inside the terms to the fewest significant digits
     (zero first) that keep the squared error within ``budget``.
 
-    Returns the trees, their values ``G`` and the linear fit ``c0, coef``.
+    The constants of a term are rounded one at a time, in depth-first
+    order. A rounding to at most :data:`_REFIT_DIGITS` significant digits
+    that costs too much is tried again with the term's later constants
+    refitted by ``optimizer`` (see
+    :func:`~._search.optimize_constants`; no refit if None), as
+    :func:`_round_coefficients` refits the coefficients: the constants of a
+    term can share a scale with its coefficient, which no constant takes
+    back alone (``c (a/r2 - b/r1)`` fitted to noisy data gives ``a =
+    0.995``, ``b = 0.996``, and ``a = 1`` needs ``b = 1.001``). No refit is
+    started after the ``deadline``. Returns the trees, their values ``G``
+    and the linear fit ``c0, coef``.
     """
     fitted = _search.fit_linear(G, y, sqrt_w)
     trees = list(trees)
-    for k, tree in enumerate(trees):
-        values = constants(tree)
+    for k in range(len(trees)):
+        values = constants(trees[k])
         for pos, value in enumerate(values):
-            for rounded in _roundings(value):
+            for rounded, digits in _roundings(value):
                 trial = list(values)
                 trial[pos] = rounded
-                candidate = [
-                    *trees[:k],
-                    with_constants(tree, trial),
-                    *trees[k + 1 :],
-                ]
-                G_trial = _search.evaluate_terms(candidate, X)
-                if not np.isfinite(G_trial).all():
-                    continue
-                fitted_trial = _search.fit_linear(G_trial, y, sqrt_w)
-                if fitted_trial[2] <= budget:
-                    trees, values, G = candidate, trial, G_trial
-                    tree = trees[k]
-                    fitted = fitted_trial
+                refit = None
+                if digits <= _REFIT_DIGITS and not _search.past(deadline):
+                    refit = optimizer
+                found = _rounded(trees, k, trial, pos, X, y, sqrt_w, budget, refit)
+                if found is not None:
+                    trees, G, fitted = found
+                    values = constants(trees[k])
                     break
     return trees, G, fitted[0], fitted[1]
+
+
+def _rounded(trees, k, trial, pos, X, y, sqrt_w, budget, optimizer):
+    """``(trees, G, fit)`` with the constants of term ``k`` set to ``trial``
+    and, if that costs more than ``budget``, its constants after ``pos``
+    refitted by ``optimizer`` (if not None); None if that costs more too.
+    """
+    trees = [*trees[:k], with_constants(trees[k], trial), *trees[k + 1 :]]
+    G = _search.evaluate_terms(trees, X)
+    if not np.isfinite(G).all():
+        return None
+    fitted = _search.fit_linear(G, y, sqrt_w)
+    if fitted[2] <= budget:
+        return trees, G, fitted
+    if pos + 1 == len(trial) or optimizer is None:
+        return None
+    counts = [len(constants(tree)) for tree in trees]
+    free = np.zeros(sum(counts), dtype=bool)
+    first = sum(counts[:k])
+    free[first + pos + 1 : first + counts[k]] = True
+    trees, sse = _search.optimize_constants(trees, X, y, optimizer, sqrt_w, free)
+    if not sse <= budget:
+        return None
+    G = _search.evaluate_terms(trees, X)
+    return trees, G, _search.fit_linear(G, y, sqrt_w)
 
 
 def _round_coefficients(params, G, y, to_user, budget, strict, sqrt_w):

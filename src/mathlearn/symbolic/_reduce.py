@@ -23,7 +23,7 @@ they are the formula. Their inner constants are tuned and rounded like any
 other term's.
 """
 
-from itertools import permutations
+from itertools import combinations, permutations, product
 from typing import NamedTuple
 
 import numpy as np
@@ -31,6 +31,10 @@ import numpy as np
 from mathlearn.symbolic import _search, _weighted
 from mathlearn.symbolic._expr import size
 
+#: The exponents of the features in the products of :func:`monomials`.
+_MONOMIAL_POWERS = (1.0, -1.0, 2.0, -2.0)
+#: Products :func:`monomials` returns at most (the simplest).
+_MONOMIALS = 2000
 #: An exponent within this distance of a multiple of 1/2 is taken to be it.
 _EXPONENT_TOL = 0.05
 #: The tolerance of the purity test (see _pure_powers) and of the rounding
@@ -119,6 +123,27 @@ def power_tree(exponents):
     if not down:
         return _product(up)
     return ("div", _product(up) if up else ("c", 1.0), _product(down))
+
+
+def monomials(n_features):
+    """The products of powers of two or three features (``u x / c^2``).
+
+    Exponents are in :data:`_MONOMIAL_POWERS`; the products with fewer
+    features, then with smaller exponents, come first, at most
+    :data:`_MONOMIALS`. Three features under two powers take six nodes or
+    more, beyond what the enumeration reaches with four features and more,
+    yet they are single terms of many formulas (``t - u x / c^2``, the
+    numerator of the Lorentz transformation of time).
+    """
+    exponents = []
+    for k in (2, 3):
+        for features in combinations(range(n_features), k):
+            for powers in product(_MONOMIAL_POWERS, repeat=k):
+                e = np.zeros(n_features)
+                e[list(features)] = powers
+                exponents.append(e)
+    exponents.sort(key=lambda e: (np.count_nonzero(e), np.abs(e).sum()))
+    return [power_tree(e) for e in exponents[:_MONOMIALS]]
 
 
 def _pure_powers(L, b, sqrt_w, weights, tol):

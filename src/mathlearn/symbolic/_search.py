@@ -549,8 +549,8 @@ def evaluate_terms(trees, X):
         return np.array([evaluate(t, X, cache) for t in trees])
 
 
-def optimize_constants(trees, X, y, method, sqrt_w=None):
-    """Tune every constant leaf of ``trees`` (variable projection).
+def optimize_constants(trees, X, y, method, sqrt_w=None, free=None):
+    """Tune the constant leaves of ``trees`` (variable projection).
 
     The linear coefficients are re-solved by least squares for each trial of
     the constants, so the optimiser only sees the non-linear ones. ``method``
@@ -558,11 +558,15 @@ def optimize_constants(trees, X, y, method, sqrt_w=None):
     when there are more constants than samples) or ``"lbfgs"``.
 
     With ``sqrt_w`` (square roots of the sample weights) the residuals are
-    weighted. Returns ``(trees, sse)`` with the optimised constants, or the
-    input trees when nothing improved.
+    weighted. ``free`` (booleans, one per constant of the trees in
+    depth-first order) marks the constants to tune; the others keep their
+    values; None tunes them all. Returns ``(trees, sse)`` with the optimised
+    constants, or the input trees when nothing improved.
     """
     counts = [len(constants(t)) for t in trees]
-    theta0 = np.array([c for t in trees for c in constants(t)], dtype=float)
+    values = np.array([c for t in trees for c in constants(t)], dtype=float)
+    free = np.ones(values.size, dtype=bool) if free is None else np.asarray(free)
+    theta0 = values[free]
     n = y.shape[0]
     if theta0.size == 0:
         return trees, fit_linear(evaluate_terms(trees, X), y, sqrt_w)[2]
@@ -570,9 +574,11 @@ def optimize_constants(trees, X, y, method, sqrt_w=None):
     yw = y if sqrt_w is None else y * sqrt_w
 
     def rebuild(theta):
+        full = values.copy()
+        full[free] = theta
         out, k = [], 0
         for t, c in zip(trees, counts, strict=True):
-            out.append(with_constants(t, theta[k : k + c]))
+            out.append(with_constants(t, full[k : k + c]))
             k += c
         return out
 

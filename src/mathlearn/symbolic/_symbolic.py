@@ -69,7 +69,8 @@ _FALLBACK_PARENTS = 50
 #: Floats held by the pool of basis terms at most (terms x samples).
 _POOL_ENTRIES = 20_000_000
 #: Share of the pool the enumeration leaves to the later steps (power laws,
-#: transformed searches, tuned and bred terms): a full pool drops them.
+#: transformed searches, tuned and bred terms): a full pool drops them. The
+#: products of powers of two or three features may take half of it.
 _RESERVED = 0.1
 #: Round-off of the data: a normalised loss up to (_ROUNDOFF * eps)**2 *
 #: mean(y**2) / var(y) counts as exact, eps being the machine epsilon of the
@@ -228,7 +229,8 @@ class SymbolicRegressor(DocLinkMixin, RegressorMixin, BaseEstimator):
         Wall-clock budget of ``fit`` in seconds: the enumeration stops at 40%
         of it, the searches on transformed targets at 70%, the other searches
         at 90%, and the rounding of the front's constants takes the rest (the
-        single-term step of each search and the rounding always run).
+        single-term step of each search and the rounding always run; the
+        refits of the rounding stop at ``max_time``).
         ``None`` means no limit. A budget makes the result depend on the
         machine's speed.
     parsimony : float, default=0.01
@@ -348,7 +350,8 @@ default="least_squares"
     mutation, hoisting, scaling a feature by a constant); the new distinct
     terms join the pool and the beam search runs again. Before (3), power
     laws ``P`` fitted to ``log |y|`` (plainly and weighted by ``y**2``, its
-    inverse noise variance; exponents rounded to halves) join the pool, and
+    inverse noise variance; exponents rounded to halves) and the products of
+    powers ``+-1, +-2`` of two or three features join the pool, and
     the beam search runs on ``F(y / P)`` for ``F`` the identity, square,
     inverse, inverse square and logarithm, unweighted and weighted by the
     inverse noise variance of ``F(y / P)``; each formula it finds becomes
@@ -386,7 +389,12 @@ default="least_squares"
     (the price of one parameter in the criterion above; at least 0.1%), or
     by more than the round-off level times the sum of squares of ``y`` about
     its mean: exact formulas print exact numbers, and the digits and
-    constants that only fit the noise of noisy data are dropped.
+    constants that only fit the noise of noisy data are dropped. A rounding
+    of a constant inside a term to zero or one digit that costs too much is
+    tried again with the term's later constants refitted (by
+    ``constant_optimizer``, until ``max_time``): they can share a scale with
+    the term's coefficient (``a/r2 - b/r1``), which no single constant
+    takes back.
 
     *Units and precision of the data.* The search sees ``y`` divided by a
     power of two that brings its largest magnitude into ``[1, 2)``, and each
@@ -602,7 +610,7 @@ default="least_squares"
         rng = check_random_state(self.random_state)
         start = time.perf_counter()
         # The searches stop at _SEARCH_SHARE of the budget: rounding the
-        # front's constants takes the rest.
+        # front's constants takes the rest (its refits stop at the end).
         deadline = None
         if self.max_time is not None:
             deadline = start + _SEARCH_SHARE * self.max_time
@@ -683,7 +691,14 @@ default="least_squares"
             self._search_all(pool, yc, front, objective, deadline)
 
         formulas = front_formulas(
-            front, pool, Xf, target, x_scale, self._user_symbols(x_scale)
+            front,
+            pool,
+            Xf,
+            target,
+            x_scale,
+            self._user_symbols(x_scale),
+            optimizer=self.constant_optimizer,
+            deadline=None if deadline is None else start + self.max_time,
         )
         table, selected = front_table(formulas, target, self.parsimony)
         # Fitted state is plain Python and NumPy (no DataFrame, no sympy
@@ -763,8 +778,9 @@ default="least_squares"
 
     @staticmethod
     def _add_reduced_terms(pool, X, x_scale, target, objective, feature_dims, deadline):
-        """Add power laws, Lorentz factors, functions of one dimensionless
-        group, and the terms of searches on transformed targets."""
+        """Add power laws, Lorentz factors, products of powers of two or
+        three features, functions of one dimensionless group, and the terms
+        of searches on transformed targets."""
         # The Lorentz factors first: there are none unless a feature is below
         # another on all the data, and their searches are quick.
         factors = _reduce.lorentz_factors(X, x_scale)
@@ -775,12 +791,20 @@ default="least_squares"
             for t in _groups.group_terms(X, target.y, target.weights)
             if size(t) <= limit and t not in factors
         ]
+        monomials = [t for t in _reduce.monomials(X.shape[1]) if size(t) <= limit]
         if feature_dims is not None:
             factors = [t for t in factors if is_consistent(t, feature_dims)]
             groups = [t for t in groups if is_consistent(t, feature_dims)]
+            monomials = [t for t in monomials if is_consistent(t, feature_dims)]
         new = [*factors, *groups]
         if new:
             pool.add(new, _search.evaluate_terms(new, X))
+        if monomials:  # half of the reserve is left to the later terms
+            pool.add(
+                monomials,
+                _search.evaluate_terms(monomials, X),
+                limit=int((1 - _RESERVED / 2) * pool.max_terms),
+            )
         reduced = _reduce.reduced_terms(
             pool, X, target.y, target.weights, factors, objective, deadline
         )
