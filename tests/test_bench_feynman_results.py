@@ -24,14 +24,23 @@ def _lines(path):
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def test_second_run_reuses_results_and_a_changed_key_reruns(tmp_path, monkeypatch):
+def _one_equation_run(tmp_path, monkeypatch, dirty):
+    """The CSV, the results file and the arguments of a 1-second run.
+
+    The package is seen as a git tree, clean or ``dirty`` (the checkout
+    running the tests may have uncommitted changes).
+    """
     equations = tmp_path / "equations.csv"
     equations.write_text(CSV.format(high=5))
     results = tmp_path / "results.jsonl"
-    # The package as a clean git tree (the checkout running the tests may
-    # have uncommitted changes, whose results are never reused).
-    clean = bench_feynman.SourceVersion("a" * 40, "b" * 40, False)
-    monkeypatch.setattr(bench_feynman, "source_version", lambda directory: clean)
+    version = bench_feynman.SourceVersion("a" * 40, "b" * 40, dirty)
+    monkeypatch.setattr(bench_feynman, "source_version", lambda directory: version)
+    argv = [str(equations), "--methods", "mathlearn", "--results", str(results)]
+    return equations, results, [*argv, "--max-time", "1"]
+
+
+def test_second_run_reuses_results_and_a_changed_key_reruns(tmp_path, monkeypatch):
+    equations, results, argv = _one_equation_run(tmp_path, monkeypatch, dirty=False)
     fits = []
     fit = bench_feynman.FITTERS["mathlearn"]
 
@@ -40,8 +49,6 @@ def test_second_run_reuses_results_and_a_changed_key_reruns(tmp_path, monkeypatc
         return fit(*args)
 
     monkeypatch.setitem(bench_feynman.FITTERS, "mathlearn", counted)
-    argv = [str(equations), "--methods", "mathlearn", "--results", str(results)]
-    argv += ["--max-time", "1"]
 
     first = bench_feynman.main(argv)
     assert len(fits) == 1 and first[0]["recovered"]
@@ -68,13 +75,7 @@ def test_second_run_reuses_results_and_a_changed_key_reruns(tmp_path, monkeypatc
 
 
 def test_results_of_a_dirty_tree_are_stored_and_never_reused(tmp_path, monkeypatch):
-    equations = tmp_path / "equations.csv"
-    equations.write_text(CSV.format(high=5))
-    results = tmp_path / "results.jsonl"
-    dirty = bench_feynman.SourceVersion("a" * 40, "b" * 40, True)
-    monkeypatch.setattr(bench_feynman, "source_version", lambda directory: dirty)
-    argv = [str(equations), "--methods", "mathlearn", "--results", str(results)]
-    argv += ["--max-time", "1"]
+    _, results, argv = _one_equation_run(tmp_path, monkeypatch, dirty=True)
     bench_feynman.main(argv)
     bench_feynman.main(argv)
     lines = _lines(results)
