@@ -521,7 +521,6 @@ class BlockResiduals:
 
     def __init__(self, blocks, layout, centering, scale, n_obs):
         self.blocks = blocks
-        self.layout = layout
         self.centering = centering
         self.scale = scale
         self.shape = layout.shape
