@@ -1356,6 +1356,38 @@ def _noisy_gravity(n_samples=1000, seed=0):
     return X, y + 0.01 * np.std(y) * rng.normal(size=n_samples)
 
 
+def test_a_new_term_is_scaled_by_its_largest_part_not_a_noise_term():
+    """G m1 m2 (1/r2 - 1/r1) with 1% noise (I.13.12): the search on
+    y / (G m1 m2) can add m1, whose tiny coefficient fits the noise. A new
+    term is its inner formula divided by the first coefficient, and the
+    subset listed m1 first, so the law's parts got 1 / 5e-5 (regression:
+    ``5.0e-5*G*m1*m2*(m1 + 20000/r2 - 20000/r1)`` was selected at 20 s).
+    The part with the largest share of the fit now comes first, and keeps
+    the coefficient 1."""
+    from types import SimpleNamespace
+
+    from mathlearn.symbolic._reduce import _inner_terms
+    from mathlearn.symbolic._search import Front, Objective
+
+    X, y = _noisy_gravity()
+    t = y / (X[:, 0] * X[:, 1] * X[:, 4])
+    trees = [("x", 0), ("inv", ("x", 3)), ("inv", ("x", 2))]
+    front = Front()
+    front.offer(7, 1e-4, (0, 1, 2))
+    search = SimpleNamespace(
+        pool=SimpleNamespace(trees=trees),
+        X=X,
+        weights=None,
+        objective=Objective(3, 20, 0.01, 1e-12, 0.0),
+    )
+    [(_, coef, ordered)] = _inner_terms(search, t, front)
+    assert sorted(ordered) == sorted(trees)
+    assert ordered[-1] == ("x", 0)
+    # The noise term's coefficient is small; the first is the law's 1 or -1.
+    assert abs(coef[-1]) < 0.01
+    np.testing.assert_allclose(abs(coef[0]), 1.0, rtol=0.02)
+
+
 def test_rounding_refits_the_constants_that_share_a_scale():
     """x0 x1 x4 (1/x3 - 1/x2) with 1% noise (I.13.12): tuned, the term's
     constants carry a scale that its coefficient also has, a/x3 - c b/x2

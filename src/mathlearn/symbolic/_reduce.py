@@ -361,6 +361,12 @@ def _inner_terms(search, t, front):
         residual = A @ plain - tw
         if float(residual @ residual) <= sse * (1 + 1e-6) + floor * float(tw @ tw):
             c0, coef = 0.0, plain
+        # The largest part first: the new term is scaled by its coefficient,
+        # and a small term (fitting noise) keeps a constant that can round to 0.
+        order = np.argsort(
+            -np.abs(coef) * _weighted.std(G, search.weights), kind="stable"
+        )
+        trees, coef = [trees[i] for i in order], coef[order]
         out.append((c0, coef, trees))
     return out
 
