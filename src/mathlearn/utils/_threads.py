@@ -77,9 +77,9 @@ def block_threads(n_jobs):
                 yield functools.partial(_pool_map, executor)
 
 
-def _pool_map(executor, fn, *iterables):
-    """``executor.map(fn, *iterables)``, or the calls in this thread for one item."""
-    items = list(zip(*iterables))
-    if len(items) < 2:
-        return [fn(*item) for item in items]
-    return executor.map(fn, *zip(*items))
+def _pool_map(executor, fn, blocks):
+    """``executor.map(fn, blocks)``, or the call in this thread for one block."""
+    blocks = list(blocks)
+    if len(blocks) < 2:
+        return [fn(block) for block in blocks]
+    return executor.map(fn, blocks)
