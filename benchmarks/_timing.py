@@ -75,7 +75,8 @@ def measure(fn, *args, repeat=1, min_seconds=0.0, memory=False, **kwargs):
     return Measurement(result, best[0], best[1], peak)
 
 
-def _spin(stop, parent):
+def _spin(started, stop, parent):
+    started.set()
     # Also stop when the benchmark dies without leaving the block (killed by
     # a signal): a spinner outliving it would load every later measurement.
     while not stop.is_set() and os.getppid() == parent:
@@ -91,11 +92,22 @@ def competing_process():
     core away from the measured code, as any other busy program would.
     """
     context = multiprocessing.get_context("spawn")
-    stop = context.Event()
-    process = context.Process(target=_spin, args=(stop, os.getpid()), daemon=True)
+    started, stop = context.Event(), context.Event()
+    process = context.Process(
+        target=_spin, args=(started, stop, os.getpid()), daemon=True
+    )
     process.start()
     try:
-        time.sleep(0.2)  # let the spinner reach its loop before timing
+        # Time only once the spinner runs. A script without ``if __name__ ==
+        # "__main__":`` makes the spawned child fail while importing it, and
+        # "busy" would silently time an idle machine.
+        while not started.wait(timeout=0.1):
+            if not process.is_alive():
+                raise RuntimeError(
+                    f"the competing process exited (code {process.exitcode}) "
+                    "before spinning: guard the benchmark script's code with "
+                    'if __name__ == "__main__":'
+                )
         yield process
     finally:
         stop.set()

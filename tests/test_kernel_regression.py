@@ -657,6 +657,31 @@ def test_default_threads_follow_the_blas_limit(monkeypatch):
     assert len(threads) >= 2 and threading.get_ident() not in threads
 
 
+def test_a_pass_of_few_slices_runs_in_the_calling_thread(monkeypatch):
+    """Fewer than _MIN_PARALLEL_SLICES slices in a pass: dispatching them to
+    threads cost more than the second thread saved, so they run here; from
+    that many on, in joblib's threads."""
+    import threading
+
+    threads = set()
+    real = nw_module._sq_distances
+
+    def spy(*args, **kwargs):
+        threads.add(threading.get_ident())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(nw_module, "_sq_distances", spy)
+    X, y = _data(n=200, d=3, seed=3)
+    assert nw_module._MIN_PARALLEL_SLICES == 8
+    monkeypatch.setattr(nw_module, "_CHUNK_ELEMENTS", 200 * 30)  # 7 slices
+    NadarayaWatsonRegressor(n_jobs=2).fit(X, y).predict(X)
+    assert threads == {threading.get_ident()}
+    threads.clear()
+    monkeypatch.setattr(nw_module, "_CHUNK_ELEMENTS", 200 * 25)  # 8 slices
+    NadarayaWatsonRegressor(n_jobs=2).fit(X, y).predict(X)
+    assert threads and threading.get_ident() not in threads
+
+
 def test_tour_figures_match_the_public_api():
     # The tour section and the gallery example share kernel_regression/_tour;
     # its report must show what the public estimator computes on the curve.

@@ -63,8 +63,10 @@ def block_threads(n_jobs):
     :func:`effective_n_threads` threads (the built-in ``map`` for one
     thread), and limits BLAS to one thread while the context lasts. NumPy
     releases the GIL in BLAS and in its element-wise loops, so the threads
-    run in parallel. The thread count is read once, on entering: pass
-    ``block_map`` down rather than entering again inside.
+    run in parallel. A single block runs in the calling thread: handing it
+    to a pool thread only adds a wake-up, which waits for a time slice when
+    another program holds the other core. The thread count is read once, on
+    entering: pass ``block_map`` down rather than entering again inside.
     """
     n_threads = effective_n_threads(n_jobs)
     with one_blas_thread():
@@ -72,4 +74,12 @@ def block_threads(n_jobs):
             yield map
         else:
             with ThreadPoolExecutor(max_workers=n_threads) as executor:
-                yield executor.map
+                yield functools.partial(_pool_map, executor)
+
+
+def _pool_map(executor, fn, blocks):
+    """``executor.map(fn, blocks)``, or the call in this thread for one block."""
+    blocks = list(blocks)
+    if len(blocks) < 2:
+        return [fn(block) for block in blocks]
+    return executor.map(fn, blocks)
