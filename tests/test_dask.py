@@ -91,13 +91,18 @@ def test_incremental_trains_the_som_chunk_by_chunk(dask_client):
     assert incremental.estimator_.n_iter_ == 4
 
 
-def test_bandwidth_search_runs_on_the_dask_backend(dask_client):
+def test_bandwidth_search_runs_on_the_dask_backend(dask_client, monkeypatch):
     """joblib's dask backend spreads the search's chunks: same bandwidth."""
     from distributed import get_task_stream
 
+    from mathlearn.kernel_regression import _nadaraya_watson
+
     kernel = "gaussian"
     rng = np.random.RandomState(0)
-    X = rng.uniform(-2, 2, size=(1100, 2))  # two chunks of rows
+    X = rng.uniform(-2, 2, size=(1100, 2))
+    # 11 chunks of 100 rows a pass: enough to be shared out (fewer than
+    # _MIN_PARALLEL_SLICES run in the calling thread, whatever the backend).
+    monkeypatch.setattr(_nadaraya_watson, "_CHUNK_ELEMENTS", 1100 * 100)
     y = np.sin(2 * X[:, 0]) + 0.1 * rng.normal(size=1100)
     local = NadarayaWatsonRegressor(kernel=kernel, n_jobs=2).fit(X, y)
     with get_task_stream(client=dask_client) as stream:
