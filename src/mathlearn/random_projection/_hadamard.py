@@ -362,49 +362,49 @@ class HadamardRandomProjection(BaseProjection):
         # waits for the other, and next to a busy program the transform took
         # 1.4-1.7 times as long; on one thread it is as fast idle (measured).
         with one_blas_thread():
-            step = self._block_rows()
-            buffer = None
-            log_n = max(1, int(np.log2(self.n_padded_)))
-            for start in range(0, n_samples, step):
-                stop = min(start + step, n_samples)
-                rows = X[start:stop]
-                if weights is None and sparse.issparse(rows):
-                    # A few non-zero columns: build just those columns of the
-                    # components from the sign formula of H, when that is cheaper
-                    # than the butterflies.
-                    used = np.unique(rows.indices)
-                    if self.n_components_ * used.size * 4 < rows.shape[0] * (
-                        self.n_padded_ * log_n
-                    ):
-                        entries = hadamard_entries(self.indices_, used).astype(dtype)
-                        entries *= signs[used] * scale
-                        compact = sparse.csr_matrix(
-                            (
-                                rows.data,
-                                np.searchsorted(used, rows.indices),
-                                rows.indptr,
-                            ),
-                            shape=(rows.shape[0], used.size),
-                        )
-                        out[start:stop] = compact @ entries.T
-                        continue
-                dense = rows.toarray() if sparse.issparse(rows) else rows
-                if weights is None:
-                    out[start:stop] = subsampled_hadamard(
-                        dense, signs, self.n_padded_, self.indices_
-                    )
-                    out[start:stop] *= scale
-                    continue
-                if buffer is None:
-                    buffer = np.empty(
-                        (min(step, n_samples), self.n_padded_), dtype=dtype
-                    )
-                block = buffer[: stop - start]
-                block[:, n_features:] = 0
-                np.multiply(dense, signs, out=block[:, :n_features])
-                transformed = fwht(block)
-                out[start:stop] = (weights @ transformed.T).T
+            self._project_blocks(X, out, signs, scale, weights)
         return out
+
+    def _project_blocks(self, X, out, signs, scale, weights):
+        """Project ``X`` block by block into ``out`` (butterflies or Kronecker)."""
+        n_samples, n_features = X.shape
+        dtype = X.dtype
+        step = self._block_rows()
+        buffer = None
+        log_n = max(1, int(np.log2(self.n_padded_)))
+        for start in range(0, n_samples, step):
+            stop = min(start + step, n_samples)
+            rows = X[start:stop]
+            if weights is None and sparse.issparse(rows):
+                # A few non-zero columns: build just those columns of the
+                # components from the sign formula of H, when that is cheaper
+                # than the butterflies.
+                used = np.unique(rows.indices)
+                if self.n_components_ * used.size * 4 < rows.shape[0] * (
+                    self.n_padded_ * log_n
+                ):
+                    entries = hadamard_entries(self.indices_, used).astype(dtype)
+                    entries *= signs[used] * scale
+                    compact = sparse.csr_matrix(
+                        (rows.data, np.searchsorted(used, rows.indices), rows.indptr),
+                        shape=(rows.shape[0], used.size),
+                    )
+                    out[start:stop] = compact @ entries.T
+                    continue
+            dense = rows.toarray() if sparse.issparse(rows) else rows
+            if weights is None:
+                out[start:stop] = subsampled_hadamard(
+                    dense, signs, self.n_padded_, self.indices_
+                )
+                out[start:stop] *= scale
+                continue
+            if buffer is None:
+                buffer = np.empty((min(step, n_samples), self.n_padded_), dtype=dtype)
+            block = buffer[: stop - start]
+            block[:, n_features:] = 0
+            np.multiply(dense, signs, out=block[:, :n_features])
+            transformed = fwht(block)
+            out[start:stop] = (weights @ transformed.T).T
 
     def _dense_components(self):
         if self.pattern_ is not None:
