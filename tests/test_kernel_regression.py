@@ -627,13 +627,9 @@ def test_blas_stays_on_one_thread_between_the_passes_of_a_search(monkeypatch, ke
     assert all(threads == {1} for threads in seen)
 
 
-def test_default_threads_follow_the_blas_limit(monkeypatch):
-    """n_jobs=None: threads as BLAS may use (every core); 1 inside a limit."""
+def _distance_threads(monkeypatch):
+    """The set of threads that compute distances from now on (filled as they run)."""
     import threading
-
-    from threadpoolctl import threadpool_limits
-
-    from mathlearn.utils import _threads
 
     threads = set()
     real = nw_module._sq_distances
@@ -643,6 +639,18 @@ def test_default_threads_follow_the_blas_limit(monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(nw_module, "_sq_distances", spy)
+    return threads
+
+
+def test_default_threads_follow_the_blas_limit(monkeypatch):
+    """n_jobs=None: threads as BLAS may use (every core); 1 inside a limit."""
+    import threading
+
+    from threadpoolctl import threadpool_limits
+
+    from mathlearn.utils import _threads
+
+    threads = _distance_threads(monkeypatch)
     monkeypatch.setattr(nw_module, "_CHUNK_ELEMENTS", 2000)
     X, y = _data(n=200, d=3, seed=3)
     with threadpool_limits(limits=1, user_api="blas"):
@@ -663,14 +671,7 @@ def test_a_pass_of_few_slices_runs_in_the_calling_thread(monkeypatch):
     that many on, in joblib's threads."""
     import threading
 
-    threads = set()
-    real = nw_module._sq_distances
-
-    def spy(*args, **kwargs):
-        threads.add(threading.get_ident())
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(nw_module, "_sq_distances", spy)
+    threads = _distance_threads(monkeypatch)
     X, y = _data(n=200, d=3, seed=3)
     assert nw_module._MIN_PARALLEL_SLICES == 8
     monkeypatch.setattr(nw_module, "_CHUNK_ELEMENTS", 200 * 30)  # 7 slices
