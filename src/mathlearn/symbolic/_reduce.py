@@ -353,6 +353,7 @@ def _inner_terms(search, t, front):
         )
         if 0 < kept.sum() < len(trees):
             trees, G = [tr for tr, k in zip(trees, kept, strict=True) if k], G[kept]
+            spread = spread[kept]
             c0, coef, sse = _search.fit_linear(G, t, sqrt_w)
         # No intercept where the fit does not need it (x^2 + y^2, not + 1e-12).
         A = (G * sqrt_w).T if sqrt_w is not None else G.T
@@ -363,9 +364,7 @@ def _inner_terms(search, t, front):
             c0, coef = 0.0, plain
         # The largest part first: the new term is scaled by its coefficient,
         # and a small term (fitting noise) keeps a constant that can round to 0.
-        order = np.argsort(
-            -np.abs(coef) * _weighted.std(G, search.weights), kind="stable"
-        )
+        order = np.argsort(-np.abs(coef) * spread, kind="stable")
         trees, coef = [trees[i] for i in order], coef[order]
         out.append((c0, coef, trees))
     return out
